@@ -1,0 +1,58 @@
+# Qyvol build. `make` builds build/qyv, build/spectest and the libraries;
+# `make check` runs every test (see scripts/test.sh). Variables:
+#   CC=clang        another compiler
+#   BUILD=dir       output folder (default build)
+#   SAN=address     sanitizer build (-fsanitize=address,undefined)
+#   OPT=-O0         optimisation flags
+CC ?= cc
+BUILD ?= build
+OPT ?= -O2
+WARN := -Wall -Wextra -Wno-unused-parameter
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc
+CFLAGS += -std=c17 $(OPT) -g $(WARN) -MMD -MP
+ifeq ($(SAN),address)
+  CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=address,undefined
+endif
+LDLIBS += -lm -lpthread
+
+ENGINE_SRC := $(wildcard src/engine/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+SPECTEST_SRC := $(wildcard tests/spectest/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+ENGINE_LIB := $(BUILD)/libqyvol_engine.a
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all check clean unit
+all: $(BUILD)/qyv $(BUILD)/spectest $(UNIT_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(ENGINE_LIB): $(call obj,$(ENGINE_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(ENGINE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/spectest: $(call obj,$(SPECTEST_SRC)) $(ENGINE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do $$t || exit 1; done
+
+check:
+	scripts/test.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
