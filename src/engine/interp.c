@@ -1,0 +1,651 @@
+/*
+ * interp.c — the threaded interpreter.
+ *
+ * Translated code (translate.c) is a stream of 32-bit words; each
+ * instruction begins with its handler's offset from a base label, so
+ * dispatch is one load, one add and one indirect jump (GNU computed goto),
+ * duplicated at the end of every handler for better branch prediction.
+ *
+ * Registers of the machine: pc (current instruction), fp (frame base),
+ * inst (the running function's instance), mem/memsize (its memory 0,
+ * reloaded after anything that may grow or change it) and budget (events
+ * left before the next poll of fuel and interruption).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "interp.h"
+#include "numeric.h"
+#include "ops.h"
+#include "runtime.h"
+
+typedef struct qe_call_record {
+    const uint32_t *ret_pc;       /* where the caller resumes */
+    qe_slot *caller_fp;
+    qv_func *func;                /* the function running in this frame */
+} qe_call_record;
+
+int32_t qe_op_handlers[QE_I__COUNT];
+
+/* Events (taken branches and calls) between two polls of the interrupt
+ * flag when no fuel is set: bounds the reaction time to an interrupt. */
+#define POLL_INTERVAL 65536
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+bool qe_exec_init(qe_exec *x, uint32_t value_slots, uint32_t max_depth)
+{
+    size_t bytes = (size_t)value_slots * sizeof(qe_slot);
+    void *stack = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                       -1, 0);
+    if (stack == MAP_FAILED) return false;
+    x->calls = calloc(max_depth ? max_depth : 1, sizeof(qe_call_record));
+    if (!x->calls) {
+        munmap(stack, bytes);
+        return false;
+    }
+    x->stack = stack;
+    x->stack_end = x->stack + value_slots;
+    x->stack_top = x->stack;
+    x->max_depth = max_depth;
+    x->depth = 0;
+    return true;
+}
+
+void qe_exec_free(qe_exec *x)
+{
+    if (x->stack) munmap(x->stack, (size_t)(x->stack_end - x->stack) * sizeof(qe_slot));
+    free(x->calls);
+    memset(x, 0, sizeof *x);
+}
+
+static const char *func_name_of(const qv_func *f)
+{
+    const qe_module *m = f->inst->module->m;
+    return m->func_names ? m->func_names[f->index] : NULL;
+}
+
+qv_trap *qe_trap_with_backtrace(qv_store *store, qv_trap_kind kind, const char *message)
+{
+    qv_trap *trap = qv_trap_new(kind, message ? message : qe_trap_kind_message(kind));
+    if (!trap) return NULL;
+    const qe_exec *x = &store->exec;
+    for (uint32_t i = x->depth; i-- > 0;) {
+        const qv_func *f = x->calls[i].func;
+        qe_trap_add_frame(trap, f->index, func_name_of(f), f->inst->module->m->name);
+    }
+    return trap;
+}
+
+/* Hand the unused part of the budget back to the store's fuel. */
+static inline void give_back_budget(qv_store *s, int64_t budget)
+{
+    if (s->fuel >= 0 && budget > 0) s->fuel += budget;
+}
+
+static inline int64_t take_budget(qv_store *s)
+{
+    if (s->fuel < 0) return POLL_INTERVAL;
+    int64_t b = s->fuel < POLL_INTERVAL ? s->fuel : POLL_INTERVAL;
+    s->fuel -= b;
+    return b;
+}
+
+/* The budget ran out: check for interruption and refuel. Returns the new
+ * budget with the current event paid for, or a negative trap code. */
+enum { POLL_INTERRUPTED = -1, POLL_OUT_OF_FUEL = -2 };
+static int64_t poll_slow(qv_store *s)
+{
+    if (atomic_load_explicit(&s->interrupt, memory_order_relaxed)) return POLL_INTERRUPTED;
+    if (s->fuel == 0) return POLL_OUT_OF_FUEL;
+    return take_budget(s) - 1;
+}
+
+/* Set up a frame for `code` at nfp: zero the locals and copy the constants. */
+static inline void init_frame(qe_slot *nfp, const qe_compiled *code)
+{
+    qe_slot *locals = nfp + code->nparam_slots;
+    for (uint32_t i = 0; i < code->nlocal_slots; i++) locals[i].i64 = 0;
+    if (code->nconsts) memcpy(locals + code->nlocal_slots, code->consts, code->nconsts * sizeof(qe_slot));
+}
+
+static inline void load_u(void *dst, const uint8_t *src, size_t n) { memcpy(dst, src, n); }
+
+/* Run wasm function `entry` whose arguments are already at fp. With
+ * entry == NULL, fill qe_op_handlers instead. */
+static qv_trap *run(qv_store *s, qv_func *entry, qe_slot *fp)
+{
+#define LBL2(code, name) &&L_##name,
+#define LBL1(name) &&L_##name,
+#define LBL_BR(name) &&L_br_if_##name,
+    static const void *const labels[] = {
+        QE_UNARY_OPS(LBL2) QE_BINARY_OPS(LBL2) QE_LOAD_OPS(LBL2) QE_STORE_OPS(LBL2)
+        QE_BRANCH_CMP_OPS(LBL_BR) QE_CONTROL_OPS(LBL1)
+    };
+#undef LBL2
+#undef LBL1
+#undef LBL_BR
+    const char *const handler_base = (const char *)&&L_unreachable;
+    if (!entry) {
+        for (int i = 0; i < QE_I__COUNT; i++)
+            qe_op_handlers[i] = (int32_t)((const char *)labels[i] - handler_base);
+        return NULL;
+    }
+
+    qe_exec *const x = &s->exec;
+    const uint32_t base_depth = x->depth;
+    qe_slot *const saved_top = x->stack_top;
+    const uint32_t *pc;
+    qv_instance *inst = entry->inst;
+    uint8_t *mem = NULL;
+    uint64_t memsize = 0;
+    int64_t budget = take_budget(s);
+    qv_trap_kind trap_kind = QV_TRAP_UNREACHABLE;
+    const char *trap_msg = NULL;
+    qv_trap *host_trap = NULL;
+    qv_func *callee;
+    qe_slot *nfp;
+    const uint32_t *ret;
+
+#define W(k) (pc[k])
+#define R(k) (fp[pc[k]])
+#define DISPATCH() goto *(const void *)(handler_base + (int32_t)pc[0])
+#define NEXT(n) do { pc += (n); DISPATCH(); } while (0)
+#define TRAP(kind) do { trap_kind = QV_TRAP_##kind; trap_msg = NULL; goto trap; } while (0)
+#define TRAP_MSG(kind, msg) do { trap_kind = QV_TRAP_##kind; trap_msg = (msg); goto trap; } while (0)
+#define POLL()                                                                              \
+    do {                                                                                    \
+        if (UNLIKELY(--budget < 0)) {                                                       \
+            budget = poll_slow(s);                                                          \
+            if (budget < 0) {                                                               \
+                trap_kind = budget == POLL_INTERRUPTED ? QV_TRAP_INTERRUPTED : QV_TRAP_OUT_OF_FUEL; \
+                budget = 0;                                                                 \
+                trap_msg = NULL;                                                            \
+                goto trap;                                                                  \
+            }                                                                               \
+        }                                                                                   \
+    } while (0)
+#define RELOAD_MEM()                                                                        \
+    do {                                                                                    \
+        const qv_memory *m0_ = inst->mem0;                                                  \
+        mem = m0_ ? m0_->data : NULL;                                                       \
+        memsize = m0_ ? m0_->size : 0;                                                      \
+    } while (0)
+#define JUMP(k) do { pc += (int32_t)W(k); POLL(); DISPATCH(); } while (0)
+
+    RELOAD_MEM();
+    if (atomic_load_explicit(&s->interrupt, memory_order_relaxed)) TRAP(INTERRUPTED);
+    callee = entry;
+    nfp = fp;
+    ret = NULL;
+    fp = NULL;
+    goto enter_wasm;
+
+    /* ------------------------------------------------------------ control */
+L_unreachable:
+    TRAP(UNREACHABLE);
+L_br:
+    JUMP(1);
+L_br_if:
+    if (R(1).i32) JUMP(2);
+    NEXT(3);
+L_br_unless:
+    if (!R(1).i32) JUMP(2);
+    NEXT(3);
+#define BR_CMP(name, T, op)                                                                 \
+    L_br_if_##name:                                                                         \
+    if ((T)R(1).i32 op (T)R(2).i32) JUMP(3);                                                \
+    NEXT(4);
+    BR_CMP(eq, uint32_t, ==)
+    BR_CMP(ne, uint32_t, !=)
+    BR_CMP(lt_s, int32_t, <)
+    BR_CMP(lt_u, uint32_t, <)
+    BR_CMP(gt_s, int32_t, >)
+    BR_CMP(gt_u, uint32_t, >)
+    BR_CMP(le_s, int32_t, <=)
+    BR_CMP(le_u, uint32_t, <=)
+    BR_CMP(ge_s, int32_t, >=)
+    BR_CMP(ge_u, uint32_t, >=)
+#undef BR_CMP
+L_br_table: {
+    uint32_t i = R(1).i32, n = W(2);
+    JUMP(3 + (i < n ? i : n));
+}
+L_copy:
+    R(2) = R(1);
+    NEXT(3);
+L_select:
+    R(4) = R(1).i32 ? R(2) : R(3);
+    NEXT(5);
+
+L_call:
+    callee = inst->funcs[W(1)];
+    nfp = fp + W(2);
+    ret = pc + 3;
+    goto do_call;
+L_call_indirect: {
+    const qv_table *t = inst->tables[W(1)];
+    uint32_t i = R(3).i32;
+    if (UNLIKELY(i >= t->size)) TRAP_MSG(TABLE_OUT_OF_BOUNDS, "undefined element");
+    callee = t->elems[i];
+    if (UNLIKELY(!callee)) TRAP(INDIRECT_CALL_NULL);
+    if (UNLIKELY(callee->type_id != W(2))) TRAP(INDIRECT_CALL_TYPE);
+    nfp = fp + W(4);
+    ret = pc + 5;
+    goto do_call;
+}
+do_call:
+    POLL();
+    if (callee->kind == QE_FUNC_HOST) {
+        const qe_compiled *cur = x->calls[x->depth - 1].func->code;
+        x->stack_top = fp + cur->frame_slots;
+        give_back_budget(s, budget);
+        host_trap = qe_call_host(s, inst, callee, nfp, nfp);
+        budget = take_budget(s);
+        x->stack_top = saved_top;
+        if (host_trap) goto trap_from_host;
+        RELOAD_MEM();
+        pc = ret;
+        DISPATCH();
+    }
+enter_wasm: {
+    const qe_compiled *code = callee->code;
+    if (UNLIKELY(x->depth >= x->max_depth || nfp + code->frame_slots > x->stack_end))
+        TRAP(STACK_EXHAUSTED);
+    qe_call_record *rec = &x->calls[x->depth++];
+    rec->ret_pc = ret;
+    rec->caller_fp = fp;
+    rec->func = callee;
+    init_frame(nfp, code);
+    fp = nfp;
+    pc = code->code;
+    if (callee->inst != inst) {
+        inst = callee->inst;
+        RELOAD_MEM();
+    }
+    DISPATCH();
+}
+L_return1:
+    fp[0] = R(1);
+    goto L_return;
+L_return: {
+    const qe_call_record *rec = &x->calls[--x->depth];
+    if (UNLIKELY(x->depth == base_depth)) goto done;
+    pc = rec->ret_pc;
+    fp = rec->caller_fp;
+    inst = x->calls[x->depth - 1].func->inst;
+    RELOAD_MEM();
+    DISPATCH();
+}
+
+    /* ------------------------------------------------------------ variables */
+L_global_get:
+    R(2) = inst->globals[W(1)]->value.s;
+    NEXT(3);
+L_global_set:
+    inst->globals[W(1)]->value.s = R(2);
+    NEXT(3);
+
+    /* ------------------------------------------------------------ memory */
+#define EA(slot, off, size)                                                                 \
+    uint64_t ea = (uint64_t)R(slot).i32 + W(off);                                           \
+    if (UNLIKELY(ea + (size) > memsize)) TRAP(MEMORY_OUT_OF_BOUNDS);
+#define LOAD(name, T, size, field, conv)                                                    \
+    L_##name: {                                                                             \
+        EA(1, 3, size);                                                                     \
+        T v;                                                                                \
+        load_u(&v, mem + ea, size);                                                         \
+        R(2).field = conv v;                                                                \
+        NEXT(4);                                                                            \
+    }
+    LOAD(i32_load, uint32_t, 4, i32, )
+    LOAD(i64_load, uint64_t, 8, i64, )
+    LOAD(i32_load8_s, int8_t, 1, i32, (uint32_t)(int32_t))
+    LOAD(i32_load8_u, uint8_t, 1, i32, (uint32_t))
+    LOAD(i32_load16_s, int16_t, 2, i32, (uint32_t)(int32_t))
+    LOAD(i32_load16_u, uint16_t, 2, i32, (uint32_t))
+    LOAD(i64_load8_s, int8_t, 1, i64, (uint64_t)(int64_t))
+    LOAD(i64_load8_u, uint8_t, 1, i64, (uint64_t))
+    LOAD(i64_load16_s, int16_t, 2, i64, (uint64_t)(int64_t))
+    LOAD(i64_load16_u, uint16_t, 2, i64, (uint64_t))
+    LOAD(i64_load32_s, int32_t, 4, i64, (uint64_t)(int64_t))
+    LOAD(i64_load32_u, uint32_t, 4, i64, (uint64_t))
+#undef LOAD
+#define STORE(name, T, size, field)                                                         \
+    L_##name: {                                                                             \
+        EA(1, 3, size);                                                                     \
+        T v = (T)R(2).field;                                                                \
+        memcpy(mem + ea, &v, size);                                                         \
+        NEXT(4);                                                                            \
+    }
+    STORE(i32_store, uint32_t, 4, i32)
+    STORE(i64_store, uint64_t, 8, i64)
+    STORE(i32_store8, uint8_t, 1, i32)
+    STORE(i32_store16, uint16_t, 2, i32)
+#undef STORE
+L_memory_size:
+    R(1).i32 = inst->mem0->pages;
+    NEXT(2);
+L_memory_grow:
+    R(2).i32 = (uint32_t)qv_memory_grow(inst->mem0, R(1).i32);
+    RELOAD_MEM();
+    NEXT(3);
+L_memory_fill: {
+    uint64_t d = R(1).i32, n = R(3).i32;
+    if (UNLIKELY(d + n > memsize)) TRAP(MEMORY_OUT_OF_BOUNDS);
+    memset(mem + d, (int)(uint8_t)R(2).i32, n);
+    NEXT(4);
+}
+L_memory_copy: {
+    uint64_t d = R(1).i32, src = R(2).i32, n = R(3).i32;
+    if (UNLIKELY(d + n > memsize || src + n > memsize)) TRAP(MEMORY_OUT_OF_BOUNDS);
+    memmove(mem + d, mem + src, n);
+    NEXT(4);
+}
+L_memory_init: {
+    const qe_data_inst *seg = &inst->datas[W(1)];
+    uint64_t d = R(2).i32, src = R(3).i32, n = R(4).i32;
+    if (UNLIKELY(src + n > seg->len || d + n > memsize)) TRAP(MEMORY_OUT_OF_BOUNDS);
+    if (n) memcpy(mem + d, seg->bytes + src, n);
+    NEXT(5);
+}
+L_data_drop:
+    inst->datas[W(1)].len = 0;
+    NEXT(2);
+
+    /* ------------------------------------------------------------ tables */
+L_table_get: {
+    const qv_table *t = inst->tables[W(1)];
+    uint32_t i = R(2).i32;
+    if (UNLIKELY(i >= t->size)) TRAP(TABLE_OUT_OF_BOUNDS);
+    R(3).ref = t->elems[i];
+    NEXT(4);
+}
+L_table_set: {
+    qv_table *t = inst->tables[W(1)];
+    uint32_t i = R(2).i32;
+    if (UNLIKELY(i >= t->size)) TRAP(TABLE_OUT_OF_BOUNDS);
+    t->elems[i] = R(3).ref;
+    NEXT(4);
+}
+L_table_size:
+    R(2).i32 = inst->tables[W(1)]->size;
+    NEXT(3);
+L_table_grow:
+    R(4).i32 = (uint32_t)qe_table_grow(inst->tables[W(1)], R(3).i32, R(2).ref);
+    NEXT(5);
+L_table_fill: {
+    qv_table *t = inst->tables[W(1)];
+    uint64_t i = R(2).i32, n = R(4).i32;
+    void *v = R(3).ref;
+    if (UNLIKELY(i + n > t->size)) TRAP(TABLE_OUT_OF_BOUNDS);
+    for (uint64_t k = 0; k < n; k++) t->elems[i + k] = v;
+    NEXT(5);
+}
+L_table_copy: {
+    qv_table *td = inst->tables[W(1)];
+    const qv_table *ts = inst->tables[W(2)];
+    uint64_t d = R(3).i32, src = R(4).i32, n = R(5).i32;
+    if (UNLIKELY(d + n > td->size || src + n > ts->size)) TRAP(TABLE_OUT_OF_BOUNDS);
+    if (n) memmove(td->elems + d, ts->elems + src, n * sizeof(void *));
+    NEXT(6);
+}
+L_table_init: {
+    qv_table *t = inst->tables[W(1)];
+    const qe_elem_inst *seg = &inst->elems[W(2)];
+    uint64_t d = R(3).i32, src = R(4).i32, n = R(5).i32;
+    if (UNLIKELY(src + n > seg->count || d + n > t->size)) TRAP(TABLE_OUT_OF_BOUNDS);
+    if (n) memcpy(t->elems + d, seg->refs + src, n * sizeof(void *));
+    NEXT(6);
+}
+L_elem_drop:
+    inst->elems[W(1)].count = 0;
+    NEXT(2);
+L_ref_is_null:
+    R(2).i32 = R(1).ref == NULL;
+    NEXT(3);
+L_ref_func:
+    R(2).ref = inst->funcs[W(1)];
+    NEXT(3);
+
+    /* ------------------------------------------------------------ numeric */
+#define OP1(name, F, expr)                                                                  \
+    L_##name: {                                                                             \
+        __typeof__(fp->F) a = R(1).F;                                                       \
+        expr;                                                                               \
+        NEXT(3);                                                                            \
+    }
+#define OP2(name, F, expr)                                                                  \
+    L_##name: {                                                                             \
+        __typeof__(fp->F) a = R(1).F, b = R(2).F;                                           \
+        expr;                                                                               \
+        NEXT(4);                                                                            \
+    }
+#define D1 R(2)
+#define D2 R(3)
+    /* i32 */
+    OP1(i32_eqz, i32, D1.i32 = a == 0)
+    OP1(i32_clz, i32, D1.i32 = qe_clz32(a))
+    OP1(i32_ctz, i32, D1.i32 = qe_ctz32(a))
+    OP1(i32_popcnt, i32, D1.i32 = (uint32_t)__builtin_popcount(a))
+    OP1(i32_extend8_s, i32, D1.i32 = (uint32_t)(int32_t)(int8_t)a)
+    OP1(i32_extend16_s, i32, D1.i32 = (uint32_t)(int32_t)(int16_t)a)
+    OP2(i32_eq, i32, D2.i32 = a == b)
+    OP2(i32_ne, i32, D2.i32 = a != b)
+    OP2(i32_lt_s, i32, D2.i32 = (int32_t)a < (int32_t)b)
+    OP2(i32_lt_u, i32, D2.i32 = a < b)
+    OP2(i32_gt_s, i32, D2.i32 = (int32_t)a > (int32_t)b)
+    OP2(i32_gt_u, i32, D2.i32 = a > b)
+    OP2(i32_le_s, i32, D2.i32 = (int32_t)a <= (int32_t)b)
+    OP2(i32_le_u, i32, D2.i32 = a <= b)
+    OP2(i32_ge_s, i32, D2.i32 = (int32_t)a >= (int32_t)b)
+    OP2(i32_ge_u, i32, D2.i32 = a >= b)
+    OP2(i32_add, i32, D2.i32 = a + b)
+    OP2(i32_sub, i32, D2.i32 = a - b)
+    OP2(i32_mul, i32, D2.i32 = a * b)
+    OP2(i32_div_s, i32, {
+        if (UNLIKELY(b == 0)) TRAP(INTEGER_DIVIDE_BY_ZERO);
+        if (UNLIKELY(a == 0x80000000u && b == 0xFFFFFFFFu)) TRAP(INTEGER_OVERFLOW);
+        D2.i32 = (uint32_t)((int32_t)a / (int32_t)b);
+    })
+    OP2(i32_div_u, i32, {
+        if (UNLIKELY(b == 0)) TRAP(INTEGER_DIVIDE_BY_ZERO);
+        D2.i32 = a / b;
+    })
+    OP2(i32_rem_s, i32, {
+        if (UNLIKELY(b == 0)) TRAP(INTEGER_DIVIDE_BY_ZERO);
+        D2.i32 = b == 0xFFFFFFFFu ? 0 : (uint32_t)((int32_t)a % (int32_t)b);
+    })
+    OP2(i32_rem_u, i32, {
+        if (UNLIKELY(b == 0)) TRAP(INTEGER_DIVIDE_BY_ZERO);
+        D2.i32 = a % b;
+    })
+    OP2(i32_and, i32, D2.i32 = a & b)
+    OP2(i32_or, i32, D2.i32 = a | b)
+    OP2(i32_xor, i32, D2.i32 = a ^ b)
+    OP2(i32_shl, i32, D2.i32 = a << (b & 31))
+    OP2(i32_shr_s, i32, D2.i32 = (uint32_t)((int32_t)a >> (b & 31)))
+    OP2(i32_shr_u, i32, D2.i32 = a >> (b & 31))
+    OP2(i32_rotl, i32, D2.i32 = qe_rotl32(a, b))
+    OP2(i32_rotr, i32, D2.i32 = qe_rotr32(a, b))
+    /* i64 */
+    OP1(i64_eqz, i64, D1.i32 = a == 0)
+    OP1(i64_clz, i64, D1.i64 = qe_clz64(a))
+    OP1(i64_ctz, i64, D1.i64 = qe_ctz64(a))
+    OP1(i64_popcnt, i64, D1.i64 = (uint64_t)__builtin_popcountll(a))
+    OP1(i64_extend8_s, i64, D1.i64 = (uint64_t)(int64_t)(int8_t)a)
+    OP1(i64_extend16_s, i64, D1.i64 = (uint64_t)(int64_t)(int16_t)a)
+    OP1(i64_extend32_s, i64, D1.i64 = (uint64_t)(int64_t)(int32_t)a)
+    OP1(i64_extend_i32_s, i32, D1.i64 = (uint64_t)(int64_t)(int32_t)a)
+    OP1(i64_extend_i32_u, i32, D1.i64 = (uint64_t)a)
+    OP2(i64_eq, i64, D2.i32 = a == b)
+    OP2(i64_ne, i64, D2.i32 = a != b)
+    OP2(i64_lt_s, i64, D2.i32 = (int64_t)a < (int64_t)b)
+    OP2(i64_lt_u, i64, D2.i32 = a < b)
+    OP2(i64_gt_s, i64, D2.i32 = (int64_t)a > (int64_t)b)
+    OP2(i64_gt_u, i64, D2.i32 = a > b)
+    OP2(i64_le_s, i64, D2.i32 = (int64_t)a <= (int64_t)b)
+    OP2(i64_le_u, i64, D2.i32 = a <= b)
+    OP2(i64_ge_s, i64, D2.i32 = (int64_t)a >= (int64_t)b)
+    OP2(i64_ge_u, i64, D2.i32 = a >= b)
+    OP2(i64_add, i64, D2.i64 = a + b)
+    OP2(i64_sub, i64, D2.i64 = a - b)
+    OP2(i64_mul, i64, D2.i64 = a * b)
+    OP2(i64_div_s, i64, {
+        if (UNLIKELY(b == 0)) TRAP(INTEGER_DIVIDE_BY_ZERO);
+        if (UNLIKELY(a == 0x8000000000000000ull && b == ~0ull)) TRAP(INTEGER_OVERFLOW);
+        D2.i64 = (uint64_t)((int64_t)a / (int64_t)b);
+    })
+    OP2(i64_div_u, i64, {
+        if (UNLIKELY(b == 0)) TRAP(INTEGER_DIVIDE_BY_ZERO);
+        D2.i64 = a / b;
+    })
+    OP2(i64_rem_s, i64, {
+        if (UNLIKELY(b == 0)) TRAP(INTEGER_DIVIDE_BY_ZERO);
+        D2.i64 = b == ~0ull ? 0 : (uint64_t)((int64_t)a % (int64_t)b);
+    })
+    OP2(i64_rem_u, i64, {
+        if (UNLIKELY(b == 0)) TRAP(INTEGER_DIVIDE_BY_ZERO);
+        D2.i64 = a % b;
+    })
+    OP2(i64_and, i64, D2.i64 = a & b)
+    OP2(i64_or, i64, D2.i64 = a | b)
+    OP2(i64_xor, i64, D2.i64 = a ^ b)
+    OP2(i64_shl, i64, D2.i64 = a << (b & 63))
+    OP2(i64_shr_s, i64, D2.i64 = (uint64_t)((int64_t)a >> (b & 63)))
+    OP2(i64_shr_u, i64, D2.i64 = a >> (b & 63))
+    OP2(i64_rotl, i64, D2.i64 = qe_rotl64(a, b))
+    OP2(i64_rotr, i64, D2.i64 = qe_rotr64(a, b))
+    /* f32: sign operations work on the bits so NaN payloads survive */
+    OP1(f32_abs, i32, D1.i32 = a & 0x7FFFFFFFu)
+    OP1(f32_neg, i32, D1.i32 = a ^ 0x80000000u)
+    OP1(f32_ceil, f32, D1.f32 = ceilf(a))
+    OP1(f32_floor, f32, D1.f32 = floorf(a))
+    OP1(f32_trunc, f32, D1.f32 = truncf(a))
+    OP1(f32_nearest, f32, D1.f32 = nearbyintf(a))
+    OP1(f32_sqrt, f32, D1.f32 = sqrtf(a))
+    OP2(f32_eq, f32, D2.i32 = a == b)
+    OP2(f32_ne, f32, D2.i32 = a != b)
+    OP2(f32_lt, f32, D2.i32 = a < b)
+    OP2(f32_gt, f32, D2.i32 = a > b)
+    OP2(f32_le, f32, D2.i32 = a <= b)
+    OP2(f32_ge, f32, D2.i32 = a >= b)
+    OP2(f32_add, f32, D2.f32 = a + b)
+    OP2(f32_sub, f32, D2.f32 = a - b)
+    OP2(f32_mul, f32, D2.f32 = a * b)
+    OP2(f32_div, f32, D2.f32 = a / b)
+    OP2(f32_min, f32, D2.f32 = qe_f32_min(a, b))
+    OP2(f32_max, f32, D2.f32 = qe_f32_max(a, b))
+    OP2(f32_copysign, i32, D2.i32 = (a & 0x7FFFFFFFu) | (b & 0x80000000u))
+    /* f64 */
+    OP1(f64_abs, i64, D1.i64 = a & 0x7FFFFFFFFFFFFFFFull)
+    OP1(f64_neg, i64, D1.i64 = a ^ 0x8000000000000000ull)
+    OP1(f64_ceil, f64, D1.f64 = ceil(a))
+    OP1(f64_floor, f64, D1.f64 = floor(a))
+    OP1(f64_trunc, f64, D1.f64 = trunc(a))
+    OP1(f64_nearest, f64, D1.f64 = nearbyint(a))
+    OP1(f64_sqrt, f64, D1.f64 = sqrt(a))
+    OP2(f64_eq, f64, D2.i32 = a == b)
+    OP2(f64_ne, f64, D2.i32 = a != b)
+    OP2(f64_lt, f64, D2.i32 = a < b)
+    OP2(f64_gt, f64, D2.i32 = a > b)
+    OP2(f64_le, f64, D2.i32 = a <= b)
+    OP2(f64_ge, f64, D2.i32 = a >= b)
+    OP2(f64_add, f64, D2.f64 = a + b)
+    OP2(f64_sub, f64, D2.f64 = a - b)
+    OP2(f64_mul, f64, D2.f64 = a * b)
+    OP2(f64_div, f64, D2.f64 = a / b)
+    OP2(f64_min, f64, D2.f64 = qe_f64_min(a, b))
+    OP2(f64_max, f64, D2.f64 = qe_f64_max(a, b))
+    OP2(f64_copysign, i64, D2.i64 = (a & 0x7FFFFFFFFFFFFFFFull) | (b & 0x8000000000000000ull))
+    /* conversions */
+#define TRUNC(name, F, fits, field, I)                                                      \
+    OP1(name, F, {                                                                          \
+        if (UNLIKELY(isnan(a))) TRAP(INVALID_CONVERSION);                                   \
+        if (UNLIKELY(!fits(a))) TRAP(INTEGER_OVERFLOW);                                     \
+        D1.field = (I)a;                                                                    \
+    })
+    TRUNC(i32_trunc_f32_s, f32, qe_f32_fits_i32, i32, int32_t)
+    TRUNC(i32_trunc_f32_u, f32, qe_f32_fits_u32, i32, uint32_t)
+    TRUNC(i32_trunc_f64_s, f64, qe_f64_fits_i32, i32, int32_t)
+    TRUNC(i32_trunc_f64_u, f64, qe_f64_fits_u32, i32, uint32_t)
+    TRUNC(i64_trunc_f32_s, f32, qe_f32_fits_i64, i64, int64_t)
+    TRUNC(i64_trunc_f32_u, f32, qe_f32_fits_u64, i64, uint64_t)
+    TRUNC(i64_trunc_f64_s, f64, qe_f64_fits_i64, i64, int64_t)
+    TRUNC(i64_trunc_f64_u, f64, qe_f64_fits_u64, i64, uint64_t)
+#undef TRUNC
+    OP1(i32_trunc_sat_f32_s, f32, D1.i32 = (uint32_t)qe_sat_f32_i32(a))
+    OP1(i32_trunc_sat_f32_u, f32, D1.i32 = qe_sat_f32_u32(a))
+    OP1(i32_trunc_sat_f64_s, f64, D1.i32 = (uint32_t)qe_sat_f64_i32(a))
+    OP1(i32_trunc_sat_f64_u, f64, D1.i32 = qe_sat_f64_u32(a))
+    OP1(i64_trunc_sat_f32_s, f32, D1.i64 = (uint64_t)qe_sat_f32_i64(a))
+    OP1(i64_trunc_sat_f32_u, f32, D1.i64 = qe_sat_f32_u64(a))
+    OP1(i64_trunc_sat_f64_s, f64, D1.i64 = (uint64_t)qe_sat_f64_i64(a))
+    OP1(i64_trunc_sat_f64_u, f64, D1.i64 = qe_sat_f64_u64(a))
+    OP1(f32_convert_i32_s, i32, D1.f32 = (float)(int32_t)a)
+    OP1(f32_convert_i32_u, i32, D1.f32 = (float)a)
+    OP1(f32_convert_i64_s, i64, D1.f32 = (float)(int64_t)a)
+    OP1(f32_convert_i64_u, i64, D1.f32 = (float)a)
+    OP1(f32_demote_f64, f64, D1.f32 = (float)a)
+    OP1(f64_convert_i32_s, i32, D1.f64 = (double)(int32_t)a)
+    OP1(f64_convert_i32_u, i32, D1.f64 = (double)a)
+    OP1(f64_convert_i64_s, i64, D1.f64 = (double)(int64_t)a)
+    OP1(f64_convert_i64_u, i64, D1.f64 = (double)a)
+    OP1(f64_promote_f32, f32, D1.f64 = (double)a)
+#undef OP1
+#undef OP2
+#undef D1
+#undef D2
+
+trap_from_host:
+    give_back_budget(s, budget);
+    if (qv_trap_frame_count(host_trap) == 0) {
+        for (uint32_t i = x->depth; i-- > base_depth;) {
+            const qv_func *f = x->calls[i].func;
+            qe_trap_add_frame(host_trap, f->index, func_name_of(f), f->inst->module->m->name);
+        }
+    }
+    x->depth = base_depth;
+    x->stack_top = saved_top;
+    return host_trap;
+trap: {
+    give_back_budget(s, budget);
+    qv_trap *t = qe_trap_with_backtrace(s, trap_kind, trap_msg);
+    x->depth = base_depth;
+    x->stack_top = saved_top;
+    return t;
+}
+done:
+    give_back_budget(s, budget);
+    x->stack_top = saved_top;
+    return NULL;
+}
+
+void qe_interp_init(void)
+{
+    static atomic_int done;
+    if (atomic_load(&done)) return;
+    run(NULL, NULL, NULL);  /* idempotent: every caller writes the same values */
+    atomic_store(&done, 1);
+}
+
+qv_trap *qe_invoke(qv_store *store, qv_func *f, const qe_slot *args, qe_slot *results)
+{
+    qe_exec *x = &store->exec;
+    const qe_functype *type = f->type;
+    uint32_t nargs = 0, nres = 0;
+    for (uint32_t i = 0; i < type->nparams; i++) nargs += qe_slots_of(qe_params(type)[i]);
+    for (uint32_t i = 0; i < type->nresults; i++) nres += qe_slots_of(qe_results(type)[i]);
+
+    if (f->kind == QE_FUNC_HOST) return qe_call_host(store, NULL, f, args, results);
+
+    qe_slot *fp = x->stack_top;
+    if (fp + (nargs > nres ? nargs : nres) > x->stack_end)
+        return qe_trap_with_backtrace(store, QV_TRAP_STACK_EXHAUSTED, NULL);
+    if (nargs) memcpy(fp, args, nargs * sizeof(qe_slot));
+    qv_trap *trap = run(store, f, fp);
+    if (!trap && nres) memcpy(results, fp, nres * sizeof(qe_slot));
+    return trap;
+}

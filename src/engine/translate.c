@@ -1,0 +1,1020 @@
+/*
+ * translate.c — compile one validated function body into internal code.
+ *
+ * The WebAssembly operand stack is resolved at translation time: position k
+ * of the stack lives in frame slot stack_base + k ("home" slot). A value on
+ * the compile-time stack may also still live elsewhere — in a local's slot
+ * after local.get, or in a constant slot — and is only copied home when
+ * something needs it there (a block boundary, a call argument, a branch).
+ * So `local.get a; local.get b; i32.add; local.set c` becomes one
+ * instruction `i32_add a b -> c`: operands name slots directly, and the
+ * destination of the last instruction is retargeted by local.set.
+ *
+ * Control flow: blocks and ifs record forward branches and patch them at
+ * their end; loops branch back to their start. Branches that carry values
+ * copy them to the target's home slots. An i32 comparison (or eqz) directly
+ * followed by br_if or if fuses into one compare-and-branch instruction.
+ * Code after an unconditional transfer is skipped up to its block's end.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+#include "runtime.h"
+#include "translate.h"
+
+/* Implementation limit on params + locals of one function. */
+#define MAX_LOCALS 50000u
+/* Implementation limit on the slots of one frame. */
+#define MAX_FRAME_SLOTS (1u << 22)
+
+enum { CTRL_BLOCK, CTRL_LOOP, CTRL_IF, CTRL_ELSE, CTRL_FUNC };
+
+typedef struct vsent {
+    uint8_t type;
+    uint32_t slot;               /* where the value is now */
+} vsent;
+
+typedef struct ctrl {
+    uint8_t kind;
+    bool unreachable;            /* the rest of this block is dead */
+    uint32_t height;             /* stack height below the block's params */
+    uint32_t nparams, nresults;
+    const uint8_t *params, *results;
+    uint32_t loop_start;         /* code index of a loop's first instruction */
+    uint32_t fixups;             /* forward branches to patch at end: list head + 1 */
+    uint32_t else_instr, else_operand; /* an if's jump to its else (operand 0: none) */
+} ctrl;
+
+typedef struct fixup { uint32_t instr, operand, next; } fixup;
+
+typedef struct tr {
+    const qe_module *m;
+    qv_error *err;
+    uint32_t func_index;
+    const qe_functype *type;
+
+    uint32_t *code;
+    uint32_t len, cap;
+
+    uint8_t *local_types;
+    uint32_t nlocals_all;        /* params + locals */
+    uint32_t const_base, stack_base;
+
+    uint64_t *consts;
+    uint32_t nconsts, consts_cap;
+    uint32_t *const_hash;        /* open addressing: const index + 1 */
+    uint32_t const_hash_cap;
+
+    vsent *vs;
+    uint32_t vlen, vcap, max_height;
+
+    ctrl *cs;
+    uint32_t clen, ccap;
+    uint32_t dead_depth;         /* nesting of blocks opened inside dead code */
+
+    fixup *fx;
+    uint32_t fxlen, fxcap;
+
+    /* The last instruction wrote its result to the home slot of the top of
+     * the stack through operand `last_dst`; it may be retargeted or fused. */
+    bool last_valid;
+    uint32_t last_start, last_dst;
+    int last_op;
+    bool oom;
+} tr;
+
+static const uint8_t valtype_table[256] = {
+    [QE_I32] = QE_I32, [QE_I64] = QE_I64, [QE_F32] = QE_F32, [QE_F64] = QE_F64,
+    [QE_V128] = QE_V128, [QE_FUNCREF] = QE_FUNCREF, [QE_EXTERNREF] = QE_EXTERNREF,
+};
+
+static bool fail(tr *t, uint32_t offset, const char *msg)
+{
+    if (t->err) {
+        snprintf(t->err->message, sizeof t->err->message, "%s", msg);
+        t->err->offset = offset;
+        t->err->func_index = t->func_index;
+    }
+    return false;
+}
+
+static bool grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
+{
+    if (need <= *cap) return true;
+    uint32_t n = *cap ? *cap : 16;
+    while (n < need) n *= 2;
+    void *q = realloc(*p, (size_t)n * elem);
+    if (!q) return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+/* ------------------------------------------------------------ emission */
+
+static void emit_word(tr *t, uint32_t w)
+{
+    if (t->len == t->cap && !grow((void **)&t->code, &t->cap, t->len + 1, sizeof *t->code)) {
+        t->oom = true;
+        return;
+    }
+    t->code[t->len++] = w;
+}
+
+static uint32_t emit_op(tr *t, int op)
+{
+    uint32_t start = t->len;
+    emit_word(t, (uint32_t)qe_op_handlers[op]);
+    t->last_valid = false;
+    return start;
+}
+
+static inline uint32_t home(const tr *t, uint32_t pos) { return t->stack_base + pos; }
+
+/* Remember that the instruction at `start` produced the stack top via its
+ * operand at `dst_operand`. */
+static void produced(tr *t, uint32_t start, uint32_t dst_operand, int op)
+{
+    t->last_valid = !t->oom;
+    t->last_start = start;
+    t->last_dst = dst_operand;
+    t->last_op = op;
+}
+
+static void bind_here(tr *t) { t->last_valid = false; }
+
+static void emit_copy(tr *t, uint32_t from, uint32_t to)
+{
+    emit_op(t, QE_I_copy);
+    emit_word(t, from);
+    emit_word(t, to);
+}
+
+/* ------------------------------------------------------------ the value stack */
+
+static void push_at(tr *t, uint8_t type, uint32_t slot)
+{
+    if (!grow((void **)&t->vs, &t->vcap, t->vlen + 1, sizeof *t->vs)) {
+        t->oom = true;
+        return;
+    }
+    t->vs[t->vlen].type = type;
+    t->vs[t->vlen].slot = slot;
+    t->vlen++;
+    if (t->vlen > t->max_height) t->max_height = t->vlen;
+}
+
+/* Push a value that the next instruction writes to its home slot. */
+static uint32_t push_home(tr *t, uint8_t type)
+{
+    push_at(t, type, home(t, t->vlen));
+    return home(t, t->vlen - 1);
+}
+
+static vsent pop(tr *t) { return t->vs[--t->vlen]; }
+
+static void materialize(tr *t, uint32_t pos)
+{
+    uint32_t h = home(t, pos);
+    if (t->vs[pos].slot != h) {
+        emit_copy(t, t->vs[pos].slot, h);
+        t->vs[pos].slot = h;
+    }
+}
+
+static void materialize_from(tr *t, uint32_t pos)
+{
+    for (uint32_t i = pos; i < t->vlen; i++) materialize(t, i);
+}
+
+/* Before local `slot` is overwritten, copy home every pending read of it. */
+static bool protect_local(tr *t, uint32_t slot, uint32_t below)
+{
+    bool any = false;
+    for (uint32_t i = 0; i < below; i++)
+        if (t->vs[i].slot == slot) {
+            materialize(t, i);
+            any = true;
+        }
+    return any;
+}
+
+/* ------------------------------------------------------------ constants */
+
+static uint32_t const_slot(tr *t, uint64_t bits)
+{
+    uint32_t mask = t->const_hash_cap - 1;
+    uint32_t h = (uint32_t)((bits * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+    while (t->const_hash[h]) {
+        uint32_t idx = t->const_hash[h] - 1;
+        if (t->consts[idx] == bits) return t->const_base + idx;
+        h = (h + 1) & mask;
+    }
+    /* The pre-scan sized the pool for every constant instruction. */
+    uint32_t idx = t->nconsts++;
+    t->consts[idx] = bits;
+    t->const_hash[h] = idx + 1;
+    return t->const_base + idx;
+}
+
+/* ------------------------------------------------------------ control */
+
+static ctrl *push_ctrl(tr *t, uint8_t kind, uint32_t nparams, const uint8_t *params, uint32_t nresults,
+                       const uint8_t *results)
+{
+    if (!grow((void **)&t->cs, &t->ccap, t->clen + 1, sizeof *t->cs)) {
+        t->oom = true;
+        return NULL;
+    }
+    ctrl *c = &t->cs[t->clen++];
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->nparams = nparams;
+    c->params = params;
+    c->nresults = nresults;
+    c->results = results;
+    c->height = t->vlen - nparams;
+    c->loop_start = t->len;
+    return c;
+}
+
+static void add_fixup(tr *t, ctrl *c, uint32_t instr, uint32_t operand)
+{
+    if (!grow((void **)&t->fx, &t->fxcap, t->fxlen + 1, sizeof *t->fx)) {
+        t->oom = true;
+        return;
+    }
+    t->fx[t->fxlen] = (fixup){instr, operand, c->fixups};
+    c->fixups = ++t->fxlen;
+}
+
+static void patch(tr *t, uint32_t instr, uint32_t operand, uint32_t target)
+{
+    if (!t->oom) t->code[operand] = (uint32_t)((int32_t)target - (int32_t)instr);
+}
+
+static void block_type(const tr *t, const qe_instr *in, uint32_t *np, const uint8_t **p, uint32_t *nr,
+                       const uint8_t **r)
+{
+    *np = *nr = 0;
+    *p = *r = NULL;
+    if (in->u.block.kind == QE_BLOCKTYPE_VALUE) {
+        *nr = 1;
+        *r = &valtype_table[in->u.block.valtype];
+    } else if (in->u.block.kind == QE_BLOCKTYPE_INDEX) {
+        const qe_functype *ft = &t->m->types[in->u.block.typeidx];
+        *np = ft->nparams;
+        *p = qe_params(ft);
+        *nr = ft->nresults;
+        *r = qe_results(ft);
+    }
+}
+
+/* Arity and first home slot of the values a branch to label depth `depth`
+ * carries; *is_return for the function's own label. */
+static ctrl *label(tr *t, uint32_t depth, uint32_t *arity, bool *is_return)
+{
+    ctrl *c = &t->cs[t->clen - 1 - depth];
+    *is_return = c->kind == CTRL_FUNC;
+    *arity = c->kind == CTRL_LOOP ? c->nparams : c->nresults;
+    return c;
+}
+
+/* Whether the top `arity` values already sit at the label's home slots. */
+static bool values_in_place(const tr *t, const ctrl *c, uint32_t arity)
+{
+    for (uint32_t i = 0; i < arity; i++)
+        if (t->vs[t->vlen - arity + i].slot != home(t, c->height + i)) return false;
+    return true;
+}
+
+static void copy_values_to(tr *t, const ctrl *c, uint32_t arity)
+{
+    for (uint32_t i = 0; i < arity; i++) {
+        uint32_t from = t->vs[t->vlen - arity + i].slot, to = home(t, c->height + i);
+        if (from != to) emit_copy(t, from, to);
+    }
+}
+
+/* Emit a return of the top results (values stay on the compile-time stack). */
+static void emit_return(tr *t)
+{
+    uint32_t n = t->type->nresults;
+    if (n == 1) {
+        uint32_t s = t->vs[t->vlen - 1].slot;
+        if (s == 0) {
+            emit_op(t, QE_I_return);
+        } else {
+            emit_op(t, QE_I_return1);
+            emit_word(t, s);
+        }
+        return;
+    }
+    /* Results go to slots 0..n-1. Copy them home first so that no source
+     * is a slot an earlier copy overwrites (home slots lie above). The
+     * compile-time stack is left as it is: on a conditional return the
+     * fall-through path has not made these copies. */
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t pos = t->vlen - n + i;
+        if (t->vs[pos].slot != home(t, pos)) emit_copy(t, t->vs[pos].slot, home(t, pos));
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t from = home(t, t->vlen - n + i);
+        if (from != i) emit_copy(t, from, i);
+    }
+    emit_op(t, QE_I_return);
+}
+
+/* Unconditional branch to label `depth` (values stay on the stack). */
+static void emit_branch(tr *t, uint32_t depth)
+{
+    uint32_t arity;
+    bool is_return;
+    ctrl *c = label(t, depth, &arity, &is_return);
+    if (is_return) {
+        emit_return(t);
+        return;
+    }
+    copy_values_to(t, c, arity);
+    uint32_t at = emit_op(t, QE_I_br);
+    emit_word(t, 0);
+    if (c->kind == CTRL_LOOP)
+        patch(t, at, at + 1, c->loop_start);
+    else
+        add_fixup(t, c, at, at + 1);
+}
+
+static void set_unreachable(tr *t)
+{
+    ctrl *c = &t->cs[t->clen - 1];
+    c->unreachable = true;
+    t->vlen = c->height;
+    t->last_valid = false;
+}
+
+/* Map the i32 comparison that produced the stack top (if the last
+ * instruction did) to a fused branch op; *negate_ok says whether it has one. */
+static int fused_cmp(int op, bool negate)
+{
+    static const struct { int cmp, br, neg; } map[] = {
+        {QE_I_i32_eq, QE_I_br_if_eq, QE_I_br_if_ne},     {QE_I_i32_ne, QE_I_br_if_ne, QE_I_br_if_eq},
+        {QE_I_i32_lt_s, QE_I_br_if_lt_s, QE_I_br_if_ge_s}, {QE_I_i32_lt_u, QE_I_br_if_lt_u, QE_I_br_if_ge_u},
+        {QE_I_i32_gt_s, QE_I_br_if_gt_s, QE_I_br_if_le_s}, {QE_I_i32_gt_u, QE_I_br_if_gt_u, QE_I_br_if_le_u},
+        {QE_I_i32_le_s, QE_I_br_if_le_s, QE_I_br_if_gt_s}, {QE_I_i32_le_u, QE_I_br_if_le_u, QE_I_br_if_gt_u},
+        {QE_I_i32_ge_s, QE_I_br_if_ge_s, QE_I_br_if_lt_s}, {QE_I_i32_ge_u, QE_I_br_if_ge_u, QE_I_br_if_lt_u},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (map[i].cmp == op) return negate ? map[i].neg : map[i].br;
+    return -1;
+}
+
+/* Emit "jump if cond (or if !cond when `negate`)" with a target operand to
+ * be patched; the condition has been popped as `cond`. Returns the
+ * instruction start; *operand receives the target operand index. */
+static uint32_t emit_cond_jump(tr *t, vsent cond, bool negate, uint32_t *operand)
+{
+    uint32_t cond_home = home(t, t->vlen);
+    if (t->last_valid && cond.slot == cond_home && t->code[t->last_dst] == cond_home) {
+        int op = t->last_op;
+        if (op == QE_I_i32_eqz) {
+            uint32_t a = t->code[t->last_start + 1];
+            t->len = t->last_start;
+            uint32_t at = emit_op(t, negate ? QE_I_br_if : QE_I_br_unless);
+            emit_word(t, a);
+            emit_word(t, 0);
+            *operand = at + 2;
+            return at;
+        }
+        int fused = fused_cmp(op, negate);
+        if (fused >= 0) {
+            uint32_t a = t->code[t->last_start + 1], b = t->code[t->last_start + 2];
+            t->len = t->last_start;
+            uint32_t at = emit_op(t, fused);
+            emit_word(t, a);
+            emit_word(t, b);
+            emit_word(t, 0);
+            *operand = at + 3;
+            return at;
+        }
+    }
+    uint32_t at = emit_op(t, negate ? QE_I_br_unless : QE_I_br_if);
+    emit_word(t, cond.slot);
+    emit_word(t, 0);
+    *operand = at + 2;
+    return at;
+}
+
+static void do_br_if(tr *t, uint32_t depth)
+{
+    vsent cond = pop(t);
+    uint32_t arity;
+    bool is_return;
+    ctrl *c = label(t, depth, &arity, &is_return);
+    uint32_t operand;
+    if (!is_return && values_in_place(t, c, arity)) {
+        uint32_t at = emit_cond_jump(t, cond, false, &operand);
+        if (c->kind == CTRL_LOOP)
+            patch(t, at, operand, c->loop_start);
+        else
+            add_fixup(t, c, at, operand);
+        return;
+    }
+    /* Values must move (or we return): skip over the moves when false. */
+    uint32_t skip = emit_cond_jump(t, cond, true, &operand);
+    emit_branch(t, depth);
+    patch(t, skip, operand, t->len);
+    bind_here(t);
+}
+
+static void do_br_table(tr *t, const qe_instr *in)
+{
+    vsent index = pop(t);
+    uint32_t n = in->u.br_table.count;
+    uint32_t at = emit_op(t, QE_I_br_table);
+    emit_word(t, index.slot);
+    emit_word(t, n);
+    for (uint32_t i = 0; i <= n; i++) emit_word(t, 0);
+    if (t->oom) return;
+    /* Targets that need value moves or a return get a landing pad after the
+     * table; one pad per distinct label. */
+    uint32_t pad_depth[64], pad_at[64], npads = 0;
+    for (uint32_t i = 0; i <= n; i++) {
+        uint32_t depth = i < n ? in->u.br_table.targets[i] : in->u.br_table.default_target;
+        uint32_t operand = at + 3 + i;
+        uint32_t arity;
+        bool is_return;
+        ctrl *c = label(t, depth, &arity, &is_return);
+        if (!is_return && values_in_place(t, c, arity)) {
+            if (c->kind == CTRL_LOOP)
+                patch(t, at, operand, c->loop_start);
+            else
+                add_fixup(t, c, at, operand);
+            continue;
+        }
+        uint32_t k = 0;
+        while (k < npads && pad_depth[k] != depth) k++;
+        if (k == npads) {
+            uint32_t start = t->len;
+            emit_branch(t, depth);
+            if (npads < 64) {
+                pad_depth[npads] = depth;
+                pad_at[npads++] = start;
+            }
+            patch(t, at, operand, start);
+        } else {
+            patch(t, at, operand, pad_at[k]);
+        }
+    }
+}
+
+static void do_end(tr *t)
+{
+    ctrl *c = &t->cs[t->clen - 1];
+    if (!c->unreachable) {
+        if (c->kind == CTRL_FUNC) {
+            emit_return(t);
+        } else {
+            materialize_from(t, c->height);
+        }
+    }
+    if (c->kind == CTRL_IF) patch(t, c->else_instr, c->else_operand, t->len);
+    for (uint32_t f = c->fixups; f; f = t->fx[f - 1].next) patch(t, t->fx[f - 1].instr, t->fx[f - 1].operand, t->len);
+    bind_here(t);
+    t->vlen = c->height;
+    for (uint32_t i = 0; i < c->nresults; i++) push_home(t, c->results[i]);
+    t->clen--;
+}
+
+static void do_else(tr *t)
+{
+    ctrl *c = &t->cs[t->clen - 1];
+    if (!c->unreachable) {
+        materialize_from(t, c->height);
+        uint32_t at = emit_op(t, QE_I_br);
+        emit_word(t, 0);
+        add_fixup(t, c, at, at + 1);
+    }
+    patch(t, c->else_instr, c->else_operand, t->len);
+    bind_here(t);
+    c->kind = CTRL_ELSE;
+    c->unreachable = false;
+    t->vlen = c->height;
+    for (uint32_t i = 0; i < c->nparams; i++) push_home(t, c->params[i]);
+}
+
+/* ------------------------------------------------------------ instructions */
+
+static int unary_op(uint16_t op)
+{
+    switch (op) {
+#define CASE(code, name) case code: return QE_I_##name;
+        QE_UNARY_OPS(CASE)
+#undef CASE
+    default: return -1;
+    }
+}
+static int binary_op(uint16_t op)
+{
+    switch (op) {
+#define CASE(code, name) case code: return QE_I_##name;
+        QE_BINARY_OPS(CASE)
+#undef CASE
+    default: return -1;
+    }
+}
+
+/* Result type of a numeric operator, from its opcode range. */
+static uint8_t numeric_result_type(uint16_t op)
+{
+    if (op >= 0xFC00) return op <= 0xFC03 ? QE_I32 : QE_I64;
+    if (op <= 0x66) return QE_I32;                   /* tests and comparisons */
+    if (op <= 0x78) return QE_I32;
+    if (op <= 0x8A) return QE_I64;
+    if (op <= 0x98) return QE_F32;
+    if (op <= 0xA6) return QE_F64;
+    switch (op) {
+    case 0xA7: case 0xA8: case 0xA9: case 0xAA: case 0xAB: case 0xBC: case 0xC0: case 0xC1:
+        return QE_I32;
+    case 0xAC: case 0xAD: case 0xAE: case 0xAF: case 0xB0: case 0xB1: case 0xBD:
+    case 0xC2: case 0xC3: case 0xC4:
+        return QE_I64;
+    case 0xB2: case 0xB3: case 0xB4: case 0xB5: case 0xB6: case 0xBE: return QE_F32;
+    default: return QE_F64;
+    }
+}
+
+static void emit_unary(tr *t, int op, uint8_t rtype)
+{
+    vsent a = pop(t);
+    uint32_t d = push_home(t, rtype);
+    uint32_t at = emit_op(t, op);
+    emit_word(t, a.slot);
+    emit_word(t, d);
+    produced(t, at, at + 2, op);
+}
+
+static void emit_binary(tr *t, int op, uint8_t rtype)
+{
+    vsent b = pop(t), a = pop(t);
+    uint32_t d = push_home(t, rtype);
+    uint32_t at = emit_op(t, op);
+    emit_word(t, a.slot);
+    emit_word(t, b.slot);
+    emit_word(t, d);
+    produced(t, at, at + 3, op);
+}
+
+static int load_op(uint16_t op, uint8_t *type)
+{
+    switch (op) {
+    case 0x28: *type = QE_I32; return QE_I_i32_load;
+    case 0x29: *type = QE_I64; return QE_I_i64_load;
+    case 0x2A: *type = QE_F32; return QE_I_i32_load;
+    case 0x2B: *type = QE_F64; return QE_I_i64_load;
+    case 0x2C: *type = QE_I32; return QE_I_i32_load8_s;
+    case 0x2D: *type = QE_I32; return QE_I_i32_load8_u;
+    case 0x2E: *type = QE_I32; return QE_I_i32_load16_s;
+    case 0x2F: *type = QE_I32; return QE_I_i32_load16_u;
+    case 0x30: *type = QE_I64; return QE_I_i64_load8_s;
+    case 0x31: *type = QE_I64; return QE_I_i64_load8_u;
+    case 0x32: *type = QE_I64; return QE_I_i64_load16_s;
+    case 0x33: *type = QE_I64; return QE_I_i64_load16_u;
+    case 0x34: *type = QE_I64; return QE_I_i64_load32_s;
+    case 0x35: *type = QE_I64; return QE_I_i64_load32_u;
+    }
+    return -1;
+}
+
+static int store_op(uint16_t op)
+{
+    switch (op) {
+    case 0x36: case 0x38: case 0x3E: return QE_I_i32_store;
+    case 0x37: case 0x39: return QE_I_i64_store;
+    case 0x3A: case 0x3C: return QE_I_i32_store8;
+    case 0x3B: case 0x3D: return QE_I_i32_store16;
+    }
+    return -1;
+}
+
+static void do_local_set(tr *t, uint32_t local, bool tee)
+{
+    vsent v = t->vs[t->vlen - 1];
+    if (v.slot == local) {                      /* local.get x; local.set x */
+        if (!tee) t->vlen--;
+        return;
+    }
+    uint32_t top = t->vlen - 1;
+    bool retarget = t->last_valid && v.slot == home(t, top) && t->code[t->last_dst] == v.slot;
+    /* Pending reads of the local below the top must see its old value. */
+    if (protect_local(t, local, top)) retarget = false;
+    if (retarget) {
+        t->code[t->last_dst] = local;
+        t->last_valid = false;
+        t->vs[top].slot = local;
+    } else {
+        emit_copy(t, v.slot, local);
+    }
+    if (!tee) t->vlen--;
+}
+
+static void emit_call(tr *t, const qe_functype *ft, int op, const uint32_t *imm, uint32_t nimm,
+                      uint32_t index_slot, bool indirect)
+{
+    uint32_t base = t->vlen - ft->nparams;
+    materialize_from(t, base);
+    uint32_t at = emit_op(t, op);
+    for (uint32_t i = 0; i < nimm; i++) emit_word(t, imm[i]);
+    if (indirect) emit_word(t, index_slot);
+    emit_word(t, home(t, base));
+    (void)at;
+    t->vlen = base;
+    for (uint32_t i = 0; i < ft->nresults; i++) push_home(t, qe_results(ft)[i]);
+}
+
+static bool translate_instr(tr *t, const qe_instr *in)
+{
+    uint16_t op = in->op;
+    ctrl *cur = &t->cs[t->clen - 1];
+
+    if (cur->unreachable) {
+        switch (op) {
+        case QE_OP_BLOCK: case QE_OP_LOOP: case QE_OP_IF: t->dead_depth++; return true;
+        case QE_OP_ELSE: if (t->dead_depth == 0) do_else(t); return true;
+        case QE_OP_END:
+            if (t->dead_depth) t->dead_depth--;
+            else do_end(t);
+            return true;
+        default: return true;
+        }
+    }
+
+    int iop;
+    if ((iop = binary_op(op)) >= 0) {
+        emit_binary(t, iop, numeric_result_type(op));
+        return true;
+    }
+    if ((iop = unary_op(op)) >= 0) {
+        emit_unary(t, iop, numeric_result_type(op));
+        return true;
+    }
+    uint8_t ltype;
+    if ((iop = load_op(op, &ltype)) >= 0) {
+        vsent a = pop(t);
+        uint32_t d = push_home(t, ltype);
+        uint32_t at = emit_op(t, iop);
+        emit_word(t, a.slot);
+        emit_word(t, d);
+        emit_word(t, in->u.mem.offset);
+        produced(t, at, at + 2, iop);
+        return true;
+    }
+    if ((iop = store_op(op)) >= 0) {
+        vsent v = pop(t), a = pop(t);
+        emit_op(t, iop);
+        emit_word(t, a.slot);
+        emit_word(t, v.slot);
+        emit_word(t, in->u.mem.offset);
+        return true;
+    }
+
+    switch (op) {
+    case QE_OP_UNREACHABLE:
+        emit_op(t, QE_I_unreachable);
+        set_unreachable(t);
+        break;
+    case QE_OP_NOP:
+        break;
+    case QE_OP_BLOCK:
+    case QE_OP_LOOP: {
+        uint32_t np, nr;
+        const uint8_t *p, *r;
+        block_type(t, in, &np, &p, &nr, &r);
+        materialize_from(t, 0);
+        bind_here(t);
+        push_ctrl(t, op == QE_OP_LOOP ? CTRL_LOOP : CTRL_BLOCK, np, p, nr, r);
+        break;
+    }
+    case QE_OP_IF: {
+        uint32_t np, nr;
+        const uint8_t *p, *r;
+        block_type(t, in, &np, &p, &nr, &r);
+        vsent cond = pop(t);
+        materialize_from(t, 0);   /* any copy here also prevents fusing */
+        uint32_t operand;
+        uint32_t at = emit_cond_jump(t, cond, true, &operand);
+        ctrl *c = push_ctrl(t, CTRL_IF, np, p, nr, r);
+        if (c) {
+            c->else_instr = at;
+            c->else_operand = operand;
+        }
+        bind_here(t);
+        break;
+    }
+    case QE_OP_ELSE:
+        do_else(t);
+        break;
+    case QE_OP_END:
+        do_end(t);
+        break;
+    case QE_OP_BR:
+        emit_branch(t, in->u.index);
+        set_unreachable(t);
+        break;
+    case QE_OP_BR_IF:
+        do_br_if(t, in->u.index);
+        break;
+    case QE_OP_BR_TABLE:
+        do_br_table(t, in);
+        set_unreachable(t);
+        break;
+    case QE_OP_RETURN:
+        emit_return(t);
+        set_unreachable(t);
+        break;
+    case QE_OP_CALL: {
+        const qe_functype *ft = &t->m->types[t->m->func_types[in->u.index]];
+        uint32_t imm = in->u.index;
+        emit_call(t, ft, QE_I_call, &imm, 1, 0, false);
+        break;
+    }
+    case QE_OP_CALL_INDIRECT: {
+        const qe_functype *ft = &t->m->types[in->u.call_indirect.typeidx];
+        vsent index = pop(t);
+        uint32_t imm[2] = {in->u.call_indirect.table, ft->id};
+        emit_call(t, ft, QE_I_call_indirect, imm, 2, index.slot, true);
+        break;
+    }
+    case QE_OP_DROP:
+        t->vlen--;
+        break;
+    case QE_OP_SELECT:
+    case QE_OP_SELECT_T: {
+        vsent c = pop(t), b = pop(t), a = pop(t);
+        uint32_t d = push_home(t, a.type);
+        uint32_t at = emit_op(t, QE_I_select);
+        emit_word(t, c.slot);
+        emit_word(t, a.slot);
+        emit_word(t, b.slot);
+        emit_word(t, d);
+        produced(t, at, at + 4, QE_I_select);
+        break;
+    }
+    case QE_OP_LOCAL_GET:
+        push_at(t, t->local_types[in->u.index], in->u.index);
+        break;
+    case QE_OP_LOCAL_SET:
+        do_local_set(t, in->u.index, false);
+        break;
+    case QE_OP_LOCAL_TEE:
+        do_local_set(t, in->u.index, true);
+        break;
+    case QE_OP_GLOBAL_GET: {
+        uint32_t d = push_home(t, t->m->global_types[in->u.index].type);
+        uint32_t at = emit_op(t, QE_I_global_get);
+        emit_word(t, in->u.index);
+        emit_word(t, d);
+        produced(t, at, at + 2, QE_I_global_get);
+        break;
+    }
+    case QE_OP_GLOBAL_SET: {
+        vsent v = pop(t);
+        emit_op(t, QE_I_global_set);
+        emit_word(t, in->u.index);
+        emit_word(t, v.slot);
+        break;
+    }
+    case QE_OP_TABLE_GET: {
+        vsent i = pop(t);
+        uint32_t d = push_home(t, t->m->tables[in->u.index].elem);
+        uint32_t at = emit_op(t, QE_I_table_get);
+        emit_word(t, in->u.index);
+        emit_word(t, i.slot);
+        emit_word(t, d);
+        produced(t, at, at + 3, QE_I_table_get);
+        break;
+    }
+    case QE_OP_TABLE_SET: {
+        vsent v = pop(t), i = pop(t);
+        emit_op(t, QE_I_table_set);
+        emit_word(t, in->u.index);
+        emit_word(t, i.slot);
+        emit_word(t, v.slot);
+        break;
+    }
+    case QE_OP_MEMORY_SIZE: {
+        uint32_t d = push_home(t, QE_I32);
+        uint32_t at = emit_op(t, QE_I_memory_size);
+        emit_word(t, d);
+        produced(t, at, at + 1, QE_I_memory_size);
+        break;
+    }
+    case QE_OP_MEMORY_GROW:
+        emit_unary(t, QE_I_memory_grow, QE_I32);
+        break;
+    case QE_OP_I32_CONST:
+        push_at(t, QE_I32, const_slot(t, (uint32_t)in->u.i32));
+        break;
+    case QE_OP_I64_CONST:
+        push_at(t, QE_I64, const_slot(t, (uint64_t)in->u.i64));
+        break;
+    case QE_OP_F32_CONST:
+        push_at(t, QE_F32, const_slot(t, in->u.f32));
+        break;
+    case QE_OP_F64_CONST:
+        push_at(t, QE_F64, const_slot(t, in->u.f64));
+        break;
+    case 0xA7: case 0xBC: case 0xBD: case 0xBE: case 0xBF: {
+        /* wrap and reinterpretations keep the slot's bits: no code */
+        vsent a = pop(t);
+        push_at(t, numeric_result_type(op), a.slot);
+        break;
+    }
+    case QE_OP_REF_NULL:
+        push_at(t, in->u.reftype, const_slot(t, 0));
+        break;
+    case QE_OP_REF_IS_NULL:
+        emit_unary(t, QE_I_ref_is_null, QE_I32);
+        break;
+    case QE_OP_REF_FUNC: {
+        uint32_t d = push_home(t, QE_FUNCREF);
+        uint32_t at = emit_op(t, QE_I_ref_func);
+        emit_word(t, in->u.index);
+        emit_word(t, d);
+        produced(t, at, at + 2, QE_I_ref_func);
+        break;
+    }
+    case QE_OP_MEMORY_INIT: case QE_OP_MEMORY_COPY: case QE_OP_MEMORY_FILL:
+    case QE_OP_TABLE_INIT: case QE_OP_TABLE_COPY: case QE_OP_TABLE_FILL: {
+        vsent n = pop(t), s = pop(t), d = pop(t);
+        if (op == QE_OP_MEMORY_FILL || op == QE_OP_MEMORY_COPY) {
+            emit_op(t, op == QE_OP_MEMORY_FILL ? QE_I_memory_fill : QE_I_memory_copy);
+        } else if (op == QE_OP_MEMORY_INIT) {
+            emit_op(t, QE_I_memory_init);
+            emit_word(t, in->u.pair.a);
+        } else if (op == QE_OP_TABLE_FILL) {
+            emit_op(t, QE_I_table_fill);
+            emit_word(t, in->u.index);
+        } else {
+            /* table.init elem table; table.copy dst src */
+            emit_op(t, op == QE_OP_TABLE_INIT ? QE_I_table_init : QE_I_table_copy);
+            if (op == QE_OP_TABLE_INIT) {
+                emit_word(t, in->u.pair.b);
+                emit_word(t, in->u.pair.a);
+            } else {
+                emit_word(t, in->u.pair.a);
+                emit_word(t, in->u.pair.b);
+            }
+        }
+        emit_word(t, d.slot);
+        emit_word(t, s.slot);
+        emit_word(t, n.slot);
+        break;
+    }
+    case QE_OP_DATA_DROP:
+    case QE_OP_ELEM_DROP:
+        emit_op(t, op == QE_OP_DATA_DROP ? QE_I_data_drop : QE_I_elem_drop);
+        emit_word(t, in->u.index);
+        break;
+    case QE_OP_TABLE_GROW: {
+        vsent n = pop(t), init = pop(t);
+        uint32_t d = push_home(t, QE_I32);
+        uint32_t at = emit_op(t, QE_I_table_grow);
+        emit_word(t, in->u.index);
+        emit_word(t, init.slot);
+        emit_word(t, n.slot);
+        emit_word(t, d);
+        produced(t, at, at + 4, QE_I_table_grow);
+        break;
+    }
+    case QE_OP_TABLE_SIZE: {
+        uint32_t d = push_home(t, QE_I32);
+        uint32_t at = emit_op(t, QE_I_table_size);
+        emit_word(t, in->u.index);
+        emit_word(t, d);
+        produced(t, at, at + 2, QE_I_table_size);
+        break;
+    }
+    default:
+        return fail(t, in->offset, "instruction not supported by the translator");
+    }
+    return true;
+}
+
+/* Count the constant-producing instructions so the constant pool, which
+ * sits below the operand stack in the frame, can be sized before any stack
+ * slot is assigned. */
+static bool count_constants(tr *t, const qe_code *code, uint32_t *count)
+{
+    qe_instr_reader ir;
+    qe_instr in;
+    uint32_t n = 0;
+    qe_instr_reader_init(&ir, t->m, code->body_start, code->body_end);
+    while (!qe_reader_at_end(&ir.r)) {
+        if (!qe_instr_next(&ir, &in)) {
+            qe_instr_reader_free(&ir);
+            return fail(t, (uint32_t)ir.r.err_offset, ir.r.err ? ir.r.err : "malformed code");
+        }
+        if ((in.op >= QE_OP_I32_CONST && in.op <= QE_OP_F64_CONST) || in.op == QE_OP_REF_NULL) n++;
+    }
+    qe_instr_reader_free(&ir);
+    *count = n;
+    return true;
+}
+
+static void tr_free(tr *t)
+{
+    free(t->code);
+    free(t->local_types);
+    free(t->consts);
+    free(t->const_hash);
+    free(t->vs);
+    free(t->cs);
+    free(t->fx);
+}
+
+bool qe_translate(const qe_module *m, uint32_t defined_index, qe_compiled *out, qv_error *err)
+{
+    qe_interp_init();
+    memset(out, 0, sizeof *out);
+    const qe_code *code = &m->codes[defined_index];
+    uint32_t func_index = m->nfunc_imports + defined_index;
+    const qe_functype *ft = &m->types[m->func_types[func_index]];
+    tr t = {.m = m, .err = err, .func_index = func_index, .type = ft};
+
+    if ((uint64_t)ft->nparams + code->nlocals > MAX_LOCALS)
+        return fail(&t, code->offset, "too many locals (implementation limit 50000)");
+    t.nlocals_all = ft->nparams + (uint32_t)code->nlocals;
+    t.local_types = malloc(t.nlocals_all ? t.nlocals_all : 1);
+    if (!t.local_types) return fail(&t, code->offset, "out of memory");
+    memcpy(t.local_types, qe_params(ft), ft->nparams);
+    uint32_t k = ft->nparams;
+    for (uint32_t i = 0; i < code->nlocaldecls; i++)
+        for (uint32_t j = 0; j < code->localdecls[i].count; j++) t.local_types[k++] = code->localdecls[i].type;
+
+    uint32_t nconst_max;
+    if (!count_constants(&t, code, &nconst_max)) {
+        tr_free(&t);
+        return false;
+    }
+    t.const_base = t.nlocals_all;
+    t.consts = malloc(sizeof(uint64_t) * (nconst_max ? nconst_max : 1));
+    t.const_hash_cap = 16;
+    while (t.const_hash_cap < nconst_max * 2) t.const_hash_cap *= 2;
+    t.const_hash = calloc(t.const_hash_cap, sizeof(uint32_t));
+    if (!t.consts || !t.const_hash) {
+        tr_free(&t);
+        return fail(&t, code->offset, "out of memory");
+    }
+    /* Stack slots are numbered after the constants actually used; we only
+     * know that count at the end, so number them after the upper bound and
+     * keep the unused constant slots (they cost frame space, not time). */
+    t.stack_base = t.const_base + nconst_max;
+
+    push_ctrl(&t, CTRL_FUNC, 0, NULL, ft->nresults, qe_results(ft));
+
+    qe_instr_reader ir;
+    qe_instr in;
+    bool ok = true;
+    qe_instr_reader_init(&ir, m, code->body_start, code->body_end);
+    while (ok && t.clen > 0) {
+        if (!qe_instr_next(&ir, &in)) {
+            ok = fail(&t, (uint32_t)ir.r.err_offset, ir.r.err ? ir.r.err : "malformed code");
+            break;
+        }
+        ok = translate_instr(&t, &in);
+        if (t.oom) ok = fail(&t, in.offset, "out of memory");
+    }
+    qe_instr_reader_free(&ir);
+    uint64_t frame = (uint64_t)t.stack_base + t.max_height;
+    if (ok && frame > MAX_FRAME_SLOTS) ok = fail(&t, code->offset, "function frame too large");
+    if (!ok) {
+        tr_free(&t);
+        return false;
+    }
+
+    out->code = t.code;
+    out->code_len = t.len;
+    out->func_index = func_index;
+    out->type = ft;
+    out->nparam_slots = ft->nparams;
+    out->nresult_slots = ft->nresults;
+    out->nlocal_slots = t.nlocals_all - ft->nparams;
+    out->nconsts = t.nconsts;
+    out->consts = t.consts;
+    /* Results may need more slots than the frame's own stack (an empty body
+     * returning nothing still has frame 0); keep room for them. */
+    out->frame_slots = (uint32_t)frame > ft->nresults ? (uint32_t)frame : ft->nresults;
+    t.code = NULL;
+    t.consts = NULL;
+    tr_free(&t);
+    return true;
+}
+
+void qe_compiled_free(qe_compiled *c)
+{
+    free(c->code);
+    free(c->consts);
+    memset(c, 0, sizeof *c);
+}
