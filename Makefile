@@ -59,6 +59,32 @@ unit: $(UNIT_BINS)
 check:
 	scripts/test.sh
 
+# CPU benchmarks (bench/README.md): kernels built to wasm32 with clang and
+# natively with gcc; `make bench` builds them and runs bench/run.sh.
+WASM_CC ?= clang-19
+BENCH_CC ?= gcc
+BENCH_KERNELS := $(wildcard bench/kernels/*.c)
+BENCH_WASM := $(patsubst bench/kernels/%.c,$(BUILD)/bench/%.wasm,$(BENCH_KERNELS))
+BENCH_NATIVE := $(patsubst bench/kernels/%.c,$(BUILD)/bench/native/%,$(BENCH_KERNELS))
+
+$(BUILD)/bench/%.wasm: bench/kernels/%.c bench/kernels/kernel.h
+	@mkdir -p $(dir $@)
+	$(WASM_CC) --target=wasm32-unknown-unknown -std=c17 -O2 $(WARN) -nostdlib -fno-builtin \
+	  -Wl,--no-entry -Wl,--export=run -o $@ $<
+
+$(BUILD)/bench/native/%: bench/kernels/%.c bench/native_main.c bench/kernels/kernel.h
+	@mkdir -p $(dir $@)
+	$(BENCH_CC) -std=c17 -O2 $(WARN) -o $@ $< bench/native_main.c -lm
+
+$(BUILD)/bench/runner: $(call obj,bench/runner.c) $(ENGINE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench bench-kernels
+bench-kernels: $(BENCH_WASM) $(BENCH_NATIVE)
+
+bench:
+	BUILD=$(BUILD) bench/run.sh
+
 clean:
 	rm -rf build
 
