@@ -36,6 +36,7 @@ typedef struct qe_functype {
     uint32_t nparams, nresults;
     uint8_t *types;  /* nparams params, then nresults results */
     uint32_t id;     /* process-wide structural id (qe_functype_intern) */
+    qv_valtype *api_types; /* the same types as qv_valtype, for qv_functype */
 } qe_functype;
 static inline const uint8_t *qe_params(const qe_functype *t) { return t->types; }
 static inline const uint8_t *qe_results(const qe_functype *t) { return t->types + t->nparams; }

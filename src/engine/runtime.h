@@ -93,6 +93,7 @@ struct qv_instance {
     qv_memory **mems;
     qv_global **globals;
     qv_memory *mem0;              /* mems[0] or NULL */
+    qv_func *own_funcs;           /* storage of the defined functions */
     qe_elem_inst *elems;
     qe_data_inst *datas;
     uint32_t nexports;
@@ -142,5 +143,22 @@ qv_trap *qe_call_host(qv_store *store, qv_instance *caller, qv_func *f, const qe
 
 /* Grow a table by delta entries filled with init; old size or -1. */
 int64_t qe_table_grow(qv_table *t, uint32_t delta, void *init);
+
+/* Constructors used by instantiation (limits already validated). */
+qv_memory *qe_memory_create(qv_store *s, qe_limits lim, qv_error *err);
+qv_table *qe_table_create(qv_store *s, uint8_t elem_type, qe_limits lim, void *init, qv_error *err);
+qv_global *qe_global_create(qv_store *s, uint8_t type, bool mut, qe_slot value);
+
+/* Record an object for the store to free (kind: QE_EXT_* or QE_OBJ_INSTANCE). */
+bool qe_store_track(qv_store *s, uint8_t kind, void *ptr);
+void qe_instance_free(qv_instance *inst);
+
+/* Conversions between typed values and slots. */
+void qe_val_to_slots(const qv_val *v, qe_slot *slots);
+qv_val qe_slots_to_val(uint8_t type, const qe_slot *slots);
+
+/* Evaluate a constant expression of `inst`'s module (globals and functions
+ * of `inst` as far as created). */
+bool qe_eval_const(const qv_instance *inst, qe_expr e, qe_slot *out);
 
 #endif

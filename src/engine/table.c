@@ -1,0 +1,103 @@
+/*
+ * table.c — tables of references (funcref: qv_func*, externref: the
+ * embedder's pointer; NULL is null).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "runtime.h"
+
+qv_table *qe_table_create(qv_store *s, uint8_t elem_type, qe_limits lim, void *init, qv_error *err)
+{
+    uint32_t cap = s->limits.max_table_elems;
+    if (lim.has_max && lim.max < cap) cap = lim.max;
+    qv_table *t = calloc(1, sizeof *t);
+    if (!t || lim.min > cap || !(t->elems = malloc(sizeof(void *) * (lim.min ? lim.min : 1)))) {
+        free(t);
+        if (err) {
+            snprintf(err->message, sizeof err->message, "cannot allocate table of %u elements", lim.min);
+            err->offset = 0;
+            err->func_index = -1;
+        }
+        return NULL;
+    }
+    for (uint32_t i = 0; i < lim.min; i++) t->elems[i] = init;
+    t->size = lim.min;
+    t->max = cap;
+    t->lim = lim;
+    t->elem_type = elem_type;
+    if (!qe_store_track(s, QE_EXT_TABLE, t)) {
+        free(t->elems);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+qv_table *qv_table_new(qv_store *s, qv_valtype elem, qv_limits limits, qv_val init, qv_error *err)
+{
+    if ((elem != QV_FUNCREF && elem != QV_EXTERNREF) || init.type != elem) {
+        if (err) snprintf(err->message, sizeof err->message, "table element and initial value must be the same reference type");
+        return NULL;
+    }
+    if (limits.has_max && limits.min > limits.max) {
+        if (err) snprintf(err->message, sizeof err->message, "size minimum must not be greater than maximum");
+        return NULL;
+    }
+    qe_limits l = {limits.min, limits.max, limits.has_max};
+    return qe_table_create(s, (uint8_t)elem, l, elem == QV_FUNCREF ? (void *)init.of.funcref : init.of.externref, err);
+}
+
+int64_t qe_table_grow(qv_table *t, uint32_t delta, void *init)
+{
+    uint32_t old = t->size;
+    if ((uint64_t)old + delta > t->max) return -1;
+    if (delta == 0) return old;
+    void **e = realloc(t->elems, sizeof(void *) * ((size_t)old + delta));
+    if (!e) return -1;
+    for (uint32_t i = 0; i < delta; i++) e[old + i] = init;
+    t->elems = e;
+    t->size = old + delta;
+    return old;
+}
+
+uint32_t qv_table_size(const qv_table *t) { return t->size; }
+qv_valtype qv_table_elem_type(const qv_table *t) { return (qv_valtype)t->elem_type; }
+qv_limits qv_table_limits(const qv_table *t)
+{
+    qv_limits l = {t->size, t->lim.max, t->lim.has_max};
+    return l;
+}
+
+static void *ref_of(const qv_table *t, qv_val v, bool *ok)
+{
+    *ok = v.type == (qv_valtype)t->elem_type;
+    return v.type == QV_FUNCREF ? (void *)v.of.funcref : v.of.externref;
+}
+
+bool qv_table_get(const qv_table *t, uint32_t i, qv_val *out)
+{
+    if (i >= t->size) return false;
+    out->type = (qv_valtype)t->elem_type;
+    if (t->elem_type == QV_FUNCREF)
+        out->of.funcref = t->elems[i];
+    else
+        out->of.externref = t->elems[i];
+    return true;
+}
+
+bool qv_table_set(qv_table *t, uint32_t i, qv_val v)
+{
+    bool ok;
+    void *r = ref_of(t, v, &ok);
+    if (!ok || i >= t->size) return false;
+    t->elems[i] = r;
+    return true;
+}
+
+int64_t qv_table_grow(qv_table *t, uint32_t delta, qv_val init)
+{
+    bool ok;
+    void *r = ref_of(t, init, &ok);
+    return ok ? qe_table_grow(t, delta, r) : -1;
+}
