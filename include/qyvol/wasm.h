@@ -267,6 +267,8 @@ int64_t qv_table_grow(qv_table *t, uint32_t delta, qv_val init); /* old size or 
 qv_instance *qv_instance_new(qv_store *store, const qv_module *module, const qv_extern *imports,
                              size_t nimports, qv_trap **trap, qv_error *err);
 bool qv_instance_export(const qv_instance *inst, const char *name, qv_extern *out);
+/* The same for names that may contain NUL bytes (they are valid UTF-8). */
+bool qv_instance_export_bytes(const qv_instance *inst, const char *name, size_t len, qv_extern *out);
 size_t qv_instance_export_count(const qv_instance *inst);
 const char *qv_instance_export_at(const qv_instance *inst, size_t i, qv_extern *out);
 

@@ -231,14 +231,20 @@ qv_instance *qv_instance_new(qv_store *s, const qv_module *module, const qv_exte
     return inst;
 }
 
-bool qv_instance_export(const qv_instance *inst, const char *name, qv_extern *out)
+bool qv_instance_export_bytes(const qv_instance *inst, const char *name, size_t len, qv_extern *out)
 {
+    const qe_export *ex = inst->module->m->exports;
     for (uint32_t i = 0; i < inst->nexports; i++)
-        if (strcmp(inst->export_names[i], name) == 0) {
+        if (ex[i].name_len == len && memcmp(ex[i].name, name, len) == 0) {
             *out = inst->exports[i];
             return true;
         }
     return false;
+}
+
+bool qv_instance_export(const qv_instance *inst, const char *name, qv_extern *out)
+{
+    return qv_instance_export_bytes(inst, name, strlen(name), out);
 }
 
 size_t qv_instance_export_count(const qv_instance *inst) { return inst->nexports; }

@@ -39,6 +39,19 @@ static inline double qe_f64_max(double a, double b) {
     return a > b ? a : b;
 }
 
+/* Rounding keeps C's results but must quiet a signalling NaN, which some
+ * libm implementations return unchanged. */
+#define QE_ROUND(name, T, fn) static inline T name(T x) { return isnan(x) ? x + x : fn(x); }
+QE_ROUND(qe_f32_ceil, float, ceilf)
+QE_ROUND(qe_f32_floor, float, floorf)
+QE_ROUND(qe_f32_trunc, float, truncf)
+QE_ROUND(qe_f32_nearest, float, nearbyintf)
+QE_ROUND(qe_f64_ceil, double, ceil)
+QE_ROUND(qe_f64_floor, double, floor)
+QE_ROUND(qe_f64_trunc, double, trunc)
+QE_ROUND(qe_f64_nearest, double, nearbyint)
+#undef QE_ROUND
+
 /* Whether a float truncates to a value representable in the target
  * integer type. The bounds are exact in the source float type. */
 static inline bool qe_f32_fits_i32(float x) { return x >= -2147483648.0f && x < 2147483648.0f; }

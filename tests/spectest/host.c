@@ -8,6 +8,7 @@
 
 static qv_trap *print(qv_caller *caller, void *env, const qv_val *args, qv_val *results)
 {
+    (void)results;
     const qv_functype *type = env;
     bool verbose = qv_store_data(qv_caller_store(caller)) != NULL;
     for (uint32_t i = 0; verbose && i < type->nparams; i++) {

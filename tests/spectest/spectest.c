@@ -93,7 +93,7 @@ static qv_module *compile(script *s, const char *filename, qv_error *err)
     size_t len;
     uint8_t *bytes = read_file(path, &len);
     if (!bytes) {
-        snprintf(err->message, sizeof err->message, "cannot read %s: %s", path, strerror(errno));
+        snprintf(err->message, sizeof err->message, "cannot read %.160s: %s", path, strerror(errno));
         return NULL;
     }
     qv_module *m = qv_module_new(bytes, len, err);
@@ -122,14 +122,15 @@ static int perform(script *s, int line, const char *cmd, json_t *action, qv_val 
 {
     *trap = NULL;
     const char *type = json_string_value(json_object_get(action, "type"));
-    const char *field = json_string_value(json_object_get(action, "field"));
+    json_t *jfield = json_object_get(action, "field");
+    const char *field = json_string_value(jfield);
     qv_instance *inst = lookup(s, json_object_get(action, "module"));
     if (!inst || !field || !type) {
         failf(s, line, cmd, "no module instance for the action");
         return -1;
     }
     qv_extern ext;
-    if (!qv_instance_export(inst, field, &ext)) {
+    if (!qv_instance_export_bytes(inst, field, json_string_length(jfield), &ext)) {
         failf(s, line, cmd, "no export named \"%s\"", field);
         return -1;
     }
@@ -360,7 +361,7 @@ static counts run_script(const char *path, bool verbose, int progress_fd)
     snprintf(tmp, sizeof tmp, "%s", path);
     snprintf(s.dir, sizeof s.dir, "%s", dirname(tmp));
     json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
+    json_t *root = json_load_file(path, JSON_ALLOW_NUL, &jerr);
     if (!root) {
         printf("%s:%d: cannot parse JSON: %s\n", path, jerr.line, jerr.text);
         s.c.failed++;
@@ -391,7 +392,7 @@ static counts run_script(const char *path, bool verbose, int progress_fd)
 
 static size_t count_commands(const char *path)
 {
-    json_t *root = json_load_file(path, 0, NULL);
+    json_t *root = json_load_file(path, JSON_ALLOW_NUL, NULL);
     size_t n = json_array_size(json_object_get(root, "commands"));
     json_decref(root);
     return n ? n : 1;
