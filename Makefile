@@ -4,11 +4,16 @@
 #   BUILD=dir       output folder (default build)
 #   SAN=address     sanitizer build (-fsanitize=address,undefined)
 #   OPT=-O0         optimisation flags
+#   WERROR=1        warnings are errors
 CC ?= cc
 BUILD ?= build
 OPT ?= -O2
 WARN := -Wall -Wextra -Wno-unused-parameter
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc
+ifeq ($(WERROR),1)
+  WARN += -Werror
+endif
+VERSION := $(shell cat VERSION)
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc -DQYVOL_VERSION='"$(VERSION)"'
 CFLAGS += -std=c17 $(OPT) -g $(WARN) -MMD -MP
 ifeq ($(SAN),address)
   CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -32,8 +37,10 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 ENGINE_LIB := $(BUILD)/libqyvol_engine.a
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all check clean unit
-all: $(BUILD)/qyv $(BUILD)/spectest $(UNIT_BINS)
+TEST_WASM := $(patsubst tests/unit/wat/%.wat,$(BUILD)/testwasm/%.wasm,$(wildcard tests/unit/wat/*.wat))
+
+.PHONY: all check clean unit examples fuzz
+all: $(BUILD)/qyv $(BUILD)/spectest $(UNIT_BINS) $(TEST_WASM) examples
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -49,9 +56,14 @@ $(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(ENGINE_LIB)
 $(BUILD)/spectest: $(call obj,$(SPECTEST_SRC)) $(ENGINE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ENGINE_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ENGINE_LIB) | $(TEST_WASM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+# Test modules are written in the text format and assembled by wabt.
+$(BUILD)/testwasm/%.wasm: tests/unit/wat/%.wat
+	@mkdir -p $(dir $@)
+	wat2wasm --debug-names -o $@ $<
 
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t || exit 1; done
@@ -84,6 +96,29 @@ bench-kernels: $(BENCH_WASM) $(BENCH_NATIVE)
 
 bench:
 	BUILD=$(BUILD) bench/run.sh
+
+# Example guests, built from source with clang's wasm32 target.
+EXAMPLE_WASM := $(BUILD)/examples/fib.wasm
+examples: $(EXAMPLE_WASM)
+$(BUILD)/examples/%.wasm: examples/demo/%.c
+	@mkdir -p $(dir $@)
+	$(WASM_CC) --target=wasm32-unknown-unknown -std=c17 -O2 $(WARN) -nostdlib -fno-builtin \
+	  -Wl,--no-entry -o $@ $<
+
+# WASI guests need a sysroot holding only the wasm32-wasi headers and
+# libraries: --sysroot=/usr would let host headers leak in.
+$(BUILD)/wasi-sysroot:
+	@mkdir -p $@
+	ln -sfn /usr/include/wasm32-wasi $@/include
+	ln -sfn /usr/lib/wasm32-wasi $@/lib
+
+# libFuzzer harness over decode, validate, instantiate and run (clang only).
+FUZZ_CC ?= clang-19
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1
+$(BUILD)/fuzz/fuzz_module: tests/fuzz/fuzz_module.c $(ENGINE_SRC) $(wildcard src/engine/*.h include/qyvol/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_module.c $(ENGINE_SRC) $(LDLIBS)
+fuzz: $(BUILD)/fuzz/fuzz_module
 
 clean:
 	rm -rf build

@@ -156,8 +156,8 @@ static bool check_bodies(vctx *c, const qe_valctx *ctx)
             ok = invalid(c, code->offset, "too many locals");
             break;
         }
-        if (n > cap) {
-            cap = n;
+        if (n > cap || !locals) {
+            cap = n ? n : 1;
             uint8_t *p = realloc(locals, cap);
             if (!p) {
                 ok = invalid(c, code->offset, "out of memory");
@@ -165,7 +165,7 @@ static bool check_bodies(vctx *c, const qe_valctx *ctx)
             }
             locals = p;
         }
-        memcpy(locals, qe_params(ft), ft->nparams);
+        if (ft->nparams) memcpy(locals, qe_params(ft), ft->nparams);
         uint32_t k = ft->nparams;
         for (uint32_t d = 0; d < code->nlocaldecls; d++) {
             memset(locals + k, code->localdecls[d].type, code->localdecls[d].count);

@@ -286,7 +286,7 @@ static bool instr(qe_code_validator *v, const qe_instr *in)
         if (!pop_frame(v, &f)) return false;
         /* An if without else passes its params through: they must be its results. */
         if (f.op == QE_OP_IF) {
-            if (f.nparams != f.nresults || memcmp(f.params, f.results, f.nparams) != 0)
+            if (f.nparams != f.nresults || (f.nparams && memcmp(f.params, f.results, f.nparams) != 0))
                 return error(v, "type mismatch");
         }
         return push_types(v, f.nresults, f.results);

@@ -1,0 +1,52 @@
+/*
+ * main.c — `qyv`: dispatch to the commands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef QYVOL_VERSION
+#define QYVOL_VERSION "unknown"
+#endif
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: qyv COMMAND [ARGS...]\n"
+            "\n"
+            "Qyvol runs WebAssembly modules.\n"
+            "\n"
+            "commands:\n"
+            "  invoke [--fuel N] [--max-memory-pages N] MODULE.wasm FUNC [ARGS...]\n"
+            "                       call an exported function and print its results\n"
+            "  validate-wasm FILE.wasm...\n"
+            "                       decode, validate and compile modules\n"
+            "  version              print the version\n"
+            "  help                 print this help\n"
+            "\n"
+            "exit status: 0 success, 1 a file could not be read, compiled or\n"
+            "instantiated, 2 bad usage, 134 the WebAssembly code trapped.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return QYV_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return QYV_EXIT_OK;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("qyv %s\n", QYVOL_VERSION);
+        return QYV_EXIT_OK;
+    }
+    if (!strcmp(cmd, "invoke")) return cmd_invoke(argc - 1, argv + 1);
+    if (!strcmp(cmd, "validate-wasm")) return cmd_validate_wasm(argc - 1, argv + 1);
+    fprintf(stderr, "qyv: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return QYV_EXIT_USAGE;
+}

@@ -1,0 +1,16 @@
+;; Calls back into the host and traps with a named backtrace.
+(module $demo
+  (import "env" "add" (func $add (param i32 i32) (result i32)))
+  (import "env" "mem" (memory 1 4))
+  (func $inner (export "inner") (param i32) (result i32)
+    (call $add (local.get 0) (i32.const 100)))
+  (func $divide (param i32 i32) (result i32)
+    (i32.div_s (local.get 0) (local.get 1)))
+  (func $outer (export "outer") (param i32) (result i32)
+    (call $divide (local.get 0) (i32.const 0)))
+  (func (export "store") (param i32 i32)
+    (i32.store (local.get 0) (local.get 1)))
+  (func (export "grow") (param i32) (result i32)
+    (memory.grow (local.get 0)))
+  (func $recurse (export "recurse") (param i32) (result i32)
+    (call $recurse (i32.add (local.get 0) (i32.const 1)))))
