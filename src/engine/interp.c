@@ -23,6 +23,7 @@
 typedef struct qe_call_record {
     const uint32_t *ret_pc;       /* where the caller resumes */
     qe_slot *caller_fp;
+    qv_instance *caller_inst;
     qv_func *func;                /* the function running in this frame */
 } qe_call_record;
 
@@ -41,7 +42,8 @@ bool qe_exec_init(qe_exec *x, uint32_t value_slots, uint32_t max_depth)
     void *stack = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                        -1, 0);
     if (stack == MAP_FAILED) return false;
-    x->calls = calloc(max_depth ? max_depth : 1, sizeof(qe_call_record));
+    /* Record 0 stands for the embedder: frame d uses record d. */
+    x->calls = calloc((size_t)max_depth + 1, sizeof(qe_call_record));
     if (!x->calls) {
         munmap(stack, bytes);
         return false;
@@ -72,7 +74,7 @@ qv_trap *qe_trap_with_backtrace(qv_store *store, qv_trap_kind kind, const char *
     qv_trap *trap = qv_trap_new(kind, message ? message : qe_trap_kind_message(kind));
     if (!trap) return NULL;
     const qe_exec *x = &store->exec;
-    for (uint32_t i = x->depth; i-- > 0;) {
+    for (uint32_t i = x->depth; i > 0; i--) {
         const qv_func *f = x->calls[i].func;
         qe_trap_add_frame(trap, f->index, func_name_of(f), f->inst->module->m->name);
     }
@@ -103,12 +105,14 @@ static int64_t poll_slow(qv_store *s)
     return take_budget(s) - 1;
 }
 
-/* Set up a frame for `code` at nfp: zero the locals and copy the constants. */
+/* Set up a frame for `code` at nfp: zero the locals and copy the constants.
+ * Plain loops: the counts are small and a libc call costs more. */
 static inline void init_frame(qe_slot *nfp, const qe_compiled *code)
 {
     qe_slot *locals = nfp + code->nparam_slots;
     for (uint32_t i = 0; i < code->nlocal_slots; i++) locals[i].i64 = 0;
-    if (code->nconsts) memcpy(locals + code->nlocal_slots, code->consts, code->nconsts * sizeof(qe_slot));
+    qe_slot *consts = locals + code->nlocal_slots;
+    for (uint32_t i = 0; i < code->nconsts; i++) consts[i].i64 = code->consts[i];
 }
 
 static inline void load_u(void *dst, const uint8_t *src, size_t n) { memcpy(dst, src, n); }
@@ -136,6 +140,11 @@ static qv_trap *run(qv_store *s, qv_func *entry, qe_slot *fp)
 
     qe_exec *const x = &s->exec;
     const uint32_t base_depth = x->depth;
+    /* The current frame's call record; x->depth is only kept in step where
+     * others look at it (host calls, traps, the end of the run). */
+    qe_call_record *cr = x->calls + base_depth;
+    qe_call_record *const cr_base = cr;
+    qe_call_record *const cr_limit = x->calls + x->max_depth;
     qe_slot *const saved_top = x->stack_top;
     const uint32_t *pc;
     qv_instance *inst = entry->inst;
@@ -239,8 +248,8 @@ L_call_indirect: {
 do_call:
     POLL();
     if (callee->kind == QE_FUNC_HOST) {
-        const qe_compiled *cur = x->calls[x->depth - 1].func->code;
-        x->stack_top = fp + cur->frame_slots;
+        x->depth = (uint32_t)(cr - x->calls);
+        x->stack_top = fp + cr->func->code->frame_slots;
         give_back_budget(s, budget);
         host_trap = qe_call_host(s, inst, callee, nfp, nfp);
         budget = take_budget(s);
@@ -252,12 +261,12 @@ do_call:
     }
 enter_wasm: {
     const qe_compiled *code = callee->code;
-    if (UNLIKELY(x->depth >= x->max_depth || nfp + code->frame_slots > x->stack_end))
-        TRAP(STACK_EXHAUSTED);
-    qe_call_record *rec = &x->calls[x->depth++];
-    rec->ret_pc = ret;
-    rec->caller_fp = fp;
-    rec->func = callee;
+    if (UNLIKELY(cr >= cr_limit || nfp + code->frame_slots > x->stack_end)) TRAP(STACK_EXHAUSTED);
+    cr++;
+    cr->ret_pc = ret;
+    cr->caller_fp = fp;
+    cr->caller_inst = inst;
+    cr->func = callee;
     init_frame(nfp, code);
     fp = nfp;
     pc = code->code;
@@ -270,15 +279,18 @@ enter_wasm: {
 L_return1:
     fp[0] = R(1);
     goto L_return;
-L_return: {
-    const qe_call_record *rec = &x->calls[--x->depth];
-    if (UNLIKELY(x->depth == base_depth)) goto done;
-    pc = rec->ret_pc;
-    fp = rec->caller_fp;
-    inst = x->calls[x->depth - 1].func->inst;
-    RELOAD_MEM();
+L_return:
+    if (UNLIKELY(cr == cr_base + 1)) goto done;
+    pc = cr->ret_pc;
+    fp = cr->caller_fp;
+    /* Within one instance mem and memsize are current: a memory.grow in
+     * the callee updated them, and host calls reload them. */
+    if (UNLIKELY(cr->caller_inst != inst)) {
+        inst = cr->caller_inst;
+        RELOAD_MEM();
+    }
+    cr--;
     DISPATCH();
-}
 
     /* ------------------------------------------------------------ variables */
 L_global_get:
@@ -600,9 +612,10 @@ L_ref_func:
 #undef D2
 
 trap_from_host:
+    x->depth = (uint32_t)(cr - x->calls);
     give_back_budget(s, budget);
     if (qv_trap_frame_count(host_trap) == 0) {
-        for (uint32_t i = x->depth; i-- > base_depth;) {
+        for (uint32_t i = x->depth; i > base_depth; i--) {
             const qv_func *f = x->calls[i].func;
             qe_trap_add_frame(host_trap, f->index, func_name_of(f), f->inst->module->m->name);
         }
@@ -611,6 +624,7 @@ trap_from_host:
     x->stack_top = saved_top;
     return host_trap;
 trap: {
+    x->depth = (uint32_t)(cr - x->calls);
     give_back_budget(s, budget);
     qv_trap *t = qe_trap_with_backtrace(s, trap_kind, trap_msg);
     x->depth = base_depth;
@@ -618,6 +632,7 @@ trap: {
     return t;
 }
 done:
+    x->depth = base_depth;
     give_back_budget(s, budget);
     x->stack_top = saved_top;
     return NULL;
