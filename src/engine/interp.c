@@ -124,13 +124,18 @@ static qv_trap *run(qv_store *s, qv_func *entry, qe_slot *fp)
 #define LBL2(code, name) &&L_##name,
 #define LBL1(name) &&L_##name,
 #define LBL_BR(name) &&L_br_if_##name,
+#define LBL_BR_IMM(name) &&L_br_if_##name##_imm,
+#define LBL_IMM(name) &&L_##name##_imm,
     static const void *const labels[] = {
         QE_UNARY_OPS(LBL2) QE_BINARY_OPS(LBL2) QE_LOAD_OPS(LBL2) QE_STORE_OPS(LBL2)
         QE_BRANCH_CMP_OPS(LBL_BR) QE_CONTROL_OPS(LBL1)
+        QE_BRANCH_CMP_OPS(LBL_BR_IMM) QE_BINARY_IMM_OPS(LBL_IMM)
     };
 #undef LBL2
 #undef LBL1
 #undef LBL_BR
+#undef LBL_BR_IMM
+#undef LBL_IMM
     const char *const handler_base = (const char *)&&L_unreachable;
     if (!entry) {
         for (int i = 0; i < QE_I__COUNT; i++)
@@ -206,6 +211,9 @@ L_br_unless:
 #define BR_CMP(name, T, op)                                                                 \
     L_br_if_##name:                                                                         \
     if ((T)R(1).i32 op (T)R(2).i32) JUMP(3);                                                \
+    NEXT(4);                                                                                \
+    L_br_if_##name##_imm:                                                                   \
+    if ((T)R(1).i32 op (T)W(2)) JUMP(3);                                                    \
     NEXT(4);
     BR_CMP(eq, uint32_t, ==)
     BR_CMP(ne, uint32_t, !=)
@@ -225,6 +233,12 @@ L_br_table: {
 L_copy:
     R(2) = R(1);
     NEXT(3);
+L_const32:
+    R(2).i64 = W(1);
+    NEXT(3);
+L_const64:
+    R(3).i64 = (uint64_t)W(1) | (uint64_t)W(2) << 32;
+    NEXT(4);
 L_select:
     R(4) = R(1).i32 ? R(2) : R(3);
     NEXT(5);
@@ -435,8 +449,37 @@ L_ref_func:
         expr;                                                                               \
         NEXT(4);                                                                            \
     }
+/* The same with an immediate second operand (i32 only). */
+#define OP2I(name, F, expr)                                                                 \
+    L_##name##_imm: {                                                                       \
+        uint32_t a = R(1).F, b = W(2);                                                      \
+        expr;                                                                               \
+        NEXT(4);                                                                            \
+    }
 #define D1 R(2)
 #define D2 R(3)
+    OP2I(i32_add, i32, D2.i32 = a + b)
+    OP2I(i32_sub, i32, D2.i32 = a - b)
+    OP2I(i32_mul, i32, D2.i32 = a * b)
+    OP2I(i32_and, i32, D2.i32 = a & b)
+    OP2I(i32_or, i32, D2.i32 = a | b)
+    OP2I(i32_xor, i32, D2.i32 = a ^ b)
+    OP2I(i32_shl, i32, D2.i32 = a << (b & 31))
+    OP2I(i32_shr_s, i32, D2.i32 = (uint32_t)((int32_t)a >> (b & 31)))
+    OP2I(i32_shr_u, i32, D2.i32 = a >> (b & 31))
+    OP2I(i32_rotl, i32, D2.i32 = qe_rotl32(a, b))
+    OP2I(i32_rotr, i32, D2.i32 = qe_rotr32(a, b))
+    OP2I(i32_eq, i32, D2.i32 = a == b)
+    OP2I(i32_ne, i32, D2.i32 = a != b)
+    OP2I(i32_lt_s, i32, D2.i32 = (int32_t)a < (int32_t)b)
+    OP2I(i32_lt_u, i32, D2.i32 = a < b)
+    OP2I(i32_gt_s, i32, D2.i32 = (int32_t)a > (int32_t)b)
+    OP2I(i32_gt_u, i32, D2.i32 = a > b)
+    OP2I(i32_le_s, i32, D2.i32 = (int32_t)a <= (int32_t)b)
+    OP2I(i32_le_u, i32, D2.i32 = a <= b)
+    OP2I(i32_ge_s, i32, D2.i32 = (int32_t)a >= (int32_t)b)
+    OP2I(i32_ge_u, i32, D2.i32 = a >= b)
+#undef OP2I
     /* i32 */
     OP1(i32_eqz, i32, D1.i32 = a == 0)
     OP1(i32_clz, i32, D1.i32 = qe_clz32(a))

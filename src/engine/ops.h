@@ -72,9 +72,18 @@
 #define QE_STORE_OPS(X)                                                                     \
     X(0x36, i32_store) X(0x37, i64_store) X(0x3A, i32_store8) X(0x3B, i32_store16)
 
-/* Fused compare-and-branch on i32 (S S T): jump when the comparison holds. */
+/* Fused compare-and-branch on i32 (S S T): jump when the comparison holds.
+ * The _imm forms compare with an immediate (S I T). */
 #define QE_BRANCH_CMP_OPS(X)                                                                \
     X(eq) X(ne) X(lt_s) X(lt_u) X(gt_s) X(gt_u) X(le_s) X(le_u) X(ge_s) X(ge_u)
+
+/* i32 operators with an immediate second operand (S I D), so constants
+ * need no frame slot: X(name of the two-slot form). */
+#define QE_BINARY_IMM_OPS(X)                                                                \
+    X(i32_add) X(i32_sub) X(i32_mul) X(i32_and) X(i32_or) X(i32_xor) X(i32_shl)             \
+    X(i32_shr_s) X(i32_shr_u) X(i32_rotl) X(i32_rotr)                                       \
+    X(i32_eq) X(i32_ne) X(i32_lt_s) X(i32_lt_u) X(i32_gt_s) X(i32_gt_u) X(i32_le_s)         \
+    X(i32_le_u) X(i32_ge_s) X(i32_ge_u)
 
 /* All other instructions, with their layouts. */
 #define QE_CONTROL_OPS(X)                                                                   \
@@ -106,18 +115,25 @@
     X(table_init)        /* I(table) I(elem) S(d) S(s) S(n) */                              \
     X(elem_drop)         /* I(elem) */                                                      \
     X(ref_is_null)       /* S D */                                                          \
-    X(ref_func)          /* I(function index) D */
+    X(ref_func)          /* I(function index) D */                                          \
+    X(const32)           /* I D: fp[D] = I, zero-extended */                                \
+    X(const64)           /* I(low) I(high) D */
 
 enum qe_opcode {
 #define QE_OP_ENUM2(code, name) QE_I_##name,
 #define QE_OP_ENUM1(name) QE_I_##name,
 #define QE_OP_ENUM_BR(name) QE_I_br_if_##name,
+#define QE_OP_ENUM_BR_IMM(name) QE_I_br_if_##name##_imm,
+#define QE_OP_ENUM_IMM(name) QE_I_##name##_imm,
     QE_UNARY_OPS(QE_OP_ENUM2) QE_BINARY_OPS(QE_OP_ENUM2) QE_LOAD_OPS(QE_OP_ENUM2)
     QE_STORE_OPS(QE_OP_ENUM2) QE_BRANCH_CMP_OPS(QE_OP_ENUM_BR) QE_CONTROL_OPS(QE_OP_ENUM1)
+    QE_BRANCH_CMP_OPS(QE_OP_ENUM_BR_IMM) QE_BINARY_IMM_OPS(QE_OP_ENUM_IMM)
     QE_I__COUNT
 #undef QE_OP_ENUM2
 #undef QE_OP_ENUM1
 #undef QE_OP_ENUM_BR
+#undef QE_OP_ENUM_BR_IMM
+#undef QE_OP_ENUM_IMM
 };
 
 /* Handler offsets, indexed by enum qe_opcode; filled by qe_interp_init(). */

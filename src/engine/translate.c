@@ -33,8 +33,12 @@ enum { CTRL_BLOCK, CTRL_LOOP, CTRL_IF, CTRL_ELSE, CTRL_FUNC };
 
 typedef struct vsent {
     uint8_t type;
-    uint32_t slot;               /* where the value is now */
+    bool is_const;               /* a constant not yet in any slot: bits */
+    uint32_t slot;               /* where the value is now, or NO_SLOT */
+    uint64_t bits;
 } vsent;
+
+#define NO_SLOT UINT32_MAX
 
 typedef struct ctrl {
     uint8_t kind;
@@ -160,10 +164,18 @@ static void push_at(tr *t, uint8_t type, uint32_t slot)
         t->oom = true;
         return;
     }
-    t->vs[t->vlen].type = type;
-    t->vs[t->vlen].slot = slot;
+    t->vs[t->vlen] = (vsent){.type = type, .slot = slot};
     t->vlen++;
     if (t->vlen > t->max_height) t->max_height = t->vlen;
+}
+
+static void push_const(tr *t, uint8_t type, uint64_t bits)
+{
+    push_at(t, type, NO_SLOT);
+    if (!t->oom) {
+        t->vs[t->vlen - 1].is_const = true;
+        t->vs[t->vlen - 1].bits = bits;
+    }
 }
 
 /* Push a value that the next instruction writes to its home slot. */
@@ -175,11 +187,35 @@ static uint32_t push_home(tr *t, uint8_t type)
 
 static vsent pop(tr *t) { return t->vs[--t->vlen]; }
 
+/* Write a constant into a slot with an immediate load. */
+static void emit_const(tr *t, uint64_t bits, uint32_t to)
+{
+    if (bits <= UINT32_MAX) {
+        emit_op(t, QE_I_const32);
+        emit_word(t, (uint32_t)bits);
+    } else {
+        emit_op(t, QE_I_const64);
+        emit_word(t, (uint32_t)bits);
+        emit_word(t, (uint32_t)(bits >> 32));
+    }
+    emit_word(t, to);
+}
+
+/* Put value v into slot `to`. */
+static void emit_move(tr *t, const vsent *v, uint32_t to)
+{
+    if (v->is_const)
+        emit_const(t, v->bits, to);
+    else if (v->slot != to)
+        emit_copy(t, v->slot, to);
+}
+
 static void materialize(tr *t, uint32_t pos)
 {
     uint32_t h = home(t, pos);
-    if (t->vs[pos].slot != h) {
-        emit_copy(t, t->vs[pos].slot, h);
+    if (t->vs[pos].is_const || t->vs[pos].slot != h) {
+        emit_move(t, &t->vs[pos], h);
+        t->vs[pos].is_const = false;
         t->vs[pos].slot = h;
     }
 }
@@ -202,6 +238,12 @@ static bool protect_local(tr *t, uint32_t slot, uint32_t below)
 }
 
 /* ------------------------------------------------------------ constants */
+
+static uint32_t const_slot(tr *t, uint64_t bits);
+
+/* The slot to read v from as an operand: constants that an instruction
+ * cannot take as an immediate live in the frame's constant pool. */
+static uint32_t use(tr *t, vsent v) { return v.is_const ? const_slot(t, v.bits) : v.slot; }
 
 static uint32_t const_slot(tr *t, uint64_t bits)
 {
@@ -292,10 +334,7 @@ static bool values_in_place(const tr *t, const ctrl *c, uint32_t arity)
 
 static void copy_values_to(tr *t, const ctrl *c, uint32_t arity)
 {
-    for (uint32_t i = 0; i < arity; i++) {
-        uint32_t from = t->vs[t->vlen - arity + i].slot, to = home(t, c->height + i);
-        if (from != to) emit_copy(t, from, to);
-    }
+    for (uint32_t i = 0; i < arity; i++) emit_move(t, &t->vs[t->vlen - arity + i], home(t, c->height + i));
 }
 
 /* Emit a return of the top results (values stay on the compile-time stack). */
@@ -303,7 +342,9 @@ static void emit_return(tr *t)
 {
     uint32_t n = t->type->nresults;
     if (n == 1) {
-        uint32_t s = t->vs[t->vlen - 1].slot;
+        const vsent *v = &t->vs[t->vlen - 1];
+        if (v->is_const) emit_const(t, v->bits, 0);
+        uint32_t s = v->is_const ? 0 : v->slot;
         if (s == 0) {
             emit_op(t, QE_I_return);
         } else {
@@ -318,7 +359,7 @@ static void emit_return(tr *t)
      * fall-through path has not made these copies. */
     for (uint32_t i = 0; i < n; i++) {
         uint32_t pos = t->vlen - n + i;
-        if (t->vs[pos].slot != home(t, pos)) emit_copy(t, t->vs[pos].slot, home(t, pos));
+        emit_move(t, &t->vs[pos], home(t, pos));
     }
     for (uint32_t i = 0; i < n; i++) {
         uint32_t from = home(t, t->vlen - n + i);
@@ -358,7 +399,12 @@ static void set_unreachable(tr *t)
  * instruction did) to a fused branch op; *negate_ok says whether it has one. */
 static int fused_cmp(int op, bool negate)
 {
+#define IMM(c, b, n) {QE_I_i32_##c##_imm, QE_I_br_if_##b##_imm, QE_I_br_if_##n##_imm}
     static const struct { int cmp, br, neg; } map[] = {
+        IMM(eq, eq, ne), IMM(ne, ne, eq), IMM(lt_s, lt_s, ge_s), IMM(lt_u, lt_u, ge_u), IMM(gt_s, gt_s, le_s),
+        IMM(gt_u, gt_u, le_u), IMM(le_s, le_s, gt_s), IMM(le_u, le_u, gt_u), IMM(ge_s, ge_s, lt_s),
+        IMM(ge_u, ge_u, lt_u),
+#undef IMM
         {QE_I_i32_eq, QE_I_br_if_eq, QE_I_br_if_ne},     {QE_I_i32_ne, QE_I_br_if_ne, QE_I_br_if_eq},
         {QE_I_i32_lt_s, QE_I_br_if_lt_s, QE_I_br_if_ge_s}, {QE_I_i32_lt_u, QE_I_br_if_lt_u, QE_I_br_if_ge_u},
         {QE_I_i32_gt_s, QE_I_br_if_gt_s, QE_I_br_if_le_s}, {QE_I_i32_gt_u, QE_I_br_if_gt_u, QE_I_br_if_le_u},
@@ -400,7 +446,7 @@ static uint32_t emit_cond_jump(tr *t, vsent cond, bool negate, uint32_t *operand
         }
     }
     uint32_t at = emit_op(t, negate ? QE_I_br_unless : QE_I_br_if);
-    emit_word(t, cond.slot);
+    emit_word(t, use(t, cond));
     emit_word(t, 0);
     *operand = at + 2;
     return at;
@@ -433,7 +479,7 @@ static void do_br_table(tr *t, const qe_instr *in)
     vsent index = pop(t);
     uint32_t n = in->u.br_table.count;
     uint32_t at = emit_op(t, QE_I_br_table);
-    emit_word(t, index.slot);
+    emit_word(t, use(t, index));
     emit_word(t, n);
     for (uint32_t i = 0; i <= n; i++) emit_word(t, 0);
     if (t->oom) return;
@@ -550,18 +596,56 @@ static void emit_unary(tr *t, int op, uint8_t rtype)
     vsent a = pop(t);
     uint32_t d = push_home(t, rtype);
     uint32_t at = emit_op(t, op);
-    emit_word(t, a.slot);
+    emit_word(t, use(t, a));
     emit_word(t, d);
     produced(t, at, at + 2, op);
+}
+
+/* The immediate form of an i32 operator, and the operator to use when the
+ * operands are swapped (for a constant first operand), or -1. */
+static int imm_form(int op, int *swapped)
+{
+    static const struct { int op, imm, swapped; } forms[] = {
+#define F(name, sw) {QE_I_i32_##name, QE_I_i32_##name##_imm, sw}
+        F(add, QE_I_i32_add_imm), F(sub, -1), F(mul, QE_I_i32_mul_imm), F(and, QE_I_i32_and_imm),
+        F(or, QE_I_i32_or_imm), F(xor, QE_I_i32_xor_imm), F(shl, -1), F(shr_s, -1), F(shr_u, -1),
+        F(rotl, -1), F(rotr, -1), F(eq, QE_I_i32_eq_imm), F(ne, QE_I_i32_ne_imm),
+        F(lt_s, QE_I_i32_gt_s_imm), F(lt_u, QE_I_i32_gt_u_imm), F(gt_s, QE_I_i32_lt_s_imm),
+        F(gt_u, QE_I_i32_lt_u_imm), F(le_s, QE_I_i32_ge_s_imm), F(le_u, QE_I_i32_ge_u_imm),
+        F(ge_s, QE_I_i32_le_s_imm), F(ge_u, QE_I_i32_le_u_imm),
+#undef F
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof *forms; i++)
+        if (forms[i].op == op) {
+            *swapped = forms[i].swapped;
+            return forms[i].imm;
+        }
+    return -1;
 }
 
 static void emit_binary(tr *t, int op, uint8_t rtype)
 {
     vsent b = pop(t), a = pop(t);
+    int swapped = -1, imm = imm_form(op, &swapped);
+    if (imm >= 0 && (b.is_const || (a.is_const && swapped >= 0))) {
+        if (!b.is_const) {
+            vsent tmp = a;
+            a = b;
+            b = tmp;
+            imm = swapped;
+        }
+        uint32_t d = push_home(t, rtype);
+        uint32_t at = emit_op(t, imm);
+        emit_word(t, use(t, a));
+        emit_word(t, (uint32_t)b.bits);
+        emit_word(t, d);
+        produced(t, at, at + 3, imm);
+        return;
+    }
     uint32_t d = push_home(t, rtype);
     uint32_t at = emit_op(t, op);
-    emit_word(t, a.slot);
-    emit_word(t, b.slot);
+    emit_word(t, use(t, a));
+    emit_word(t, use(t, b));
     emit_word(t, d);
     produced(t, at, at + 3, op);
 }
@@ -614,7 +698,7 @@ static void do_local_set(tr *t, uint32_t local, bool tee)
         t->last_valid = false;
         t->vs[top].slot = local;
     } else {
-        emit_copy(t, v.slot, local);
+        emit_move(t, &v, local);
     }
     if (!tee) t->vlen--;
 }
@@ -664,7 +748,7 @@ static bool translate_instr(tr *t, const qe_instr *in)
         vsent a = pop(t);
         uint32_t d = push_home(t, ltype);
         uint32_t at = emit_op(t, iop);
-        emit_word(t, a.slot);
+        emit_word(t, use(t, a));
         emit_word(t, d);
         emit_word(t, in->u.mem.offset);
         produced(t, at, at + 2, iop);
@@ -673,8 +757,8 @@ static bool translate_instr(tr *t, const qe_instr *in)
     if ((iop = store_op(op)) >= 0) {
         vsent v = pop(t), a = pop(t);
         emit_op(t, iop);
-        emit_word(t, a.slot);
-        emit_word(t, v.slot);
+        emit_word(t, use(t, a));
+        emit_word(t, use(t, v));
         emit_word(t, in->u.mem.offset);
         return true;
     }
@@ -743,7 +827,7 @@ static bool translate_instr(tr *t, const qe_instr *in)
         const qe_functype *ft = &t->m->types[in->u.call_indirect.typeidx];
         vsent index = pop(t);
         uint32_t imm[2] = {in->u.call_indirect.table, ft->id};
-        emit_call(t, ft, QE_I_call_indirect, imm, 2, index.slot, true);
+        emit_call(t, ft, QE_I_call_indirect, imm, 2, use(t, index), true);
         break;
     }
     case QE_OP_DROP:
@@ -754,9 +838,9 @@ static bool translate_instr(tr *t, const qe_instr *in)
         vsent c = pop(t), b = pop(t), a = pop(t);
         uint32_t d = push_home(t, a.type);
         uint32_t at = emit_op(t, QE_I_select);
-        emit_word(t, c.slot);
-        emit_word(t, a.slot);
-        emit_word(t, b.slot);
+        emit_word(t, use(t, c));
+        emit_word(t, use(t, a));
+        emit_word(t, use(t, b));
         emit_word(t, d);
         produced(t, at, at + 4, QE_I_select);
         break;
@@ -782,7 +866,7 @@ static bool translate_instr(tr *t, const qe_instr *in)
         vsent v = pop(t);
         emit_op(t, QE_I_global_set);
         emit_word(t, in->u.index);
-        emit_word(t, v.slot);
+        emit_word(t, use(t, v));
         break;
     }
     case QE_OP_TABLE_GET: {
@@ -790,7 +874,7 @@ static bool translate_instr(tr *t, const qe_instr *in)
         uint32_t d = push_home(t, t->m->tables[in->u.index].elem);
         uint32_t at = emit_op(t, QE_I_table_get);
         emit_word(t, in->u.index);
-        emit_word(t, i.slot);
+        emit_word(t, use(t, i));
         emit_word(t, d);
         produced(t, at, at + 3, QE_I_table_get);
         break;
@@ -799,8 +883,8 @@ static bool translate_instr(tr *t, const qe_instr *in)
         vsent v = pop(t), i = pop(t);
         emit_op(t, QE_I_table_set);
         emit_word(t, in->u.index);
-        emit_word(t, i.slot);
-        emit_word(t, v.slot);
+        emit_word(t, use(t, i));
+        emit_word(t, use(t, v));
         break;
     }
     case QE_OP_MEMORY_SIZE: {
@@ -814,25 +898,28 @@ static bool translate_instr(tr *t, const qe_instr *in)
         emit_unary(t, QE_I_memory_grow, QE_I32);
         break;
     case QE_OP_I32_CONST:
-        push_at(t, QE_I32, const_slot(t, (uint32_t)in->u.i32));
+        push_const(t, QE_I32, (uint32_t)in->u.i32);
         break;
     case QE_OP_I64_CONST:
-        push_at(t, QE_I64, const_slot(t, (uint64_t)in->u.i64));
+        push_const(t, QE_I64, (uint64_t)in->u.i64);
         break;
     case QE_OP_F32_CONST:
-        push_at(t, QE_F32, const_slot(t, in->u.f32));
+        push_const(t, QE_F32, in->u.f32);
         break;
     case QE_OP_F64_CONST:
-        push_at(t, QE_F64, const_slot(t, in->u.f64));
+        push_const(t, QE_F64, in->u.f64);
         break;
     case 0xA7: case 0xBC: case 0xBD: case 0xBE: case 0xBF: {
         /* wrap and reinterpretations keep the slot's bits: no code */
         vsent a = pop(t);
-        push_at(t, numeric_result_type(op), a.slot);
+        if (a.is_const)
+            push_const(t, numeric_result_type(op), op == 0xA7 ? (uint32_t)a.bits : a.bits);
+        else
+            push_at(t, numeric_result_type(op), a.slot);
         break;
     }
     case QE_OP_REF_NULL:
-        push_at(t, in->u.reftype, const_slot(t, 0));
+        push_const(t, in->u.reftype, 0);
         break;
     case QE_OP_REF_IS_NULL:
         emit_unary(t, QE_I_ref_is_null, QE_I32);
@@ -867,9 +954,9 @@ static bool translate_instr(tr *t, const qe_instr *in)
                 emit_word(t, in->u.pair.b);
             }
         }
-        emit_word(t, d.slot);
-        emit_word(t, s.slot);
-        emit_word(t, n.slot);
+        emit_word(t, use(t, d));
+        emit_word(t, use(t, s));
+        emit_word(t, use(t, n));
         break;
     }
     case QE_OP_DATA_DROP:
@@ -882,8 +969,8 @@ static bool translate_instr(tr *t, const qe_instr *in)
         uint32_t d = push_home(t, QE_I32);
         uint32_t at = emit_op(t, QE_I_table_grow);
         emit_word(t, in->u.index);
-        emit_word(t, init.slot);
-        emit_word(t, n.slot);
+        emit_word(t, use(t, init));
+        emit_word(t, use(t, n));
         emit_word(t, d);
         produced(t, at, at + 4, QE_I_table_grow);
         break;
