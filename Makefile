@@ -61,6 +61,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ENGINE_LIB) | $(TEST_WASM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+# The spec-test runner's value parser is unit-tested on its own.
+$(BUILD)/tests/test_spectest_values: $(call obj,tests/spectest/values.c)
+
 # Test modules are written in the text format and assembled by wabt.
 $(BUILD)/testwasm/%.wasm: tests/unit/wat/%.wat
 	@mkdir -p $(dir $@)

@@ -1,13 +1,18 @@
 /*
- * host.h — the `spectest` module the official tests import from.
+ * host.h — the `spectest` host module that the official scripts import
+ * from: print functions, four immutable globals, a table and a memory.
  */
 #ifndef QYVOL_SPECTEST_HOST_H
 #define QYVOL_SPECTEST_HOST_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "qyvol/wasm.h"
 
-/* Define spectest.print*, global_*, table and memory in the linker.
- * Returns false if an object could not be created. */
-bool spec_define_host(qv_linker *linker, qv_store *store, bool verbose);
+/* Define everything under the module name "spectest" in `linker`, creating
+ * the objects in `store`. With `verbose` the print functions print their
+ * arguments. Returns false with `why` filled if an object cannot be made. */
+bool spec_define_host(qv_linker *linker, qv_store *store, bool verbose, char *why, size_t why_size);
 
 #endif
