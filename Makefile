@@ -117,11 +117,12 @@ $(BUILD)/examples/%.wasm: examples/demo/%.c
 	  -Wl,--no-entry -o $@ $<
 
 # WASI guests need a sysroot holding only the wasm32-wasi headers and
-# libraries: --sysroot=/usr would let host headers leak in.
+# libraries: --sysroot=/usr would let host headers (/usr/include) leak in.
+# clang-19 searches SYSROOT/include and SYSROOT/lib/wasm32-wasi.
 $(BUILD)/wasi-sysroot:
-	@mkdir -p $@
+	@mkdir -p $@/lib
 	ln -sfn /usr/include/wasm32-wasi $@/include
-	ln -sfn /usr/lib/wasm32-wasi $@/lib
+	ln -sfn /usr/lib/wasm32-wasi $@/lib/wasm32-wasi
 
 # libFuzzer harness over decode, validate, instantiate and run (clang only).
 FUZZ_CC ?= clang-19

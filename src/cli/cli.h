@@ -1,11 +1,16 @@
 /*
- * cli.h — the `qyv` command line: one function per command.
+ * cli.h — the `qyv` command line: one function per command, plus the few
+ * helpers they share.
  */
 #ifndef QYVOL_CLI_H
 #define QYVOL_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "qyvol/wasm.h"
 
 /* Exit statuses, documented in `qyv --help`. */
 enum {
@@ -21,5 +26,20 @@ int cmd_validate_wasm(int argc, char **argv);
 /* Read a whole file; prints "qyv: cannot read FILE: REASON" and returns
  * NULL on failure. */
 uint8_t *cli_read_file(const char *path, size_t *len);
+
+/* Report the option getopt_long rejected (it returned `opt`, '?' or ':'
+ * with "+:" leading the option string, leaving optind at `optind_after`)
+ * and return QYV_EXIT_USAGE. */
+int cli_option_error(const char *command, int opt, char **argv, int optind_after);
+
+/* Parse a command-line argument as a value of `type` (numbers only). */
+bool cli_parse_val(const char *s, qv_valtype type, qv_val *out);
+
+/* One value per line: integers in signed decimal, floats with round-trip
+ * %g precision, NaNs with their bits. */
+void cli_print_val(FILE *out, const qv_val *v);
+
+/* "trap: MESSAGE" and the backtrace, "  at NAME (func N)" per frame. */
+void cli_print_trap(const qv_trap *trap);
 
 #endif

@@ -2,20 +2,39 @@
  * cmd_validate.c — `qyv validate-wasm FILE...`: decode, validate and
  * compile each module, reporting the first error with its offset.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
-#include "qyvol/wasm.h"
+
+static const char usage_text[] = "usage: qyv validate-wasm FILE.wasm...\n";
 
 int cmd_validate_wasm(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: qyv validate-wasm FILE.wasm...\n");
+    static const struct option options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(usage_text, stdout);
+            return QYV_EXIT_OK;
+        }
+        cli_option_error("validate-wasm", opt, argv, optind);
+        fputs(usage_text, stderr);
+        return QYV_EXIT_USAGE;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "qyv validate-wasm: no files given\n");
+        fputs(usage_text, stderr);
         return QYV_EXIT_USAGE;
     }
     int status = QYV_EXIT_OK;
-    for (int i = 1; i < argc; i++) {
+    for (int i = optind; i < argc; i++) {
         size_t len;
         uint8_t *bytes = cli_read_file(argv[i], &len);
         if (!bytes) {
