@@ -61,6 +61,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ENGINE_LIB) | $(TEST_WASM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+# The corpus test reads the spec tests' JSON scripts.
+$(BUILD)/tests/test_validate_corpus: LDLIBS += -ljansson
+
 # The spec-test runner's value parser is unit-tested on its own.
 $(BUILD)/tests/test_spectest_values: $(call obj,tests/spectest/values.c)
 
@@ -117,12 +120,11 @@ $(BUILD)/examples/%.wasm: examples/demo/%.c
 	  -Wl,--no-entry -o $@ $<
 
 # WASI guests need a sysroot holding only the wasm32-wasi headers and
-# libraries: --sysroot=/usr would let host headers (/usr/include) leak in.
-# clang-19 searches SYSROOT/include and SYSROOT/lib/wasm32-wasi.
+# libraries: --sysroot=/usr would let host headers leak in.
 $(BUILD)/wasi-sysroot:
-	@mkdir -p $@/lib
+	@mkdir -p $@
 	ln -sfn /usr/include/wasm32-wasi $@/include
-	ln -sfn /usr/lib/wasm32-wasi $@/lib/wasm32-wasi
+	ln -sfn /usr/lib/wasm32-wasi $@/lib
 
 # libFuzzer harness over decode, validate, instantiate and run (clang only).
 FUZZ_CC ?= clang-19

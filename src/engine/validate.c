@@ -3,6 +3,7 @@
  * limits, constant expressions, exports, segments, the start function;
  * function bodies are checked by validate_code.c.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,14 @@ typedef struct vctx {
     bool failed;
 } vctx;
 
-static bool invalid(vctx *c, size_t offset, const char *msg)
+static bool invalid(vctx *c, size_t offset, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool invalid(vctx *c, size_t offset, const char *fmt, ...)
 {
     if (!c->failed && c->err) {
-        snprintf(c->err->message, sizeof c->err->message, "%s", msg);
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->err->message, sizeof c->err->message, fmt, ap);
+        va_end(ap);
         c->err->offset = offset;
         c->err->func_index = -1;
     }
@@ -29,14 +34,16 @@ static bool invalid(vctx *c, size_t offset, const char *msg)
 
 static bool table_limits(vctx *c, const qe_limits *l)
 {
-    if (l->has_max && l->min > l->max) return invalid(c, 0, "size minimum must not be greater than maximum");
+    if (l->has_max && l->min > l->max)
+        return invalid(c, 0, "size minimum must not be greater than maximum (%u > %u)", l->min, l->max);
     return true;
 }
 
 static bool memory_limits(vctx *c, const qe_limits *l)
 {
     if (l->min > 65536 || (l->has_max && l->max > 65536))
-        return invalid(c, 0, "memory size must be at most 65536 pages (4GiB)");
+        return invalid(c, 0, "memory size must be at most 65536 pages (4GiB), not %u",
+                       l->min > 65536 ? l->min : l->max);
     return table_limits(c, l);
 }
 
@@ -53,7 +60,7 @@ static bool const_expr(vctx *c, qe_expr e, uint8_t want, bool *refs)
     qe_instr_reader_init(&ir, m, e.start, e.start + e.len);
     while (ok) {
         if (!qe_instr_next(&ir, &in)) {
-            ok = invalid(c, ir.r.err_offset, ir.r.err ? ir.r.err : "malformed constant expression");
+            ok = invalid(c, ir.r.err_offset, "%s", ir.r.err ? ir.r.err : "malformed constant expression");
             break;
         }
         uint8_t t;
@@ -64,24 +71,32 @@ static bool const_expr(vctx *c, qe_expr e, uint8_t want, bool *refs)
         case QE_OP_F64_CONST: t = QE_F64; break;
         case QE_OP_REF_NULL: t = in.u.reftype; break;
         case QE_OP_REF_FUNC:
-            if (in.u.index >= m->nfuncs) ok = invalid(c, in.offset, "unknown function");
+            if (in.u.index >= m->nfuncs) ok = invalid(c, in.offset, "unknown function %u", in.u.index);
             else if (refs) refs[in.u.index] = true;
             t = QE_FUNCREF;
             break;
         case QE_OP_GLOBAL_GET:
-            if (in.u.index >= m->nglobal_imports) ok = invalid(c, in.offset, "unknown global");
-            else if (m->global_types[in.u.index].mut) ok = invalid(c, in.offset, "constant expression required");
+            /* Only imported globals are initialised when constant
+             * expressions run (spec: the context C' of module validation). */
+            if (in.u.index >= m->nglobal_imports) ok = invalid(c, in.offset, "unknown global %u", in.u.index);
+            else if (m->global_types[in.u.index].mut)
+                ok = invalid(c, in.offset, "constant expression required: global %u is mutable", in.u.index);
             t = ok ? m->global_types[in.u.index].type : 0;
             break;
         case QE_OP_END: goto end;
-        default: ok = invalid(c, in.offset, "constant expression required"); t = 0; break;
+        default:
+            ok = invalid(c, in.offset, "constant expression required: opcode 0x%x is not constant", in.op);
+            t = 0;
+            break;
         }
         if (ok && n == 2) ok = invalid(c, in.offset, "type mismatch");
         if (ok) stack[n++] = t;
     }
 end:
     qe_instr_reader_free(&ir);
-    if (ok && (n != 1 || stack[0] != want)) ok = invalid(c, e.start, "type mismatch");
+    if (ok && (n != 1 || stack[0] != want))
+        ok = invalid(c, e.start, "type mismatch: constant expression must produce one %s",
+                     qv_valtype_name((qv_valtype)want));
     return ok;
 }
 
@@ -101,14 +116,14 @@ static void collect_refs(vctx *c, bool *refs)
 static bool check_exports(vctx *c)
 {
     const qe_module *m = c->m;
-    static const char *const unknown[] = {"unknown function", "unknown table", "unknown memory", "unknown global"};
+    static const char *const kinds[] = {"function", "table", "memory", "global"};
     const uint32_t counts[] = {m->nfuncs, m->ntables, m->nmems, m->nglobals};
     for (uint32_t i = 0; i < m->nexports; i++) {
         const qe_export *e = &m->exports[i];
-        if (e->index >= counts[e->kind]) return invalid(c, 0, unknown[e->kind]);
+        if (e->index >= counts[e->kind]) return invalid(c, 0, "unknown %s %u", kinds[e->kind], e->index);
         for (uint32_t k = 0; k < i; k++)
             if (m->exports[k].name_len == e->name_len && memcmp(m->exports[k].name, e->name, e->name_len) == 0)
-                return invalid(c, 0, "duplicate export name");
+                return invalid(c, 0, "duplicate export name \"%s\"", e->name);
     }
     return true;
 }
@@ -119,8 +134,8 @@ static bool check_segments(vctx *c, bool *refs)
     for (uint32_t i = 0; i < m->nelems; i++) {
         const qe_elem *e = &m->elems[i];
         if (e->mode == QE_SEG_ACTIVE) {
-            if (e->table >= m->ntables) return invalid(c, 0, "unknown table");
-            if (m->tables[e->table].elem != e->type) return invalid(c, 0, "type mismatch");
+            if (e->table >= m->ntables) return invalid(c, e->offset.start, "unknown table %u", e->table);
+            if (m->tables[e->table].elem != e->type) return invalid(c, e->offset.start, "type mismatch");
             if (!const_expr(c, e->offset, QE_I32, refs)) return false;
         }
         for (uint32_t k = 0; k < e->count; k++) {
@@ -128,14 +143,14 @@ static bool check_segments(vctx *c, bool *refs)
             if (it->is_expr) {
                 if (!const_expr(c, it->expr, e->type, refs)) return false;
             } else if (it->funcidx >= m->nfuncs) {
-                return invalid(c, 0, "unknown function");
+                return invalid(c, 0, "unknown function %u", it->funcidx);
             }
         }
     }
     for (uint32_t i = 0; i < m->ndatas; i++) {
         const qe_data *d = &m->datas[i];
         if (d->mode != QE_SEG_ACTIVE) continue;
-        if (d->memory >= m->nmems) return invalid(c, 0, "unknown memory");
+        if (d->memory >= m->nmems) return invalid(c, d->offset.start, "unknown memory %u", d->memory);
         if (!const_expr(c, d->offset, QE_I32, refs)) return false;
     }
     return true;
@@ -153,7 +168,7 @@ static bool check_bodies(vctx *c, const qe_valctx *ctx)
         const qe_functype *ft = &m->types[m->func_types[m->nfunc_imports + i]];
         uint64_t n = ft->nparams + code->nlocals;
         if (n > 50000) {
-            ok = invalid(c, code->offset, "too many locals");
+            ok = invalid(c, code->offset, "too many locals (implementation limit 50000)");
             break;
         }
         if (n > cap || !locals) {
@@ -185,12 +200,13 @@ bool qe_validate(const qe_module *m, qv_error *err)
     vctx c = {.m = m, .err = err};
     for (uint32_t i = 0; i < m->nimports; i++) {
         const qe_import *im = &m->imports[i];
-        if (im->kind == QE_EXT_FUNC && im->u.typeidx >= m->ntypes) return invalid(&c, 0, "unknown type");
+        if (im->kind == QE_EXT_FUNC && im->u.typeidx >= m->ntypes)
+            return invalid(&c, 0, "unknown type %u", im->u.typeidx);
         if (im->kind == QE_EXT_TABLE && !table_limits(&c, &im->u.table.lim)) return false;
         if (im->kind == QE_EXT_MEMORY && !memory_limits(&c, &im->u.mem.lim)) return false;
     }
     for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++)
-        if (m->func_types[i] >= m->ntypes) return invalid(&c, 0, "unknown type");
+        if (m->func_types[i] >= m->ntypes) return invalid(&c, 0, "unknown type %u", m->func_types[i]);
     for (uint32_t i = 0; i < m->ntables; i++)
         if (!table_limits(&c, &m->tables[i].lim)) return false;
     if (m->nmems > 1) return invalid(&c, 0, "multiple memories");
@@ -206,10 +222,10 @@ bool qe_validate(const qe_module *m, qv_error *err)
     ok = ok && check_exports(&c);
     if (ok && m->has_start) {
         if (m->start >= m->nfuncs) {
-            ok = invalid(&c, 0, "unknown function");
+            ok = invalid(&c, 0, "unknown function %u", m->start);
         } else {
             const qe_functype *ft = &m->types[m->func_types[m->start]];
-            if (ft->nparams || ft->nresults) ok = invalid(&c, 0, "start function");
+            if (ft->nparams || ft->nresults) ok = invalid(&c, 0, "start function %u must have type [] -> []", m->start);
         }
     }
     ok = ok && check_segments(&c, ctx.refs);

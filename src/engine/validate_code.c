@@ -4,6 +4,7 @@
  * for the polymorphic stack after an unconditional branch) and a stack of
  * control frames.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,19 @@ enum { UNKNOWN = 0 };
 
 typedef struct frame {
     uint16_t op;                 /* block, loop, if, else or 0 for the function */
+    bool unreachable;
     uint32_t nparams, nresults;
     const uint8_t *params, *results;
     uint32_t height;
-    bool unreachable;
 } frame;
+
+/* Operand and result types of the one-byte numeric, load and store
+ * opcodes, tabulated once per validator so that each instruction costs
+ * one lookup. */
+enum { SIG_NONE, SIG_UNARY, SIG_BINARY, SIG_LOAD, SIG_STORE };
+typedef struct opsig {
+    uint8_t kind, in, out, align; /* align: natural alignment (log2) of loads and stores */
+} opsig;
 
 struct qe_code_validator {
     const qe_module *m;
@@ -27,9 +36,13 @@ struct qe_code_validator {
     uint32_t nvals, vcap;
     frame *frames;
     uint32_t nframes, fcap;
+    frame *top;                  /* frames[nframes - 1] */
     const uint8_t *locals;
     uint32_t nlocals;
-    const char *err;
+    qe_instr_reader ir;          /* kept across bodies to reuse its br_table buffer */
+    opsig sigs[256];
+    bool failed;
+    char err[128];               /* the first error of the current body */
 };
 
 static const uint8_t single[256] = {
@@ -37,46 +50,56 @@ static const uint8_t single[256] = {
     [QE_V128] = QE_V128, [QE_FUNCREF] = QE_FUNCREF, [QE_EXTERNREF] = QE_EXTERNREF,
 };
 
-static bool error(qe_code_validator *v, const char *msg)
+static bool error(qe_code_validator *v, const char *fmt, ...) __attribute__((format(printf, 2, 3), cold));
+static bool error(qe_code_validator *v, const char *fmt, ...)
 {
-    if (!v->err) v->err = msg;
+    if (!v->failed) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(v->err, sizeof v->err, fmt, ap);
+        va_end(ap);
+        v->failed = true;
+    }
     return false;
 }
 
-static bool push(qe_code_validator *v, uint8_t t)
+static bool grow_and_push(qe_code_validator *v, uint8_t t) __attribute__((noinline));
+static bool grow_and_push(qe_code_validator *v, uint8_t t)
 {
-    if (v->nvals == v->vcap) {
-        uint32_t cap = v->vcap ? v->vcap * 2 : 64;
-        uint8_t *p = realloc(v->vals, cap);
-        if (!p) return error(v, "out of memory");
-        v->vals = p;
-        v->vcap = cap;
-    }
+    uint32_t cap = v->vcap ? v->vcap * 2 : 256;
+    uint8_t *p = realloc(v->vals, cap);
+    if (!p) return error(v, "out of memory");
+    v->vals = p;
+    v->vcap = cap;
+    v->vals[v->nvals++] = t;
+    return true;
+}
+
+static inline bool push(qe_code_validator *v, uint8_t t)
+{
+    if (v->nvals == v->vcap) return grow_and_push(v, t);
     v->vals[v->nvals++] = t;
     return true;
 }
 
 /* Pop any value; UNKNOWN when the stack is polymorphic. */
-static bool pop_any(qe_code_validator *v, uint8_t *out)
+static inline bool pop_any(qe_code_validator *v, uint8_t *out)
 {
-    frame *f = &v->frames[v->nframes - 1];
-    if (v->nvals == f->height) {
-        if (f->unreachable) {
-            *out = UNKNOWN;
-            return true;
-        }
-        return error(v, "type mismatch");
+    if (v->nvals > v->top->height) {
+        *out = v->vals[--v->nvals];
+        return true;
     }
-    *out = v->vals[--v->nvals];
-    return true;
+    *out = UNKNOWN;
+    return v->top->unreachable ? true : error(v, "type mismatch");
 }
 
-static bool pop_expect(qe_code_validator *v, uint8_t want)
+static inline bool pop_expect(qe_code_validator *v, uint8_t want)
 {
-    uint8_t got;
-    if (!pop_any(v, &got)) return false;
-    if (got != want && got != UNKNOWN && want != UNKNOWN) return error(v, "type mismatch");
-    return true;
+    if (v->nvals > v->top->height) {
+        uint8_t got = v->vals[--v->nvals];
+        return got == want || got == UNKNOWN || want == UNKNOWN ? true : error(v, "type mismatch");
+    }
+    return v->top->unreachable ? true : error(v, "type mismatch");
 }
 
 static bool pop_types(qe_code_validator *v, uint32_t n, const uint8_t *types)
@@ -93,20 +116,20 @@ static bool push_types(qe_code_validator *v, uint32_t n, const uint8_t *types)
     return true;
 }
 
-/* Pop n values of the given types and push the popped values back. */
-static bool check_keep(qe_code_validator *v, uint32_t n, const uint8_t *types)
+/* br_table checks its labels one after another: the top n operands must
+ * match `types`, without being consumed. Operands missing below the frame's
+ * height are Unknown in unreachable code and match anything (the spec's
+ * pop-then-push-back leaves the same stack); in reachable code the final
+ * pop for the default label, which has the same arity, reports them. */
+static bool check_top(qe_code_validator *v, uint32_t n, const uint8_t *types)
 {
-    uint8_t small[32];
-    uint8_t *got = n <= 32 ? small : malloc(n);
-    if (!got) return error(v, "out of memory");
-    bool ok = true;
-    for (uint32_t i = n; ok && i-- > 0;) {
-        ok = pop_any(v, &got[i]);
-        if (ok && got[i] != types[i] && got[i] != UNKNOWN) ok = error(v, "type mismatch");
+    uint32_t avail = v->nvals - v->top->height;
+    uint32_t have = avail < n ? avail : n;
+    for (uint32_t k = 0; k < have; k++) {
+        uint8_t got = v->vals[v->nvals - 1 - k];
+        if (got != types[n - 1 - k] && got != UNKNOWN) return error(v, "type mismatch");
     }
-    if (ok) ok = push_types(v, n, got);
-    if (got != small) free(got);
-    return ok;
+    return true;
 }
 
 static bool push_frame(qe_code_validator *v, uint16_t op, uint32_t np, const uint8_t *p, uint32_t nr,
@@ -119,18 +142,19 @@ static bool push_frame(qe_code_validator *v, uint16_t op, uint32_t np, const uin
         v->frames = f;
         v->fcap = cap;
     }
-    v->frames[v->nframes++] = (frame){op, np, nr, p, r, v->nvals, false};
+    v->top = &v->frames[v->nframes++];
+    *v->top = (frame){op, false, np, nr, p, r, v->nvals};
     return push_types(v, np, p);
 }
 
 static bool pop_frame(qe_code_validator *v, frame *out)
 {
-    if (v->nframes == 0) return error(v, "type mismatch");
-    frame *f = &v->frames[v->nframes - 1];
+    frame *f = v->top;
     if (!pop_types(v, f->nresults, f->results)) return false;
     if (v->nvals != f->height) return error(v, "type mismatch");
     *out = *f;
     v->nframes--;
+    v->top = v->nframes ? f - 1 : NULL;
     return true;
 }
 
@@ -147,9 +171,8 @@ static void label_types(const frame *f, uint32_t *n, const uint8_t **types)
 
 static void set_unreachable(qe_code_validator *v)
 {
-    frame *f = &v->frames[v->nframes - 1];
-    v->nvals = f->height;
-    f->unreachable = true;
+    v->nvals = v->top->height;
+    v->top->unreachable = true;
 }
 
 static bool block_type(qe_code_validator *v, const qe_instr *in, uint32_t *np, const uint8_t **p, uint32_t *nr,
@@ -164,7 +187,7 @@ static bool block_type(qe_code_validator *v, const qe_instr *in, uint32_t *np, c
         *r = &single[in->u.block.valtype];
         return true;
     default:
-        if (in->u.block.typeidx >= v->m->ntypes) return error(v, "unknown type");
+        if (in->u.block.typeidx >= v->m->ntypes) return error(v, "unknown type %u", in->u.block.typeidx);
         const qe_functype *ft = &v->m->types[in->u.block.typeidx];
         *np = ft->nparams;
         *p = qe_params(ft);
@@ -229,34 +252,57 @@ static bool memop(uint16_t op, uint32_t *align, uint8_t *type, bool *store)
     return true;
 }
 
-static bool need_memory(qe_code_validator *v)
+static bool need_memory(qe_code_validator *v, uint32_t mem)
 {
-    return v->m->nmems > 0 ? true : error(v, "unknown memory");
+    return mem < v->m->nmems ? true : error(v, "unknown memory %u", mem);
 }
 
 static bool need_table(qe_code_validator *v, uint32_t t)
 {
-    return t < v->m->ntables ? true : error(v, "unknown table");
+    return t < v->m->ntables ? true : error(v, "unknown table %u", t);
+}
+
+static bool need_elem(qe_code_validator *v, uint32_t e)
+{
+    return e < v->m->nelems ? true : error(v, "unknown elem segment %u", e);
+}
+
+/* The index is checked first: a module without data segments that names
+ * one is invalid whether or not it has a data count section. */
+static bool need_data(qe_code_validator *v, uint32_t d)
+{
+    if (d >= v->m->ndatas) return error(v, "unknown data segment %u", d);
+    return v->m->has_datacount ? true : error(v, "data count section required");
+}
+
+static bool need_label(qe_code_validator *v, uint32_t l)
+{
+    return l < v->nframes ? true : error(v, "unknown label %u", l);
 }
 
 static bool instr(qe_code_validator *v, const qe_instr *in)
 {
     const qe_module *m = v->m;
     uint16_t op = in->op;
-    uint8_t a, b, t;
-    int arity = numeric_sig(op, &a, &b);
-    if (arity) {
-        for (int i = 0; i < arity; i++)
-            if (!pop_expect(v, a)) return false;
-        return push(v, b);
-    }
-    uint32_t align;
-    bool store;
-    if (memop(op, &align, &t, &store)) {
-        if (!need_memory(v)) return false;
-        if (in->u.mem.align > align) return error(v, "alignment must not be larger than natural");
-        if (store) return pop_expect(v, t) && pop_expect(v, QE_I32);
-        return pop_expect(v, QE_I32) && push(v, t);
+    uint8_t t;
+    if (op < 0x100) {
+        const opsig *s = &v->sigs[op];
+        switch (s->kind) {
+        case SIG_UNARY:
+            return pop_expect(v, s->in) && push(v, s->out);
+        case SIG_BINARY:
+            return pop_expect(v, s->in) && pop_expect(v, s->in) && push(v, s->out);
+        case SIG_LOAD:
+        case SIG_STORE:
+            if (!need_memory(v, in->u.mem.memory)) return false;
+            if (in->u.mem.align > s->align) return error(v, "alignment must not be larger than natural");
+            if (s->kind == SIG_STORE) return pop_expect(v, s->in) && pop_expect(v, QE_I32);
+            return pop_expect(v, QE_I32) && push(v, s->out);
+        }
+    } else if (op <= QE_OP_TRUNC_SAT_LAST && op >= QE_OP_TRUNC_SAT_FIRST) {
+        uint8_t a, b;
+        numeric_sig(op, &a, &b);
+        return pop_expect(v, a) && push(v, b);
     }
 
     switch (op) {
@@ -277,7 +323,7 @@ static bool instr(qe_code_validator *v, const qe_instr *in)
     }
     case QE_OP_ELSE: {
         frame f;
-        if (v->nframes == 0 || v->frames[v->nframes - 1].op != QE_OP_IF) return error(v, "else without if");
+        if (v->top->op != QE_OP_IF) return error(v, "else without if");
         if (!pop_frame(v, &f)) return false;
         return push_frame(v, QE_OP_ELSE, f.nparams, f.params, f.nresults, f.results);
     }
@@ -293,7 +339,7 @@ static bool instr(qe_code_validator *v, const qe_instr *in)
     }
     case QE_OP_BR:
     case QE_OP_BR_IF: {
-        if (in->u.index >= v->nframes) return error(v, "unknown label");
+        if (!need_label(v, in->u.index)) return false;
         if (op == QE_OP_BR_IF && !pop_expect(v, QE_I32)) return false;
         uint32_t n;
         const uint8_t *types;
@@ -308,20 +354,18 @@ static bool instr(qe_code_validator *v, const qe_instr *in)
     case QE_OP_BR_TABLE: {
         if (!pop_expect(v, QE_I32)) return false;
         uint32_t def = in->u.br_table.default_target;
-        if (def >= v->nframes) return error(v, "unknown label");
+        if (!need_label(v, def)) return false;
         uint32_t arity;
         const uint8_t *def_types;
         label_types(&v->frames[v->nframes - 1 - def], &arity, &def_types);
         for (uint32_t i = 0; i < in->u.br_table.count; i++) {
             uint32_t l = in->u.br_table.targets[i];
-            if (l >= v->nframes) return error(v, "unknown label");
+            if (!need_label(v, l)) return false;
             uint32_t n;
             const uint8_t *types;
             label_types(&v->frames[v->nframes - 1 - l], &n, &types);
             if (n != arity) return error(v, "type mismatch");
-            /* Check the values against this label, then put back what was
-             * popped (unknown types stay unknown for the next label). */
-            if (!check_keep(v, n, types)) return false;
+            if (!check_top(v, n, types)) return false;
         }
         if (!pop_types(v, arity, def_types)) return false;
         set_unreachable(v);
@@ -334,14 +378,14 @@ static bool instr(qe_code_validator *v, const qe_instr *in)
         return true;
     }
     case QE_OP_CALL: {
-        if (in->u.index >= m->nfuncs) return error(v, "unknown function");
+        if (in->u.index >= m->nfuncs) return error(v, "unknown function %u", in->u.index);
         const qe_functype *ft = &m->types[m->func_types[in->u.index]];
         return pop_types(v, ft->nparams, qe_params(ft)) && push_types(v, ft->nresults, qe_results(ft));
     }
     case QE_OP_CALL_INDIRECT: {
         if (!need_table(v, in->u.call_indirect.table)) return false;
         if (m->tables[in->u.call_indirect.table].elem != QE_FUNCREF) return error(v, "type mismatch");
-        if (in->u.call_indirect.typeidx >= m->ntypes) return error(v, "unknown type");
+        if (in->u.call_indirect.typeidx >= m->ntypes) return error(v, "unknown type %u", in->u.call_indirect.typeidx);
         const qe_functype *ft = &m->types[in->u.call_indirect.typeidx];
         return pop_expect(v, QE_I32) && pop_types(v, ft->nparams, qe_params(ft)) &&
                push_types(v, ft->nresults, qe_results(ft));
@@ -362,17 +406,17 @@ static bool instr(qe_code_validator *v, const qe_instr *in)
     case QE_OP_LOCAL_GET:
     case QE_OP_LOCAL_SET:
     case QE_OP_LOCAL_TEE:
-        if (in->u.index >= v->nlocals) return error(v, "unknown local");
+        if (in->u.index >= v->nlocals) return error(v, "unknown local %u", in->u.index);
         t = v->locals[in->u.index];
         if (op == QE_OP_LOCAL_GET) return push(v, t);
         if (!pop_expect(v, t)) return false;
         return op == QE_OP_LOCAL_TEE ? push(v, t) : true;
     case QE_OP_GLOBAL_GET:
-        if (in->u.index >= m->nglobals) return error(v, "unknown global");
+        if (in->u.index >= m->nglobals) return error(v, "unknown global %u", in->u.index);
         return push(v, m->global_types[in->u.index].type);
     case QE_OP_GLOBAL_SET:
-        if (in->u.index >= m->nglobals) return error(v, "unknown global");
-        if (!m->global_types[in->u.index].mut) return error(v, "global is immutable");
+        if (in->u.index >= m->nglobals) return error(v, "unknown global %u", in->u.index);
+        if (!m->global_types[in->u.index].mut) return error(v, "global is immutable: global %u", in->u.index);
         return pop_expect(v, m->global_types[in->u.index].type);
     case QE_OP_TABLE_GET:
         if (!need_table(v, in->u.index)) return false;
@@ -393,27 +437,26 @@ static bool instr(qe_code_validator *v, const qe_instr *in)
         if (m->tables[in->u.pair.a].elem != m->tables[in->u.pair.b].elem) return error(v, "type mismatch");
         return pop_expect(v, QE_I32) && pop_expect(v, QE_I32) && pop_expect(v, QE_I32);
     case QE_OP_TABLE_INIT:
-        if (!need_table(v, in->u.pair.b)) return false;
-        if (in->u.pair.a >= m->nelems) return error(v, "unknown elem segment");
+        if (!need_table(v, in->u.pair.b) || !need_elem(v, in->u.pair.a)) return false;
         if (m->elems[in->u.pair.a].type != m->tables[in->u.pair.b].elem) return error(v, "type mismatch");
         return pop_expect(v, QE_I32) && pop_expect(v, QE_I32) && pop_expect(v, QE_I32);
     case QE_OP_ELEM_DROP:
-        return in->u.index < m->nelems ? true : error(v, "unknown elem segment");
+        return need_elem(v, in->u.index);
     case QE_OP_MEMORY_SIZE:
-        return need_memory(v) && push(v, QE_I32);
+        return need_memory(v, in->u.index) && push(v, QE_I32);
     case QE_OP_MEMORY_GROW:
-        return need_memory(v) && pop_expect(v, QE_I32) && push(v, QE_I32);
+        return need_memory(v, in->u.index) && pop_expect(v, QE_I32) && push(v, QE_I32);
     case QE_OP_MEMORY_FILL:
+        return need_memory(v, in->u.index) && pop_expect(v, QE_I32) && pop_expect(v, QE_I32) &&
+               pop_expect(v, QE_I32);
     case QE_OP_MEMORY_COPY:
-        return need_memory(v) && pop_expect(v, QE_I32) && pop_expect(v, QE_I32) && pop_expect(v, QE_I32);
+        return need_memory(v, in->u.pair.a) && need_memory(v, in->u.pair.b) && pop_expect(v, QE_I32) &&
+               pop_expect(v, QE_I32) && pop_expect(v, QE_I32);
     case QE_OP_MEMORY_INIT:
-        if (!need_memory(v)) return false;
-        if (!m->has_datacount) return error(v, "data count section required");
-        if (in->u.pair.a >= m->ndatas) return error(v, "unknown data segment");
+        if (!need_memory(v, in->u.pair.b) || !need_data(v, in->u.pair.a)) return false;
         return pop_expect(v, QE_I32) && pop_expect(v, QE_I32) && pop_expect(v, QE_I32);
     case QE_OP_DATA_DROP:
-        if (!m->has_datacount) return error(v, "data count section required");
-        return in->u.index < m->ndatas ? true : error(v, "unknown data segment");
+        return need_data(v, in->u.index);
     case QE_OP_I32_CONST: return push(v, QE_I32);
     case QE_OP_I64_CONST: return push(v, QE_I64);
     case QE_OP_F32_CONST: return push(v, QE_F32);
@@ -424,19 +467,32 @@ static bool instr(qe_code_validator *v, const qe_instr *in)
         if (t != UNKNOWN && !qe_is_reftype(t)) return error(v, "type mismatch");
         return push(v, QE_I32);
     case QE_OP_REF_FUNC:
-        if (in->u.index >= m->nfuncs) return error(v, "unknown function");
-        if (!v->ctx->refs[in->u.index]) return error(v, "undeclared function reference");
+        if (in->u.index >= m->nfuncs) return error(v, "unknown function %u", in->u.index);
+        if (!v->ctx->refs[in->u.index]) return error(v, "undeclared function reference: function %u", in->u.index);
         return push(v, QE_FUNCREF);
     }
-    return error(v, "illegal opcode");
+    return error(v, "illegal opcode 0x%x", op);
 }
 
 qe_code_validator *qe_code_validator_new(const qe_module *m, const qe_valctx *ctx)
 {
     qe_code_validator *v = calloc(1, sizeof *v);
-    if (v) {
-        v->m = m;
-        v->ctx = ctx;
+    if (!v) return NULL;
+    v->m = m;
+    v->ctx = ctx;
+    qe_instr_reader_init(&v->ir, m, 0, 0);
+    for (uint16_t op = 0; op < 256; op++) {
+        opsig *s = &v->sigs[op];
+        uint32_t align;
+        bool store;
+        int arity = numeric_sig(op, &s->in, &s->out);
+        if (arity) {
+            s->kind = arity == 1 ? SIG_UNARY : SIG_BINARY;
+        } else if (memop(op, &align, &s->in, &store)) {
+            s->kind = store ? SIG_STORE : SIG_LOAD;
+            s->out = s->in;
+            s->align = (uint8_t)align;
+        }
     }
     return v;
 }
@@ -446,6 +502,7 @@ void qe_code_validator_free(qe_code_validator *v)
     if (!v) return;
     free(v->vals);
     free(v->frames);
+    qe_instr_reader_free(&v->ir);
     free(v);
 }
 
@@ -456,24 +513,23 @@ bool qe_validate_body(qe_code_validator *v, uint32_t defined_index, const uint8_
     const qe_code *code = &m->codes[defined_index];
     const qe_functype *ft = &m->types[m->func_types[m->nfunc_imports + defined_index]];
     v->nvals = v->nframes = 0;
-    v->err = NULL;
+    v->top = NULL;
+    v->failed = false;
     v->locals = locals;
     v->nlocals = nlocals;
-    push_frame(v, 0, 0, NULL, ft->nresults, qe_results(ft));
-
-    qe_instr_reader ir;
+    qe_instr_reader *ir = &v->ir;
     qe_instr in;
-    qe_instr_reader_init(&ir, m, code->body_start, code->body_end);
+    qe_reader_init(&ir->r, m->bytes, m->bytes + code->body_start, m->bytes + code->body_end);
     uint32_t offset = code->body_start;
-    bool ok = true;
-    while (v->nframes > 0) {
-        offset = (uint32_t)qe_reader_offset(&ir.r);
-        if (!qe_instr_next(&ir, &in)) {
-            if (qe_reader_at_end(&ir.r) && ir.r.err_offset >= code->body_end)
-                v->err = "unexpected end of section or function";
+    bool ok = push_frame(v, 0, 0, NULL, ft->nresults, qe_results(ft));
+    while (ok && v->nframes > 0) {
+        offset = (uint32_t)qe_reader_offset(&ir->r);
+        if (!qe_instr_next(ir, &in)) {
+            if (qe_reader_at_end(&ir->r) && ir->r.err_offset >= code->body_end)
+                error(v, "unexpected end of section or function");
             else
-                v->err = ir.r.err;
-            offset = (uint32_t)ir.r.err_offset;
+                error(v, "%s", ir->r.err ? ir->r.err : "malformed instruction");
+            offset = (uint32_t)ir->r.err_offset;
             ok = false;
             break;
         }
@@ -482,15 +538,14 @@ bool qe_validate_body(qe_code_validator *v, uint32_t defined_index, const uint8_
             break;
         }
     }
-    if (ok && !qe_reader_at_end(&ir.r)) {
+    if (ok && !qe_reader_at_end(&ir->r)) {
         /* The function's final `end` came before the body's end. */
-        offset = (uint32_t)qe_reader_offset(&ir.r);
-        v->err = "section size mismatch";
+        offset = (uint32_t)qe_reader_offset(&ir->r);
+        error(v, "section size mismatch: code after the function's final end");
         ok = false;
     }
-    qe_instr_reader_free(&ir);
     if (!ok && err) {
-        snprintf(err->message, sizeof err->message, "%s", v->err ? v->err : "invalid function");
+        snprintf(err->message, sizeof err->message, "%s", v->failed ? v->err : "invalid function");
         err->offset = offset;
         err->func_index = m->nfunc_imports + defined_index;
     }
