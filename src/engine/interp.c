@@ -233,6 +233,10 @@ L_br_table: {
 L_copy:
     R(2) = R(1);
     NEXT(3);
+L_copy2:
+    R(2) = R(1);
+    R(4) = R(3);
+    NEXT(5);
 L_const32:
     R(2).i64 = W(1);
     NEXT(3);

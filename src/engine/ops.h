@@ -93,6 +93,7 @@
     X(br_unless)         /* S T: jump if fp[S].i32 == 0 */                                  \
     X(br_table)          /* S I(n) T*n T(default) */                                        \
     X(copy)              /* S D: 64-bit move */                                             \
+    X(copy2)             /* S D S D: two moves, in order */                                 \
     X(return)            /* results already in fp[0..) */                                   \
     X(return1)           /* S: fp[0] = fp[S], then return */                                \
     X(call)              /* I(function index) I(frame offset) */                            \

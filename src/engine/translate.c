@@ -86,6 +86,9 @@ typedef struct tr {
     bool last_valid;
     uint32_t last_start, last_dst;
     int last_op;
+    /* Start of the last instruction if it is a single copy that a second
+     * one may join (no label in between), else NO_SLOT. */
+    uint32_t last_copy;
     bool oom;
 } tr;
 
@@ -132,6 +135,7 @@ static uint32_t emit_op(tr *t, int op)
     uint32_t start = t->len;
     emit_word(t, (uint32_t)qe_op_handlers[op]);
     t->last_valid = false;
+    t->last_copy = NO_SLOT;
     return start;
 }
 
@@ -147,13 +151,27 @@ static void produced(tr *t, uint32_t start, uint32_t dst_operand, int op)
     t->last_op = op;
 }
 
-static void bind_here(tr *t) { t->last_valid = false; }
+static void bind_here(tr *t)
+{
+    t->last_valid = false;
+    t->last_copy = NO_SLOT;
+}
 
+/* Moves often come in runs (block results, call arguments, shuffles of
+ * locals); pairs share one dispatch. */
 static void emit_copy(tr *t, uint32_t from, uint32_t to)
 {
-    emit_op(t, QE_I_copy);
+    if (t->last_copy != NO_SLOT && t->last_copy + 3 == t->len && !t->oom) {
+        t->code[t->last_copy] = (uint32_t)qe_op_handlers[QE_I_copy2];
+        emit_word(t, from);
+        emit_word(t, to);
+        t->last_copy = NO_SLOT;
+        return;
+    }
+    uint32_t at = emit_op(t, QE_I_copy);
     emit_word(t, from);
     emit_word(t, to);
+    t->last_copy = at;
 }
 
 /* ------------------------------------------------------------ the value stack */
@@ -1028,7 +1046,7 @@ bool qe_translate(const qe_module *m, uint32_t defined_index, qe_compiled *out, 
     const qe_code *code = &m->codes[defined_index];
     uint32_t func_index = m->nfunc_imports + defined_index;
     const qe_functype *ft = &m->types[m->func_types[func_index]];
-    tr t = {.m = m, .err = err, .func_index = func_index, .type = ft};
+    tr t = {.m = m, .err = err, .func_index = func_index, .type = ft, .last_copy = NO_SLOT};
 
     if ((uint64_t)ft->nparams + code->nlocals > MAX_LOCALS)
         return fail(&t, code->offset, "too many locals (implementation limit 50000)");
