@@ -8,7 +8,9 @@
  *
  * Lifetimes:
  *   - A qv_module is immutable compiled code. It can be instantiated any
- *     number of times, in any number of stores, from any thread.
+ *     number of times, in any number of stores, from any thread. It must
+ *     outlive every call into its instances; the stores holding them may be
+ *     deleted before or after it.
  *   - A qv_store owns every runtime object created in it (instances,
  *     functions, tables, memories, globals). They live until the store is
  *     deleted. A store is used by one thread at a time; only

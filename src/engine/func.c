@@ -86,6 +86,7 @@ qv_func *qv_func_new(qv_store *store, qv_functype type, qv_host_fn fn, void *env
     f->finalize = finalize;
     if (!qe_store_track(store, QE_EXT_FUNC, f)) {
         free(types);
+        free(wide);
         free(f);
         return NULL;
     }

@@ -29,7 +29,7 @@ static bool limits_match(qv_limits actual, qe_limits expected)
 
 static bool import_matches(const qe_module *m, const qe_import *im, const qv_extern *ext)
 {
-    if ((uint8_t)ext->kind != im->kind) return false;
+    if ((uint8_t)ext->kind != im->kind || !ext->of.func) return false; /* any member: they share storage */
     switch (im->kind) {
     case QE_EXT_FUNC: return ext->of.func->type_id == m->types[im->u.typeidx].id;
     case QE_EXT_TABLE:
@@ -44,7 +44,11 @@ static bool import_matches(const qe_module *m, const qe_import *im, const qv_ext
 
 void qe_instance_free(qv_instance *inst)
 {
-    for (uint32_t i = 0; inst->elems && i < inst->module->m->nelems; i++) free(inst->elems[i].refs);
+    /* Stop at the zeroed entry after the last segment instead of asking the
+     * module for its count: the embedder may delete the module before the
+     * store. Segments are filled in order, so a partially built instance
+     * stops at its first unallocated one. */
+    for (uint32_t i = 0; inst->elems && inst->elems[i].refs; i++) free(inst->elems[i].refs);
     free(inst->elems);
     free(inst->datas);
     free(inst->funcs);

@@ -59,6 +59,7 @@ void qv_module_import(const qv_module *mod, size_t i, const char **module_name, 
 
 qv_functype qv_module_import_functype(const qv_module *mod, size_t i)
 {
+    if (mod->m->imports[i].kind != QE_EXT_FUNC) return (qv_functype){0, 0, NULL};
     const qe_functype *t = &mod->m->types[mod->m->imports[i].u.typeidx];
     qv_functype r = {t->nparams, t->nresults, t->api_types};
     return r;

@@ -2,23 +2,37 @@
  * table.c — tables of references (funcref: qv_func*, externref: the
  * embedder's pointer; NULL is null).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "runtime.h"
 
+static void set_err(qv_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(qv_error *err, const char *fmt, ...)
+{
+    if (!err) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    err->offset = 0;
+    err->func_index = -1;
+}
+
 qv_table *qe_table_create(qv_store *s, uint8_t elem_type, qe_limits lim, void *init, qv_error *err)
 {
     uint32_t cap = s->limits.max_table_elems;
     if (lim.has_max && lim.max < cap) cap = lim.max;
+    if (lim.min > s->limits.max_table_elems) {
+        set_err(err, "table minimum of %u elements exceeds the store's table limit of %u", lim.min,
+                s->limits.max_table_elems);
+        return NULL;
+    }
     qv_table *t = calloc(1, sizeof *t);
-    if (!t || lim.min > cap || !(t->elems = malloc(sizeof(void *) * (lim.min ? lim.min : 1)))) {
+    if (!t || !(t->elems = malloc(sizeof(void *) * (lim.min ? lim.min : 1)))) {
         free(t);
-        if (err) {
-            snprintf(err->message, sizeof err->message, "cannot allocate table of %u elements", lim.min);
-            err->offset = 0;
-            err->func_index = -1;
-        }
+        set_err(err, "out of memory allocating a table of %u elements", lim.min);
         return NULL;
     }
     for (uint32_t i = 0; i < lim.min; i++) t->elems[i] = init;
@@ -29,6 +43,7 @@ qv_table *qe_table_create(qv_store *s, uint8_t elem_type, qe_limits lim, void *i
     if (!qe_store_track(s, QE_EXT_TABLE, t)) {
         free(t->elems);
         free(t);
+        set_err(err, "out of memory");
         return NULL;
     }
     return t;
@@ -37,11 +52,11 @@ qv_table *qe_table_create(qv_store *s, uint8_t elem_type, qe_limits lim, void *i
 qv_table *qv_table_new(qv_store *s, qv_valtype elem, qv_limits limits, qv_val init, qv_error *err)
 {
     if ((elem != QV_FUNCREF && elem != QV_EXTERNREF) || init.type != elem) {
-        if (err) snprintf(err->message, sizeof err->message, "table element and initial value must be the same reference type");
+        set_err(err, "table element and initial value must be the same reference type");
         return NULL;
     }
     if (limits.has_max && limits.min > limits.max) {
-        if (err) snprintf(err->message, sizeof err->message, "size minimum must not be greater than maximum");
+        set_err(err, "size minimum must not be greater than maximum");
         return NULL;
     }
     qe_limits l = {limits.min, limits.max, limits.has_max};
