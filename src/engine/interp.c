@@ -126,16 +126,19 @@ static qv_trap *run(qv_store *s, qv_func *entry, qe_slot *fp)
 #define LBL_BR(name) &&L_br_if_##name,
 #define LBL_BR_IMM(name) &&L_br_if_##name##_imm,
 #define LBL_IMM(name) &&L_##name##_imm,
+#define LBL_AI(code, name) &&L_##name##_ai,
     static const void *const labels[] = {
         QE_UNARY_OPS(LBL2) QE_BINARY_OPS(LBL2) QE_LOAD_OPS(LBL2) QE_STORE_OPS(LBL2)
         QE_BRANCH_CMP_OPS(LBL_BR) QE_CONTROL_OPS(LBL1)
         QE_BRANCH_CMP_OPS(LBL_BR_IMM) QE_BINARY_IMM_OPS(LBL_IMM)
+        QE_LOAD_OPS(LBL_AI) QE_STORE_OPS(LBL_AI)
     };
 #undef LBL2
 #undef LBL1
 #undef LBL_BR
 #undef LBL_BR_IMM
 #undef LBL_IMM
+#undef LBL_AI
     const char *const handler_base = (const char *)&&L_unreachable;
     if (!entry) {
         for (int i = 0; i < QE_I__COUNT; i++)
@@ -319,16 +322,23 @@ L_global_set:
     NEXT(3);
 
     /* ------------------------------------------------------------ memory */
-#define EA(slot, off, size)                                                                 \
-    uint64_t ea = (uint64_t)R(slot).i32 + W(off);                                           \
+#define EA(base, off, size)                                                                 \
+    uint64_t ea = (uint64_t)(base) + W(off);                                                \
     if (UNLIKELY(ea + (size) > memsize)) TRAP(MEMORY_OUT_OF_BOUNDS);
 #define LOAD(name, T, size, field, conv)                                                    \
     L_##name: {                                                                             \
-        EA(1, 3, size);                                                                     \
+        EA(R(1).i32, 3, size);                                                              \
         T v;                                                                                \
         load_u(&v, mem + ea, size);                                                         \
         R(2).field = conv v;                                                                \
         NEXT(4);                                                                            \
+    }                                                                                       \
+    L_##name##_ai: {                                                                        \
+        EA((uint32_t)(R(1).i32 + W(4)), 3, size);                                           \
+        T v;                                                                                \
+        load_u(&v, mem + ea, size);                                                         \
+        R(2).field = conv v;                                                                \
+        NEXT(5);                                                                            \
     }
     LOAD(i32_load, uint32_t, 4, i32, )
     LOAD(i64_load, uint64_t, 8, i64, )
@@ -345,10 +355,16 @@ L_global_set:
 #undef LOAD
 #define STORE(name, T, size, field)                                                         \
     L_##name: {                                                                             \
-        EA(1, 3, size);                                                                     \
+        EA(R(1).i32, 3, size);                                                              \
         T v = (T)R(2).field;                                                                \
         memcpy(mem + ea, &v, size);                                                         \
         NEXT(4);                                                                            \
+    }                                                                                       \
+    L_##name##_ai: {                                                                        \
+        EA((uint32_t)(R(1).i32 + W(4)), 3, size);                                           \
+        T v = (T)R(2).field;                                                                \
+        memcpy(mem + ea, &v, size);                                                         \
+        NEXT(5);                                                                            \
     }
     STORE(i32_store, uint32_t, 4, i32)
     STORE(i64_store, uint64_t, 8, i64)

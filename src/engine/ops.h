@@ -72,6 +72,10 @@
 #define QE_STORE_OPS(X)                                                                     \
     X(0x36, i32_store) X(0x37, i64_store) X(0x3A, i32_store8) X(0x3B, i32_store16)
 
+/* Loads and stores whose address is an i32.add with an immediate: the
+ * _ai forms take the addend as one more operand, S D I(offset) I(addend)
+ * and S S I(offset) I(addend), and wrap the sum to 32 bits as the add did. */
+
 /* Fused compare-and-branch on i32 (S S T): jump when the comparison holds.
  * The _imm forms compare with an immediate (S I T). */
 #define QE_BRANCH_CMP_OPS(X)                                                                \
@@ -126,15 +130,18 @@ enum qe_opcode {
 #define QE_OP_ENUM_BR(name) QE_I_br_if_##name,
 #define QE_OP_ENUM_BR_IMM(name) QE_I_br_if_##name##_imm,
 #define QE_OP_ENUM_IMM(name) QE_I_##name##_imm,
+#define QE_OP_ENUM_AI(code, name) QE_I_##name##_ai,
     QE_UNARY_OPS(QE_OP_ENUM2) QE_BINARY_OPS(QE_OP_ENUM2) QE_LOAD_OPS(QE_OP_ENUM2)
     QE_STORE_OPS(QE_OP_ENUM2) QE_BRANCH_CMP_OPS(QE_OP_ENUM_BR) QE_CONTROL_OPS(QE_OP_ENUM1)
     QE_BRANCH_CMP_OPS(QE_OP_ENUM_BR_IMM) QE_BINARY_IMM_OPS(QE_OP_ENUM_IMM)
+    QE_LOAD_OPS(QE_OP_ENUM_AI) QE_STORE_OPS(QE_OP_ENUM_AI)
     QE_I__COUNT
 #undef QE_OP_ENUM2
 #undef QE_OP_ENUM1
 #undef QE_OP_ENUM_BR
 #undef QE_OP_ENUM_BR_IMM
 #undef QE_OP_ENUM_IMM
+#undef QE_OP_ENUM_AI
 };
 
 /* Handler offsets, indexed by enum qe_opcode; filled by qe_interp_init(). */

@@ -700,6 +700,42 @@ static int store_op(uint16_t op)
     return -1;
 }
 
+static int load_ai(int op)
+{
+    switch (op) {
+#define CASE(code, name) case QE_I_##name: return QE_I_##name##_ai;
+        QE_LOAD_OPS(CASE)
+#undef CASE
+    }
+    return op;
+}
+
+static int store_ai(int op)
+{
+    switch (op) {
+#define CASE(code, name) case QE_I_##name: return QE_I_##name##_ai;
+        QE_STORE_OPS(CASE)
+#undef CASE
+    }
+    return op;
+}
+
+/* If the address at stack position `pos` was just computed by an
+ * i32.add with an immediate, take that instruction back so the access can
+ * do the addition itself: *base and *addend receive its operands. */
+static bool take_address_add(tr *t, uint32_t pos, uint32_t *base, uint32_t *addend)
+{
+    const vsent *a = &t->vs[pos];
+    if (!t->last_valid || t->last_op != QE_I_i32_add_imm || a->is_const || a->slot != home(t, pos) ||
+        t->code[t->last_dst] != a->slot)
+        return false;
+    *base = t->code[t->last_start + 1];
+    *addend = t->code[t->last_start + 2];
+    t->len = t->last_start;
+    t->last_valid = false;
+    return true;
+}
+
 static void do_local_set(tr *t, uint32_t local, bool tee)
 {
     vsent v = t->vs[t->vlen - 1];
@@ -763,21 +799,28 @@ static bool translate_instr(tr *t, const qe_instr *in)
     }
     uint8_t ltype;
     if ((iop = load_op(op, &ltype)) >= 0) {
+        uint32_t base, addend;
+        bool fused = take_address_add(t, t->vlen - 1, &base, &addend);
         vsent a = pop(t);
         uint32_t d = push_home(t, ltype);
-        uint32_t at = emit_op(t, iop);
-        emit_word(t, use(t, a));
+        int lop = fused ? load_ai(iop) : iop;
+        uint32_t at = emit_op(t, lop);
+        emit_word(t, fused ? base : use(t, a));
         emit_word(t, d);
         emit_word(t, in->u.mem.offset);
-        produced(t, at, at + 2, iop);
+        if (fused) emit_word(t, addend);
+        produced(t, at, at + 2, lop);
         return true;
     }
     if ((iop = store_op(op)) >= 0) {
+        uint32_t base, addend;
+        bool fused = take_address_add(t, t->vlen - 2, &base, &addend);
         vsent v = pop(t), a = pop(t);
-        emit_op(t, iop);
-        emit_word(t, use(t, a));
+        emit_op(t, fused ? store_ai(iop) : iop);
+        emit_word(t, fused ? base : use(t, a));
         emit_word(t, use(t, v));
         emit_word(t, in->u.mem.offset);
+        if (fused) emit_word(t, addend);
         return true;
     }
 
