@@ -81,6 +81,9 @@ typedef struct tr {
     fixup *fx;
     uint32_t fxlen, fxcap;
 
+    fixup *jumps;                /* every resolved branch operand, for threading */
+    uint32_t njumps, jumps_cap;
+
     /* The last instruction wrote its result to the home slot of the top of
      * the stack through operand `last_dst`; it may be retargeted or fused. */
     bool last_valid;
@@ -312,7 +315,31 @@ static void add_fixup(tr *t, ctrl *c, uint32_t instr, uint32_t operand)
 
 static void patch(tr *t, uint32_t instr, uint32_t operand, uint32_t target)
 {
-    if (!t->oom) t->code[operand] = (uint32_t)((int32_t)target - (int32_t)instr);
+    if (t->oom) return;
+    t->code[operand] = (uint32_t)((int32_t)target - (int32_t)instr);
+    if (!grow((void **)&t->jumps, &t->jumps_cap, t->njumps + 1, sizeof *t->jumps)) {
+        t->oom = true;
+        return;
+    }
+    t->jumps[t->njumps++] = (fixup){instr, operand, 0};
+}
+
+/* A branch whose target is an unconditional `br` (the end of a block that
+ * jumps on, a switch case going back to its loop) goes straight to where
+ * that `br` leads. A few hops at most, so `loop br 0` cannot cycle. */
+static void thread_jumps(tr *t)
+{
+    const uint32_t br = (uint32_t)qe_op_handlers[QE_I_br];
+    for (uint32_t i = 0; i < t->njumps; i++) {
+        const fixup *j = &t->jumps[i];
+        int64_t target = (int64_t)j->instr + (int32_t)t->code[j->operand];
+        for (int hop = 0; hop < 4 && target >= 0 && target + 1 < t->len && t->code[target] == br; hop++) {
+            int64_t next = target + (int32_t)t->code[target + 1];
+            if (next == target) break;
+            target = next;
+        }
+        t->code[j->operand] = (uint32_t)(int32_t)(target - j->instr);
+    }
 }
 
 static void block_type(const tr *t, const qe_instr *in, uint32_t *np, const uint8_t **p, uint32_t *nr,
@@ -1080,6 +1107,7 @@ static void tr_free(tr *t)
     free(t->vs);
     free(t->cs);
     free(t->fx);
+    free(t->jumps);
 }
 
 bool qe_translate(const qe_module *m, uint32_t defined_index, qe_compiled *out, qv_error *err)
@@ -1142,6 +1170,7 @@ bool qe_translate(const qe_module *m, uint32_t defined_index, qe_compiled *out, 
         return false;
     }
 
+    thread_jumps(&t);
     out->code = t.code;
     out->code_len = t.len;
     out->func_index = func_index;
