@@ -61,8 +61,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ENGINE_LIB) | $(TEST_WASM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
-# The corpus test reads the spec tests' JSON scripts.
+# The corpus tests read the spec tests' JSON scripts.
 $(BUILD)/tests/test_validate_corpus: LDLIBS += -ljansson
+$(BUILD)/tests/test_decode_corpus: LDLIBS += -ljansson
 
 # The spec-test runner's value parser is unit-tested on its own.
 $(BUILD)/tests/test_spectest_values: $(call obj,tests/spectest/values.c)
