@@ -246,6 +246,17 @@ L_const32:
 L_const64:
     R(3).i64 = (uint64_t)W(1) | (uint64_t)W(2) << 32;
     NEXT(4);
+#define MUL_THEN(name, expr)                                                                \
+    L_##name: {                                                                             \
+        double p = R(1).f64 * R(2).f64, c = R(3).f64;                                       \
+        R(4).f64 = (expr);                                                                  \
+        NEXT(5);                                                                            \
+    }
+    MUL_THEN(f64_mul_add, p + c)
+    MUL_THEN(f64_mul_sub, p - c)
+    MUL_THEN(f64_sub_mul, c - p)
+    MUL_THEN(f64_mul_mul, p * c)
+#undef MUL_THEN
 L_select:
     R(4) = R(1).i32 ? R(2) : R(3);
     NEXT(5);

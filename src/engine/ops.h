@@ -122,7 +122,11 @@
     X(ref_is_null)       /* S D */                                                          \
     X(ref_func)          /* I(function index) D */                                          \
     X(const32)           /* I D: fp[D] = I, zero-extended */                                \
-    X(const64)           /* I(low) I(high) D */
+    X(const64)           /* I(low) I(high) D */                                             \
+    X(f64_mul_add)       /* S(x) S(y) S(c) D: x*y + c, two roundings (no FMA) */             \
+    X(f64_mul_sub)       /* S(x) S(y) S(c) D: x*y - c */                                    \
+    X(f64_sub_mul)       /* S(x) S(y) S(c) D: c - x*y */                                    \
+    X(f64_mul_mul)       /* S(x) S(y) S(c) D: x*y*c */
 
 enum qe_opcode {
 #define QE_OP_ENUM2(code, name) QE_I_##name,

@@ -668,8 +668,43 @@ static int imm_form(int op, int *swapped)
     return -1;
 }
 
+/* Whether the value at stack position `pos` is the product that the last
+ * instruction, an f64.mul, just wrote to its home slot. */
+static bool is_last_product(const tr *t, uint32_t pos)
+{
+    const vsent *v = &t->vs[pos];
+    return t->last_valid && t->last_op == QE_I_f64_mul && !v->is_const && v->slot == home(t, pos) &&
+           t->code[t->last_dst] == v->slot;
+}
+
+/* f64 add, sub or mul of a product just computed: one instruction for both
+ * (each operation still rounds on its own, as WebAssembly requires). */
+static bool fuse_f64_product(tr *t, int op)
+{
+    if (op != QE_I_f64_add && op != QE_I_f64_sub && op != QE_I_f64_mul) return false;
+    bool first = is_last_product(t, t->vlen - 2);
+    if (!first && !is_last_product(t, t->vlen - 1)) return false;
+    uint32_t x = t->code[t->last_start + 1], y = t->code[t->last_start + 2];
+    t->len = t->last_start;
+    t->last_valid = false;
+    vsent b = pop(t), a = pop(t);
+    uint32_t other = use(t, first ? b : a);
+    int fused = op == QE_I_f64_add ? QE_I_f64_mul_add
+                : op == QE_I_f64_mul ? QE_I_f64_mul_mul
+                : first ? QE_I_f64_mul_sub : QE_I_f64_sub_mul;
+    uint32_t d = push_home(t, QE_F64);
+    uint32_t at = emit_op(t, fused);
+    emit_word(t, x);
+    emit_word(t, y);
+    emit_word(t, other);
+    emit_word(t, d);
+    produced(t, at, at + 4, fused);
+    return true;
+}
+
 static void emit_binary(tr *t, int op, uint8_t rtype)
 {
+    if (fuse_f64_product(t, op)) return;
     vsent b = pop(t), a = pop(t);
     int swapped = -1, imm = imm_form(op, &swapped);
     if (imm >= 0 && (b.is_const || (a.is_const && swapped >= 0))) {
