@@ -11,6 +11,7 @@
  * reloaded after anything that may grow or change it) and budget (events
  * left before the next poll of fuel and interruption).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -712,12 +713,13 @@ done:
     return NULL;
 }
 
+static void fill_handler_table(void) { run(NULL, NULL, NULL); }
+
+/* Modules may be compiled on several threads at once. */
 void qe_interp_init(void)
 {
-    static atomic_int done;
-    if (atomic_load(&done)) return;
-    run(NULL, NULL, NULL);  /* idempotent: every caller writes the same values */
-    atomic_store(&done, 1);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, fill_handler_table);
 }
 
 qv_trap *qe_invoke(qv_store *store, qv_func *f, const qe_slot *args, qe_slot *results)
