@@ -40,8 +40,12 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 TEST_WASM := $(patsubst tests/unit/wat/%.wat,$(BUILD)/testwasm/%.wasm,$(wildcard tests/unit/wat/*.wat))
 
+# The .qyv manifest parser (src/manifest/), built on libyaml.
+MANIFEST_SRC := $(wildcard src/manifest/*.c)
+MANIFEST_LIB := $(BUILD)/libqyvol_manifest.a
+
 .PHONY: all check clean unit examples fuzz
-all: $(BUILD)/qyv $(BUILD)/spectest $(UNIT_BINS) $(TEST_WASM) examples
+all: $(BUILD)/qyv $(BUILD)/spectest $(UNIT_BINS) $(TEST_WASM) examples $(MANIFEST_LIB) $(BUILD)/tests/test_manifest
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -134,6 +138,22 @@ $(BUILD)/fuzz/fuzz_module: tests/fuzz/fuzz_module.c $(ENGINE_SRC) $(wildcard src
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_module.c $(ENGINE_SRC) $(LDLIBS)
 fuzz: $(BUILD)/fuzz/fuzz_module
+
+$(MANIFEST_LIB): $(call obj,$(MANIFEST_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# Its tests read tests/manifest/fixtures/ relative to the repository root,
+# where scripts/test.sh runs them.
+$(BUILD)/tests/test_manifest: $(BUILD)/obj/tests/manifest/test_manifest.o $(MANIFEST_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -lcmocka $(LDLIBS)
+
+# libFuzzer harness for the manifest parser (clang only).
+$(BUILD)/fuzz/fuzz_manifest: tests/manifest/fuzz_manifest.c $(MANIFEST_SRC) $(wildcard src/manifest/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/manifest/fuzz_manifest.c $(MANIFEST_SRC) -lyaml $(LDLIBS)
+fuzz: $(BUILD)/fuzz/fuzz_manifest
 
 clean:
 	rm -rf build

@@ -44,7 +44,7 @@ cmocka_total() {
 # counts as one failed test.
 run_unit() {
     local dir=$1 name=$2 ok=1 src t p f rc
-    for src in tests/unit/test_*.c; do
+    for src in tests/unit/test_*.c tests/manifest/test_*.c; do
         t=$dir/tests/$(basename "$src" .c)
         timeout 300 "$t" >"$LOG/unit.out" 2>&1
         rc=$?
@@ -112,7 +112,7 @@ fi
 step "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 asan_ok=1
 asan_targets=(build/asan/spectest)
-for t in tests/unit/test_*.c; do asan_targets+=("build/asan/tests/$(basename "$t" .c)"); done
+for t in tests/unit/test_*.c tests/manifest/test_*.c; do asan_targets+=("build/asan/tests/$(basename "$t" .c)"); done
 make -j"$JOBS" SAN=address OPT=-O1 BUILD=build/asan "${asan_targets[@]}" >"$LOG/asan.out" 2>&1 || { cat "$LOG/asan.out"; fail_step "asan build"; asan_ok=0; }
 
 step "unit tests (sanitizers)"
@@ -146,6 +146,17 @@ else
     else
         tail -60 "$LOG/fuzz.out"
         fail_step "fuzzing (reproducer in build/fuzz/artifacts/)"
+    fi
+    # The manifest parser, for a third of the time, from the test manifests.
+    mcorpus="$LOG/manifest-corpus"
+    mkdir -p "$mcorpus"
+    cp tests/manifest/fixtures/*/*.qyv "$mcorpus"/
+    if timeout $((FUZZ_SECONDS / 3 + 120)) build/fuzz/fuzz_manifest -max_total_time=$((FUZZ_SECONDS / 3)) \
+        -timeout=10 -artifact_prefix=build/fuzz/artifacts/ "$mcorpus" >"$LOG/fuzz-manifest.out" 2>&1; then
+        grep -E 'Done' "$LOG/fuzz-manifest.out" | head -1
+    else
+        tail -60 "$LOG/fuzz-manifest.out"
+        fail_step "manifest fuzzing (reproducer in build/fuzz/artifacts/)"
     fi
 fi
 
