@@ -55,8 +55,8 @@ $(ENGINE_LIB): $(call obj,$(ENGINE_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(ENGINE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(MANIFEST_LIB) $(ENGINE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lyaml $(LDLIBS)
 
 $(BUILD)/spectest: $(call obj,$(SPECTEST_SRC)) $(ENGINE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(LDLIBS)

@@ -22,6 +22,7 @@ enum {
 
 int cmd_invoke(int argc, char **argv);
 int cmd_validate_wasm(int argc, char **argv);
+int cmd_validate_manifest(int argc, char **argv);
 
 /* Read a whole file; prints "qyv: cannot read FILE: REASON" and returns
  * NULL on failure. */

@@ -20,13 +20,15 @@ static void usage(FILE *out)
             "commands:\n"
             "  invoke [--fuel N] [--max-memory-pages N] MODULE.wasm FUNC [ARGS...]\n"
             "                       call an exported function and print its results\n"
+            "  validate FILE.qyv...  check manifests without running anything\n"
             "  validate-wasm FILE.wasm...\n"
             "                       decode, validate and compile modules\n"
             "  version              print the version\n"
             "  help                 print this help\n"
             "\n"
             "exit status: 0 success, 1 a file could not be read, compiled or\n"
-            "instantiated, 2 bad usage, 134 the WebAssembly code trapped.\n");
+            "instantiated or a manifest is invalid, 2 bad usage, 134 the\n"
+            "WebAssembly code trapped.\n");
 }
 
 int main(int argc, char **argv)
@@ -46,6 +48,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "invoke")) return cmd_invoke(argc - 1, argv + 1);
     if (!strcmp(cmd, "validate-wasm")) return cmd_validate_wasm(argc - 1, argv + 1);
+    if (!strcmp(cmd, "validate")) return cmd_validate_manifest(argc - 1, argv + 1);
     fprintf(stderr, "qyv: unknown command '%s'\n", cmd);
     usage(stderr);
     return QYV_EXIT_USAGE;
