@@ -34,6 +34,9 @@ int32_t qe_op_handlers[QE_I__COUNT];
  * flag when no fuel is set: bounds the reaction time to an interrupt. */
 #define POLL_INTERVAL 65536
 
+/* Host → WebAssembly re-entries allowed at once (each takes C stack). */
+#define MAX_NESTED_RUNS 256
+
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -733,10 +736,15 @@ qv_trap *qe_invoke(qv_store *store, qv_func *f, const qe_slot *args, qe_slot *re
     if (f->kind == QE_FUNC_HOST) return qe_call_host(store, NULL, f, args, results);
 
     qe_slot *fp = x->stack_top;
-    if (fp + (nargs > nres ? nargs : nres) > x->stack_end)
+    /* WebAssembly calls do not use the C stack, but each host function
+     * that calls back in nests a run: bound that nesting so the host's
+     * stack cannot overflow. */
+    if (fp + (nargs > nres ? nargs : nres) > x->stack_end || x->nesting >= MAX_NESTED_RUNS)
         return qe_trap_with_backtrace(store, QV_TRAP_STACK_EXHAUSTED, NULL);
     if (nargs) memcpy(fp, args, nargs * sizeof(qe_slot));
+    x->nesting++;
     qv_trap *trap = run(store, f, fp);
+    x->nesting--;
     if (!trap && nres) memcpy(results, fp, nres * sizeof(qe_slot));
     return trap;
 }

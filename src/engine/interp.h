@@ -24,6 +24,7 @@ typedef struct qe_exec {
     struct qe_call_record *calls; /* call records */
     uint32_t max_depth;
     uint32_t depth;               /* call records in use */
+    uint32_t nesting;             /* runs active on the C stack (host → wasm re-entries) */
 } qe_exec;
 
 /* Allocate the stacks for the given limits; false on allocation failure. */

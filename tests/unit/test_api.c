@@ -62,12 +62,25 @@ typedef struct fixture {
     qv_instance *inst;
 } fixture;
 
+/* env.reenter: calls the instance's "bounce" export, which calls
+ * env.reenter again: host and WebAssembly recurse into each other. */
+static qv_trap *host_reenter(qv_caller *caller, void *env, const qv_val *args, qv_val *results)
+{
+    (void)args;
+    (void)results;
+    fixture *fx = env;
+    qv_extern ext;
+    assert_true(qv_instance_export(fx->inst, "bounce", &ext));
+    return qv_func_call(qv_caller_store(caller), ext.of.func, NULL, 0, NULL, 0);
+}
+
 static void setup_host(fixture *fx, const qv_store_limits *limits)
 {
     fx->store = qv_store_new(limits);
     fx->linker = qv_linker_new(fx->store);
     fx->module = load("host");
     assert_true(qv_linker_define_func(fx->linker, "env", "add", (qv_functype){2, 1, add_types}, host_add, NULL));
+    assert_true(qv_linker_define_func(fx->linker, "env", "reenter", (qv_functype){0, 0, NULL}, host_reenter, fx));
     fx->mem = qv_memory_new(fx->store, (qv_limits){1, 4, true}, NULL);
     qv_linker_define(fx->linker, "env", "mem", (qv_extern){.kind = QV_EXTERN_MEMORY, .of.memory = fx->mem});
     qv_error err;
@@ -132,6 +145,23 @@ static void stack_exhaustion_is_a_trap(void **state)
     assert_int_equal(qv_trap_kind_of(trap), QV_TRAP_STACK_EXHAUSTED);
     qv_trap_delete(trap);
     assert_null(qv_func_call(fx.store, export_func(fx.inst, "inner"), &arg, 1, &res, 1));
+    teardown_host(&fx);
+}
+
+static void host_reentry_is_bounded(void **state)
+{
+    (void)state;
+    fixture fx;
+    setup_host(&fx, NULL);
+    qv_extern ext;
+    assert_true(qv_instance_export(fx.inst, "bounce", &ext));
+    qv_trap *trap = qv_func_call(fx.store, ext.of.func, NULL, 0, NULL, 0);
+    assert_non_null(trap);
+    assert_int_equal(qv_trap_kind_of(trap), QV_TRAP_STACK_EXHAUSTED);
+    qv_trap_delete(trap);
+    qv_val arg = qv_i32(1), res;
+    assert_null(qv_func_call(fx.store, export_func(fx.inst, "inner"), &arg, 1, &res, 1));
+    assert_int_equal(res.of.i32, 101);
     teardown_host(&fx);
 }
 
@@ -232,6 +262,7 @@ static void link_errors_name_the_import(void **state)
     qv_linker_define_func(l, "env", "add", (qv_functype){2, 1, wrong}, host_add, NULL);
     qv_memory *mem = qv_memory_new(s, (qv_limits){1, 4, true}, NULL);
     qv_linker_define(l, "env", "mem", (qv_extern){.kind = QV_EXTERN_MEMORY, .of.memory = mem});
+    qv_linker_define_func(l, "env", "reenter", (qv_functype){0, 0, NULL}, host_reenter, NULL);
     assert_null(qv_linker_instantiate(l, m, &trap, &err));
     assert_string_equal(err.message, "incompatible import type: env.add");
     qv_linker_delete(l);
@@ -304,6 +335,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(host_function_and_memory),
         cmocka_unit_test(trap_has_named_backtrace),
         cmocka_unit_test(stack_exhaustion_is_a_trap),
+        cmocka_unit_test(host_reentry_is_bounded),
         cmocka_unit_test(memory_grows_in_place_within_limits),
         cmocka_unit_test(fuel_stops_a_loop),
         cmocka_unit_test(interrupt_from_another_thread),

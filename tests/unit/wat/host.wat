@@ -2,6 +2,7 @@
 (module $demo
   (import "env" "add" (func $add (param i32 i32) (result i32)))
   (import "env" "mem" (memory 1 4))
+  (import "env" "reenter" (func $reenter))
   (func $inner (export "inner") (param i32) (result i32)
     (call $add (local.get 0) (i32.const 100)))
   (func $divide (param i32 i32) (result i32)
@@ -12,5 +13,6 @@
     (i32.store (local.get 0) (local.get 1)))
   (func (export "grow") (param i32) (result i32)
     (memory.grow (local.get 0)))
+  (func (export "bounce") (call $reenter))
   (func $recurse (export "recurse") (param i32) (result i32)
     (call $recurse (i32.add (local.get 0) (i32.const 1)))))
