@@ -136,6 +136,12 @@ void qv_module_import(const qv_module *module, size_t i, const char **module_nam
                       const char **name, qv_externkind *kind);
 /* Type of an imported function (kind must be QV_EXTERN_FUNC). */
 qv_functype qv_module_import_functype(const qv_module *module, size_t i);
+/* Limits of an imported table or memory (pages for memories). */
+qv_limits qv_module_import_limits(const qv_module *module, size_t i);
+/* Element type of an imported table. */
+qv_valtype qv_module_import_table_elem(const qv_module *module, size_t i);
+/* Value type and mutability of an imported global. */
+qv_valtype qv_module_import_global(const qv_module *module, size_t i, bool *mutable_);
 size_t qv_module_export_count(const qv_module *module);
 void qv_module_export(const qv_module *module, size_t i, const char **name, qv_externkind *kind);
 

@@ -72,3 +72,30 @@ void qv_module_export(const qv_module *mod, size_t i, const char **name, qv_exte
     if (name) *name = mod->m->exports[i].name;
     if (kind) *kind = (qv_externkind)mod->m->exports[i].kind;
 }
+
+qv_limits qv_module_import_limits(const qv_module *mod, size_t i)
+{
+    const qe_import *im = &mod->m->imports[i];
+    qv_limits l = {0, 0, false};
+    const qe_limits *src = im->kind == QE_EXT_TABLE ? &im->u.table.lim : im->kind == QE_EXT_MEMORY ? &im->u.mem.lim : NULL;
+    if (src) {
+        l.min = src->min;
+        l.max = src->max;
+        l.has_max = src->has_max;
+    }
+    return l;
+}
+
+qv_valtype qv_module_import_table_elem(const qv_module *mod, size_t i)
+{
+    const qe_import *im = &mod->m->imports[i];
+    return im->kind == QE_EXT_TABLE ? (qv_valtype)im->u.table.elem : QV_FUNCREF;
+}
+
+qv_valtype qv_module_import_global(const qv_module *mod, size_t i, bool *mutable_)
+{
+    const qe_import *im = &mod->m->imports[i];
+    bool global = im->kind == QE_EXT_GLOBAL;
+    if (mutable_) *mutable_ = global && im->u.global.mut;
+    return global ? (qv_valtype)im->u.global.type : QV_I32;
+}

@@ -31,11 +31,23 @@ static bool stand_in(qv_store *s, const qv_module *m, size_t i, qv_functype *typ
         out->of.func = qv_func_new(s, types[i], zero_results, &types[i], NULL);
         return out->of.func != NULL;
     case QV_EXTERN_MEMORY:
-        out->of.memory = qv_memory_new(s, (qv_limits){1, 1, false}, NULL);
-        return out->of.memory != NULL;
-    default:
-        return false; /* tables and globals need types the API does not expose yet */
+        out->of.memory = qv_memory_new(s, qv_module_import_limits(m, i), NULL);
+        return out->of.memory != NULL; /* NULL: over the store's limit */
+    case QV_EXTERN_TABLE: {
+        qv_valtype elem = qv_module_import_table_elem(m, i);
+        qv_val null = {.type = elem};
+        out->of.table = qv_table_new(s, elem, qv_module_import_limits(m, i), null, NULL);
+        return out->of.table != NULL;
     }
+    case QV_EXTERN_GLOBAL: {
+        bool mut;
+        qv_val zero = {.type = qv_module_import_global(m, i, &mut)};
+        if (zero.type == QV_V128) return false;
+        out->of.global = qv_global_new(s, zero, mut, NULL);
+        return out->of.global != NULL;
+    }
+    }
+    return false;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

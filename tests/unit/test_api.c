@@ -308,6 +308,26 @@ static void globals_and_tables(void **state)
     qv_store_delete(s);
 }
 
+static void import_types_are_described(void **state)
+{
+    (void)state;
+    qv_module *m = load("imports");
+    assert_int_equal(qv_module_import_count(m), 4);
+    qv_functype ft = qv_module_import_functype(m, 0);
+    assert_int_equal(ft.nparams, 1);
+    assert_int_equal(ft.types[0], QV_I64);
+    assert_int_equal(ft.types[1], QV_F32);
+    qv_limits tl = qv_module_import_limits(m, 1);
+    assert_true(tl.min == 2 && tl.has_max && tl.max == 10);
+    assert_int_equal(qv_module_import_table_elem(m, 1), QV_EXTERNREF);
+    qv_limits ml = qv_module_import_limits(m, 2);
+    assert_true(ml.min == 1 && !ml.has_max);
+    bool mut = false;
+    assert_int_equal(qv_module_import_global(m, 3, &mut), QV_F64);
+    assert_true(mut);
+    qv_module_delete(m);
+}
+
 static void decode_errors_carry_offsets(void **state)
 {
     (void)state;
@@ -342,6 +362,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(link_errors_name_the_import),
         cmocka_unit_test(calls_check_argument_types),
         cmocka_unit_test(globals_and_tables),
+        cmocka_unit_test(import_types_are_described),
         cmocka_unit_test(decode_errors_carry_offsets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
