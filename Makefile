@@ -127,9 +127,16 @@ $(BUILD)/examples/%.wasm: examples/demo/%.c
 # WASI guests need a sysroot holding only the wasm32-wasi headers and
 # libraries: --sysroot=/usr would let host headers leak in.
 $(BUILD)/wasi-sysroot:
-	@mkdir -p $@
+	@mkdir -p $@/lib
 	ln -sfn /usr/include/wasm32-wasi $@/include
-	ln -sfn /usr/lib/wasm32-wasi $@/lib
+	ln -sfn /usr/lib/wasm32-wasi $@/lib/wasm32-wasi
+
+# Compile a C WASI guest: $(WASI_CC) -o out.wasm src.c (order-only prerequisite
+# on $(BUILD)/wasi-sysroot). Debian's libc.a carries debug info: strip it.
+WASI_CC = $(WASM_CC) --target=wasm32-wasi --sysroot=$(BUILD)/wasi-sysroot -std=c17 -O2 $(WARN) -Wl,--strip-debug
+# Compile a Rust WASI guest with Debian's rustc (it has the wasm32 std).
+RUSTC ?= /usr/bin/rustc
+WASI_RUSTC = $(RUSTC) --target wasm32-wasi -C opt-level=2 -C strip=debuginfo --edition 2021
 
 # libFuzzer harness over decode, validate, instantiate and run (clang only).
 FUZZ_CC ?= clang-19
@@ -157,5 +164,9 @@ fuzz: $(BUILD)/fuzz/fuzz_manifest
 
 clean:
 	rm -rf build
+
+# Subsystem fragments (examples, WASI tests, ...): each adds its targets to
+# `all` with `all: ...`.
+include $(sort $(wildcard mk/*.mk))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
