@@ -31,6 +31,7 @@ endif
 
 ENGINE_SRC := $(wildcard src/engine/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
+WASI_SRC := $(wildcard src/wasi/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 SPECTEST_SRC := $(wildcard tests/spectest/*.c)
 
@@ -43,6 +44,8 @@ TEST_WASM := $(patsubst tests/unit/wat/%.wat,$(BUILD)/testwasm/%.wasm,$(wildcard
 # The .qyv manifest parser (src/manifest/), built on libyaml.
 MANIFEST_SRC := $(wildcard src/manifest/*.c)
 MANIFEST_LIB := $(BUILD)/libqyvol_manifest.a
+# The WASI preview 1 host (src/wasi/, API in include/qyvol/wasi.h).
+WASI_LIB := $(BUILD)/libqyvol_wasi.a
 
 .PHONY: all check clean unit examples fuzz
 all: $(BUILD)/qyv $(BUILD)/spectest $(UNIT_BINS) $(TEST_WASM) examples $(MANIFEST_LIB) $(BUILD)/tests/test_manifest
@@ -55,7 +58,11 @@ $(ENGINE_LIB): $(call obj,$(ENGINE_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(MANIFEST_LIB) $(ENGINE_LIB)
+$(WASI_LIB): $(call obj,$(WASI_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(MANIFEST_LIB) $(WASI_LIB) $(ENGINE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lyaml $(LDLIBS)
 
 $(BUILD)/spectest: $(call obj,$(SPECTEST_SRC)) $(ENGINE_LIB)

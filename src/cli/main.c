@@ -18,6 +18,9 @@ static void usage(FILE *out)
             "Qyvol runs WebAssembly modules.\n"
             "\n"
             "commands:\n"
+            "  run [OPTIONS] FILE [--] [ARGS...]\n"
+            "                       run a WASI program (app.qyv or module.wasm); see\n"
+            "                       qyv run --help\n"
             "  invoke [--fuel N] [--max-memory-pages N] MODULE.wasm FUNC [ARGS...]\n"
             "                       call an exported function and print its results\n"
             "  validate FILE.qyv...  check manifests without running anything\n"
@@ -28,7 +31,9 @@ static void usage(FILE *out)
             "\n"
             "exit status: 0 success, 1 a file could not be read, compiled or\n"
             "instantiated or a manifest is invalid, 2 bad usage, 134 the\n"
-            "WebAssembly code trapped.\n");
+            "WebAssembly code trapped. `qyv run` returns the program's own\n"
+            "status, or 124 timed out, 125 could not start, 126 permission\n"
+            "refused, 134 trapped.\n");
 }
 
 int main(int argc, char **argv)
@@ -46,6 +51,7 @@ int main(int argc, char **argv)
         printf("qyv %s\n", QYVOL_VERSION);
         return QYV_EXIT_OK;
     }
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "invoke")) return cmd_invoke(argc - 1, argv + 1);
     if (!strcmp(cmd, "validate-wasm")) return cmd_validate_wasm(argc - 1, argv + 1);
     if (!strcmp(cmd, "validate")) return cmd_validate_manifest(argc - 1, argv + 1);

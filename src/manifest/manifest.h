@@ -51,6 +51,9 @@ typedef struct qv_manifest_error {
     unsigned line;      /* 1-based; 0 when the error has no position */
     unsigned column;    /* 1-based, in characters; 0 likewise */
     char message[512];  /* the whole "FILE:LINE:COLUMN: ..." line, no '\n' */
+    /* The manifest asks for a permission Qyvol refuses to grant (exec:
+     * true), rather than being malformed: runners report it apart. */
+    bool permission_refused;
 } qv_manifest_error;
 
 typedef struct qv_string_list {

@@ -157,11 +157,14 @@ static bool parse_exec(mf_ctx *ctx, yaml_node_t *value, const char *key, void *t
 {
     qv_permissions *permissions = target;
     if (!mf_read_bool(ctx, value, key, &permissions->exec)) return false;
-    if (permissions->exec)
-        return mf_fail(ctx, value,
+    if (permissions->exec) {
+        mf_fail(ctx, value,
                        "'%s: true' cannot be granted: WASI has no way to start a process, so a "
                        "WebAssembly app cannot run other programs; remove it or write 'exec: false'",
                        key);
+        if (ctx->err) ctx->err->permission_refused = true;
+        return false;
+    }
     return true;
 }
 

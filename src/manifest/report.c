@@ -24,6 +24,7 @@ static void set_error_v(qv_manifest_error *err, const char *file, size_t line, s
         vsnprintf(err->message + n, sizeof err->message - (size_t)n, fmt, ap);
     err->line = (unsigned)line;
     err->column = (unsigned)column;
+    err->permission_refused = false;
 }
 
 void mf_set_error(qv_manifest_error *err, const char *file, size_t line, size_t column,

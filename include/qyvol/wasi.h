@@ -1,0 +1,86 @@
+/*
+ * qyvol/wasi.h — the WASI preview 1 host (`wasi_snapshot_preview1`, and
+ * `wasi_unstable` where its ABI is the same) for modules run by the engine of
+ * qyvol/wasm.h.
+ *
+ * Usage:
+ *     qv_wasi_config cfg = {.args = argv, .nargs = n, ...};
+ *     qv_wasi *wasi = qv_wasi_new(&cfg, err, sizeof err);
+ *     qv_wasi_define(wasi, linker);            // every WASI import
+ *     inst = qv_linker_instantiate(linker, module, &trap, &error);
+ *     int status = qv_wasi_run(wasi, store, inst, &trap);  // calls _start
+ *     qv_wasi_delete(wasi);
+ *
+ * The sandbox: the guest sees only the directories in `preopens`. Every path
+ * it names is resolved beneath the directory it is relative to — `..`,
+ * absolute paths and symbolic links (absolute, or relative ones leading out)
+ * cannot leave it — with openat2(RESOLVE_BENEATH) where the kernel has it and
+ * an equivalent component-by-component walk otherwise. A grant's access is
+ * enforced by the host whatever rights the guest asks for. Host errors are
+ * mapped to WASI errno values; host descriptors never leak to the guest or
+ * outlive qv_wasi_delete().
+ */
+#ifndef QYVOL_WASI_H
+#define QYVOL_WASI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qyvol/wasm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What a pre-opened directory allows. */
+enum {
+    QV_WASI_READ = 1,   /* open and read files, list folders */
+    QV_WASI_WRITE = 2,  /* create, write, rename, delete */
+};
+
+typedef struct qv_wasi_preopen {
+    const char *host_path;   /* a host directory */
+    const char *guest_path;  /* the name the guest sees, e.g. "/app" or "/" */
+    unsigned access;         /* QV_WASI_READ | QV_WASI_WRITE */
+    /* Paths below guest_path (guest syntax, e.g. "/app/secrets") that the
+     * guest must not see: they look absent and listings leave them out. */
+    const char *const *hidden;
+    size_t nhidden;
+} qv_wasi_preopen;
+
+typedef struct qv_wasi_config {
+    const char *const *args;  /* argv, args[0] being the program name */
+    size_t nargs;
+    const char *const *env;   /* "KEY=VALUE" strings: the whole environment */
+    size_t nenv;
+    const qv_wasi_preopen *preopens;
+    size_t npreopens;
+    /* Host descriptors behind the guest's fds 0, 1 and 2 (dup'ed; the
+     * caller keeps its own). -1 gives the guest a closed descriptor. */
+    int stdin_fd, stdout_fd, stderr_fd;
+    /* Use the portable path walk even where openat2 exists (for tests). */
+    bool no_openat2;
+} qv_wasi_config;
+
+typedef struct qv_wasi qv_wasi;
+
+/* Opens the pre-opened directories; on failure returns NULL with a message
+ * naming the directory and the reason in err. */
+qv_wasi *qv_wasi_new(const qv_wasi_config *config, char *err, size_t errlen);
+void qv_wasi_delete(qv_wasi *wasi);
+
+/* Define every WASI function in `linker` under both module names. The
+ * functions refer to `wasi`, which must outlive the instances using it. */
+bool qv_wasi_define(qv_wasi *wasi, qv_linker *linker);
+
+/* Call the instance's `_start` export. Returns the guest's exit status (0
+ * when _start returns, the proc_exit code otherwise), or -1 with *trap set
+ * when it trapped (the caller owns the trap) or when there is no _start
+ * (then *trap is a QV_TRAP_HOST trap saying so). */
+int qv_wasi_run(qv_wasi *wasi, qv_store *store, qv_instance *instance, qv_trap **trap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,126 @@
+/*
+ * run_scratch.c — memfs: the app's private scratch folder, in memory-backed
+ * storage (/dev/shm, a tmpfs, when there is one), seeded with a copy of the
+ * manifest's fs.source and deleted when the run ends.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/run.h"
+
+static const char *scratch_parent(void)
+{
+    struct stat st;
+    if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0) return "/dev/shm";
+    const char *tmp = getenv("TMPDIR");
+    return tmp && *tmp ? tmp : "/tmp";
+}
+
+static int copy_file(const char *from, const char *to, mode_t mode)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return -1;
+    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode & 0777) | 0600);
+    if (out < 0) {
+        close(in);
+        return -1;
+    }
+    char buf[65536];
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(in, buf, sizeof buf)) > 0) {
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0) {
+                rc = -1;
+                break;
+            }
+            off += w;
+        }
+        if (rc) break;
+    }
+    if (n < 0) rc = -1;
+    int saved = errno;
+    close(in);
+    if (close(out) != 0) rc = -1;
+    errno = saved;
+    return rc;
+}
+
+/* Copy the tree at `from` into the existing folder `to`. Symbolic links
+ * are copied as links (the sandbox decides what following them means). */
+static int copy_tree(const char *from, const char *to)
+{
+    DIR *d = opendir(from);
+    if (!d) return -1;
+    struct dirent *ent;
+    int rc = 0;
+    while (!rc && (ent = readdir(d))) {
+        if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, "..")) continue;
+        char src[PATH_MAX], dst[PATH_MAX];
+        if (snprintf(src, sizeof src, "%s/%s", from, ent->d_name) >= (int)sizeof src ||
+            snprintf(dst, sizeof dst, "%s/%s", to, ent->d_name) >= (int)sizeof dst) {
+            errno = ENAMETOOLONG;
+            rc = -1;
+            break;
+        }
+        struct stat st;
+        if (lstat(src, &st) != 0) rc = -1;
+        else if (S_ISDIR(st.st_mode)) rc = mkdir(dst, (st.st_mode & 0777) | 0700) ? -1 : copy_tree(src, dst);
+        else if (S_ISREG(st.st_mode)) rc = copy_file(src, dst, st.st_mode);
+        else if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = readlink(src, target, sizeof target - 1);
+            if (n < 0) rc = -1;
+            else {
+                target[n] = 0;
+                rc = symlink(target, dst);
+            }
+        }
+        /* Sockets, FIFOs and devices are not app data: left out. */
+    }
+    int saved = errno;
+    closedir(d);
+    errno = saved;
+    return rc;
+}
+
+char *run_scratch_create(const char *source)
+{
+    char *path = malloc(PATH_MAX);
+    if (!path) return NULL;
+    snprintf(path, PATH_MAX, "%s/qyvol-memfs-XXXXXX", scratch_parent());
+    if (!mkdtemp(path)) {
+        free(path);
+        return NULL;
+    }
+    if (source && copy_tree(source, path) != 0) {
+        int saved = errno;
+        run_scratch_remove(path);
+        free(path);
+        errno = saved;
+        return NULL;
+    }
+    return path;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)ftw;
+    if (flag == FTW_DP) rmdir(path);
+    else unlink(path);
+    return 0;
+}
+
+void run_scratch_remove(const char *path)
+{
+    nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS);
+}

@@ -1,0 +1,290 @@
+/*
+ * ctx.c — creating and running a WASI context: arguments, environment,
+ * stdio and pre-opened directories; defining the imports; calling _start.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "wasi/host.h"
+
+static char **copy_strings(const char *const *src, size_t n)
+{
+    char **out = calloc(n ? n : 1, sizeof *out);
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!(out[i] = strdup(src[i] ? src[i] : ""))) {
+            while (i--) free(out[i]);
+            free(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static void free_strings(char **s, size_t n)
+{
+    if (!s) return;
+    for (size_t i = 0; i < n; i++) free(s[i]);
+    free(s);
+}
+
+/* Install host descriptor `host` (dup'ed) as guest fd `fd` (0, 1 or 2). */
+static bool install_stdio(qv_wasi *w, uint32_t fd, int host)
+{
+    if (host < 0) return true;
+    int dup = fcntl(host, F_DUPFD_CLOEXEC, 3);
+    if (dup < 0) return false;
+    struct stat st;
+    if (fstat(dup, &st) != 0) {
+        close(dup);
+        return false;
+    }
+    wasi_fd *e = &w->fds[fd];
+    e->host = dup;
+    e->kind = S_ISSOCK(st.st_mode) ? FD_SOCKET : FD_FILE;
+    e->filetype = wasi_filetype_of(st.st_mode);
+    e->rights_base = e->kind == FD_SOCKET ? R_SOCKET : R_STDIO;
+    if (S_ISREG(st.st_mode)) e->rights_base |= R_FD_SEEK | R_FD_TELL;
+    e->rights_inheriting = 0;
+    int fl = fcntl(dup, F_GETFL);
+    if (fl >= 0 && (fl & O_APPEND)) e->fdflags |= W_FDFLAG_APPEND;
+    if (fl >= 0 && (fl & O_NONBLOCK)) e->fdflags |= W_FDFLAG_NONBLOCK;
+    return true;
+}
+
+/* "/app/data/x/" below grant "/app" → "data/x"; NULL if not strictly below. */
+static char *relative_to_grant(const char *grant, const char *path)
+{
+    size_t n = strlen(grant);
+    while (n > 0 && grant[n - 1] == '/') n--;
+    if (strncmp(path, grant, n) != 0 || path[n] != '/') return NULL;
+    const char *rel = path + n;
+    while (*rel == '/') rel++;
+    char *out = strdup(rel);
+    if (!out) return NULL;
+    size_t len = strlen(out);
+    while (len > 0 && out[len - 1] == '/') out[--len] = 0;
+    if (!len) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static bool open_grant(qv_wasi *w, const qv_wasi_preopen *p, wasi_grant *g, char *err, size_t errlen)
+{
+    g->root = -1;
+    if (!p->host_path || !p->guest_path || !*p->guest_path) {
+        snprintf(err, errlen, "a pre-opened directory needs a host path and a guest path");
+        return false;
+    }
+    g->guest_path = strdup(p->guest_path);
+    g->access = p->access & (QV_WASI_READ | QV_WASI_WRITE);
+    if (!g->guest_path) goto nomem;
+    g->root = open(p->host_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int dir = g->root < 0 ? -1 : open(p->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) {
+        snprintf(err, errlen, "cannot open directory %s: %s", p->host_path, strerror(errno));
+        return false;
+    }
+    if (p->nhidden) {
+        g->hidden = calloc(p->nhidden, sizeof *g->hidden);
+        if (!g->hidden) {
+            close(dir);
+            goto nomem;
+        }
+        for (size_t i = 0; i < p->nhidden; i++) {
+            g->hidden[i] = relative_to_grant(p->guest_path, p->hidden[i]);
+            if (!g->hidden[i]) {
+                snprintf(err, errlen, "hidden path %s is not below %s", p->hidden[i], p->guest_path);
+                close(dir);
+                return false;
+            }
+            g->nhidden = i + 1;
+        }
+    }
+    uint64_t dir_rights = 0, file_rights = 0;
+    if (g->access & QV_WASI_READ) dir_rights |= R_DIR_READ, file_rights |= R_FILE_READ;
+    if (g->access & QV_WASI_WRITE) dir_rights |= R_DIR_WRITE, file_rights |= R_FILE_WRITE;
+    wasi_fd e = {
+        .kind = FD_DIR,
+        .host = dir,
+        .filetype = W_FT_DIRECTORY,
+        .rights_base = dir_rights,
+        .rights_inheriting = dir_rights | file_rights,
+        .grant = g,
+        .preopen = true,
+        .rel = strdup(""),
+    };
+    if (!e.rel || wasi_fd_install(w, &e) < 0) {
+        snprintf(err, errlen, "out of memory or descriptors opening %s", p->host_path);
+        return false;
+    }
+    return true;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    return false;
+}
+
+qv_wasi *qv_wasi_new(const qv_wasi_config *cfg, char *err, size_t errlen)
+{
+    qv_wasi *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->no_openat2 = cfg->no_openat2;
+    w->nfds = 16;
+    w->fds = calloc(w->nfds, sizeof *w->fds);
+    w->args = copy_strings(cfg->args, cfg->nargs);
+    w->env = copy_strings(cfg->env, cfg->nenv);
+    w->grants = calloc(cfg->npreopens ? cfg->npreopens : 1, sizeof *w->grants);
+    if (!w->fds || !w->args || !w->env || !w->grants) {
+        snprintf(err, errlen, "out of memory");
+        qv_wasi_delete(w);
+        return NULL;
+    }
+    w->nargs = cfg->nargs;
+    w->nenv = cfg->nenv;
+    if (!install_stdio(w, 0, cfg->stdin_fd) || !install_stdio(w, 1, cfg->stdout_fd) ||
+        !install_stdio(w, 2, cfg->stderr_fd)) {
+        snprintf(err, errlen, "cannot set up stdio: %s", strerror(errno));
+        qv_wasi_delete(w);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->npreopens; i++) {
+        w->ngrants = i + 1;
+        if (!open_grant(w, &cfg->preopens[i], &w->grants[i], err, errlen)) {
+            qv_wasi_delete(w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
+void qv_wasi_delete(qv_wasi *w)
+{
+    if (!w) return;
+    for (uint32_t i = 0; i < w->nfds; i++) wasi_fd_release(&w->fds[i]);
+    free(w->fds);
+    for (size_t i = 0; i < w->ngrants; i++) {
+        wasi_grant *g = &w->grants[i];
+        free(g->guest_path);
+        free_strings(g->hidden, g->nhidden);
+        if (g->root >= 0) close(g->root);
+    }
+    free(w->grants);
+    free_strings(w->args, w->nargs);
+    free_strings(w->env, w->nenv);
+    free(w);
+}
+
+/* ------------------------------------------------------------ memory helpers */
+
+int wasi_store_u32(qv_caller *c, uint32_t addr, uint32_t v)
+{
+    uint8_t *p = wasi_mem(c, addr, 4);
+    if (!p) return W_EFAULT;
+    put_u32(p, v);
+    return 0;
+}
+
+int wasi_store_u64(qv_caller *c, uint32_t addr, uint64_t v)
+{
+    uint8_t *p = wasi_mem(c, addr, 8);
+    if (!p) return W_EFAULT;
+    put_u64(p, v);
+    return 0;
+}
+
+int wasi_iovecs(qv_caller *c, uint32_t iovs, uint32_t n, struct iovec *out, int *count)
+{
+    if (n > IOV_MAX) return W_EINVAL;
+    const uint8_t *v = wasi_mem(c, iovs, (uint64_t)n * W_IOVEC_SIZE);
+    if (!v) return W_EFAULT;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t buf = get_u32(v + i * 8), len = get_u32(v + i * 8 + 4);
+        uint8_t *p = wasi_mem(c, buf, len);
+        if (!p) return W_EFAULT;
+        out[i].iov_base = p;
+        out[i].iov_len = len;
+    }
+    *count = (int)n;
+    return 0;
+}
+
+/* ------------------------------------------------------------ imports */
+
+static const wasi_import *const groups[] = {
+    wasi_args_imports, wasi_clock_imports, wasi_fd_imports, wasi_fdstat_imports,
+    wasi_dir_imports,  wasi_path_imports,  wasi_poll_imports, wasi_sock_imports,
+};
+
+/* Functions whose wasi_unstable ABI differs from preview 1 (other whence
+ * values, filestat and subscription layouts): not offered under that name,
+ * so such a module fails to link with a clear "unknown import". */
+static bool differs_in_unstable(const char *name)
+{
+    static const char *const names[] = {"fd_seek", "fd_filestat_get", "path_filestat_get", "poll_oneoff"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(name, names[i])) return true;
+    return false;
+}
+
+bool qv_wasi_define(qv_wasi *w, qv_linker *linker)
+{
+    for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
+        for (const wasi_import *imp = groups[g]; imp->name; imp++) {
+            qv_valtype types[16];
+            uint32_t np = 0, nr = 0;
+            bool results = false;
+            for (const char *s = imp->sig; *s; s++) {
+                if (*s == ':') {
+                    results = true;
+                    continue;
+                }
+                types[np + nr] = *s == 'I' ? QV_I64 : QV_I32;
+                if (results) nr++;
+                else np++;
+            }
+            qv_functype type = {np, nr, types};
+            if (!qv_linker_define_func(linker, "wasi_snapshot_preview1", imp->name, type, imp->fn, w))
+                return false;
+            if (!differs_in_unstable(imp->name) &&
+                !qv_linker_define_func(linker, "wasi_unstable", imp->name, type, imp->fn, w))
+                return false;
+        }
+    }
+    return true;
+}
+
+int qv_wasi_run(qv_wasi *w, qv_store *store, qv_instance *inst, qv_trap **trap)
+{
+    (void)w;
+    *trap = NULL;
+    qv_extern start;
+    if (!qv_instance_export(inst, "_start", &start) || start.kind != QV_EXTERN_FUNC) {
+        *trap = qv_trap_new(QV_TRAP_HOST, "the module exports no _start function (not a WASI command)");
+        return -1;
+    }
+    qv_functype t = qv_func_type(start.of.func);
+    if (t.nparams || t.nresults) {
+        *trap = qv_trap_new(QV_TRAP_HOST, "_start must take no parameters and return nothing");
+        return -1;
+    }
+    qv_trap *tr = qv_func_call(store, start.of.func, NULL, 0, NULL, 0);
+    if (!tr) return 0;
+    if (qv_trap_kind_of(tr) == QV_TRAP_EXIT) {
+        int status = qv_trap_exit_status(tr);
+        qv_trap_delete(tr);
+        return status;
+    }
+    *trap = tr;
+    return -1;
+}
