@@ -79,7 +79,7 @@ expect_cli() {
     cli_checks=$((cli_checks + 1))
     "$@" >"$LOG/cli.out" 2>&1
     rc=$?
-    if [ $rc -ne "$want" ] || ! grep -qE "$pattern" "$LOG/cli.out"; then
+    if [ $rc -ne "$want" ] || ! grep -qE -e "$pattern" "$LOG/cli.out"; then
         echo "'$*': expected status $want and output matching /$pattern/, got status $rc:"
         head -20 "$LOG/cli.out"
         cli_ok=0
@@ -177,6 +177,21 @@ if [ $gcc_ok -eq 1 ]; then
     expect_cli 1 'cannot read missing.wasm: No such file or directory' $q validate-wasm missing.wasm
     expect_cli 2 "unknown command 'frobnicate'" $q frobnicate
     expect_cli 0 "^qyv $(cat VERSION)$" $q version
+    t=build/testwasm
+    expect_cli 7 '^bye$' $q run $t/wasi_exit.wasm
+    expect_cli 134 '^qyv run: .*wasi_trap.wasm: trap: unreachable$' $q run $t/wasi_trap.wasm
+    expect_cli 134 '^  at outer \(func 1\)$' $q run $t/wasi_trap.wasm
+    expect_cli 124 'timed out after 200 ms' timeout 20 $q run --timeout 200ms $t/wasi_spin.wasm
+    expect_cli 134 'trap: out of fuel' $q run --fuel 10000 $t/wasi_spin.wasm
+    expect_cli 125 'unknown import: wasi_snapshot_preview1.no_such_call' $q run $t/wasi_unknown_import.wasm
+    expect_cli 125 'cannot read missing.wasm: No such file' $q run missing.wasm
+    expect_cli 125 "unknown option '--bogus'" $q run --bogus $t/wasi_exit.wasm
+    expect_cli 125 'no program given' $q run
+    expect_cli 125 "--env takes KEY=VALUE, not 'X'" $q run --env X $t/wasi_exit.wasm
+    expect_cli 125 "--timeout '5' .*" $q run --timeout 5 $t/wasi_exit.wasm
+    expect_cli 126 'exec_true.qyv:4:9: .*cannot be granted' $q run tests/manifest/fixtures/bad/exec_true.qyv
+    expect_cli 125 "algorithm_misspelt.qyv:5:16: .*did you mean" $q run tests/manifest/fixtures/bad/algorithm_misspelt.qyv
+    expect_cli 0 '^usage: qyv run' $q run --help
     [ $cli_ok -eq 1 ] && echo "$cli_checks CLI checks passed (qyv invoke build/examples/fib.wasm fib 30 -> 832040, ...)"
     [ $cli_ok -eq 1 ] || fail_step "CLI smoke test"
 else
