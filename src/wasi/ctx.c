@@ -109,15 +109,20 @@ static bool open_grant(qv_wasi *w, const qv_wasi_preopen *p, wasi_grant *g, char
             g->nhidden = i + 1;
         }
     }
-    uint64_t dir_rights = 0, file_rights = 0;
-    if (g->access & QV_WASI_READ) dir_rights |= R_DIR_READ, file_rights |= R_FILE_READ;
-    if (g->access & QV_WASI_WRITE) dir_rights |= R_DIR_WRITE, file_rights |= R_FILE_WRITE;
+    uint64_t dir_rights = 0;
+    if (g->access & QV_WASI_READ) dir_rights |= R_DIR_READ;
+    if (g->access & QV_WASI_WRITE) dir_rights |= R_DIR_WRITE;
     wasi_fd e = {
         .kind = FD_DIR,
         .host = dir,
         .filetype = W_FT_DIRECTORY,
         .rights_base = dir_rights,
-        .rights_inheriting = dir_rights | file_rights,
+        /* Every right may be asked for below: path_open refuses what the
+         * grant does not allow with a clear EROFS / EACCES, rather than
+         * quietly handing out a descriptor that fails at its first use
+         * (which is what wasi-libc, masking its request with these, would
+         * otherwise get). */
+        .rights_inheriting = R_DIR_READ | R_DIR_WRITE | R_FILE_READ | R_FILE_WRITE,
         .grant = g,
         .preopen = true,
         .rel = strdup(""),

@@ -146,6 +146,10 @@ void wasi_path_free(wasi_path *p);
 const char *wasi_path_name(const wasi_path *p, char buf[258]);
 /* Is canonical path `rel` hidden in grant g (or below a hidden path)? */
 bool wasi_path_hidden(const wasi_grant *g, const char *rel);
+/* Is `rel` a hidden path or a folder above one? Such folders cannot be
+ * renamed: hiding is by path, and a rename would carry the hidden files
+ * out from under their exclude. */
+bool wasi_path_holds_hidden(const wasi_grant *g, const char *rel);
 
 /* ------------------------------------------------------------ functions */
 

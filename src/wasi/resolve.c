@@ -42,6 +42,17 @@ bool wasi_path_hidden(const wasi_grant *g, const char *rel)
     return false;
 }
 
+bool wasi_path_holds_hidden(const wasi_grant *g, const char *rel)
+{
+    if (!g || !rel) return false;
+    size_t n = strlen(rel);
+    for (size_t i = 0; i < g->nhidden; i++) {
+        const char *h = g->hidden[i];
+        if (!n || (!strncmp(h, rel, n) && (h[n] == 0 || h[n] == '/'))) return true;
+    }
+    return false;
+}
+
 void wasi_path_free(wasi_path *p)
 {
     if (p->dir >= 0) close(p->dir);

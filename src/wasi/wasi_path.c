@@ -47,7 +47,7 @@ static WASI_FN(path_open)
     if (oflags & W_O_CREAT) need |= R_PATH_CREATE_FILE;
     if (oflags & W_O_TRUNC) need |= R_PATH_FILESTAT_SET_SIZE;
     wasi_fd *d;
-    int err = dir_fd(w, A32(0), need, &d);
+    int err = dir_fd(w, A32(0), R_PATH_OPEN, &d);
     if (err) WASI_RETURN(err);
     if (oflags & ~(uint32_t)(W_O_CREAT | W_O_DIRECTORY | W_O_EXCL | W_O_TRUNC)) WASI_RETURN(W_EINVAL);
     if (fdflags & ~(uint32_t)(W_FDFLAG_APPEND | W_FDFLAG_DSYNC | W_FDFLAG_NONBLOCK | W_FDFLAG_RSYNC | W_FDFLAG_SYNC))
@@ -61,7 +61,13 @@ static WASI_FN(path_open)
     bool read = want_base & (R_FD_READ | R_FD_READDIR);
     /* Directories opened for writing fail as POSIX says, with EISDIR. */
     if (oflags & W_O_DIRECTORY) flags |= O_DIRECTORY;
-    if (write && !(access & QV_WASI_WRITE)) WASI_RETURN(W_ENOTCAPABLE);
+    /* The grant decides, whatever rights the guest asks for. A read-only
+     * grant refuses writing before anything is touched; a write-only one
+     * refuses reading files (directories stay usable as a base for
+     * creating files; listing them fails for want of FD_READDIR). */
+    if ((write || (oflags & (W_O_CREAT | W_O_TRUNC))) && !(access & QV_WASI_WRITE)) WASI_RETURN(W_EROFS);
+    if (read && !(access & QV_WASI_READ) && (oflags & W_O_CREAT)) WASI_RETURN(W_EACCES);
+    if ((err = wasi_fd_check(w, A32(0), need, &d))) WASI_RETURN(err);
     flags |= read && write ? O_RDWR : write ? O_WRONLY : O_RDONLY;
     if (oflags & W_O_CREAT) flags |= O_CREAT;
     if (oflags & W_O_EXCL) flags |= O_EXCL;
@@ -89,6 +95,10 @@ static WASI_FN(path_open)
     if (!err && fstat(fd, &st) != 0) {
         err = wasi_errno(errno);
         close(fd);
+    }
+    if (!err && read && !(access & QV_WASI_READ) && !S_ISDIR(st.st_mode)) {
+        close(fd);
+        err = W_EACCES;
     }
     if (err) {
         wasi_path_free(&p);
@@ -174,7 +184,10 @@ static WASI_FN(path_rename)
         wasi_path_free(&from);
         WASI_RETURN(err);
     }
-    if (renameat(from.dir, wasi_path_name(&from, nb1), to.dir, wasi_path_name(&to, nb2)) != 0) err = wasi_errno(errno);
+    if (wasi_path_holds_hidden(from_dir->grant, from.rel) || wasi_path_holds_hidden(to_dir->grant, to.rel))
+        err = W_EBUSY;
+    else if (renameat(from.dir, wasi_path_name(&from, nb1), to.dir, wasi_path_name(&to, nb2)) != 0)
+        err = wasi_errno(errno);
     wasi_path_free(&from);
     wasi_path_free(&to);
     WASI_RETURN(err);
