@@ -70,6 +70,28 @@ run_spec() {
     [ $rc -eq 0 ] || fail_step "$name (exit status $rc)"
 }
 
+# run_counted NAME CMD...: run a suite that ends with "N passed, N failed,
+# N skipped", show its failures, add its counts.
+run_counted() {
+    local name=$1 rc
+    shift
+    timeout 900 "$@" >"$LOG/suite.out" 2>&1
+    rc=$?
+    grep -E '^(FAIL|ESCAPED|SKIP)' "$LOG/suite.out" | head -40
+    tail -1 "$LOG/suite.out"
+    count_spec "$LOG/suite.out" || fail_step "$name (no result line)"
+    [ $rc -eq 0 ] || { tail -20 "$LOG/suite.out"; fail_step "$name (exit status $rc)"; }
+}
+
+# The WASI host's suites, run against the qyv of build folder $1.
+run_wasi_suites() {
+    local build=$1 label=$2
+    step "WASI sandbox: path escapes$label"
+    run_counted "WASI escapes$label" tests/wasi/escape/run.sh "$build"
+    step "WASI sandbox: manifest grants$label"
+    run_counted "WASI grants$label" tests/wasi/grants/run.sh "$build"
+}
+
 # expect_cli STATUS PATTERN CMD...: run qyv, check its exit status and that
 # its output (stdout and stderr) matches the extended regex PATTERN.
 cli_ok=1 cli_checks=0
@@ -110,9 +132,16 @@ else
     skip_step "spec tests" "the gcc build failed or the spec tests are missing"
 fi
 
+if [ $gcc_ok -eq 1 ]; then
+    run_wasi_suites build ""
+else
+    skip_step "WASI suites" "the gcc build failed"
+fi
+
 step "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 asan_ok=1
-asan_targets=(build/asan/spectest)
+asan_targets=(build/asan/spectest build/asan/qyv build/asan/tests/wasi/escape.wasm
+              build/asan/tests/wasi/escape-racer build/asan/tests/wasi/grants.wasm)
 for t in tests/unit/test_*.c tests/manifest/test_*.c; do asan_targets+=("build/asan/tests/$(basename "$t" .c)"); done
 make -j"$JOBS" SAN=address OPT=-O1 BUILD=build/asan "${asan_targets[@]}" >"$LOG/asan.out" 2>&1 || { cat "$LOG/asan.out"; fail_step "asan build"; asan_ok=0; }
 
@@ -128,6 +157,12 @@ if [ $asan_ok -eq 1 ] && [ $have_spec -eq 1 ]; then
     run_spec build/asan/spectest "spec tests (sanitizers)"
 else
     skip_step "spec tests (sanitizers)" "the sanitizer build failed or the spec tests are missing"
+fi
+
+if [ $asan_ok -eq 1 ]; then
+    run_wasi_suites build/asan " (sanitizers)"
+else
+    skip_step "WASI suites (sanitizers)" "the sanitizer build failed"
 fi
 
 step "fuzzing for ${FUZZ_SECONDS}s"
@@ -192,6 +227,8 @@ if [ $gcc_ok -eq 1 ]; then
     expect_cli 126 'exec_true.qyv:4:9: .*cannot be granted' $q run tests/manifest/fixtures/bad/exec_true.qyv
     expect_cli 125 "algorithm_misspelt.qyv:5:16: .*did you mean" $q run tests/manifest/fixtures/bad/algorithm_misspelt.qyv
     expect_cli 0 '^usage: qyv run' $q run --help
+    printf hello >"$LOG/five"
+    expect_cli 5 'status 5' bash -c "$q run $t/wasi_unstable.wasm <$LOG/five; s=\$?; echo status \$s; exit \$s"
     [ $cli_ok -eq 1 ] && echo "$cli_checks CLI checks passed (qyv invoke build/examples/fib.wasm fib 30 -> 832040, ...)"
     [ $cli_ok -eq 1 ] || fail_step "CLI smoke test"
 else

@@ -127,8 +127,10 @@ enum { W_EVENT_CLOCK, W_EVENT_FD_READ, W_EVENT_FD_WRITE };
 #define W_IOVEC_SIZE 8
 #define W_FDSTAT_SIZE 24     /* u8 filetype@0, u16 flags@2, u64 base@8, u64 inheriting@16 */
 #define W_FILESTAT_SIZE 64   /* dev@0 ino@8 filetype(u8)@16 nlink@24 size@32 atim@40 mtim@48 ctim@56 */
+#define W_FILESTAT_UNSTABLE_SIZE 56 /* wasi_unstable: nlink is u32@20, size@24 ... ctim@48 */
 #define W_DIRENT_SIZE 24     /* next@0 ino@8 namlen(u32)@16 type(u8)@20 */
 #define W_SUBSCRIPTION_SIZE 48 /* userdata@0 tag(u8)@8; clock: id@16 timeout@24 precision@32 flags(u16)@40; fd@16 */
+#define W_SUBSCRIPTION_UNSTABLE_SIZE 56 /* wasi_unstable: identifier@16 id@24 timeout@32 precision@40 flags@48; fd@16 */
 #define W_EVENT_SIZE 32      /* userdata@0 error(u16)@8 type(u8)@10 nbytes@16 flags(u16)@24 */
 #define W_PRESTAT_SIZE 8     /* tag(u8)@0 name_len(u32)@4 */
 

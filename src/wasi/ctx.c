@@ -231,41 +231,42 @@ static const wasi_import *const groups[] = {
     wasi_dir_imports,  wasi_path_imports,  wasi_poll_imports, wasi_sock_imports,
 };
 
-/* Functions whose wasi_unstable ABI differs from preview 1 (other whence
- * values, filestat and subscription layouts): not offered under that name,
- * so such a module fails to link with a clear "unknown import". */
+/* Is `name` one of the functions wasi_unstable defines differently? */
 static bool differs_in_unstable(const char *name)
 {
-    static const char *const names[] = {"fd_seek", "fd_filestat_get", "path_filestat_get", "poll_oneoff"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (!strcmp(name, names[i])) return true;
+    for (const wasi_import *imp = wasi_unstable_imports; imp->name; imp++)
+        if (!strcmp(name, imp->name)) return true;
     return false;
+}
+
+static bool define(qv_linker *linker, const char *module, const wasi_import *imp, qv_wasi *w)
+{
+    qv_valtype types[16];
+    uint32_t np = 0, nr = 0;
+    bool results = false;
+    for (const char *s = imp->sig; *s; s++) {
+        if (*s == ':') {
+            results = true;
+            continue;
+        }
+        types[np + nr] = *s == 'I' ? QV_I64 : QV_I32;
+        if (results) nr++;
+        else np++;
+    }
+    qv_functype type = {np, nr, types};
+    return qv_linker_define_func(linker, module, imp->name, type, imp->fn, w);
 }
 
 bool qv_wasi_define(qv_wasi *w, qv_linker *linker)
 {
     for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
         for (const wasi_import *imp = groups[g]; imp->name; imp++) {
-            qv_valtype types[16];
-            uint32_t np = 0, nr = 0;
-            bool results = false;
-            for (const char *s = imp->sig; *s; s++) {
-                if (*s == ':') {
-                    results = true;
-                    continue;
-                }
-                types[np + nr] = *s == 'I' ? QV_I64 : QV_I32;
-                if (results) nr++;
-                else np++;
-            }
-            qv_functype type = {np, nr, types};
-            if (!qv_linker_define_func(linker, "wasi_snapshot_preview1", imp->name, type, imp->fn, w))
-                return false;
-            if (!differs_in_unstable(imp->name) &&
-                !qv_linker_define_func(linker, "wasi_unstable", imp->name, type, imp->fn, w))
-                return false;
+            if (!define(linker, "wasi_snapshot_preview1", imp, w)) return false;
+            if (!differs_in_unstable(imp->name) && !define(linker, "wasi_unstable", imp, w)) return false;
         }
     }
+    for (const wasi_import *imp = wasi_unstable_imports; imp->name; imp++)
+        if (!define(linker, "wasi_unstable", imp, w)) return false;
     return true;
 }
 

@@ -37,17 +37,24 @@ int wasi_file_fd(qv_wasi *w, uint32_t fd, uint64_t rights, wasi_fd **out)
     return wasi_fd_check(w, fd, rights, out);
 }
 
-void wasi_put_filestat(uint8_t *p, const struct stat *st)
+void wasi_put_filestat(uint8_t *p, const struct stat *st, bool unstable)
 {
-    memset(p, 0, W_FILESTAT_SIZE);
+    uint64_t atim = (uint64_t)st->st_atim.tv_sec * 1000000000u + (uint64_t)st->st_atim.tv_nsec;
+    uint64_t mtim = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+    uint64_t ctim = (uint64_t)st->st_ctim.tv_sec * 1000000000u + (uint64_t)st->st_ctim.tv_nsec;
+    memset(p, 0, unstable ? W_FILESTAT_UNSTABLE_SIZE : W_FILESTAT_SIZE);
     put_u64(p + 0, st->st_dev);
     put_u64(p + 8, st->st_ino);
     put_u8(p + 16, wasi_filetype_of(st->st_mode));
-    put_u64(p + 24, st->st_nlink);
-    put_u64(p + 32, (uint64_t)st->st_size);
-    put_u64(p + 40, (uint64_t)st->st_atim.tv_sec * 1000000000u + (uint64_t)st->st_atim.tv_nsec);
-    put_u64(p + 48, (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec);
-    put_u64(p + 56, (uint64_t)st->st_ctim.tv_sec * 1000000000u + (uint64_t)st->st_ctim.tv_nsec);
+    /* wasi_unstable has a 32-bit link count, and everything after it moves
+     * up by 8 bytes. */
+    size_t shift = unstable ? 8 : 0;
+    if (unstable) put_u32(p + 20, st->st_nlink > UINT32_MAX ? UINT32_MAX : (uint32_t)st->st_nlink);
+    else put_u64(p + 24, st->st_nlink);
+    put_u64(p + 32 - shift, (uint64_t)st->st_size);
+    put_u64(p + 40 - shift, atim);
+    put_u64(p + 48 - shift, mtim);
+    put_u64(p + 56 - shift, ctim);
 }
 
 int wasi_times(uint64_t atim, uint64_t mtim, uint32_t fst, struct timespec ts[2])

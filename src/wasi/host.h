@@ -69,10 +69,11 @@ int wasi_fd_check(qv_wasi *w, uint32_t fd, uint64_t rights, wasi_fd **out);
 /* The same for file I/O: a directory is refused with EISDIR before its
  * rights are looked at, as POSIX would. */
 int wasi_file_fd(qv_wasi *w, uint32_t fd, uint64_t rights, wasi_fd **out);
-/* Write a WASI filestat for a host stat. */
+/* Write a WASI filestat for a host stat, in the preview 1 layout or the
+ * older wasi_unstable one. */
 struct stat;
 struct timespec;
-void wasi_put_filestat(uint8_t *p, const struct stat *st);
+void wasi_put_filestat(uint8_t *p, const struct stat *st, bool unstable);
 /* Host utimensat times for WASI (atim, mtim, fstflags): 0 or EINVAL. */
 int wasi_times(uint64_t atim, uint64_t mtim, uint32_t fstflags, struct timespec ts[2]);
 /* Install a new entry at the lowest free number >= 3; its host descriptor
@@ -176,5 +177,7 @@ extern const wasi_import wasi_dir_imports[];
 extern const wasi_import wasi_path_imports[];
 extern const wasi_import wasi_poll_imports[];
 extern const wasi_import wasi_sock_imports[];
+/* The wasi_unstable versions of the functions whose ABI changed. */
+extern const wasi_import wasi_unstable_imports[];
 
 #endif

@@ -92,6 +92,15 @@ static WASI_FN(fd_seek)
     WASI_RETURN(wasi_store_u64(c, A32(3), (uint64_t)pos));
 }
 
+/* wasi_unstable numbered whence CUR, END, SET. */
+WASI_FN(unstable_fd_seek)
+{
+    static const uint32_t to_preview1[] = {W_WHENCE_CUR, W_WHENCE_END, W_WHENCE_SET};
+    qv_val args[4] = {a[0], a[1], a[2], a[3]};
+    args[2].of.i32 = A32(2) < 3 ? (int32_t)to_preview1[A32(2)] : -1;
+    return wasi_fn_fd_seek(c, env, args, r);
+}
+
 static WASI_FN(fd_tell)
 {
     wasi_fd *e;

@@ -57,17 +57,27 @@ static WASI_FN(fd_fdstat_set_rights)
     WASI_RETURN(0);
 }
 
-static WASI_FN(fd_filestat_get)
+static qv_trap *fd_filestat(qv_caller *c, void *env, const qv_val *a, qv_val *r, bool unstable)
 {
     wasi_fd *e;
     int err = wasi_fd_check(env, A32(0), R_FD_FILESTAT_GET, &e);
     if (err) WASI_RETURN(err);
     struct stat st;
     if (fstat(e->host, &st) != 0) WASI_RETURN(wasi_errno(errno));
-    uint8_t *p = wasi_mem(c, A32(1), W_FILESTAT_SIZE);
+    uint8_t *p = wasi_mem(c, A32(1), unstable ? W_FILESTAT_UNSTABLE_SIZE : W_FILESTAT_SIZE);
     if (!p) WASI_RETURN(W_EFAULT);
-    wasi_put_filestat(p, &st);
+    wasi_put_filestat(p, &st, unstable);
     WASI_RETURN(0);
+}
+
+static WASI_FN(fd_filestat_get)
+{
+    return fd_filestat(c, env, a, r, false);
+}
+
+WASI_FN(unstable_fd_filestat_get)
+{
+    return fd_filestat(c, env, a, r, true);
 }
 
 static WASI_FN(fd_filestat_set_size)

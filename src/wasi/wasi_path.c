@@ -265,7 +265,7 @@ static WASI_FN(path_readlink)
     WASI_RETURN(wasi_store_u32(c, A32(5), used));
 }
 
-static WASI_FN(path_filestat_get)
+static qv_trap *path_filestat(qv_caller *c, void *env, const qv_val *a, qv_val *r, bool unstable)
 {
     qv_wasi *w = env;
     wasi_fd *d;
@@ -277,10 +277,20 @@ static WASI_FN(path_filestat_get)
     else if (p.trailing_slash && !S_ISDIR(st.st_mode)) err = W_ENOTDIR;
     wasi_path_free(&p);
     if (err) WASI_RETURN(err);
-    uint8_t *buf = wasi_mem(c, A32(4), W_FILESTAT_SIZE);
+    uint8_t *buf = wasi_mem(c, A32(4), unstable ? W_FILESTAT_UNSTABLE_SIZE : W_FILESTAT_SIZE);
     if (!buf) WASI_RETURN(W_EFAULT);
-    wasi_put_filestat(buf, &st);
+    wasi_put_filestat(buf, &st, unstable);
     WASI_RETURN(0);
+}
+
+static WASI_FN(path_filestat_get)
+{
+    return path_filestat(c, env, a, r, false);
+}
+
+WASI_FN(unstable_path_filestat_get)
+{
+    return path_filestat(c, env, a, r, true);
 }
 
 static WASI_FN(path_filestat_set_times)

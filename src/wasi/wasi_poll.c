@@ -34,13 +34,20 @@ static void put_event(uint8_t *ev, uint64_t userdata, int err, uint8_t type, uin
     put_u16(ev + 24, flags);
 }
 
-static WASI_FN(poll_oneoff)
+/* Where a subscription's fields are: the layouts of the two ABIs. */
+typedef struct sub_layout {
+    size_t size, clock_id, timeout, flags, fd;
+} sub_layout;
+static const sub_layout preview1 = {W_SUBSCRIPTION_SIZE, 16, 24, 40, 16};
+static const sub_layout unstable = {W_SUBSCRIPTION_UNSTABLE_SIZE, 24, 32, 48, 16};
+
+static qv_trap *poll_subscriptions(qv_caller *c, void *env, const qv_val *a, qv_val *r, const sub_layout *L)
 {
     qv_wasi *w = env;
     uint32_t nsubs = A32(2);
     if (nsubs == 0) WASI_RETURN(W_EINVAL);
     if (nsubs > MAX_SUBSCRIPTIONS) WASI_RETURN(W_ENOTSUP);
-    const uint8_t *in = wasi_mem(c, A32(0), (uint64_t)nsubs * W_SUBSCRIPTION_SIZE);
+    const uint8_t *in = wasi_mem(c, A32(0), (uint64_t)nsubs * L->size);
     uint8_t *out = wasi_mem(c, A32(1), (uint64_t)nsubs * W_EVENT_SIZE);
     if (!in || !out || !wasi_mem(c, A32(3), 4)) WASI_RETURN(W_EFAULT);
 
@@ -54,13 +61,13 @@ static WASI_FN(poll_oneoff)
     uint32_t npfd = 0, nevents = 0;
     uint64_t start = now_ns(CLOCK_MONOTONIC), earliest = UINT64_MAX;
     for (uint32_t i = 0; i < nsubs; i++) {
-        const uint8_t *s = in + (size_t)i * W_SUBSCRIPTION_SIZE;
+        const uint8_t *s = in + (size_t)i * L->size;
         uint64_t userdata = get_u64(s);
         uint8_t tag = s[8];
         if (tag == W_EVENT_CLOCK) {
-            uint32_t id = get_u32(s + 16);
-            uint64_t timeout = get_u64(s + 24);
-            bool abs = get_u16(s + 40) & W_SUBCLOCK_ABSTIME;
+            uint32_t id = get_u32(s + L->clock_id);
+            uint64_t timeout = get_u64(s + L->timeout);
+            bool abs = get_u16(s + L->flags) & W_SUBCLOCK_ABSTIME;
             uint64_t rel;
             if (id == W_CLOCK_REALTIME || id == W_CLOCK_MONOTONIC) {
                 uint64_t now = now_ns(id == W_CLOCK_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC);
@@ -73,8 +80,8 @@ static WASI_FN(poll_oneoff)
             if (deadline[i] < earliest) earliest = deadline[i];
         } else if (tag == W_EVENT_FD_READ || tag == W_EVENT_FD_WRITE) {
             wasi_fd *e;
-            int err = wasi_fd_check(w, get_u32(s + 16), R_POLL_FD_READWRITE, &e);
-            if (err == W_ENOTCAPABLE) err = wasi_fd_check(w, get_u32(s + 16), 0, &e) ? W_EBADF : W_ENOTCAPABLE;
+            int err = wasi_fd_check(w, get_u32(s + L->fd), R_POLL_FD_READWRITE, &e);
+            if (err == W_ENOTCAPABLE) err = wasi_fd_check(w, get_u32(s + L->fd), 0, &e) ? W_EBADF : W_ENOTCAPABLE;
             struct stat st;
             if (!err && e->kind == FD_FILE && fstat(e->host, &st) == 0 && S_ISREG(st.st_mode)) {
                 uint64_t nbytes = 0;
@@ -116,7 +123,7 @@ static WASI_FN(poll_oneoff)
     }
     for (uint32_t k = 0; k < npfd; k++) {
         if (!pfd[k].revents) continue;
-        const uint8_t *s = in + (size_t)pfd_sub[k] * W_SUBSCRIPTION_SIZE;
+        const uint8_t *s = in + (size_t)pfd_sub[k] * L->size;
         uint8_t tag = s[8];
         int err = (pfd[k].revents & POLLNVAL) ? W_EBADF : 0;
         uint16_t flags = (pfd[k].revents & POLLHUP) ? W_EVENT_HANGUP : 0;
@@ -127,12 +134,22 @@ static WASI_FN(poll_oneoff)
     }
     uint64_t now = now_ns(CLOCK_MONOTONIC);
     for (uint32_t i = 0; i < nsubs; i++) {
-        const uint8_t *s = in + (size_t)i * W_SUBSCRIPTION_SIZE;
+        const uint8_t *s = in + (size_t)i * L->size;
         if (s[8] == W_EVENT_CLOCK && deadline[i] && deadline[i] <= now)
             put_event(out + (size_t)nevents++ * W_EVENT_SIZE, get_u64(s), 0, W_EVENT_CLOCK, 0, 0);
     }
     free(pfd), free(pfd_sub), free(deadline);
     WASI_RETURN(wasi_store_u32(c, A32(3), nevents));
+}
+
+static WASI_FN(poll_oneoff)
+{
+    return poll_subscriptions(c, env, a, r, &preview1);
+}
+
+WASI_FN(unstable_poll_oneoff)
+{
+    return poll_subscriptions(c, env, a, r, &unstable);
 }
 
 const wasi_import wasi_poll_imports[] = {
