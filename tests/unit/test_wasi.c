@@ -1,0 +1,186 @@
+/*
+ * test_wasi.c — the WASI host through its public API (qyvol/wasi.h):
+ * configuration errors, stdio plumbing, args and environment, closed
+ * descriptors, exit statuses and modules that are not commands. The
+ * sandbox itself is tested from inside guests by tests/wasi/ and the
+ * official suite (build/wasitest).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "qyvol/wasi.h"
+
+static char wat_dir[4096];
+
+static qv_module *load(const char *name)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s.wasm", wat_dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s", path);
+    static uint8_t buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    qv_error err;
+    qv_module *m = qv_module_new(buf, n, &err);
+    if (!m) fail_msg("%s: %s", path, err.message);
+    return m;
+}
+
+/* Run module `name` with cfg; returns its status (or -1 and *trap). */
+static int run(const char *name, qv_wasi_config *cfg, qv_trap **trap)
+{
+    qv_module *m = load(name);
+    qv_store *store = qv_store_new(NULL);
+    qv_linker *linker = qv_linker_new(store);
+    char err[256];
+    qv_wasi *w = qv_wasi_new(cfg, err, sizeof err);
+    if (!w) fail_msg("qv_wasi_new: %s", err);
+    assert_true(qv_wasi_define(w, linker));
+    qv_error e;
+    qv_instance *inst = qv_linker_instantiate(linker, m, trap, &e);
+    if (!inst) fail_msg("instantiate: %s", e.message);
+    int status = qv_wasi_run(w, store, inst, trap);
+    qv_wasi_delete(w);
+    qv_linker_delete(linker);
+    qv_store_delete(store);
+    qv_module_delete(m);
+    return status;
+}
+
+static void missing_preopen_is_named(void **state)
+{
+    (void)state;
+    qv_wasi_preopen p = {.host_path = "/nonexistent/qyvol", .guest_path = "/data", .access = QV_WASI_READ};
+    qv_wasi_config cfg = {.preopens = &p, .npreopens = 1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+    char err[256];
+    assert_null(qv_wasi_new(&cfg, err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent/qyvol"));
+    assert_non_null(strstr(err, "No such file"));
+}
+
+static void hidden_path_must_be_below_its_grant(void **state)
+{
+    (void)state;
+    const char *hidden[] = {"/other/secret"};
+    qv_wasi_preopen p = {.host_path = "/tmp", .guest_path = "/app", .access = QV_WASI_READ,
+                         .hidden = hidden, .nhidden = 1};
+    qv_wasi_config cfg = {.preopens = &p, .npreopens = 1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+    char err[256];
+    assert_null(qv_wasi_new(&cfg, err, sizeof err));
+    assert_non_null(strstr(err, "/other/secret is not below /app"));
+}
+
+static void stdout_and_exit_status(void **state)
+{
+    (void)state;
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    qv_wasi_config cfg = {.stdin_fd = -1, .stdout_fd = pipefd[1], .stderr_fd = -1};
+    qv_trap *trap = NULL;
+    assert_int_equal(run("wasi_exit", &cfg, &trap), 7);
+    assert_null(trap);
+    close(pipefd[1]);
+    char buf[16] = {0};
+    assert_int_equal(read(pipefd[0], buf, sizeof buf - 1), 4);
+    assert_string_equal(buf, "bye\n");
+    close(pipefd[0]);
+}
+
+static void args_env_and_closed_stdin(void **state)
+{
+    (void)state;
+    const char *args[] = {"probe", "a", "b"};
+    const char *env[] = {"A=1", "B=2"};
+    qv_wasi_config cfg = {.args = args, .nargs = 3, .env = env, .nenv = 2,
+                          .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+    qv_trap *trap = NULL;
+    /* 3 args, 2 variables, fd_read(0) on a closed stdin gives EBADF (8). */
+    assert_int_equal(run("wasi_probe", &cfg, &trap), 3000 + 200 + 8);
+    assert_null(trap);
+}
+
+static void stdin_is_read(void **state)
+{
+    (void)state;
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    assert_int_equal(write(pipefd[1], "x", 1), 1);
+    close(pipefd[1]);
+    qv_wasi_config cfg = {.stdin_fd = pipefd[0], .stdout_fd = -1, .stderr_fd = -1};
+    qv_trap *trap = NULL;
+    /* No args, no environment, the read succeeds (errno 0). */
+    assert_int_equal(run("wasi_probe", &cfg, &trap), 0);
+    close(pipefd[0]);
+}
+
+static void trap_comes_back(void **state)
+{
+    (void)state;
+    qv_wasi_config cfg = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+    qv_trap *trap = NULL;
+    assert_int_equal(run("wasi_trap", &cfg, &trap), -1);
+    assert_non_null(trap);
+    assert_int_equal(qv_trap_kind_of(trap), QV_TRAP_UNREACHABLE);
+    qv_trap_delete(trap);
+}
+
+static void module_without_start(void **state)
+{
+    (void)state;
+    qv_wasi_config cfg = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+    qv_trap *trap = NULL;
+    assert_int_equal(run("wasi_reactor", &cfg, &trap), -1);
+    assert_non_null(trap);
+    assert_non_null(strstr(qv_trap_message(trap), "no _start"));
+    qv_trap_delete(trap);
+}
+
+static void unknown_import_is_a_link_error(void **state)
+{
+    (void)state;
+    qv_module *m = load("wasi_unknown_import");
+    qv_store *store = qv_store_new(NULL);
+    qv_linker *linker = qv_linker_new(store);
+    qv_wasi_config cfg = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+    char err[256];
+    qv_wasi *w = qv_wasi_new(&cfg, err, sizeof err);
+    assert_non_null(w);
+    assert_true(qv_wasi_define(w, linker));
+    qv_trap *trap = NULL;
+    qv_error e;
+    assert_null(qv_linker_instantiate(linker, m, &trap, &e));
+    assert_null(trap);
+    assert_non_null(strstr(e.message, "wasi_snapshot_preview1.no_such_call"));
+    qv_wasi_delete(w);
+    qv_linker_delete(linker);
+    qv_store_delete(store);
+    qv_module_delete(m);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    snprintf(wat_dir, sizeof wat_dir, "%s", argv[0]);
+    char *slash = strrchr(wat_dir, '/');
+    snprintf(slash ? slash + 1 : wat_dir, sizeof wat_dir - (slash ? (size_t)(slash + 1 - wat_dir) : 0),
+             "../testwasm");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(missing_preopen_is_named),
+        cmocka_unit_test(hidden_path_must_be_below_its_grant),
+        cmocka_unit_test(stdout_and_exit_status),
+        cmocka_unit_test(args_env_and_closed_stdin),
+        cmocka_unit_test(stdin_is_read),
+        cmocka_unit_test(trap_comes_back),
+        cmocka_unit_test(module_without_start),
+        cmocka_unit_test(unknown_import_is_a_link_error),
+    };
+    return cmocka_run_group_tests_name("wasi", tests, NULL, NULL);
+}
