@@ -57,7 +57,9 @@ typedef struct qv_wasi_config {
     const qv_wasi_preopen *preopens;
     size_t npreopens;
     /* Host descriptors behind the guest's fds 0, 1 and 2 (dup'ed; the
-     * caller keeps its own). -1 gives the guest a closed descriptor. */
+     * caller keeps its own, open until qv_wasi_delete, which puts back
+     * their file status flags should the guest have changed them, e.g.
+     * O_NONBLOCK on a terminal). -1 gives the guest a closed descriptor. */
     int stdin_fd, stdout_fd, stderr_fd;
     /* Use the portable path walk even where openat2 exists (for tests). */
     bool no_openat2;

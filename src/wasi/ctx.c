@@ -37,6 +37,8 @@ static void free_strings(char **s, size_t n)
 /* Install host descriptor `host` (dup'ed) as guest fd `fd` (0, 1 or 2). */
 static bool install_stdio(qv_wasi *w, uint32_t fd, int host)
 {
+    w->stdio_host[fd] = host;
+    w->stdio_flags[fd] = host < 0 ? -1 : fcntl(host, F_GETFL);
     if (host < 0) return true;
     int dup = fcntl(host, F_DUPFD_CLOEXEC, 3);
     if (dup < 0) return false;
@@ -145,6 +147,7 @@ qv_wasi *qv_wasi_new(const qv_wasi_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     w->no_openat2 = cfg->no_openat2;
+    for (int i = 0; i < 3; i++) w->stdio_host[i] = w->stdio_flags[i] = -1;
     w->nfds = 16;
     w->fds = calloc(w->nfds, sizeof *w->fds);
     w->args = copy_strings(cfg->args, cfg->nargs);
@@ -176,6 +179,8 @@ qv_wasi *qv_wasi_new(const qv_wasi_config *cfg, char *err, size_t errlen)
 void qv_wasi_delete(qv_wasi *w)
 {
     if (!w) return;
+    for (int i = 0; i < 3; i++)
+        if (w->stdio_host[i] >= 0 && w->stdio_flags[i] >= 0) fcntl(w->stdio_host[i], F_SETFL, w->stdio_flags[i]);
     for (uint32_t i = 0; i < w->nfds; i++) wasi_fd_release(&w->fds[i]);
     free(w->fds);
     for (size_t i = 0; i < w->ngrants; i++) {

@@ -57,6 +57,12 @@ struct qv_wasi {
     wasi_fd *fds;
     uint32_t nfds;          /* allocated entries */
     bool no_openat2;
+    /* The caller's stdio descriptors and their file status flags, put back
+     * when the context is deleted: the guest may set O_NONBLOCK or
+     * O_APPEND, which the open file description shares with the caller
+     * (and with the terminal's other users). -1 when not given. */
+    int stdio_host[3];
+    int stdio_flags[3];
 };
 
 /* ------------------------------------------------------------ descriptors */
