@@ -175,7 +175,7 @@ $(BUILD)/fuzz/fuzz_manifest: tests/manifest/fuzz_manifest.c $(MANIFEST_SRC) $(wi
 fuzz: $(BUILD)/fuzz/fuzz_manifest
 
 clean:
-	rm -rf build
+	rm -rf build $(EXAMPLE_APPS)
 
 # Subsystem fragments (examples, WASI tests, ...): each adds its targets to
 # `all` with `all: ...`.

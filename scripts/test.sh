@@ -90,6 +90,8 @@ run_wasi_suites() {
     run_counted "WASI escapes$label" tests/wasi/escape/run.sh "$build"
     step "WASI sandbox: manifest grants$label"
     run_counted "WASI grants$label" tests/wasi/grants/run.sh "$build"
+    step "examples through qyv run$label"
+    run_counted "examples$label" tests/e2e/examples.sh "$build"
 }
 
 # expect_cli STATUS PATTERN CMD...: run qyv, check its exit status and that
