@@ -84,8 +84,11 @@ run_counted() {
 }
 
 # The WASI host's suites, run against the qyv of build folder $1.
+WASI_DIRS=("$SHARED"/wasi-testsuite/tests/{c,rust,assemblyscript}/testsuite/wasm32-wasip1)
 run_wasi_suites() {
     local build=$1 label=$2
+    step "WASI test suite$label"
+    run_counted "WASI test suite$label" "$build/wasitest" -j "$JOBS" "${WASI_DIRS[@]}"
     step "WASI sandbox: path escapes$label"
     run_counted "WASI escapes$label" tests/wasi/escape/run.sh "$build"
     step "WASI sandbox: manifest grants$label"
@@ -142,7 +145,7 @@ fi
 
 step "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 asan_ok=1
-asan_targets=(build/asan/spectest build/asan/qyv build/asan/tests/wasi/escape.wasm
+asan_targets=(build/asan/spectest build/asan/qyv build/asan/wasitest build/asan/tests/wasi/escape.wasm
               build/asan/tests/wasi/escape-racer build/asan/tests/wasi/grants.wasm)
 for t in tests/unit/test_*.c tests/manifest/test_*.c; do asan_targets+=("build/asan/tests/$(basename "$t" .c)"); done
 make -j"$JOBS" SAN=address OPT=-O1 BUILD=build/asan "${asan_targets[@]}" >"$LOG/asan.out" 2>&1 || { cat "$LOG/asan.out"; fail_step "asan build"; asan_ok=0; }
