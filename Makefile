@@ -30,7 +30,7 @@ $(BUILD)/obj/src/engine/interp.o: CFLAGS += -fno-gcse -fno-crossjumping -fno-tre
 endif
 
 ENGINE_SRC := $(wildcard src/engine/*.c)
-CLI_SRC := $(wildcard src/cli/*.c)
+CLI_SRC := $(wildcard src/cli/*.c) $(wildcard src/app/*.c)
 WASI_SRC := $(wildcard src/wasi/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 SPECTEST_SRC := $(wildcard tests/spectest/*.c)

@@ -18,13 +18,18 @@ enum {
     QYV_EXIT_FAILURE = 1,   /* a file could not be read, compiled or instantiated */
     QYV_EXIT_USAGE = 2,     /* bad command line */
     QYV_EXIT_TIMEOUT = 124,  /* qyv run: the program ran out of time */
-    QYV_EXIT_CANNOT_RUN = 125, /* qyv run: the program could not be started */
-    QYV_EXIT_REFUSED = 126, /* qyv run: a permission the manifest asks for is refused */
+    QYV_EXIT_CANNOT_RUN = 125, /* qyv run: the program could not be started (APP_CANNOT_START) */
+    QYV_EXIT_REFUSED = 126, /* qyv run: a permission the manifest asks for is refused (APP_REFUSED) */
     QYV_EXIT_TRAP = 134,    /* the WebAssembly program trapped */
 };
 
 int cmd_invoke(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+/* qyv run: compile, link and run a module (run_module.c). */
+struct run_config;
+int run_module(const struct run_config *rc, bool no_openat2);
 int cmd_validate_wasm(int argc, char **argv);
 int cmd_validate_manifest(int argc, char **argv);
 

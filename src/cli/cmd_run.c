@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cli/run.h"
+#include "app/app.h"
 #include "manifest/units.h"
 
 static const char usage_text[] =
@@ -156,6 +156,9 @@ int cmd_run(int argc, char **argv)
     if (ends_with(file, ".qyv") || ends_with(file, ".yaml") || ends_with(file, ".yml")) {
         if ((status = run_from_manifest(&rc, file)) != 0) goto out;
         status = QYV_EXIT_CANNOT_RUN;
+        if (rc.http)
+            fprintf(stderr, "qyv run: %s is an http app (type: http); running it once as a command, "
+                            "with no request (`qyv serve` serves it)\n", file);
     } else {
         const char *base = strrchr(file, '/');
         rc.module_path = strdup(file);

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "cli/run.h"
+#include "app/app.h"
 
 /* After asking the guest to stop, how long a blocked host call (a read on
  * a terminal, say) may keep it from stopping before the process ends. */

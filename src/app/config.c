@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/run.h"
+#include "app/app.h"
 
 static bool append(char ***list, size_t *n, char *s)
 {
@@ -76,5 +76,7 @@ void run_config_free(run_config *rc)
     free(rc->module_path);
     free(rc->label);
     free(rc->scratch);
+    free(rc->name);
+    free(rc->route);
     memset(rc, 0, sizeof *rc);
 }

@@ -11,8 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "cli/run.h"
+#include "app/app.h"
 #include "manifest/manifest.h"
 
 #define APP "/app"
@@ -62,7 +61,7 @@ static int grant_path(run_config *rc, const qv_manifest *m, const char *root, co
                 host, errno ? ": " : "", errno ? strerror(errno) : "");
         for (size_t i = 0; i < nhidden; i++) free(hidden[i]);
         free(hidden), free(host), free(guest);
-        return QYV_EXIT_CANNOT_RUN;
+        return APP_CANNOT_START;
     }
     if (!run_add_preopen(rc, host, guest, access_of(&m->permissions.fs, path), hidden, nhidden)) goto fail;
     return 0;
@@ -71,7 +70,7 @@ nomem:
     free(hidden), free(host), free(guest);
 fail:
     fprintf(stderr, "qyv run: out of memory\n");
-    return QYV_EXIT_CANNOT_RUN;
+    return APP_CANNOT_START;
 }
 
 static int grant_files(run_config *rc, const qv_manifest *m)
@@ -84,7 +83,7 @@ static int grant_files(run_config *rc, const qv_manifest *m)
         if (!rc->scratch) {
             fprintf(stderr, "qyv run: %s: cannot create the memfs copy of %s: %s\n", m->file,
                     m->fs.source_path ? m->fs.source_path : "(empty)", strerror(errno));
-            return QYV_EXIT_CANNOT_RUN;
+            return APP_CANNOT_START;
         }
         root = rc->scratch;
     }
@@ -97,11 +96,11 @@ static int grant_files(run_config *rc, const qv_manifest *m)
         if (host && (stat(host, &st) != 0 || !S_ISDIR(st.st_mode))) {
             fprintf(stderr, "qyv run: %s: the app folder %s is not a folder\n", m->file, host);
             free(host), free(guest);
-            return QYV_EXIT_CANNOT_RUN;
+            return APP_CANNOT_START;
         }
         if (!host || !guest || !run_add_preopen(rc, host, guest, access, NULL, 0)) {
             fprintf(stderr, "qyv run: out of memory\n");
-            return QYV_EXIT_CANNOT_RUN;
+            return APP_CANNOT_START;
         }
         return 0;
     }
@@ -126,12 +125,12 @@ int run_from_manifest(run_config *rc, const char *path)
     qv_manifest *m = qv_manifest_load(path, &err);
     if (!m) {
         fprintf(stderr, "%s\n", err.message);
-        return err.permission_refused ? QYV_EXIT_REFUSED : QYV_EXIT_CANNOT_RUN;
+        return err.permission_refused ? APP_REFUSED : APP_CANNOT_START;
     }
-    int status = QYV_EXIT_CANNOT_RUN;
-    if (m->type == QV_APP_HTTP)
-        fprintf(stderr, "qyv run: %s is an http app (type: http); running it once as a command, "
-                        "with no request (`qyv serve` serves it)\n", path);
+    int status = APP_CANNOT_START;
+    rc->http = m->type == QV_APP_HTTP;
+    if (m->route && !(rc->route = strdup(m->route))) goto nomem;
+    if (!(rc->name = strdup(m->name))) goto nomem;
     rc->module_path = strdup(m->entrypoint_path);
     if (!rc->module_path || !run_add_arg(rc, m->name)) goto nomem;
     for (size_t i = 0; i < m->args.count; i++)

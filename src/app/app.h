@@ -1,15 +1,23 @@
 /*
- * run.h — what `qyv run` needs to start a WASI program, whether it came
- * from the command line alone or from an app.qyv manifest.
+ * app.h — an app made runnable: what it takes to start a WASI program
+ * (module, argv, environment, pre-opened directories, limits), built from
+ * the command line or from an app.qyv manifest. Used by `qyv run` and
+ * `qyv serve`.
  */
-#ifndef QYVOL_CLI_RUN_H
-#define QYVOL_CLI_RUN_H
+#ifndef QYVOL_APP_H
+#define QYVOL_APP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "qyvol/wasi.h"
+
+/* Failures of run_from_manifest; they are also `qyv run`'s exit statuses. */
+enum {
+    APP_CANNOT_START = 125,  /* unreadable or invalid manifest, missing folder */
+    APP_REFUSED = 126,       /* the manifest asks for a permission we refuse */
+};
 
 typedef struct run_config {
     char *module_path;
@@ -24,6 +32,9 @@ typedef struct run_config {
     uint64_t memory_bytes;     /* 0: the engine's default */
     int64_t fuel;              /* < 0: unlimited */
     char *scratch;             /* a memfs folder to delete afterwards, or NULL */
+    char *name;                /* the manifest's app name, or NULL */
+    char *route;               /* http apps: the URL prefix they answer */
+    bool http;                 /* type: http */
     char **owned;              /* strings the preopens point to */
     size_t nowned;
 } run_config;
@@ -36,12 +47,9 @@ bool run_add_preopen(run_config *rc, const char *host, const char *guest, unsign
 char *run_own(run_config *rc, char *s);                  /* keep s until run_config_free */
 void run_config_free(run_config *rc);
 
-/* Fill rc from the manifest at `path` (its args come first). Returns 0 or
- * the exit status after printing why. */
+/* Fill rc from the manifest at `path` (its args come first). Returns 0, or
+ * APP_CANNOT_START / APP_REFUSED after printing why on stderr. */
 int run_from_manifest(run_config *rc, const char *path);
-
-/* Compile, link and run rc's module. Returns the process exit status. */
-int run_module(const run_config *rc, bool no_openat2);
 
 /* memfs: a private copy of `source` (may be NULL: empty) in memory-backed
  * storage; the path or NULL with errno set. run_scratch_remove deletes it. */

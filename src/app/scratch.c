@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/run.h"
+#include "app/app.h"
 
 static const char *scratch_parent(void)
 {
