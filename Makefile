@@ -32,6 +32,7 @@ endif
 ENGINE_SRC := $(wildcard src/engine/*.c)
 CLI_SRC := $(wildcard src/cli/*.c) $(wildcard src/app/*.c)
 WASI_SRC := $(wildcard src/wasi/*.c)
+SERVE_SRC := $(wildcard src/serve/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 SPECTEST_SRC := $(wildcard tests/spectest/*.c)
 
@@ -62,8 +63,8 @@ $(WASI_LIB): $(call obj,$(WASI_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(MANIFEST_LIB) $(WASI_LIB) $(ENGINE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ -lyaml $(LDLIBS)
+$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(MANIFEST_LIB) $(WASI_LIB) $(ENGINE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -ljansson $(LDLIBS)
 
 $(BUILD)/spectest: $(call obj,$(SPECTEST_SRC)) $(ENGINE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(LDLIBS)
@@ -175,7 +176,7 @@ $(BUILD)/fuzz/fuzz_manifest: tests/manifest/fuzz_manifest.c $(MANIFEST_SRC) $(wi
 fuzz: $(BUILD)/fuzz/fuzz_manifest
 
 clean:
-	rm -rf build $(EXAMPLE_APPS)
+	rm -rf build $(EXAMPLE_APPS) $(EXAMPLE_HTTP_APPS)
 
 # Subsystem fragments (examples, WASI tests, ...): each adds its targets to
 # `all` with `all: ...`.

@@ -21,6 +21,9 @@ static void usage(FILE *out)
             "  run [OPTIONS] FILE [--] [ARGS...]\n"
             "                       run a WASI program (app.qyv or module.wasm); see\n"
             "                       qyv run --help\n"
+            "  serve [OPTIONS] FILE.qyv...\n"
+            "                       serve HTTP apps, a fresh instance per request;\n"
+            "                       see qyv serve --help\n"
             "  invoke [--fuel N] [--max-memory-pages N] MODULE.wasm FUNC [ARGS...]\n"
             "                       call an exported function and print its results\n"
             "  validate FILE.qyv...  check manifests without running anything\n"
@@ -52,6 +55,7 @@ int main(int argc, char **argv)
         return QYV_EXIT_OK;
     }
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "invoke")) return cmd_invoke(argc - 1, argv + 1);
     if (!strcmp(cmd, "validate-wasm")) return cmd_validate_wasm(argc - 1, argv + 1);
     if (!strcmp(cmd, "validate")) return cmd_validate_manifest(argc - 1, argv + 1);

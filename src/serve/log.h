@@ -1,0 +1,22 @@
+/*
+ * log.h — `qyv serve`'s logs: one JSON object per line on stdout, with
+ * "ts" (RFC 3339, UTC, milliseconds), "level" and the caller's fields
+ * (app, replica, request id, message; method, path, status, bytes and
+ * duration for access lines; the guest's stderr lines as "stderr").
+ */
+#ifndef QYVOL_SERVE_LOG_H
+#define QYVOL_SERVE_LOG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
+
+/* Parse "debug", "info", "warn" or "error". */
+bool log_level_parse(const char *s, log_level *out);
+void log_set_level(log_level min);
+bool log_enabled(log_level level);
+/* Write one line made of `fields` (taken over, may be NULL) and message. */
+void log_json(log_level level, const char *message, json_t *fields);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * metrics.h — what `qyv serve` counts, per app, and its rendering in the
+ * Prometheus text exposition format (GET /_qyvol/metrics).
+ */
+#ifndef QYVOL_SERVE_METRICS_H
+#define QYVOL_SERVE_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qyvol/wasm.h"
+
+#define METRICS_BUCKETS 14
+
+typedef struct app_metrics app_metrics;
+
+app_metrics *metrics_app_new(const char *app, const char *route);
+void metrics_app_free(app_metrics *m);
+
+void metrics_request_started(app_metrics *m);
+/* A request ended: its status, its total latency and, when an instance
+ * ran, how long instantiation took and the trap (0: none). */
+void metrics_request_done(app_metrics *m, int status, double seconds, double instantiate_s,
+                          qv_trap_kind trap);
+
+/* Render every app's metrics, plus the server's own, as Prometheus text
+ * (malloc'ed, *len bytes). */
+char *metrics_render(app_metrics *const *apps, size_t napps, double uptime_s, size_t *len);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * serve.h — `qyv serve`: an HTTP/1.1 server (libevent's evhttp) that hands
+ * each request for an app to a worker thread, which runs a fresh instance
+ * of the app's module the WAGI way (wagi.h) and returns the response to the
+ * event loop. Also answers GET /_qyvol/health and GET /_qyvol/metrics.
+ */
+#ifndef QYVOL_SERVE_H
+#define QYVOL_SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "serve/wagi.h"
+
+typedef struct serve_options {
+    const char *address;      /* to listen on, e.g. "127.0.0.1" */
+    uint16_t port;
+    int workers;              /* threads running instances; 0: one per CPU */
+    size_t max_body;          /* bytes; larger requests get 413 */
+    size_t max_headers;       /* bytes; larger header blocks are refused */
+    int client_timeout_s;     /* slow clients are dropped after this */
+    int drain_timeout_s;      /* on SIGTERM, longest wait for requests in flight */
+} serve_options;
+
+/* Serve the apps until SIGTERM or SIGINT (then drain and return 0), or
+ * return non-zero when the server cannot start (the reason printed). The
+ * apps are borrowed. */
+int serve_run(serve_app *apps, size_t napps, const serve_options *options);
+
+#endif

@@ -1,0 +1,559 @@
+/*
+ * server.c — the event loop and the workers.
+ *
+ * The loop thread (libevent) parses requests, routes them by longest route
+ * prefix, answers /_qyvol/health and /_qyvol/metrics itself, and queues app requests. Worker threads
+ * take a job, run the instance (wagi_run), parse its output (cgi_parse),
+ * and hand the job back to the loop with event_base_once — libevent's
+ * objects are only touched on the loop thread. A watchdog thread
+ * interrupts instances that run past their app's timeout; the client then
+ * gets 504 while every other request goes on.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "serve/cgi.h"
+#include "serve/log.h"
+#include "serve/metrics.h"
+#include "serve/serve.h"
+
+typedef struct server server;
+
+typedef struct job {
+    server *srv;
+    struct evhttp_request *req;
+    serve_app *app;
+    wagi_request rq;
+    char *strings[8];          /* what rq's fields point to */
+    wagi_header *headers;
+    char *body;
+    uint64_t start_ns;
+    char id[24];
+    atomic_bool cancelled;     /* the client went away: drop the reply */
+    /* Filled by the worker. */
+    wagi_result res;
+    cgi_response resp;
+    int status;
+    char why[600];
+    struct job *next;
+} job;
+
+struct server {
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    serve_app *apps;
+    size_t napps;
+    app_metrics **metrics;
+    serve_options opt;
+    uint64_t started_ns;
+    /* The queue of jobs for the workers. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job *head, *tail;
+    bool closing;
+    pthread_t *workers;
+    struct worker_arg *worker_args;
+    wagi_slot *slots;
+    int nworkers;
+    pthread_t watchdog;
+    atomic_bool stop_watchdog;
+    atomic_long in_flight;
+    uint64_t next_id;
+    bool draining;
+    struct event *drain_timer, *sigterm, *sigint;
+    uint64_t drain_deadline_ns;
+};
+
+/* ------------------------------------------------------------ replies */
+
+static const char *reason(int code)
+{
+    switch (code) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return code < 300 ? "OK" : code < 400 ? "Redirect" : code < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+static void send_text(struct evhttp_request *req, int code, const char *type, const char *text, size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+    if (buf) evbuffer_add(buf, text, len);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+    evhttp_send_reply(req, code, reason(code), buf);
+    if (buf) evbuffer_free(buf);
+}
+
+static void send_error(struct evhttp_request *req, int code, const char *message)
+{
+    char text[512];
+    int n = snprintf(text, sizeof text, "%d %s: %s\n", code, reason(code), message);
+    send_text(req, code, "text/plain; charset=utf-8", text, (size_t)n);
+}
+
+/* ------------------------------------------------------------ logging */
+
+/* A JSON string for arbitrary bytes: invalid UTF-8 becomes '?'. */
+static json_t *json_bytes(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    if (j) return j;
+    char *copy = malloc(n + 1);
+    if (!copy) return json_string("");
+    for (size_t i = 0; i < n; i++) copy[i] = (unsigned char)s[i] < 128 ? s[i] : '?';
+    j = json_stringn(copy, n);
+    free(copy);
+    return j ? j : json_string("");
+}
+
+/* The guest's stderr, a log line per line. */
+static void log_stderr(const job *j)
+{
+    const char *s = j->res.err, *end = s + j->res.err_len;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
+        log_json(LOG_INFO, NULL,
+                 json_pack("{s:s,s:s,s:s,s:o}", "app", j->app->name, "replica", "0", "request_id", j->id,
+                           "stderr", json_bytes(s, n)));
+        s += n + 1;
+    }
+}
+
+static void log_access(const job *j, int status, size_t bytes)
+{
+    double ms = (double)(wagi_now_ns() - j->start_ns) / 1e6;
+    json_t *f = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:f,s:f}", "app", j->app->name, "replica", "0",
+                          "request_id", j->id, "method", j->rq.method, "path", j->rq.path, "status", status,
+                          "bytes", (json_int_t)bytes, "duration_ms", ms, "instantiate_ms",
+                          j->res.instantiate_s * 1000);
+    log_json(status >= 500 ? LOG_WARN : LOG_INFO, "request", f);
+}
+
+/* ------------------------------------------------------------ jobs */
+
+static void job_free(job *j)
+{
+    for (size_t i = 0; i < sizeof j->strings / sizeof *j->strings; i++) free(j->strings[i]);
+    if (j->headers)
+        for (size_t i = 0; i < j->rq.nheaders; i++) {
+            free((char *)j->headers[i].name);
+            free((char *)j->headers[i].value);
+        }
+    free(j->headers);
+    free(j->body);
+    cgi_response_free(&j->resp);
+    wagi_result_free(&j->res);
+    free(j);
+}
+
+/* Worker side: run the instance and decide the response. */
+static void handle(job *j, wagi_slot *slot)
+{
+    serve_app *app = j->app;
+    wagi_run(app, &j->rq, app->rc.timeout_ms, slot, &j->res);
+    if (j->res.timed_out) {
+        j->status = 504;
+        snprintf(j->why, sizeof j->why, "the app ran past its timeout of %llu ms",
+                 (unsigned long long)app->rc.timeout_ms);
+    } else if (!j->res.started && !j->res.trap) {
+        j->status = 500;
+        snprintf(j->why, sizeof j->why, "%s", j->res.message);
+    } else if (j->res.trap && j->res.trap != QV_TRAP_EXIT) {
+        j->status = 500;
+        snprintf(j->why, sizeof j->why, "the app trapped: %s", j->res.message);
+    } else if (!cgi_parse(j->res.out, j->res.out_len, &j->resp, j->why, sizeof j->why)) {
+        j->status = 502;
+    } else {
+        j->status = j->resp.status;
+    }
+}
+
+/* Loop side: send what the worker decided. */
+static void reply(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    job *j = arg;
+    server *srv = j->srv;
+    size_t bytes = 0;
+    if (!atomic_load(&j->cancelled)) {
+        struct evhttp_connection *evcon = evhttp_request_get_connection(j->req);
+        if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
+        struct evkeyvalq *h = evhttp_request_get_output_headers(j->req);
+        evhttp_add_header(h, "X-Request-Id", j->id);
+        if (j->status >= 500 && !j->resp.headers) {
+            char text[700];
+            int n = snprintf(text, sizeof text, "%d %s: %s (request %s)\n", j->status, reason(j->status),
+                             j->status == 504 ? "the app took too long" : "the app failed", j->id);
+            bytes = (size_t)n;
+            send_text(j->req, j->status, "text/plain; charset=utf-8", text, bytes);
+        } else {
+            for (size_t i = 0; i < j->resp.nheaders; i++)
+                evhttp_add_header(h, j->resp.headers[i].name, j->resp.headers[i].value);
+            struct evbuffer *buf = evbuffer_new();
+            if (buf) evbuffer_add(buf, j->resp.body, j->resp.body_len);
+            bytes = j->resp.body_len;
+            evhttp_send_reply(j->req, j->status, reason(j->status), buf);
+            if (buf) evbuffer_free(buf);
+        }
+    }
+    log_stderr(j);
+    if (j->why[0])
+        log_json(LOG_WARN, j->why, json_pack("{s:s,s:s,s:s}", "app", j->app->name, "replica", "0", "request_id", j->id));
+    log_access(j, j->status, bytes);
+    metrics_request_done(j->app->metrics, j->status, (double)(wagi_now_ns() - j->start_ns) / 1e9,
+                         j->res.started ? j->res.instantiate_s : 0, j->res.trap);
+    atomic_fetch_sub(&srv->in_flight, 1);
+    job_free(j);
+}
+
+typedef struct worker_arg {
+    server *srv;
+    wagi_slot *slot;
+} worker_arg;
+
+static void *worker(void *arg)
+{
+    worker_arg *w = arg;
+    server *srv = w->srv;
+    for (;;) {
+        job *j = NULL;
+        pthread_mutex_lock(&srv->mu);
+        while (!srv->head && !srv->closing) pthread_cond_wait(&srv->cv, &srv->mu);
+        if (srv->head) {
+            j = srv->head;
+            srv->head = j->next;
+            if (!srv->head) srv->tail = NULL;
+        }
+        pthread_mutex_unlock(&srv->mu);
+        if (!j) return NULL;
+        handle(j, w->slot);
+        static const struct timeval now = {0, 0};
+        if (event_base_once(srv->base, -1, EV_TIMEOUT, reply, j, &now) != 0) {
+            /* Cannot reach the loop (out of memory): the request is lost,
+             * but its accounting must not be. */
+            atomic_fetch_sub(&srv->in_flight, 1);
+        }
+    }
+}
+
+static void *watchdog(void *arg)
+{
+    server *srv = arg;
+    while (!atomic_load(&srv->stop_watchdog)) {
+        uint64_t now = wagi_now_ns();
+        for (int i = 0; i < srv->nworkers; i++) {
+            wagi_slot *s = &srv->slots[i];
+            uint64_t deadline = atomic_load(&s->deadline_ns);
+            qv_store *store = atomic_load(&s->store);
+            /* The store stays valid while published: wagi_run clears the
+             * slot before deleting it, and an interrupt is only a flag. */
+            if (store && deadline && now > deadline) qv_store_interrupt(store);
+        }
+        usleep(5000);
+    }
+    return NULL;
+}
+
+static void on_close(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    job *j = arg;
+    if (j) atomic_store(&j->cancelled, true);
+}
+
+/* ------------------------------------------------------------ routing */
+
+static serve_app *route(server *srv, const char *path)
+{
+    serve_app *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < srv->napps; i++) {
+        const char *r = srv->apps[i].route;
+        size_t n = strlen(r);
+        if (strncmp(path, r, n) || (path[n] && path[n] != '/' && n)) continue;
+        if (!best || n > best_len) best = &srv->apps[i], best_len = n;
+    }
+    return best;
+}
+
+static const char *method_name(enum evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    default: return "GET";
+    }
+}
+
+static void serve_metrics(server *srv, struct evhttp_request *req)
+{
+    size_t len;
+    char *text = metrics_render(srv->metrics, srv->napps, (double)(wagi_now_ns() - srv->started_ns) / 1e9, &len);
+    if (!text) {
+        send_error(req, 500, "out of memory");
+        return;
+    }
+    send_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    server *srv = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (!path || !*path) path = "/";
+    if (!strcmp(path, "/_qyvol/health")) {
+        const char *body = srv->draining ? "{\"status\":\"draining\"}\n" : "{\"status\":\"ok\"}\n";
+        send_text(req, srv->draining ? 503 : 200, "application/json", body, strlen(body));
+        return;
+    }
+    if (!strcmp(path, "/_qyvol/metrics")) {
+        serve_metrics(srv, req);
+        return;
+    }
+    serve_app *app = route(srv, path);
+    if (!app) {
+        send_error(req, 404, "no app serves this path");
+        return;
+    }
+    if (srv->draining) {
+        send_error(req, 503, "the server is shutting down");
+        return;
+    }
+    job *j = calloc(1, sizeof *j);
+    if (!j) {
+        send_error(req, 503, "out of memory");
+        return;
+    }
+    j->srv = srv;
+    j->req = req;
+    j->app = app;
+    j->start_ns = wagi_now_ns();
+    snprintf(j->id, sizeof j->id, "%llx-%llx", (unsigned long long)(srv->started_ns / 1000000 % 0xffffff),
+             (unsigned long long)++srv->next_id);
+    /* Copy what the worker needs: the request object stays on this thread. */
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    char *peer = NULL;
+    uint16_t peer_port = 0;
+    if (evcon) evhttp_connection_get_peer(evcon, &peer, &peer_port);
+    const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+    char port[8];
+    snprintf(port, sizeof port, "%u", srv->opt.port);
+    char hostbuf[300];
+    if (!host) snprintf(hostbuf, sizeof hostbuf, "%s:%s", srv->opt.address, port), host = hostbuf;
+    char server_name[256];
+    snprintf(server_name, sizeof server_name, "%.*s", (int)strcspn(host, ":"), host);
+    j->strings[0] = strdup(path);
+    j->strings[1] = strdup(query ? query : "");
+    j->strings[2] = strdup(host);
+    j->strings[3] = strdup(server_name);
+    j->strings[4] = strdup(port);
+    j->strings[5] = strdup(peer ? peer : "");
+    j->rq = (wagi_request){
+        .method = method_name(evhttp_request_get_command(req)),
+        .path = j->strings[0],
+        .query = j->strings[1],
+        .protocol = "HTTP/1.1",
+        .host = j->strings[2],
+        .server_name = j->strings[3],
+        .server_port = j->strings[4],
+        .remote_addr = j->strings[5],
+    };
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    size_t n = 0;
+    for (struct evkeyval *h = in->tqh_first; h; h = h->next.tqe_next) n++;
+    j->headers = calloc(n ? n : 1, sizeof *j->headers);
+    bool ok = j->headers != NULL;
+    for (size_t i = 0; i < 6; i++) ok = ok && j->strings[i];
+    size_t k = 0;
+    for (struct evkeyval *h = in->tqh_first; ok && h; h = h->next.tqe_next, k++) {
+        j->headers[k].name = strdup(h->key);
+        j->headers[k].value = strdup(h->value);
+        j->rq.nheaders = k + 1;
+        ok = j->headers[k].name && j->headers[k].value;
+    }
+    j->rq.headers = j->headers;
+    struct evbuffer *body = evhttp_request_get_input_buffer(req);
+    size_t blen = evbuffer_get_length(body);
+    j->body = malloc(blen + 1);
+    if (j->body) evbuffer_copyout(body, j->body, blen);
+    j->rq.body = j->body;
+    j->rq.body_len = blen;
+    if (!ok || !j->body) {
+        job_free(j);
+        send_error(req, 503, "out of memory");
+        return;
+    }
+    if (evcon) evhttp_connection_set_closecb(evcon, on_close, j);
+    atomic_fetch_add(&srv->in_flight, 1);
+    metrics_request_started(app->metrics);
+    pthread_mutex_lock(&srv->mu);
+    if (srv->tail) srv->tail->next = j;
+    else srv->head = j;
+    srv->tail = j;
+    pthread_cond_signal(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+/* ------------------------------------------------------------ shutdown */
+
+static void drain_check(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    server *srv = arg;
+    long left = atomic_load(&srv->in_flight);
+    if (left == 0 || wagi_now_ns() > srv->drain_deadline_ns) {
+        if (left) log_json(LOG_WARN, "drain timeout: leaving requests unanswered", json_pack("{s:I}", "in_flight", (json_int_t)left));
+        event_base_loopexit(srv->base, NULL);
+    }
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    server *srv = arg;
+    if (srv->draining) return;
+    srv->draining = true;
+    log_json(LOG_INFO, "shutting down: draining requests in flight",
+             json_pack("{s:s,s:I}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "in_flight",
+                       (json_int_t)atomic_load(&srv->in_flight)));
+    /* No new connections; open keep-alive ones get 503 for new requests. */
+    if (srv->bound) evhttp_del_accept_socket(srv->http, srv->bound), srv->bound = NULL;
+    srv->drain_deadline_ns = wagi_now_ns() + (uint64_t)srv->opt.drain_timeout_s * 1000000000u;
+    srv->drain_timer = event_new(srv->base, -1, EV_PERSIST, drain_check, srv);
+    struct timeval tick = {0, 20000};
+    if (srv->drain_timer) event_add(srv->drain_timer, &tick);
+    else event_base_loopexit(srv->base, NULL);
+}
+
+/* ------------------------------------------------------------ main */
+
+int serve_run(serve_app *apps, size_t napps, const serve_options *options)
+{
+    static server s;
+    server *srv = &s;
+    memset(srv, 0, sizeof *srv);
+    srv->apps = apps;
+    srv->napps = napps;
+    srv->opt = *options;
+    srv->started_ns = wagi_now_ns();
+    int status = 1;
+    if (evthread_use_pthreads() != 0) {
+        fprintf(stderr, "qyv serve: libevent has no thread support\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    srv->metrics = calloc(napps ? napps : 1, sizeof *srv->metrics);
+    if (!srv->metrics) return 1;
+    for (size_t i = 0; i < napps; i++) srv->metrics[i] = apps[i].metrics;
+    srv->base = event_base_new();
+    srv->http = srv->base ? evhttp_new(srv->base) : NULL;
+    if (!srv->http) {
+        fprintf(stderr, "qyv serve: cannot create the HTTP server\n");
+        goto out;
+    }
+    evhttp_set_max_body_size(srv->http, (ev_ssize_t)srv->opt.max_body);
+    evhttp_set_max_headers_size(srv->http, (ev_ssize_t)srv->opt.max_headers);
+    evhttp_set_timeout(srv->http, srv->opt.client_timeout_s);
+    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_gencb(srv->http, on_request, srv);
+    srv->bound = evhttp_bind_socket_with_handle(srv->http, srv->opt.address, srv->opt.port);
+    if (!srv->bound) {
+        fprintf(stderr, "qyv serve: cannot listen on %s:%u: %s\n", srv->opt.address, srv->opt.port, strerror(errno));
+        goto out;
+    }
+    srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+    srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
+    if (!srv->sigterm || !srv->sigint || event_add(srv->sigterm, NULL) || event_add(srv->sigint, NULL)) {
+        fprintf(stderr, "qyv serve: cannot handle signals\n");
+        goto out;
+    }
+    pthread_mutex_init(&srv->mu, NULL);
+    pthread_cond_init(&srv->cv, NULL);
+    srv->nworkers = srv->opt.workers > 0 ? srv->opt.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (srv->nworkers < 1) srv->nworkers = 1;
+    srv->workers = calloc((size_t)srv->nworkers, sizeof *srv->workers);
+    srv->slots = calloc((size_t)srv->nworkers, sizeof *srv->slots);
+    srv->worker_args = calloc((size_t)srv->nworkers, sizeof *srv->worker_args);
+    if (!srv->workers || !srv->slots || !srv->worker_args) goto out;
+    int started = 0;
+    for (; started < srv->nworkers; started++) {
+        srv->worker_args[started] = (worker_arg){srv, &srv->slots[started]};
+        if (pthread_create(&srv->workers[started], NULL, worker, &srv->worker_args[started]) != 0) break;
+    }
+    bool watching = pthread_create(&srv->watchdog, NULL, watchdog, srv) == 0;
+    json_t *routes = json_array();
+    for (size_t i = 0; i < napps; i++)
+        json_array_append_new(routes, json_pack("{s:s,s:s}", "app", apps[i].name, "route", *apps[i].route ? apps[i].route : "/"));
+    log_json(LOG_INFO, "listening",
+             json_pack("{s:s,s:i,s:i,s:o}", "address", srv->opt.address, "port", srv->opt.port, "workers",
+                       started, "apps", routes));
+    event_base_dispatch(srv->base);
+    /* Stop the workers (the queue is empty once drained) and the watchdog. */
+    pthread_mutex_lock(&srv->mu);
+    srv->closing = true;
+    pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+    for (int i = 0; i < started; i++) pthread_join(srv->workers[i], NULL);
+    atomic_store(&srv->stop_watchdog, true);
+    if (watching) pthread_join(srv->watchdog, NULL);
+    /* Jobs finished during the joins still wait on the loop. */
+    event_base_loop(srv->base, EVLOOP_NONBLOCK);
+    log_json(LOG_INFO, "stopped", NULL);
+    status = started == srv->nworkers ? 0 : 1;
+out:
+    if (srv->drain_timer) event_free(srv->drain_timer);
+    if (srv->sigterm) event_free(srv->sigterm);
+    if (srv->sigint) event_free(srv->sigint);
+    if (srv->http) evhttp_free(srv->http);
+    if (srv->base) event_base_free(srv->base);
+    free(srv->workers);
+    free(srv->slots);
+    free(srv->worker_args);
+    free(srv->metrics);
+    return status;
+}
