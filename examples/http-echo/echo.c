@@ -5,6 +5,7 @@
  * and Content-Type; `sleep=MS` makes it wait first, `trap` makes it crash
  * and `spin` loop forever, so the tests can check how the server copes.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
