@@ -95,6 +95,8 @@ run_wasi_suites() {
     run_counted "WASI grants$label" tests/wasi/grants/run.sh "$build"
     step "examples through qyv run$label"
     run_counted "examples$label" tests/e2e/examples.sh "$build"
+    step "qyv serve end to end$label"
+    run_counted "qyv serve$label" tests/e2e/serve.sh "$build"
 }
 
 # expect_cli STATUS PATTERN CMD...: run qyv, check its exit status and that
@@ -232,6 +234,8 @@ if [ $gcc_ok -eq 1 ]; then
     expect_cli 126 'exec_true.qyv:4:9: .*cannot be granted' $q run tests/manifest/fixtures/bad/exec_true.qyv
     expect_cli 125 "algorithm_misspelt.qyv:5:16: .*did you mean" $q run tests/manifest/fixtures/bad/algorithm_misspelt.qyv
     expect_cli 0 '^usage: qyv run' $q run --help
+    expect_cli 0 '^usage: qyv serve' $q serve --help
+    expect_cli 2 'no apps given' $q serve
     printf hello >"$LOG/five"
     expect_cli 5 'status 5' bash -c "$q run $t/wasi_unstable.wasm <$LOG/five; s=\$?; echo status \$s; exit \$s"
     [ $cli_ok -eq 1 ] && echo "$cli_checks CLI checks passed (qyv invoke build/examples/fib.wasm fib 30 -> 832040, ...)"

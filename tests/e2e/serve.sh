@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# `qyv serve` end to end: starts the real server on a loopback port with the
+# http examples, talks to it with curl, and stops it. Usage (from the
+# repository root): tests/e2e/serve.sh [BUILD_DIR]. Ends with
+# "N passed, N failed, 0 skipped". Every server it starts is stopped, with
+# bounded waits.
+set -u
+BUILD=${1:-build}
+QYV=$BUILD/qyv
+passed=0 failed=0
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { echo "ok $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+
+# A free loopback port.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url=http://127.0.0.1:$port
+
+start() {
+    "$QYV" serve --listen 127.0.0.1:"$port" --workers 4 "$@" >"$tmp/log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "$url/_qyvol/health" && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    bad "server starts" "not answering; log: $(tail -5 "$tmp/log")"
+    return 1
+}
+
+# stop: SIGTERM, then wait at most 10 s for exit status 0.
+stop() {
+    kill -TERM "$pid"
+    for _ in $(seq 200); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        bad "graceful stop" "still running 10 s after SIGTERM"
+        kill -KILL "$pid"
+    fi
+    wait "$pid"
+    local rc=$?
+    pid=
+    [ $rc -eq 0 ] && ok "exits 0 on SIGTERM" || bad "exits 0 on SIGTERM" "status $rc"
+}
+
+# check NAME EXPECTED_CODE REGEX CURL_ARGS...: status code and body.
+check() {
+    local name=$1 want=$2 pattern=$3 code
+    shift 3
+    code=$(curl -s -o "$tmp/body" -w '%{http_code}' --max-time 20 "$@")
+    if [ "$code" != "$want" ]; then
+        bad "$name" "status $code, expected $want; body: $(head -c 300 "$tmp/body")"
+    elif ! grep -qE -e "$pattern" "$tmp/body"; then
+        bad "$name" "body does not match /$pattern/: $(head -c 300 "$tmp/body")"
+    else
+        ok "$name"
+    fi
+}
+
+start examples/http-hello/app.qyv examples/http-echo/app.qyv || exit 1
+
+check "hello" 200 "^Hello from Qyvol! You asked for '/world'.$" "$url/hello/world"
+check "route prefix is a whole segment" 404 "no app serves" "$url/helloworld"
+check "unknown path" 404 "no app serves" "$url/nope"
+check "method and path" 200 '^method: PUT$' -X PUT "$url/echo/a%20b/c"
+check "PATH_INFO is decoded" 200 '^path: /a b/c$' -X PUT "$url/echo/a%20b/c"
+check "query string" 200 '^query: x=1&y=2$' "$url/echo?x=1&y=2"
+check "matched route" 200 '^route: /echo/...$' "$url/echo"
+check "headers as HTTP_*" 200 '^header: HTTP_X_CUSTOM=forty two$' -H 'X-Custom: forty two' "$url/echo"
+check "no HTTP_AUTHORIZATION" 200 '^body:$' -H 'Authorization: Bearer secret' "$url/echo"
+if grep -q AUTHORIZATION "$tmp/body"; then bad "Authorization hidden" "the app saw it"; else ok "Authorization hidden"; fi
+check "body on stdin" 200 '^body: posted data$' --data-binary 'posted data' "$url/echo"
+check "chunked request body" 200 '^body: chunk1chunk2$' -H 'Transfer-Encoding: chunked' --data-binary 'chunk1chunk2' "$url/echo"
+check "Status header" 404 '^method: GET$' "$url/echo?status=404"
+curl -s -D "$tmp/headers" -o /dev/null "$url/echo?type=text/html"
+grep -qi '^Content-Type: text/html' "$tmp/headers" && ok "Content-Type header" || bad "Content-Type header" "$(cat "$tmp/headers")"
+grep -qi '^X-Request-Id: ' "$tmp/headers" && ok "request id header" || bad "request id header" "missing"
+check "trap gives 500" 500 'the app failed' "$url/echo?trap"
+check "server survives a trap" 200 '^Hello' "$url/hello"
+
+head -c 12000000 /dev/zero >"$tmp/big"
+check "body over --max-body gives 413" 413 '' --data-binary @"$tmp/big" "$url/echo"
+
+# A runaway request times out (the manifest says 2s) while others go on.
+curl -s -o "$tmp/spin" -w '%{http_code}' --max-time 20 "$url/echo?spin" >"$tmp/spin_code" &
+spin=$!
+sleep 0.3
+start_ns=$(date +%s%N)
+check "served during a runaway request" 200 '^Hello' "$url/hello"
+took=$((($(date +%s%N) - start_ns) / 1000000))
+[ "$took" -lt 1000 ] && ok "not blocked by the runaway ($took ms)" || bad "not blocked by the runaway" "took $took ms"
+wait $spin
+[ "$(cat "$tmp/spin_code")" = 504 ] && ok "runaway gets 504" || bad "runaway gets 504" "got $(cat "$tmp/spin_code")"
+
+check "health" 200 '"status":"ok"' "$url/_qyvol/health"
+check "metrics" 200 '^qyvol_http_requests_total\{app="echo",route="/echo",code="504"\} 1$' "$url/_qyvol/metrics"
+if grep -q '^# TYPE qyvol_http_request_duration_seconds histogram$' "$tmp/body" &&
+    grep -q '^qyvol_traps_total{app="echo",kind="timeout"} 1$' "$tmp/body" &&
+    grep -q '^qyvol_traps_total{app="echo",kind="unreachable"} 1$' "$tmp/body"; then
+    ok "metrics: histogram and traps by kind"
+else
+    bad "metrics: histogram and traps by kind" "$(head -c 600 "$tmp/body")"
+fi
+# Every metric line has a HELP and a TYPE for its family.
+if python3 - "$tmp/body" <<'PY'
+import re, sys
+helped, typed = set(), set()
+for line in open(sys.argv[1]):
+    if line.startswith("# HELP "): helped.add(line.split()[2])
+    elif line.startswith("# TYPE "): typed.add(line.split()[2])
+    elif line.strip():
+        name = re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line).group(0)
+        family = re.sub(r"_(bucket|sum|count)$", "", name)
+        if family not in helped or family not in typed:
+            sys.exit(f"{name}: no HELP/TYPE")
+PY
+then ok "metrics: HELP and TYPE for every family"; else bad "metrics: HELP and TYPE for every family" "see above"; fi
+
+# Logs are JSON lines with an access line per request and the app's stderr.
+if python3 - "$tmp/log" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+access = [l for l in lines if l.get("message") == "request"]
+assert access and all({"ts", "level", "app", "request_id", "method", "path", "status", "bytes", "duration_ms"} <= set(l) for l in access), "access lines"
+assert any(l.get("stderr", "").startswith("echoed ") for l in lines), "stderr lines"
+PY
+then ok "logs are JSON lines"; else bad "logs are JSON lines" "$(tail -3 "$tmp/log")"; fi
+
+# Graceful shutdown: a request in flight when SIGTERM arrives completes.
+curl -s -o "$tmp/slow" -w '%{http_code}' --max-time 20 "$url/echo?sleep=700" >"$tmp/slow_code" &
+slow=$!
+sleep 0.3
+stop
+wait $slow
+[ "$(cat "$tmp/slow_code")" = 200 ] && ok "request in flight finishes on SIGTERM" || bad "request in flight finishes on SIGTERM" "got $(cat "$tmp/slow_code")"
+
+# Bad configurations are refused before listening.
+"$QYV" serve --listen 127.0.0.1:"$port" examples/hello/app.qyv >"$tmp/out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -q "not an http app" "$tmp/out" && ok "cli app refused" || bad "cli app refused" "status $rc: $(cat "$tmp/out")"
+"$QYV" serve --listen 127.0.0.1:"$port" examples/http-echo/app.qyv examples/http-echo/app.qyv >"$tmp/out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -q "both want the route '/echo'" "$tmp/out" && ok "duplicate route refused" || bad "duplicate route refused" "status $rc: $(cat "$tmp/out")"
+"$QYV" serve --listen nonsense examples/http-echo/app.qyv >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "takes ADDRESS:PORT" "$tmp/out" && ok "bad --listen refused" || bad "bad --listen refused" "status $rc: $(cat "$tmp/out")"
+
+echo "$passed passed, $failed failed, 0 skipped"
+[ $failed -eq 0 ]
