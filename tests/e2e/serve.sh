@@ -66,9 +66,10 @@ check() {
     fi
 }
 
-start examples/http-hello/app.qyv examples/http-echo/app.qyv || exit 1
+start examples/http-hello/app.qyv examples/http-echo/app.qyv examples/http-rust/app.qyv || exit 1
 
 check "hello" 200 "^Hello from Qyvol! You asked for '/world'.$" "$url/hello/world"
+check "rust app" 200 '"method":"POST","path":"/x","body_bytes":5' -d 'hello' "$url/rust/x"
 check "route prefix is a whole segment" 404 "no app serves" "$url/helloworld"
 check "unknown path" 404 "no app serves" "$url/nope"
 check "method and path" 200 '^method: PUT$' -X PUT "$url/echo/a%20b/c"
