@@ -119,6 +119,12 @@ $(BUILD)/bench/native/%: bench/kernels/%.c bench/native_main.c bench/kernels/ker
 	@mkdir -p $(dir $@)
 	$(BENCH_CC) -std=c17 -O2 $(WARN) -o $@ $< bench/native_main.c -lm
 
+# The cost of an instance per request (bench/README.md, "Instantiation").
+$(BUILD)/bench/instantiate: $(call obj,bench/instantiate.c) $(WASI_LIB) $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bench-kernels: $(BUILD)/bench/instantiate
+
 $(BUILD)/bench/runner: $(call obj,bench/runner.c) $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

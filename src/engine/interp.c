@@ -40,19 +40,38 @@ int32_t qe_op_handlers[QE_I__COUNT];
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* The value stack and call records of the last store this thread deleted,
+ * for the next one: a store per request (qyv serve) must not pay for
+ * mapping 8 MiB and allocating the records each time. The records are
+ * written before they are read, and validation guarantees no slot is read
+ * before it is written, so old contents do not matter. */
+static _Thread_local struct {
+    qe_slot *stack;
+    uint32_t slots;
+    qe_call_record *calls;
+    uint32_t depth;
+} spare;
+
 bool qe_exec_init(qe_exec *x, uint32_t value_slots, uint32_t max_depth)
 {
-    size_t bytes = (size_t)value_slots * sizeof(qe_slot);
-    void *stack = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                       -1, 0);
-    if (stack == MAP_FAILED) return false;
-    /* Record 0 stands for the embedder: frame d uses record d. */
-    x->calls = calloc((size_t)max_depth + 1, sizeof(qe_call_record));
-    if (!x->calls) {
-        munmap(stack, bytes);
-        return false;
+    if (spare.stack && spare.slots == value_slots && spare.depth == max_depth) {
+        x->stack = spare.stack;
+        x->calls = spare.calls;
+        spare.stack = NULL;
+        spare.calls = NULL;
+    } else {
+        size_t bytes = (size_t)value_slots * sizeof(qe_slot);
+        void *stack = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                           -1, 0);
+        if (stack == MAP_FAILED) return false;
+        /* Record 0 stands for the embedder: frame d uses record d. */
+        x->calls = calloc((size_t)max_depth + 1, sizeof(qe_call_record));
+        if (!x->calls) {
+            munmap(stack, bytes);
+            return false;
+        }
+        x->stack = stack;
     }
-    x->stack = stack;
     x->stack_end = x->stack + value_slots;
     x->stack_top = x->stack;
     x->max_depth = max_depth;
@@ -62,8 +81,16 @@ bool qe_exec_init(qe_exec *x, uint32_t value_slots, uint32_t max_depth)
 
 void qe_exec_free(qe_exec *x)
 {
-    if (x->stack) munmap(x->stack, (size_t)(x->stack_end - x->stack) * sizeof(qe_slot));
-    free(x->calls);
+    uint32_t slots = (uint32_t)(x->stack_end - x->stack);
+    if (x->stack && !spare.stack) {
+        spare.stack = x->stack;
+        spare.slots = slots;
+        spare.calls = x->calls;
+        spare.depth = x->max_depth;
+    } else {
+        if (x->stack) munmap(x->stack, (size_t)slots * sizeof(qe_slot));
+        free(x->calls);
+    }
     memset(x, 0, sizeof *x);
 }
 

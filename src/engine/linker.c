@@ -1,5 +1,11 @@
 /*
  * linker.c — resolving imports by (module, name).
+ *
+ * Host functions defined by qv_linker_define_func are made into qv_func
+ * objects only when an import (or qv_linker_get) asks for them: a WASI
+ * context defines some fifty functions per store, a module imports a
+ * handful, and a server making a store per request must not pay for the
+ * rest.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +15,15 @@
 
 typedef struct binding {
     struct binding *next;
-    char *module, *name;
-    qv_extern ext;
+    char *module, *name;       /* point into strings[] */
+    uint32_t hash;             /* hash2(module, name) */
+    qv_extern ext;             /* ext.of.func is NULL until made, for lazy ones */
+    bool lazy;                 /* a host function to make on first use: */
+    qv_host_fn fn;
+    void *env;
+    uint32_t nparams, nresults;
+    qv_valtype types[16];      /* params then results (host functions have few) */
+    char strings[];
 } binding;
 
 struct qv_linker {
@@ -33,7 +46,7 @@ qv_linker *qv_linker_new(qv_store *store)
     qv_linker *l = calloc(1, sizeof *l);
     if (!l) return NULL;
     l->store = store;
-    l->nbuckets = 64;
+    l->nbuckets = 128; /* WASI alone defines ~100 names */
     l->buckets = calloc(l->nbuckets, sizeof *l->buckets);
     if (!l->buckets) {
         free(l);
@@ -48,19 +61,22 @@ void qv_linker_delete(qv_linker *l)
     for (uint32_t i = 0; i < l->nbuckets; i++)
         for (binding *b = l->buckets[i], *next; b; b = next) {
             next = b->next;
-            free(b->module);
-            free(b->name);
             free(b);
         }
     free(l->buckets);
     free(l);
 }
 
+static binding *find_hashed(const qv_linker *l, uint32_t h, const char *module, const char *name)
+{
+    for (binding *b = l->buckets[h & (l->nbuckets - 1)]; b; b = b->next)
+        if (b->hash == h && strcmp(b->name, name) == 0 && strcmp(b->module, module) == 0) return b;
+    return NULL;
+}
+
 static binding *find(const qv_linker *l, const char *module, const char *name)
 {
-    for (binding *b = l->buckets[hash2(module, name) & (l->nbuckets - 1)]; b; b = b->next)
-        if (strcmp(b->module, module) == 0 && strcmp(b->name, name) == 0) return b;
-    return NULL;
+    return find_hashed(l, hash2(module, name), module, name);
 }
 
 static void rehash(qv_linker *l)
@@ -71,7 +87,7 @@ static void rehash(qv_linker *l)
     for (uint32_t i = 0; i < l->nbuckets; i++)
         for (binding *b = l->buckets[i], *next; b; b = next) {
             next = b->next;
-            uint32_t k = hash2(b->module, b->name) & (n - 1);
+            uint32_t k = b->hash & (n - 1);
             b->next = nb[k];
             nb[k] = b;
         }
@@ -80,38 +96,56 @@ static void rehash(qv_linker *l)
     l->nbuckets = n;
 }
 
-void qv_linker_define(qv_linker *l, const char *module, const char *name, qv_extern ext)
+/* The binding for (module, name), made if absent; NULL when out of memory. */
+static binding *bind(qv_linker *l, const char *module, const char *name)
 {
-    binding *b = find(l, module, name);
-    if (b) {
-        b->ext = ext;
-        return;
-    }
+    uint32_t h = hash2(module, name);
+    binding *b = find_hashed(l, h, module, name);
+    if (b) return b;
     if (l->count >= l->nbuckets) rehash(l);
-    b = calloc(1, sizeof *b);
-    if (!b) return;
-    b->module = strdup(module);
-    b->name = strdup(name);
-    if (!b->module || !b->name) {
-        free(b->module);
-        free(b->name);
-        free(b);
-        return;
-    }
-    b->ext = ext;
-    uint32_t k = hash2(module, name) & (l->nbuckets - 1);
+    size_t nm = strlen(module) + 1, nn = strlen(name) + 1;
+    b = malloc(sizeof *b + nm + nn);
+    if (!b) return NULL;
+    memset(b, 0, sizeof *b);
+    b->hash = h;
+    b->module = memcpy(b->strings, module, nm);
+    b->name = memcpy(b->strings + nm, name, nn);
+    uint32_t k = h & (l->nbuckets - 1);
     b->next = l->buckets[k];
     l->buckets[k] = b;
     l->count++;
+    return b;
+}
+
+void qv_linker_define(qv_linker *l, const char *module, const char *name, qv_extern ext)
+{
+    binding *b = bind(l, module, name);
+    if (!b) return;
+    b->ext = ext;
+    b->lazy = false;
 }
 
 bool qv_linker_define_func(qv_linker *l, const char *module, const char *name, qv_functype type, qv_host_fn fn,
                            void *env)
 {
-    qv_func *f = qv_func_new(l->store, type, fn, env, NULL);
-    if (!f) return false;
-    qv_extern ext = {.kind = QV_EXTERN_FUNC, .of.func = f};
-    qv_linker_define(l, module, name, ext);
+    size_t n = (size_t)type.nparams + type.nresults;
+    if (n > sizeof ((binding *)0)->types / sizeof(qv_valtype)) {
+        /* Too many types to keep inline: make the function now. */
+        qv_func *f = qv_func_new(l->store, type, fn, env, NULL);
+        if (!f) return false;
+        qv_extern ext = {.kind = QV_EXTERN_FUNC, .of.func = f};
+        qv_linker_define(l, module, name, ext);
+        return find(l, module, name) != NULL;
+    }
+    binding *b = bind(l, module, name);
+    if (!b) return false;
+    b->ext = (qv_extern){.kind = QV_EXTERN_FUNC, .of.func = NULL};
+    b->lazy = true;
+    b->fn = fn;
+    b->env = env;
+    b->nparams = type.nparams;
+    b->nresults = type.nresults;
+    memcpy(b->types, type.types, n * sizeof *type.types);
     return true;
 }
 
@@ -123,8 +157,14 @@ void qv_linker_define_instance(qv_linker *l, const char *module, const qv_instan
 bool qv_linker_get(const qv_linker *l, const char *module, const char *name, qv_extern *out)
 {
     binding *b = find(l, module, name);
-    if (b && out) *out = b->ext;
-    return b != NULL;
+    if (!b) return false;
+    if (b->lazy && !b->ext.of.func) {
+        qv_functype type = {b->nparams, b->nresults, b->types};
+        b->ext.of.func = qv_func_new(l->store, type, b->fn, b->env, NULL);
+        if (!b->ext.of.func) return false;
+    }
+    if (out) *out = b->ext;
+    return true;
 }
 
 qv_instance *qv_linker_instantiate(qv_linker *l, const qv_module *module, qv_trap **trap, qv_error *err)

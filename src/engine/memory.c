@@ -1,9 +1,19 @@
 /*
  * memory.c — linear memories. The whole possible size is reserved at
  * creation, so growing only changes protections and data never moves.
+ *
+ * A server that makes a fresh instance per request would map and unmap a
+ * reservation every time, and the kernel's work for that (page tables, TLB
+ * shootdowns) costs more than running a small handler. So each thread
+ * keeps the last reservation it released, zeroed, and the next memory of
+ * the same reserved size on this thread takes it. Zeroing writes only the
+ * pages the guest touched (mincore tells which), which costs less than
+ * the TLB flush of handing them back; past a few MiB they are handed back
+ * (MADV_DONTNEED) so that a thread does not keep a big guest's memory.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "runtime.h"
@@ -17,6 +27,70 @@ static void set_err(qv_error *err, const char *msg)
         err->offset = 0;
         err->func_index = -1;
     }
+}
+
+static _Thread_local struct {
+    uint8_t *data;
+    size_t reserved;
+    size_t accessible; /* bytes at the start that are readable and writable */
+} spare;
+
+/* A zeroed reservation of `reserve` bytes, the first `size` accessible. */
+static void *reserve_memory(size_t reserve, size_t size)
+{
+    if (spare.data && spare.reserved == reserve) {
+        uint8_t *p = spare.data;
+        size_t was = spare.accessible;
+        spare.data = NULL;
+        if (size > was && mprotect(p + was, size - was, PROT_READ | PROT_WRITE) != 0) {
+            munmap(p, reserve);
+            return NULL;
+        }
+        if (size < was && mprotect(p + size, was - size, PROT_NONE) != 0) {
+            munmap(p, reserve);
+            return NULL;
+        }
+        return p;
+    }
+    void *p = mmap(NULL, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    if (size && mprotect(p, size, PROT_READ | PROT_WRITE) != 0) {
+        munmap(p, reserve);
+        return NULL;
+    }
+    return p;
+}
+
+#define ZERO_BY_HAND_MAX (8u << 20)
+
+/* Zero the pages of [p, p+size) that are resident; false if it could not
+ * tell which, or too many are. */
+static bool zero_touched(uint8_t *p, size_t size)
+{
+    size_t host_page = 4096, n = (size + host_page - 1) / host_page;
+    unsigned char small[1024], *vec = n <= sizeof small ? small : malloc(n);
+    if (!vec) return false;
+    bool ok = mincore(p, size, vec) == 0;
+    size_t resident = 0;
+    for (size_t i = 0; ok && i < n; i++) resident += vec[i] & 1;
+    ok = ok && resident * host_page <= ZERO_BY_HAND_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        if (vec[i] & 1) memset(p + i * host_page, 0, host_page);
+    if (vec != small) free(vec);
+    return ok;
+}
+
+void qe_memory_release(qv_memory *m)
+{
+    if (!m->reserved) return;
+    if (!spare.data && (zero_touched(m->data, (size_t)m->size) ||
+                        madvise(m->data, (size_t)m->size, MADV_DONTNEED) == 0)) {
+        spare.data = m->data;
+        spare.reserved = m->reserved;
+        spare.accessible = (size_t)m->size;
+        return;
+    }
+    munmap(m->data, m->reserved);
 }
 
 qv_memory *qe_memory_create(qv_store *s, qe_limits lim, qv_error *err)
@@ -34,8 +108,8 @@ qv_memory *qe_memory_create(qv_store *s, qe_limits lim, qv_error *err)
     }
     /* Reserve at least one host page so data is never NULL. */
     size_t reserve = cap ? (size_t)cap * PAGE : 4096;
-    void *p = mmap(NULL, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) {
+    void *p = reserve_memory(reserve, (size_t)lim.min * PAGE);
+    if (!p) {
         free(m);
         set_err(err, "cannot reserve address space for memory");
         return NULL;
@@ -44,12 +118,6 @@ qv_memory *qe_memory_create(qv_store *s, qe_limits lim, qv_error *err)
     m->reserved = reserve;
     m->lim = lim;
     m->max_pages = cap;
-    if (lim.min && mprotect(p, (size_t)lim.min * PAGE, PROT_READ | PROT_WRITE) != 0) {
-        munmap(p, reserve);
-        free(m);
-        set_err(err, "out of memory");
-        return NULL;
-    }
     m->pages = lim.min;
     m->size = (uint64_t)lim.min * PAGE;
     if (!qe_store_track(s, QE_EXT_MEMORY, m)) {

@@ -145,6 +145,8 @@ qv_trap *qe_call_host(qv_store *store, qv_instance *caller, qv_func *f, const qe
 int64_t qe_table_grow(qv_table *t, uint32_t delta, void *init);
 
 /* Constructors used by instantiation (limits already validated). */
+/* Give back a memory's reservation (kept for reuse by this thread). */
+void qe_memory_release(qv_memory *m);
 qv_memory *qe_memory_create(qv_store *s, qe_limits lim, qv_error *err);
 qv_table *qe_table_create(qv_store *s, uint8_t elem_type, qe_limits lim, void *init, qv_error *err);
 qv_global *qe_global_create(qv_store *s, uint8_t type, bool mut, qe_slot value);

@@ -54,7 +54,7 @@ static void free_object(qe_object *o)
     }
     case QE_EXT_MEMORY: {
         qv_memory *m = o->ptr;
-        if (m->reserved) munmap(m->data, m->reserved);
+        qe_memory_release(m);
         free(m);
         break;
     }
