@@ -129,11 +129,15 @@ $(BUILD)/bench/runner: $(call obj,bench/runner.c) $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-.PHONY: bench bench-kernels
+.PHONY: bench bench-kernels bench-http
 bench-kernels: $(BENCH_WASM) $(BENCH_NATIVE)
 
 bench:
 	BUILD=$(BUILD) bench/run.sh
+
+# qyv serve against nginx under wrk (bench/README.md, "HTTP").
+bench-http: $(BUILD)/qyv examples
+	bench/http/run.sh $(BUILD)
 
 # Example guests, built from source with clang's wasm32 target.
 EXAMPLE_WASM := $(BUILD)/examples/fib.wasm

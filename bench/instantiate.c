@@ -66,12 +66,11 @@ int main(int argc, char **argv)
     const char *args[] = {"/hello/world"};
     const char *env[] = {"REQUEST_METHOD=GET", "PATH_INFO=/world", "QUERY_STRING="};
     for (int i = 0; i < rounds; i++) {
-        int out = memfd_create("out", MFD_CLOEXEC);
         double t0 = now_us();
         qv_store *store = qv_store_new(NULL);
         qv_linker *linker = qv_linker_new(store);
-        qv_wasi_config cfg = {.args = args, .nargs = 1, .env = env, .nenv = 3,
-                              .stdin_fd = -1, .stdout_fd = out, .stderr_fd = -1};
+        /* As qyv serve does it: stdio in memory. */
+        qv_wasi_config cfg = {.args = args, .nargs = 1, .env = env, .nenv = 3, .stdio_in_memory = true};
         char why[256];
         qv_wasi *w = qv_wasi_new(&cfg, why, sizeof why);
         qv_wasi_define(w, linker);
@@ -93,7 +92,6 @@ int main(int argc, char **argv)
         qv_linker_delete(linker);
         qv_store_delete(store);
         double t4 = now_us();
-        close(out);
         setup[i] = t1 - t0, inst[i] = t2 - t1, run[i] = t3 - t2, teardown[i] = t4 - t3, total[i] = t4 - t0;
     }
     double *forked = calloc((size_t)rounds, sizeof(double));

@@ -11,7 +11,7 @@ PACKAGES=(
     libjansson-dev libcmocka-dev                 # spec-test runner, unit tests
     libyaml-dev libevent-dev                     # manifests, HTTP serving
     rustc libstd-rust-dev-wasm32                 # Rust WASI guests (examples)
-    hyperfine curl                               # benchmarks
+    hyperfine curl wrk nginx-light               # benchmarks (bench/, bench/http)
 )
 
 missing=()

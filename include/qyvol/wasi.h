@@ -63,6 +63,17 @@ typedef struct qv_wasi_config {
     int stdin_fd, stdout_fd, stderr_fd;
     /* Use the portable path walk even where openat2 exists (for tests). */
     bool no_openat2;
+    /* Stdio in memory instead of host descriptors (what a server running
+     * an instance per request wants: no system calls). When set, fd 0
+     * reads stdin_data (borrowed: it must outlive the context), and what
+     * the guest writes to fd 1 and 2 is kept, up to max_output bytes each
+     * (0: 64 MiB; past it writes fail with EFBIG), for qv_wasi_output().
+     * These descriptors cannot seek and look like pipes. stdin_fd,
+     * stdout_fd and stderr_fd are then ignored. */
+    bool stdio_in_memory;
+    const void *stdin_data;
+    size_t stdin_len;
+    size_t max_output;
 } qv_wasi_config;
 
 typedef struct qv_wasi qv_wasi;
@@ -75,6 +86,11 @@ void qv_wasi_delete(qv_wasi *wasi);
 /* Define every WASI function in `linker` under both module names. The
  * functions refer to `wasi`, which must outlive the instances using it. */
 bool qv_wasi_define(qv_wasi *wasi, qv_linker *linker);
+
+/* With stdio_in_memory: what the guest wrote to fd 1 or 2 (even if it
+ * closed them since). The pointer stays valid until qv_wasi_delete; *full
+ * (may be NULL) tells whether max_output was reached. */
+const char *qv_wasi_output(const qv_wasi *wasi, int fd, size_t *len, bool *full);
 
 /* Call the instance's `_start` export. Returns the guest's exit status (0
  * when _start returns, the proc_exit code otherwise), or -1 with *trap set

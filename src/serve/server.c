@@ -195,6 +195,9 @@ static void handle(job *j, wagi_slot *slot)
     } else if (j->res.trap && j->res.trap != QV_TRAP_EXIT) {
         j->status = 500;
         snprintf(j->why, sizeof j->why, "the app trapped: %s", j->res.message);
+    } else if (j->res.out_full) {
+        j->status = 502;
+        snprintf(j->why, sizeof j->why, "the app wrote more than %zu bytes on stdout", WAGI_MAX_OUTPUT);
     } else if (!cgi_parse(j->res.out, j->res.out_len, &j->resp, j->why, sizeof j->why)) {
         j->status = 502;
     } else {

@@ -1,8 +1,9 @@
 /*
  * wagi.c — a fresh instance per request. The module was compiled when the
  * server started; per request only a store, the WASI context and the
- * instance are made. stdin, stdout and stderr are memory files (memfd), so
- * a guest never blocks on a pipe and the host reads its output in one go.
+ * instance are made. stdin, stdout and stderr live in memory (the WASI
+ * host's stdio_in_memory): no pipe to block on, no system call per request
+ * for them, and a cap on how much an app can write.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -10,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,36 +133,13 @@ static void build_args(const serve_app *app, const wagi_request *rq, strvec *arg
     }
 }
 
-static int memfile(const char *name, const char *data, size_t len)
+static char *copy_out(const char *data, size_t len, size_t *out_len)
 {
-    int fd = memfd_create(name, MFD_CLOEXEC);
-    if (fd < 0) return -1;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n <= 0) {
-            close(fd);
-            return -1;
-        }
-        off += (size_t)n;
-    }
-    if (lseek(fd, 0, SEEK_SET) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static char *slurp(int fd, size_t *len)
-{
-    struct stat st;
-    *len = 0;
-    if (fd < 0 || fstat(fd, &st) != 0) return calloc(1, 1);
-    char *buf = malloc((size_t)st.st_size + 1);
+    char *buf = malloc(len + 1);
     if (!buf) return NULL;
-    ssize_t n = pread(fd, buf, (size_t)st.st_size, 0);
-    *len = n > 0 ? (size_t)n : 0;
-    buf[*len] = 0;
+    memcpy(buf, data, len);
+    buf[len] = 0;
+    *out_len = len;
     return buf;
 }
 
@@ -174,13 +150,11 @@ void wagi_run(const serve_app *app, const wagi_request *rq, uint64_t timeout_ms,
     strvec args = {0}, env = {0};
     build_args(app, rq, &args);
     build_env(app, rq, &env);
-    int in = memfile("qyvol-stdin", rq->body, rq->body_len);
-    int out = memfd_create("qyvol-stdout", MFD_CLOEXEC), err = memfd_create("qyvol-stderr", MFD_CLOEXEC);
     qv_store *store = NULL;
     qv_linker *linker = NULL;
     qv_wasi *wasi = NULL;
-    if (args.oom || env.oom || in < 0 || out < 0 || err < 0) {
-        snprintf(res->message, sizeof res->message, "cannot set up the request: %s", strerror(errno));
+    if (args.oom || env.oom) {
+        snprintf(res->message, sizeof res->message, "cannot set up the request: out of memory");
         goto done;
     }
     uint64_t t0 = wagi_now_ns();
@@ -198,9 +172,10 @@ void wagi_run(const serve_app *app, const wagi_request *rq, uint64_t timeout_ms,
         .nenv = env.n,
         .preopens = app->rc.preopens,
         .npreopens = app->rc.npreopens,
-        .stdin_fd = in,
-        .stdout_fd = out,
-        .stderr_fd = err,
+        .stdio_in_memory = true,
+        .stdin_data = rq->body,
+        .stdin_len = rq->body_len,
+        .max_output = WAGI_MAX_OUTPUT,
     };
     char why[256];
     wasi = linker ? qv_wasi_new(&cfg, why, sizeof why) : NULL;
@@ -229,15 +204,15 @@ void wagi_run(const serve_app *app, const wagi_request *rq, uint64_t timeout_ms,
         snprintf(res->message, sizeof res->message, "%s", qv_trap_message(trap));
         qv_trap_delete(trap);
     }
-done:
+done:;
+    size_t n = 0;
+    const char *text = wasi ? qv_wasi_output(wasi, 1, &n, &res->out_full) : "";
+    res->out = copy_out(text, n, &res->out_len);
+    text = wasi ? qv_wasi_output(wasi, 2, &n, NULL) : "";
+    res->err = copy_out(text, n, &res->err_len);
     qv_wasi_delete(wasi);
     qv_linker_delete(linker);
     qv_store_delete(store);
-    res->out = slurp(out, &res->out_len);
-    res->err = slurp(err, &res->err_len);
-    if (in >= 0) close(in);
-    if (out >= 0) close(out);
-    if (err >= 0) close(err);
     strvec_free(&args);
     strvec_free(&env);
 }

@@ -48,6 +48,9 @@ typedef struct wagi_slot {
     _Atomic uint64_t deadline_ns;  /* CLOCK_MONOTONIC; 0: none */
 } wagi_slot;
 
+/* The most an app may write on stdout (and, separately, stderr). */
+#define WAGI_MAX_OUTPUT ((size_t)64 << 20)
+
 typedef struct wagi_result {
     bool started;           /* the instance ran (false: could not set up) */
     bool timed_out;
@@ -56,6 +59,7 @@ typedef struct wagi_result {
     char message[512];      /* what went wrong, for the log */
     char *out, *err;        /* stdout and stderr, NUL-terminated */
     size_t out_len, err_len;
+    bool out_full;          /* stdout reached WAGI_MAX_OUTPUT */
     double instantiate_s, run_s;
 } wagi_result;
 

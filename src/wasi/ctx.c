@@ -60,6 +60,71 @@ static bool install_stdio(qv_wasi *w, uint32_t fd, int host)
     return true;
 }
 
+/* Stdio in memory: fd 0 reads the given bytes, 1 and 2 collect output. */
+static void install_memory_stdio(qv_wasi *w, const qv_wasi_config *cfg)
+{
+    size_t max = cfg->max_output ? cfg->max_output : (size_t)64 << 20;
+    w->mem[0] = (wasi_membuf){.data = (char *)cfg->stdin_data, .len = cfg->stdin_data ? cfg->stdin_len : 0};
+    w->mem[1].max = w->mem[2].max = max;
+    static const uint64_t rights[3] = {R_FD_READ, R_FD_WRITE, R_FD_WRITE};
+    for (int fd = 0; fd < 3; fd++)
+        w->fds[fd] = (wasi_fd){
+            .kind = FD_MEMORY,
+            .host = -1,
+            .filetype = W_FT_UNKNOWN,
+            .rights_base = rights[fd] | R_FD_FILESTAT_GET | R_FD_FDSTAT_SET_FLAGS | R_POLL_FD_READWRITE,
+            .mem = &w->mem[fd],
+        };
+}
+
+const char *qv_wasi_output(const qv_wasi *w, int fd, size_t *len, bool *full)
+{
+    const wasi_membuf *b = fd == 1 || fd == 2 ? &w->mem[fd] : NULL;
+    *len = b ? b->len : 0;
+    if (full) *full = b && b->full;
+    return b && b->data ? b->data : "";
+}
+
+int wasi_mem_read(wasi_membuf *b, const struct iovec *v, int n, size_t *done)
+{
+    size_t total = 0;
+    for (int i = 0; i < n && b->pos < b->len; i++) {
+        size_t k = b->len - b->pos < v[i].iov_len ? b->len - b->pos : v[i].iov_len;
+        memcpy(v[i].iov_base, b->data + b->pos, k);
+        b->pos += k;
+        total += k;
+    }
+    *done = total;
+    return 0;
+}
+
+int wasi_mem_write(wasi_membuf *b, const struct iovec *v, int n, size_t *done)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t k = v[i].iov_len;
+        if (k > b->max - b->len) {
+            k = b->max - b->len;
+            b->full = true;
+        }
+        if (b->len + k > b->cap) {
+            size_t cap = b->cap ? b->cap : 4096;
+            while (cap < b->len + k) cap *= 2;
+            if (cap > b->max) cap = b->max;
+            char *grown = realloc(b->data, cap);
+            if (!grown) return W_ENOMEM;
+            b->data = grown;
+            b->cap = cap;
+        }
+        memcpy(b->data + b->len, v[i].iov_base, k);
+        b->len += k;
+        total += k;
+        if (k < v[i].iov_len) break;
+    }
+    *done = total;
+    return total || !n || !v[0].iov_len ? 0 : W_EFBIG;
+}
+
 /* "/app/data/x/" below grant "/app" → "data/x"; NULL if not strictly below. */
 static char *relative_to_grant(const char *grant, const char *path)
 {
@@ -160,8 +225,10 @@ qv_wasi *qv_wasi_new(const qv_wasi_config *cfg, char *err, size_t errlen)
     }
     w->nargs = cfg->nargs;
     w->nenv = cfg->nenv;
-    if (!install_stdio(w, 0, cfg->stdin_fd) || !install_stdio(w, 1, cfg->stdout_fd) ||
-        !install_stdio(w, 2, cfg->stderr_fd)) {
+    if (cfg->stdio_in_memory) {
+        install_memory_stdio(w, cfg);
+    } else if (!install_stdio(w, 0, cfg->stdin_fd) || !install_stdio(w, 1, cfg->stdout_fd) ||
+               !install_stdio(w, 2, cfg->stderr_fd)) {
         snprintf(err, errlen, "cannot set up stdio: %s", strerror(errno));
         qv_wasi_delete(w);
         return NULL;
@@ -190,6 +257,8 @@ void qv_wasi_delete(qv_wasi *w)
         if (g->root >= 0) close(g->root);
     }
     free(w->grants);
+    free(w->mem[1].data);
+    free(w->mem[2].data);
     free_strings(w->args, w->nargs);
     free_strings(w->env, w->nenv);
     free(w);

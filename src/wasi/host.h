@@ -7,6 +7,7 @@
 #define QYVOL_WASI_HOST_H
 
 #include <dirent.h>
+#include <sys/uio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +32,16 @@ typedef enum wasi_fd_kind {
     FD_FILE,                /* regular file, device, pipe, tty... */
     FD_DIR,
     FD_SOCKET,
+    FD_MEMORY,              /* in-memory stdio (qv_wasi_config.stdio_in_memory) */
 } wasi_fd_kind;
+
+/* The bytes behind an FD_MEMORY descriptor: stdin's are borrowed, the
+ * outputs are the context's (they outlive the descriptors). */
+typedef struct wasi_membuf {
+    char *data;
+    size_t len, cap, pos, max;
+    bool full;              /* a write did not fit under max */
+} wasi_membuf;
 
 typedef struct wasi_fd {
     wasi_fd_kind kind;
@@ -43,6 +53,7 @@ typedef struct wasi_fd {
     const wasi_grant *grant;/* the grant it descends from; NULL for stdio */
     bool preopen;           /* fd_prestat_get describes it */
     char *rel;              /* directories: path from the grant's root ("" = root) */
+    wasi_membuf *mem;       /* FD_MEMORY: its bytes */
     DIR *stream;            /* directories: open listing, for fd_readdir */
     uint64_t stream_pos;    /* cookie the stream is positioned at */
 } wasi_fd;
@@ -63,7 +74,12 @@ struct qv_wasi {
      * (and with the terminal's other users). -1 when not given. */
     int stdio_host[3];
     int stdio_flags[3];
+    wasi_membuf mem[3];     /* stdio_in_memory: stdin, stdout, stderr */
 };
+
+/* FD_MEMORY reads and writes (a pipe-like stream). */
+int wasi_mem_read(wasi_membuf *b, const struct iovec *v, int n, size_t *done);
+int wasi_mem_write(wasi_membuf *b, const struct iovec *v, int n, size_t *done);
 
 /* ------------------------------------------------------------ descriptors */
 

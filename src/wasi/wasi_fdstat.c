@@ -35,6 +35,10 @@ static WASI_FN(fd_fdstat_set_flags)
     /* Linux cannot change the sync modes of an open descriptor. */
     if ((flags ^ e->fdflags) & (W_FDFLAG_DSYNC | W_FDFLAG_RSYNC | W_FDFLAG_SYNC)) WASI_RETURN(W_ENOTSUP);
     if ((flags & W_FDFLAG_APPEND) && !(e->rights_base & R_FD_WRITE)) WASI_RETURN(W_ENOTCAPABLE);
+    if (e->kind == FD_MEMORY) {
+        e->fdflags = (uint16_t)flags; /* a memory stream never blocks; appending is all it does */
+        WASI_RETURN(0);
+    }
     int fl = fcntl(e->host, F_GETFL);
     if (fl < 0) WASI_RETURN(wasi_errno(errno));
     fl &= ~(O_APPEND | O_NONBLOCK);
@@ -63,7 +67,14 @@ static qv_trap *fd_filestat(qv_caller *c, void *env, const qv_val *a, qv_val *r,
     int err = wasi_fd_check(env, A32(0), R_FD_FILESTAT_GET, &e);
     if (err) WASI_RETURN(err);
     struct stat st;
-    if (fstat(e->host, &st) != 0) WASI_RETURN(wasi_errno(errno));
+    if (e->kind == FD_MEMORY) {
+        memset(&st, 0, sizeof st); /* a pipe-like stream: no type, no times */
+        st.st_mode = S_IFIFO;
+        st.st_nlink = 1;
+        st.st_size = (off_t)e->mem->len;
+    } else if (fstat(e->host, &st) != 0) {
+        WASI_RETURN(wasi_errno(errno));
+    }
     uint8_t *p = wasi_mem(c, A32(1), unstable ? W_FILESTAT_UNSTABLE_SIZE : W_FILESTAT_SIZE);
     if (!p) WASI_RETURN(W_EFAULT);
     wasi_put_filestat(p, &st, unstable);

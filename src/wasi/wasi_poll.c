@@ -83,7 +83,11 @@ static qv_trap *poll_subscriptions(qv_caller *c, void *env, const qv_val *a, qv_
             int err = wasi_fd_check(w, get_u32(s + L->fd), R_POLL_FD_READWRITE, &e);
             if (err == W_ENOTCAPABLE) err = wasi_fd_check(w, get_u32(s + L->fd), 0, &e) ? W_EBADF : W_ENOTCAPABLE;
             struct stat st;
-            if (!err && e->kind == FD_FILE && fstat(e->host, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (!err && e->kind == FD_MEMORY) {
+                /* Always ready: reads see what is left, writes never block. */
+                uint64_t left = tag == W_EVENT_FD_READ ? e->mem->len - e->mem->pos : 0;
+                put_event(out + (size_t)nevents++ * W_EVENT_SIZE, userdata, 0, tag, left, 0);
+            } else if (!err && e->kind == FD_FILE && fstat(e->host, &st) == 0 && S_ISREG(st.st_mode)) {
                 uint64_t nbytes = 0;
                 if (tag == W_EVENT_FD_READ) {
                     off_t pos = lseek(e->host, 0, SEEK_CUR);

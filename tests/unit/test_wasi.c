@@ -121,6 +121,43 @@ static void stdin_is_read(void **state)
     close(pipefd[0]);
 }
 
+/* run() with the context kept, to read its in-memory output. */
+static void stdio_in_memory(void **state)
+{
+    (void)state;
+    qv_module *m = load("wasi_exit");
+    qv_store *store = qv_store_new(NULL);
+    qv_linker *linker = qv_linker_new(store);
+    qv_wasi_config cfg = {.stdio_in_memory = true, .stdin_data = "x", .stdin_len = 1, .max_output = 2};
+    char err[256];
+    qv_wasi *w = qv_wasi_new(&cfg, err, sizeof err);
+    assert_non_null(w);
+    assert_true(qv_wasi_define(w, linker));
+    qv_trap *trap = NULL;
+    qv_error e;
+    qv_instance *inst = qv_linker_instantiate(linker, m, &trap, &e);
+    assert_non_null(inst);
+    assert_int_equal(qv_wasi_run(w, store, inst, &trap), 7);
+    /* "bye\n" against a 2-byte cap: the first two bytes, and the cap noted. */
+    size_t len;
+    bool full;
+    const char *out = qv_wasi_output(w, 1, &len, &full);
+    assert_int_equal(len, 2);
+    assert_memory_equal(out, "by", 2);
+    assert_true(full);
+    assert_int_equal(qv_wasi_output(w, 2, &len, &full)[0], 0);
+    assert_int_equal(len, 0);
+    assert_false(full);
+    qv_wasi_delete(w);
+    qv_linker_delete(linker);
+    qv_store_delete(store);
+    qv_module_delete(m);
+
+    /* Reading stdin from memory: wasi_probe's fd_read succeeds (errno 0). */
+    qv_wasi_config in = {.stdio_in_memory = true, .stdin_data = "abc", .stdin_len = 3};
+    assert_int_equal(run("wasi_probe", &in, &trap), 0);
+}
+
 static void trap_comes_back(void **state)
 {
     (void)state;
@@ -178,6 +215,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(stdout_and_exit_status),
         cmocka_unit_test(args_env_and_closed_stdin),
         cmocka_unit_test(stdin_is_read),
+        cmocka_unit_test(stdio_in_memory),
         cmocka_unit_test(trap_comes_back),
         cmocka_unit_test(module_without_start),
         cmocka_unit_test(unknown_import_is_a_link_error),

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# HTTP throughput of `qyv serve` against nginx, on this machine, in this run.
+#
+# Both answer GET with a small text body over keep-alive connections: nginx
+# with `return 200` (no files, no upstream: the cheapest answer it has),
+# qyv with examples/http-hello, a fresh WebAssembly instance per request.
+# wrk drives each for DURATION seconds; the script prints requests/s and
+# latency percentiles of both and the ratio qyv / nginx.
+#
+# Usage: bench/http/run.sh [BUILD_DIR]   (env: DURATION=5 CONNECTIONS=32 THREADS=2 WORKERS=ncpu)
+set -u
+BUILD=${1:-build}
+DURATION=${DURATION:-5}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+WORKERS=${WORKERS:-$(nproc)}
+for tool in wrk nginx curl; do
+    command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "bench/http: $tool is missing (scripts/deps.sh installs it)"; exit 2; }
+done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    sleep 0.2
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() {
+    for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done
+    echo "bench/http: $1 did not come up"; exit 1
+}
+
+nginx_port=$(free_port)
+mkdir -p "$tmp/nginx"
+cat >"$tmp/nginx/nginx.conf" <<CONF
+worker_processes $WORKERS;
+daemon off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $tmp/nginx;
+    proxy_temp_path $tmp/nginx;
+    fastcgi_temp_path $tmp/nginx;
+    uwsgi_temp_path $tmp/nginx;
+    scgi_temp_path $tmp/nginx;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / { default_type text/plain; return 200 "Hello from nginx! You asked for '\$uri'.\n"; }
+    }
+}
+CONF
+"$NGINX" -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx" 2>"$tmp/nginx/stderr" &
+pids+=($!)
+wait_up "http://127.0.0.1:$nginx_port/hello/world"
+
+qyv_port=$(free_port)
+"$BUILD/qyv" serve --listen 127.0.0.1:"$qyv_port" --workers "$WORKERS" --log-level warn \
+    examples/http-hello/app.qyv >"$tmp/qyv.log" 2>&1 &
+pids+=($!)
+wait_up "http://127.0.0.1:$qyv_port/hello/world"
+
+# run NAME URL: wrk's requests/s and latency percentiles.
+run() {
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$2" >"$tmp/$1.wrk" 2>&1
+    local rps p50 p99 errors
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/$1.wrk")
+    p50=$(awk '$1 == "50%" {print $2}' "$tmp/$1.wrk")
+    p99=$(awk '$1 == "99%" {print $2}' "$tmp/$1.wrk")
+    errors=$(grep -E 'Non-2xx|Socket errors' "$tmp/$1.wrk" | tr '\n' ' ')
+    printf '%-8s %12s req/s   p50 %8s   p99 %8s   %s\n' "$1" "$rps" "$p50" "$p99" "$errors"
+    eval "${1}_rps=$rps"
+}
+
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, keep-alive, $WORKERS workers each, $(nproc) CPUs"
+run nginx "http://127.0.0.1:$nginx_port/hello/world"
+run qyv "http://127.0.0.1:$qyv_port/hello/world"
+# shellcheck disable=SC2154
+awk -v q="$qyv_rps" -v n="$nginx_rps" 'BEGIN { printf "ratio qyv / nginx: %.2f (goal: at least 0.50)\n", q / n }'
