@@ -75,6 +75,17 @@ int main(void)
     expect_refused("open /etc/passwd", try_open("/etc/passwd", O_RDONLY));
     expect_refused("open /app/config/../../../etc/passwd", try_open("/app/config/../../../etc/passwd", O_RDONLY));
     expect_refused("open /app/config/../secrets/token", try_open("/app/config/../secrets/token", O_RDONLY));
+    /* Relative paths resolve against the current directory, which cannot
+     * lead out either. */
+    expect_refused("open ../../etc/passwd", try_open("../../etc/passwd", O_RDONLY));
+    if (chdir("/app/config") == 0) {
+        expect_refused("open ../../etc/passwd from /app/config", try_open("../../etc/passwd", O_RDONLY));
+        expect_refused("open ../secrets/token from /app/config", try_open("../secrets/token", O_RDONLY));
+        if (try_open("app.conf", O_RDONLY) < 0) {
+            printf("cannot open app.conf from /app/config: %s\n", strerror(errno));
+            problems++;
+        }
+    }
 
     printf(problems ? "%d problem(s)\n" : "the sandbox held\n", problems);
     return problems ? 1 : 0;
