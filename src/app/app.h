@@ -47,9 +47,15 @@ bool run_add_preopen(run_config *rc, const char *host, const char *guest, unsign
 char *run_own(run_config *rc, char *s);                  /* keep s until run_config_free */
 void run_config_free(run_config *rc);
 
+/* Why a manifest could not be made runnable: one line, starting with the
+ * manifest's FILE:LINE:COLUMN (or FILE) when the problem is in it. */
+typedef struct app_error {
+    char text[768];
+} app_error;
+
 /* Fill rc from the manifest at `path` (its args come first). Returns 0, or
- * APP_CANNOT_START / APP_REFUSED after printing why on stderr. */
-int run_from_manifest(run_config *rc, const char *path);
+ * APP_CANNOT_START / APP_REFUSED with the reason in *why. */
+int run_from_manifest(run_config *rc, const char *path, app_error *why);
 
 /* memfs: a private copy of `source` (may be NULL: empty) in memory-backed
  * storage; the path or NULL with errno set. run_scratch_remove deletes it. */

@@ -42,7 +42,7 @@ static char *concat(const char *a, const char *b)
 }
 
 /* Grant guest path `path` (under /app) of the folder `root`. */
-static int grant_path(run_config *rc, const qv_manifest *m, const char *root, const char *path)
+static int grant_path(run_config *rc, const qv_manifest *m, const char *root, const char *path, app_error *why)
 {
     char *host = concat(root, path + strlen(APP));
     char *guest = strdup(path);
@@ -57,7 +57,7 @@ static int grant_path(run_config *rc, const qv_manifest *m, const char *root, co
     struct stat st;
     errno = 0;
     if (stat(host, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "qyv run: %s: permissions.fs grants %s, but %s is not a folder%s%s\n", m->file, path,
+        snprintf(why->text, sizeof why->text, "%s: permissions.fs grants %s, but %s is not a folder%s%s", m->file, path,
                 host, errno ? ": " : "", errno ? strerror(errno) : "");
         for (size_t i = 0; i < nhidden; i++) free(hidden[i]);
         free(hidden), free(host), free(guest);
@@ -69,11 +69,11 @@ nomem:
     for (size_t i = 0; i < nhidden; i++) free(hidden[i]);
     free(hidden), free(host), free(guest);
 fail:
-    fprintf(stderr, "qyv run: out of memory\n");
+    snprintf(why->text, sizeof why->text, "out of memory");
     return APP_CANNOT_START;
 }
 
-static int grant_files(run_config *rc, const qv_manifest *m)
+static int grant_files(run_config *rc, const qv_manifest *m, app_error *why)
 {
     const qv_fs_permission *fs = &m->permissions.fs;
     if (fs->access == QV_FS_NONE) return 0;
@@ -81,7 +81,7 @@ static int grant_files(run_config *rc, const qv_manifest *m)
     if (m->fs.type == QV_FS_MEMFS) {
         rc->scratch = run_scratch_create(m->fs.source_path);
         if (!rc->scratch) {
-            fprintf(stderr, "qyv run: %s: cannot create the memfs copy of %s: %s\n", m->file,
+            snprintf(why->text, sizeof why->text, "%s: cannot create the memfs copy of %s: %s", m->file,
                     m->fs.source_path ? m->fs.source_path : "(empty)", strerror(errno));
             return APP_CANNOT_START;
         }
@@ -94,12 +94,12 @@ static int grant_files(run_config *rc, const qv_manifest *m)
         char *host = strdup(root), *guest = strdup(APP);
         struct stat st;
         if (host && (stat(host, &st) != 0 || !S_ISDIR(st.st_mode))) {
-            fprintf(stderr, "qyv run: %s: the app folder %s is not a folder\n", m->file, host);
+            snprintf(why->text, sizeof why->text, "%s: the app folder %s is not a folder", m->file, host);
             free(host), free(guest);
             return APP_CANNOT_START;
         }
         if (!host || !guest || !run_add_preopen(rc, host, guest, access, NULL, 0)) {
-            fprintf(stderr, "qyv run: out of memory\n");
+            snprintf(why->text, sizeof why->text, "out of memory");
             return APP_CANNOT_START;
         }
         return 0;
@@ -112,19 +112,19 @@ static int grant_files(run_config *rc, const qv_manifest *m)
             for (size_t k = 0; k < rc->npreopens && !seen; k++)
                 seen = !strcmp(rc->preopens[k].guest_path, l->items[i]);
             if (seen) continue;
-            int status = grant_path(rc, m, root, l->items[i]);
+            int status = grant_path(rc, m, root, l->items[i], why);
             if (status) return status;
         }
     }
     return 0;
 }
 
-int run_from_manifest(run_config *rc, const char *path)
+int run_from_manifest(run_config *rc, const char *path, app_error *why)
 {
     qv_manifest_error err = {0};
     qv_manifest *m = qv_manifest_load(path, &err);
     if (!m) {
-        fprintf(stderr, "%s\n", err.message);
+        snprintf(why->text, sizeof why->text, "%s", err.message);
         return err.permission_refused ? APP_REFUSED : APP_CANNOT_START;
     }
     int status = APP_CANNOT_START;
@@ -145,11 +145,11 @@ int run_from_manifest(run_config *rc, const char *path)
     }
     rc->timeout_ms = m->timeout_ms;
     rc->memory_bytes = m->deploy.resources.memory_bytes;
-    status = grant_files(rc, m);
+    status = grant_files(rc, m, why);
     qv_manifest_free(m);
     return status;
 nomem:
-    fprintf(stderr, "qyv run: out of memory\n");
+    snprintf(why->text, sizeof why->text, "out of memory");
     qv_manifest_free(m);
     return status;
 }

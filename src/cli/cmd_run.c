@@ -154,7 +154,12 @@ int cmd_run(int argc, char **argv)
     }
     rc.label = strdup(file);
     if (ends_with(file, ".qyv") || ends_with(file, ".yaml") || ends_with(file, ".yml")) {
-        if ((status = run_from_manifest(&rc, file)) != 0) goto out;
+        app_error why;
+        if ((status = run_from_manifest(&rc, file, &why)) != 0) {
+            /* Manifest mistakes already start with FILE:LINE:COLUMN. */
+            fprintf(stderr, "%s%s\n", strncmp(why.text, file, strlen(file)) ? "qyv run: " : "", why.text);
+            goto out;
+        }
         status = QYV_EXIT_CANNOT_RUN;
         if (rc.http)
             fprintf(stderr, "qyv run: %s is an http app (type: http); running it once as a command, "

@@ -8,15 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/app.h"
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+
 #include "cli.h"
 #include "manifest/units.h"
 #include "serve/log.h"
-#include "serve/metrics.h"
 #include "serve/serve.h"
 
 static const char usage_text[] =
     "usage: qyv serve [OPTIONS] FILE.qyv...\n"
+    "       qyv serve --reload [--listen ADDR:PORT]\n"
     "\n"
     "Serve HTTP apps (type: http): each request runs a fresh instance of the\n"
     "app whose route is the longest prefix of its path (WAGI: CGI environment\n"
@@ -28,6 +32,9 @@ static const char usage_text[] =
     "  --workers N          threads running instances (default: one per CPU)\n"
     "  --max-body SIZE      largest request body, e.g. 10MB (default); more is 413\n"
     "  --log-level LEVEL    debug, info (default), warn or error\n"
+    "  --reload             tell the server at --listen to read its manifests\n"
+    "                       and modules again (as SIGHUP does); requests in\n"
+    "                       flight finish with the old ones\n"
     "  -h, --help           print this help\n"
     "\n"
     "Logs are JSON lines on stdout. SIGTERM or SIGINT stop accepting, let the\n"
@@ -60,47 +67,47 @@ static bool parse_listen(const char *s, char *addr, size_t addrlen, uint16_t *po
     return true;
 }
 
-/* Load one manifest into app; 0 or an exit status after printing why. */
-static int load_app(const char *file, serve_app *app)
+/* `qyv serve --reload`: ask the server at address:port to load its
+ * manifests again (POST /_qyvol/reload, with libevent's HTTP client). */
+typedef struct reload_reply {
+    int code;
+    char body[1024];
+} reload_reply;
+
+static void reload_done(struct evhttp_request *req, void *arg)
 {
-    memset(app, 0, sizeof *app);
-    app->rc.fuel = -1;
-    int status = run_from_manifest(&app->rc, file);
-    if (status) return QYV_EXIT_FAILURE;
-    if (!app->rc.http) {
-        fprintf(stderr, "qyv serve: %s is not an http app (type: http); run it with `qyv run`\n", file);
-        return QYV_EXIT_FAILURE;
+    reload_reply *r = arg;
+    if (req) {
+        r->code = evhttp_request_get_response_code(req);
+        struct evbuffer *b = evhttp_request_get_input_buffer(req);
+        size_t n = evbuffer_copyout(b, r->body, sizeof r->body - 1);
+        r->body[n > 0 ? n : 0] = 0;
     }
-    app->name = app->rc.name;
-    /* "/" serves everything: store it as the empty prefix. */
-    size_t n = strlen(app->rc.route);
-    while (n > 0 && app->rc.route[n - 1] == '/') app->rc.route[--n] = 0;
-    app->route = app->rc.route;
-    size_t len;
-    uint8_t *bytes = cli_read_file(app->rc.module_path, &len);
-    if (!bytes) return QYV_EXIT_FAILURE;
-    qv_error err = {0};
-    app->module = qv_module_new(bytes, len, &err);
-    free(bytes);
-    if (!app->module) {
-        fprintf(stderr, "qyv serve: %s: %s is not a valid WebAssembly module: %s (at byte %zu)\n", file,
-                app->rc.module_path, err.message, err.offset);
-        return QYV_EXIT_FAILURE;
-    }
-    app->metrics = metrics_app_new(app->name, app->route);
-    if (!app->metrics) {
-        fprintf(stderr, "qyv serve: out of memory\n");
-        return QYV_EXIT_FAILURE;
-    }
-    return 0;
 }
 
-static void free_app(serve_app *app)
+static int ask_reload(const char *address, uint16_t port)
 {
-    if (app->rc.scratch) run_scratch_remove(app->rc.scratch);
-    qv_module_delete(app->module);
-    metrics_app_free(app->metrics);
-    run_config_free(&app->rc);
+    struct event_base *base = event_base_new();
+    struct evhttp_connection *conn = base ? evhttp_connection_base_new(base, NULL, address, port) : NULL;
+    reload_reply reply = {0};
+    struct evhttp_request *req = conn ? evhttp_request_new(reload_done, &reply) : NULL;
+    if (req) {
+        evhttp_connection_set_timeout(conn, 30);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Host", address);
+        if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, "/_qyvol/reload") == 0) event_base_dispatch(base);
+    }
+    if (conn) evhttp_connection_free(conn);
+    if (base) event_base_free(base);
+    if (!reply.code) {
+        fprintf(stderr, "qyv serve --reload: no server answered at %s:%u\n", address, port);
+        return QYV_EXIT_FAILURE;
+    }
+    json_t *j = json_loads(reply.body, 0, NULL);
+    const char *error = j ? json_string_value(json_object_get(j, "error")) : NULL;
+    if (reply.code == 200) printf("reloaded: %lld apps\n", (long long)json_integer_value(json_object_get(j, "apps")));
+    else fprintf(stderr, "qyv serve --reload: %s\n", error ? error : reply.body);
+    json_decref(j);
+    return reply.code == 200 ? QYV_EXIT_OK : QYV_EXIT_FAILURE;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -110,6 +117,7 @@ int cmd_serve(int argc, char **argv)
         {"workers", required_argument, NULL, 'w'},
         {"max-body", required_argument, NULL, 'b'},
         {"log-level", required_argument, NULL, 'L'},
+        {"reload", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -123,6 +131,7 @@ int cmd_serve(int argc, char **argv)
         .drain_timeout_s = 60,
     };
     int opt;
+    bool reload = false;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
@@ -152,6 +161,7 @@ int cmd_serve(int argc, char **argv)
                 return usage_error("--log-level takes debug, info, warn or error, not '%s'", optarg);
             log_set_level(level);
             break;
+        case 'r': reload = true; break;
         case 'h': fputs(usage_text, stdout); return QYV_EXIT_OK;
         default:
             cli_option_error("serve", opt, argv, optind);
@@ -159,22 +169,11 @@ int cmd_serve(int argc, char **argv)
             return QYV_EXIT_USAGE;
         }
     }
+    if (reload) {
+        if (optind < argc) return usage_error("%s", "--reload takes no manifests: the server reads its own again");
+        return ask_reload(address, so.port);
+    }
     if (optind >= argc) return usage_error("%s", "no apps given: name one or more app.qyv files");
-    size_t napps = (size_t)(argc - optind);
-    serve_app *apps = calloc(napps, sizeof *apps);
-    if (!apps) return QYV_EXIT_FAILURE;
-    int status = QYV_EXIT_OK;
-    size_t loaded = 0;
-    for (; loaded < napps && !status; loaded++) status = load_app(argv[optind + (int)loaded], &apps[loaded]);
-    for (size_t i = 0; i < loaded && !status; i++)
-        for (size_t k = 0; k < i; k++)
-            if (!strcmp(apps[i].route, apps[k].route)) {
-                fprintf(stderr, "qyv serve: %s and %s both want the route '%s'\n", argv[optind + (int)k],
-                        argv[optind + (int)i], *apps[i].route ? apps[i].route : "/");
-                status = QYV_EXIT_FAILURE;
-            }
-    if (!status) status = serve_run(apps, napps, &so) ? QYV_EXIT_FAILURE : QYV_EXIT_OK;
-    for (size_t i = 0; i < loaded; i++) free_app(&apps[i]);
-    free(apps);
+    int status = serve_run(argv + optind, (size_t)(argc - optind), &so) ? QYV_EXIT_FAILURE : QYV_EXIT_OK;
     return status;
 }

@@ -54,6 +54,11 @@ app_metrics *metrics_app_new(const char *app, const char *route)
     return m;
 }
 
+bool metrics_app_is(const app_metrics *m, const char *app, const char *route)
+{
+    return !strcmp(m->app, app) && !strcmp(m->route, route);
+}
+
 void metrics_app_free(app_metrics *m)
 {
     if (!m) return;

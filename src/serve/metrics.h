@@ -5,6 +5,7 @@
 #ifndef QYVOL_SERVE_METRICS_H
 #define QYVOL_SERVE_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,8 @@ typedef struct app_metrics app_metrics;
 
 app_metrics *metrics_app_new(const char *app, const char *route);
 void metrics_app_free(app_metrics *m);
+/* Are these the metrics of (app, route)? */
+bool metrics_app_is(const app_metrics *m, const char *app, const char *route);
 
 void metrics_request_started(app_metrics *m);
 /* A request ended: its status, its total latency and, when an instance

@@ -22,9 +22,10 @@ typedef struct serve_options {
     int drain_timeout_s;      /* on SIGTERM, longest wait for requests in flight */
 } serve_options;
 
-/* Serve the apps until SIGTERM or SIGINT (then drain and return 0), or
- * return non-zero when the server cannot start (the reason printed). The
- * apps are borrowed. */
-int serve_run(serve_app *apps, size_t napps, const serve_options *options);
+/* Load the manifests and serve their apps until SIGTERM or SIGINT (then
+ * drain and return 0), or return non-zero when the server cannot start
+ * (the reason printed on stderr). SIGHUP and POST /_qyvol/reload (from
+ * this machine) load the manifests again. */
+int serve_run(char *const *files, size_t nfiles, const serve_options *options);
 
 #endif

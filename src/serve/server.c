@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "serve/apps.h"
 #include "serve/cgi.h"
 #include "serve/log.h"
 #include "serve/metrics.h"
@@ -34,6 +35,7 @@ typedef struct server server;
 typedef struct job {
     server *srv;
     struct evhttp_request *req;
+    app_set *set;              /* holds app alive across a reload */
     serve_app *app;
     wagi_request rq;
     char *strings[8];          /* what rq's fields point to */
@@ -54,9 +56,11 @@ struct server {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
-    serve_app *apps;
-    size_t napps;
-    app_metrics **metrics;
+    char *const *files;        /* the manifests, read again on reload */
+    size_t nfiles;
+    app_set *current;          /* touched on the loop thread only */
+    app_metrics **registry;    /* every app's metrics, kept across reloads */
+    size_t nregistry;
     serve_options opt;
     uint64_t started_ns;
     /* The queue of jobs for the workers. */
@@ -73,7 +77,7 @@ struct server {
     atomic_long in_flight;
     uint64_t next_id;
     bool draining;
-    struct event *drain_timer, *sigterm, *sigint;
+    struct event *drain_timer, *sigterm, *sigint, *sighup;
     uint64_t drain_deadline_ns;
 };
 
@@ -177,6 +181,7 @@ static void job_free(job *j)
     free(j->body);
     cgi_response_free(&j->resp);
     wagi_result_free(&j->res);
+    app_set_release(j->set);
     free(j);
 }
 
@@ -300,17 +305,34 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 
 /* ------------------------------------------------------------ routing */
 
-static serve_app *route(server *srv, const char *path)
+static app_metrics *metrics_for(void *ctx, const char *name, const char *route)
 {
-    serve_app *best = NULL;
-    size_t best_len = 0;
-    for (size_t i = 0; i < srv->napps; i++) {
-        const char *r = srv->apps[i].route;
-        size_t n = strlen(r);
-        if (strncmp(path, r, n) || (path[n] && path[n] != '/' && n)) continue;
-        if (!best || n > best_len) best = &srv->apps[i], best_len = n;
+    server *srv = ctx;
+    const char *r = *route ? route : "/";
+    for (size_t i = 0; i < srv->nregistry; i++)
+        if (metrics_app_is(srv->registry[i], name, r)) return srv->registry[i];
+    app_metrics **grown = realloc(srv->registry, (srv->nregistry + 1) * sizeof *grown);
+    if (!grown) return NULL;
+    srv->registry = grown;
+    app_metrics *m = metrics_app_new(name, route);
+    if (m) srv->registry[srv->nregistry++] = m;
+    return m;
+}
+
+/* Load the manifests again; on success the new apps take the following
+ * requests while those in flight finish with the old ones. */
+static bool reload(server *srv, char *why, size_t whylen)
+{
+    app_set *set = app_set_load(srv->files, srv->nfiles, metrics_for, srv, why, whylen);
+    if (!set) {
+        log_json(LOG_ERROR, "reload failed; still serving the previous apps", json_pack("{s:s}", "reason", why));
+        return false;
     }
-    return best;
+    app_set *old = srv->current;
+    srv->current = set;
+    app_set_release(old);
+    log_json(LOG_INFO, "reloaded", json_pack("{s:I}", "apps", (json_int_t)set->napps));
+    return true;
 }
 
 static const char *method_name(enum evhttp_cmd_type cmd)
@@ -332,12 +354,37 @@ static const char *method_name(enum evhttp_cmd_type cmd)
 static void serve_metrics(server *srv, struct evhttp_request *req)
 {
     size_t len;
-    char *text = metrics_render(srv->metrics, srv->napps, (double)(wagi_now_ns() - srv->started_ns) / 1e9, &len);
+    char *text = metrics_render(srv->registry, srv->nregistry, (double)(wagi_now_ns() - srv->started_ns) / 1e9, &len);
     if (!text) {
         send_error(req, 500, "out of memory");
         return;
     }
     send_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
+}
+
+/* POST /_qyvol/reload, from this machine only (`qyv serve --reload`). */
+static void serve_reload(server *srv, struct evhttp_request *req)
+{
+    char *peer = NULL;
+    uint16_t port = 0;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (evcon) evhttp_connection_get_peer(evcon, &peer, &port);
+    if (!peer || (strcmp(peer, "127.0.0.1") && strcmp(peer, "::1") && strncmp(peer, "::ffff:127.", 11))) {
+        send_error(req, 403, "reload is only accepted from this machine");
+        return;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        send_error(req, 405, "use POST");
+        return;
+    }
+    char why[900];
+    bool ok = reload(srv, why, sizeof why);
+    json_t *body = ok ? json_pack("{s:b,s:I}", "reloaded", 1, "apps", (json_int_t)srv->current->napps)
+                      : json_pack("{s:b,s:s}", "reloaded", 0, "error", why);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    send_text(req, ok ? 200 : 500, "application/json", text ? text : "{}", text ? strlen(text) : 2);
     free(text);
 }
 
@@ -357,7 +404,11 @@ static void on_request(struct evhttp_request *req, void *arg)
         serve_metrics(srv, req);
         return;
     }
-    serve_app *app = route(srv, path);
+    if (!strcmp(path, "/_qyvol/reload")) {
+        serve_reload(srv, req);
+        return;
+    }
+    serve_app *app = app_set_route(srv->current, path);
     if (!app) {
         send_error(req, 404, "no app serves this path");
         return;
@@ -373,6 +424,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     j->srv = srv;
     j->req = req;
+    j->set = srv->current;
+    app_set_retain(j->set);
     j->app = app;
     j->start_ns = wagi_now_ns();
     snprintf(j->id, sizeof j->id, "%llx-%llx", (unsigned long long)(srv->started_ns / 1000000 % 0xffffff),
@@ -472,26 +525,39 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     else event_base_loopexit(srv->base, NULL);
 }
 
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig, (void)what;
+    char why[900];
+    reload(arg, why, sizeof why);
+}
+
 /* ------------------------------------------------------------ main */
 
-int serve_run(serve_app *apps, size_t napps, const serve_options *options)
+int serve_run(char *const *files, size_t nfiles, const serve_options *options)
 {
     static server s;
     server *srv = &s;
     memset(srv, 0, sizeof *srv);
-    srv->apps = apps;
-    srv->napps = napps;
+    srv->files = files;
+    srv->nfiles = nfiles;
     srv->opt = *options;
     srv->started_ns = wagi_now_ns();
     int status = 1;
+    char why[900];
+    srv->current = app_set_load(files, nfiles, metrics_for, srv, why, sizeof why);
+    if (!srv->current) {
+        /* Mistakes in a manifest start with its FILE:LINE:COLUMN, as is. */
+        bool located = false;
+        for (size_t i = 0; i < nfiles; i++) located |= !strncmp(why, files[i], strlen(files[i]));
+        fprintf(stderr, "%s%s\n", located ? "" : "qyv serve: ", why);
+        goto out;
+    }
     if (evthread_use_pthreads() != 0) {
         fprintf(stderr, "qyv serve: libevent has no thread support\n");
-        return 1;
+        goto out;
     }
     signal(SIGPIPE, SIG_IGN);
-    srv->metrics = calloc(napps ? napps : 1, sizeof *srv->metrics);
-    if (!srv->metrics) return 1;
-    for (size_t i = 0; i < napps; i++) srv->metrics[i] = apps[i].metrics;
     srv->base = event_base_new();
     srv->http = srv->base ? evhttp_new(srv->base) : NULL;
     if (!srv->http) {
@@ -511,7 +577,9 @@ int serve_run(serve_app *apps, size_t napps, const serve_options *options)
     }
     srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
     srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
-    if (!srv->sigterm || !srv->sigint || event_add(srv->sigterm, NULL) || event_add(srv->sigint, NULL)) {
+    srv->sighup = evsignal_new(srv->base, SIGHUP, on_sighup, srv);
+    if (!srv->sigterm || !srv->sigint || !srv->sighup || event_add(srv->sigterm, NULL) ||
+        event_add(srv->sigint, NULL) || event_add(srv->sighup, NULL)) {
         fprintf(stderr, "qyv serve: cannot handle signals\n");
         goto out;
     }
@@ -530,8 +598,10 @@ int serve_run(serve_app *apps, size_t napps, const serve_options *options)
     }
     bool watching = pthread_create(&srv->watchdog, NULL, watchdog, srv) == 0;
     json_t *routes = json_array();
-    for (size_t i = 0; i < napps; i++)
-        json_array_append_new(routes, json_pack("{s:s,s:s}", "app", apps[i].name, "route", *apps[i].route ? apps[i].route : "/"));
+    for (size_t i = 0; i < srv->current->napps; i++) {
+        const serve_app *a = &srv->current->apps[i];
+        json_array_append_new(routes, json_pack("{s:s,s:s}", "app", a->name, "route", *a->route ? a->route : "/"));
+    }
     log_json(LOG_INFO, "listening",
              json_pack("{s:s,s:i,s:i,s:o}", "address", srv->opt.address, "port", srv->opt.port, "workers",
                        started, "apps", routes));
@@ -552,11 +622,14 @@ out:
     if (srv->drain_timer) event_free(srv->drain_timer);
     if (srv->sigterm) event_free(srv->sigterm);
     if (srv->sigint) event_free(srv->sigint);
+    if (srv->sighup) event_free(srv->sighup);
     if (srv->http) evhttp_free(srv->http);
     if (srv->base) event_base_free(srv->base);
     free(srv->workers);
     free(srv->slots);
     free(srv->worker_args);
-    free(srv->metrics);
+    app_set_release(srv->current);
+    for (size_t i = 0; i < srv->nregistry; i++) metrics_app_free(srv->registry[i]);
+    free(srv->registry);
     return status;
 }

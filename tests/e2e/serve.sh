@@ -144,6 +144,39 @@ stop
 wait $slow
 [ "$(cat "$tmp/slow_code")" = 200 ] && ok "request in flight finishes on SIGTERM" || bad "request in flight finishes on SIGTERM" "got $(cat "$tmp/slow_code")"
 
+# Reload: a changed manifest is picked up by `qyv serve --reload` and by
+# SIGHUP; a broken one is refused with its FILE:LINE and the old apps stay;
+# a request in flight during a reload finishes.
+app=$tmp/reload-app
+mkdir -p "$app"
+cp examples/http-echo/echo.wasm "$app/"
+manifest() { printf 'name: echo\nentrypoint: echo.wasm\ntype: http\nroute: %s\ntimeout: 5s\n' "$1" >"$app/app.qyv"; }
+manifest /a
+start "$app/app.qyv" || exit 1
+check "before reload" 200 '^method: GET$' "$url/a"
+curl -s -o "$tmp/inflight" -w '%{http_code}' --max-time 20 "$url/a?sleep=800" >"$tmp/inflight_code" &
+inflight=$!
+sleep 0.3
+manifest /b
+out=$("$QYV" serve --reload --listen 127.0.0.1:"$port" 2>&1)
+rc=$?
+[ $rc -eq 0 ] && [ "$out" = "reloaded: 1 apps" ] && ok "qyv serve --reload" || bad "qyv serve --reload" "status $rc: $out"
+check "new route after reload" 200 '^route: /b/...$' "$url/b"
+check "old route gone after reload" 404 'no app serves' "$url/a"
+wait $inflight
+[ "$(cat "$tmp/inflight_code")" = 200 ] && ok "request in flight survives a reload" || bad "request in flight survives a reload" "got $(cat "$tmp/inflight_code")"
+printf 'name: echo\nentrypoint: echo.wasm\ntype: http\nroute: /c\ntimout: 5s\n' >"$app/app.qyv"
+out=$("$QYV" serve --reload --listen 127.0.0.1:"$port" 2>&1)
+rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "app.qyv:5:1: .*did you mean 'timeout'" && ok "broken manifest refused on reload" ||
+    bad "broken manifest refused on reload" "status $rc: $out"
+check "old apps kept after a failed reload" 200 '^route: /b/...$' "$url/b"
+manifest /d
+kill -HUP "$pid"
+sleep 0.3
+check "SIGHUP reloads" 200 '^route: /d/...$' "$url/d"
+stop
+
 # Bad configurations are refused before listening.
 "$QYV" serve --listen 127.0.0.1:"$port" examples/hello/app.qyv >"$tmp/out" 2>&1
 rc=$?
