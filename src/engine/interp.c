@@ -52,6 +52,21 @@ static _Thread_local struct {
     uint32_t depth;
 } spare;
 
+/* Free the spare when its thread ends (the key's value is only a flag). */
+static pthread_key_t spare_key;
+static pthread_once_t spare_key_once = PTHREAD_ONCE_INIT;
+
+static void free_spare(void *unused)
+{
+    (void)unused;
+    if (spare.stack) munmap(spare.stack, (size_t)spare.slots * sizeof(qe_slot));
+    free(spare.calls);
+    spare.stack = NULL;
+    spare.calls = NULL;
+}
+
+static void make_spare_key(void) { pthread_key_create(&spare_key, free_spare); }
+
 bool qe_exec_init(qe_exec *x, uint32_t value_slots, uint32_t max_depth)
 {
     if (spare.stack && spare.slots == value_slots && spare.depth == max_depth) {
@@ -83,6 +98,8 @@ void qe_exec_free(qe_exec *x)
 {
     uint32_t slots = (uint32_t)(x->stack_end - x->stack);
     if (x->stack && !spare.stack) {
+        pthread_once(&spare_key_once, make_spare_key);
+        pthread_setspecific(spare_key, &spare);
         spare.stack = x->stack;
         spare.slots = slots;
         spare.calls = x->calls;

@@ -11,6 +11,7 @@
  * the TLB flush of handing them back; past a few MiB they are handed back
  * (MADV_DONTNEED) so that a thread does not keep a big guest's memory.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,19 @@ static _Thread_local struct {
     size_t reserved;
     size_t accessible; /* bytes at the start that are readable and writable */
 } spare;
+
+/* Unmap the spare when its thread ends (the key's value is only a flag). */
+static pthread_key_t spare_key;
+static pthread_once_t spare_key_once = PTHREAD_ONCE_INIT;
+
+static void free_spare(void *unused)
+{
+    (void)unused;
+    if (spare.data) munmap(spare.data, spare.reserved);
+    spare.data = NULL;
+}
+
+static void make_spare_key(void) { pthread_key_create(&spare_key, free_spare); }
 
 /* A zeroed reservation of `reserve` bytes, the first `size` accessible. */
 static void *reserve_memory(size_t reserve, size_t size)
@@ -85,6 +99,8 @@ void qe_memory_release(qv_memory *m)
     if (!m->reserved) return;
     if (!spare.data && (zero_touched(m->data, (size_t)m->size) ||
                         madvise(m->data, (size_t)m->size, MADV_DONTNEED) == 0)) {
+        pthread_once(&spare_key_once, make_spare_key);
+        pthread_setspecific(spare_key, &spare);
         spare.data = m->data;
         spare.reserved = m->reserved;
         spare.accessible = (size_t)m->size;

@@ -116,7 +116,7 @@ int wasi_mem_write(wasi_membuf *b, const struct iovec *v, int n, size_t *done)
             b->data = grown;
             b->cap = cap;
         }
-        memcpy(b->data + b->len, v[i].iov_base, k);
+        if (k) memcpy(b->data + b->len, v[i].iov_base, k); /* data may still be NULL when k is 0 */
         b->len += k;
         total += k;
         if (k < v[i].iov_len) break;
