@@ -145,7 +145,7 @@ bool qv_linker_define_func(qv_linker *l, const char *module, const char *name, q
     b->env = env;
     b->nparams = type.nparams;
     b->nresults = type.nresults;
-    memcpy(b->types, type.types, n * sizeof *type.types);
+    if (n) memcpy(b->types, type.types, n * sizeof *type.types); /* types may be NULL when n is 0 */
     return true;
 }
 

@@ -15,24 +15,10 @@
 
 #include <cmocka.h>
 
+#include "testwasm.h"
+
 #include "qyvol/wasi.h"
 
-static char wat_dir[4096];
-
-static qv_module *load(const char *name)
-{
-    char path[8192];
-    snprintf(path, sizeof path, "%s/%s.wasm", wat_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    static uint8_t buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    qv_error err;
-    qv_module *m = qv_module_new(buf, n, &err);
-    if (!m) fail_msg("%s: %s", path, err.message);
-    return m;
-}
 
 /* Run module `name` with cfg; returns its status (or -1 and *trap). */
 static int run(const char *name, qv_wasi_config *cfg, qv_trap **trap)
@@ -205,10 +191,7 @@ static void unknown_import_is_a_link_error(void **state)
 int main(int argc, char **argv)
 {
     (void)argc;
-    snprintf(wat_dir, sizeof wat_dir, "%s", argv[0]);
-    char *slash = strrchr(wat_dir, '/');
-    snprintf(slash ? slash + 1 : wat_dir, sizeof wat_dir - (slash ? (size_t)(slash + 1 - wat_dir) : 0),
-             "../testwasm");
+    testwasm_init(argv[0]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(missing_preopen_is_named),
         cmocka_unit_test(hidden_path_must_be_below_its_grant),
