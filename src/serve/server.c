@@ -104,6 +104,7 @@ static const char *reason(int code)
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
@@ -408,6 +409,14 @@ static void on_request(struct evhttp_request *req, void *arg)
         serve_reload(srv, req);
         return;
     }
+    size_t header_bytes = 0;
+    struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
+    for (struct evkeyval *h = headers->tqh_first; h; h = h->next.tqe_next)
+        header_bytes += strlen(h->key) + strlen(h->value) + 4; /* "K: V\r\n" */
+    if (header_bytes > srv->opt.max_headers) {
+        send_error(req, 431, "the request's headers are too large");
+        return;
+    }
     serve_app *app = app_set_route(srv->current, path);
     if (!app) {
         send_error(req, 404, "no app serves this path");
@@ -565,7 +574,9 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
         goto out;
     }
     evhttp_set_max_body_size(srv->http, (ev_ssize_t)srv->opt.max_body);
-    evhttp_set_max_headers_size(srv->http, (ev_ssize_t)srv->opt.max_headers);
+    /* libevent refuses oversized headers with a bare 400; let it buffer up
+     * to 16 times our limit and answer 431 ourselves (on_request). */
+    evhttp_set_max_headers_size(srv->http, (ev_ssize_t)srv->opt.max_headers * 16);
     evhttp_set_timeout(srv->http, srv->opt.client_timeout_s);
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);

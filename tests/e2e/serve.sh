@@ -91,6 +91,9 @@ check "server survives a trap" 200 '^Hello' "$url/hello"
 head -c 12000000 /dev/zero >"$tmp/big"
 check "body over --max-body gives 413" 413 '' --data-binary @"$tmp/big" "$url/echo"
 
+big_header=$(head -c 70000 /dev/zero | tr '\0' a)
+check "headers over 64 KiB give 431" 431 'headers are too large' -H "X-Big: $big_header" "$url/echo"
+
 # A runaway request times out (the manifest says 2s) while others go on.
 curl -s -o "$tmp/spin" -w '%{http_code}' --max-time 20 "$url/echo?spin" >"$tmp/spin_code" &
 spin=$!
