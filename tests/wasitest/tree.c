@@ -1,11 +1,15 @@
 /*
- * tree.c — fresh, writable copies of a test's directory (the shared copy is
- * read-only and must never be written), and their removal.
+ * tree.c — fresh, writable copies of a test's root directory (the shared
+ * copy is read-only and must never be written), and their removal.
+ *
+ * Everything goes through directory descriptors (openat and friends) with
+ * O_NOFOLLOW, so a symbolic link in the tree is copied as a link and never
+ * followed, on the way in or out. All descriptors are close-on-exec: other
+ * threads start test processes meanwhile.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,24 +18,99 @@
 
 #include "wasitest.h"
 
-static bool copy_file(const char *from, const char *to, mode_t mode)
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+/* specification.md: `*.cleanup` files are artifacts of earlier runs, to
+ * be removed before testing; leaving them out of the copy does that. Like
+ * the Python runner, a symbolic link of that name is kept. */
+static bool is_cleanup(const char *name)
 {
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    if (in < 0) return false;
-    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode & 0777) | 0600);
-    bool ok = out >= 0;
+    size_t n = strlen(name);
+    return n >= 8 && !strcmp(name + n - 8, ".cleanup");
+}
+
+/* The copy's mode gets `add` (the owner may then write and delete in it,
+ * as tests expect); its times are the original's, as `cp -a` keeps them. */
+static bool finish(int fd, const struct stat *st, mode_t add)
+{
+    struct timespec times[2] = {st->st_atim, st->st_mtim};
+    return fchmod(fd, (st->st_mode & 07777) | add) == 0 && futimens(fd, times) == 0;
+}
+
+static bool copy_bytes(int in, int out)
+{
     char buf[65536];
-    ssize_t n = 0;
-    while (ok && (n = read(in, buf, sizeof buf)) > 0)
-        for (ssize_t off = 0; ok && off < n;) {
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n == 0) return true;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        for (ssize_t off = 0; off < n;) {
             ssize_t w = write(out, buf + off, (size_t)(n - off));
-            ok = w > 0;
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return false;
             off += w;
         }
-    ok = ok && n == 0;
+    }
+}
+
+static bool close_both(int a, int b, bool ok)
+{
     int saved = errno;
-    close(in);
-    if (out >= 0 && close(out) != 0) ok = false;
+    if (a >= 0) close(a);
+    if (b >= 0 && close(b) != 0 && ok) return false;
+    errno = saved;
+    return ok;
+}
+
+static bool copy_entries(int from, int to);
+
+static bool copy_entry(int from, int to, const char *name)
+{
+    struct stat st;
+    if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    if (S_ISLNK(st.st_mode)) {
+        char target[PATH_MAX];
+        ssize_t len = readlinkat(from, name, target, sizeof target - 1);
+        if (len < 0) return false;
+        target[len] = 0;
+        struct timespec times[2] = {st.st_atim, st.st_mtim};
+        return symlinkat(target, to, name) == 0 && utimensat(to, name, times, AT_SYMLINK_NOFOLLOW) == 0;
+    }
+    if (is_cleanup(name)) return true;
+    if (S_ISDIR(st.st_mode)) {
+        if (mkdirat(to, name, 0700) != 0) return false;
+        int in = openat(from, name, DIR_FLAGS), out = in < 0 ? -1 : openat(to, name, DIR_FLAGS);
+        /* Its times last: filling it changes them. */
+        bool ok = out >= 0 && copy_entries(in, out) && finish(out, &st, S_IRWXU);
+        return close_both(in, out, ok);
+    }
+    if (S_ISREG(st.st_mode)) {
+        int in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        int out = in < 0 ? -1 : openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        bool ok = out >= 0 && copy_bytes(in, out) && finish(out, &st, S_IRUSR | S_IWUSR);
+        return close_both(in, out, ok);
+    }
+    /* Devices, FIFOs, sockets: no test tree has any, and a copy must not
+     * hand a test a device node. */
+    return true;
+}
+
+static bool copy_entries(int from, int to)
+{
+    int fd = fcntl(from, F_DUPFD_CLOEXEC, 0); /* closedir() will close it */
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) return close_both(fd, -1, false);
+    bool ok = true;
+    struct dirent *e;
+    errno = 0;
+    while (ok && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) ok = copy_entry(from, to, e->d_name);
+    if (ok && errno) ok = false; /* readdir failed */
+    int saved = errno;
+    closedir(d);
     errno = saved;
     return ok;
 }
@@ -39,57 +118,33 @@ static bool copy_file(const char *from, const char *to, mode_t mode)
 bool tree_copy(const char *from, const char *to)
 {
     struct stat st;
-    if (stat(from, &st) != 0) return false;
-    if (mkdir(to, (st.st_mode & 0777) | 0700) != 0) return false;
-    DIR *d = opendir(from);
-    if (!d) return false;
+    int in = open(from, O_RDONLY | O_DIRECTORY | O_CLOEXEC), out = in < 0 ? -1 : open(to, DIR_FLAGS);
+    bool ok = out >= 0 && fstat(in, &st) == 0 && copy_entries(in, out) && finish(out, &st, S_IRWXU);
+    return close_both(in, out, ok);
+}
+
+/* Remove `name` in directory `dir`. The test is over and its process group
+ * dead, so nothing can swap entries behind our back. */
+static bool remove_entry(int dir, const char *name)
+{
+    struct stat st;
+    if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT;
+    if (!S_ISDIR(st.st_mode)) return unlinkat(dir, name, 0) == 0 || errno == ENOENT;
+    /* A directory the test left unreadable or unwritable: its owner (we
+     * made the copy) may give itself the rights back. */
+    if ((st.st_mode & S_IRWXU) != S_IRWXU) fchmodat(dir, name, (st.st_mode & 07777) | S_IRWXU, 0);
+    int fd = openat(dir, name, DIR_FLAGS);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) return close_both(fd, -1, false);
     bool ok = true;
     struct dirent *e;
-    while (ok && (e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        /* Artifacts of earlier runs, which the specification says to drop. */
-        size_t n = strlen(e->d_name);
-        if (n > 8 && !strcmp(e->d_name + n - 8, ".cleanup")) continue;
-        char src[PATH_MAX], dst[PATH_MAX];
-        if (snprintf(src, sizeof src, "%s/%s", from, e->d_name) >= (int)sizeof src ||
-            snprintf(dst, sizeof dst, "%s/%s", to, e->d_name) >= (int)sizeof dst) {
-            errno = ENAMETOOLONG;
-            ok = false;
-            break;
-        }
-        if (lstat(src, &st) != 0) ok = false;
-        else if (S_ISDIR(st.st_mode)) ok = tree_copy(src, dst);
-        else if (S_ISREG(st.st_mode)) ok = copy_file(src, dst, st.st_mode);
-        else if (S_ISLNK(st.st_mode)) {
-            char target[PATH_MAX];
-            ssize_t len = readlink(src, target, sizeof target - 1);
-            ok = len >= 0;
-            if (ok) {
-                target[len] = 0;
-                ok = symlink(target, dst) == 0;
-            }
-        }
-    }
-    int saved = errno;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) ok = remove_entry(fd, e->d_name) && ok;
     closedir(d);
-    errno = saved;
-    return ok;
+    return unlinkat(dir, name, AT_REMOVEDIR) == 0 && ok;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+bool tree_remove(const char *path)
 {
-    (void)ftw;
-    /* A test may have left a folder without write permission. */
-    if (flag == FTW_DP) {
-        rmdir(path);
-    } else {
-        if (flag == FTW_D && !(st->st_mode & S_IWUSR)) chmod(path, st->st_mode | S_IRWXU);
-        unlink(path);
-    }
-    return 0;
-}
-
-void tree_remove(const char *path)
-{
-    nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    return remove_entry(AT_FDCWD, path);
 }
