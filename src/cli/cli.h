@@ -26,6 +26,7 @@ enum {
 int cmd_invoke(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 
 /* qyv run: compile, link and run a module (run_module.c). */
 struct run_config;
@@ -41,6 +42,9 @@ uint8_t *cli_read_file(const char *path, size_t *len);
  * with "+:" leading the option string, leaving optind at `optind_after`)
  * and return QYV_EXIT_USAGE. */
 int cli_option_error(const char *command, int opt, char **argv, int optind_after);
+
+/* ADDRESS:PORT (IPv6 as [::1]:8080) into addr and port. */
+bool cli_parse_listen(const char *s, char *addr, size_t addrlen, uint16_t *port);
 
 /* Parse a command-line argument as a value of `type` (numbers only). */
 bool cli_parse_val(const char *s, qv_valtype type, qv_val *out);

@@ -48,25 +48,6 @@ static int usage_error(const char *fmt, const char *arg)
     return QYV_EXIT_USAGE;
 }
 
-static bool parse_listen(const char *s, char *addr, size_t addrlen, uint16_t *port)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= addrlen) return false;
-    char *end;
-    errno = 0;
-    long p = strtol(colon + 1, &end, 10);
-    if (errno || *end || end == colon + 1 || p < 0 || p > 65535) return false;
-    memcpy(addr, s, (size_t)(colon - s));
-    addr[colon - s] = 0;
-    /* [::1]:8080 */
-    if (addr[0] == '[' && addr[strlen(addr) - 1] == ']') {
-        memmove(addr, addr + 1, strlen(addr));
-        addr[strlen(addr) - 1] = 0;
-    }
-    *port = (uint16_t)p;
-    return true;
-}
-
 /* `qyv serve --reload`: ask the server at address:port to load its
  * manifests again (POST /_qyvol/reload, with libevent's HTTP client). */
 typedef struct reload_reply {
@@ -140,7 +121,7 @@ int cmd_serve(int argc, char **argv)
         log_level level;
         switch (opt) {
         case 'l':
-            if (!parse_listen(optarg, address, sizeof address, &so.port))
+            if (!cli_parse_listen(optarg, address, sizeof address, &so.port))
                 return usage_error("--listen takes ADDRESS:PORT (e.g. 127.0.0.1:8080), not '%s'", optarg);
             break;
         case 'w':

@@ -24,6 +24,8 @@ static void usage(FILE *out)
             "  serve [OPTIONS] FILE.qyv...\n"
             "                       serve HTTP apps, a fresh instance per request;\n"
             "                       see qyv serve --help\n"
+            "  logs [APP] [--follow] [--level L]\n"
+            "                       print the logs a running qyv serve kept\n"
             "  invoke [--fuel N] [--max-memory-pages N] MODULE.wasm FUNC [ARGS...]\n"
             "                       call an exported function and print its results\n"
             "  validate FILE.qyv...  check manifests without running anything\n"
@@ -56,6 +58,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "logs")) return cmd_logs(argc - 1, argv + 1);
     if (!strcmp(cmd, "invoke")) return cmd_invoke(argc - 1, argv + 1);
     if (!strcmp(cmd, "validate-wasm")) return cmd_validate_wasm(argc - 1, argv + 1);
     if (!strcmp(cmd, "validate")) return cmd_validate_manifest(argc - 1, argv + 1);

@@ -3,7 +3,10 @@
  * bad flag is reported as "qyv COMMAND: ..." rather than with getopt's own
  * prefix (which would be the command name alone).
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -16,3 +19,23 @@ int cli_option_error(const char *command, int opt, char **argv, int optind_after
         fprintf(stderr, "qyv %s: unknown option '%s'\n", command, arg);
     return QYV_EXIT_USAGE;
 }
+
+bool cli_parse_listen(const char *s, char *addr, size_t addrlen, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= addrlen) return false;
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || p < 0 || p > 65535) return false;
+    memcpy(addr, s, (size_t)(colon - s));
+    addr[colon - s] = 0;
+    /* [::1]:8080 */
+    if (addr[0] == '[' && addr[strlen(addr) - 1] == ']') {
+        memmove(addr, addr + 1, strlen(addr));
+        addr[strlen(addr) - 1] = 0;
+    }
+    *port = (uint16_t)p;
+    return true;
+}
+

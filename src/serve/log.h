@@ -16,7 +16,26 @@ typedef enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 bool log_level_parse(const char *s, log_level *out);
 void log_set_level(log_level min);
 bool log_enabled(log_level level);
-/* Write one line made of `fields` (taken over, may be NULL) and message. */
+/* Write one line made of `fields` (taken over, may be NULL) and message.
+ * Called from the event loop's thread. */
 void log_json(log_level level, const char *message, json_t *fields);
+
+/* The last LOG_KEEP lines are kept in memory for `qyv logs`. A line as
+ * kept: its level, its app ("" for the server's own) and its JSON text. */
+#define LOG_KEEP 10000
+typedef struct log_line {
+    log_level level;
+    char *app;
+    char *text;
+} log_line;
+
+/* Call fn for each kept line, oldest first. */
+void log_each(void (*fn)(const log_line *line, void *ctx), void *ctx);
+/* Have fn called for every new line (one follower at a time per ctx);
+ * remove with log_unfollow. */
+bool log_follow(void (*fn)(const log_line *line, void *ctx), void *ctx);
+void log_unfollow(void *ctx);
+/* Free the kept lines and followers (at exit). */
+void log_shutdown(void);
 
 #endif

@@ -78,6 +78,7 @@ struct server {
     uint64_t next_id;
     bool draining;
     struct event *drain_timer, *sigterm, *sigint, *sighup;
+    struct log_query *followers; /* open `qyv logs --follow` streams */
     uint64_t drain_deadline_ns;
 };
 
@@ -364,14 +365,154 @@ static void serve_metrics(server *srv, struct evhttp_request *req)
     free(text);
 }
 
-/* POST /_qyvol/reload, from this machine only (`qyv serve --reload`). */
-static void serve_reload(server *srv, struct evhttp_request *req)
+/* Control endpoints answer only requests from this machine. */
+static bool from_loopback(struct evhttp_request *req)
 {
     char *peer = NULL;
     uint16_t port = 0;
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     if (evcon) evhttp_connection_get_peer(evcon, &peer, &port);
-    if (!peer || (strcmp(peer, "127.0.0.1") && strcmp(peer, "::1") && strncmp(peer, "::ffff:127.", 11))) {
+    return peer && (!strcmp(peer, "127.0.0.1") || !strcmp(peer, "::1") || !strncmp(peer, "::ffff:127.", 11));
+}
+
+/* GET /_qyvol/logs?app=NAME&level=LEVEL&tail=N[&follow=1], for `qyv logs`:
+ * the kept lines that match, then (follow) every new one, as chunks. */
+typedef struct log_query {
+    server *srv;
+    struct evhttp_request *req;
+    char app[128];
+    log_level level;
+    size_t skip;               /* matching lines to leave out before the tail */
+    struct evbuffer *out;
+    struct log_query *next;    /* followers, for shutdown */
+} log_query;
+
+static bool log_matches(const log_query *q, const log_line *l)
+{
+    return l->level >= q->level && (!q->app[0] || !strcmp(l->app, q->app));
+}
+
+static void count_line(const log_line *l, void *ctx)
+{
+    log_query *q = ctx;
+    if (log_matches(q, l)) q->skip++;
+}
+
+static void add_line(const log_line *l, void *ctx)
+{
+    log_query *q = ctx;
+    if (!log_matches(q, l)) return;
+    if (q->skip) {
+        q->skip--;
+        return;
+    }
+    evbuffer_add_printf(q->out, "%s\n", l->text);
+}
+
+static void follow_line(const log_line *l, void *ctx)
+{
+    log_query *q = ctx;
+    if (!log_matches(q, l)) return;
+    struct evbuffer *b = evbuffer_new();
+    if (!b) return;
+    evbuffer_add_printf(b, "%s\n", l->text);
+    evhttp_send_reply_chunk(q->req, b);
+    evbuffer_free(b);
+}
+
+static void forget_follower(server *srv, log_query *q)
+{
+    log_unfollow(q);
+    for (log_query **p = &srv->followers; *p; p = &(*p)->next)
+        if (*p == q) {
+            *p = q->next;
+            break;
+        }
+    free(q);
+}
+
+static void follower_closed(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    log_query *q = arg;
+    forget_follower(q->srv, q);
+}
+
+static void serve_logs(server *srv, struct evhttp_request *req, const char *query)
+{
+    if (!from_loopback(req)) {
+        send_error(req, 403, "logs are only given to this machine");
+        return;
+    }
+    struct evkeyvalq params;
+    if (evhttp_parse_query_str(query ? query : "", &params) != 0) {
+        send_error(req, 400, "bad query string");
+        return;
+    }
+    log_query *q = calloc(1, sizeof *q);
+    const char *app = evhttp_find_header(&params, "app"), *level = evhttp_find_header(&params, "level");
+    const char *tail = evhttp_find_header(&params, "tail"), *follow = evhttp_find_header(&params, "follow");
+    bool ok = q != NULL;
+    if (ok) {
+        q->srv = srv;
+        q->req = req;
+        snprintf(q->app, sizeof q->app, "%s", app ? app : "");
+        q->level = LOG_DEBUG;
+        if (level && !log_level_parse(level, &q->level)) ok = false;
+    }
+    long want = tail ? strtol(tail, NULL, 10) : 100;
+    bool following = follow && !strcmp(follow, "1");
+    evhttp_clear_headers(&params); /* app, level, tail and follow point into it */
+    if (!ok) {
+        free(q);
+        send_error(req, 400, "level must be debug, info, warn or error");
+        return;
+    }
+    /* Keep only the last `want` matching lines. */
+    log_each(count_line, q);
+    q->skip = want >= 0 && q->skip > (size_t)want ? q->skip - (size_t)want : 0;
+    q->out = evbuffer_new();
+    if (q->out) log_each(add_line, q);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/x-ndjson");
+    if (!following) {
+        evhttp_send_reply(req, 200, "OK", q->out);
+        if (q->out) evbuffer_free(q->out);
+        free(q);
+        return;
+    }
+    evhttp_send_reply_start(req, 200, "OK");
+    if (q->out) {
+        evhttp_send_reply_chunk(req, q->out);
+        evbuffer_free(q->out);
+        q->out = NULL;
+    }
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (!evcon || !log_follow(follow_line, q)) {
+        evhttp_send_reply_end(req);
+        free(q);
+        return;
+    }
+    evhttp_connection_set_closecb(evcon, follower_closed, q);
+    q->next = srv->followers;
+    srv->followers = q;
+}
+
+/* End every `qyv logs --follow` stream (shutdown). */
+static void end_followers(server *srv)
+{
+    while (srv->followers) {
+        log_query *q = srv->followers;
+        struct evhttp_connection *evcon = evhttp_request_get_connection(q->req);
+        if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
+        evhttp_send_reply_end(q->req);
+        forget_follower(srv, q);
+    }
+}
+
+/* POST /_qyvol/reload, from this machine only (`qyv serve --reload`). */
+static void serve_reload(server *srv, struct evhttp_request *req)
+{
+    if (!from_loopback(req)) {
         send_error(req, 403, "reload is only accepted from this machine");
         return;
     }
@@ -407,6 +548,10 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     if (!strcmp(path, "/_qyvol/reload")) {
         serve_reload(srv, req);
+        return;
+    }
+    if (!strcmp(path, "/_qyvol/logs")) {
+        serve_logs(srv, req, query);
         return;
     }
     size_t header_bytes = 0;
@@ -522,6 +667,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     server *srv = arg;
     if (srv->draining) return;
     srv->draining = true;
+    end_followers(srv);
     log_json(LOG_INFO, "shutting down: draining requests in flight",
              json_pack("{s:s,s:I}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "in_flight",
                        (json_int_t)atomic_load(&srv->in_flight)));
@@ -628,6 +774,7 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     /* Jobs finished during the joins still wait on the loop. */
     event_base_loop(srv->base, EVLOOP_NONBLOCK);
     log_json(LOG_INFO, "stopped", NULL);
+    end_followers(srv);
     status = started == srv->nworkers ? 0 : 1;
 out:
     if (srv->drain_timer) event_free(srv->drain_timer);
@@ -640,6 +787,7 @@ out:
     free(srv->slots);
     free(srv->worker_args);
     app_set_release(srv->current);
+    log_shutdown();
     for (size_t i = 0; i < srv->nregistry; i++) metrics_app_free(srv->registry[i]);
     free(srv->registry);
     return status;

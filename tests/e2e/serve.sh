@@ -139,13 +139,37 @@ assert any(l.get("stderr", "").startswith("echoed ") for l in lines), "stderr li
 PY
 then ok "logs are JSON lines"; else bad "logs are JSON lines" "$(tail -3 "$tmp/log")"; fi
 
+# qyv logs reads the lines the server kept, by app and level, and follows.
+"$QYV" logs --listen 127.0.0.1:"$port" -n 1000 echo >"$tmp/logs_echo"
+if python3 - "$tmp/logs_echo" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert lines and all(l.get("app") == "echo" for l in lines), "only echo's lines"
+assert any(l.get("message") == "request" and l.get("status") == 504 for l in lines), "the 504 is there"
+PY
+then ok "qyv logs APP"; else bad "qyv logs APP" "$(head -c 300 "$tmp/logs_echo")"; fi
+"$QYV" logs --listen 127.0.0.1:"$port" --level warn -n 1000 >"$tmp/logs_warn"
+if [ -s "$tmp/logs_warn" ] && ! grep -q '"level":"info"' "$tmp/logs_warn" && grep -q 'the app trapped' "$tmp/logs_warn"; then
+    ok "qyv logs --level warn"
+else
+    bad "qyv logs --level warn" "$(head -c 300 "$tmp/logs_warn")"
+fi
+timeout 20 "$QYV" logs --listen 127.0.0.1:"$port" --follow -n 0 hello >"$tmp/logs_follow" 2>&1 &
+follower=$!
+sleep 0.3
+
 # Graceful shutdown: a request in flight when SIGTERM arrives completes.
+curl -s -o /dev/null "$url/hello/followed"
 curl -s -o "$tmp/slow" -w '%{http_code}' --max-time 20 "$url/echo?sleep=700" >"$tmp/slow_code" &
 slow=$!
 sleep 0.3
 stop
 wait $slow
 [ "$(cat "$tmp/slow_code")" = 200 ] && ok "request in flight finishes on SIGTERM" || bad "request in flight finishes on SIGTERM" "got $(cat "$tmp/slow_code")"
+wait $follower
+rc=$?
+[ $rc -eq 0 ] && grep -q '"path":"/hello/followed"' "$tmp/logs_follow" && ! grep -q '"app":"echo"' "$tmp/logs_follow" &&
+    ok "qyv logs --follow, ended by the server's stop" || bad "qyv logs --follow" "status $rc: $(head -c 300 "$tmp/logs_follow")"
 
 # Reload: a changed manifest is picked up by `qyv serve --reload` and by
 # SIGHUP; a broken one is refused with its FILE:LINE and the old apps stay;
