@@ -4,7 +4,7 @@
  * The loop thread (libevent) parses requests, routes them by longest route
  * prefix, answers /_qyvol/health and /_qyvol/metrics itself, and queues app requests. Worker threads
  * take a job, run the instance (wagi_run), parse its output (cgi_parse),
- * and hand the job back to the loop with event_base_once — libevent's
+ * and hand the job back to the loop through a "done" list — libevent's
  * objects are only touched on the loop thread. A watchdog thread
  * interrupts instances that run past their app's timeout; the client then
  * gets 504 while every other request goes on.
@@ -78,6 +78,10 @@ struct server {
     uint64_t next_id;
     bool draining;
     struct event *drain_timer, *sigterm, *sigint, *sighup;
+    /* Jobs the workers finished, for the loop to answer. */
+    pthread_mutex_t done_mu;
+    job *done_head, *done_tail;
+    struct event *done_ev;
     struct log_query *followers; /* open `qyv logs --follow` streams */
     uint64_t drain_deadline_ns;
 };
@@ -213,10 +217,8 @@ static void handle(job *j, wagi_slot *slot)
 }
 
 /* Loop side: send what the worker decided. */
-static void reply(evutil_socket_t fd, short what, void *arg)
+static void reply(job *j)
 {
-    (void)fd, (void)what;
-    job *j = arg;
     server *srv = j->srv;
     size_t bytes = 0;
     if (!atomic_load(&j->cancelled)) {
@@ -271,12 +273,33 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&srv->mu);
         if (!j) return NULL;
         handle(j, w->slot);
-        static const struct timeval now = {0, 0};
-        if (event_base_once(srv->base, -1, EV_TIMEOUT, reply, j, &now) != 0) {
-            /* Cannot reach the loop (out of memory): the request is lost,
-             * but its accounting must not be. */
-            atomic_fetch_sub(&srv->in_flight, 1);
-        }
+        /* Hand it back. Only the job that finds the list empty wakes the
+         * loop, which then answers everything on the list: under load one
+         * wake-up serves many requests. */
+        pthread_mutex_lock(&srv->done_mu);
+        bool was_empty = !srv->done_head;
+        j->next = NULL;
+        if (srv->done_tail) srv->done_tail->next = j;
+        else srv->done_head = j;
+        srv->done_tail = j;
+        pthread_mutex_unlock(&srv->done_mu);
+        if (was_empty) event_active(srv->done_ev, EV_READ, 0);
+    }
+}
+
+/* Loop side: answer every job the workers finished. */
+static void answer_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    server *srv = arg;
+    pthread_mutex_lock(&srv->done_mu);
+    job *j = srv->done_head;
+    srv->done_head = srv->done_tail = NULL;
+    pthread_mutex_unlock(&srv->done_mu);
+    while (j) {
+        job *next = j->next;
+        reply(j);
+        j = next;
     }
 }
 
@@ -742,6 +765,9 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     }
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cv, NULL);
+    pthread_mutex_init(&srv->done_mu, NULL);
+    srv->done_ev = event_new(srv->base, -1, 0, answer_done, srv);
+    if (!srv->done_ev) goto out;
     srv->nworkers = srv->opt.workers > 0 ? srv->opt.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (srv->nworkers < 1) srv->nworkers = 1;
     srv->workers = calloc((size_t)srv->nworkers, sizeof *srv->workers);
@@ -773,11 +799,13 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     if (watching) pthread_join(srv->watchdog, NULL);
     /* Jobs finished during the joins still wait on the loop. */
     event_base_loop(srv->base, EVLOOP_NONBLOCK);
+    answer_done(-1, 0, srv);
     log_json(LOG_INFO, "stopped", NULL);
     end_followers(srv);
     status = started == srv->nworkers ? 0 : 1;
 out:
     if (srv->drain_timer) event_free(srv->drain_timer);
+    if (srv->done_ev) event_free(srv->done_ev);
     if (srv->sigterm) event_free(srv->sigterm);
     if (srv->sigint) event_free(srv->sigint);
     if (srv->sighup) event_free(srv->sighup);
