@@ -4,6 +4,7 @@
  * stdin. Query items `status=N` and `type=T` set the response's status
  * and Content-Type; `sleep=MS` makes it wait first, `trap` makes it crash
  * and `spin` loop forever, so the tests can check how the server copes.
+ * The path /fail answers 503 (a health check that fails).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -28,6 +29,8 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "spin"))
             for (volatile unsigned n = 0;; n++) {}
     }
+    const char *path = getenv("PATH_INFO");
+    if (path && !strcmp(path, "/fail")) status = "503 failing on purpose";
     printf("Content-Type: %s\n", type);
     if (status) printf("Status: %s\n", status);
     printf("\n");

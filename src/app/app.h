@@ -35,6 +35,11 @@ typedef struct run_config {
     char *name;                /* the manifest's app name, or NULL */
     char *route;               /* http apps: the URL prefix they answer */
     bool http;                 /* type: http */
+    /* deploy.health_check (http apps under qyv serve). */
+    bool health_enabled;
+    char *health_path;
+    uint64_t health_interval_ms, health_timeout_ms;
+    uint32_t health_retries;
     char **owned;              /* strings the preopens point to */
     size_t nowned;
 } run_config;

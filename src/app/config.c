@@ -78,5 +78,6 @@ void run_config_free(run_config *rc)
     free(rc->scratch);
     free(rc->name);
     free(rc->route);
+    free(rc->health_path);
     memset(rc, 0, sizeof *rc);
 }

@@ -131,6 +131,14 @@ int run_from_manifest(run_config *rc, const char *path, app_error *why)
     rc->http = m->type == QV_APP_HTTP;
     if (m->route && !(rc->route = strdup(m->route))) goto nomem;
     if (!(rc->name = strdup(m->name))) goto nomem;
+    const qv_health_check *hc = &m->deploy.health_check;
+    rc->health_enabled = hc->enabled;
+    if (hc->enabled) {
+        if (!(rc->health_path = strdup(hc->path))) goto nomem;
+        rc->health_interval_ms = hc->interval_ms;
+        rc->health_timeout_ms = hc->timeout_ms;
+        rc->health_retries = hc->retries;
+    }
     rc->module_path = strdup(m->entrypoint_path);
     if (!rc->module_path || !run_add_arg(rc, m->name)) goto nomem;
     for (size_t i = 0; i < m->args.count; i++)

@@ -3,8 +3,6 @@
  * lines a running `qyv serve` kept (GET /_qyvol/logs on its address),
  * optionally followed as they come.
  */
-#include <event2/buffer.h>
-#include <event2/event.h>
 #include <event2/http.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -12,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "local_http.h"
 
 static const char usage_text[] =
     "usage: qyv logs [OPTIONS] [APP]\n"
@@ -25,42 +24,11 @@ static const char usage_text[] =
     "  -n, --lines N        how many past lines (default 100)\n"
     "  -h, --help           print this help\n";
 
-typedef struct logs_call {
-    int code;
-    bool failed;
-} logs_call;
-
-/* Print what arrived, chunk by chunk (follow) or at the end. */
-static void print_chunk(struct evhttp_request *req, void *arg)
+static void print_chunk(const char *data, size_t len, void *arg)
 {
     (void)arg;
-    struct evbuffer *b = evhttp_request_get_input_buffer(req);
-    size_t n;
-    while ((n = evbuffer_get_length(b)) > 0) {
-        char buf[4096];
-        int got = evbuffer_remove(b, buf, n < sizeof buf ? n : sizeof buf);
-        if (got <= 0) break;
-        fwrite(buf, 1, (size_t)got, stdout);
-    }
+    fwrite(data, 1, len, stdout);
     fflush(stdout);
-}
-
-static void done(struct evhttp_request *req, void *arg)
-{
-    logs_call *call = arg;
-    if (!req) {
-        call->failed = true;
-        return;
-    }
-    call->code = evhttp_request_get_response_code(req);
-    if (call->code == 200) print_chunk(req, NULL);
-    else {
-        struct evbuffer *b = evhttp_request_get_input_buffer(req);
-        char msg[512];
-        int n = evbuffer_remove(b, msg, sizeof msg - 1);
-        msg[n > 0 ? n : 0] = 0;
-        fprintf(stderr, "qyv logs: %s", msg);
-    }
 }
 
 int cmd_logs(int argc, char **argv)
@@ -122,21 +90,12 @@ int cmd_logs(int argc, char **argv)
     snprintf(path, sizeof path, "/_qyvol/logs?app=%s&level=%s&tail=%ld%s", app_q ? app_q : "", level, lines,
              follow ? "&follow=1" : "");
     free(app_q);
-    struct event_base *base = event_base_new();
-    struct evhttp_connection *conn = base ? evhttp_connection_base_new(base, NULL, address, port) : NULL;
-    logs_call call = {0};
-    struct evhttp_request *req = conn ? evhttp_request_new(done, &call) : NULL;
-    if (req) {
-        if (follow) evhttp_request_set_chunked_cb(req, print_chunk);
-        else evhttp_connection_set_timeout(conn, 30);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Host", address);
-        if (evhttp_make_request(conn, req, EVHTTP_REQ_GET, path) == 0) event_base_dispatch(base);
-    }
-    if (conn) evhttp_connection_free(conn);
-    if (base) event_base_free(base);
-    if (call.failed || !call.code) {
+    local_http_reply reply;
+    if (local_http_call(address, port, "GET", path, follow ? 0 : 30, print_chunk, NULL, &reply) < 0) {
         fprintf(stderr, "qyv logs: no server answered at %s:%u\n", address, port);
         return QYV_EXIT_FAILURE;
     }
-    return call.code == 200 ? QYV_EXIT_OK : QYV_EXIT_FAILURE;
+    if (reply.code != 200) fprintf(stderr, "qyv logs: %s", reply.body ? reply.body : "failed\n");
+    local_http_reply_free(&reply);
+    return reply.code == 200 ? QYV_EXIT_OK : QYV_EXIT_FAILURE;
 }

@@ -8,12 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/http.h>
 #include <jansson.h>
 
 #include "cli.h"
+#include "local_http.h"
 #include "manifest/units.h"
 #include "serve/log.h"
 #include "serve/serve.h"
@@ -49,45 +47,21 @@ static int usage_error(const char *fmt, const char *arg)
 }
 
 /* `qyv serve --reload`: ask the server at address:port to load its
- * manifests again (POST /_qyvol/reload, with libevent's HTTP client). */
-typedef struct reload_reply {
-    int code;
-    char body[1024];
-} reload_reply;
-
-static void reload_done(struct evhttp_request *req, void *arg)
-{
-    reload_reply *r = arg;
-    if (req) {
-        r->code = evhttp_request_get_response_code(req);
-        struct evbuffer *b = evhttp_request_get_input_buffer(req);
-        size_t n = evbuffer_copyout(b, r->body, sizeof r->body - 1);
-        r->body[n > 0 ? n : 0] = 0;
-    }
-}
-
+ * manifests again (POST /_qyvol/reload). */
 static int ask_reload(const char *address, uint16_t port)
 {
-    struct event_base *base = event_base_new();
-    struct evhttp_connection *conn = base ? evhttp_connection_base_new(base, NULL, address, port) : NULL;
-    reload_reply reply = {0};
-    struct evhttp_request *req = conn ? evhttp_request_new(reload_done, &reply) : NULL;
-    if (req) {
-        evhttp_connection_set_timeout(conn, 30);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Host", address);
-        if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, "/_qyvol/reload") == 0) event_base_dispatch(base);
-    }
-    if (conn) evhttp_connection_free(conn);
-    if (base) event_base_free(base);
+    local_http_reply reply;
+    local_http_call(address, port, "POST", "/_qyvol/reload", 30, NULL, NULL, &reply);
     if (!reply.code) {
         fprintf(stderr, "qyv serve --reload: no server answered at %s:%u\n", address, port);
         return QYV_EXIT_FAILURE;
     }
-    json_t *j = json_loads(reply.body, 0, NULL);
+    json_t *j = reply.body ? json_loads(reply.body, 0, NULL) : NULL;
     const char *error = j ? json_string_value(json_object_get(j, "error")) : NULL;
     if (reply.code == 200) printf("reloaded: %lld apps\n", (long long)json_integer_value(json_object_get(j, "apps")));
-    else fprintf(stderr, "qyv serve --reload: %s\n", error ? error : reply.body);
+    else fprintf(stderr, "qyv serve --reload: %s\n", error ? error : reply.body ? reply.body : "failed");
     json_decref(j);
+    local_http_reply_free(&reply);
     return reply.code == 200 ? QYV_EXIT_OK : QYV_EXIT_FAILURE;
 }
 

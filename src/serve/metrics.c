@@ -38,6 +38,9 @@ struct app_metrics {
     histogram latency, instantiate;
     int64_t in_flight;
     uint64_t traps[TRAP_KINDS];
+    bool unhealthy;
+    uint32_t failures;          /* health checks failed in a row */
+    uint64_t checks_failed;
 };
 
 app_metrics *metrics_app_new(const char *app, const char *route)
@@ -75,6 +78,33 @@ static void observe(histogram *h, double v)
     if (i < METRICS_BUCKETS) h->buckets[i]++;
     h->count++;
     h->sum += v;
+}
+
+int metrics_health_result(app_metrics *m, bool ok, uint32_t retries)
+{
+    pthread_mutex_lock(&m->mu);
+    int change = 0;
+    if (ok) {
+        if (m->unhealthy) change = -1;
+        m->unhealthy = false;
+        m->failures = 0;
+    } else {
+        m->checks_failed++;
+        if (++m->failures >= retries && !m->unhealthy) {
+            m->unhealthy = true;
+            change = 1;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    return change;
+}
+
+bool metrics_app_healthy(app_metrics *m)
+{
+    pthread_mutex_lock(&m->mu);
+    bool ok = !m->unhealthy;
+    pthread_mutex_unlock(&m->mu);
+    return ok;
 }
 
 void metrics_request_started(app_metrics *m)
@@ -205,6 +235,21 @@ char *metrics_render(app_metrics *const *apps, size_t napps, double uptime_s, si
                 emit(&o, "qyvol_traps_total{app=\"%s\",kind=\"%s\"} %llu\n", m->app, trap_names[k],
                      (unsigned long long)m->traps[k]);
         pthread_mutex_unlock(&m->mu);
+    }
+    emit(&o, "# HELP qyvol_app_healthy Whether the app passes its health check (1) or not (0).\n"
+             "# TYPE qyvol_app_healthy gauge\n");
+    for (size_t a = 0; a < napps; a++) {
+        pthread_mutex_lock(&apps[a]->mu);
+        emit(&o, "qyvol_app_healthy{app=\"%s\"} %d\n", apps[a]->app, apps[a]->unhealthy ? 0 : 1);
+        pthread_mutex_unlock(&apps[a]->mu);
+    }
+    emit(&o, "# HELP qyvol_health_checks_failed_total Health checks that failed.\n"
+             "# TYPE qyvol_health_checks_failed_total counter\n");
+    for (size_t a = 0; a < napps; a++) {
+        pthread_mutex_lock(&apps[a]->mu);
+        emit(&o, "qyvol_health_checks_failed_total{app=\"%s\"} %llu\n", apps[a]->app,
+             (unsigned long long)apps[a]->checks_failed);
+        pthread_mutex_unlock(&apps[a]->mu);
     }
     struct timespec cpu;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);

@@ -26,6 +26,13 @@ void metrics_request_started(app_metrics *m);
 void metrics_request_done(app_metrics *m, int status, double seconds, double instantiate_s,
                           qv_trap_kind trap);
 
+/* Health (deploy.health_check), kept here so that it survives reloads
+ * like the counters: an app is healthy until `retries` checks in a row
+ * fail, and healthy again after one that passes. Returns +1 when this
+ * result made it unhealthy, -1 when it made it healthy again, else 0. */
+int metrics_health_result(app_metrics *m, bool ok, uint32_t retries);
+bool metrics_app_healthy(app_metrics *m);
+
 /* Render every app's metrics, plus the server's own, as Prometheus text
  * (malloc'ed, *len bytes). */
 char *metrics_render(app_metrics *const *apps, size_t napps, double uptime_s, size_t *len);

@@ -44,6 +44,7 @@ typedef struct job {
     uint64_t start_ns;
     char id[24];
     atomic_bool cancelled;     /* the client went away: drop the reply */
+    bool health;               /* a health check, not a client's request */
     /* Filled by the worker. */
     wagi_result res;
     cgi_response resp;
@@ -83,6 +84,8 @@ struct server {
     job *done_head, *done_tail;
     struct event *done_ev;
     struct log_query *followers; /* open `qyv logs --follow` streams */
+    struct health_timer *health; /* one per app of `current` with a health_check */
+    size_t nhealth;
     uint64_t drain_deadline_ns;
 };
 
@@ -195,11 +198,11 @@ static void job_free(job *j)
 static void handle(job *j, wagi_slot *slot)
 {
     serve_app *app = j->app;
-    wagi_run(app, &j->rq, app->rc.timeout_ms, slot, &j->res);
+    uint64_t timeout = j->health ? app->rc.health_timeout_ms : app->rc.timeout_ms;
+    wagi_run(app, &j->rq, timeout, slot, &j->res);
     if (j->res.timed_out) {
         j->status = 504;
-        snprintf(j->why, sizeof j->why, "the app ran past its timeout of %llu ms",
-                 (unsigned long long)app->rc.timeout_ms);
+        snprintf(j->why, sizeof j->why, "the app ran past its timeout of %llu ms", (unsigned long long)timeout);
     } else if (!j->res.started && !j->res.trap) {
         j->status = 500;
         snprintf(j->why, sizeof j->why, "%s", j->res.message);
@@ -217,9 +220,17 @@ static void handle(job *j, wagi_slot *slot)
 }
 
 /* Loop side: send what the worker decided. */
+static void health_done(job *j);
+
 static void reply(job *j)
 {
     server *srv = j->srv;
+    if (j->health) {
+        health_done(j);
+        atomic_fetch_sub(&srv->in_flight, 1);
+        job_free(j);
+        return;
+    }
     size_t bytes = 0;
     if (!atomic_load(&j->cancelled)) {
         struct evhttp_connection *evcon = evhttp_request_get_connection(j->req);
@@ -330,6 +341,124 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 
 /* ------------------------------------------------------------ routing */
 
+/* Give a job to the workers. */
+static void enqueue(server *srv, job *j)
+{
+    atomic_fetch_add(&srv->in_flight, 1);
+    pthread_mutex_lock(&srv->mu);
+    j->next = NULL;
+    if (srv->tail) srv->tail->next = j;
+    else srv->head = j;
+    srv->tail = j;
+    pthread_cond_signal(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+/* ------------------------------------------------------------ health checks */
+
+/* deploy.health_check: every interval, the app gets GET <route><path>
+ * like any request (a fresh instance, the health timeout); a status below
+ * 400 passes. After `retries` failures in a row the app is unhealthy:
+ * its requests get 503 until a check passes again. */
+typedef struct health_timer {
+    server *srv;
+    size_t app;                /* index in srv->current */
+    struct event *ev;
+    bool running;              /* a check is in flight */
+} health_timer;
+
+static void health_check(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    health_timer *t = arg;
+    server *srv = t->srv;
+    if (t->running || srv->draining) return;
+    serve_app *app = &srv->current->apps[t->app];
+    job *j = calloc(1, sizeof *j);
+    if (!j) return;
+    char port[8], host[300];
+    snprintf(port, sizeof port, "%u", srv->opt.port);
+    snprintf(host, sizeof host, "%s:%s", srv->opt.address, port);
+    size_t n = strlen(app->route) + strlen(app->rc.health_path) + 1;
+    j->strings[0] = malloc(n);
+    if (j->strings[0]) snprintf(j->strings[0], n, "%s%s", app->route, app->rc.health_path);
+    j->strings[1] = strdup("");
+    j->strings[2] = strdup(host);
+    j->strings[3] = strdup(srv->opt.address);
+    j->strings[4] = strdup(port);
+    j->strings[5] = strdup("127.0.0.1");
+    j->body = strdup("");
+    for (int i = 0; i < 6; i++)
+        if (!j->strings[i]) j->body = (free(j->body), NULL);
+    if (!j->body) {
+        job_free(j);
+        return;
+    }
+    j->srv = srv;
+    j->health = true;
+    j->set = srv->current;
+    app_set_retain(j->set);
+    j->app = app;
+    j->start_ns = wagi_now_ns();
+    snprintf(j->id, sizeof j->id, "health-%llx", (unsigned long long)++srv->next_id);
+    j->rq = (wagi_request){
+        .method = "GET", .path = j->strings[0], .query = j->strings[1], .protocol = "HTTP/1.1",
+        .host = j->strings[2], .server_name = j->strings[3], .server_port = j->strings[4],
+        .remote_addr = j->strings[5], .body = j->body,
+    };
+    t->running = true;
+    enqueue(srv, j);
+}
+
+static void health_done(job *j)
+{
+    server *srv = j->srv;
+    /* The set may have been replaced meanwhile: then the result is moot. */
+    for (size_t i = 0; i < srv->nhealth; i++)
+        if (srv->health[i].srv && j->set == srv->current && &srv->current->apps[srv->health[i].app] == j->app)
+            srv->health[i].running = false;
+    bool ok = j->status > 0 && j->status < 400;
+    const serve_app *app = j->app;
+    int change = metrics_health_result(app->metrics, ok, app->rc.health_retries);
+    if (change > 0)
+        log_json(LOG_WARN, "unhealthy: its requests get 503 until a health check passes",
+                 json_pack("{s:s,s:i,s:s}", "app", app->name, "status", j->status, "reason",
+                           j->why[0] ? j->why : "status 400 or more"));
+    else if (change < 0)
+        log_json(LOG_INFO, "healthy again", json_pack("{s:s}", "app", app->name));
+    else if (!ok)
+        log_json(LOG_DEBUG, "health check failed", json_pack("{s:s,s:i}", "app", app->name, "status", j->status));
+}
+
+static void stop_health_checks(server *srv)
+{
+    for (size_t i = 0; i < srv->nhealth; i++)
+        if (srv->health[i].ev) event_free(srv->health[i].ev);
+    free(srv->health);
+    srv->health = NULL;
+    srv->nhealth = 0;
+}
+
+/* One timer per app of the current set that has a health_check. */
+static void start_health_checks(server *srv)
+{
+    stop_health_checks(srv);
+    app_set *set = srv->current;
+    srv->health = calloc(set->napps ? set->napps : 1, sizeof *srv->health);
+    if (!srv->health) return;
+    srv->nhealth = set->napps;
+    for (size_t i = 0; i < set->napps; i++) {
+        const serve_app *app = &set->apps[i];
+        if (!app->rc.health_enabled) continue;
+        health_timer *t = &srv->health[i];
+        *t = (health_timer){.srv = srv, .app = i};
+        t->ev = event_new(srv->base, -1, EV_PERSIST, health_check, t);
+        struct timeval every = {(time_t)(app->rc.health_interval_ms / 1000),
+                                (suseconds_t)(app->rc.health_interval_ms % 1000) * 1000};
+        if (t->ev) event_add(t->ev, &every);
+    }
+}
+
 static app_metrics *metrics_for(void *ctx, const char *name, const char *route)
 {
     server *srv = ctx;
@@ -356,6 +485,7 @@ static bool reload(server *srv, char *why, size_t whylen)
     app_set *old = srv->current;
     srv->current = set;
     app_set_release(old);
+    start_health_checks(srv);
     log_json(LOG_INFO, "reloaded", json_pack("{s:I}", "apps", (json_int_t)set->napps));
     return true;
 }
@@ -561,8 +691,20 @@ static void on_request(struct evhttp_request *req, void *arg)
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
     if (!path || !*path) path = "/";
     if (!strcmp(path, "/_qyvol/health")) {
-        const char *body = srv->draining ? "{\"status\":\"draining\"}\n" : "{\"status\":\"ok\"}\n";
-        send_text(req, srv->draining ? 503 : 200, "application/json", body, strlen(body));
+        json_t *apps = json_object();
+        bool all_healthy = true;
+        for (size_t i = 0; i < srv->current->napps; i++) {
+            serve_app *a = &srv->current->apps[i];
+            bool healthy = metrics_app_healthy(a->metrics);
+            all_healthy &= healthy;
+            json_object_set_new(apps, a->name, json_string(healthy ? "healthy" : "unhealthy"));
+        }
+        const char *status = srv->draining ? "draining" : all_healthy ? "ok" : "degraded";
+        json_t *body = json_pack("{s:s,s:o}", "status", status, "apps", apps);
+        char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(body);
+        send_text(req, srv->draining ? 503 : 200, "application/json", text ? text : "{}", text ? strlen(text) : 2);
+        free(text);
         return;
     }
     if (!strcmp(path, "/_qyvol/metrics")) {
@@ -592,6 +734,13 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     if (srv->draining) {
         send_error(req, 503, "the server is shutting down");
+        return;
+    }
+    if (!metrics_app_healthy(app->metrics)) {
+        char retry[24];
+        snprintf(retry, sizeof retry, "%llu", (unsigned long long)(app->rc.health_interval_ms + 999) / 1000);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", retry);
+        send_error(req, 503, "the app is failing its health check");
         return;
     }
     job *j = calloc(1, sizeof *j);
@@ -661,14 +810,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     if (evcon) evhttp_connection_set_closecb(evcon, on_close, j);
-    atomic_fetch_add(&srv->in_flight, 1);
     metrics_request_started(app->metrics);
-    pthread_mutex_lock(&srv->mu);
-    if (srv->tail) srv->tail->next = j;
-    else srv->head = j;
-    srv->tail = j;
-    pthread_cond_signal(&srv->cv);
-    pthread_mutex_unlock(&srv->mu);
+    enqueue(srv, j);
 }
 
 /* ------------------------------------------------------------ shutdown */
@@ -785,6 +928,7 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
         const serve_app *a = &srv->current->apps[i];
         json_array_append_new(routes, json_pack("{s:s,s:s}", "app", a->name, "route", *a->route ? a->route : "/"));
     }
+    start_health_checks(srv);
     log_json(LOG_INFO, "listening",
              json_pack("{s:s,s:i,s:i,s:o}", "address", srv->opt.address, "port", srv->opt.port, "workers",
                        started, "apps", routes));
@@ -806,6 +950,7 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
 out:
     if (srv->drain_timer) event_free(srv->drain_timer);
     if (srv->done_ev) event_free(srv->done_ev);
+    stop_health_checks(srv);
     if (srv->sigterm) event_free(srv->sigterm);
     if (srv->sigint) event_free(srv->sigint);
     if (srv->sighup) event_free(srv->sighup);

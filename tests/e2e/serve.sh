@@ -204,6 +204,33 @@ sleep 0.3
 check "SIGHUP reloads" 200 '^route: /d/...$' "$url/d"
 stop
 
+# Health checks: an app failing its check (echo answers /fail with 503) is
+# taken out after `retries` failures (503 with Retry-After), shown in
+# /_qyvol/health and the metrics, and back once a check passes.
+hc_manifest() {
+    printf 'name: echo\nentrypoint: echo.wasm\ntype: http\nroute: /e\ndeploy:\n  health_check: { path: %s, interval: 100ms, timeout: 100ms, retries: 2 }\n' "$1" >"$app/app.qyv"
+}
+hc_manifest /fail
+start "$app/app.qyv" || exit 1
+for _ in $(seq 50); do
+    curl -s "$url/_qyvol/health" | grep -q '"echo":"unhealthy"' && break
+    sleep 0.1
+done
+check "failing health check: 503" 503 'failing its health check' "$url/e"
+curl -s -D "$tmp/h" -o /dev/null "$url/e"
+grep -qi '^Retry-After: 1' "$tmp/h" && ok "Retry-After on an unhealthy app" || bad "Retry-After on an unhealthy app" "$(cat "$tmp/h")"
+check "health endpoint names the unhealthy app" 200 '"status":"degraded".*"echo":"unhealthy"' "$url/_qyvol/health"
+check "qyvol_app_healthy is 0" 200 '^qyvol_app_healthy\{app="echo"\} 0$' "$url/_qyvol/metrics"
+hc_manifest /ok
+kill -HUP "$pid"
+for _ in $(seq 50); do
+    curl -s "$url/_qyvol/health" | grep -q '"echo":"healthy"' && break
+    sleep 0.1
+done
+check "healthy again once a check passes" 200 '^path: $' "$url/e"
+grep -q '"message":"healthy again"' "$tmp/log" && ok "logged: healthy again" || bad "logged: healthy again" "$(tail -3 "$tmp/log")"
+stop
+
 # Bad configurations are refused before listening.
 "$QYV" serve --listen 127.0.0.1:"$port" examples/hello/app.qyv >"$tmp/out" 2>&1
 rc=$?
