@@ -82,8 +82,14 @@ $(BUILD)/tests/test_wasi: $(BUILD)/obj/tests/unit/test_wasi.o $(WASI_LIB) $(ENGI
 $(BUILD)/tests/test_validate_corpus: LDLIBS += -ljansson
 $(BUILD)/tests/test_decode_corpus: LDLIBS += -ljansson
 
+# The front <-> replica messages of qyv serve.
+$(BUILD)/tests/test_wire: $(call obj,src/serve/wire.c)
+
 # The spec-test runner's value parser is unit-tested on its own.
 $(BUILD)/tests/test_spectest_values: $(call obj,tests/spectest/values.c)
+
+# A replica's resource limits, tested on their own (on forked children).
+$(BUILD)/tests/test_limits: $(call obj,src/serve/limits.c src/serve/cgroup.c src/serve/throttle.c)
 
 # Test modules are written in the text format and assembled by wabt.
 $(BUILD)/testwasm/%.wasm: tests/unit/wat/%.wat

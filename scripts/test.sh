@@ -97,6 +97,8 @@ run_wasi_suites() {
     run_counted "examples$label" tests/e2e/examples.sh "$build"
     step "qyv serve end to end$label"
     run_counted "qyv serve$label" tests/e2e/serve.sh "$build"
+    step "qyv serve replicas end to end$label"
+    run_counted "qyv serve replicas$label" tests/e2e/replicas.sh "$build"
 }
 
 # expect_cli STATUS PATTERN CMD...: run qyv, check its exit status and that

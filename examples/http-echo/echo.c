@@ -3,7 +3,9 @@
  * every request header (the HTTP_* variables) and the body, read from
  * stdin. Query items `status=N` and `type=T` set the response's status
  * and Content-Type; `sleep=MS` makes it wait first, `trap` makes it crash
- * and `spin` loop forever, so the tests can check how the server copes.
+ * and `spin` loop forever, `alloc=MB` take (and touch) that many MiB of
+ * memory, trapping when it cannot, so the tests can check how the server
+ * copes.
  * The path /fail answers 503 (a health check that fails).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -26,6 +28,17 @@ int main(int argc, char **argv)
             nanosleep(&ts, NULL);
         }
         if (!strcmp(argv[i], "trap")) __builtin_trap();
+        if (!strncmp(argv[i], "alloc=", 6)) {
+            size_t mb = (size_t)atol(argv[i] + 6);
+            char *block = malloc(mb << 20);
+            if (!block) {
+                fprintf(stderr, "could not allocate %zu MiB\n", mb);
+                __builtin_trap();
+            }
+            memset(block, 1, mb << 20);
+            /* Read it back, or the compiler drops the allocation. */
+            fprintf(stderr, "allocated %zu MiB (%d)\n", mb, block[(mb << 20) - 1]);
+        }
         if (!strcmp(argv[i], "spin"))
             for (volatile unsigned n = 0;; n++) {}
     }

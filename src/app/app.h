@@ -40,6 +40,10 @@ typedef struct run_config {
     char *health_path;
     uint64_t health_interval_ms, health_timeout_ms;
     uint32_t health_retries;
+    /* deploy and cluster (qyv serve). */
+    uint32_t replicas;         /* processes serving the app, >= 1 */
+    uint32_t cpu_millicores;   /* per replica; 0: no quota */
+    int lb_algorithm;          /* qv_lb_algorithm */
     char **owned;              /* strings the preopens point to */
     size_t nowned;
 } run_config;

@@ -153,6 +153,9 @@ int run_from_manifest(run_config *rc, const char *path, app_error *why)
     }
     rc->timeout_ms = m->timeout_ms;
     rc->memory_bytes = m->deploy.resources.memory_bytes;
+    rc->replicas = m->deploy.replicas;
+    rc->cpu_millicores = m->deploy.resources.cpu_millicores;
+    rc->lb_algorithm = (int)m->cluster.algorithm;
     status = grant_files(rc, m, why);
     qv_manifest_free(m);
     return status;

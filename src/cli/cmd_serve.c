@@ -27,8 +27,15 @@ static const char usage_text[] =
     "\n"
     "options:\n"
     "  --listen ADDR:PORT   where to listen (default 127.0.0.1:8080)\n"
-    "  --workers N          threads running instances (default: one per CPU)\n"
+    "  --workers N          requests each replica runs at once, one per thread\n"
+    "                       (default: one per CPU)\n"
     "  --max-body SIZE      largest request body, e.g. 10MB (default); more is 413\n"
+    "  --client-timeout DURATION\n"
+    "                       a client silent this long is disconnected, e.g.\n"
+    "                       30s (default)\n"
+    "  --drain-timeout DURATION\n"
+    "                       on SIGTERM, the longest wait for requests in\n"
+    "                       flight (default 60s)\n"
     "  --log-level LEVEL    debug, info (default), warn or error\n"
     "  --reload             tell the server at --listen to read its manifests\n"
     "                       and modules again (as SIGHUP does); requests in\n"
@@ -72,6 +79,8 @@ int cmd_serve(int argc, char **argv)
         {"workers", required_argument, NULL, 'w'},
         {"max-body", required_argument, NULL, 'b'},
         {"log-level", required_argument, NULL, 'L'},
+        {"client-timeout", required_argument, NULL, 'c'},
+        {"drain-timeout", required_argument, NULL, 'd'},
         {"reload", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -111,6 +120,21 @@ int cmd_serve(int argc, char **argv)
             }
             so.max_body = (size_t)bytes;
             break;
+        case 'c':
+        case 'd': {
+            uint64_t ms;
+            const char *name = opt == 'c' ? "--client-timeout" : "--drain-timeout";
+            if (!qv_parse_duration(optarg, &ms, why, sizeof why)) {
+                fprintf(stderr, "qyv serve: %s '%s' %s\n", name, optarg, why);
+                return QYV_EXIT_USAGE;
+            }
+            if (ms < 1000 || ms > 86400000u) {
+                fprintf(stderr, "qyv serve: %s takes from 1s to 24h, not '%s'\n", name, optarg);
+                return QYV_EXIT_USAGE;
+            }
+            *(opt == 'c' ? &so.client_timeout_s : &so.drain_timeout_s) = (int)(ms / 1000);
+            break;
+        }
         case 'L':
             if (!log_level_parse(optarg, &level))
                 return usage_error("--log-level takes debug, info, warn or error, not '%s'", optarg);

@@ -6,6 +6,10 @@
  *   qyvol_instantiate_duration_seconds{app}          histogram
  *   qyvol_http_requests_in_flight{app}               gauge
  *   qyvol_traps_total{app,kind}                      counter
+ *   qyvol_app_healthy{app}, qyvol_replicas_ready{app},
+ *   qyvol_replicas_desired{app}, qyvol_app_memory_bytes{app} gauges
+ *   qyvol_health_checks_failed_total{app}, qyvol_replica_restarts_total{app},
+ *   qyvol_app_cpu_seconds_total{app}                  counters
  *   qyvol_process_cpu_seconds_total, qyvol_uptime_seconds
  */
 #include <pthread.h>
@@ -39,8 +43,11 @@ struct app_metrics {
     int64_t in_flight;
     uint64_t traps[TRAP_KINDS];
     bool unhealthy;
-    uint32_t failures;          /* health checks failed in a row */
     uint64_t checks_failed;
+    uint64_t restarts;
+    int replicas_ready, replicas_desired;
+    uint64_t memory_bytes;
+    double cpu_seconds;
 };
 
 app_metrics *metrics_app_new(const char *app, const char *route)
@@ -80,23 +87,41 @@ static void observe(histogram *h, double v)
     h->sum += v;
 }
 
-int metrics_health_result(app_metrics *m, bool ok, uint32_t retries)
+void metrics_health_check(app_metrics *m, bool ok)
 {
     pthread_mutex_lock(&m->mu);
-    int change = 0;
-    if (ok) {
-        if (m->unhealthy) change = -1;
-        m->unhealthy = false;
-        m->failures = 0;
-    } else {
-        m->checks_failed++;
-        if (++m->failures >= retries && !m->unhealthy) {
-            m->unhealthy = true;
-            change = 1;
-        }
-    }
+    if (!ok) m->checks_failed++;
     pthread_mutex_unlock(&m->mu);
-    return change;
+}
+
+void metrics_set_healthy(app_metrics *m, bool healthy)
+{
+    pthread_mutex_lock(&m->mu);
+    m->unhealthy = !healthy;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_replicas(app_metrics *m, int ready, int desired)
+{
+    pthread_mutex_lock(&m->mu);
+    m->replicas_ready = ready;
+    m->replicas_desired = desired;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_replica_restarted(app_metrics *m)
+{
+    pthread_mutex_lock(&m->mu);
+    m->restarts++;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_resources(app_metrics *m, uint64_t memory_bytes, double cpu_seconds_more)
+{
+    pthread_mutex_lock(&m->mu);
+    m->memory_bytes = memory_bytes;
+    m->cpu_seconds += cpu_seconds_more;
+    pthread_mutex_unlock(&m->mu);
 }
 
 bool metrics_app_healthy(app_metrics *m)
@@ -185,6 +210,27 @@ static const char *const trap_names[TRAP_KINDS] = {
     [QV_TRAP_EXIT] = "exit",
 };
 
+/* Families with one value per app. */
+static double in_flight(const app_metrics *m) { return (double)m->in_flight; }
+static double healthy(const app_metrics *m) { return m->unhealthy ? 0 : 1; }
+static double checks_failed(const app_metrics *m) { return (double)m->checks_failed; }
+static double replicas_ready(const app_metrics *m) { return m->replicas_ready; }
+static double replicas_desired(const app_metrics *m) { return m->replicas_desired; }
+static double restarts(const app_metrics *m) { return (double)m->restarts; }
+static double memory_bytes(const app_metrics *m) { return (double)m->memory_bytes; }
+static double cpu_seconds(const app_metrics *m) { return m->cpu_seconds; }
+
+static void emit_per_app(out *o, app_metrics *const *apps, size_t napps, const char *name, const char *type,
+                         const char *help, double (*value)(const app_metrics *))
+{
+    emit(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (size_t a = 0; a < napps; a++) {
+        pthread_mutex_lock(&apps[a]->mu);
+        emit(o, "%s{app=\"%s\"} %.9g\n", name, apps[a]->app, value(apps[a]));
+        pthread_mutex_unlock(&apps[a]->mu);
+    }
+}
+
 char *metrics_render(app_metrics *const *apps, size_t napps, double uptime_s, size_t *len)
 {
     out o = {0};
@@ -218,13 +264,8 @@ char *metrics_render(app_metrics *const *apps, size_t napps, double uptime_s, si
         emit_histogram(&o, "qyvol_instantiate_duration_seconds", labels, &m->instantiate);
         pthread_mutex_unlock(&m->mu);
     }
-    emit(&o, "# HELP qyvol_http_requests_in_flight Requests being handled now.\n"
-             "# TYPE qyvol_http_requests_in_flight gauge\n");
-    for (size_t a = 0; a < napps; a++) {
-        pthread_mutex_lock(&apps[a]->mu);
-        emit(&o, "qyvol_http_requests_in_flight{app=\"%s\"} %lld\n", apps[a]->app, (long long)apps[a]->in_flight);
-        pthread_mutex_unlock(&apps[a]->mu);
-    }
+    emit_per_app(&o, apps, napps, "qyvol_http_requests_in_flight", "gauge", "Requests being handled now.",
+                 in_flight);
     emit(&o, "# HELP qyvol_traps_total Instances stopped by a trap, by kind (timeout: past the request "
              "timeout).\n# TYPE qyvol_traps_total counter\n");
     for (size_t a = 0; a < napps; a++) {
@@ -236,24 +277,22 @@ char *metrics_render(app_metrics *const *apps, size_t napps, double uptime_s, si
                      (unsigned long long)m->traps[k]);
         pthread_mutex_unlock(&m->mu);
     }
-    emit(&o, "# HELP qyvol_app_healthy Whether the app passes its health check (1) or not (0).\n"
-             "# TYPE qyvol_app_healthy gauge\n");
-    for (size_t a = 0; a < napps; a++) {
-        pthread_mutex_lock(&apps[a]->mu);
-        emit(&o, "qyvol_app_healthy{app=\"%s\"} %d\n", apps[a]->app, apps[a]->unhealthy ? 0 : 1);
-        pthread_mutex_unlock(&apps[a]->mu);
-    }
-    emit(&o, "# HELP qyvol_health_checks_failed_total Health checks that failed.\n"
-             "# TYPE qyvol_health_checks_failed_total counter\n");
-    for (size_t a = 0; a < napps; a++) {
-        pthread_mutex_lock(&apps[a]->mu);
-        emit(&o, "qyvol_health_checks_failed_total{app=\"%s\"} %llu\n", apps[a]->app,
-             (unsigned long long)apps[a]->checks_failed);
-        pthread_mutex_unlock(&apps[a]->mu);
-    }
+    emit_per_app(&o, apps, napps, "qyvol_app_healthy", "gauge",
+                 "Whether the app passes its health checks (1) or not (0).", healthy);
+    emit_per_app(&o, apps, napps, "qyvol_health_checks_failed_total", "counter", "Health checks that failed.",
+                 checks_failed);
+    emit_per_app(&o, apps, napps, "qyvol_replicas_ready", "gauge", "Replicas taking requests.", replicas_ready);
+    emit_per_app(&o, apps, napps, "qyvol_replicas_desired", "gauge", "Replicas the manifest asks for.",
+                 replicas_desired);
+    emit_per_app(&o, apps, napps, "qyvol_replica_restarts_total", "counter",
+                 "Replicas started again after they died or failed their health checks.", restarts);
+    emit_per_app(&o, apps, napps, "qyvol_app_memory_bytes", "gauge", "Memory the app's replicas use now.",
+                 memory_bytes);
+    emit_per_app(&o, apps, napps, "qyvol_app_cpu_seconds_total", "counter", "CPU time the app's replicas used.",
+                 cpu_seconds);
     struct timespec cpu;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-    emit(&o, "# HELP qyvol_process_cpu_seconds_total CPU time used by the server and its apps.\n"
+    emit(&o, "# HELP qyvol_process_cpu_seconds_total CPU time used by the server's front process (its replicas: qyvol_app_cpu_seconds_total).\n"
              "# TYPE qyvol_process_cpu_seconds_total counter\n"
              "qyvol_process_cpu_seconds_total %.6f\n"
              "# HELP qyvol_uptime_seconds Time since the server started.\n"

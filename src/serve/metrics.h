@@ -26,12 +26,14 @@ void metrics_request_started(app_metrics *m);
 void metrics_request_done(app_metrics *m, int status, double seconds, double instantiate_s,
                           qv_trap_kind trap);
 
-/* Health (deploy.health_check), kept here so that it survives reloads
- * like the counters: an app is healthy until `retries` checks in a row
- * fail, and healthy again after one that passes. Returns +1 when this
- * result made it unhealthy, -1 when it made it healthy again, else 0. */
-int metrics_health_result(app_metrics *m, bool ok, uint32_t retries);
+/* Kept here, not with the replicas, so that they go on across reloads. */
+void metrics_health_check(app_metrics *m, bool ok);           /* one check's result */
+void metrics_set_healthy(app_metrics *m, bool healthy);       /* the app as a whole */
 bool metrics_app_healthy(app_metrics *m);
+void metrics_replicas(app_metrics *m, int ready, int desired);
+void metrics_replica_restarted(app_metrics *m);
+/* The replicas' memory now, and the CPU time they used since the last call. */
+void metrics_resources(app_metrics *m, uint64_t memory_bytes, double cpu_seconds_more);
 
 /* Render every app's metrics, plus the server's own, as Prometheus text
  * (malloc'ed, *len bytes). */

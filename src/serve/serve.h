@@ -1,8 +1,9 @@
 /*
- * serve.h — `qyv serve`: an HTTP/1.1 server (libevent's evhttp) that hands
- * each request for an app to a worker thread, which runs a fresh instance
- * of the app's module the WAGI way (wagi.h) and returns the response to the
- * event loop. Also answers GET /_qyvol/health and GET /_qyvol/metrics.
+ * serve.h — `qyv serve`: an HTTP/1.1 server (libevent's evhttp) in a front
+ * process that hands each request for an app to one of the app's replica
+ * processes (pool.h), which runs a fresh instance of the app's module the
+ * WAGI way (wagi.h). Also answers /_qyvol/health, /_qyvol/metrics,
+ * /_qyvol/logs and /_qyvol/reload.
  */
 #ifndef QYVOL_SERVE_H
 #define QYVOL_SERVE_H
@@ -15,7 +16,7 @@
 typedef struct serve_options {
     const char *address;      /* to listen on, e.g. "127.0.0.1" */
     uint16_t port;
-    int workers;              /* threads running instances; 0: one per CPU */
+    int workers;              /* threads per replica; 0: one per CPU */
     size_t max_body;          /* bytes; larger requests get 413 */
     size_t max_headers;       /* bytes; larger header blocks are refused */
     int client_timeout_s;     /* slow clients are dropped after this */

@@ -1,23 +1,18 @@
 /*
- * server.c — the event loop and the workers.
+ * server.c — the front: the HTTP server and the control endpoints.
  *
- * The loop thread (libevent) parses requests, routes them by longest route
- * prefix, answers /_qyvol/health and /_qyvol/metrics itself, and queues app requests. Worker threads
- * take a job, run the instance (wagi_run), parse its output (cgi_parse),
- * and hand the job back to the loop through a "done" list — libevent's
- * objects are only touched on the loop thread. A watchdog thread
- * interrupts instances that run past their app's timeout; the client then
- * gets 504 while every other request goes on.
+ * One thread runs libevent's loop: it parses requests, routes them by
+ * longest route prefix, answers /_qyvol/... itself, and hands app requests
+ * to the app's pool of replica processes (pool.h), which runs them and
+ * calls back with the response. Nothing here blocks, and nothing a guest
+ * does runs in this process.
  */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/thread.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,32 +20,25 @@
 #include <unistd.h>
 
 #include "serve/apps.h"
-#include "serve/cgi.h"
+#include "serve/limits.h"
 #include "serve/log.h"
 #include "serve/metrics.h"
+#include "serve/pool.h"
 #include "serve/serve.h"
 
 typedef struct server server;
 
+/* A client's request while a replica runs it. */
 typedef struct job {
+    pool_request pr;           /* first: the pool hands it back */
     server *srv;
     struct evhttp_request *req;
     app_set *set;              /* holds app alive across a reload */
     serve_app *app;
-    wagi_request rq;
-    char *strings[8];          /* what rq's fields point to */
-    wagi_header *headers;
-    char *body;
+    const char *method;
+    char *path;
     uint64_t start_ns;
     char id[24];
-    atomic_bool cancelled;     /* the client went away: drop the reply */
-    bool health;               /* a health check, not a client's request */
-    /* Filled by the worker. */
-    wagi_result res;
-    cgi_response resp;
-    int status;
-    char why[600];
-    struct job *next;
 } job;
 
 struct server {
@@ -59,33 +47,20 @@ struct server {
     struct evhttp_bound_socket *bound;
     char *const *files;        /* the manifests, read again on reload */
     size_t nfiles;
-    app_set *current;          /* touched on the loop thread only */
+    app_set *current;
+    pool **pools;              /* one per app of current, same order */
+    pool **retired;            /* pools of earlier sets, finishing their requests */
+    size_t nretired;
     app_metrics **registry;    /* every app's metrics, kept across reloads */
     size_t nregistry;
     serve_options opt;
+    int channels;              /* requests each replica runs at once */
     uint64_t started_ns;
-    /* The queue of jobs for the workers. */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    job *head, *tail;
-    bool closing;
-    pthread_t *workers;
-    struct worker_arg *worker_args;
-    wagi_slot *slots;
-    int nworkers;
-    pthread_t watchdog;
-    atomic_bool stop_watchdog;
-    atomic_long in_flight;
+    long in_flight;
     uint64_t next_id;
     bool draining;
-    struct event *drain_timer, *sigterm, *sigint, *sighup;
-    /* Jobs the workers finished, for the loop to answer. */
-    pthread_mutex_t done_mu;
-    job *done_head, *done_tail;
-    struct event *done_ev;
+    struct event *drain_timer, *housekeeping, *sigterm, *sigint, *sighup;
     struct log_query *followers; /* open `qyv logs --follow` streams */
-    struct health_timer *health; /* one per app of `current` with a health_check */
-    size_t nhealth;
     uint64_t drain_deadline_ns;
 };
 
@@ -153,310 +128,124 @@ static json_t *json_bytes(const char *s, size_t n)
 }
 
 /* The guest's stderr, a log line per line. */
-static void log_stderr(const job *j)
+static void log_stderr(const job *j, const wire_response *resp, const char *replica)
 {
-    const char *s = j->res.err, *end = s + j->res.err_len;
+    const char *s = resp->err, *end = s + resp->err_len;
     while (s < end) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
         log_json(LOG_INFO, NULL,
-                 json_pack("{s:s,s:s,s:s,s:o}", "app", j->app->name, "replica", "0", "request_id", j->id,
+                 json_pack("{s:s,s:s,s:s,s:o}", "app", j->app->name, "replica", replica, "request_id", j->id,
                            "stderr", json_bytes(s, n)));
         s += n + 1;
     }
 }
 
-static void log_access(const job *j, int status, size_t bytes)
+static void log_access(const job *j, const wire_response *resp, const char *replica, size_t bytes)
 {
     double ms = (double)(wagi_now_ns() - j->start_ns) / 1e6;
-    json_t *f = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:f,s:f}", "app", j->app->name, "replica", "0",
-                          "request_id", j->id, "method", j->rq.method, "path", j->rq.path, "status", status,
+    json_t *f = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:f,s:f}", "app", j->app->name, "replica", replica,
+                          "request_id", j->id, "method", j->method, "path", j->path, "status", resp->status,
                           "bytes", (json_int_t)bytes, "duration_ms", ms, "instantiate_ms",
-                          j->res.instantiate_s * 1000);
-    log_json(status >= 500 ? LOG_WARN : LOG_INFO, "request", f);
+                          resp->instantiate_s * 1000);
+    log_json(resp->status >= 500 ? LOG_WARN : LOG_INFO, "request", f);
 }
 
 /* ------------------------------------------------------------ jobs */
 
 static void job_free(job *j)
 {
-    for (size_t i = 0; i < sizeof j->strings / sizeof *j->strings; i++) free(j->strings[i]);
-    if (j->headers)
-        for (size_t i = 0; i < j->rq.nheaders; i++) {
-            free((char *)j->headers[i].name);
-            free((char *)j->headers[i].value);
-        }
-    free(j->headers);
-    free(j->body);
-    cgi_response_free(&j->resp);
-    wagi_result_free(&j->res);
+    wire_buf_free(&j->pr.msg);
+    free(j->path);
     app_set_release(j->set);
     free(j);
 }
 
-/* Worker side: run the instance and decide the response. */
-static void handle(job *j, wagi_slot *slot)
+/* The pool's answer: send it, log it, count it. */
+static void reply(pool_request *pr, const wire_response *resp, int replica_index)
 {
-    serve_app *app = j->app;
-    uint64_t timeout = j->health ? app->rc.health_timeout_ms : app->rc.timeout_ms;
-    wagi_run(app, &j->rq, timeout, slot, &j->res);
-    if (j->res.timed_out) {
-        j->status = 504;
-        snprintf(j->why, sizeof j->why, "the app ran past its timeout of %llu ms", (unsigned long long)timeout);
-    } else if (!j->res.started && !j->res.trap) {
-        j->status = 500;
-        snprintf(j->why, sizeof j->why, "%s", j->res.message);
-    } else if (j->res.trap && j->res.trap != QV_TRAP_EXIT) {
-        j->status = 500;
-        snprintf(j->why, sizeof j->why, "the app trapped: %s", j->res.message);
-    } else if (j->res.out_full) {
-        j->status = 502;
-        snprintf(j->why, sizeof j->why, "the app wrote more than %zu bytes on stdout", WAGI_MAX_OUTPUT);
-    } else if (!cgi_parse(j->res.out, j->res.out_len, &j->resp, j->why, sizeof j->why)) {
-        j->status = 502;
-    } else {
-        j->status = j->resp.status;
-    }
-}
-
-/* Loop side: send what the worker decided. */
-static void health_done(job *j);
-
-static void reply(job *j)
-{
+    job *j = (job *)pr;
     server *srv = j->srv;
-    if (j->health) {
-        health_done(j);
-        atomic_fetch_sub(&srv->in_flight, 1);
-        job_free(j);
-        return;
-    }
+    char replica[16] = "";
+    if (replica_index >= 0) snprintf(replica, sizeof replica, "%d", replica_index);
     size_t bytes = 0;
-    if (!atomic_load(&j->cancelled)) {
+    if (!pr->cancelled) {
         struct evhttp_connection *evcon = evhttp_request_get_connection(j->req);
         if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
         struct evkeyvalq *h = evhttp_request_get_output_headers(j->req);
         evhttp_add_header(h, "X-Request-Id", j->id);
-        if (j->status >= 500 && !j->resp.headers) {
+        if (resp->status >= 500 && !resp->nheaders) {
             char text[700];
-            int n = snprintf(text, sizeof text, "%d %s: %s (request %s)\n", j->status, reason(j->status),
-                             j->status == 504 ? "the app took too long" : "the app failed", j->id);
+            int n = snprintf(text, sizeof text, "%d %s: %s (request %s)\n", resp->status, reason(resp->status),
+                             resp->status == 504 ? "the app took too long" : "the app failed", j->id);
             bytes = (size_t)n;
-            send_text(j->req, j->status, "text/plain; charset=utf-8", text, bytes);
+            send_text(j->req, resp->status, "text/plain; charset=utf-8", text, bytes);
         } else {
-            for (size_t i = 0; i < j->resp.nheaders; i++)
-                evhttp_add_header(h, j->resp.headers[i].name, j->resp.headers[i].value);
+            for (size_t i = 0; i < resp->nheaders; i++)
+                evhttp_add_header(h, resp->headers[i].name, resp->headers[i].value);
             struct evbuffer *buf = evbuffer_new();
-            if (buf) evbuffer_add(buf, j->resp.body, j->resp.body_len);
-            bytes = j->resp.body_len;
-            evhttp_send_reply(j->req, j->status, reason(j->status), buf);
+            if (buf) evbuffer_add(buf, resp->body, resp->body_len);
+            bytes = resp->body_len;
+            evhttp_send_reply(j->req, resp->status, reason(resp->status), buf);
             if (buf) evbuffer_free(buf);
         }
     }
-    log_stderr(j);
-    if (j->why[0])
-        log_json(LOG_WARN, j->why, json_pack("{s:s,s:s,s:s}", "app", j->app->name, "replica", "0", "request_id", j->id));
-    log_access(j, j->status, bytes);
-    metrics_request_done(j->app->metrics, j->status, (double)(wagi_now_ns() - j->start_ns) / 1e9,
-                         j->res.started ? j->res.instantiate_s : 0, j->res.trap);
-    atomic_fetch_sub(&srv->in_flight, 1);
+    log_stderr(j, resp, replica);
+    if (*resp->why)
+        log_json(LOG_WARN, resp->why,
+                 json_pack("{s:s,s:s,s:s}", "app", j->app->name, "replica", replica, "request_id", j->id));
+    log_access(j, resp, replica, bytes);
+    metrics_request_done(j->app->metrics, resp->status, (double)(wagi_now_ns() - j->start_ns) / 1e9,
+                         resp->started ? resp->instantiate_s : 0, (qv_trap_kind)resp->trap);
+    srv->in_flight--;
     job_free(j);
-}
-
-typedef struct worker_arg {
-    server *srv;
-    wagi_slot *slot;
-} worker_arg;
-
-static void *worker(void *arg)
-{
-    worker_arg *w = arg;
-    server *srv = w->srv;
-    for (;;) {
-        job *j = NULL;
-        pthread_mutex_lock(&srv->mu);
-        while (!srv->head && !srv->closing) pthread_cond_wait(&srv->cv, &srv->mu);
-        if (srv->head) {
-            j = srv->head;
-            srv->head = j->next;
-            if (!srv->head) srv->tail = NULL;
-        }
-        pthread_mutex_unlock(&srv->mu);
-        if (!j) return NULL;
-        handle(j, w->slot);
-        /* Hand it back. Only the job that finds the list empty wakes the
-         * loop, which then answers everything on the list: under load one
-         * wake-up serves many requests. */
-        pthread_mutex_lock(&srv->done_mu);
-        bool was_empty = !srv->done_head;
-        j->next = NULL;
-        if (srv->done_tail) srv->done_tail->next = j;
-        else srv->done_head = j;
-        srv->done_tail = j;
-        pthread_mutex_unlock(&srv->done_mu);
-        if (was_empty) event_active(srv->done_ev, EV_READ, 0);
-    }
-}
-
-/* Loop side: answer every job the workers finished. */
-static void answer_done(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd, (void)what;
-    server *srv = arg;
-    pthread_mutex_lock(&srv->done_mu);
-    job *j = srv->done_head;
-    srv->done_head = srv->done_tail = NULL;
-    pthread_mutex_unlock(&srv->done_mu);
-    while (j) {
-        job *next = j->next;
-        reply(j);
-        j = next;
-    }
-}
-
-static void *watchdog(void *arg)
-{
-    server *srv = arg;
-    while (!atomic_load(&srv->stop_watchdog)) {
-        uint64_t now = wagi_now_ns();
-        for (int i = 0; i < srv->nworkers; i++) {
-            wagi_slot *s = &srv->slots[i];
-            uint64_t deadline = atomic_load(&s->deadline_ns);
-            qv_store *store = atomic_load(&s->store);
-            /* The store stays valid while published: wagi_run clears the
-             * slot before deleting it, and an interrupt is only a flag. */
-            if (store && deadline && now > deadline) qv_store_interrupt(store);
-        }
-        usleep(5000);
-    }
-    return NULL;
 }
 
 static void on_close(struct evhttp_connection *evcon, void *arg)
 {
     (void)evcon;
     job *j = arg;
-    if (j) atomic_store(&j->cancelled, true);
+    if (j) j->pr.cancelled = true;
 }
 
-/* ------------------------------------------------------------ routing */
+/* ------------------------------------------------------------ pools */
 
-/* Give a job to the workers. */
-static void enqueue(server *srv, job *j)
+static void free_pools(pool **pools, size_t n)
 {
-    atomic_fetch_add(&srv->in_flight, 1);
-    pthread_mutex_lock(&srv->mu);
-    j->next = NULL;
-    if (srv->tail) srv->tail->next = j;
-    else srv->head = j;
-    srv->tail = j;
-    pthread_cond_signal(&srv->cv);
-    pthread_mutex_unlock(&srv->mu);
+    for (size_t i = 0; pools && i < n; i++) pool_free(pools[i]);
+    free(pools);
 }
 
-/* ------------------------------------------------------------ health checks */
+/* A pool per app of set; NULL (why filled) if one cannot be made. */
+static pool **start_pools(server *srv, app_set *set, char *why, size_t whylen)
+{
+    pool **pools = calloc(set->napps ? set->napps : 1, sizeof *pools);
+    if (!pools) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    pool_options opt = {srv->base, srv->channels, srv->opt.address, srv->opt.port};
+    for (size_t i = 0; i < set->napps; i++) {
+        pools[i] = pool_start(&opt, set, &set->apps[i], why, whylen);
+        if (!pools[i]) {
+            free_pools(pools, i);
+            return NULL;
+        }
+    }
+    return pools;
+}
 
-/* deploy.health_check: every interval, the app gets GET <route><path>
- * like any request (a fresh instance, the health timeout); a status below
- * 400 passes. After `retries` failures in a row the app is unhealthy:
- * its requests get 503 until a check passes again. */
-typedef struct health_timer {
-    server *srv;
-    size_t app;                /* index in srv->current */
-    struct event *ev;
-    bool running;              /* a check is in flight */
-} health_timer;
-
-static void health_check(evutil_socket_t fd, short what, void *arg)
+/* Free the retired pools that have nothing left to answer. */
+static void housekeeping(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
-    health_timer *t = arg;
-    server *srv = t->srv;
-    if (t->running || srv->draining) return;
-    serve_app *app = &srv->current->apps[t->app];
-    job *j = calloc(1, sizeof *j);
-    if (!j) return;
-    char port[8], host[300];
-    snprintf(port, sizeof port, "%u", srv->opt.port);
-    snprintf(host, sizeof host, "%s:%s", srv->opt.address, port);
-    size_t n = strlen(app->route) + strlen(app->rc.health_path) + 1;
-    j->strings[0] = malloc(n);
-    if (j->strings[0]) snprintf(j->strings[0], n, "%s%s", app->route, app->rc.health_path);
-    j->strings[1] = strdup("");
-    j->strings[2] = strdup(host);
-    j->strings[3] = strdup(srv->opt.address);
-    j->strings[4] = strdup(port);
-    j->strings[5] = strdup("127.0.0.1");
-    j->body = strdup("");
-    for (int i = 0; i < 6; i++)
-        if (!j->strings[i]) j->body = (free(j->body), NULL);
-    if (!j->body) {
-        job_free(j);
-        return;
+    server *srv = arg;
+    size_t kept = 0;
+    for (size_t i = 0; i < srv->nretired; i++) {
+        if (pool_idle(srv->retired[i])) pool_free(srv->retired[i]);
+        else srv->retired[kept++] = srv->retired[i];
     }
-    j->srv = srv;
-    j->health = true;
-    j->set = srv->current;
-    app_set_retain(j->set);
-    j->app = app;
-    j->start_ns = wagi_now_ns();
-    snprintf(j->id, sizeof j->id, "health-%llx", (unsigned long long)++srv->next_id);
-    j->rq = (wagi_request){
-        .method = "GET", .path = j->strings[0], .query = j->strings[1], .protocol = "HTTP/1.1",
-        .host = j->strings[2], .server_name = j->strings[3], .server_port = j->strings[4],
-        .remote_addr = j->strings[5], .body = j->body,
-    };
-    t->running = true;
-    enqueue(srv, j);
-}
-
-static void health_done(job *j)
-{
-    server *srv = j->srv;
-    /* The set may have been replaced meanwhile: then the result is moot. */
-    for (size_t i = 0; i < srv->nhealth; i++)
-        if (srv->health[i].srv && j->set == srv->current && &srv->current->apps[srv->health[i].app] == j->app)
-            srv->health[i].running = false;
-    bool ok = j->status > 0 && j->status < 400;
-    const serve_app *app = j->app;
-    int change = metrics_health_result(app->metrics, ok, app->rc.health_retries);
-    if (change > 0)
-        log_json(LOG_WARN, "unhealthy: its requests get 503 until a health check passes",
-                 json_pack("{s:s,s:i,s:s}", "app", app->name, "status", j->status, "reason",
-                           j->why[0] ? j->why : "status 400 or more"));
-    else if (change < 0)
-        log_json(LOG_INFO, "healthy again", json_pack("{s:s}", "app", app->name));
-    else if (!ok)
-        log_json(LOG_DEBUG, "health check failed", json_pack("{s:s,s:i}", "app", app->name, "status", j->status));
-}
-
-static void stop_health_checks(server *srv)
-{
-    for (size_t i = 0; i < srv->nhealth; i++)
-        if (srv->health[i].ev) event_free(srv->health[i].ev);
-    free(srv->health);
-    srv->health = NULL;
-    srv->nhealth = 0;
-}
-
-/* One timer per app of the current set that has a health_check. */
-static void start_health_checks(server *srv)
-{
-    stop_health_checks(srv);
-    app_set *set = srv->current;
-    srv->health = calloc(set->napps ? set->napps : 1, sizeof *srv->health);
-    if (!srv->health) return;
-    srv->nhealth = set->napps;
-    for (size_t i = 0; i < set->napps; i++) {
-        const serve_app *app = &set->apps[i];
-        if (!app->rc.health_enabled) continue;
-        health_timer *t = &srv->health[i];
-        *t = (health_timer){.srv = srv, .app = i};
-        t->ev = event_new(srv->base, -1, EV_PERSIST, health_check, t);
-        struct timeval every = {(time_t)(app->rc.health_interval_ms / 1000),
-                                (suseconds_t)(app->rc.health_interval_ms % 1000) * 1000};
-        if (t->ev) event_add(t->ev, &every);
-    }
+    srv->nretired = kept;
 }
 
 static app_metrics *metrics_for(void *ctx, const char *name, const char *route)
@@ -482,10 +271,28 @@ static bool reload(server *srv, char *why, size_t whylen)
         log_json(LOG_ERROR, "reload failed; still serving the previous apps", json_pack("{s:s}", "reason", why));
         return false;
     }
-    app_set *old = srv->current;
+    pool **pools = start_pools(srv, set, why, whylen);
+    if (!pools) {
+        app_set_release(set);
+        log_json(LOG_ERROR, "reload failed; still serving the previous apps", json_pack("{s:s}", "reason", why));
+        return false;
+    }
+    pool **grown = realloc(srv->retired, (srv->nretired + srv->current->napps + 1) * sizeof *grown);
+    if (!grown) {
+        free_pools(pools, set->napps);
+        app_set_release(set);
+        snprintf(why, whylen, "out of memory");
+        return false;
+    }
+    srv->retired = grown;
+    for (size_t i = 0; i < srv->current->napps; i++) {
+        pool_retire(srv->pools[i]);
+        srv->retired[srv->nretired++] = srv->pools[i];
+    }
+    free(srv->pools);
+    srv->pools = pools;
+    app_set_release(srv->current);
     srv->current = set;
-    app_set_release(old);
-    start_health_checks(srv);
     log_json(LOG_INFO, "reloaded", json_pack("{s:I}", "apps", (json_int_t)set->napps));
     return true;
 }
@@ -683,6 +490,33 @@ static void serve_reload(server *srv, struct evhttp_request *req)
     free(text);
 }
 
+/* Retry-After for an app failing its health checks: its next check. */
+static void retry_after_health(struct evhttp_request *req, const serve_app *app)
+{
+    char retry[24];
+    snprintf(retry, sizeof retry, "%llu", (unsigned long long)(app->rc.health_interval_ms + 999) / 1000);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", retry);
+}
+
+/* GET /_qyvol/health: the server, each app, each replica. */
+static void serve_health(server *srv, struct evhttp_request *req)
+{
+    json_t *apps = json_object(), *replicas = json_object();
+    bool all_healthy = true;
+    for (size_t i = 0; i < srv->current->napps; i++) {
+        bool healthy = pool_healthy(srv->pools[i]);
+        all_healthy &= healthy;
+        json_object_set_new(apps, srv->current->apps[i].name, json_string(healthy ? "healthy" : "unhealthy"));
+        json_object_set_new(replicas, srv->current->apps[i].name, pool_describe(srv->pools[i]));
+    }
+    const char *status = srv->draining ? "draining" : all_healthy ? "ok" : "degraded";
+    json_t *body = json_pack("{s:s,s:o,s:o}", "status", status, "apps", apps, "replicas", replicas);
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    send_text(req, srv->draining ? 503 : 200, "application/json", text ? text : "{}", text ? strlen(text) : 2);
+    free(text);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     server *srv = arg;
@@ -691,20 +525,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
     if (!path || !*path) path = "/";
     if (!strcmp(path, "/_qyvol/health")) {
-        json_t *apps = json_object();
-        bool all_healthy = true;
-        for (size_t i = 0; i < srv->current->napps; i++) {
-            serve_app *a = &srv->current->apps[i];
-            bool healthy = metrics_app_healthy(a->metrics);
-            all_healthy &= healthy;
-            json_object_set_new(apps, a->name, json_string(healthy ? "healthy" : "unhealthy"));
-        }
-        const char *status = srv->draining ? "draining" : all_healthy ? "ok" : "degraded";
-        json_t *body = json_pack("{s:s,s:o}", "status", status, "apps", apps);
-        char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(body);
-        send_text(req, srv->draining ? 503 : 200, "application/json", text ? text : "{}", text ? strlen(text) : 2);
-        free(text);
+        serve_health(srv, req);
         return;
     }
     if (!strcmp(path, "/_qyvol/metrics")) {
@@ -736,15 +557,15 @@ static void on_request(struct evhttp_request *req, void *arg)
         send_error(req, 503, "the server is shutting down");
         return;
     }
-    if (!metrics_app_healthy(app->metrics)) {
-        char retry[24];
-        snprintf(retry, sizeof retry, "%llu", (unsigned long long)(app->rc.health_interval_ms + 999) / 1000);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", retry);
+    pool *p = srv->pools[app - srv->current->apps];
+    if (!pool_healthy(p)) {
+        retry_after_health(req, app);
         send_error(req, 503, "the app is failing its health check");
         return;
     }
     job *j = calloc(1, sizeof *j);
-    if (!j) {
+    if (!j || !(j->path = strdup(path))) {
+        free(j);
         send_error(req, 503, "out of memory");
         return;
     }
@@ -753,65 +574,61 @@ static void on_request(struct evhttp_request *req, void *arg)
     j->set = srv->current;
     app_set_retain(j->set);
     j->app = app;
+    j->method = method_name(evhttp_request_get_command(req));
     j->start_ns = wagi_now_ns();
     snprintf(j->id, sizeof j->id, "%llx-%llx", (unsigned long long)(srv->started_ns / 1000000 % 0xffffff),
              (unsigned long long)++srv->next_id);
-    /* Copy what the worker needs: the request object stays on this thread. */
+    /* The request as the replica gets it: its strings point into evhttp's
+     * request, which lives until we answer. */
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     char *peer = NULL;
     uint16_t peer_port = 0;
     if (evcon) evhttp_connection_get_peer(evcon, &peer, &peer_port);
-    const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
-    char port[8];
+    const char *host = evhttp_find_header(headers, "Host");
+    char port[8], hostbuf[300], server_name[256];
     snprintf(port, sizeof port, "%u", srv->opt.port);
-    char hostbuf[300];
     if (!host) snprintf(hostbuf, sizeof hostbuf, "%s:%s", srv->opt.address, port), host = hostbuf;
-    char server_name[256];
     snprintf(server_name, sizeof server_name, "%.*s", (int)strcspn(host, ":"), host);
-    j->strings[0] = strdup(path);
-    j->strings[1] = strdup(query ? query : "");
-    j->strings[2] = strdup(host);
-    j->strings[3] = strdup(server_name);
-    j->strings[4] = strdup(port);
-    j->strings[5] = strdup(peer ? peer : "");
-    j->rq = (wagi_request){
-        .method = method_name(evhttp_request_get_command(req)),
-        .path = j->strings[0],
-        .query = j->strings[1],
-        .protocol = "HTTP/1.1",
-        .host = j->strings[2],
-        .server_name = j->strings[3],
-        .server_port = j->strings[4],
-        .remote_addr = j->strings[5],
-    };
-    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     size_t n = 0;
-    for (struct evkeyval *h = in->tqh_first; h; h = h->next.tqe_next) n++;
-    j->headers = calloc(n ? n : 1, sizeof *j->headers);
-    bool ok = j->headers != NULL;
-    for (size_t i = 0; i < 6; i++) ok = ok && j->strings[i];
+    for (struct evkeyval *h = headers->tqh_first; h; h = h->next.tqe_next) n++;
+    wagi_header *list = calloc(n ? n : 1, sizeof *list);
     size_t k = 0;
-    for (struct evkeyval *h = in->tqh_first; ok && h; h = h->next.tqe_next, k++) {
-        j->headers[k].name = strdup(h->key);
-        j->headers[k].value = strdup(h->value);
-        j->rq.nheaders = k + 1;
-        ok = j->headers[k].name && j->headers[k].value;
-    }
-    j->rq.headers = j->headers;
+    for (struct evkeyval *h = headers->tqh_first; list && h; h = h->next.tqe_next, k++)
+        list[k] = (wagi_header){h->key, h->value};
     struct evbuffer *body = evhttp_request_get_input_buffer(req);
     size_t blen = evbuffer_get_length(body);
-    j->body = malloc(blen + 1);
-    if (j->body) evbuffer_copyout(body, j->body, blen);
-    j->rq.body = j->body;
-    j->rq.body_len = blen;
-    if (!ok || !j->body) {
+    const char *bytes = blen ? (const char *)evbuffer_pullup(body, -1) : "";
+    wire_request wr = {
+        .rq = {.method = j->method, .path = path, .query = query ? query : "", .protocol = "HTTP/1.1",
+               .host = host, .server_name = server_name, .server_port = port, .remote_addr = peer ? peer : "",
+               .headers = list, .nheaders = n, .body = bytes ? bytes : "", .body_len = bytes ? blen : 0},
+        .timeout_ms = app->rc.timeout_ms,
+        .id = j->id,
+    };
+    bool ok = list && bytes && wire_request_encode(&j->pr.msg, &wr);
+    free(list);
+    if (!ok) {
         job_free(j);
         send_error(req, 503, "out of memory");
         return;
     }
+    j->pr.timeout_ms = app->rc.timeout_ms;
+    j->pr.done = reply;
     if (evcon) evhttp_connection_set_closecb(evcon, on_close, j);
     metrics_request_started(app->metrics);
-    enqueue(srv, j);
+    srv->in_flight++;
+    pool_verdict v = pool_submit(p, &j->pr); /* may answer (reply) before returning */
+    if (v == POOL_TAKEN) return;
+    if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
+    srv->in_flight--;
+    metrics_request_done(app->metrics, 503, (double)(wagi_now_ns() - j->start_ns) / 1e9, 0, 0);
+    job_free(j);
+    if (v == POOL_UNHEALTHY) {
+        retry_after_health(req, app);
+        send_error(req, 503, "the app is failing its health check");
+    } else {
+        send_error(req, 503, "too many requests are waiting for this app");
+    }
 }
 
 /* ------------------------------------------------------------ shutdown */
@@ -820,7 +637,7 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     server *srv = arg;
-    long left = atomic_load(&srv->in_flight);
+    long left = srv->in_flight;
     if (left == 0 || wagi_now_ns() > srv->drain_deadline_ns) {
         if (left) log_json(LOG_WARN, "drain timeout: leaving requests unanswered", json_pack("{s:I}", "in_flight", (json_int_t)left));
         event_base_loopexit(srv->base, NULL);
@@ -836,7 +653,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     end_followers(srv);
     log_json(LOG_INFO, "shutting down: draining requests in flight",
              json_pack("{s:s,s:I}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "in_flight",
-                       (json_int_t)atomic_load(&srv->in_flight)));
+                       (json_int_t)srv->in_flight));
     /* No new connections; open keep-alive ones get 503 for new requests. */
     if (srv->bound) evhttp_del_accept_socket(srv->http, srv->bound), srv->bound = NULL;
     srv->drain_deadline_ns = wagi_now_ns() + (uint64_t)srv->opt.drain_timeout_s * 1000000000u;
@@ -874,12 +691,13 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
         fprintf(stderr, "%s%s\n", located ? "" : "qyv serve: ", why);
         goto out;
     }
-    if (evthread_use_pthreads() != 0) {
-        fprintf(stderr, "qyv serve: libevent has no thread support\n");
-        goto out;
-    }
     signal(SIGPIPE, SIG_IGN);
-    srv->base = event_base_new();
+    /* The changelist folds the many add/delete pairs of a request's
+     * events into fewer epoll_ctl calls, the front's main system cost. */
+    struct event_config *cfg = event_config_new();
+    if (cfg) event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    srv->base = cfg ? event_base_new_with_config(cfg) : NULL;
+    if (cfg) event_config_free(cfg);
     srv->http = srv->base ? evhttp_new(srv->base) : NULL;
     if (!srv->http) {
         fprintf(stderr, "qyv serve: cannot create the HTTP server\n");
@@ -906,59 +724,43 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
         fprintf(stderr, "qyv serve: cannot handle signals\n");
         goto out;
     }
-    pthread_mutex_init(&srv->mu, NULL);
-    pthread_cond_init(&srv->cv, NULL);
-    pthread_mutex_init(&srv->done_mu, NULL);
-    srv->done_ev = event_new(srv->base, -1, 0, answer_done, srv);
-    if (!srv->done_ev) goto out;
-    srv->nworkers = srv->opt.workers > 0 ? srv->opt.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (srv->nworkers < 1) srv->nworkers = 1;
-    srv->workers = calloc((size_t)srv->nworkers, sizeof *srv->workers);
-    srv->slots = calloc((size_t)srv->nworkers, sizeof *srv->slots);
-    srv->worker_args = calloc((size_t)srv->nworkers, sizeof *srv->worker_args);
-    if (!srv->workers || !srv->slots || !srv->worker_args) goto out;
-    int started = 0;
-    for (; started < srv->nworkers; started++) {
-        srv->worker_args[started] = (worker_arg){srv, &srv->slots[started]};
-        if (pthread_create(&srv->workers[started], NULL, worker, &srv->worker_args[started]) != 0) break;
+    srv->channels = srv->opt.workers > 0 ? srv->opt.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (srv->channels < 1) srv->channels = 1;
+    srv->pools = start_pools(srv, srv->current, why, sizeof why);
+    if (!srv->pools) {
+        fprintf(stderr, "qyv serve: %s\n", why);
+        goto out;
     }
-    bool watching = pthread_create(&srv->watchdog, NULL, watchdog, srv) == 0;
+    srv->housekeeping = event_new(srv->base, -1, EV_PERSIST, housekeeping, srv);
+    struct timeval every = {0, 200000};
+    if (!srv->housekeeping || event_add(srv->housekeeping, &every) != 0) goto out;
     json_t *routes = json_array();
     for (size_t i = 0; i < srv->current->napps; i++) {
         const serve_app *a = &srv->current->apps[i];
-        json_array_append_new(routes, json_pack("{s:s,s:s}", "app", a->name, "route", *a->route ? a->route : "/"));
+        json_array_append_new(routes, json_pack("{s:s,s:s,s:i}", "app", a->name, "route", *a->route ? a->route : "/",
+                                                "replicas", (int)a->rc.replicas));
     }
-    start_health_checks(srv);
-    log_json(LOG_INFO, "listening",
-             json_pack("{s:s,s:i,s:i,s:o}", "address", srv->opt.address, "port", srv->opt.port, "workers",
-                       started, "apps", routes));
+    json_t *fields = json_pack("{s:s,s:i,s:i,s:s,s:o}", "address", srv->opt.address, "port", srv->opt.port,
+                               "threads_per_replica", srv->channels, "limits", limits_mode(), "apps", routes);
+    if (*limits_mode_reason()) json_object_set_new(fields, "limits_reason", json_string(limits_mode_reason()));
+    log_json(LOG_INFO, "listening", fields);
     event_base_dispatch(srv->base);
-    /* Stop the workers (the queue is empty once drained) and the watchdog. */
-    pthread_mutex_lock(&srv->mu);
-    srv->closing = true;
-    pthread_cond_broadcast(&srv->cv);
-    pthread_mutex_unlock(&srv->mu);
-    for (int i = 0; i < started; i++) pthread_join(srv->workers[i], NULL);
-    atomic_store(&srv->stop_watchdog, true);
-    if (watching) pthread_join(srv->watchdog, NULL);
-    /* Jobs finished during the joins still wait on the loop. */
-    event_base_loop(srv->base, EVLOOP_NONBLOCK);
-    answer_done(-1, 0, srv);
     log_json(LOG_INFO, "stopped", NULL);
     end_followers(srv);
-    status = started == srv->nworkers ? 0 : 1;
+    status = 0;
 out:
+    /* The replicas go with their pools: sockets closed, processes reaped. */
+    if (srv->pools) free_pools(srv->pools, srv->current->napps);
+    for (size_t i = 0; i < srv->nretired; i++) pool_free(srv->retired[i]);
+    free(srv->retired);
+    limits_cleanup();
     if (srv->drain_timer) event_free(srv->drain_timer);
-    if (srv->done_ev) event_free(srv->done_ev);
-    stop_health_checks(srv);
+    if (srv->housekeeping) event_free(srv->housekeeping);
     if (srv->sigterm) event_free(srv->sigterm);
     if (srv->sigint) event_free(srv->sigint);
     if (srv->sighup) event_free(srv->sighup);
     if (srv->http) evhttp_free(srv->http);
     if (srv->base) event_base_free(srv->base);
-    free(srv->workers);
-    free(srv->slots);
-    free(srv->worker_args);
     app_set_release(srv->current);
     log_shutdown();
     for (size_t i = 0; i < srv->nregistry; i++) metrics_app_free(srv->registry[i]);

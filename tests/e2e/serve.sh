@@ -4,67 +4,7 @@
 # repository root): tests/e2e/serve.sh [BUILD_DIR]. Ends with
 # "N passed, N failed, 0 skipped". Every server it starts is stopped, with
 # bounded waits.
-set -u
-BUILD=${1:-build}
-QYV=$BUILD/qyv
-passed=0 failed=0
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-
-# A free loopback port.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url=http://127.0.0.1:$port
-
-start() {
-    "$QYV" serve --listen 127.0.0.1:"$port" --workers 4 "$@" >"$tmp/log" 2>&1 &
-    pid=$!
-    for _ in $(seq 100); do
-        curl -s -o /dev/null "$url/_qyvol/health" && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    bad "server starts" "not answering; log: $(tail -5 "$tmp/log")"
-    return 1
-}
-
-# stop: SIGTERM, then wait at most 10 s for exit status 0.
-stop() {
-    kill -TERM "$pid"
-    for _ in $(seq 200); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        bad "graceful stop" "still running 10 s after SIGTERM"
-        kill -KILL "$pid"
-    fi
-    wait "$pid"
-    local rc=$?
-    pid=
-    [ $rc -eq 0 ] && ok "exits 0 on SIGTERM" || bad "exits 0 on SIGTERM" "status $rc"
-}
-
-# check NAME EXPECTED_CODE REGEX CURL_ARGS...: status code and body.
-check() {
-    local name=$1 want=$2 pattern=$3 code
-    shift 3
-    code=$(curl -s -o "$tmp/body" -w '%{http_code}' --max-time 20 "$@")
-    if [ "$code" != "$want" ]; then
-        bad "$name" "status $code, expected $want; body: $(head -c 300 "$tmp/body")"
-    elif ! grep -qE -e "$pattern" "$tmp/body"; then
-        bad "$name" "body does not match /$pattern/: $(head -c 300 "$tmp/body")"
-    else
-        ok "$name"
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 
 start examples/http-hello/app.qyv examples/http-echo/app.qyv examples/http-rust/app.qyv || exit 1
 
@@ -204,6 +144,50 @@ sleep 0.3
 check "SIGHUP reloads" 200 '^route: /d/...$' "$url/d"
 stop
 
+# HTTP/1.1 connection handling: keep-alive, pipelined requests answered in
+# order, and a client that stops mid-request dropped after --client-timeout.
+printf 'name: echo\nentrypoint: echo.wasm\ntype: http\nroute: /k\n' >"$app/app.qyv"
+"$QYV" serve --listen 127.0.0.1:"$port" --client-timeout 1s "$app/app.qyv" >"$tmp/log" 2>&1 &
+pid=$!
+wait_for "server up" curl -s -o /dev/null "$url/_qyvol/health"
+curl -sv -o /dev/null "$url/k/one" -o /dev/null "$url/k/two" 2>"$tmp/curl"
+grep -q 'Re-using existing connection' "$tmp/curl" && ok "keep-alive: one connection, two requests" ||
+    bad "keep-alive" "$(grep -i connect "$tmp/curl" | head -3)"
+if python3 - "$port" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET /k/first HTTP/1.1\r\nHost: x\r\n\r\nGET /k/second HTTP/1.1\r\nHost: x\r\n\r\n")
+data = b""
+while data.count(b"HTTP/1.1 200") < 2 or not data.rstrip().endswith(b"body:"):
+    chunk = s.recv(65536)
+    if not chunk: break
+    data += chunk
+first, second = data.find(b"path: /first"), data.find(b"path: /second")
+sys.exit(0 if 0 <= first < second else 1)
+PY
+then ok "pipelined requests answered in order"; else bad "pipelined requests" "answers missing or out of order"; fi
+if python3 - "$port" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET /k/slow HTTP/1.1\r\nHost: x\r\n")   # and then nothing
+t = time.time()
+closed = s.recv(1024) == b""  # the server closes (it may not answer)
+sys.exit(0 if closed and 0.5 < time.time() - t < 5 else 1)
+PY
+then ok "a stalled client is dropped after --client-timeout"; else bad "stalled client" "not dropped in 0.5-5 s"; fi
+stop
+
+# Memory: resources.memory caps each instance; a bomb past it traps (500)
+# while a request within it passes, and the server is unharmed.
+printf 'name: echo\nentrypoint: echo.wasm\ntype: http\nroute: /m\ndeploy:\n  resources: { memory: 16MiB }\n' >"$app/app.qyv"
+start "$app/app.qyv" || exit 1
+check "within resources.memory: 200" 200 '^path: /small$' "$url/m/small?alloc=4"
+check "memory bomb past resources.memory: 500" 500 'the app failed' "$url/m/bomb?alloc=64"
+grep -q '"stderr":"could not allocate 64 MiB"' "$tmp/log" && ok "the bomb's allocation failed in the guest" ||
+    bad "the bomb's allocation failed in the guest" "$(grep -m2 bomb "$tmp/log")"
+check "serving after the bomb" 200 '^path: /after$' "$url/m/after"
+stop
+
 # Health checks: an app failing its check (echo answers /fail with 503) is
 # taken out after `retries` failures (503 with Retry-After), shown in
 # /_qyvol/health and the metrics, and back once a check passes.
@@ -242,5 +226,4 @@ rc=$?
 rc=$?
 [ $rc -eq 2 ] && grep -q "takes ADDRESS:PORT" "$tmp/out" && ok "bad --listen refused" || bad "bad --listen refused" "status $rc: $(cat "$tmp/out")"
 
-echo "$passed passed, $failed failed, 0 skipped"
-[ $failed -eq 0 ]
+finish

@@ -1,0 +1,862 @@
+/*
+ * pool.c — see pool.h.
+ *
+ * A replica goes STARTING -> READY (in rotation) -> DOWN (dead or being
+ * replaced) -> STARTING again after a backoff. Without a health check a
+ * replica is READY as soon as it is forked; with one, after its first
+ * passing check (sent right away). Everything here runs on the event
+ * loop's thread; the replicas are processes, so a crash in one is a
+ * closed socket here, never a crash of the server.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "manifest/manifest.h"
+#include "serve/limits.h"
+#include "serve/log.h"
+#include "serve/pool.h"
+#include "serve/replica.h"
+
+/* How long past its timeout a replica may take before it is killed: the
+ * replica's own watchdog normally stops the instance well before. */
+#define GRACE_MS 2000
+/* Restart backoff: doubles from the first to the last after each quick
+ * death, and starts again once a replica lived STABLE_MS. */
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 30000
+#define STABLE_MS 10000
+/* Requests waiting for a channel, per app, before new ones get 503. */
+#define MAX_QUEUED 4096
+#define TICK_MS 100
+#define THROTTLE_TICK_MS 10
+
+typedef enum replica_state { REPLICA_STARTING, REPLICA_READY, REPLICA_DOWN } replica_state;
+
+static const char *const state_names[] = {"starting", "ready", "down"};
+
+typedef struct replica replica;
+
+/* A socket to one of a replica's threads. Plain reads and writes rather
+ * than a bufferevent: a request is usually written whole at once, and
+ * then no write event is ever registered (each costs epoll_ctl calls). */
+typedef struct channel {
+    replica *r;
+    int fd;                    /* -1 when closed */
+    struct event *readable, *writable;
+    struct evbuffer *in, *out; /* out: what a write could not take yet */
+    pool_request *busy;        /* the request the replica is running on it */
+} channel;
+
+struct replica {
+    pool *pool;
+    int index;
+    pid_t pid;                 /* 0 when no process */
+    int pidfd;
+    struct event *exited;      /* pidfd readable */
+    channel *channels;
+    int in_flight;
+    replica_state state;
+    uint32_t failures;         /* health checks failed in a row */
+    pool_request check;        /* the health check in flight, if checking */
+    bool checking;
+    struct event *health_timer, *restart_timer;
+    uint64_t started_ns;
+    uint32_t quick_deaths;     /* in a row, for the backoff */
+    uint32_t restarts;
+    uint32_t generation;       /* processes this slot has had */
+    bool replacing;            /* killed on purpose (health, timeout) */
+    char last_exit[160];
+    replica_limits *limits;
+    double cpu_seen;           /* CPU seconds already added to the metrics */
+    int current_weight;        /* smooth weighted round robin */
+};
+
+struct pool {
+    pool_options opt;
+    app_set *set;
+    serve_app *app;
+    replica *replicas;
+    int nreplicas;
+    pool_request *queue_head, *queue_tail;
+    size_t queued;
+    int in_flight;             /* sent to a replica */
+    int next;                  /* round robin's next replica */
+    bool unhealthy;            /* every replica failed its checks */
+    bool retiring;
+    struct event *tick;
+    uint64_t last_usage_ns;
+    char host[300], port[8];
+};
+
+static void replica_spawn(replica *r);
+static void replica_down(replica *r, int busy_status, const char *why);
+static void send_on(channel *ch, pool_request *req);
+
+/* ------------------------------------------------------------ logging */
+
+static void log_replica(log_level level, const replica *r, const char *message, json_t *extra)
+{
+    char id[16];
+    snprintf(id, sizeof id, "%d", r->index);
+    json_t *f = json_pack("{s:s,s:s}", "app", r->pool->app->name, "replica", id);
+    if (r->pid) json_object_set_new(f, "pid", json_integer(r->pid));
+    if (extra) json_object_update(f, extra), json_decref(extra);
+    log_json(level, message, f);
+}
+
+/* ------------------------------------------------------------ answers */
+
+/* Give req its answer when no replica can: a response made up here. */
+static void answer_locally(pool_request *req, int status, const char *why, int replica_index)
+{
+    wire_response resp = {.status = status, .why = why, .body = "", .err = ""};
+    req->done(req, &resp, replica_index);
+}
+
+static int ready_count(const pool *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->nreplicas; i++) n += p->replicas[i].state == REPLICA_READY;
+    return n;
+}
+
+static void update_health(pool *p)
+{
+    int ready = ready_count(p);
+    if (ready) p->unhealthy = false;
+    if (p->retiring) return;
+    metrics_set_healthy(p->app->metrics, !p->unhealthy);
+    metrics_replicas(p->app->metrics, ready, p->nreplicas);
+}
+
+/* ------------------------------------------------------------ choosing */
+
+static channel *idle_channel(replica *r)
+{
+    if (r->state != REPLICA_READY) return NULL;
+    for (int c = 0; c < r->pool->opt.channels; c++)
+        if (r->channels[c].fd >= 0 && !r->channels[c].busy) return &r->channels[c];
+    return NULL;
+}
+
+/* cluster.load_balancer.algorithm, among the replicas in rotation that
+ * have a free channel. */
+static channel *choose(pool *p)
+{
+    int n = p->nreplicas, best = -1;
+    switch ((qv_lb_algorithm)p->app->rc.lb_algorithm) {
+    case QV_LB_LEAST_CONNECTIONS:
+        for (int k = 0; k < n; k++) {
+            int i = (p->next + k) % n;
+            if (idle_channel(&p->replicas[i]) &&
+                (best < 0 || p->replicas[i].in_flight < p->replicas[best].in_flight))
+                best = i;
+        }
+        break;
+    case QV_LB_WEIGHTED: {
+        /* Smooth weighted round robin (as nginx): every replica gains its
+         * weight, the richest is chosen and pays the total. All weights
+         * are 1 on one node; the cluster gives nodes their weights. */
+        int total = 0;
+        for (int i = 0; i < n; i++) {
+            if (!idle_channel(&p->replicas[i])) continue;
+            p->replicas[i].current_weight += 1;
+            total += 1;
+            if (best < 0 || p->replicas[i].current_weight > p->replicas[best].current_weight) best = i;
+        }
+        if (best >= 0) p->replicas[best].current_weight -= total;
+        break;
+    }
+    case QV_LB_ROUND_ROBIN:
+    default:
+        for (int k = 0; k < n && best < 0; k++) {
+            int i = (p->next + k) % n;
+            if (idle_channel(&p->replicas[i])) best = i;
+        }
+        break;
+    }
+    if (best < 0) return NULL;
+    p->next = (best + 1) % n;
+    return idle_channel(&p->replicas[best]);
+}
+
+/* ------------------------------------------------------------ the queue */
+
+static void enqueue(pool *p, pool_request *req)
+{
+    req->next = NULL;
+    if (p->queue_tail) p->queue_tail->next = req;
+    else p->queue_head = req;
+    p->queue_tail = req;
+    p->queued++;
+}
+
+static pool_request *dequeue(pool *p)
+{
+    pool_request *req = p->queue_head;
+    if (!req) return NULL;
+    p->queue_head = req->next;
+    if (!p->queue_head) p->queue_tail = NULL;
+    p->queued--;
+    return req;
+}
+
+/* Channels freed or replicas ready: send what waits. */
+static void drain_queue(pool *p)
+{
+    while (p->queue_head) {
+        if (p->queue_head->cancelled) {
+            pool_request *req = dequeue(p);
+            answer_locally(req, 499, "the client went away", -1);
+            continue;
+        }
+        channel *ch = choose(p);
+        if (!ch) return;
+        send_on(ch, dequeue(p));
+    }
+}
+
+/* ------------------------------------------------------------ talking to replicas */
+
+static void send_on(channel *ch, pool_request *req)
+{
+    replica *r = ch->r;
+    ch->busy = req;
+    r->in_flight++;
+    if (req != &r->check) r->pool->in_flight++;
+    req->sent_ns = wagi_now_ns();
+    const uint8_t *data = req->msg.data;
+    size_t len = req->msg.len;
+    if (evbuffer_get_length(ch->out) == 0) {
+        ssize_t n;
+        do n = write(ch->fd, data, len);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && errno != EAGAIN) {
+            replica_down(r, 502, "cannot write to the replica");
+            return;
+        }
+        if (n > 0) data += n, len -= (size_t)n;
+    }
+    if (len && (evbuffer_add(ch->out, data, len) != 0 || event_add(ch->writable, NULL) != 0))
+        replica_down(r, 502, "cannot write to the replica");
+}
+
+/* The rest of a large request, as the socket takes it. */
+static void channel_writable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    channel *ch = arg;
+    if (evbuffer_write(ch->out, fd) < 0 && errno != EAGAIN && errno != EINTR) {
+        replica_down(ch->r, 502, "cannot write to the replica");
+        return;
+    }
+    if (evbuffer_get_length(ch->out)) event_add(ch->writable, NULL);
+}
+
+static void health_result(replica *r, const wire_response *resp);
+
+/* Read what the replica sent into ch->in; false when it closed or failed. */
+static bool fill(channel *ch)
+{
+    for (;;) {
+        struct evbuffer_iovec vec[2];
+        int nvec = evbuffer_reserve_space(ch->in, 65536, vec, 2);
+        if (nvec <= 0) return false;
+        struct iovec iov[2];
+        for (int i = 0; i < nvec; i++) iov[i] = (struct iovec){vec[i].iov_base, vec[i].iov_len};
+        ssize_t n = readv(ch->fd, iov, nvec);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return true;
+        if (n <= 0) return false;
+        size_t left = (size_t)n;
+        for (int i = 0; i < nvec; i++) {
+            size_t take = left < vec[i].iov_len ? left : vec[i].iov_len;
+            vec[i].iov_len = take;
+            left -= take;
+        }
+        evbuffer_commit_space(ch->in, vec, nvec);
+        if ((size_t)n < iov[0].iov_len + (nvec > 1 ? iov[1].iov_len : 0)) return true; /* drained */
+    }
+}
+
+/* Responses arrived on a channel (or the replica went away). */
+static void channel_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    channel *ch = arg;
+    replica *r = ch->r;
+    pool *p = r->pool;
+    struct evbuffer *in = ch->in;
+    if (!fill(ch)) {
+        replica_down(r, 502, "the replica closed its connection (it crashed or was killed)");
+        return;
+    }
+    for (;;) {
+        size_t have = evbuffer_get_length(in);
+        uint8_t len_bytes[4];
+        if (have < 4) return;
+        evbuffer_copyout(in, len_bytes, 4);
+        uint32_t len = wire_length(len_bytes);
+        if (len > WIRE_MAX_MESSAGE || !ch->busy) {
+            replica_down(r, 502, len > WIRE_MAX_MESSAGE ? "the replica sent a message too large"
+                                                        : "the replica answered a request it was not given");
+            return;
+        }
+        if (have < 4 + (size_t)len) return;
+        const uint8_t *msg = evbuffer_pullup(in, 4 + (ssize_t)len);
+        wire_response resp;
+        if (!msg || !wire_response_decode(msg + 4, len, &resp)) {
+            replica_down(r, 502, "the replica sent a malformed response");
+            return;
+        }
+        pool_request *req = ch->busy;
+        ch->busy = NULL;
+        r->in_flight--;
+        if (req == &r->check) {
+            health_result(r, &resp);
+        } else {
+            p->in_flight--;
+            req->done(req, &resp, r->index);
+        }
+        free((void *)resp.headers);
+        /* The buffers outlive a closed channel: draining stays safe. */
+        evbuffer_drain(in, 4 + (size_t)len);
+        if (r->state == REPLICA_DOWN) return; /* health_result replaced it */
+        drain_queue(p);
+    }
+}
+
+/* ------------------------------------------------------------ health checks */
+
+static void health_check(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    replica *r = arg;
+    pool *p = r->pool;
+    if (r->checking || r->state == REPLICA_DOWN || p->retiring) return;
+    /* Straight to this replica, bypassing the balancer; when every channel
+     * is busy the replica is clearly answering: skip this round. */
+    channel *ch = NULL;
+    for (int c = 0; c < p->opt.channels && !ch; c++)
+        if (r->channels[c].fd >= 0 && !r->channels[c].busy) ch = &r->channels[c];
+    if (!ch) return;
+    const serve_app *app = p->app;
+    size_t n = strlen(app->route) + strlen(app->rc.health_path) + 1;
+    char *path = malloc(n);
+    if (!path) return;
+    snprintf(path, n, "%s%s", app->route, app->rc.health_path);
+    char id[48];
+    snprintf(id, sizeof id, "health-%s-%d", app->name, r->index);
+    wire_request wr = {
+        .rq = {.method = "GET", .path = path, .query = "", .protocol = "HTTP/1.1", .host = p->host,
+               .server_name = p->opt.address, .server_port = p->port, .remote_addr = "127.0.0.1", .body = ""},
+        .timeout_ms = app->rc.health_timeout_ms,
+        .health = true,
+        .id = id,
+    };
+    r->check.msg.len = 0;
+    bool ok = wire_request_encode(&r->check.msg, &wr);
+    free(path);
+    if (!ok) return;
+    r->check.timeout_ms = wr.timeout_ms;
+    r->checking = true;
+    send_on(ch, &r->check);
+}
+
+static void health_result(replica *r, const wire_response *resp)
+{
+    pool *p = r->pool;
+    r->checking = false;
+    bool ok = resp->status >= 200 && resp->status < 400;
+    metrics_health_check(p->app->metrics, ok);
+    if (ok) {
+        r->failures = 0;
+        if (r->state == REPLICA_STARTING) {
+            r->state = REPLICA_READY;
+            bool was_unhealthy = p->unhealthy;
+            update_health(p);
+            log_replica(was_unhealthy ? LOG_INFO : LOG_DEBUG, r, was_unhealthy ? "healthy again" : "ready", NULL);
+        }
+        return;
+    }
+    log_replica(LOG_DEBUG, r, "health check failed",
+                json_pack("{s:i,s:s}", "status", resp->status, "reason", *resp->why ? resp->why : "status 400 or more"));
+    if (++r->failures < p->app->rc.health_retries) return;
+    /* Out of rotation and replaced. */
+    bool was_ready = r->state == REPLICA_READY;
+    r->replacing = true;
+    char why[700];
+    snprintf(why, sizeof why, "failed %u health checks in a row (last: %d%s%s)", r->failures, resp->status,
+             *resp->why ? ", " : "", resp->why);
+    r->state = REPLICA_DOWN; /* before update_health: it no longer counts */
+    if (!ready_count(p) && !p->unhealthy) {
+        p->unhealthy = true;
+        log_json(LOG_WARN, "unhealthy: its requests get 503 until a health check passes",
+                 json_pack("{s:s,s:i,s:s}", "app", p->app->name, "status", resp->status, "reason",
+                           *resp->why ? resp->why : "status 400 or more"));
+    }
+    log_replica(was_ready ? LOG_WARN : LOG_DEBUG, r, "replacing the replica", json_pack("{s:s}", "reason", why));
+    replica_down(r, 502, "the replica was replaced after failing its health checks");
+}
+
+/* ------------------------------------------------------------ life and death */
+
+static uint64_t backoff_ms(const replica *r)
+{
+    uint64_t ms = BACKOFF_FIRST_MS;
+    for (uint32_t i = 1; i < r->quick_deaths && ms < BACKOFF_MAX_MS; i++) ms *= 2;
+    return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
+}
+
+static void restart_now(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    replica *r = arg;
+    if (r->pool->retiring || r->pid) return;
+    r->restarts++;
+    metrics_replica_restarted(r->pool->app->metrics);
+    replica_spawn(r);
+}
+
+static void close_channel(channel *ch)
+{
+    if (ch->fd < 0 || !ch->readable) return;
+    event_del(ch->readable);
+    event_del(ch->writable);
+    close(ch->fd);
+    ch->fd = -1;
+    evbuffer_drain(ch->in, evbuffer_get_length(ch->in));
+    evbuffer_drain(ch->out, evbuffer_get_length(ch->out));
+}
+
+/* Close the replica's channels (their requests get busy_status) and take
+ * it out of rotation. The process is killed if still there; its exit is
+ * seen by replica_exited, which schedules the restart. */
+static void replica_down(replica *r, int busy_status, const char *why)
+{
+    pool *p = r->pool;
+    if (r->pid > 0) kill(r->pid, SIGKILL);
+    r->state = REPLICA_DOWN;
+    for (int c = 0; c < p->opt.channels; c++) {
+        channel *ch = &r->channels[c];
+        close_channel(ch);
+        pool_request *req = ch->busy;
+        ch->busy = NULL;
+        if (!req) continue;
+        r->in_flight--;
+        if (req == &r->check) {
+            r->checking = false;
+        } else {
+            p->in_flight--;
+            answer_locally(req, busy_status, why, r->index);
+        }
+    }
+    update_health(p);
+}
+
+static void describe_exit(int status, char *out, size_t n)
+{
+    if (WIFEXITED(status)) snprintf(out, n, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status)) snprintf(out, n, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else snprintf(out, n, "ended (status %d)", status);
+}
+
+/* Account the CPU time the replica used since last time. */
+static void sample_usage(replica *r, uint64_t *memory)
+{
+    limits_usage u;
+    if (!r->limits || !limits_usage_read(r->limits, &u)) return;
+    if (memory) *memory += u.memory_bytes;
+    if (u.cpu_seconds > r->cpu_seen && !r->pool->retiring) {
+        metrics_resources(r->pool->app->metrics, 0, u.cpu_seconds - r->cpu_seen);
+        r->cpu_seen = u.cpu_seconds;
+    }
+}
+
+static void replica_exited(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    replica *r = arg;
+    pool *p = r->pool;
+    int status = 0;
+    struct rusage ru;
+    if (wait4(r->pid, &status, WNOHANG, &ru) <= 0) return; /* not yet */
+    bool expected = r->replacing || p->retiring;
+    describe_exit(status, r->last_exit, sizeof r->last_exit);
+    limits_usage u = {0};
+    bool oom = r->limits && limits_usage_read(r->limits, &u) && u.oom_kills > 0;
+    /* Its whole CPU time, up to the end (samples stop short of it). */
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                 (double)ru.ru_stime.tv_usec / 1e6;
+    if (cpu > r->cpu_seen && !p->retiring) metrics_resources(p->app->metrics, 0, cpu - r->cpu_seen);
+    r->cpu_seen = cpu;
+    if (!expected)
+        log_replica(LOG_WARN, r, "replica died",
+                    json_pack("{s:s,s:b}", "exit", r->last_exit, "out_of_memory", oom));
+    char why[300];
+    snprintf(why, sizeof why, "the replica %s%s", r->last_exit, oom ? " (out of memory)" : "");
+    replica_down(r, 502, why);
+    event_free(r->exited);
+    r->exited = NULL;
+    close(r->pidfd);
+    r->pidfd = -1;
+    r->pid = 0;
+    if (r->limits) limits_delete(r->limits);
+    r->limits = NULL;
+    if (p->retiring) return;
+    uint64_t lived_ms = (wagi_now_ns() - r->started_ns) / 1000000;
+    r->quick_deaths = lived_ms >= STABLE_MS ? 1 : r->quick_deaths + 1;
+    r->replacing = false;
+    uint64_t ms = backoff_ms(r);
+    struct timeval delay = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(r->restart_timer, &delay);
+    if (!expected || r->quick_deaths > 1)
+        log_replica(LOG_INFO, r, "restarting the replica", json_pack("{s:I}", "in_ms", (json_int_t)ms));
+}
+
+static void close_fds(int lo, int hi)
+{
+    if (syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0) == 0) return;
+    long max = sysconf(_SC_OPEN_MAX);
+    for (long fd = lo; fd <= hi && fd < (max > 0 ? max : 65536); fd++) close((int)fd);
+}
+
+/* In the child: become the replica. Never returns. */
+static _Noreturn void become_replica(const pool *p, const int *fds, int nfds, pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(0);
+    /* The front decides when a replica stops (it closes the sockets):
+     * a Ctrl-C or a SIGTERM to the whole group must not kill requests. */
+    struct sigaction ignore = {.sa_handler = SIG_IGN}, dfl = {.sa_handler = SIG_DFL};
+    sigaction(SIGINT, &ignore, NULL);
+    sigaction(SIGTERM, &ignore, NULL);
+    sigaction(SIGHUP, &ignore, NULL);
+    sigaction(SIGPIPE, &ignore, NULL);
+    sigaction(SIGCHLD, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Keep stdio and our sockets only: not the listener, not the other
+     * replicas' sockets, not the front's event loop. fds is ascending. */
+    int from = 3;
+    for (int i = 0; i < nfds; i++) {
+        if (fds[i] > from) close_fds(from, fds[i] - 1);
+        from = fds[i] + 1;
+    }
+    close_fds(from, INT_MAX);
+    replica_main(p->app, fds, nfds);
+}
+
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+static void replica_spawn(replica *r)
+{
+    pool *p = r->pool;
+    int n = p->opt.channels;
+    int *mine = calloc((size_t)n, sizeof *mine), *theirs = calloc((size_t)n, sizeof *theirs);
+    int made = 0;
+    char why[300] = "";
+    if (!mine || !theirs) {
+        snprintf(why, sizeof why, "out of memory");
+        goto fail;
+    }
+    for (; made < n; made++) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+            snprintf(why, sizeof why, "cannot make a socket pair: %s", strerror(errno));
+            goto fail;
+        }
+        mine[made] = sv[0];
+        theirs[made] = sv[1];
+    }
+    r->generation++;
+    char name[200];
+    snprintf(name, sizeof name, "%s-%d-%u", p->app->name, r->index, r->generation);
+    r->limits = limits_new(name, p->app->rc.memory_bytes ? p->app->rc.memory_bytes * (uint64_t)n + (64u << 20) : 0,
+                           p->app->rc.cpu_millicores / 1000.0, why, sizeof why);
+    if (!r->limits) goto fail;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        qsort(theirs, (size_t)n, sizeof *theirs, cmp_int);
+        become_replica(p, theirs, n, parent);
+    }
+    if (pid < 0) {
+        snprintf(why, sizeof why, "cannot fork: %s", strerror(errno));
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) close(theirs[i]);
+    made = 0;
+    r->pid = pid;
+    r->started_ns = wagi_now_ns();
+    r->cpu_seen = 0;
+    r->failures = 0;
+    /* Before it gets any request, so that no guest code runs unlimited. */
+    if (limits_attach(r->limits, pid, why, sizeof why) != 0)
+        log_replica(LOG_WARN, r, "resource limits not applied", json_pack("{s:s}", "reason", why));
+    r->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    r->exited = r->pidfd >= 0 ? event_new(p->opt.base, r->pidfd, EV_READ, replica_exited, r) : NULL;
+    if (!r->exited || event_add(r->exited, NULL) != 0) {
+        snprintf(why, sizeof why, "cannot watch the replica process: %s", strerror(errno));
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        if (r->exited) event_free(r->exited);
+        r->exited = NULL;
+        if (r->pidfd >= 0) close(r->pidfd);
+        r->pid = 0;
+        for (int i = 0; i < n; i++) close(mine[i]);
+        goto fail_quiet;
+    }
+    for (int c = 0; c < n; c++) {
+        channel *ch = &r->channels[c];
+        ch->busy = NULL;
+        evutil_make_socket_nonblocking(mine[c]);
+        ch->fd = mine[c];
+        event_assign(ch->readable, p->opt.base, ch->fd, EV_READ | EV_PERSIST, channel_readable, ch);
+        event_assign(ch->writable, p->opt.base, ch->fd, EV_WRITE, channel_writable, ch);
+        if (event_add(ch->readable, NULL) != 0) close_channel(ch);
+    }
+    free(mine);
+    free(theirs);
+    log_replica(LOG_DEBUG, r, "replica started", NULL);
+    if (p->app->rc.health_enabled) {
+        r->state = REPLICA_STARTING;
+        event_active(r->health_timer, EV_TIMEOUT, 0); /* the first check now */
+    } else {
+        r->state = REPLICA_READY;
+        update_health(p);
+        drain_queue(p);
+    }
+    return;
+fail:
+    for (int i = 0; i < made; i++) close(mine[i]), close(theirs[i]);
+fail_quiet:
+    free(mine);
+    free(theirs);
+    if (r->limits) limits_delete(r->limits);
+    r->limits = NULL;
+    log_replica(LOG_ERROR, r, "cannot start the replica", json_pack("{s:s}", "reason", why));
+    r->state = REPLICA_DOWN;
+    r->quick_deaths++;
+    uint64_t ms = backoff_ms(r);
+    struct timeval delay = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(r->restart_timer, &delay);
+}
+
+/* ------------------------------------------------------------ the tick */
+
+/* Deadlines, expired waits, usage, and (without cgroups) the CPU throttle. */
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    pool *p = arg;
+    uint64_t now = wagi_now_ns();
+    for (int i = 0; i < p->nreplicas; i++) {
+        replica *r = &p->replicas[i];
+        if (r->limits) limits_tick(r->limits);
+        for (int c = 0; r->state != REPLICA_DOWN && c < p->opt.channels; c++) {
+            pool_request *req = r->channels[c].busy;
+            if (!req || !req->timeout_ms || now < req->sent_ns + (req->timeout_ms + GRACE_MS) * 1000000u) continue;
+            /* The replica did not stop the instance: only killing it can. */
+            r->replacing = true;
+            log_replica(LOG_WARN, r, "the replica did not stop a request at its timeout: replacing it", NULL);
+            r->channels[c].busy = NULL;
+            r->in_flight--;
+            if (req == &r->check) r->checking = false;
+            else p->in_flight--, answer_locally(req, 504, "the app ran past its timeout and had to be killed", r->index);
+            replica_down(r, 502, "the replica was replaced: another request on it ran away");
+        }
+    }
+    /* Requests that waited as long as their timeout for a replica. */
+    for (pool_request **at = &p->queue_head; *at;) {
+        pool_request *req = *at;
+        uint64_t limit = req->timeout_ms ? req->timeout_ms : 30000;
+        if (!req->cancelled && now < req->queued_ns + limit * 1000000u) {
+            at = &req->next;
+            continue;
+        }
+        *at = req->next;
+        p->queued--;
+        answer_locally(req, req->cancelled ? 499 : 503,
+                       req->cancelled ? "the client went away" : "no replica could take the request in time", -1);
+    }
+    p->queue_tail = NULL;
+    for (pool_request *q = p->queue_head; q; q = q->next) p->queue_tail = q;
+    if (now - p->last_usage_ns >= 1000000000u) {
+        p->last_usage_ns = now;
+        uint64_t memory = 0;
+        for (int i = 0; i < p->nreplicas; i++) sample_usage(&p->replicas[i], &memory);
+        if (!p->retiring) metrics_resources(p->app->metrics, memory, 0);
+    }
+}
+
+/* ------------------------------------------------------------ the pool */
+
+pool *pool_start(const pool_options *opt, app_set *set, serve_app *app, char *why, size_t whylen)
+{
+    pool *p = calloc(1, sizeof *p);
+    int n = (int)(app->rc.replicas ? app->rc.replicas : 1);
+    if (p) p->replicas = calloc((size_t)n, sizeof *p->replicas);
+    if (!p || !p->replicas) {
+        free(p);
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    p->opt = *opt;
+    if (p->opt.channels < 1) p->opt.channels = 1;
+    p->set = set;
+    app_set_retain(set);
+    p->app = app;
+    p->nreplicas = n;
+    /* An app failing its checks before a reload stays out until its new
+     * replicas pass one. */
+    p->unhealthy = !metrics_app_healthy(app->metrics);
+    snprintf(p->port, sizeof p->port, "%u", opt->port);
+    snprintf(p->host, sizeof p->host, "%s:%u", opt->address, opt->port);
+    bool throttled = app->rc.cpu_millicores && !strcmp(limits_mode(), "none");
+    struct timeval every = {0, (throttled ? THROTTLE_TICK_MS : TICK_MS) * 1000};
+    p->tick = event_new(opt->base, -1, EV_PERSIST, tick, p);
+    if (p->tick) event_add(p->tick, &every);
+    for (int i = 0; i < n; i++) {
+        replica *r = &p->replicas[i];
+        r->pool = p;
+        r->index = i;
+        r->pidfd = -1;
+        r->channels = calloc((size_t)p->opt.channels, sizeof *r->channels);
+        r->restart_timer = evtimer_new(opt->base, restart_now, r);
+        r->health_timer = event_new(opt->base, -1, EV_PERSIST, health_check, r);
+        bool made = r->channels && r->restart_timer && r->health_timer && p->tick;
+        for (int c = 0; made && c < p->opt.channels; c++) {
+            channel *ch = &r->channels[c];
+            *ch = (channel){.r = r, .fd = -1, .in = evbuffer_new(), .out = evbuffer_new()};
+            /* Assigned their socket at each spawn. */
+            ch->readable = event_new(opt->base, -1, 0, channel_readable, ch);
+            ch->writable = event_new(opt->base, -1, 0, channel_writable, ch);
+            made = ch->in && ch->out && ch->readable && ch->writable;
+        }
+        if (!made) {
+            p->nreplicas = i + 1;
+            pool_free(p);
+            snprintf(why, whylen, "out of memory");
+            return NULL;
+        }
+        if (app->rc.health_enabled) {
+            struct timeval interval = {(time_t)(app->rc.health_interval_ms / 1000),
+                                       (suseconds_t)(app->rc.health_interval_ms % 1000) * 1000};
+            event_add(r->health_timer, &interval);
+        }
+    }
+    for (int i = 0; i < n; i++) replica_spawn(&p->replicas[i]);
+    update_health(p);
+    return p;
+}
+
+pool_verdict pool_submit(pool *p, pool_request *req)
+{
+    req->queued_ns = wagi_now_ns();
+    if (!ready_count(p) && p->unhealthy) return POOL_UNHEALTHY;
+    channel *ch = p->queue_head ? NULL : choose(p);
+    if (ch) {
+        send_on(ch, req);
+        return POOL_TAKEN;
+    }
+    if (p->queued >= MAX_QUEUED) return POOL_FULL;
+    enqueue(p, req);
+    return POOL_TAKEN;
+}
+
+bool pool_healthy(const pool *p) { return !p->unhealthy; }
+
+bool pool_idle(const pool *p) { return !p->in_flight && !p->queue_head; }
+
+json_t *pool_describe(const pool *p)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < p->nreplicas; i++) {
+        const replica *r = &p->replicas[i];
+        json_t *o = json_pack("{s:i,s:s,s:i,s:i}", "replica", i, "state", state_names[r->state], "in_flight",
+                              r->in_flight, "restarts", (int)r->restarts);
+        if (r->pid) json_object_set_new(o, "pid", json_integer(r->pid));
+        if (r->last_exit[0]) json_object_set_new(o, "last_exit", json_string(r->last_exit));
+        json_array_append_new(list, o);
+    }
+    return list;
+}
+
+void pool_retire(pool *p)
+{
+    p->retiring = true;
+    for (int i = 0; i < p->nreplicas; i++) {
+        event_del(p->replicas[i].health_timer);
+        event_del(p->replicas[i].restart_timer);
+    }
+}
+
+void pool_free(pool *p)
+{
+    if (!p) return;
+    p->retiring = true;
+    /* Close every socket: a replica's threads see end of file and exit. */
+    for (int i = 0; i < p->nreplicas; i++) {
+        replica *r = &p->replicas[i];
+        for (int c = 0; r->channels && c < p->opt.channels; c++) {
+            channel *ch = &r->channels[c];
+            close_channel(ch);
+            pool_request *req = ch->busy;
+            ch->busy = NULL;
+            if (req && req != &r->check) answer_locally(req, 503, "the server is stopping", i);
+        }
+    }
+    while (p->queue_head) answer_locally(dequeue(p), 503, "the server is stopping", -1);
+    /* A replica the CPU throttle stopped would not see its sockets close. */
+    for (int i = 0; i < p->nreplicas; i++)
+        if (p->replicas[i].pid) kill(p->replicas[i].pid, SIGCONT);
+    /* Give them a second in all, then kill. */
+    uint64_t deadline = wagi_now_ns() + 1000000000u;
+    for (int i = 0; i < p->nreplicas; i++) {
+        replica *r = &p->replicas[i];
+        if (!r->pid) continue;
+        struct pollfd pfd = {.fd = r->pidfd, .events = POLLIN};
+        uint64_t now = wagi_now_ns();
+        int wait_ms = now < deadline ? (int)((deadline - now) / 1000000u) : 0;
+        if (r->pidfd < 0 || poll(&pfd, 1, wait_ms) <= 0) kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+    }
+    for (int i = 0; i < p->nreplicas; i++) {
+        replica *r = &p->replicas[i];
+        if (r->exited) event_free(r->exited);
+        if (r->pidfd >= 0) close(r->pidfd);
+        if (r->health_timer) event_free(r->health_timer);
+        if (r->restart_timer) event_free(r->restart_timer);
+        if (r->limits) limits_delete(r->limits);
+        wire_buf_free(&r->check.msg);
+        for (int c = 0; r->channels && c < p->opt.channels; c++) {
+            channel *ch = &r->channels[c];
+            if (ch->readable) event_free(ch->readable);
+            if (ch->writable) event_free(ch->writable);
+            if (ch->in) evbuffer_free(ch->in);
+            if (ch->out) evbuffer_free(ch->out);
+        }
+        free(r->channels);
+    }
+    if (p->tick) event_free(p->tick);
+    app_set_release(p->set);
+    free(p->replicas);
+    free(p);
+}

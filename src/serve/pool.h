@@ -1,0 +1,79 @@
+/*
+ * pool.h — an app's replicas, seen from the front process.
+ *
+ * Each replica is a child process forked from the front (so it shares the
+ * module compiled once) that serves the app's requests over stream
+ * sockets, one request at a time per socket ("channel"): replica.h is its
+ * inside. The pool starts deploy.replicas of them under their resource
+ * limits (limits.h), spreads requests over the ones in rotation by
+ * load_balancer.algorithm, queues what no channel can take yet, checks
+ * each replica's health (deploy.health_check), and replaces a replica
+ * that dies or keeps failing its checks, with backoff.
+ */
+#ifndef QYVOL_SERVE_POOL_H
+#define QYVOL_SERVE_POOL_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "serve/apps.h"
+#include "serve/wire.h"
+
+typedef struct pool pool;
+typedef struct pool_request pool_request;
+
+/* The answer to a request: from its replica, or made up by the pool when
+ * none could give one (status 502 when the replica died, 504 when it had
+ * to be killed past the timeout, 503 when no replica took it in time).
+ * `replica` is the replica's number, -1 when none ran it. */
+typedef void (*pool_done_fn)(pool_request *req, const wire_response *resp, int replica);
+
+/* A request as the pool sees it; the caller embeds it in its own state
+ * and keeps it until `done` is called (exactly once). */
+struct pool_request {
+    wire_buf msg;              /* the encoded request (wire_request_encode) */
+    uint64_t timeout_ms;       /* as encoded: the front's own limit is a bit later */
+    pool_done_fn done;
+    bool cancelled;            /* the client went away: need not be run */
+    /* The pool's. */
+    uint64_t queued_ns, sent_ns;
+    pool_request *next;
+};
+
+typedef struct pool_options {
+    struct event_base *base;
+    int channels;              /* requests a replica runs at once (its threads) */
+    const char *address;       /* where the server listens, for health checks' */
+    uint16_t port;             /*   SERVER_NAME, SERVER_PORT and Host */
+} pool_options;
+
+/* Start the app's replicas (set is retained until pool_free). NULL with
+ * the reason when not even the pool could be made. */
+pool *pool_start(const pool_options *opt, app_set *set, serve_app *app, char *why, size_t whylen);
+
+typedef enum pool_verdict {
+    POOL_TAKEN,                /* sent or queued: done will be called */
+    POOL_UNHEALTHY,            /* no replica passes its health checks: 503 */
+    POOL_FULL,                 /* too many requests wait already: 503 */
+} pool_verdict;
+
+pool_verdict pool_submit(pool *p, pool_request *req);
+
+/* Whether the app counts as healthy (for /_qyvol/health). */
+bool pool_healthy(const pool *p);
+/* The replicas' state as JSON, for /_qyvol/health. */
+json_t *pool_describe(const pool *p);
+
+/* After a reload: no more health checks or restarts; the requests taken
+ * finish, then the owner frees the pool (pool_idle says when). */
+void pool_retire(pool *p);
+bool pool_idle(const pool *p);
+
+/* Stop every replica now (their sockets close; a replica that does not
+ * exit within a second is killed) and free the pool. Requests still taken
+ * get 503. */
+void pool_free(pool *p);
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * replica.c — see replica.h.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "serve/cgi.h"
+#include "serve/replica.h"
+#include "serve/wire.h"
+
+typedef struct replica_thread {
+    const serve_app *app;
+    int fd;
+    wagi_slot slot;
+} replica_thread;
+
+static bool read_full(int fd, void *buf, size_t n)
+{
+    uint8_t *p = buf;
+    while (n) {
+        ssize_t got = read(fd, p, n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return false;
+        p += got;
+        n -= (size_t)got;
+    }
+    return true;
+}
+
+static bool write_full(int fd, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    while (n) {
+        ssize_t put = write(fd, p, n);
+        if (put < 0 && errno == EINTR) continue;
+        if (put <= 0) return false;
+        p += put;
+        n -= (size_t)put;
+    }
+    return true;
+}
+
+/* Run one request and decide what the client gets. */
+static void handle(replica_thread *t, const wire_request *wr, wire_buf *out)
+{
+    const serve_app *app = t->app;
+    wagi_result res;
+    wagi_run(app, &wr->rq, wr->timeout_ms, &t->slot, &res);
+    cgi_response cgi = {0};
+    char why[600] = "";
+    int status;
+    bool parsed = false;
+    if (res.timed_out) {
+        status = 504;
+        snprintf(why, sizeof why, "the app ran past its timeout of %llu ms", (unsigned long long)wr->timeout_ms);
+    } else if (!res.started && !res.trap) {
+        status = 500;
+        snprintf(why, sizeof why, "%s", res.message);
+    } else if (res.trap && res.trap != QV_TRAP_EXIT) {
+        status = 500;
+        snprintf(why, sizeof why, "the app trapped: %s", res.message);
+    } else if (res.out_full) {
+        status = 502;
+        snprintf(why, sizeof why, "the app wrote more than %zu bytes on stdout", WAGI_MAX_OUTPUT);
+    } else if (!cgi_parse(res.out, res.out_len, &cgi, why, sizeof why)) {
+        status = 502;
+    } else {
+        status = cgi.status;
+        parsed = true;
+    }
+    /* Errors carry no app headers: the front writes their text. */
+    wagi_header *headers = parsed ? calloc(cgi.nheaders + 1, sizeof *headers) : NULL;
+    if (parsed && !headers) {
+        status = 500;
+        snprintf(why, sizeof why, "out of memory");
+        parsed = false;
+    }
+    for (size_t i = 0; parsed && i < cgi.nheaders; i++)
+        headers[i] = (wagi_header){cgi.headers[i].name, cgi.headers[i].value};
+    wire_response resp = {
+        .status = status,
+        .why = why,
+        .started = res.started,
+        .trap = res.trap,
+        .instantiate_s = res.instantiate_s,
+        .run_s = res.run_s,
+        .headers = headers,
+        .nheaders = parsed ? cgi.nheaders : 0,
+        .body = parsed ? cgi.body : "",
+        .body_len = parsed ? cgi.body_len : 0,
+        .err = res.err ? res.err : "",
+        .err_len = res.err ? res.err_len : 0,
+    };
+    out->len = 0;
+    wire_response_encode(out, &resp);
+    free(headers);
+    cgi_response_free(&cgi);
+    wagi_result_free(&res);
+}
+
+static void *serve_socket(void *arg)
+{
+    replica_thread *t = arg;
+    wire_buf out = {0};
+    for (;;) {
+        uint8_t len_bytes[4];
+        if (!read_full(t->fd, len_bytes, 4)) break; /* the front closed: done */
+        uint32_t len = wire_length(len_bytes);
+        uint8_t *msg = len <= WIRE_MAX_MESSAGE ? malloc(len ? len : 1) : NULL;
+        if (!msg || !read_full(t->fd, msg, len)) {
+            free(msg);
+            break;
+        }
+        wire_request wr;
+        if (!wire_request_decode(msg, len, &wr)) {
+            fprintf(stderr, "qyv replica: a malformed request from the front\n");
+            free(msg);
+            break;
+        }
+        handle(t, &wr, &out);
+        free((void *)wr.rq.headers);
+        free(msg);
+        if (out.oom) {
+            /* Too large or no memory for the response: say so briefly. */
+            wire_buf_free(&out);
+            wire_response small = {.status = 500, .why = "the response could not be passed on: out of memory",
+                                   .body = "", .err = ""};
+            if (!wire_response_encode(&out, &small)) break;
+        }
+        if (!write_full(t->fd, out.data, out.len)) break;
+        /* Do not keep a huge buffer around for the next small response. */
+        if (out.cap > ((size_t)1 << 20)) wire_buf_free(&out);
+    }
+    wire_buf_free(&out);
+    close(t->fd);
+    return NULL;
+}
+
+typedef struct watch {
+    replica_thread *threads;
+    int n;
+    atomic_bool stop;
+} watch;
+
+static void *watchdog(void *arg)
+{
+    watch *w = arg;
+    while (!atomic_load(&w->stop)) {
+        uint64_t now = wagi_now_ns();
+        for (int i = 0; i < w->n; i++) {
+            wagi_slot *s = &w->threads[i].slot;
+            uint64_t deadline = atomic_load(&s->deadline_ns);
+            qv_store *store = atomic_load(&s->store);
+            /* The store stays valid while published: wagi_run clears the
+             * slot before deleting it, and an interrupt is only a flag. */
+            if (store && deadline && now > deadline) qv_store_interrupt(store);
+        }
+        usleep(5000);
+    }
+    return NULL;
+}
+
+_Noreturn void replica_main(const serve_app *app, const int *fds, int nfds)
+{
+    replica_thread *threads = calloc((size_t)nfds, sizeof *threads);
+    pthread_t *ids = calloc((size_t)nfds, sizeof *ids);
+    if (!threads || !ids) _exit(70);
+    watch w = {threads, nfds, false};
+    int started = 0;
+    for (; started < nfds; started++) {
+        threads[started] = (replica_thread){.app = app, .fd = fds[started]};
+        if (pthread_create(&ids[started], NULL, serve_socket, &threads[started]) != 0) break;
+    }
+    if (started < nfds) {
+        fprintf(stderr, "qyv replica: cannot start threads: %s\n", strerror(errno));
+        _exit(70);
+    }
+    pthread_t dog;
+    bool watching = pthread_create(&dog, NULL, watchdog, &w) == 0;
+    for (int i = 0; i < started; i++) pthread_join(ids[i], NULL);
+    atomic_store(&w.stop, true);
+    if (watching) pthread_join(dog, NULL);
+    _exit(0);
+}

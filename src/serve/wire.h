@@ -1,0 +1,78 @@
+/*
+ * wire.h — the messages between `qyv serve`'s front process and an app's
+ * replica processes, over a stream socket: "run this request" one way,
+ * "here is the response" the other.
+ *
+ * A message is its length (4 bytes, little endian, not counting itself),
+ * then its fields in a fixed order: integers little endian, floats as
+ * their 8 IEEE bytes, strings and byte runs as a 4-byte length, the bytes
+ * and a NUL (so that decoded strings can point into the message).
+ */
+#ifndef QYVOL_SERVE_WIRE_H
+#define QYVOL_SERVE_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "serve/wagi.h"
+
+/* Refused when longer: a request body or a response (64 MiB of output and
+ * of stderr at most) fits well within. */
+#define WIRE_MAX_MESSAGE ((uint32_t)256 << 20)
+
+/* A message being written: grows as needed; `oom` sticks once set. */
+typedef struct wire_buf {
+    uint8_t *data;
+    size_t len, cap;
+    bool oom;
+} wire_buf;
+
+/* A message being read: every read past the end sets `bad` and yields
+ * zeros or empty strings. */
+typedef struct wire_reader {
+    const uint8_t *p, *end;
+    bool bad;
+} wire_reader;
+
+/* ---- the request, front -> replica */
+
+typedef struct wire_request {
+    wagi_request rq;           /* its strings point into the message */
+    uint64_t timeout_ms;
+    bool health;               /* a health check, not a client's request */
+    const char *id;            /* the request id, for the replica's messages */
+} wire_request;
+
+/* Encode rq as one message (length first) into b; false when out of memory. */
+bool wire_request_encode(wire_buf *b, const wire_request *r);
+/* Decode a message's body (after its length). The headers array is
+ * malloc'ed (free r->rq.headers); false on a malformed message. */
+bool wire_request_decode(const uint8_t *msg, size_t len, wire_request *r);
+
+/* ---- the response, replica -> front */
+
+typedef struct wire_response {
+    int status;                /* what the client gets */
+    const char *why;           /* why it failed, "" if it did not (for the log) */
+    bool started;              /* an instance ran: instantiate_s means something */
+    uint32_t trap;             /* qv_trap_kind, 0: none */
+    double instantiate_s, run_s;
+    const wagi_header *headers; /* the app's response headers (CGI), to send */
+    size_t nheaders;
+    const char *body;
+    size_t body_len;
+    const char *err;           /* the app's stderr */
+    size_t err_len;
+} wire_response;
+
+bool wire_response_encode(wire_buf *b, const wire_response *r);
+/* As wire_request_decode: free r->headers (cast) afterwards. */
+bool wire_response_decode(const uint8_t *msg, size_t len, wire_response *r);
+
+void wire_buf_free(wire_buf *b);
+
+/* The length prefix of a message whose first 4 bytes are at p. */
+uint32_t wire_length(const uint8_t *p);
+
+#endif
