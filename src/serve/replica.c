@@ -19,17 +19,38 @@ typedef struct replica_thread {
     wagi_slot slot;
 } replica_thread;
 
-static bool read_full(int fd, void *buf, size_t n)
+/* A request from the front: read with as few calls as possible (one, for
+ * a request that fits the buffer), the message left at in->data + 4. */
+typedef struct inbox {
+    uint8_t *data;
+    size_t len, cap;
+} inbox;
+
+static bool receive(int fd, inbox *in, uint32_t *msg_len)
 {
-    uint8_t *p = buf;
-    while (n) {
-        ssize_t got = read(fd, p, n);
+    size_t want = 4;
+    for (;;) {
+        if (in->len >= 4) {
+            uint32_t n = wire_length(in->data);
+            if (n > WIRE_MAX_MESSAGE) return false;
+            want = 4 + (size_t)n;
+            if (in->len >= want) {
+                *msg_len = n;
+                return true;
+            }
+        }
+        if (in->cap < want || in->cap == 0) {
+            size_t cap = want > 65536 ? want : 65536;
+            uint8_t *grown = realloc(in->data, cap);
+            if (!grown) return false;
+            in->data = grown;
+            in->cap = cap;
+        }
+        ssize_t got = read(fd, in->data + in->len, in->cap - in->len);
         if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) return false;
-        p += got;
-        n -= (size_t)got;
+        if (got <= 0) return false; /* the front closed: done */
+        in->len += (size_t)got;
     }
-    return true;
 }
 
 static bool write_full(int fd, const void *buf, size_t n)
@@ -107,24 +128,20 @@ static void *serve_socket(void *arg)
 {
     replica_thread *t = arg;
     wire_buf out = {0};
+    inbox in = {0};
     for (;;) {
-        uint8_t len_bytes[4];
-        if (!read_full(t->fd, len_bytes, 4)) break; /* the front closed: done */
-        uint32_t len = wire_length(len_bytes);
-        uint8_t *msg = len <= WIRE_MAX_MESSAGE ? malloc(len ? len : 1) : NULL;
-        if (!msg || !read_full(t->fd, msg, len)) {
-            free(msg);
-            break;
-        }
+        uint32_t len;
+        if (!receive(t->fd, &in, &len)) break;
         wire_request wr;
-        if (!wire_request_decode(msg, len, &wr)) {
+        if (!wire_request_decode(in.data + 4, len, &wr)) {
             fprintf(stderr, "qyv replica: a malformed request from the front\n");
-            free(msg);
             break;
         }
         handle(t, &wr, &out);
         free((void *)wr.rq.headers);
-        free(msg);
+        /* One request at a time per socket: nothing follows it. */
+        in.len = 0;
+        if (in.cap > ((size_t)1 << 20)) free(in.data), in = (inbox){0};
         if (out.oom) {
             /* Too large or no memory for the response: say so briefly. */
             wire_buf_free(&out);
@@ -137,6 +154,7 @@ static void *serve_socket(void *arg)
         if (out.cap > ((size_t)1 << 20)) wire_buf_free(&out);
     }
     wire_buf_free(&out);
+    free(in.data);
     close(t->fd);
     return NULL;
 }

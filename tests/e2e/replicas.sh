@@ -28,6 +28,14 @@ PY
 pids() {
     health | python3 -c 'import json,sys; print(" ".join(str(r.get("pid","")) for r in json.load(sys.stdin)["replicas"]["echo"]))'
 }
+# A slow request to /e/busy, and while it runs four quick ones to $1.
+busy_then_quick() {
+    curl -s -o /dev/null --max-time 20 "$url/e/busy?sleep=1500" &
+    local slow=$!
+    sleep 0.3
+    for _ in 1 2 3 4; do curl -s -o /dev/null "$url$1"; done
+    wait $slow
+}
 ready_count() {
     health | python3 -c 'import json,sys; print(sum(r["state"]=="ready" for r in json.load(sys.stdin)["replicas"]["echo"]))'
 }
@@ -75,11 +83,7 @@ check "still serving after the crash" 200 '^path: /after$' "$url/e/after"
 
 # The same slow-request-then-quick ones, under round robin: the busy
 # replica still gets its turn (it has a free thread).
-curl -s -o /dev/null --max-time 20 "$url/e/busy?sleep=1500" &
-busy=$!
-sleep 0.3
-for _ in 1 2 3 4; do curl -s -o /dev/null "$url/e/quick-rr"; done
-wait $busy
+busy_then_quick /e/quick-rr
 busy=$(replicas_of /e/busy)
 echo "$(replicas_of /e/quick-rr)" | grep -qx "$busy" && ok "round robin ignores load" ||
     bad "round robin ignores load" "busy on $busy, quick on $(replicas_of /e/quick-rr | tr '\n' ' ')"
@@ -89,11 +93,7 @@ stop
 manifest least_connections 2
 start --workers 2 "$app/app.qyv" || exit 1
 wait_for "two replicas ready" test "$(ready_count)" = 2
-curl -s -o /dev/null --max-time 20 "$url/e/busy?sleep=1500" &
-busy=$!
-sleep 0.3
-for _ in 1 2 3 4; do curl -s -o /dev/null "$url/e/quick-lc"; done
-wait $busy
+busy_then_quick /e/quick-lc
 busy=$(replicas_of /e/busy)
 quick=$(replicas_of /e/quick-lc | sort -u | tr '\n' ' ')
 [ -n "$busy" ] && [ "$quick" = "$((1 - busy)) " ] && ok "least connections avoids the busy replica" ||
