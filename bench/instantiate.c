@@ -60,6 +60,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", argv[1], err.message);
         return 1;
     }
+    /* As qyv serve does it: the imports resolved once per module. */
+    char why[256];
+    qv_wasi_pre *pre = qv_wasi_pre_new(m, why, sizeof why);
+    if (!pre) {
+        fprintf(stderr, "%s: %s\n", argv[1], why);
+        return 1;
+    }
     double *setup = calloc((size_t)rounds, sizeof(double)), *inst = calloc((size_t)rounds, sizeof(double));
     double *run = calloc((size_t)rounds, sizeof(double)), *teardown = calloc((size_t)rounds, sizeof(double));
     double *total = calloc((size_t)rounds, sizeof(double));
@@ -68,15 +75,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < rounds; i++) {
         double t0 = now_us();
         qv_store *store = qv_store_new(NULL);
-        qv_linker *linker = qv_linker_new(store);
         /* As qyv serve does it: stdio in memory. */
         qv_wasi_config cfg = {.args = args, .nargs = 1, .env = env, .nenv = 3, .stdio_in_memory = true};
-        char why[256];
         qv_wasi *w = qv_wasi_new(&cfg, why, sizeof why);
-        qv_wasi_define(w, linker);
         double t1 = now_us();
         qv_trap *trap = NULL;
-        qv_instance *in = qv_linker_instantiate(linker, m, &trap, &err);
+        qv_instance *in = qv_wasi_pre_instantiate(pre, w, store, &trap, &err);
         double t2 = now_us();
         if (!in) {
             fprintf(stderr, "instantiate: %s\n", err.message);
@@ -89,7 +93,6 @@ int main(int argc, char **argv)
             return 1;
         }
         qv_wasi_delete(w);
-        qv_linker_delete(linker);
         qv_store_delete(store);
         double t4 = now_us();
         setup[i] = t1 - t0, inst[i] = t2 - t1, run[i] = t3 - t2, teardown[i] = t4 - t3, total[i] = t4 - t0;
@@ -109,13 +112,14 @@ int main(int argc, char **argv)
         close(out);
     }
     printf("%s, %d rounds\n", argv[1], rounds);
-    report("store + WASI imports", setup, rounds);
+    report("store + WASI context", setup, rounds);
     report("instantiate", inst, rounds);
     report("_start", run, rounds);
     report("teardown", teardown, rounds);
     report("total per request", total, rounds);
     report("baseline: fork + exit", forked, rounds);
     printf("ratio total / baseline: %.2f (below 1: cheaper than a process per request)\n", total[rounds / 2] / forked[rounds / 2]);
+    qv_wasi_pre_delete(pre);
     qv_module_delete(m);
     return 0;
 }

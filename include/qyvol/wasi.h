@@ -10,6 +10,7 @@
  *     inst = qv_linker_instantiate(linker, module, &trap, &error);
  *     int status = qv_wasi_run(wasi, store, inst, &trap);  // calls _start
  *     qv_wasi_delete(wasi);
+ * or, for many instances of one module, qv_wasi_pre below.
  *
  * The sandbox: the guest sees only the directories in `preopens`. Every path
  * it names is resolved beneath the directory it is relative to — `..`,
@@ -86,6 +87,23 @@ void qv_wasi_delete(qv_wasi *wasi);
 /* Define every WASI function in `linker` under both module names. The
  * functions refer to `wasi`, which must outlive the instances using it. */
 bool qv_wasi_define(qv_wasi *wasi, qv_linker *linker);
+
+/* One module instantiated many times (a server's fresh instance per
+ * request): its imports are resolved to WASI functions once, and each
+ * instance then creates only the few host functions the module imports
+ * instead of defining every WASI name in a linker.
+ *     qv_wasi_pre *pre = qv_wasi_pre_new(module, err, sizeof err);  // once
+ *     inst = qv_wasi_pre_instantiate(pre, wasi, store, &trap, &error); // each time
+ * qv_wasi_pre_new fails, naming the import, when the module imports
+ * anything but WASI functions of the right types. The module must outlive
+ * `pre`; a qv_wasi_pre may be used by several threads at once. */
+typedef struct qv_wasi_pre qv_wasi_pre;
+qv_wasi_pre *qv_wasi_pre_new(const qv_module *module, char *err, size_t errlen);
+void qv_wasi_pre_delete(qv_wasi_pre *pre);
+/* As qv_wasi_define + qv_linker_instantiate: NULL with *trap set if the
+ * start function trapped, or with err set if instantiation failed. */
+qv_instance *qv_wasi_pre_instantiate(const qv_wasi_pre *pre, qv_wasi *wasi, qv_store *store, qv_trap **trap,
+                                     qv_error *err);
 
 /* With stdio_in_memory: what the guest wrote to fd 1 or 2 (even if it
  * closed them since). The pointer stays valid until qv_wasi_delete; *full

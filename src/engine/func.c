@@ -54,20 +54,13 @@ qv_val qe_slots_to_val(uint8_t type, const qe_slot *slots)
 
 qv_func *qv_func_new(qv_store *store, qv_functype type, qv_host_fn fn, void *env, void (*finalize)(void *))
 {
-    qv_func *f = calloc(1, sizeof *f);
+    /* One allocation: the function, then its types in both encodings (a
+     * server makes a few of these per request). */
     size_t n = (size_t)type.nparams + type.nresults;
-    uint8_t *types = malloc(n ? n : 1);
-    if (!f || !types) {
-        free(f);
-        free(types);
-        return NULL;
-    }
-    qv_valtype *wide = malloc(sizeof(qv_valtype) * (n ? n : 1));
-    if (!wide) {
-        free(f);
-        free(types);
-        return NULL;
-    }
+    qv_func *f = calloc(1, sizeof *f + n * sizeof(qv_valtype) + n);
+    if (!f) return NULL;
+    qv_valtype *wide = (qv_valtype *)(f + 1);
+    uint8_t *types = (uint8_t *)(wide + n);
     for (size_t i = 0; i < n; i++) {
         types[i] = (uint8_t)type.types[i];
         wide[i] = type.types[i];
@@ -85,8 +78,6 @@ qv_func *qv_func_new(qv_store *store, qv_functype type, qv_host_fn fn, void *env
     f->env = env;
     f->finalize = finalize;
     if (!qe_store_track(store, QE_EXT_FUNC, f)) {
-        free(types);
-        free(wide);
         free(f);
         return NULL;
     }

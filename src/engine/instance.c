@@ -168,7 +168,15 @@ static qv_trap *initialize(qv_instance *inst, qv_store *s, const qe_module *m)
         }
         if (e->mode != QE_SEG_PASSIVE) ei->count = 0;
     }
-    for (uint32_t i = 0; i < m->ndatas; i++) {
+    const qe_image *image = &inst->module->image;
+    if (image->usable) {
+        /* Prepared when the module was loaded: the same bytes the loop
+         * below would write, and no segment can be out of bounds. */
+        qe_image_apply(image, inst->mems[0]->data);
+        for (uint32_t i = 0; i < m->ndatas; i++)
+            if (m->datas[i].mode == QE_SEG_ACTIVE) inst->datas[i].len = 0;
+    }
+    for (uint32_t i = 0; !image->usable && i < m->ndatas; i++) {
         const qe_data *d = &m->datas[i];
         qe_data_inst *di = &inst->datas[i];
         if (d->mode != QE_SEG_ACTIVE) continue;

@@ -28,6 +28,11 @@ qv_module *qv_module_new(const uint8_t *bytes, size_t len, qv_error *err)
         return NULL;
     }
     mod->m = m;
+    if (!qe_image_prepare(m, &mod->image)) {
+        if (err) snprintf(err->message, sizeof err->message, "out of memory");
+        qv_module_delete(mod);
+        return NULL;
+    }
     for (uint32_t i = 0; i < m->ncodes; i++) {
         if (!qe_translate(m, i, &mod->funcs[i], err)) {
             qv_module_delete(mod);
@@ -42,6 +47,7 @@ void qv_module_delete(qv_module *mod)
     if (!mod) return;
     for (uint32_t i = 0; i < mod->m->ncodes; i++) qe_compiled_free(&mod->funcs[i]);
     free(mod->funcs);
+    qe_image_free(&mod->image);
     qe_module_free(mod->m);
     free(mod);
 }

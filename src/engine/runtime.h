@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "qyvol/wasm.h"
+#include "image.h"
 #include "module.h"
 #include "translate.h"
 #include "interp.h"
@@ -83,6 +84,7 @@ typedef struct qe_data_inst { const uint8_t *bytes; uint32_t len; } qe_data_inst
 struct qv_module {
     qe_module *m;
     qe_compiled *funcs;           /* m->ncodes compiled bodies, by defined index */
+    qe_image image;               /* memory 0 after the data segments */
 };
 
 struct qv_instance {

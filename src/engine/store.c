@@ -41,9 +41,7 @@ static void free_object(qe_object *o)
     case QE_EXT_FUNC: {
         qv_func *f = o->ptr;
         if (f->kind == QE_FUNC_HOST && f->finalize) f->finalize(f->env);
-        free(f->own_type.types);
-        free(f->own_type.api_types);
-        free(f);
+        free(f); /* its types are in the same allocation */
         break;
     }
     case QE_EXT_TABLE: {

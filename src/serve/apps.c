@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qyvol/wasi.h"
 #include "qyvol/wasm.h"
 #include "serve/apps.h"
 
@@ -71,6 +72,13 @@ static bool load_app(const char *file, serve_app *app, metrics_lookup metrics, v
                  app->rc.module_path, e.message, e.offset);
         return false;
     }
+    /* Resolved once, so that a request only makes the functions it imports. */
+    char bad_import[300];
+    app->imports = qv_wasi_pre_new(app->module, bad_import, sizeof bad_import);
+    if (!app->imports) {
+        snprintf(why, whylen, "%s: %s cannot run as an HTTP app: %s", file, app->rc.module_path, bad_import);
+        return false;
+    }
     app->metrics = metrics(ctx, app->name, app->route);
     if (!app->metrics) {
         snprintf(why, whylen, "out of memory");
@@ -84,6 +92,7 @@ static void free_set(app_set *set)
     for (size_t i = 0; i < set->napps; i++) {
         serve_app *app = &set->apps[i];
         if (app->rc.scratch) run_scratch_remove(app->rc.scratch);
+        qv_wasi_pre_delete(app->imports);
         qv_module_delete(app->module);
         run_config_free(&app->rc);
     }

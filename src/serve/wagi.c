@@ -151,7 +151,6 @@ void wagi_run(const serve_app *app, const wagi_request *rq, uint64_t timeout_ms,
     build_args(app, rq, &args);
     build_env(app, rq, &env);
     qv_store *store = NULL;
-    qv_linker *linker = NULL;
     qv_wasi *wasi = NULL;
     if (args.oom || env.oom) {
         snprintf(res->message, sizeof res->message, "cannot set up the request: out of memory");
@@ -164,7 +163,6 @@ void wagi_run(const serve_app *app, const wagi_request *rq, uint64_t timeout_ms,
         limits.max_memory_pages = pages > 65536 ? 65536 : (uint32_t)pages;
     }
     store = qv_store_new(&limits);
-    linker = store ? qv_linker_new(store) : NULL;
     qv_wasi_config cfg = {
         .args = (const char *const *)args.v,
         .nargs = args.n,
@@ -178,16 +176,16 @@ void wagi_run(const serve_app *app, const wagi_request *rq, uint64_t timeout_ms,
         .max_output = WAGI_MAX_OUTPUT,
     };
     char why[256];
-    wasi = linker ? qv_wasi_new(&cfg, why, sizeof why) : NULL;
-    if (!wasi || !qv_wasi_define(wasi, linker)) {
-        snprintf(res->message, sizeof res->message, "cannot set up WASI: %s", wasi ? "out of memory" : why);
+    wasi = store ? qv_wasi_new(&cfg, why, sizeof why) : NULL;
+    if (!wasi) {
+        snprintf(res->message, sizeof res->message, "cannot set up WASI: %s", store ? why : "out of memory");
         goto done;
     }
     qv_trap *trap = NULL;
     qv_error e = {0};
     atomic_store(&slot->deadline_ns, timeout_ms ? t0 + timeout_ms * 1000000u : 0);
     atomic_store(&slot->store, store);
-    qv_instance *inst = qv_linker_instantiate(linker, app->module, &trap, &e);
+    qv_instance *inst = qv_wasi_pre_instantiate(app->imports, wasi, store, &trap, &e);
     uint64_t t1 = wagi_now_ns();
     res->instantiate_s = (double)(t1 - t0) / 1e9;
     if (inst) {
@@ -211,7 +209,6 @@ done:;
     text = wasi ? qv_wasi_output(wasi, 2, &n, NULL) : "";
     res->err = copy_out(text, n, &res->err_len);
     qv_wasi_delete(wasi);
-    qv_linker_delete(linker);
     qv_store_delete(store);
     strvec_free(&args);
     strvec_free(&env);

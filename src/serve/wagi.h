@@ -20,6 +20,7 @@ typedef struct serve_app {
     const char *name;       /* rc.name */
     const char *route;      /* URL prefix, no trailing '/' ("" for "/") */
     qv_module *module;
+    struct qv_wasi_pre *imports; /* module's imports, resolved to WASI once */
     struct app_metrics *metrics;
 } serve_app;
 

@@ -1,6 +1,6 @@
 /*
  * ctx.c — creating and running a WASI context: arguments, environment,
- * stdio and pre-opened directories; defining the imports; calling _start.
+ * stdio and pre-opened directories; calling _start.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -296,52 +296,6 @@ int wasi_iovecs(qv_caller *c, uint32_t iovs, uint32_t n, struct iovec *out, int 
     }
     *count = (int)n;
     return 0;
-}
-
-/* ------------------------------------------------------------ imports */
-
-static const wasi_import *const groups[] = {
-    wasi_args_imports, wasi_clock_imports, wasi_fd_imports, wasi_fdstat_imports,
-    wasi_dir_imports,  wasi_path_imports,  wasi_poll_imports, wasi_sock_imports,
-};
-
-/* Is `name` one of the functions wasi_unstable defines differently? */
-static bool differs_in_unstable(const char *name)
-{
-    for (const wasi_import *imp = wasi_unstable_imports; imp->name; imp++)
-        if (!strcmp(name, imp->name)) return true;
-    return false;
-}
-
-static bool define(qv_linker *linker, const char *module, const wasi_import *imp, qv_wasi *w)
-{
-    qv_valtype types[16];
-    uint32_t np = 0, nr = 0;
-    bool results = false;
-    for (const char *s = imp->sig; *s; s++) {
-        if (*s == ':') {
-            results = true;
-            continue;
-        }
-        types[np + nr] = *s == 'I' ? QV_I64 : QV_I32;
-        if (results) nr++;
-        else np++;
-    }
-    qv_functype type = {np, nr, types};
-    return qv_linker_define_func(linker, module, imp->name, type, imp->fn, w);
-}
-
-bool qv_wasi_define(qv_wasi *w, qv_linker *linker)
-{
-    for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
-        for (const wasi_import *imp = groups[g]; imp->name; imp++) {
-            if (!define(linker, "wasi_snapshot_preview1", imp, w)) return false;
-            if (!differs_in_unstable(imp->name) && !define(linker, "wasi_unstable", imp, w)) return false;
-        }
-    }
-    for (const wasi_import *imp = wasi_unstable_imports; imp->name; imp++)
-        if (!define(linker, "wasi_unstable", imp, w)) return false;
-    return true;
 }
 
 int qv_wasi_run(qv_wasi *w, qv_store *store, qv_instance *inst, qv_trap **trap)

@@ -1,0 +1,118 @@
+/*
+ * image.c — see image.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "image.h"
+
+/* Segments closer than this are copied as one run (the zeros between
+ * them included): one memcpy is cheaper than two for small gaps. */
+#define MERGE_GAP 256
+
+/* The constant offset of an active segment, if it is an i32.const. */
+static bool const_offset(const qe_module *m, qe_expr e, uint32_t *off)
+{
+    qe_instr_reader ir;
+    qe_instr in;
+    bool ok = false;
+    qe_instr_reader_init(&ir, m, e.start, e.start + e.len);
+    if (qe_instr_next(&ir, &in) && in.op == QE_OP_I32_CONST) {
+        *off = (uint32_t)in.u.i32;
+        ok = qe_instr_next(&ir, &in) && in.op == QE_OP_END;
+    }
+    qe_instr_reader_free(&ir);
+    return ok;
+}
+
+typedef struct span {
+    uint64_t start, end;
+} span;
+
+static int by_start(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+bool qe_image_prepare(const qe_module *m, qe_image *img)
+{
+    memset(img, 0, sizeof *img);
+    if (m->nmems == 0 || m->nmem_imports > 0) return true;
+    uint64_t limit = (uint64_t)m->mems[0].lim.min * 65536;
+    uint32_t nactive = 0;
+    for (uint32_t i = 0; i < m->ndatas; i++) {
+        const qe_data *d = &m->datas[i];
+        if (d->mode != QE_SEG_ACTIVE) continue;
+        uint32_t off;
+        if (d->memory != 0 || !const_offset(m, d->offset, &off) || (uint64_t)off + d->len > limit) return true;
+        if (d->len) nactive++;
+    }
+    span *spans = calloc(nactive ? nactive : 1, sizeof *spans);
+    if (!spans) return false;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < m->ndatas; i++) {
+        const qe_data *d = &m->datas[i];
+        uint32_t off;
+        if (d->mode != QE_SEG_ACTIVE || !d->len) continue;
+        const_offset(m, d->offset, &off);
+        spans[n++] = (span){off, (uint64_t)off + d->len};
+    }
+    qsort(spans, n, sizeof *spans, by_start);
+    /* Merge overlapping and nearby spans into runs. */
+    uint32_t nruns = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (nruns && spans[i].start <= spans[nruns - 1].end + MERGE_GAP) {
+            if (spans[i].end > spans[nruns - 1].end) spans[nruns - 1].end = spans[i].end;
+        } else {
+            spans[nruns++] = spans[i];
+        }
+    }
+    size_t total = 0;
+    for (uint32_t i = 0; i < nruns; i++) total += (size_t)(spans[i].end - spans[i].start);
+    img->runs = calloc(nruns ? nruns : 1, sizeof *img->runs);
+    img->bytes = calloc(total ? total : 1, 1);
+    if (!img->runs || !img->bytes) {
+        free(spans);
+        qe_image_free(img);
+        return false;
+    }
+    size_t at = 0;
+    for (uint32_t i = 0; i < nruns; i++) {
+        img->runs[i] = (qe_image_run){(uint32_t)spans[i].start, (uint32_t)(spans[i].end - spans[i].start),
+                                      img->bytes + at};
+        at += img->runs[i].len;
+    }
+    img->nruns = nruns;
+    /* Write the segments in order, so later ones win where they overlap. */
+    for (uint32_t i = 0; i < m->ndatas; i++) {
+        const qe_data *d = &m->datas[i];
+        uint32_t off;
+        if (d->mode != QE_SEG_ACTIVE || !d->len) continue;
+        const_offset(m, d->offset, &off);
+        /* The run holding it: the last that starts at or before it. */
+        uint32_t lo = 0, hi = nruns - 1;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo + 1) / 2;
+            if (img->runs[mid].offset <= off) lo = mid;
+            else hi = mid - 1;
+        }
+        uint32_t r = lo;
+        memcpy(img->runs[r].bytes + (off - img->runs[r].offset), m->bytes + d->start, d->len);
+    }
+    free(spans);
+    img->usable = true;
+    return true;
+}
+
+void qe_image_free(qe_image *img)
+{
+    free(img->runs);
+    free(img->bytes);
+    memset(img, 0, sizeof *img);
+}
+
+void qe_image_apply(const qe_image *img, uint8_t *memory)
+{
+    for (uint32_t i = 0; i < img->nruns; i++) memcpy(memory + img->runs[i].offset, img->runs[i].bytes, img->runs[i].len);
+}

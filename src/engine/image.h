@@ -1,0 +1,44 @@
+/*
+ * image.h — a module's linear memory as its data segments leave it at
+ * instantiation, prepared once when the module is loaded.
+ *
+ * Replaying the active data segments means evaluating each offset
+ * expression and checking bounds for every instance; the image is the
+ * result of doing that once: runs of bytes at fixed offsets, adjacent
+ * segments merged, later segments already written over earlier ones. An
+ * instance then starts with one memcpy per run into its (zeroed) memory.
+ *
+ * A module gets an image when the result cannot depend on the instance:
+ * its memory 0 is its own (not imported), every active segment targets it
+ * with an i32.const offset, and every segment fits in the memory's minimum
+ * size (otherwise instantiation must trap after the segments before the
+ * failing one, which the ordinary replay does).
+ */
+#ifndef QYVOL_ENGINE_IMAGE_H
+#define QYVOL_ENGINE_IMAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "module.h"
+
+typedef struct qe_image_run {
+    uint32_t offset, len; /* where in memory 0, how many bytes */
+    uint8_t *bytes;       /* into qe_image.bytes */
+} qe_image_run;
+
+typedef struct qe_image {
+    bool usable;          /* false: replay the segments */
+    uint32_t nruns;
+    qe_image_run *runs;
+    uint8_t *bytes;
+} qe_image;
+
+/* Fills *img (usable or not); false only when out of memory. */
+bool qe_image_prepare(const qe_module *m, qe_image *img);
+void qe_image_free(qe_image *img);
+/* Write the image into memory 0's bytes (zeroed, at least as large as the
+ * module's minimum). */
+void qe_image_apply(const qe_image *img, uint8_t *memory);
+
+#endif
