@@ -49,15 +49,29 @@ static const char *const state_names[] = {"starting", "ready", "down"};
 
 typedef struct replica replica;
 
-/* A socket to one of a replica's threads. Plain reads and writes rather
- * than a bufferevent: a request is usually written whole at once, and
- * then no write event is ever registered (each costs epoll_ctl calls). */
+/* Requests sent ahead on one channel while the replica runs the first:
+ * only when every channel has work already (a slow request holds up the
+ * ones behind it on its channel). Under load this is what lets the
+ * replica read several requests with one call and answer them with one,
+ * and keep running instead of sleeping between them. */
+#define PIPELINE_DEPTH 8
+
+/* A socket to one of a replica's threads, which answers the requests sent
+ * on it in order. Requests are put in `out` and written when the loop has
+ * run every callback that was ready (flush_channels): the requests that
+ * arrived together go to the replica in one write. Plain reads and writes
+ * rather than a bufferevent, so that no write event is registered unless a
+ * write could not take everything (each costs epoll_ctl calls). */
 typedef struct channel {
     replica *r;
     int fd;                    /* -1 when closed */
     struct event *readable, *writable;
-    struct evbuffer *in, *out; /* out: what a write could not take yet */
-    pool_request *busy;        /* the request the replica is running on it */
+    struct evbuffer *in, *out; /* out: written by the next flush */
+    pool_request *head, *tail; /* sent, in order; head is the one running */
+    int depth;
+    uint64_t head_since_ns;    /* when the head began to run (about) */
+    bool flushing;             /* on the pool's flush list */
+    struct channel *next_flush;
 } channel;
 
 struct replica {
@@ -97,6 +111,8 @@ struct pool {
     bool unhealthy;            /* every replica failed its checks */
     bool retiring;
     struct event *tick;
+    struct event *flush;       /* writes the channels' pending requests */
+    channel *to_flush;
     uint64_t last_usage_ns;
     char host[300], port[8];
 };
@@ -144,18 +160,24 @@ static void update_health(pool *p)
 
 /* ------------------------------------------------------------ choosing */
 
-static channel *idle_channel(replica *r)
+/* The replica's least loaded open channel if it has fewer than `depth`
+ * requests, else NULL. */
+static channel *free_channel(replica *r, int depth)
 {
     if (r->state != REPLICA_READY) return NULL;
-    for (int c = 0; c < r->pool->opt.channels; c++)
-        if (r->channels[c].fd >= 0 && !r->channels[c].busy) return &r->channels[c];
-    return NULL;
+    channel *best = NULL;
+    for (int c = 0; c < r->pool->opt.channels; c++) {
+        channel *ch = &r->channels[c];
+        if (ch->fd >= 0 && ch->depth < depth && (!best || ch->depth < best->depth)) best = ch;
+    }
+    return best;
 }
 
 /* cluster.load_balancer.algorithm, among the replicas in rotation that
- * have a free channel. */
-static channel *choose(pool *p)
+ * have a channel with fewer than `depth` requests. */
+static channel *choose_within(pool *p, int depth)
 {
+#define idle_channel(r) free_channel(r, depth)
     int n = p->nreplicas, best = -1;
     switch ((qv_lb_algorithm)p->app->rc.lb_algorithm) {
     case QV_LB_LEAST_CONNECTIONS:
@@ -191,6 +213,14 @@ static channel *choose(pool *p)
     if (best < 0) return NULL;
     p->next = (best + 1) % n;
     return idle_channel(&p->replicas[best]);
+#undef idle_channel
+}
+
+/* An idle channel if there is one, else room behind a running request. */
+static channel *choose(pool *p)
+{
+    channel *ch = choose_within(p, 1);
+    return ch ? ch : choose_within(p, PIPELINE_DEPTH);
 }
 
 /* ------------------------------------------------------------ the queue */
@@ -234,36 +264,73 @@ static void drain_queue(pool *p)
 static void send_on(channel *ch, pool_request *req)
 {
     replica *r = ch->r;
-    ch->busy = req;
+    pool *p = r->pool;
+    req->next = NULL;
+    if (ch->tail) ch->tail->next = req;
+    else ch->head = req;
+    ch->tail = req;
+    ch->depth++;
     r->in_flight++;
-    if (req != &r->check) r->pool->in_flight++;
+    if (req != &r->check) p->in_flight++;
     req->sent_ns = wagi_now_ns();
-    const uint8_t *data = req->msg.data;
-    size_t len = req->msg.len;
-    if (evbuffer_get_length(ch->out) == 0) {
-        ssize_t n;
-        do n = write(ch->fd, data, len);
-        while (n < 0 && errno == EINTR);
-        if (n < 0 && errno != EAGAIN) {
-            replica_down(r, 502, "cannot write to the replica");
-            return;
-        }
-        if (n > 0) data += n, len -= (size_t)n;
-    }
-    if (len && (evbuffer_add(ch->out, data, len) != 0 || event_add(ch->writable, NULL) != 0))
+    if (ch->head == req) ch->head_since_ns = req->sent_ns;
+    if (evbuffer_add(ch->out, req->msg.data, req->msg.len) != 0) {
         replica_down(r, 502, "cannot write to the replica");
-}
-
-/* The rest of a large request, as the socket takes it. */
-static void channel_writable(evutil_socket_t fd, short what, void *arg)
-{
-    (void)what;
-    channel *ch = arg;
-    if (evbuffer_write(ch->out, fd) < 0 && errno != EAGAIN && errno != EINTR) {
-        replica_down(ch->r, 502, "cannot write to the replica");
         return;
     }
+    if (!ch->flushing) {
+        ch->flushing = true;
+        ch->next_flush = p->to_flush;
+        p->to_flush = ch;
+        event_active(p->flush, EV_TIMEOUT, 0);
+    }
+}
+
+/* Write what a channel holds; false when the replica cannot be written to. */
+static bool write_out(channel *ch)
+{
+    while (evbuffer_get_length(ch->out)) {
+        int n = evbuffer_write(ch->out, ch->fd);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) break;
+        if (n <= 0) return false;
+    }
     if (evbuffer_get_length(ch->out)) event_add(ch->writable, NULL);
+    return true;
+}
+
+/* After the callbacks that were ready: the requests they sent, one write
+ * per channel. */
+static void flush_channels(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    pool *p = arg;
+    while (p->to_flush) {
+        channel *ch = p->to_flush;
+        p->to_flush = ch->next_flush;
+        ch->flushing = false;
+        if (ch->fd >= 0 && !write_out(ch)) replica_down(ch->r, 502, "cannot write to the replica");
+    }
+}
+
+/* The rest of what the socket could not take at once. */
+static void channel_writable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    channel *ch = arg;
+    if (!write_out(ch)) replica_down(ch->r, 502, "cannot write to the replica");
+}
+
+/* Take the channel's running request off it; the next one starts. */
+static pool_request *pop_head(channel *ch, uint64_t now)
+{
+    pool_request *req = ch->head;
+    ch->head = req->next;
+    if (!ch->head) ch->tail = NULL;
+    ch->depth--;
+    ch->head_since_ns = now;
+    req->next = NULL;
+    return req;
 }
 
 static void health_result(replica *r, const wire_response *resp);
@@ -310,7 +377,7 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
         if (have < 4) return;
         evbuffer_copyout(in, len_bytes, 4);
         uint32_t len = wire_length(len_bytes);
-        if (len > WIRE_MAX_MESSAGE || !ch->busy) {
+        if (len > WIRE_MAX_MESSAGE || !ch->head) {
             replica_down(r, 502, len > WIRE_MAX_MESSAGE ? "the replica sent a message too large"
                                                         : "the replica answered a request it was not given");
             return;
@@ -322,8 +389,7 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
             replica_down(r, 502, "the replica sent a malformed response");
             return;
         }
-        pool_request *req = ch->busy;
-        ch->busy = NULL;
+        pool_request *req = pop_head(ch, wagi_now_ns());
         r->in_flight--;
         if (req == &r->check) {
             health_result(r, &resp);
@@ -351,7 +417,7 @@ static void health_check(evutil_socket_t fd, short what, void *arg)
      * is busy the replica is clearly answering: skip this round. */
     channel *ch = NULL;
     for (int c = 0; c < p->opt.channels && !ch; c++)
-        if (r->channels[c].fd >= 0 && !r->channels[c].busy) ch = &r->channels[c];
+        if (r->channels[c].fd >= 0 && !r->channels[c].depth) ch = &r->channels[c];
     if (!ch) return;
     const serve_app *app = p->app;
     size_t n = strlen(app->route) + strlen(app->rc.health_path) + 1;
@@ -453,15 +519,15 @@ static void replica_down(replica *r, int busy_status, const char *why)
     for (int c = 0; c < p->opt.channels; c++) {
         channel *ch = &r->channels[c];
         close_channel(ch);
-        pool_request *req = ch->busy;
-        ch->busy = NULL;
-        if (!req) continue;
-        r->in_flight--;
-        if (req == &r->check) {
-            r->checking = false;
-        } else {
-            p->in_flight--;
-            answer_locally(req, busy_status, why, r->index);
+        while (ch->head) {
+            pool_request *req = pop_head(ch, 0);
+            r->in_flight--;
+            if (req == &r->check) {
+                r->checking = false;
+            } else {
+                p->in_flight--;
+                answer_locally(req, busy_status, why, r->index);
+            }
         }
     }
     update_health(p);
@@ -625,7 +691,8 @@ static void replica_spawn(replica *r)
     }
     for (int c = 0; c < n; c++) {
         channel *ch = &r->channels[c];
-        ch->busy = NULL;
+        ch->head = ch->tail = NULL; /* replica_down answered them */
+        ch->depth = 0;
         evutil_make_socket_nonblocking(mine[c]);
         ch->fd = mine[c];
         event_assign(ch->readable, p->opt.base, ch->fd, EV_READ | EV_PERSIST, channel_readable, ch);
@@ -671,12 +738,14 @@ static void tick(evutil_socket_t fd, short what, void *arg)
         replica *r = &p->replicas[i];
         if (r->limits) limits_tick(r->limits);
         for (int c = 0; r->state != REPLICA_DOWN && c < p->opt.channels; c++) {
-            pool_request *req = r->channels[c].busy;
-            if (!req || !req->timeout_ms || now < req->sent_ns + (req->timeout_ms + GRACE_MS) * 1000000u) continue;
+            channel *ch = &r->channels[c];
+            pool_request *req = ch->head;
+            if (!req || !req->timeout_ms || now < ch->head_since_ns + (req->timeout_ms + GRACE_MS) * 1000000u)
+                continue;
             /* The replica did not stop the instance: only killing it can. */
             r->replacing = true;
             log_replica(LOG_WARN, r, "the replica did not stop a request at its timeout: replacing it", NULL);
-            r->channels[c].busy = NULL;
+            pop_head(ch, now);
             r->in_flight--;
             if (req == &r->check) r->checking = false;
             else p->in_flight--, answer_locally(req, 504, "the app ran past its timeout and had to be killed", r->index);
@@ -733,6 +802,7 @@ pool *pool_start(const pool_options *opt, app_set *set, serve_app *app, char *wh
     struct timeval every = {0, (throttled ? THROTTLE_TICK_MS : TICK_MS) * 1000};
     p->tick = event_new(opt->base, -1, EV_PERSIST, tick, p);
     if (p->tick) event_add(p->tick, &every);
+    p->flush = event_new(opt->base, -1, 0, flush_channels, p);
     for (int i = 0; i < n; i++) {
         replica *r = &p->replicas[i];
         r->pool = p;
@@ -741,7 +811,7 @@ pool *pool_start(const pool_options *opt, app_set *set, serve_app *app, char *wh
         r->channels = calloc((size_t)p->opt.channels, sizeof *r->channels);
         r->restart_timer = evtimer_new(opt->base, restart_now, r);
         r->health_timer = event_new(opt->base, -1, EV_PERSIST, health_check, r);
-        bool made = r->channels && r->restart_timer && r->health_timer && p->tick;
+        bool made = r->channels && r->restart_timer && r->health_timer && p->tick && p->flush;
         for (int c = 0; made && c < p->opt.channels; c++) {
             channel *ch = &r->channels[c];
             *ch = (channel){.r = r, .fd = -1, .in = evbuffer_new(), .out = evbuffer_new()};
@@ -818,9 +888,10 @@ void pool_free(pool *p)
         for (int c = 0; r->channels && c < p->opt.channels; c++) {
             channel *ch = &r->channels[c];
             close_channel(ch);
-            pool_request *req = ch->busy;
-            ch->busy = NULL;
-            if (req && req != &r->check) answer_locally(req, 503, "the server is stopping", i);
+            while (ch->head) {
+                pool_request *req = pop_head(ch, 0);
+                if (req != &r->check) answer_locally(req, 503, "the server is stopping", i);
+            }
         }
     }
     while (p->queue_head) answer_locally(dequeue(p), 503, "the server is stopping", -1);
@@ -856,6 +927,7 @@ void pool_free(pool *p)
         free(r->channels);
     }
     if (p->tick) event_free(p->tick);
+    if (p->flush) event_free(p->flush);
     app_set_release(p->set);
     free(p->replicas);
     free(p);

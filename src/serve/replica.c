@@ -19,37 +19,55 @@ typedef struct replica_thread {
     wagi_slot slot;
 } replica_thread;
 
-/* A request from the front: read with as few calls as possible (one, for
- * a request that fits the buffer), the message left at in->data + 4. */
+/* Requests from the front, as read: several may come in one read when the
+ * front sends ahead (it does under load). `used` bytes at the start have
+ * been handled. */
 typedef struct inbox {
     uint8_t *data;
-    size_t len, cap;
+    size_t len, cap, used;
 } inbox;
 
-static bool receive(int fd, inbox *in, uint32_t *msg_len)
+/* The next whole message in the inbox, if there is one: its length in
+ * *msg_len, its body at in->data + in->used + 4. false with *bad set when
+ * its length is not acceptable. */
+static bool next_message(const inbox *in, uint32_t *msg_len, bool *bad)
 {
-    size_t want = 4;
+    size_t have = in->len - in->used;
+    if (have < 4) return false;
+    uint32_t n = wire_length(in->data + in->used);
+    if (n > WIRE_MAX_MESSAGE) {
+        *bad = true;
+        return false;
+    }
+    *msg_len = n;
+    return have >= 4 + (size_t)n;
+}
+
+/* Read more (blocking): false when the front closed or on error. */
+static bool receive(int fd, inbox *in)
+{
+    /* Move what is left to the front; make room for at least a whole
+     * message whose length is known. */
+    if (in->used) {
+        memmove(in->data, in->data + in->used, in->len - in->used);
+        in->len -= in->used;
+        in->used = 0;
+    }
+    size_t want = in->len + 1;
+    if (in->len >= 4) want = 4 + (size_t)wire_length(in->data);
+    if (in->cap < want || in->cap == 0) {
+        size_t cap = want > 65536 ? want : 65536;
+        uint8_t *grown = realloc(in->data, cap);
+        if (!grown) return false;
+        in->data = grown;
+        in->cap = cap;
+    }
     for (;;) {
-        if (in->len >= 4) {
-            uint32_t n = wire_length(in->data);
-            if (n > WIRE_MAX_MESSAGE) return false;
-            want = 4 + (size_t)n;
-            if (in->len >= want) {
-                *msg_len = n;
-                return true;
-            }
-        }
-        if (in->cap < want || in->cap == 0) {
-            size_t cap = want > 65536 ? want : 65536;
-            uint8_t *grown = realloc(in->data, cap);
-            if (!grown) return false;
-            in->data = grown;
-            in->cap = cap;
-        }
         ssize_t got = read(fd, in->data + in->len, in->cap - in->len);
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) return false; /* the front closed: done */
         in->len += (size_t)got;
+        return true;
     }
 }
 
@@ -117,12 +135,16 @@ static void handle(replica_thread *t, const wire_request *wr, wire_buf *out)
         .err = res.err ? res.err : "",
         .err_len = res.err ? res.err_len : 0,
     };
-    out->len = 0;
-    wire_response_encode(out, &resp);
+    wire_response_encode(out, &resp); /* appended: answers go out together */
     free(headers);
     cgi_response_free(&cgi);
     wagi_result_free(&res);
 }
+
+/* Answers are written when no whole request is left to run, so that the
+ * requests read together are answered with one write; or sooner when they
+ * add up to this much. */
+#define WRITE_AFTER ((size_t)256 << 10)
 
 static void *serve_socket(void *arg)
 {
@@ -131,27 +153,42 @@ static void *serve_socket(void *arg)
     inbox in = {0};
     for (;;) {
         uint32_t len;
-        if (!receive(t->fd, &in, &len)) break;
+        bool bad = false;
+        if (!next_message(&in, &len, &bad)) {
+            if (bad) {
+                fprintf(stderr, "qyv replica: a request from the front is too large\n");
+                break;
+            }
+            if (out.len && !write_full(t->fd, out.data, out.len)) break;
+            out.len = 0;
+            /* Do not keep huge buffers around for the next small message. */
+            if (out.cap > ((size_t)1 << 20)) wire_buf_free(&out);
+            if (in.cap > ((size_t)1 << 20) && in.used == in.len) free(in.data), in = (inbox){0};
+            if (!receive(t->fd, &in)) break;
+            continue;
+        }
         wire_request wr;
-        if (!wire_request_decode(in.data + 4, len, &wr)) {
+        if (!wire_request_decode(in.data + in.used + 4, len, &wr)) {
             fprintf(stderr, "qyv replica: a malformed request from the front\n");
             break;
         }
+        size_t mark = out.len;
         handle(t, &wr, &out);
         free((void *)wr.rq.headers);
-        /* One request at a time per socket: nothing follows it. */
-        in.len = 0;
-        if (in.cap > ((size_t)1 << 20)) free(in.data), in = (inbox){0};
+        in.used += 4 + (size_t)len;
         if (out.oom) {
-            /* Too large or no memory for the response: say so briefly. */
-            wire_buf_free(&out);
+            /* Too large or no memory for the response: say so briefly
+             * (what the buffer held before it is intact). */
+            out.len = mark;
+            out.oom = false;
             wire_response small = {.status = 500, .why = "the response could not be passed on: out of memory",
                                    .body = "", .err = ""};
             if (!wire_response_encode(&out, &small)) break;
         }
-        if (!write_full(t->fd, out.data, out.len)) break;
-        /* Do not keep a huge buffer around for the next small response. */
-        if (out.cap > ((size_t)1 << 20)) wire_buf_free(&out);
+        if (out.len >= WRITE_AFTER) {
+            if (!write_full(t->fd, out.data, out.len)) break;
+            out.len = 0;
+        }
     }
     wire_buf_free(&out);
     free(in.data);
