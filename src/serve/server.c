@@ -131,7 +131,7 @@ static json_t *json_bytes(const char *s, size_t n)
 static void log_stderr(const job *j, const wire_response *resp, const char *replica)
 {
     const char *s = resp->err, *end = s + resp->err_len;
-    while (s < end) {
+    while (s < end && log_enabled(LOG_INFO)) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
         log_json(LOG_INFO, NULL,
@@ -143,12 +143,14 @@ static void log_stderr(const job *j, const wire_response *resp, const char *repl
 
 static void log_access(const job *j, const wire_response *resp, const char *replica, size_t bytes)
 {
+    log_level level = resp->status >= 500 ? LOG_WARN : LOG_INFO;
+    if (!log_enabled(level)) return; /* not even the fields: this is per request */
     double ms = (double)(wagi_now_ns() - j->start_ns) / 1e6;
     json_t *f = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:f,s:f}", "app", j->app->name, "replica", replica,
                           "request_id", j->id, "method", j->method, "path", j->path, "status", resp->status,
                           "bytes", (json_int_t)bytes, "duration_ms", ms, "instantiate_ms",
                           resp->instantiate_s * 1000);
-    log_json(resp->status >= 500 ? LOG_WARN : LOG_INFO, "request", f);
+    log_json(level, "request", f);
 }
 
 /* ------------------------------------------------------------ jobs */

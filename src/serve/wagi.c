@@ -24,67 +24,114 @@ uint64_t wagi_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Strings built one after another in one buffer (a request's argv and
+ * environment: a few dozen strings, made for every request). */
 typedef struct strvec {
-    char **v;
-    size_t n;
+    char *bytes;
+    size_t len, cap;
+    size_t *starts;            /* where each string begins in bytes */
+    size_t n, ncap;
+    char **v;                  /* by strvec_finish */
     bool oom;
 } strvec;
 
-static void push(strvec *s, char *str)
+static void append(strvec *s, const char *p, size_t n)
 {
-    char **grown = str ? realloc(s->v, (s->n + 1) * sizeof *grown) : NULL;
-    if (!grown) {
-        free(str);
-        s->oom = true;
-        return;
+    if (s->oom) return;
+    if (s->cap - s->len < n + 1) {
+        size_t cap = s->cap ? s->cap : 1024;
+        while (cap - s->len < n + 1) cap *= 2;
+        char *grown = realloc(s->bytes, cap);
+        if (!grown) {
+            s->oom = true;
+            return;
+        }
+        s->bytes = grown;
+        s->cap = cap;
     }
-    s->v = grown;
-    s->v[s->n++] = str;
+    memcpy(s->bytes + s->len, p, n);
+    s->len += n;
+}
+
+/* Begin the next string; append its parts; strvec_finish ends them. */
+static void begin_string(strvec *s)
+{
+    if (s->oom) return;
+    if (s->n) append(s, "", 1); /* the NUL of the one before */
+    if (s->n == s->ncap) {
+        size_t ncap = s->ncap ? s->ncap * 2 : 32;
+        size_t *grown = realloc(s->starts, ncap * sizeof *grown);
+        if (!grown) {
+            s->oom = true;
+            return;
+        }
+        s->starts = grown;
+        s->ncap = ncap;
+    }
+    s->starts[s->n++] = s->len;
+}
+
+static void push(strvec *s, const char *str)
+{
+    begin_string(s);
+    append(s, str, strlen(str));
 }
 
 static void pushf(strvec *s, const char *key, const char *value)
 {
-    char *kv = malloc(strlen(key) + strlen(value) + 2);
-    if (kv) sprintf(kv, "%s=%s", key, value);
-    push(s, kv);
+    begin_string(s);
+    append(s, key, strlen(key));
+    append(s, "=", 1);
+    append(s, value, strlen(value));
+}
+
+/* The pointers, once every string is in (bytes no longer moves). */
+static void strvec_finish(strvec *s)
+{
+    if (s->n) append(s, "", 1);
+    if (s->oom) return;
+    s->v = malloc((s->n ? s->n : 1) * sizeof *s->v);
+    if (!s->v) {
+        s->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < s->n; i++) s->v[i] = s->bytes + s->starts[i];
 }
 
 static void strvec_free(strvec *s)
 {
-    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->bytes);
+    free(s->starts);
     free(s->v);
 }
 
-/* %XX-decode a path (PATH_INFO is decoded, X_RAW_PATH_INFO is not). */
-static char *url_decode(const char *s)
+/* %XX-decode a path into the string being built (PATH_INFO is decoded,
+ * X_RAW_PATH_INFO is not). */
+static void append_decoded(strvec *s, const char *p)
 {
-    char *out = malloc(strlen(s) + 1), *o = out;
-    if (!out) return NULL;
-    for (; *s; s++) {
-        if (*s == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
-            char hex[3] = {s[1], s[2], 0};
-            *o++ = (char)strtol(hex, NULL, 16);
-            s += 2;
+    for (; *p; p++) {
+        if (*p == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+            char hex[3] = {p[1], p[2], 0};
+            char c = (char)strtol(hex, NULL, 16);
+            append(s, &c, 1);
+            p += 2;
         } else {
-            *o++ = *s;
+            size_t run = strcspn(p, "%");
+            append(s, p, run ? run : 1);
+            p += (run ? run : 1) - 1;
         }
     }
-    *o = 0;
-    return out;
 }
 
 /* The CGI/1.1 environment WAGI defines, after the manifest's env (so the
  * request's variables win). */
 static void build_env(const serve_app *app, const wagi_request *rq, strvec *env)
 {
-    for (size_t i = 0; i < app->rc.nenv; i++) push(env, strdup(app->rc.env[i]));
+    for (size_t i = 0; i < app->rc.nenv; i++) push(env, app->rc.env[i]);
     size_t rlen = strlen(app->route);
     const char *raw_info = rq->path + (strncmp(rq->path, app->route, rlen) ? 0 : rlen);
-    char *info = url_decode(raw_info);
-    char len[32], full[4096], matched[1024];
+    char len[32];
     snprintf(len, sizeof len, "%zu", rq->body_len);
-    snprintf(full, sizeof full, "http://%s%s%s%s", rq->host, rq->path, *rq->query ? "?" : "", rq->query);
-    snprintf(matched, sizeof matched, "%s/...", app->route);
     const char *content_type = "";
     for (size_t i = 0; i < rq->nheaders; i++)
         if (!strcasecmp(rq->headers[i].name, "content-type")) content_type = rq->headers[i].value;
@@ -92,8 +139,10 @@ static void build_env(const serve_app *app, const wagi_request *rq, strvec *env)
     pushf(env, "CONTENT_LENGTH", len);
     pushf(env, "CONTENT_TYPE", content_type);
     pushf(env, "GATEWAY_INTERFACE", "CGI/1.1");
-    pushf(env, "PATH_INFO", info ? info : raw_info);
-    pushf(env, "PATH_TRANSLATED", info ? info : raw_info);
+    pushf(env, "PATH_INFO", "");
+    append_decoded(env, raw_info);
+    pushf(env, "PATH_TRANSLATED", "");
+    append_decoded(env, raw_info);
     pushf(env, "QUERY_STRING", rq->query);
     pushf(env, "REMOTE_ADDR", rq->remote_addr);
     pushf(env, "REMOTE_HOST", rq->remote_addr);
@@ -104,10 +153,13 @@ static void build_env(const serve_app *app, const wagi_request *rq, strvec *env)
     pushf(env, "SERVER_PORT", rq->server_port);
     pushf(env, "SERVER_PROTOCOL", rq->protocol);
     pushf(env, "SERVER_SOFTWARE", "Qyvol/" QYVOL_VERSION);
-    pushf(env, "X_FULL_URL", full);
-    pushf(env, "X_MATCHED_ROUTE", matched);
+    pushf(env, "X_FULL_URL", "http://");
+    append(env, rq->host, strlen(rq->host));
+    append(env, rq->path, strlen(rq->path));
+    if (*rq->query) append(env, "?", 1), append(env, rq->query, strlen(rq->query));
+    pushf(env, "X_MATCHED_ROUTE", app->route);
+    append(env, "/...", 4);
     pushf(env, "X_RAW_PATH_INFO", raw_info);
-    free(info);
     /* Every header as HTTP_NAME, except credentials and hop-by-hop ones. */
     for (size_t i = 0; i < rq->nheaders; i++) {
         char key[256] = "HTTP_";
@@ -118,19 +170,21 @@ static void build_env(const serve_app *app, const wagi_request *rq, strvec *env)
         if (!strcmp(key, "HTTP_AUTHORIZATION") || !strcmp(key, "HTTP_CONNECTION")) continue;
         pushf(env, key, rq->headers[i].value);
     }
+    strvec_finish(env);
 }
 
 /* argv: the path, the manifest's args, then the query's '&'-separated items. */
 static void build_args(const serve_app *app, const wagi_request *rq, strvec *args)
 {
-    push(args, strdup(rq->path));
-    for (size_t i = 1; i < app->rc.nargs; i++) push(args, strdup(app->rc.args[i]));
+    push(args, rq->path);
+    for (size_t i = 1; i < app->rc.nargs; i++) push(args, app->rc.args[i]);
     const char *q = rq->query;
     while (*q) {
         size_t n = strcspn(q, "&");
-        if (n) push(args, strndup(q, n));
+        if (n) begin_string(args), append(args, q, n);
         q += n + (q[n] == '&');
     }
+    strvec_finish(args);
 }
 
 static char *copy_out(const char *data, size_t len, size_t *out_len)

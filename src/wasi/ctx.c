@@ -13,16 +13,20 @@
 
 #include "wasi/host.h"
 
+/* A copy of n strings in one allocation (the pointers, then the bytes):
+ * free() it. A context is made per request by servers. */
 static char **copy_strings(const char *const *src, size_t n)
 {
-    char **out = calloc(n ? n : 1, sizeof *out);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) bytes += strlen(src[i] ? src[i] : "") + 1;
+    char **out = malloc((n ? n : 1) * sizeof *out + bytes);
     if (!out) return NULL;
+    char *at = (char *)(out + (n ? n : 1));
     for (size_t i = 0; i < n; i++) {
-        if (!(out[i] = strdup(src[i] ? src[i] : ""))) {
-            while (i--) free(out[i]);
-            free(out);
-            return NULL;
-        }
+        const char *str = src[i] ? src[i] : "";
+        size_t len = strlen(str) + 1;
+        out[i] = memcpy(at, str, len);
+        at += len;
     }
     return out;
 }
@@ -259,8 +263,8 @@ void qv_wasi_delete(qv_wasi *w)
     free(w->grants);
     free(w->mem[1].data);
     free(w->mem[2].data);
-    free_strings(w->args, w->nargs);
-    free_strings(w->env, w->nenv);
+    free(w->args);
+    free(w->env);
     free(w);
 }
 
