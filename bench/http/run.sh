@@ -4,13 +4,17 @@
 # Both answer GET with a small text body over keep-alive connections: nginx
 # with `return 200` (no files, no upstream: the cheapest answer it has),
 # qyv with examples/http-hello, a fresh WebAssembly instance per request.
-# wrk drives each for DURATION seconds; the script prints requests/s and
-# latency percentiles of both and the ratio qyv / nginx.
+# wrk drives each for DURATION seconds, in ROUNDS rounds that alternate
+# nginx and qyv (this shared machine's speed drifts by tens of percent over
+# a minute: a ratio is only fair between runs close in time). The script
+# prints requests/s and latency percentiles of every run, each round's
+# ratio qyv / nginx, and the median of those ratios.
 #
-# Usage: bench/http/run.sh [BUILD_DIR]   (env: DURATION=5 CONNECTIONS=32 THREADS=2 WORKERS=ncpu)
+# Usage: bench/http/run.sh [BUILD_DIR]   (env: DURATION=4 ROUNDS=3 CONNECTIONS=32 THREADS=2 WORKERS=ncpu)
 set -u
 BUILD=${1:-build}
-DURATION=${DURATION:-5}
+DURATION=${DURATION:-4}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-$(nproc)}
@@ -66,7 +70,7 @@ qyv_port=$(free_port)
 pids+=($!)
 wait_up "http://127.0.0.1:$qyv_port/hello/world"
 
-# run NAME URL: wrk's requests/s and latency percentiles.
+# run NAME URL: wrk's requests/s and latency percentiles; sets NAME_rps.
 run() {
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$2" >"$tmp/$1.wrk" 2>&1
     local rps p50 p99 errors
@@ -74,12 +78,20 @@ run() {
     p50=$(awk '$1 == "50%" {print $2}' "$tmp/$1.wrk")
     p99=$(awk '$1 == "99%" {print $2}' "$tmp/$1.wrk")
     errors=$(grep -E 'Non-2xx|Socket errors' "$tmp/$1.wrk" | tr '\n' ' ')
-    printf '%-8s %12s req/s   p50 %8s   p99 %8s   %s\n' "$1" "$rps" "$p50" "$p99" "$errors"
-    eval "${1}_rps=$rps"
+    printf '  %-8s %12s req/s   p50 %8s   p99 %8s   %s\n' "$1" "$rps" "$p50" "$p99" "$errors"
+    eval "${1}_rps=${rps:-0}"
 }
 
-echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, keep-alive, $WORKERS workers each, $(nproc) CPUs"
-run nginx "http://127.0.0.1:$nginx_port/hello/world"
-run qyv "http://127.0.0.1:$qyv_port/hello/world"
-# shellcheck disable=SC2154
-awk -v q="$qyv_rps" -v n="$nginx_rps" 'BEGIN { printf "ratio qyv / nginx: %.2f (goal: at least 0.50)\n", q / n }'
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, keep-alive, $WORKERS workers each, $(nproc) CPUs, $ROUNDS rounds"
+ratios=()
+for round in $(seq "$ROUNDS"); do
+    echo "round $round"
+    run nginx "http://127.0.0.1:$nginx_port/hello/world"
+    run qyv "http://127.0.0.1:$qyv_port/hello/world"
+    # shellcheck disable=SC2154
+    ratio=$(awk -v q="$qyv_rps" -v n="$nginx_rps" 'BEGIN { printf "%.2f", (n > 0) ? q / n : 0 }')
+    echo "  ratio qyv / nginx: $ratio"
+    ratios+=("$ratio")
+done
+median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+echo "ratio qyv / nginx: $median (median of $ROUNDS rounds: ${ratios[*]}; goal: at least 0.50)"

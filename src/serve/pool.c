@@ -55,6 +55,9 @@ typedef struct replica replica;
  * replica read several requests with one call and answer them with one,
  * and keep running instead of sleeping between them. */
 #define PIPELINE_DEPTH 8
+/* Nor behind a request that has run this long already: it may be a slow
+ * one, and what waits behind it on its socket cannot go elsewhere. */
+#define PIPELINE_MAX_AGE_NS (2 * 1000000ull)
 
 /* A socket to one of a replica's threads, which answers the requests sent
  * on it in order. Requests are put in `out` and written when the loop has
@@ -161,23 +164,26 @@ static void update_health(pool *p)
 /* ------------------------------------------------------------ choosing */
 
 /* The replica's least loaded open channel if it has fewer than `depth`
- * requests, else NULL. */
-static channel *free_channel(replica *r, int depth)
+ * requests (and, when that means waiting, a request that started lately
+ * in front), else NULL. */
+static channel *free_channel(replica *r, int depth, uint64_t now)
 {
     if (r->state != REPLICA_READY) return NULL;
     channel *best = NULL;
     for (int c = 0; c < r->pool->opt.channels; c++) {
         channel *ch = &r->channels[c];
-        if (ch->fd >= 0 && ch->depth < depth && (!best || ch->depth < best->depth)) best = ch;
+        if (ch->fd < 0 || ch->depth >= depth) continue;
+        if (ch->depth && now - ch->head_since_ns > PIPELINE_MAX_AGE_NS) continue;
+        if (!best || ch->depth < best->depth) best = ch;
     }
     return best;
 }
 
 /* cluster.load_balancer.algorithm, among the replicas in rotation that
  * have a channel with fewer than `depth` requests. */
-static channel *choose_within(pool *p, int depth)
+static channel *choose_within(pool *p, int depth, uint64_t now)
 {
-#define idle_channel(r) free_channel(r, depth)
+#define idle_channel(r) free_channel(r, depth, now)
     int n = p->nreplicas, best = -1;
     switch ((qv_lb_algorithm)p->app->rc.lb_algorithm) {
     case QV_LB_LEAST_CONNECTIONS:
@@ -219,8 +225,9 @@ static channel *choose_within(pool *p, int depth)
 /* An idle channel if there is one, else room behind a running request. */
 static channel *choose(pool *p)
 {
-    channel *ch = choose_within(p, 1);
-    return ch ? ch : choose_within(p, PIPELINE_DEPTH);
+    uint64_t now = wagi_now_ns();
+    channel *ch = choose_within(p, 1, now);
+    return ch ? ch : choose_within(p, PIPELINE_DEPTH, now);
 }
 
 /* ------------------------------------------------------------ the queue */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `qyv serve` replicas end to end: deploy.replicas processes, the load
 # balancer's algorithms, a replica killed mid-request (502 for its request
-# only, restarted, counted), and resources.cpu. Usage (from the repository
+# only, restarted, counted), requests sent ahead on a replica's sockets
+# under a burst, and resources.cpu. Usage (from the repository
 # root): tests/e2e/replicas.sh [BUILD_DIR]. Ends with "N passed, N failed,
 # 0 skipped"; every server it starts is stopped, with bounded waits.
 . "$(dirname "$0")/lib.sh"
@@ -39,11 +40,17 @@ busy_then_quick() {
 ready_count() {
     health | python3 -c 'import json,sys; print(sum(r["state"]=="ready" for r in json.load(sys.stdin)["replicas"]["echo"]))'
 }
+# For wait_for, which runs its command again until it holds.
+ready_is() { test "$(ready_count)" = "$1"; }
+in_flight() {
+    health | python3 -c 'import json,sys; print(sum(r["in_flight"] for r in json.load(sys.stdin)["replicas"]["echo"]))'
+}
+in_flight_at_least() { test "$(in_flight)" -ge "$1"; }
 
 # --- round robin over three replica processes
 manifest round_robin 3
 start --workers 2 "$app/app.qyv" || exit 1
-wait_for "three replicas ready" test "$(ready_count)" = 3
+wait_for "three replicas ready" ready_is 3
 read -r -a ps <<<"$(pids)"
 children=$(ps -o pid= --ppid "$pid" | tr -d ' ' | sort | tr '\n' ' ')
 mine=$(printf '%s\n' "${ps[@]}" | sort | tr '\n' ' ')
@@ -70,7 +77,7 @@ wait "${slow[@]}"
 codes=$(cat "$tmp/slow0" "$tmp/slow1" "$tmp/slow2" | sort | tr '\n' ' ')
 [ "$codes" = "200 200 502 " ] && ok "killed replica: its request 502, the others 200" ||
     bad "killed replica" "victim '$victim', codes $codes"
-wait_for "the killed replica is restarted" test "$(ready_count)" = 3
+wait_for "the killed replica is restarted" ready_is 3
 read -r -a after <<<"$(pids)"
 [ "${after[1]}" != "$victim" ] && [ "${after[0]}" = "${ps[0]}" ] && [ "${after[2]}" = "${ps[2]}" ] &&
     ok "only the killed replica has a new process" || bad "only the killed replica has a new process" "before ${ps[*]}, after ${after[*]}"
@@ -92,7 +99,7 @@ stop
 # --- least connections: quick requests avoid the busy replica
 manifest least_connections 2
 start --workers 2 "$app/app.qyv" || exit 1
-wait_for "two replicas ready" test "$(ready_count)" = 2
+wait_for "two replicas ready" ready_is 2
 busy_then_quick /e/quick-lc
 busy=$(replicas_of /e/busy)
 quick=$(replicas_of /e/quick-lc | sort -u | tr '\n' ' ')
@@ -103,10 +110,44 @@ stop
 # --- weighted: on one node every replica weighs the same, so it spreads evenly
 manifest weighted 2
 start --workers 2 "$app/app.qyv" || exit 1
-wait_for "two replicas ready" test "$(ready_count)" = 2
+wait_for "two replicas ready" ready_is 2
 for _ in 1 2 3 4; do curl -s -o /dev/null "$url/e/w"; done
 [ "$(replicas_of /e/w | tr '\n' ' ')" = "0 1 0 1 " ] && ok "weighted spreads evenly" ||
     bad "weighted" "$(replicas_of /e/w | tr '\n' ' ')"
+stop
+
+# --- requests sent ahead on a replica's sockets (pipelining): under a burst
+# every answer reaches its own request; a slow request does not hold up
+# quick ones behind it; a replica killed mid-burst fails only what it held.
+manifest round_robin 1
+start --workers 2 "$app/app.qyv" || exit 1
+wait_for "replica ready" ready_is 1
+seq 300 | xargs -P 32 -I{} sh -c 'curl -s --max-time 20 "$1/e/burst{}" | grep -qx "path: /burst{}" || echo {}' _ "$url" >"$tmp/mismatch"
+[ ! -s "$tmp/mismatch" ] && ok "a burst of 300: every answer matches its request" ||
+    bad "burst answers" "wrong or missing for: $(head -c 200 "$tmp/mismatch")"
+curl -s -o /dev/null --max-time 20 "$url/e/busy?sleep=1500" &
+slow=$!
+sleep 0.3
+start_ns=$(date +%s%N)
+seq 40 | xargs -P 8 -I{} curl -s -o /dev/null --max-time 20 "$url/e/quick{}"
+took_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+wait $slow
+[ "$took_ms" -lt 1000 ] && ok "quick requests do not wait behind a slow one (${took_ms} ms for 40)" ||
+    bad "quick requests behind a slow one" "40 quick requests took ${took_ms} ms while one slept 1.5 s"
+victim=$(pids)
+seq 20 | xargs -P 20 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 "$url/e/k{}?sleep=400" >"$tmp/codes" &
+burst=$!
+wait_for "requests running on the replica" in_flight_at_least 2
+held=$(in_flight)
+kill -KILL "$victim"
+wait $burst
+n502=$(grep -c '^502$' "$tmp/codes")
+n200=$(grep -c '^200$' "$tmp/codes")
+[ "$n200" -ge 1 ] && [ "$n502" -ge 1 ] && [ "$n502" -le "$held" ] && [ $((n200 + n502)) = 20 ] &&
+    ok "replica killed holding $held requests: $n502 got 502, the other $n200 200 after its restart" ||
+    bad "replica killed with requests running and waiting" "held $held; codes: $(sort "$tmp/codes" | uniq -c | tr '\n' ' ')"
+wait_for "the replica is back" ready_is 1
+check "serving after the burst" 200 '^path: /after-burst$' "$url/e/after-burst"
 stop
 
 # --- resources.cpu: two runaway requests for a second each may use a
@@ -118,7 +159,7 @@ for mode in default none; do
     if [ $mode = none ]; then export QYVOL_NO_CGROUPS=1; fi
     start --workers 2 "$app/app.qyv" || exit 1
     unset QYVOL_NO_CGROUPS
-    wait_for "replica ready" test "$(ready_count)" = 1
+    wait_for "replica ready" ready_is 1
     limits=$(grep -o '"limits":"[a-z0-9]*"' "$tmp/log")
     curl -s -o /dev/null "$url/e/spin?spin" &
     spin=$!
