@@ -138,14 +138,14 @@ victim=$(pids)
 seq 20 | xargs -P 20 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 "$url/e/k{}?sleep=400" >"$tmp/codes" &
 burst=$!
 wait_for "requests running on the replica" in_flight_at_least 2
-held=$(in_flight)
 kill -KILL "$victim"
 wait $burst
 n502=$(grep -c '^502$' "$tmp/codes")
 n200=$(grep -c '^200$' "$tmp/codes")
-[ "$n200" -ge 1 ] && [ "$n502" -ge 1 ] && [ "$n502" -le "$held" ] && [ $((n200 + n502)) = 20 ] &&
-    ok "replica killed holding $held requests: $n502 got 502, the other $n200 200 after its restart" ||
-    bad "replica killed with requests running and waiting" "held $held; codes: $(sort "$tmp/codes" | uniq -c | tr '\n' ' ')"
+# It holds at most 2 threads x 8 requests; the rest wait in the front.
+[ "$n502" -ge 1 ] && [ "$n502" -le 16 ] && [ $((n200 + n502)) = 20 ] &&
+    ok "replica killed holding requests: $n502 got 502, the other $n200 200 after its restart" ||
+    bad "replica killed with requests running and waiting" "codes: $(sort "$tmp/codes" | uniq -c | tr '\n' ' ')"
 wait_for "the replica is back" ready_is 1
 check "serving after the burst" 200 '^path: /after-burst$' "$url/e/after-burst"
 stop
