@@ -12,6 +12,7 @@ PACKAGES=(
     libyaml-dev libevent-dev                     # manifests, HTTP serving
     rustc libstd-rust-dev-wasm32                 # Rust WASI guests (examples)
     hyperfine curl wrk nginx-light               # benchmarks (bench/, bench/http)
+    prometheus                                   # promtool, to check /_qyvol/metrics
 )
 
 missing=()
