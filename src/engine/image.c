@@ -1,8 +1,12 @@
 /*
  * image.c — see image.h.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "image.h"
 
@@ -38,6 +42,8 @@ static int by_start(const void *a, const void *b)
 bool qe_image_prepare(const qe_module *m, qe_image *img)
 {
     memset(img, 0, sizeof *img);
+    img->fd = -1;
+    pthread_mutex_init(&img->lock, NULL);
     if (m->nmems == 0 || m->nmem_imports > 0) return true;
     uint64_t limit = (uint64_t)m->mems[0].lim.min * 65536;
     uint32_t nactive = 0;
@@ -102,14 +108,67 @@ bool qe_image_prepare(const qe_module *m, qe_image *img)
     }
     free(spans);
     img->usable = true;
+    if (total >= QE_IMAGE_MAP_MIN) {
+        /* Within the memory's minimum, which is a multiple of 64 KiB. */
+        img->mapped = true;
+        img->map_offset = img->runs[0].offset & ~(uint64_t)4095;
+        const qe_image_run *last = &img->runs[nruns - 1];
+        img->map_len = (((uint64_t)last->offset + last->len + 4095) & ~(uint64_t)4095) - img->map_offset;
+    }
     return true;
+}
+
+static bool write_all(int fd, const uint8_t *p, size_t n, off_t at)
+{
+    while (n) {
+        ssize_t put = pwrite(fd, p, n, at);
+        if (put < 0 && errno == EINTR) continue;
+        if (put <= 0) return false;
+        p += put, n -= (size_t)put, at += put;
+    }
+    return true;
+}
+
+/* The image as a file covering [map_offset, map_offset + map_len): sparse
+ * where no segment is, sealed so that nothing can change it. */
+static int make_file(const qe_image *img)
+{
+    int fd = memfd_create("qyvol-memory-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -1;
+    bool ok = ftruncate(fd, (off_t)img->map_len) == 0;
+    for (uint32_t i = 0; ok && i < img->nruns; i++)
+        ok = write_all(fd, img->runs[i].bytes, img->runs[i].len, (off_t)(img->runs[i].offset - img->map_offset));
+    ok = ok && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) == 0;
+    if (!ok) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int qe_image_file(qe_image *img)
+{
+    if (!img->mapped) return -1;
+    pid_t me = getpid();
+    pthread_mutex_lock(&img->lock);
+    if (img->fd_pid != me) {
+        /* A descriptor from the parent (if any) is not ours to close. */
+        img->fd = make_file(img);
+        img->fd_pid = me;
+    }
+    int fd = img->fd;
+    pthread_mutex_unlock(&img->lock);
+    return fd;
 }
 
 void qe_image_free(qe_image *img)
 {
     free(img->runs);
     free(img->bytes);
+    if (img->fd >= 0 && img->fd_pid == getpid()) close(img->fd);
+    pthread_mutex_destroy(&img->lock);
     memset(img, 0, sizeof *img);
+    img->fd = -1;
 }
 
 void qe_image_apply(const qe_image *img, uint8_t *memory)

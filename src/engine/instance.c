@@ -168,11 +168,16 @@ static qv_trap *initialize(qv_instance *inst, qv_store *s, const qe_module *m)
         }
         if (e->mode != QE_SEG_PASSIVE) ei->count = 0;
     }
-    const qe_image *image = &inst->module->image;
+    qe_image *image = (qe_image *)&inst->module->image; /* its file is made on first use */
     if (image->usable) {
         /* Prepared when the module was loaded: the same bytes the loop
          * below would write, and no segment can be out of bounds. */
-        qe_image_apply(image, inst->mems[0]->data);
+        qv_memory *mem = inst->mems[0];
+        int fd = qe_image_file(image);
+        if (fd < 0 || !qe_memory_map_image(mem, fd, image->map_offset, image->map_len)) {
+            if (mem->broken) return qv_trap_new(QV_TRAP_HOST, "cannot map the module's memory image");
+            qe_image_apply(image, mem->data);
+        }
         for (uint32_t i = 0; i < m->ndatas; i++)
             if (m->datas[i].mode == QE_SEG_ACTIVE) inst->datas[i].len = 0;
     }

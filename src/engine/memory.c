@@ -94,11 +94,33 @@ static bool zero_touched(uint8_t *p, size_t size)
     return ok;
 }
 
+/* Anonymous zero pages again over a range, dropping what was mapped. */
+static bool map_zeros(uint8_t *p, size_t len)
+{
+    return mmap(p, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) ==
+           p;
+}
+
+bool qe_memory_map_image(qv_memory *m, int fd, uint64_t offset, uint64_t len)
+{
+    uint8_t *at = m->data + offset;
+    if (mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) == at) {
+        m->image_offset = offset;
+        m->image_len = len;
+        return true;
+    }
+    /* A failed MAP_FIXED may have unmapped the range. */
+    if (!map_zeros(at, len)) m->broken = true;
+    return false;
+}
+
 void qe_memory_release(qv_memory *m)
 {
     if (!m->reserved) return;
-    if (!spare.data && (zero_touched(m->data, (size_t)m->size) ||
-                        madvise(m->data, (size_t)m->size, MADV_DONTNEED) == 0)) {
+    bool reuse = !spare.data && !m->broken;
+    /* The image's pages first: mincore would count the file's as touched. */
+    if (reuse && m->image_len) reuse = map_zeros(m->data + m->image_offset, (size_t)m->image_len);
+    if (reuse && (zero_touched(m->data, (size_t)m->size) || madvise(m->data, (size_t)m->size, MADV_DONTNEED) == 0)) {
         pthread_once(&spare_key_once, make_spare_key);
         pthread_setspecific(spare_key, &spare);
         spare.data = m->data;

@@ -56,6 +56,8 @@ struct qv_memory {
     qe_limits lim;                /* declared limits */
     uint32_t max_pages;           /* effective cap (limits and store limit) */
     size_t reserved;              /* bytes reserved for data */
+    uint64_t image_offset, image_len; /* a module's image mapped there (copy-on-write) */
+    bool broken;                  /* a failed mapping left a hole: never reuse */
 };
 
 struct qv_table {
@@ -149,6 +151,10 @@ int64_t qe_table_grow(qv_table *t, uint32_t delta, void *init);
 /* Constructors used by instantiation (limits already validated). */
 /* Give back a memory's reservation (kept for reuse by this thread). */
 void qe_memory_release(qv_memory *m);
+/* Map a memory image file over [offset, offset + len) of a fresh memory,
+ * copy-on-write. false if it could not (the memory is unchanged, or marked
+ * broken if even that could not be kept). */
+bool qe_memory_map_image(qv_memory *m, int fd, uint64_t offset, uint64_t len);
 qv_memory *qe_memory_create(qv_store *s, qe_limits lim, qv_error *err);
 qv_table *qe_table_create(qv_store *s, uint8_t elem_type, qe_limits lim, void *init, qv_error *err);
 qv_global *qe_global_create(qv_store *s, uint8_t type, bool mut, qe_slot value);
