@@ -188,6 +188,68 @@ static void unknown_import_is_a_link_error(void **state)
     qv_module_delete(m);
 }
 
+/* ---- qv_wasi_pre: imports resolved once per module */
+
+/* Run module `name` through qv_wasi_pre with stdio in memory. */
+static int run_pre(const char *name, const qv_wasi_config *cfg, qv_trap **trap)
+{
+    qv_module *m = load(name);
+    char err[256];
+    qv_wasi_pre *pre = qv_wasi_pre_new(m, err, sizeof err);
+    if (!pre) fail_msg("qv_wasi_pre_new: %s", err);
+    int status = 0;
+    for (int round = 0; round < 2; round++) { /* the same pre, twice */
+        qv_store *store = qv_store_new(NULL);
+        qv_wasi *w = qv_wasi_new(cfg, err, sizeof err);
+        if (!w) fail_msg("qv_wasi_new: %s", err);
+        qv_error e;
+        qv_instance *inst = qv_wasi_pre_instantiate(pre, w, store, trap, &e);
+        if (!inst) fail_msg("instantiate: %s", e.message);
+        status = qv_wasi_run(w, store, inst, trap);
+        qv_wasi_delete(w);
+        qv_store_delete(store);
+    }
+    qv_wasi_pre_delete(pre);
+    qv_module_delete(m);
+    return status;
+}
+
+static void pre_runs_like_the_linker(void **state)
+{
+    (void)state;
+    const char *args[] = {"probe", "x"}, *env[] = {"A=1", "B=2", "C=3"};
+    qv_wasi_config cfg = {.args = args, .nargs = 2, .env = env, .nenv = 3,
+                          .stdio_in_memory = true, .stdin_data = "abc", .stdin_len = 3};
+    qv_trap *trap = NULL;
+    assert_int_equal(run_pre("wasi_probe", &cfg, &trap), 2300);
+    assert_int_equal(run("wasi_probe", &cfg, &trap), 2300);
+    assert_null(trap);
+    /* A trap comes back the same way. */
+    assert_int_equal(run_pre("wasi_trap", &cfg, &trap), -1);
+    assert_non_null(trap);
+    assert_int_equal(qv_trap_kind_of(trap), QV_TRAP_UNREACHABLE);
+    qv_trap_delete(trap);
+}
+
+/* qv_wasi_pre_new on `name` fails with a message containing `want`. */
+static void pre_refuses(const char *name, const char *want)
+{
+    qv_module *m = load(name);
+    char err[256] = "";
+    assert_null(qv_wasi_pre_new(m, err, sizeof err));
+    if (!strstr(err, want)) fail_msg("%s: '%s' does not say '%s'", name, err, want);
+    qv_module_delete(m);
+}
+
+static void pre_names_what_it_refuses(void **state)
+{
+    (void)state;
+    pre_refuses("wasi_unknown_import", "unknown import: wasi_snapshot_preview1.no_such_call");
+    pre_refuses("wasi_wrong_type", "incompatible import type: wasi_snapshot_preview1.fd_write");
+    pre_refuses("wasi_memory_import", "unknown import: wasi_snapshot_preview1.memory");
+    pre_refuses("host", "unknown import: ");
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -202,6 +264,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(trap_comes_back),
         cmocka_unit_test(module_without_start),
         cmocka_unit_test(unknown_import_is_a_link_error),
+        cmocka_unit_test(pre_runs_like_the_linker),
+        cmocka_unit_test(pre_names_what_it_refuses),
     };
     return cmocka_run_group_tests_name("wasi", tests, NULL, NULL);
 }
