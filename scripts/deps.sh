@@ -12,8 +12,14 @@ PACKAGES=(
     libyaml-dev libevent-dev                     # manifests, HTTP serving
     rustc libstd-rust-dev-wasm32                 # Rust WASI guests (examples)
     hyperfine curl wrk nginx-light               # benchmarks (bench/, bench/http)
-    prometheus                                   # promtool, to check /_qyvol/metrics
 )
+
+# promtool, Prometheus' checker (tests/e2e/serve.sh checks /_qyvol/metrics
+# with it), comes only in the prometheus package, whose installation would
+# also set up and try to start a Prometheus server. So its binary is taken
+# out of the package, not installed.
+PROMTOOL_DIR=/opt/qyvol-tools
+have_promtool() { command -v promtool >/dev/null || [ -x "$PROMTOOL_DIR/promtool" ]; }
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -21,7 +27,7 @@ for p in "${PACKAGES[@]}"; do
         missing+=("$p")
     fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] && have_promtool && exit 0
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -29,6 +35,23 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+
+extract_promtool() {
+    local dir
+    dir=$(mktemp -d)
+    chmod 777 "$dir" # apt downloads as its own user
+    (cd "$dir" && apt-get download -qq prometheus) &&
+        dpkg-deb -x "$dir"/prometheus_*.deb "$dir/x" &&
+        "${SUDO[@]}" install -D -m 755 "$dir/x/usr/bin/promtool" "$PROMTOOL_DIR/promtool"
+    local rc=$?
+    rm -rf "$dir"
+    return $rc
+}
+if ! have_promtool; then
+    echo "deps.sh: extracting promtool from the prometheus package into $PROMTOOL_DIR"
+    extract_promtool || { "${SUDO[@]}" apt-get update -qq && extract_promtool; }
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
 echo "deps.sh: installing ${missing[*]}"
 
 # Refresh the package lists only when apt does not know a package we need

@@ -68,12 +68,13 @@ for line in open(sys.argv[1]):
             sys.exit(f"{name}: no HELP/TYPE")
 PY
 then ok "metrics: HELP and TYPE for every family"; else bad "metrics: HELP and TYPE for every family" "see above"; fi
-# Prometheus' own checker (scripts/deps.sh installs it), lints included.
-if command -v promtool >/dev/null; then
-    if promtool check metrics <"$tmp/body" >"$tmp/promtool" 2>&1; then ok "promtool check metrics"
+# Prometheus' own checker (scripts/deps.sh puts it in /opt/qyvol-tools), lints included.
+promtool=$(command -v promtool || echo /opt/qyvol-tools/promtool)
+if [ -x "$promtool" ]; then
+    if "$promtool" check metrics <"$tmp/body" >"$tmp/promtool" 2>&1; then ok "promtool check metrics"
     else bad "promtool check metrics" "$(head -c 600 "$tmp/promtool")"; fi
 else
-    bad "promtool check metrics" "promtool is missing (scripts/deps.sh installs the prometheus package)"
+    bad "promtool check metrics" "promtool is missing (scripts/deps.sh extracts it from the prometheus package)"
 fi
 
 # Logs are JSON lines with an access line per request and the app's stderr.
