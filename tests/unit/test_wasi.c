@@ -206,6 +206,7 @@ static int run_pre(const char *name, const qv_wasi_config *cfg, qv_trap **trap)
         qv_instance *inst = qv_wasi_pre_instantiate(pre, w, store, trap, &e);
         if (!inst) fail_msg("instantiate: %s", e.message);
         status = qv_wasi_run(w, store, inst, trap);
+        if (round == 0 && *trap) qv_trap_delete(*trap), *trap = NULL; /* the second one is returned */
         qv_wasi_delete(w);
         qv_store_delete(store);
     }
