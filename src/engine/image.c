@@ -46,23 +46,24 @@ bool qe_image_prepare(const qe_module *m, qe_image *img)
     pthread_mutex_init(&img->lock, NULL);
     if (m->nmems == 0 || m->nmem_imports > 0) return true;
     uint64_t limit = (uint64_t)m->mems[0].lim.min * 65536;
-    uint32_t nactive = 0;
-    for (uint32_t i = 0; i < m->ndatas; i++) {
-        const qe_data *d = &m->datas[i];
-        if (d->mode != QE_SEG_ACTIVE) continue;
-        uint32_t off;
-        if (d->memory != 0 || !const_offset(m, d->offset, &off) || (uint64_t)off + d->len > limit) return true;
-        if (d->len) nactive++;
+    /* Each active segment's offset, decoded once; spans for the non-empty. */
+    uint32_t *offs = calloc(m->ndatas ? m->ndatas : 1, sizeof *offs);
+    span *spans = calloc(m->ndatas ? m->ndatas : 1, sizeof *spans);
+    if (!offs || !spans) {
+        free(offs);
+        free(spans);
+        return false;
     }
-    span *spans = calloc(nactive ? nactive : 1, sizeof *spans);
-    if (!spans) return false;
     uint32_t n = 0;
     for (uint32_t i = 0; i < m->ndatas; i++) {
         const qe_data *d = &m->datas[i];
-        uint32_t off;
-        if (d->mode != QE_SEG_ACTIVE || !d->len) continue;
-        const_offset(m, d->offset, &off);
-        spans[n++] = (span){off, (uint64_t)off + d->len};
+        if (d->mode != QE_SEG_ACTIVE) continue;
+        if (d->memory != 0 || !const_offset(m, d->offset, &offs[i]) || (uint64_t)offs[i] + d->len > limit) {
+            free(offs);
+            free(spans);
+            return true;
+        }
+        if (d->len) spans[n++] = (span){offs[i], (uint64_t)offs[i] + d->len};
     }
     qsort(spans, n, sizeof *spans, by_start);
     /* Merge overlapping and nearby spans into runs. */
@@ -79,6 +80,7 @@ bool qe_image_prepare(const qe_module *m, qe_image *img)
     img->runs = calloc(nruns ? nruns : 1, sizeof *img->runs);
     img->bytes = calloc(total ? total : 1, 1);
     if (!img->runs || !img->bytes) {
+        free(offs);
         free(spans);
         qe_image_free(img);
         return false;
@@ -93,9 +95,8 @@ bool qe_image_prepare(const qe_module *m, qe_image *img)
     /* Write the segments in order, so later ones win where they overlap. */
     for (uint32_t i = 0; i < m->ndatas; i++) {
         const qe_data *d = &m->datas[i];
-        uint32_t off;
+        uint32_t off = offs[i];
         if (d->mode != QE_SEG_ACTIVE || !d->len) continue;
-        const_offset(m, d->offset, &off);
         /* The run holding it: the last that starts at or before it. */
         uint32_t lo = 0, hi = nruns - 1;
         while (lo < hi) {
@@ -106,6 +107,7 @@ bool qe_image_prepare(const qe_module *m, qe_image *img)
         uint32_t r = lo;
         memcpy(img->runs[r].bytes + (off - img->runs[r].offset), m->bytes + d->start, d->len);
     }
+    free(offs);
     free(spans);
     img->usable = true;
     if (total >= QE_IMAGE_MAP_MIN) {

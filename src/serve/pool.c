@@ -183,13 +183,12 @@ static channel *free_channel(replica *r, int depth, uint64_t now)
  * have a channel with fewer than `depth` requests. */
 static channel *choose_within(pool *p, int depth, uint64_t now)
 {
-#define idle_channel(r) free_channel(r, depth, now)
     int n = p->nreplicas, best = -1;
     switch ((qv_lb_algorithm)p->app->rc.lb_algorithm) {
     case QV_LB_LEAST_CONNECTIONS:
         for (int k = 0; k < n; k++) {
             int i = (p->next + k) % n;
-            if (idle_channel(&p->replicas[i]) &&
+            if (free_channel(&p->replicas[i], depth, now) &&
                 (best < 0 || p->replicas[i].in_flight < p->replicas[best].in_flight))
                 best = i;
         }
@@ -200,7 +199,7 @@ static channel *choose_within(pool *p, int depth, uint64_t now)
          * are 1 on one node; the cluster gives nodes their weights. */
         int total = 0;
         for (int i = 0; i < n; i++) {
-            if (!idle_channel(&p->replicas[i])) continue;
+            if (!free_channel(&p->replicas[i], depth, now)) continue;
             p->replicas[i].current_weight += 1;
             total += 1;
             if (best < 0 || p->replicas[i].current_weight > p->replicas[best].current_weight) best = i;
@@ -212,14 +211,13 @@ static channel *choose_within(pool *p, int depth, uint64_t now)
     default:
         for (int k = 0; k < n && best < 0; k++) {
             int i = (p->next + k) % n;
-            if (idle_channel(&p->replicas[i])) best = i;
+            if (free_channel(&p->replicas[i], depth, now)) best = i;
         }
         break;
     }
     if (best < 0) return NULL;
     p->next = (best + 1) % n;
-    return idle_channel(&p->replicas[best]);
-#undef idle_channel
+    return free_channel(&p->replicas[best], depth, now);
 }
 
 /* An idle channel if there is one, else room behind a running request. */
@@ -279,8 +277,7 @@ static void send_on(channel *ch, pool_request *req)
     ch->depth++;
     r->in_flight++;
     if (req != &r->check) p->in_flight++;
-    req->sent_ns = wagi_now_ns();
-    if (ch->head == req) ch->head_since_ns = req->sent_ns;
+    if (ch->head == req) ch->head_since_ns = wagi_now_ns();
     if (evbuffer_add(ch->out, req->msg.data, req->msg.len) != 0) {
         replica_down(r, 502, "cannot write to the replica");
         return;

@@ -38,7 +38,7 @@ struct pool_request {
     pool_done_fn done;
     bool cancelled;            /* the client went away: need not be run */
     /* The pool's. */
-    uint64_t queued_ns, sent_ns;
+    uint64_t queued_ns;
     pool_request *next;
 };
 
