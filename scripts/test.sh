@@ -99,6 +99,8 @@ run_wasi_suites() {
     run_counted "qyv serve$label" tests/e2e/serve.sh "$build"
     step "qyv serve replicas end to end$label"
     run_counted "qyv serve replicas$label" tests/e2e/replicas.sh "$build"
+    step "hardening: hostile manifests, guests and files$label"
+    run_counted "hardening$label" tests/e2e/harden.sh "$build"
 }
 
 # expect_cli STATUS PATTERN CMD...: run qyv, check its exit status and that

@@ -69,6 +69,8 @@ typedef struct qv_wasi_config {
      * reads stdin_data (borrowed: it must outlive the context), and what
      * the guest writes to fd 1 and 2 is kept, up to max_output bytes each
      * (0: 64 MiB; past it writes fail with EFBIG), for qv_wasi_output().
+     * The buffers count against the calling store's memory budget
+     * (qv_store_limits.max_bytes): past it, writes fail with EFBIG too.
      * These descriptors cannot seek and look like pipes. stdin_fd,
      * stdout_fd and stderr_fd are then ignored. */
     bool stdio_in_memory;

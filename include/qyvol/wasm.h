@@ -150,13 +150,29 @@ void qv_module_export(const qv_module *module, size_t i, const char **name, qv_e
 /* Resource limits of a store. Zero fields take the defaults given. */
 typedef struct qv_store_limits {
     uint32_t max_memory_pages; /* per memory; default 65536 (4 GiB) */
-    uint32_t max_table_elems;  /* per table; default 10,000,000 */
+    uint32_t max_table_elems;  /* all tables of the store together; default 10,000,000 */
     uint32_t max_call_depth;   /* wasm frames; default 10,000 */
     uint32_t value_stack_slots;/* 8-byte slots for all frames; default 1 Mi */
+    /* The store's memory budget: every byte a guest can make it allocate,
+     * counted together — linear memory (64 KiB per accessible page),
+     * table elements, globals, instances, element and data segments,
+     * functions — plus what the embedder charges with qv_store_charge()
+     * (the WASI host charges in-memory stdout and stderr). Past it,
+     * instantiation fails with an error naming the limit, and memory.grow
+     * and table.grow return -1. Default 0: no total (the limits above
+     * still apply). */
+    uint64_t max_bytes;
 } qv_store_limits;
 
 qv_store *qv_store_new(const qv_store_limits *limits /* may be NULL */);
 void qv_store_delete(qv_store *store);
+
+/* Count `bytes` more against max_bytes: false, and nothing counted, if
+ * that would pass it. For the embedder's allocations on a guest's behalf;
+ * counts are never given back (a store lives as long as its guest). */
+bool qv_store_charge(qv_store *store, uint64_t bytes);
+/* What the store has counted so far. */
+uint64_t qv_store_bytes(const qv_store *store);
 
 /* Fuel: when set, every loop back-edge and function call consumes one unit;
  * running out traps with QV_TRAP_OUT_OF_FUEL. A negative value disables fuel

@@ -48,6 +48,12 @@ typedef struct run_config {
     size_t nowned;
 } run_config;
 
+/* The engine limits for a memory limit of `memory_bytes` (0: none): each
+ * memory at most that many whole pages, and everything the guest makes
+ * the store allocate (tables, globals, segments, output) counted in the
+ * same budget. */
+qv_store_limits run_store_limits(uint64_t memory_bytes);
+
 /* Append helpers; false when out of memory. */
 bool run_add_arg(run_config *rc, const char *arg);
 bool run_set_env(run_config *rc, const char *kv);       /* replaces the same key */

@@ -19,6 +19,16 @@ static bool append(char ***list, size_t *n, char *s)
     return true;
 }
 
+qv_store_limits run_store_limits(uint64_t memory_bytes)
+{
+    qv_store_limits limits = {.max_bytes = memory_bytes};
+    if (memory_bytes) {
+        uint64_t pages = memory_bytes / 65536;
+        limits.max_memory_pages = pages > 65536 ? 65536 : (uint32_t)pages;
+    }
+    return limits;
+}
+
 bool run_add_arg(run_config *rc, const char *arg)
 {
     return append(&rc->args, &rc->nargs, strdup(arg));

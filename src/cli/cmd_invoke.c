@@ -9,9 +9,10 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "manifest/units.h"
 
 static const char usage_text[] =
-    "usage: qyv invoke [--fuel N] [--max-memory-pages N] MODULE.wasm FUNC [ARGS...]\n";
+    "usage: qyv invoke [--fuel N] [--max-memory-pages N] [--memory SIZE] MODULE.wasm FUNC [ARGS...]\n";
 
 static int usage_error(const char *msg)
 {
@@ -39,6 +40,7 @@ static int parse_options(int argc, char **argv, invoke_options *o)
     static const struct option options[] = {
         {"fuel", required_argument, NULL, 'f'},
         {"max-memory-pages", required_argument, NULL, 'm'},
+        {"memory", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -58,6 +60,19 @@ static int parse_options(int argc, char **argv, invoke_options *o)
                 return usage_error("--max-memory-pages takes a number from 1 to 65536");
             o->limits.max_memory_pages = (uint32_t)v;
             break;
+        case 'M': {
+            /* The instance's whole budget: memory, tables, globals... */
+            char why[160] = "is less than one 64KiB page";
+            uint64_t bytes = 0;
+            if (!qv_parse_size(optarg, &bytes, why, sizeof why) || bytes < 65536) {
+                fprintf(stderr, "qyv invoke: --memory '%s' %s\n", optarg, why);
+                return usage_error(NULL);
+            }
+            uint32_t pages = bytes / 65536 > 65536 ? 65536 : (uint32_t)(bytes / 65536);
+            if (!o->limits.max_memory_pages || pages < o->limits.max_memory_pages) o->limits.max_memory_pages = pages;
+            o->limits.max_bytes = bytes;
+            break;
+        }
         case 'h':
             fputs(usage_text, stdout);
             return QYV_EXIT_OK;

@@ -101,11 +101,7 @@ int run_module(const run_config *rc, bool no_openat2)
                 err.message, err.offset);
         return QYV_EXIT_CANNOT_RUN;
     }
-    qv_store_limits limits = {0};
-    if (rc->memory_bytes) {
-        uint64_t pages = rc->memory_bytes / 65536;
-        limits.max_memory_pages = pages > 65536 ? 65536 : (uint32_t)pages;
-    }
+    qv_store_limits limits = run_store_limits(rc->memory_bytes);
     qv_store *store = qv_store_new(&limits);
     qv_linker *linker = store ? qv_linker_new(store) : NULL;
     char why[256];

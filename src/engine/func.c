@@ -57,6 +57,7 @@ qv_func *qv_func_new(qv_store *store, qv_functype type, qv_host_fn fn, void *env
     /* One allocation: the function, then its types in both encodings (a
      * server makes a few of these per request). */
     size_t n = (size_t)type.nparams + type.nresults;
+    if (!qv_store_charge(store, sizeof(qv_func) + n * sizeof(qv_valtype) + n)) return NULL;
     qv_func *f = calloc(1, sizeof *f + n * sizeof(qv_valtype) + n);
     if (!f) return NULL;
     qv_valtype *wide = (qv_valtype *)(f + 1);

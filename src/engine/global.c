@@ -27,6 +27,7 @@ qv_global *qv_global_new(qv_store *s, qv_val value, bool mutable_, qv_error *err
         if (err) snprintf(err->message, sizeof err->message, "unsupported global type");
         return NULL;
     }
+    if (!qe_store_charge(s, sizeof(qv_global), "a global", err)) return NULL;
     qe_slot slot[2];
     qe_val_to_slots(&value, slot);
     qv_global *g = qe_global_create(s, (uint8_t)value.type, mutable_, slot[0]);

@@ -13,6 +13,7 @@
 /* Segments closer than this are copied as one run (the zeros between
  * them included): one memcpy is cheaper than two for small gaps. */
 #define MERGE_GAP 256
+#define MERGE_ZEROS ((uint64_t)64 << 10)
 
 /* The constant offset of an active segment, if it is an i32.const. */
 static bool const_offset(const qe_module *m, qe_expr e, uint32_t *off)
@@ -66,10 +67,18 @@ bool qe_image_prepare(const qe_module *m, qe_image *img)
         if (d->len) spans[n++] = (span){offs[i], (uint64_t)offs[i] + d->len};
     }
     qsort(spans, n, sizeof *spans, by_start);
-    /* Merge overlapping and nearby spans into runs. */
+    /* Merge overlapping and nearby spans into runs. The zeros merged in
+     * are kept below the segments' own bytes (plus MERGE_ZEROS), so that
+     * an image is never much larger than the data a module carries: tiny
+     * segments MERGE_GAP apart would otherwise make a module of a few
+     * megabytes an image of hundreds, made at load before any limit. */
+    uint64_t data_bytes = 0, gap_bytes = 0;
+    for (uint32_t i = 0; i < n; i++) data_bytes += spans[i].end - spans[i].start;
     uint32_t nruns = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (nruns && spans[i].start <= spans[nruns - 1].end + MERGE_GAP) {
+        uint64_t gap = nruns && spans[i].start > spans[nruns - 1].end ? spans[i].start - spans[nruns - 1].end : 0;
+        if (nruns && spans[i].start <= spans[nruns - 1].end + MERGE_GAP && gap_bytes + gap <= data_bytes + MERGE_ZEROS) {
+            gap_bytes += gap;
             if (spans[i].end > spans[nruns - 1].end) spans[nruns - 1].end = spans[i].end;
         } else {
             spans[nruns++] = spans[i];

@@ -61,6 +61,15 @@ void qe_instance_free(qv_instance *inst)
     free(inst);
 }
 
+/* What alloc_arrays takes, for the store's budget. */
+static uint64_t arrays_bytes(const qe_module *m)
+{
+    return sizeof(qv_instance) + ((uint64_t)m->nfuncs + m->ntables + m->nmems + m->nglobals + 4) * sizeof(void *) +
+           ((uint64_t)m->nelems + 1) * sizeof(qe_elem_inst) + ((uint64_t)m->ndatas + 1) * sizeof(qe_data_inst) +
+           ((uint64_t)m->nexports + 1) * (sizeof(qv_extern) + sizeof(char *)) +
+           ((uint64_t)m->ncodes + 1) * sizeof(qv_func);
+}
+
 static bool alloc_arrays(qv_instance *inst, const qe_module *m)
 {
     inst->funcs = calloc(m->nfuncs + 1, sizeof *inst->funcs);
@@ -109,6 +118,7 @@ static bool allocate(qv_instance *inst, qv_store *s, const qe_module *m, qv_erro
         const qe_global *g = &m->globals[i - m->nglobal_imports];
         qe_slot v;
         qe_eval_const(inst, g->init, &v);
+        if (!qe_store_charge(s, sizeof(qv_global), "a global", err)) return false;
         if (!(inst->globals[i] = qe_global_create(s, g->type.type, g->type.mut, v))) {
             oom(err);
             return false;
@@ -117,6 +127,7 @@ static bool allocate(qv_instance *inst, qv_store *s, const qe_module *m, qv_erro
     for (uint32_t i = 0; i < m->nelems; i++) {
         const qe_elem *e = &m->elems[i];
         qe_elem_inst *ei = &inst->elems[i];
+        if (!qe_store_charge(s, ((uint64_t)e->count + 1) * sizeof(void *), "an element segment", err)) return false;
         if (!(ei->refs = calloc(e->count + 1, sizeof(void *)))) {
             oom(err);
             return false;
@@ -215,6 +226,7 @@ qv_instance *qv_instance_new(qv_store *s, const qv_module *module, const qv_exte
             return NULL;
         }
     }
+    if (!qe_store_charge(s, arrays_bytes(m), "an instance", err)) return NULL;
     qv_instance *inst = calloc(1, sizeof *inst);
     if (!inst) {
         oom(err);

@@ -139,6 +139,8 @@ qv_memory *qe_memory_create(qv_store *s, qe_limits lim, qv_error *err)
         set_err(err, "memory minimum exceeds the store's memory limit");
         return NULL;
     }
+    if (!qe_store_charge(s, sizeof(qv_memory) + (uint64_t)lim.min * PAGE, "a memory's initial pages", err))
+        return NULL;
     qv_memory *m = calloc(1, sizeof *m);
     if (!m) {
         set_err(err, "out of memory");
@@ -152,6 +154,7 @@ qv_memory *qe_memory_create(qv_store *s, qe_limits lim, qv_error *err)
         set_err(err, "cannot reserve address space for memory");
         return NULL;
     }
+    m->store = s;
     m->data = p;
     m->reserved = reserve;
     m->lim = lim;
@@ -186,6 +189,8 @@ int64_t qv_memory_grow(qv_memory *m, uint32_t delta)
     uint32_t old = m->pages;
     if (delta == 0) return old;
     if ((uint64_t)old + delta > m->max_pages) return -1;
+    /* Pages once charged stay charged, even if mprotect fails below. */
+    if (!qv_store_charge(m->store, (uint64_t)delta * PAGE)) return -1;
     if (mprotect(m->data + m->size, (size_t)delta * PAGE, PROT_READ | PROT_WRITE) != 0) return -1;
     m->pages = old + delta;
     m->size = (uint64_t)m->pages * PAGE;

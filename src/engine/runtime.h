@@ -50,6 +50,7 @@ struct qv_func {
 };
 
 struct qv_memory {
+    qv_store *store;              /* charged for its pages */
     uint8_t *data;                /* reserved region; never moves */
     uint64_t size;                /* accessible bytes = pages * 65536 */
     uint32_t pages;
@@ -61,6 +62,7 @@ struct qv_memory {
 };
 
 struct qv_table {
+    qv_store *store;              /* charged for its elements */
     void **elems;                 /* size entries; may be reallocated by grow */
     uint32_t size;
     uint32_t max;                 /* effective cap */
@@ -120,6 +122,8 @@ enum { QE_OBJ_INSTANCE = 4 };
 
 struct qv_store {
     qv_store_limits limits;       /* defaults filled in */
+    uint64_t bytes;               /* counted against limits.max_bytes */
+    uint64_t table_elems;         /* of all its tables, against limits.max_table_elems */
     qe_exec exec;                 /* interpreter stacks and state (interp.h) */
     int64_t fuel;                 /* < 0: disabled */
     atomic_int interrupt;
@@ -148,7 +152,9 @@ qv_trap *qe_call_host(qv_store *store, qv_instance *caller, qv_func *f, const qe
 /* Grow a table by delta entries filled with init; old size or -1. */
 int64_t qe_table_grow(qv_table *t, uint32_t delta, void *init);
 
-/* Constructors used by instantiation (limits already validated). */
+/* Constructors used by instantiation (limits already validated). Memories
+ * and tables charge the store's budget themselves (and their growth);
+ * a global is charged by its caller. */
 /* Give back a memory's reservation (kept for reuse by this thread). */
 void qe_memory_release(qv_memory *m);
 /* Map a memory image file over [offset, offset + len) of a fresh memory,
@@ -158,6 +164,10 @@ bool qe_memory_map_image(qv_memory *m, int fd, uint64_t offset, uint64_t len);
 qv_memory *qe_memory_create(qv_store *s, qe_limits lim, qv_error *err);
 qv_table *qe_table_create(qv_store *s, uint8_t elem_type, qe_limits lim, void *init, qv_error *err);
 qv_global *qe_global_create(qv_store *s, uint8_t type, bool mut, qe_slot value);
+
+/* Count bytes against the store's max_bytes (qv_store_charge), filling
+ * *err (may be NULL) with what passed it when it cannot. */
+bool qe_store_charge(qv_store *s, uint64_t bytes, const char *what, qv_error *err);
 
 /* Record an object for the store to free (kind: QE_EXT_* or QE_OBJ_INSTANCE). */
 bool qe_store_track(qv_store *s, uint8_t kind, void *ptr);

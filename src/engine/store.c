@@ -1,6 +1,8 @@
 /*
  * store.c — stores own every runtime object created in them.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -22,6 +24,29 @@ qv_store *qv_store_new(const qv_store_limits *limits)
     s->fuel = -1;
     atomic_init(&s->interrupt, 0);
     return s;
+}
+
+bool qv_store_charge(qv_store *s, uint64_t bytes)
+{
+    uint64_t max = s->limits.max_bytes;
+    if (max && (bytes > max || s->bytes > max - bytes)) return false;
+    s->bytes += bytes;
+    return true;
+}
+
+uint64_t qv_store_bytes(const qv_store *s) { return s->bytes; }
+
+bool qe_store_charge(qv_store *s, uint64_t bytes, const char *what, qv_error *err)
+{
+    if (qv_store_charge(s, bytes)) return true;
+    if (err) {
+        snprintf(err->message, sizeof err->message,
+                 "%s: %" PRIu64 " bytes more would pass the store's memory limit of %" PRIu64 " bytes (%" PRIu64
+                 " in use)", what, bytes, s->limits.max_bytes, s->bytes);
+        err->offset = 0;
+        err->func_index = -1;
+    }
+    return false;
 }
 
 bool qe_store_track(qv_store *s, uint8_t kind, void *ptr)

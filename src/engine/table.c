@@ -2,6 +2,7 @@
  * table.c — tables of references (funcref: qv_func*, externref: the
  * embedder's pointer; NULL is null).
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,20 @@ static void set_err(qv_error *err, const char *fmt, ...)
     err->func_index = -1;
 }
 
+/* Room for `n` more elements in the store: its element limit (all tables
+ * together) and its memory budget. */
+static bool reserve_elems(qv_store *s, uint64_t n, qv_error *err)
+{
+    if (n > s->limits.max_table_elems - s->table_elems) {
+        set_err(err, "a table of %" PRIu64 " more elements passes the store's table limit of %u elements (%" PRIu64
+                " in use)", n, s->limits.max_table_elems, s->table_elems);
+        return false;
+    }
+    if (!qe_store_charge(s, n * sizeof(void *), "a table's elements", err)) return false;
+    s->table_elems += n;
+    return true;
+}
+
 qv_table *qe_table_create(qv_store *s, uint8_t elem_type, qe_limits lim, void *init, qv_error *err)
 {
     uint32_t cap = s->limits.max_table_elems;
@@ -29,6 +44,7 @@ qv_table *qe_table_create(qv_store *s, uint8_t elem_type, qe_limits lim, void *i
                 s->limits.max_table_elems);
         return NULL;
     }
+    if (!qe_store_charge(s, sizeof(qv_table), "a table", err) || !reserve_elems(s, lim.min, err)) return NULL;
     qv_table *t = calloc(1, sizeof *t);
     if (!t || !(t->elems = malloc(sizeof(void *) * (lim.min ? lim.min : 1)))) {
         free(t);
@@ -36,6 +52,7 @@ qv_table *qe_table_create(qv_store *s, uint8_t elem_type, qe_limits lim, void *i
         return NULL;
     }
     for (uint32_t i = 0; i < lim.min; i++) t->elems[i] = init;
+    t->store = s;
     t->size = lim.min;
     t->max = cap;
     t->lim = lim;
@@ -68,8 +85,9 @@ int64_t qe_table_grow(qv_table *t, uint32_t delta, void *init)
     uint32_t old = t->size;
     if ((uint64_t)old + delta > t->max) return -1;
     if (delta == 0) return old;
+    if (!reserve_elems(t->store, delta, NULL)) return -1;
     void **e = realloc(t->elems, sizeof(void *) * ((size_t)old + delta));
-    if (!e) return -1;
+    if (!e) return -1; /* the reservation stays: the store is failing anyway */
     for (uint32_t i = 0; i < delta; i++) e[old + i] = init;
     t->elems = e;
     t->size = old + delta;

@@ -105,7 +105,8 @@ static void handle(replica_thread *t, const wire_request *wr, wire_buf *out)
         snprintf(why, sizeof why, "the app trapped: %s", res.message);
     } else if (res.out_full) {
         status = 502;
-        snprintf(why, sizeof why, "the app wrote more than %zu bytes on stdout", WAGI_MAX_OUTPUT);
+        snprintf(why, sizeof why, "the app wrote more on stdout than its limit allows (%zu bytes, or what "
+                 "resources.memory leaves)", WAGI_MAX_OUTPUT);
     } else if (!cgi_parse(res.out, res.out_len, &cgi, why, sizeof why)) {
         status = 502;
     } else {

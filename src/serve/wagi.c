@@ -123,8 +123,33 @@ static void append_decoded(strvec *s, const char *p)
     }
 }
 
-/* The CGI/1.1 environment WAGI defines, after the manifest's env (so the
- * request's variables win). */
+/* Does the string at index `i` name the same variable as one from `from`
+ * on? (The manifest's env has no duplicates: only the request's count.) */
+static bool defined_from(const strvec *s, size_t i, size_t from)
+{
+    const char *kv = s->bytes + s->starts[i];
+    size_t key = strcspn(kv, "=");
+    for (size_t k = from; k < s->n; k++) {
+        const char *other = s->bytes + s->starts[k];
+        if (!strncmp(other, kv, key) && other[key] == '=') return true;
+    }
+    return false;
+}
+
+/* The request's variables win over the manifest's env: guests look a name
+ * up by its first occurrence (libc's getenv), so a manifest entry the
+ * request also defines is left out rather than merely put first. */
+static void drop_overridden(strvec *s, size_t nmanifest)
+{
+    if (s->oom || !s->v) return;
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (i >= nmanifest || !defined_from(s, i, nmanifest)) s->v[kept++] = s->v[i];
+    s->n = kept;
+}
+
+/* The CGI/1.1 environment WAGI defines, after the manifest's env (the
+ * request's variables win: drop_overridden). */
 static void build_env(const serve_app *app, const wagi_request *rq, strvec *env)
 {
     for (size_t i = 0; i < app->rc.nenv; i++) push(env, app->rc.env[i]);
@@ -171,6 +196,7 @@ static void build_env(const serve_app *app, const wagi_request *rq, strvec *env)
         pushf(env, key, rq->headers[i].value);
     }
     strvec_finish(env);
+    drop_overridden(env, app->rc.nenv);
 }
 
 /* argv: the path, the manifest's args, then the query's '&'-separated items. */
@@ -211,11 +237,7 @@ void wagi_run(const serve_app *app, const wagi_request *rq, uint64_t timeout_ms,
         goto done;
     }
     uint64_t t0 = wagi_now_ns();
-    qv_store_limits limits = {0};
-    if (app->rc.memory_bytes) {
-        uint64_t pages = app->rc.memory_bytes / 65536;
-        limits.max_memory_pages = pages > 65536 ? 65536 : (uint32_t)pages;
-    }
+    qv_store_limits limits = run_store_limits(app->rc.memory_bytes);
     store = qv_store_new(&limits);
     qv_wasi_config cfg = {
         .args = (const char *const *)args.v,
@@ -259,7 +281,8 @@ void wagi_run(const serve_app *app, const wagi_request *rq, uint64_t timeout_ms,
 done:;
     size_t n = 0;
     const char *text = wasi ? qv_wasi_output(wasi, 1, &n, &res->out_full) : "";
-    res->out = copy_out(text, n, &res->out_len);
+    /* Output past its limit is not passed on: no copy of it either. */
+    res->out = copy_out(text, res->out_full ? 0 : n, &res->out_len);
     text = wasi ? qv_wasi_output(wasi, 2, &n, NULL) : "";
     res->err = copy_out(text, n, &res->err_len);
     qv_wasi_delete(wasi);

@@ -60,7 +60,7 @@ typedef struct wagi_result {
     char message[512];      /* what went wrong, for the log */
     char *out, *err;        /* stdout and stderr, NUL-terminated */
     size_t out_len, err_len;
-    bool out_full;          /* stdout reached WAGI_MAX_OUTPUT */
+    bool out_full;          /* stdout reached WAGI_MAX_OUTPUT or the memory limit (out is then empty) */
     double instantiate_s, run_s;
 } wagi_result;
 

@@ -102,7 +102,26 @@ int wasi_mem_read(wasi_membuf *b, const struct iovec *v, int n, size_t *done)
     return 0;
 }
 
-int wasi_mem_write(wasi_membuf *b, const struct iovec *v, int n, size_t *done)
+/* Make room for `need` bytes in b, charging the growth to the store:
+ * doubling when the budget allows, exactly what is needed otherwise.
+ * false when the budget or the allocator refuses. */
+static bool grow_output(wasi_membuf *b, qv_store *store, size_t need)
+{
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < need) cap *= 2;
+    if (cap > b->max) cap = b->max;
+    if (!qv_store_charge(store, cap - b->cap)) {
+        cap = need;
+        if (!qv_store_charge(store, cap - b->cap)) return false;
+    }
+    char *grown = realloc(b->data, cap);
+    if (!grown) return false;
+    b->data = grown;
+    b->cap = cap;
+    return true;
+}
+
+int wasi_mem_write(wasi_membuf *b, qv_store *store, const struct iovec *v, int n, size_t *done)
 {
     size_t total = 0;
     for (int i = 0; i < n; i++) {
@@ -111,14 +130,10 @@ int wasi_mem_write(wasi_membuf *b, const struct iovec *v, int n, size_t *done)
             k = b->max - b->len;
             b->full = true;
         }
-        if (b->len + k > b->cap) {
-            size_t cap = b->cap ? b->cap : 4096;
-            while (cap < b->len + k) cap *= 2;
-            if (cap > b->max) cap = b->max;
-            char *grown = realloc(b->data, cap);
-            if (!grown) return W_ENOMEM;
-            b->data = grown;
-            b->cap = cap;
+        if (b->len + k > b->cap && !grow_output(b, store, b->len + k)) {
+            /* Past the instance's memory limit: as full as at max. */
+            b->full = true;
+            break;
         }
         if (k) memcpy(b->data + b->len, v[i].iov_base, k); /* data may still be NULL when k is 0 */
         b->len += k;

@@ -40,7 +40,7 @@ typedef enum wasi_fd_kind {
 typedef struct wasi_membuf {
     char *data;
     size_t len, cap, pos, max;
-    bool full;              /* a write did not fit under max */
+    bool full;              /* a write did not fit under max (or the store's budget) */
 } wasi_membuf;
 
 typedef struct wasi_fd {
@@ -79,7 +79,9 @@ struct qv_wasi {
 
 /* FD_MEMORY reads and writes (a pipe-like stream). */
 int wasi_mem_read(wasi_membuf *b, const struct iovec *v, int n, size_t *done);
-int wasi_mem_write(wasi_membuf *b, const struct iovec *v, int n, size_t *done);
+/* Growing an output's buffer is charged to `store`'s memory budget
+ * (qv_store_charge): what a guest writes counts as memory it takes. */
+int wasi_mem_write(wasi_membuf *b, qv_store *store, const struct iovec *v, int n, size_t *done);
 
 /* ------------------------------------------------------------ descriptors */
 

@@ -29,7 +29,7 @@ static int transfer(qv_wasi *w, qv_caller *c, uint32_t fd, uint64_t rights, uint
     if ((err = wasi_iovecs(c, iovs, n, v, &count))) return err;
     if (e->kind == FD_MEMORY) {
         size_t done = 0;
-        err = io == do_readv ? wasi_mem_read(e->mem, v, count, &done) : wasi_mem_write(e->mem, v, count, &done);
+        err = io == do_readv ? wasi_mem_read(e->mem, v, count, &done) : wasi_mem_write(e->mem, qv_caller_store(c), v, count, &done);
         return err ? err : wasi_store_u32(c, nbytes_ptr, (uint32_t)done);
     }
     ssize_t got;

@@ -144,6 +144,39 @@ static void stdio_in_memory(void **state)
     assert_int_equal(run("wasi_probe", &in, &trap), 0);
 }
 
+/* In-memory stdout and stderr count against the store's memory budget:
+ * a guest writing without end gets EFBIG once it has used the budget,
+ * however large max_output is, and the host keeps no more than that. */
+static void output_counts_against_the_store_budget(void **state)
+{
+    (void)state;
+    qv_module *m = load("wasi_spew");
+    qv_store *store = qv_store_new(&(qv_store_limits){.max_bytes = 4u << 20});
+    qv_linker *linker = qv_linker_new(store);
+    qv_wasi_config cfg = {.stdio_in_memory = true};
+    char err[256];
+    qv_wasi *w = qv_wasi_new(&cfg, err, sizeof err);
+    assert_non_null(w);
+    assert_true(qv_wasi_define(w, linker));
+    qv_trap *trap = NULL;
+    qv_error e;
+    qv_instance *inst = qv_linker_instantiate(linker, m, &trap, &e);
+    assert_non_null(inst);
+    assert_int_equal(qv_wasi_run(w, store, inst, &trap), 22); /* EFBIG */
+    size_t out_len, err_len;
+    bool out_full, err_full;
+    qv_wasi_output(w, 1, &out_len, &out_full);
+    qv_wasi_output(w, 2, &err_len, &err_full);
+    assert_true(out_full && err_full);
+    assert_true(out_len >= (2u << 20) && out_len < (4u << 20));
+    assert_true(out_len + err_len < (4u << 20));
+    assert_true(qv_store_bytes(store) <= (4u << 20));
+    qv_wasi_delete(w);
+    qv_linker_delete(linker);
+    qv_store_delete(store);
+    qv_module_delete(m);
+}
+
 static void trap_comes_back(void **state)
 {
     (void)state;
@@ -262,6 +295,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(args_env_and_closed_stdin),
         cmocka_unit_test(stdin_is_read),
         cmocka_unit_test(stdio_in_memory),
+        cmocka_unit_test(output_counts_against_the_store_budget),
         cmocka_unit_test(trap_comes_back),
         cmocka_unit_test(module_without_start),
         cmocka_unit_test(unknown_import_is_a_link_error),
