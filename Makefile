@@ -191,6 +191,12 @@ $(BUILD)/fuzz/fuzz_manifest: tests/manifest/fuzz_manifest.c $(MANIFEST_SRC) $(wi
 	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/manifest/fuzz_manifest.c $(MANIFEST_SRC) -lyaml $(LDLIBS)
 fuzz: $(BUILD)/fuzz/fuzz_manifest
 
+# The manifest parser's nesting: recipes of nested YAML, parsed in linear time.
+$(BUILD)/fuzz/fuzz_manifest_nesting: tests/manifest/fuzz_manifest_nesting.c $(MANIFEST_SRC) $(wildcard src/manifest/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/manifest/fuzz_manifest_nesting.c $(MANIFEST_SRC) -lyaml $(LDLIBS)
+fuzz: $(BUILD)/fuzz/fuzz_manifest_nesting
+
 clean:
 	rm -rf build $(EXAMPLE_APPS) $(EXAMPLE_HTTP_APPS)
 

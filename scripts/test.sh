@@ -176,6 +176,20 @@ else
     skip_step "WASI suites (sanitizers)" "the sanitizer build failed"
 fi
 
+# fuzz_for NAME SECONDS HARNESS CORPUS [FLAGS...]: run a libFuzzer harness
+# for SECONDS; a crash, leak or timeout fails the step NAME.
+fuzz_for() {
+    local name=$1 seconds=$2 harness=$3 corpus=$4
+    shift 4
+    if timeout $((seconds + 120)) "$harness" -max_total_time="$seconds" -timeout=10 \
+        -artifact_prefix=build/fuzz/artifacts/ "$@" "$corpus" >"$LOG/fuzz.out" 2>&1; then
+        grep -E 'stat::number_of_executed_units|Done' "$LOG/fuzz.out" | head -3
+    else
+        tail -60 "$LOG/fuzz.out"
+        fail_step "$name (reproducer in build/fuzz/artifacts/)"
+    fi
+}
+
 step "fuzzing for ${FUZZ_SECONDS}s"
 if ! make -j"$JOBS" fuzz >"$LOG/fuzz-build.out" 2>&1; then
     cat "$LOG/fuzz-build.out"
@@ -186,25 +200,18 @@ else
     corpus="$LOG/corpus"
     mkdir -p "$corpus" build/fuzz/artifacts
     [ $have_spec -eq 1 ] && cp "$SPEC_DIR"/*.wasm "$corpus"/
-    if timeout $((FUZZ_SECONDS + 120)) build/fuzz/fuzz_module -max_total_time="$FUZZ_SECONDS" \
-        -timeout=10 -rss_limit_mb=4096 -artifact_prefix=build/fuzz/artifacts/ \
-        -print_final_stats=1 "$corpus" >"$LOG/fuzz.out" 2>&1; then
-        grep -E 'stat::number_of_executed_units|Done' "$LOG/fuzz.out" | head -3
-    else
-        tail -60 "$LOG/fuzz.out"
-        fail_step "fuzzing (reproducer in build/fuzz/artifacts/)"
-    fi
+    fuzz_for fuzzing "$FUZZ_SECONDS" build/fuzz/fuzz_module "$corpus" -rss_limit_mb=4096 -print_final_stats=1
     # The manifest parser, for a third of the time, from the test manifests.
     mcorpus="$LOG/manifest-corpus"
     mkdir -p "$mcorpus"
     cp tests/manifest/fixtures/*/*.qyv "$mcorpus"/
-    if timeout $((FUZZ_SECONDS / 3 + 120)) build/fuzz/fuzz_manifest -max_total_time=$((FUZZ_SECONDS / 3)) \
-        -timeout=10 -artifact_prefix=build/fuzz/artifacts/ "$mcorpus" >"$LOG/fuzz-manifest.out" 2>&1; then
-        grep -E 'Done' "$LOG/fuzz-manifest.out" | head -1
-    else
-        tail -60 "$LOG/fuzz-manifest.out"
-        fail_step "manifest fuzzing (reproducer in build/fuzz/artifacts/)"
-    fi
+    fuzz_for "manifest fuzzing" $((FUZZ_SECONDS / 3)) build/fuzz/fuzz_manifest "$mcorpus"
+    # Its nesting, from recipes (tests/manifest/fuzz_manifest_nesting.c).
+    ncorpus="$LOG/nesting-corpus"
+    mkdir -p "$ncorpus"
+    printf '\340' >"$ncorpus/deep-flow"
+    printf '\342\345' >"$ncorpus/deep-map"
+    fuzz_for "manifest nesting fuzzing" $((FUZZ_SECONDS / 4)) build/fuzz/fuzz_manifest_nesting "$ncorpus"
 fi
 
 step "CLI smoke test"

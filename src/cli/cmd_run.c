@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,10 @@ int cmd_run(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    /* A reader that goes away (`qyv run app | head -c10`) must not kill
+     * us: the guest's write gets EPIPE, as a native program's would with
+     * SIGPIPE ignored, and decides what to do. */
+    signal(SIGPIPE, SIG_IGN);
     cli_options o = {0};
     run_config rc = {.fuel = -1};
     int status = QYV_EXIT_CANNOT_RUN;

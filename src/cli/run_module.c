@@ -87,6 +87,16 @@ static bool watchdog_stop(watchdog *w)
     return w->fired;
 }
 
+/* Does the instance export `_start` as a command's entry point? Without
+ * one the program cannot be started (125), which is not a trap. */
+static bool is_command(const qv_instance *inst)
+{
+    qv_extern start;
+    if (!qv_instance_export(inst, "_start", &start) || start.kind != QV_EXTERN_FUNC) return false;
+    qv_functype t = qv_func_type(start.of.func);
+    return !t.nparams && !t.nresults;
+}
+
 int run_module(const run_config *rc, bool no_openat2)
 {
     int status = QYV_EXIT_CANNOT_RUN;
@@ -132,12 +142,17 @@ int run_module(const run_config *rc, bool no_openat2)
     qv_trap *trap = NULL;
     qv_instance *inst = qv_linker_instantiate(linker, module, &trap, &err);
     int code = -1;
-    if (inst) code = qv_wasi_run(wasi, store, inst, &trap);
+    bool command = inst && is_command(inst);
+    if (command) code = qv_wasi_run(wasi, store, inst, &trap);
     bool timed_out = watching && watchdog_stop(&dog);
     /* What the guest wrote must be out before we report on it. */
     fflush(stdout);
     if (!inst && !trap) {
         fprintf(stderr, "qyv run: %s: %s\n", rc->module_path, err.message);
+        status = QYV_EXIT_CANNOT_RUN;
+    } else if (inst && !command) {
+        fprintf(stderr, "qyv run: %s: the module exports no _start function taking and returning nothing "
+                        "(not a WASI command)\n", rc->module_path);
         status = QYV_EXIT_CANNOT_RUN;
     } else if (trap && timed_out && qv_trap_kind_of(trap) == QV_TRAP_INTERRUPTED) {
         fprintf(stderr, "qyv run: %s: timed out after %llu ms\n", rc->label, (unsigned long long)rc->timeout_ms);

@@ -5,11 +5,12 @@
  * keys, paths joined to the manifest's folder).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "manifest/read_file.h"
 #include "parse.h"
 
 static qv_manifest *new_with_defaults(const char *file)
@@ -111,33 +112,14 @@ qv_manifest *qv_manifest_load(const char *path, qv_manifest_error *err)
     qv_manifest_error local;
     if (!err) err = &local;
     memset(err, 0, sizeof *err);
-
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    int problem = 0;
-    if (!f || fstat(fileno(f), &st) != 0) problem = errno;
-    else if (S_ISDIR(st.st_mode)) problem = EISDIR;     /* fopen opens folders for reading */
-    if (problem) {
-        mf_set_error(err, path, 0, 0, "cannot read: %s", strerror(problem));
-        if (f) fclose(f);
+    char why[160];
+    size_t size;
+    char *text = (char *)qv_read_file(AT_FDCWD, path, QV_MANIFEST_MAX_FILE_BYTES, &size, why, sizeof why);
+    if (!text) {
+        mf_set_error(err, path, 0, 0, "cannot read: %s%s", why,
+                     strncmp(why, "larger", 6) ? "" : "; a manifest is a small YAML file");
         return NULL;
     }
-    if (st.st_size > (off_t)QV_MANIFEST_MAX_FILE_BYTES) {
-        mf_set_error(err, path, 0, 0, "cannot read: larger than %u bytes; a manifest is a small "
-                     "YAML file", QV_MANIFEST_MAX_FILE_BYTES);
-        fclose(f);
-        return NULL;
-    }
-    size_t size = (size_t)st.st_size;
-    char *text = malloc(size ? size : 1);
-    if (!text || fread(text, 1, size, f) != size) {
-        mf_set_error(err, path, 0, 0, "cannot read: %s",
-                     !text ? "out of memory" : ferror(f) ? strerror(errno) : "the file shrank while being read");
-        free(text);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
     qv_manifest *m = qv_manifest_parse(text, size, path, err);
     free(text);
     return m;

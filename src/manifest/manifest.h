@@ -46,6 +46,15 @@
 #define QV_MANIFEST_MIN_MEMORY_BYTES 65536u
 /* Manifests are small; a bigger file is a mistake (or an attack). */
 #define QV_MANIFEST_MAX_FILE_BYTES (1024u * 1024u)
+/* Lists and maps inside each other: the format needs 4 levels. Checked
+ * while the YAML is read, before it is all loaded: libyaml takes time
+ * quadratic in the nesting depth (and in the number of anchors). */
+#define QV_MANIFEST_MAX_DEPTH 32u
+#define QV_MANIFEST_MAX_ANCHORS 100u
+/* Spaces or tabs in a row, and blank lines in a row: libyaml clears its
+ * whole whitespace buffer at every later space in the same value, so a
+ * long run followed by many short ones costs their product. */
+#define QV_MANIFEST_MAX_BLANK_RUN 256u
 
 typedef struct qv_manifest_error {
     unsigned line;      /* 1-based; 0 when the error has no position */

@@ -2,44 +2,15 @@
  * apps.c — loading manifests into an app set, and routing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "manifest/read_file.h"
 #include "qyvol/wasi.h"
 #include "qyvol/wasm.h"
 #include "serve/apps.h"
-
-/* Read a whole file; NULL with errno set. */
-static uint8_t *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    uint8_t *buf = NULL;
-    size_t cap = 0, n = 0, got;
-    do {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            uint8_t *grown = realloc(buf, cap);
-            if (!grown) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = grown;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-    } while (got);
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
 
 static bool load_app(const char *file, serve_app *app, metrics_lookup metrics, void *ctx, char *why, size_t whylen)
 {
@@ -59,9 +30,10 @@ static bool load_app(const char *file, serve_app *app, metrics_lookup metrics, v
     while (n > 0 && app->rc.route[n - 1] == '/') app->rc.route[--n] = 0;
     app->route = app->rc.route;
     size_t len;
-    uint8_t *bytes = read_all(app->rc.module_path, &len);
+    char problem[160];
+    uint8_t *bytes = qv_read_file(AT_FDCWD, app->rc.module_path, QV_MAX_MODULE_BYTES, &len, problem, sizeof problem);
     if (!bytes) {
-        snprintf(why, whylen, "%s: cannot read %s: %s", file, app->rc.module_path, strerror(errno));
+        snprintf(why, whylen, "%s: cannot read %s: %s", file, app->rc.module_path, problem);
         return false;
     }
     qv_error e = {0};

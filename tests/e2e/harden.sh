@@ -57,6 +57,31 @@ cp "$tmp/tables.wasm" "$tmp/tables-app/t.wasm"
 printf 'name: t\nentrypoint: t.wasm\ndeploy:\n  resources: { memory: 1MiB }\n' >"$tmp/tables-app/app.qyv"
 expect "tables past resources.memory: refused" 125 "memory limit of 1048576 bytes" "$QYV" run "$tmp/tables-app/app.qyv"
 
+# ---------------------------------------------------------------- qyv run
+expect "no _start: 125, not a trap" 125 'exports no _start function' "$QYV" run "$T/wasi_reactor.wasm"
+# A reader that goes away: the guest's write fails with EPIPE (64), which
+# it exits with; qyv is not killed by SIGPIPE (141).
+bash -c "\"$QYV\" run \"$T/wasi_spew.wasm\" 2>/dev/null | head -c10 >/dev/null; exit \${PIPESTATUS[0]}"
+rc=$?
+[ $rc -eq 64 ] && ok "closed pipe: the guest gets EPIPE" || bad "closed pipe: the guest gets EPIPE" "status $rc"
+
+# ---------------------------------------------------------------- files
+# Readers never block on a FIFO nor trust st_size; manifests are UTF-8.
+mkfifo "$tmp/fifo.wasm" "$tmp/fifo.qyv"
+expect "validate-wasm on a FIFO" 1 'fifo.wasm: not a regular file \(a FIFO\)' "$QYV" validate-wasm "$tmp/fifo.wasm"
+expect "validate-wasm on /dev/zero" 1 '/dev/zero: not a regular file \(a character device\)' "$QYV" validate-wasm /dev/zero
+expect "qyv run on a FIFO" 125 'not a regular file \(a FIFO\)' "$QYV" run "$tmp/fifo.wasm"
+expect "qyv invoke on /dev/zero" 1 'not a regular file' "$QYV" invoke /dev/zero f
+expect "qyv validate on a FIFO" 1 'fifo.qyv: cannot read: not a regular file \(a FIFO\)' "$QYV" validate "$tmp/fifo.qyv"
+expect "qyv run on a FIFO manifest" 125 'fifo.qyv: cannot read: not a regular file' "$QYV" run "$tmp/fifo.qyv"
+python3 -c 'import sys; open(sys.argv[1], "wb").write("name: a\nentrypoint: a.wasm\n".encode("utf-16"))' "$tmp/u16.qyv"
+expect "a UTF-16 manifest is refused" 1 'u16.qyv:1:1: the manifest is UTF-16 text' "$QYV" validate "$tmp/u16.qyv"
+python3 -c 'import sys; open(sys.argv[1], "w").write("name: a\nentrypoint: a.wasm\nargs: " + "[" * 100000 + "]" * 100000 + "\n")' "$tmp/deep.qyv"
+expect "100k nested '[': refused at its position" 1 'deep.qyv:3:38: lists and maps nested more than 32 deep' "$QYV" validate "$tmp/deep.qyv"
+fast "100k nested '[': fast" 1000 "$QYV" validate "$tmp/deep.qyv"
+head -c 2000000 /dev/zero | tr '\0' '#' >"$tmp/big.qyv"
+expect "a manifest over 1 MiB" 1 'big.qyv: cannot read: larger than 1048576 bytes' "$QYV" validate "$tmp/big.qyv"
+
 # ---------------------------------------------------------------- serve
 # An app writing without end on stdout and stderr: its request fails
 # (502) once its output passes resources.memory, the replica lives on, and

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -466,6 +467,8 @@ static const bad_fixture bad_fixtures[] = {
     {"section_not_map.qyv", "3:14: 'permissions' must be a map of keys, not a string"},
     {"null_value.qyv", "3:10: 'language' has no value; expected a string"},
     {"two_documents.qyv", "3:1: a manifest holds one YAML document, but a second one starts here"},
+    {"utf16.qyv", "1:1: the manifest is UTF-16 text (it starts with a byte order mark); a manifest must be UTF-8"},
+    {"nesting_too_deep.qyv", "4:38: lists and maps nested more than 32 deep; a manifest needs 4 levels at most"},
     {"explicit_tag.qyv",
      "4:13: YAML tags such as '!!int' are not supported; write the value without one"},
     {"yaml_unclosed_quote.qyv",
@@ -622,7 +625,30 @@ typedef struct inline_case {
 static const inline_case inline_cases[] = {
     {"name: \"a\\0b\"\nentrypoint: a.wasm\n", 0, "1:7: 'name' contains a NUL character"},
     {"name: a\0b\nentrypoint: a.wasm\n", 30,
-     "1:8: invalid YAML: control characters are not allowed; a manifest must be UTF-8 text"},
+     "1:8: the manifest holds a NUL byte (UTF-16 or UTF-32 text, or not text at all); a manifest must be UTF-8"},
+    /* A NUL byte used to end libyaml's reading silently: what follows it
+     * must not be lost. */
+    {BASE "\0exec: true\n", sizeof BASE + 11,
+     "3:1: the manifest holds a NUL byte (UTF-16 or UTF-32 text, or not text at all); a manifest must be UTF-8"},
+    {"\xff\xfen\0a\0m\0e\0", 10,
+     "1:1: the manifest is UTF-16 text (it starts with a byte order mark); a manifest must be UTF-8"},
+    {"\xfe\xff\0n\0a\0m\0e", 10,
+     "1:1: the manifest is UTF-16 text (it starts with a byte order mark); a manifest must be UTF-8"},
+    {"\xff\xfe\0\0n\0\0\0", 8,
+     "1:1: the manifest is UTF-32 text (it starts with a byte order mark); a manifest must be UTF-8"},
+    {"n\0a\0m\0e\0:\0 \0a\0", 14,
+     "1:2: the manifest holds a NUL byte (UTF-16 or UTF-32 text, or not text at all); a manifest must be UTF-8"},
+    /* Long runs of blanks make libyaml slow: bounded. */
+    {BASE "language: \"a                                                                                           "
+          "                                                                                                       "
+          "                                                                 b\"\n", 0,
+     "3:269: more than 256 spaces or tabs in a row"},
+    /* Nesting and anchors are bounded before libyaml loads it all. */
+    {BASE "args: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", 0,
+     "3:38: lists and maps nested more than 32 deep; a manifest needs 4 levels at most"},
+    {BASE "env: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: "
+          "{a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}\n", 0,
+     "3:130: lists and maps nested more than 32 deep; a manifest needs 4 levels at most"},
     {BASE "language: \"\"\n", 0,
      "3:11: 'language' is empty; name the source language (e.g. rust) or remove the key"},
     {BASE "language: [c]\n", 0, "3:11: 'language' must be a string, not a list"},
@@ -780,6 +806,45 @@ static char *manifest_with_entries(const char *prefix, size_t n, bool as_map, co
     return text;
 }
 
+/* The attacks of issue 10 at full size: 100,000 nested '[' (48 s in
+ * libyaml's loader), nested maps, nested block lists and 20,000 anchors
+ * are refused with a position at the first level or anchor too many, at
+ * once: parsing time no longer grows with their square. */
+static void deep_and_anchored_manifests_fail_fast(void **state)
+{
+    (void)state;
+    enum { N = 100000 };
+    static const struct {
+        const char *lead, *open, *close, *error;
+    } shapes[] = {
+        {"args: ", "[", "]", "3:38: lists and maps nested more than 32 deep"},
+        {"args: ", "{a: ", "}", "3:131: lists and maps nested more than 32 deep"},
+        {"args:\n  ", "- ", "", "4:65: lists and maps nested more than 32 deep"},
+        {"args: [", "&a x, ", "", "3:608: more than 100 anchors (&name)"},
+    };
+    for (size_t i = 0; i < COUNT(shapes); i++) {
+        size_t no = strlen(shapes[i].open), nc = strlen(shapes[i].close);
+        char *text = malloc(sizeof BASE + 16 + N * (no + nc) + 4);
+        assert_non_null(text);
+        size_t at = (size_t)sprintf(text, BASE "%s", shapes[i].lead);
+        for (int k = 0; k < N; k++) memcpy(text + at, shapes[i].open, no), at += no;
+        text[at++] = 'x';
+        for (int k = 0; k < N; k++) memcpy(text + at, shapes[i].close, nc), at += nc;
+        text[at++] = '\n';
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        qv_manifest_error err;
+        qv_manifest *m = qv_manifest_parse(text, at, "t/app.qyv", &err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        free(text);
+        assert_null(m);
+        if (strncmp(err.message + strlen("t/app.qyv:"), shapes[i].error, strlen(shapes[i].error)))
+            fail_msg("shape %zu: %s", i, err.message);
+        double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (took > 0.5) fail_msg("shape %zu took %.2f s", i, took);
+    }
+}
+
 static void long_lists_are_capped(void **state)
 {
     (void)state;
@@ -873,6 +938,7 @@ int main(void)
         cmocka_unit_test(paths_follow_the_manifest_name),
         cmocka_unit_test(enum_names_match_the_format),
         cmocka_unit_test(inline_mistakes_are_reported),
+        cmocka_unit_test(deep_and_anchored_manifests_fail_fast),
         cmocka_unit_test(long_lists_are_capped),
         cmocka_unit_test(unreadable_files_are_reported),
         cmocka_unit_test(every_bad_fixture_is_checked),
