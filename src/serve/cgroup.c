@@ -18,13 +18,22 @@
  *
  * A group that still holds a process cannot be removed (EBUSY): it goes
  * on a list retried whenever groups change, and by cgroup_cleanup.
+ *
+ * Group names get a number unique in this process (<name>.<n>): a reload
+ * makes a new pool whose replicas have the old pool's names while the old
+ * one drains, and the old groups are still busy. A server killed with
+ * SIGKILL cleans nothing up: the next one, at setup, removes the
+ * qyvol-<pid> groups of processes that no longer exist.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +72,7 @@ static struct {
     int role[NROLES];          /* the hierarchy of each role, -1: none */
     char parent[40];           /* "qyvol-<pid>" */
     int live;                  /* groups made and not yet deleted */
+    unsigned made;             /* groups ever made: their names' numbers */
     grave *graves;
     /* v2 case b: this process's group before, the leaf it moved to, and
      * the controllers the setup enabled in the former. */
@@ -337,16 +347,16 @@ cgroup_group *cgroup_group_new(const char *name, uint64_t memory_bytes, double c
     sweep();
     if (make_parent(why, whylen)) goto fail;
     cg.live++;
+    unsigned number = ++cg.made;
     for (int h = 0; h < cg.nh; h++) {
         char parent[PATH_MAX];
         snprintf(parent, sizeof parent, "%s/%s", cg.base[h], cg.parent);
-        g->dir[h] = join(parent, name);
-        if (!g->dir[h]) {
+        if (asprintf(&g->dir[h], "%s/%s.%u", parent, name, number) < 0) {
+            g->dir[h] = NULL;
             snprintf(why, whylen, "out of memory");
             goto fail_dirs;
         }
-        /* A leftover group of the same name is made again if empty. */
-        if (mkdir(g->dir[h], 0755) != 0 && (errno != EEXIST || rmdir(g->dir[h]) != 0 || mkdir(g->dir[h], 0755) != 0)) {
+        if (mkdir(g->dir[h], 0755) != 0) {
             snprintf(why, whylen, "cannot make the group %s: %s", g->dir[h], strerror(errno));
             free(g->dir[h]);
             g->dir[h] = NULL;
@@ -663,6 +673,40 @@ static bool setup_v1(const char *mountinfo, const char *proc_cgroup, char *why, 
     return true;
 }
 
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)ftw;
+    if (type == FTW_DP) rmdir(path); /* the kernel's files go with it */
+    return 0;
+}
+
+/* "qyvol-<pid>" or "qyvol-<pid>-front" of a process that is gone? */
+static bool is_stale(const char *name)
+{
+    int pid, end = 0;
+    if (sscanf(name, "qyvol-%d%n", &pid, &end) != 1 || pid <= 0 || pid == getpid()) return false;
+    if (name[end] && strcmp(name + end, "-front")) return false;
+    return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Remove the groups servers killed with SIGKILL left in the bases (their
+ * replicas died with them: the groups are empty; one still holding a
+ * process is left alone, rmdir refuses it). */
+static void sweep_stale(void)
+{
+    for (int h = 0; h < cg.nh; h++) {
+        DIR *d = opendir(cg.base[h]);
+        if (!d) continue;
+        for (struct dirent *e; (e = readdir(d));) {
+            if (e->d_type != DT_DIR || !is_stale(e->d_name)) continue;
+            char *dir = join(cg.base[h], e->d_name);
+            if (dir) nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+            free(dir);
+        }
+        closedir(d);
+    }
+}
+
 cgroup_version cgroup_setup(char *why, size_t whylen)
 {
     pthread_mutex_lock(&lock);
@@ -692,6 +736,7 @@ cgroup_version cgroup_setup(char *why, size_t whylen)
         }
         free(mountinfo);
         free(proc_cgroup);
+        if (cg.version != CGROUP_NONE) sweep_stale();
     }
     cgroup_version v = cg.version;
     if (v == CGROUP_NONE) snprintf(why, whylen, "%s", cg.why);

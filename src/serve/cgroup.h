@@ -4,7 +4,8 @@
  * its memory and CPU caps, moving a process in, reading what the group
  * used, removing it.
  *
- * The groups are <base>/qyvol-<pid>/<name>, one per hierarchy (v1 has a
+ * The groups are <base>/qyvol-<pid>/<name>.<n>, <n> unique in this
+ * process (a reloaded pool reuses names), one per hierarchy (v1 has a
  * memory, a cpu and maybe a separate cpuacct hierarchy; v2 has one).
  * <base> is this process's own group, or in v2 its parent group when the
  * own group cannot have controllers for children (see cgroup.c).
@@ -20,8 +21,8 @@
 typedef enum cgroup_version { CGROUP_NONE, CGROUP_V1, CGROUP_V2 } cgroup_version;
 
 /* Find and prepare where this server's groups go, once (again after
- * cgroup_cleanup); CGROUP_NONE with the reason when neither version can
- * be used. */
+ * cgroup_cleanup), removing the groups of dead servers found there;
+ * CGROUP_NONE with the reason when neither version can be used. */
 cgroup_version cgroup_setup(char *why, size_t whylen);
 
 typedef struct cgroup_group cgroup_group;

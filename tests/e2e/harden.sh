@@ -113,6 +113,35 @@ grep -q '^header: HTTP_X_CUSTOM=from-request$' "$tmp/body" && ! grep -q 'from-ma
     ok "a header wins over the same name in env" || bad "a header wins over env" "$(head -c 400 "$tmp/body")"
 grep -q '^header: HTTP_X_ONLY=kept$' "$tmp/body" && ok "env names the request lacks stay" ||
     bad "env names the request lacks stay" "$(head -c 400 "$tmp/body")"
+# Reload while replicas hold requests: the new pool's groups must not
+# collide with the draining old pool's (it logged "cannot make the group
+# .../echo-0-1: Device or resource busy" and dropped requests).
+kill -HUP "$pid"
+slow=()
+for _ in 1 2 3; do
+    curl -s -o /dev/null --max-time 20 "$url/env/slow?sleep=300" &
+    slow+=($!)
+    sleep 0.05
+    kill -HUP "$pid"
+done
+wait "${slow[@]}"
+check "served after reloads" 200 '^method: GET$' "$url/env/after"
+grep -q 'cannot make the group' "$tmp/log" && bad "no cgroup name clash on reload" "$(grep -m1 'cannot make the group' "$tmp/log")" ||
+    ok "no cgroup name clash on reload"
+# A front killed with SIGKILL leaves its groups; the next server sweeps them.
+front=$pid
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+pid=
+groups() { find /sys/fs/cgroup -maxdepth 6 -type d -name "qyvol-$front" 2>/dev/null | wc -l; }
+left=$(groups)
+start "$tmp/env/app.qyv" || exit 1
+if grep -q '"limits":"none"\|resource limits not applied' "$tmp/log" || [ "$left" -eq 0 ]; then
+    ok "stale groups swept (no cgroups here, or none left: $left)"
+else
+    [ "$(groups)" -eq 0 ] && ok "stale groups of a killed server swept ($left found)" ||
+        bad "stale groups of a killed server swept" "$(find /sys/fs/cgroup -maxdepth 6 -type d -name "qyvol-$front")"
+fi
 stop
 
 finish

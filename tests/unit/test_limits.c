@@ -138,14 +138,19 @@ static bool state_becomes(pid_t pid, char want, bool not, double within)
     }
 }
 
-/* Every directory named `name` in the cgroup mounts (independently of
- * cgroup.c: read from /proc/self/mountinfo and walked). */
+/* Every directory named `name`, or `name.N` as replicas' groups are, in
+ * the cgroup mounts (independently of cgroup.c: read from
+ * /proc/self/mountinfo and walked). */
 static const char *looked_for;
 static int found;
 static int count_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st;
-    if (type == FTW_D && !strcmp(path + ftw->base, looked_for)) found++;
+    const char *base = path + ftw->base;
+    size_t n = strlen(looked_for);
+    if (type == FTW_D && !strncmp(base, looked_for, n) &&
+        (!base[n] || (base[n] == '.' && strspn(base + n + 1, "0123456789") == strlen(base + n + 1))))
+        found++;
     return 0;
 }
 
@@ -475,6 +480,66 @@ static void busy_group_is_removed_later(void **state)
     assert_int_equal(dirs_named(server_group()), 0);
 }
 
+/* A reload's new pool names its replicas as the old pool did, while the
+ * old ones still run: both groups exist at once, each with its process. */
+static void same_name_twice_gives_two_groups(void **state)
+{
+    (void)state;
+    if (!have_cgroups()) skip();
+    char name[64], why[600];
+    snprintf(name, sizeof name, "test-twice-%d", (int)getpid());
+    replica_limits *old = limits_new(name, 64 * MIB, 0, why, sizeof why);
+    if (!old) fail_msg("limits_new: %s", why);
+    child a = spawn(SPIN);
+    assert_int_equal(limits_attach(old, a.pid, why, sizeof why), 0);
+    replica_limits *new = limits_new(name, 64 * MIB, 0, why, sizeof why);
+    if (!new) fail_msg("the second group of the same name: %s", why);
+    child b = spawn(SPIN);
+    assert_int_equal(limits_attach(new, b.pid, why, sizeof why), 0);
+    assert_true(dirs_named(name) >= 2);
+    end(&a);
+    end(&b);
+    limits_delete(old);
+    limits_delete(new);
+    limits_cleanup();
+    assert_int_equal(dirs_named(name), 0);
+}
+
+/* A server killed with SIGKILL leaves qyvol-<pid> behind; the next one
+ * removes it when it sets up. */
+static void groups_of_dead_servers_are_swept(void **state)
+{
+    (void)state;
+    if (!have_cgroups()) skip();
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* The "server": its limits module starts afresh in the child. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        limits_cleanup();
+        char why[600];
+        replica_limits *l = limits_new("stale", 64 * MIB, 0.5, why, sizeof why);
+        if (write(ready[1], l ? "y" : "n", 1) != 1) _exit(2);
+        for (;;) pause();
+    }
+    close(ready[1]);
+    char made;
+    assert_int_equal(read(ready[0], &made, 1), 1);
+    close(ready[0]);
+    assert_int_equal(made, 'y');
+    char group[40];
+    snprintf(group, sizeof group, "qyvol-%d", (int)pid);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_true(dirs_named(group) >= 1);
+    use_cgroups(true);
+    limits_mode(); /* sets up again, and sweeps */
+    assert_int_equal(dirs_named(group), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +554,8 @@ int main(void)
         cmocka_unit_test(usage_with_cgroups),
         cmocka_unit_test(usage_without_cgroups),
         cmocka_unit_test(busy_group_is_removed_later),
+        cmocka_unit_test(same_name_twice_gives_two_groups),
+        cmocka_unit_test(groups_of_dead_servers_are_swept),
     };
     int failed = cmocka_run_group_tests_name("limits", tests, NULL, NULL);
     limits_cleanup();
