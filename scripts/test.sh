@@ -152,7 +152,7 @@ fi
 step "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 asan_ok=1
 asan_targets=(build/asan/spectest build/asan/qyv build/asan/wasitest build/asan/tests/wasi/escape.wasm
-              build/asan/tests/wasi/escape-racer build/asan/tests/wasi/grants.wasm)
+              build/asan/tests/wasi/escape-racer build/asan/tests/wasi/grants.wasm build/asan/tests/e2e/cat.wasm)
 for t in tests/unit/test_*.c tests/manifest/test_*.c; do asan_targets+=("build/asan/tests/$(basename "$t" .c)"); done
 make -j"$JOBS" SAN=address OPT=-O1 BUILD=build/asan "${asan_targets[@]}" >"$LOG/asan.out" 2>&1 || { cat "$LOG/asan.out"; fail_step "asan build"; asan_ok=0; }
 

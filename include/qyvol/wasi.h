@@ -41,13 +41,18 @@ enum {
 };
 
 typedef struct qv_wasi_preopen {
-    const char *host_path;   /* a host directory */
+    const char *host_path;   /* a host directory (with has_dir_fd: only its name, for messages) */
     const char *guest_path;  /* the name the guest sees, e.g. "/app" or "/" */
     unsigned access;         /* QV_WASI_READ | QV_WASI_WRITE */
     /* Paths below guest_path (guest syntax, e.g. "/app/secrets") that the
      * guest must not see: they look absent and listings leave them out. */
     const char *const *hidden;
     size_t nhidden;
+    /* Grant this open directory (any descriptor of it, O_PATH too; the
+     * context takes its own) instead of opening host_path: the folder an
+     * embedder checked, whatever the path names by now. */
+    bool has_dir_fd;
+    int dir_fd;
 } qv_wasi_preopen;
 
 typedef struct qv_wasi_config {
@@ -111,6 +116,16 @@ qv_instance *qv_wasi_pre_instantiate(const qv_wasi_pre *pre, qv_wasi *wasi, qv_s
  * closed them since). The pointer stays valid until qv_wasi_delete; *full
  * (may be NULL) tells whether max_output was reached. */
 const char *qv_wasi_output(const qv_wasi *wasi, int fd, size_t *len, bool *full);
+
+/* Open `path` beneath directory `dir` by the sandbox's rules: no `..`
+ * above it, no absolute path, no symbolic link (absolute, or relative and
+ * leading out) or /proc magic link out of it; symbolic links that stay
+ * inside are followed, the last component's too. For embedders checking
+ * the paths they are given (an app's manifest names its module and
+ * folders). `flags` as for openat (O_CLOEXEC is added); no_openat2 uses
+ * the portable walk (for tests). A descriptor, or -1 with errno: EXDEV for
+ * a way out (ELOOP past 40 links). */
+int qv_wasi_open_beneath(int dir, const char *path, int flags, bool no_openat2);
 
 /* Call the instance's `_start` export. Returns the guest's exit status (0
  * when _start returns, the proc_exit code otherwise), or -1 with *trap set

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "manifest/manifest.h"
 #include "qyvol/wasi.h"
 
 /* Failures of run_from_manifest; they are also `qyv run`'s exit statuses. */
@@ -20,7 +21,11 @@ enum {
 };
 
 typedef struct run_config {
-    char *module_path;
+    char *module_path;         /* for messages, and to read when module is NULL */
+    /* A manifest's module, read when the manifest was (beneath the app
+     * folder: see app_open_beneath), or NULL. */
+    uint8_t *module;
+    size_t module_len;
     char *label;               /* the file named on the command line, for messages */
     char **args;               /* argv for the guest, args[0] its name */
     size_t nargs;
@@ -46,6 +51,13 @@ typedef struct run_config {
     int lb_algorithm;          /* qv_lb_algorithm */
     char **owned;              /* strings the preopens point to */
     size_t nowned;
+    /* A manifest's grants are opened beneath grant_base (the app folder,
+     * or its memfs copy), never by their host_path, so that no symbolic
+     * link leads them out (run_open_grants). Per preopen: its path below
+     * grant_base and what names it in messages, or NULL for a --dir one. */
+    char *grant_base;
+    char **grant_rel;
+    char **grant_what;
 } run_config;
 
 /* The engine limits for a memory limit of `memory_bytes` (0: none): each
@@ -68,13 +80,41 @@ typedef struct app_error {
     char text[768];
 } app_error;
 
+/* A grant named by a manifest: `rel` below grant_base (both taken),
+ * `what` saying where the manifest names it. */
+bool run_add_app_grant(run_config *rc, char *rel, char *guest, unsigned access, char **hidden, size_t nhidden,
+                       char *what);
+
+/* Open every manifest grant beneath grant_base (app_open_beneath) and give
+ * the descriptors to the preopens (qv_wasi_preopen.dir_fd). Done when the
+ * manifest is read, and again by each process that runs instances after
+ * a fork (a replica: its parent's descriptors are closed by then; they
+ * are forgotten, not closed). 0, or APP_CANNOT_START with the reason. */
+int run_open_grants(run_config *rc, app_error *why);
+
 /* Fill rc from the manifest at `path` (its args come first). Returns 0, or
  * APP_CANNOT_START / APP_REFUSED with the reason in *why. */
 int run_from_manifest(run_config *rc, const char *path, app_error *why);
 
-/* memfs: a private copy of `source` (may be NULL: empty) in memory-backed
- * storage; the path or NULL with errno set. run_scratch_remove deletes it. */
-char *run_scratch_create(const char *source);
+/* memfs: a private copy of the folder open at `source` (-1: empty) in
+ * memory-backed storage; the path or NULL with errno set. Symbolic links
+ * are copied as links (the sandbox decides what following them means);
+ * run_scratch_remove deletes it. */
+char *run_scratch_create(int source);
 void run_scratch_remove(const char *path);
+
+/* Paths a manifest names, resolved beneath its app folder (app_paths.c).
+ * The rule: nothing outside the folder can be named — `..`, absolute
+ * paths, symbolic links (absolute, or relative and leading out, the
+ * folders on the way included) and /proc magic links are refused, and so
+ * is a folder on procfs or sysfs. A descriptor, or -1 with errno (EXDEV
+ * for a way out). */
+int app_open_beneath(int folder, const char *path, int flags);
+/* What errno from app_open_beneath means, for messages. */
+const char *app_beneath_error(int err);
+/* qyv validate: the paths of manifest m that exist must not lead out of
+ * its folder (whether they exist is checked when the app starts). 0, or
+ * APP_CANNOT_START with FILE:LINE:COLUMN and the reason in *why. */
+int app_check_paths(const qv_manifest *m, app_error *why);
 
 #endif

@@ -1,8 +1,10 @@
 /*
  * run_config.c — building a run_config piece by piece.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/app.h"
 
@@ -63,6 +65,13 @@ bool run_add_preopen(run_config *rc, const char *host, const char *guest, unsign
     if (hidden && !run_own(rc, (char *)hidden)) return false;
     qv_wasi_preopen *grown = realloc(rc->preopens, (rc->npreopens + 1) * sizeof *grown);
     if (!grown) return false;
+    rc->preopens = grown;
+    char **rel = realloc(rc->grant_rel, (rc->npreopens + 1) * sizeof *rel);
+    if (rel) rc->grant_rel = rel;
+    char **what = rel ? realloc(rc->grant_what, (rc->npreopens + 1) * sizeof *what) : NULL;
+    if (what) rc->grant_what = what;
+    if (!rel || !what) return false;
+    rel[rc->npreopens] = what[rc->npreopens] = NULL;
     grown[rc->npreopens++] = (qv_wasi_preopen){
         .host_path = host,
         .guest_path = guest,
@@ -70,12 +79,35 @@ bool run_add_preopen(run_config *rc, const char *host, const char *guest, unsign
         .hidden = (const char *const *)hidden,
         .nhidden = nhidden,
     };
-    rc->preopens = grown;
+    return true;
+}
+
+bool run_add_app_grant(run_config *rc, char *rel, char *guest, unsigned access, char **hidden, size_t nhidden,
+                       char *what)
+{
+    char *host = NULL;
+    if (!rel || !what || asprintf(&host, "%s/%s", rc->grant_base, rel) < 0) host = NULL;
+    if (!host || !run_add_preopen(rc, host, guest, access, hidden, nhidden)) {
+        if (!host) free(guest); /* run_add_preopen took them otherwise */
+        free(rel);
+        free(what);
+        return false;
+    }
+    rc->grant_rel[rc->npreopens - 1] = rel;
+    rc->grant_what[rc->npreopens - 1] = what;
     return true;
 }
 
 void run_config_free(run_config *rc)
 {
+    for (size_t i = 0; i < rc->npreopens; i++) {
+        if (rc->preopens[i].has_dir_fd) close(rc->preopens[i].dir_fd);
+        if (rc->grant_rel) free(rc->grant_rel[i]), free(rc->grant_what[i]);
+    }
+    free(rc->grant_rel);
+    free(rc->grant_what);
+    free(rc->grant_base);
+    free(rc->module);
     for (size_t i = 0; i < rc->nargs; i++) free(rc->args[i]);
     for (size_t i = 0; i < rc->nenv; i++) free(rc->env[i]);
     for (size_t i = 0; i < rc->nowned; i++) free(rc->owned[i]);

@@ -6,13 +6,15 @@
  * (with `exclude` hidden) for the map form.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "manifest/manifest.h"
+#include "manifest/read_file.h"
 
 #define APP "/app"
 
@@ -33,76 +35,83 @@ static unsigned access_of(const qv_fs_permission *fs, const char *path)
     return access;
 }
 
-static char *concat(const char *a, const char *b)
+/* Grant guest path `path` (/app or below): `root` joined to what is below
+ * /app, beneath grant_base; `at` is where the manifest lists it. */
+static bool grant_path(run_config *rc, const qv_manifest *m, const char *root, const char *path,
+                       qv_manifest_pos at)
 {
-    size_t na = strlen(a), nb = strlen(b);
-    char *s = malloc(na + nb + 1);
-    if (s) memcpy(s, a, na), memcpy(s + na, b, nb + 1);
-    return s;
-}
-
-/* Grant guest path `path` (under /app) of the folder `root`. */
-static int grant_path(run_config *rc, const qv_manifest *m, const char *root, const char *path, app_error *why)
-{
-    char *host = concat(root, path + strlen(APP));
+    const char *below = path + strlen(APP);
+    char *rel = NULL, *what = NULL;
+    if (asprintf(&rel, "%s%s", root, below) < 0) rel = NULL;
+    if (asprintf(&what, "%s:%u:%u: permissions.fs grants %s", m->file, at.line, at.column, path) < 0) what = NULL;
     char *guest = strdup(path);
     char **hidden = NULL;
     size_t nhidden = 0;
     const qv_string_list *ex = &m->permissions.fs.exclude;
-    if (ex->count && !(hidden = calloc(ex->count, sizeof *hidden))) goto nomem;
-    for (size_t i = 0; i < ex->count; i++)
+    bool ok = guest && (!ex->count || (hidden = calloc(ex->count, sizeof *hidden)));
+    for (size_t i = 0; ok && i < ex->count; i++)
         if (covers(path, ex->items[i]) && strcmp(path, ex->items[i]))
-            if (!(hidden[nhidden++] = strdup(ex->items[i]))) goto nomem;
-    if (!host || !guest) goto nomem;
-    struct stat st;
-    errno = 0;
-    if (stat(host, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(why->text, sizeof why->text, "%s: permissions.fs grants %s, but %s is not a folder%s%s", m->file, path,
-                host, errno ? ": " : "", errno ? strerror(errno) : "");
+            ok = (hidden[nhidden++] = strdup(ex->items[i])) != NULL;
+    if (!ok) {
         for (size_t i = 0; i < nhidden; i++) free(hidden[i]);
-        free(hidden), free(host), free(guest);
-        return APP_CANNOT_START;
+        free(hidden), free(guest), free(rel), free(what);
+        return false;
     }
-    if (!run_add_preopen(rc, host, guest, access_of(&m->permissions.fs, path), hidden, nhidden)) goto fail;
-    return 0;
-nomem:
-    for (size_t i = 0; i < nhidden; i++) free(hidden[i]);
-    free(hidden), free(host), free(guest);
-fail:
-    snprintf(why->text, sizeof why->text, "out of memory");
-    return APP_CANNOT_START;
+    return run_add_app_grant(rc, rel, guest, access_of(&m->permissions.fs, path), hidden, nhidden, what);
 }
 
-static int grant_files(run_config *rc, const qv_manifest *m, app_error *why)
+/* The folder fs.source names, opened beneath the app folder `folder`;
+ * -1 with the reason in *why. */
+static int open_source(int folder, const qv_manifest *m, app_error *why)
+{
+    int fd = app_open_beneath(folder, m->fs.source, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(why->text, sizeof why->text, "%s:%u:%u: 'fs.source' %s: %s", m->file, m->fs.source_at.line,
+                 m->fs.source_at.column, m->fs.source,
+                 e == ENOENT || e == ENOTDIR ? "not a folder" : app_beneath_error(e));
+    }
+    return fd;
+}
+
+static int grant_files(run_config *rc, const qv_manifest *m, int folder, app_error *why)
 {
     const qv_fs_permission *fs = &m->permissions.fs;
     if (fs->access == QV_FS_NONE) return 0;
-    const char *root = m->fs.source_path ? m->fs.source_path : m->dir;
+    /* Grants are beneath the app folder, at fs.source; or, for memfs,
+     * beneath its copy. */
+    const char *root = m->fs.source ? m->fs.source : ".";
+    rc->grant_base = strdup(m->dir);
     if (m->fs.type == QV_FS_MEMFS) {
-        rc->scratch = run_scratch_create(m->fs.source_path);
+        int source = m->fs.source ? open_source(folder, m, why) : -1;
+        if (m->fs.source && source < 0) return APP_CANNOT_START;
+        rc->scratch = run_scratch_create(source);
+        int e = errno;
+        if (source >= 0) close(source);
         if (!rc->scratch) {
             snprintf(why->text, sizeof why->text, "%s: cannot create the memfs copy of %s: %s", m->file,
-                    m->fs.source_path ? m->fs.source_path : "(empty)", strerror(errno));
+                     m->fs.source ? m->fs.source : "(empty)", strerror(e));
             return APP_CANNOT_START;
         }
-        root = rc->scratch;
+        free(rc->grant_base);
+        rc->grant_base = strdup(rc->scratch);
+        root = ".";
     }
+    if (!rc->grant_base) goto nomem;
     unsigned access = fs->access == QV_FS_READ ? QV_WASI_READ
                     : fs->access == QV_FS_WRITE ? QV_WASI_WRITE
                     : QV_WASI_READ | QV_WASI_WRITE;
     if (fs->access != QV_FS_PATHS) {
-        char *host = strdup(root), *guest = strdup(APP);
-        struct stat st;
-        if (host && (stat(host, &st) != 0 || !S_ISDIR(st.st_mode))) {
-            snprintf(why->text, sizeof why->text, "%s: the app folder %s is not a folder", m->file, host);
-            free(host), free(guest);
-            return APP_CANNOT_START;
+        char *what = NULL;
+        if (m->fs.source_at.line && m->fs.type == QV_FS_DISKFS) {
+            if (asprintf(&what, "%s:%u:%u: 'fs.source' names %s", m->file, m->fs.source_at.line,
+                         m->fs.source_at.column, m->fs.source) < 0)
+                what = NULL;
+        } else if (asprintf(&what, "%s: the app folder", m->file) < 0) {
+            what = NULL;
         }
-        if (!host || !guest || !run_add_preopen(rc, host, guest, access, NULL, 0)) {
-            snprintf(why->text, sizeof why->text, "out of memory");
-            return APP_CANNOT_START;
-        }
-        return 0;
+        if (!run_add_app_grant(rc, strdup(root), strdup(APP), access, NULL, 0, what)) goto nomem;
+        return run_open_grants(rc, why);
     }
     /* One grant per listed path, read and write lists merged. */
     for (int list = 0; list < 2; list++) {
@@ -111,12 +120,30 @@ static int grant_files(run_config *rc, const qv_manifest *m, app_error *why)
             bool seen = false;
             for (size_t k = 0; k < rc->npreopens && !seen; k++)
                 seen = !strcmp(rc->preopens[k].guest_path, l->items[i]);
-            if (seen) continue;
-            int status = grant_path(rc, m, root, l->items[i], why);
-            if (status) return status;
+            if (!seen && !grant_path(rc, m, root, l->items[i], l->at[i])) goto nomem;
         }
     }
-    return 0;
+    return run_open_grants(rc, why);
+nomem:
+    snprintf(why->text, sizeof why->text, "out of memory");
+    return APP_CANNOT_START;
+}
+
+/* The module, read through a descriptor opened beneath the app folder. */
+static int read_module(run_config *rc, const qv_manifest *m, int folder, app_error *why)
+{
+    int fd = app_open_beneath(folder, m->entrypoint, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    char problem[200];
+    if (fd >= 0) {
+        rc->module = qv_read_fd(fd, QV_MAX_MODULE_BYTES, &rc->module_len, problem, sizeof problem);
+        close(fd);
+        if (rc->module) return 0;
+    } else {
+        snprintf(problem, sizeof problem, "%s", app_beneath_error(errno));
+    }
+    snprintf(why->text, sizeof why->text, "%s:%u:%u: cannot read the entrypoint %s: %s", m->file,
+             m->entrypoint_at.line, m->entrypoint_at.column, m->entrypoint_path, problem);
+    return APP_CANNOT_START;
 }
 
 int run_from_manifest(run_config *rc, const char *path, app_error *why)
@@ -156,7 +183,16 @@ int run_from_manifest(run_config *rc, const char *path, app_error *why)
     rc->replicas = m->deploy.replicas;
     rc->cpu_millicores = m->deploy.resources.cpu_millicores;
     rc->lb_algorithm = (int)m->cluster.algorithm;
-    status = grant_files(rc, m, why);
+    /* Everything the manifest names is beneath its folder. */
+    int folder = open(m->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (folder < 0) {
+        snprintf(why->text, sizeof why->text, "%s: cannot open the app folder %s: %s", m->file, m->dir,
+                 strerror(errno));
+    } else {
+        status = read_module(rc, m, folder, why);
+        if (!status) status = grant_files(rc, m, folder, why);
+        close(folder);
+    }
     qv_manifest_free(m);
     return status;
 nomem:

@@ -1,7 +1,8 @@
 /*
  * run_scratch.c — memfs: the app's private scratch folder, in memory-backed
  * storage (/dev/shm, a tmpfs, when there is one), seeded with a copy of the
- * manifest's fs.source and deleted when the run ends.
+ * manifest's fs.source (opened beneath the app folder) and deleted when the
+ * run ends.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,9 +25,10 @@ static const char *scratch_parent(void)
     return tmp && *tmp ? tmp : "/tmp";
 }
 
-static int copy_file(const char *from, const char *to, mode_t mode)
+/* Copy regular file `name` in folder `from` to `to`. */
+static int copy_file(int from, const char *name, const char *to, mode_t mode)
 {
-    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (in < 0) return -1;
     int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode & 0777) | 0600);
     if (out < 0) {
@@ -55,30 +57,45 @@ static int copy_file(const char *from, const char *to, mode_t mode)
     return rc;
 }
 
-/* Copy the tree at `from` into the existing folder `to`. Symbolic links
- * are copied as links (the sandbox decides what following them means). */
-static int copy_tree(const char *from, const char *to)
+/* Copy the tree of the open folder `from` (taken: closed here) into the
+ * existing folder `to`. Entries are opened relative to their folder and
+ * never followed: symbolic links are copied as links (the sandbox decides
+ * what following them means), so nothing outside `from` is read. */
+static int copy_tree(int from, const char *to)
 {
-    DIR *d = opendir(from);
-    if (!d) return -1;
+    DIR *d = fdopendir(from);
+    if (!d) {
+        close(from);
+        return -1;
+    }
     struct dirent *ent;
     int rc = 0;
     while (!rc && (ent = readdir(d))) {
         if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, "..")) continue;
-        char src[PATH_MAX], dst[PATH_MAX];
-        if (snprintf(src, sizeof src, "%s/%s", from, ent->d_name) >= (int)sizeof src ||
-            snprintf(dst, sizeof dst, "%s/%s", to, ent->d_name) >= (int)sizeof dst) {
+        char dst[PATH_MAX];
+        if (snprintf(dst, sizeof dst, "%s/%s", to, ent->d_name) >= (int)sizeof dst) {
             errno = ENAMETOOLONG;
             rc = -1;
             break;
         }
         struct stat st;
-        if (lstat(src, &st) != 0) rc = -1;
-        else if (S_ISDIR(st.st_mode)) rc = mkdir(dst, (st.st_mode & 0777) | 0700) ? -1 : copy_tree(src, dst);
-        else if (S_ISREG(st.st_mode)) rc = copy_file(src, dst, st.st_mode);
-        else if (S_ISLNK(st.st_mode)) {
+        if (fstatat(dirfd(d), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            rc = -1;
+        } else if (S_ISDIR(st.st_mode)) {
+            int sub = openat(dirfd(d), ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0) {
+                rc = -1;
+            } else if (mkdir(dst, (st.st_mode & 0777) | 0700) != 0) {
+                close(sub);
+                rc = -1;
+            } else {
+                rc = copy_tree(sub, dst);
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            rc = copy_file(dirfd(d), ent->d_name, dst, st.st_mode);
+        } else if (S_ISLNK(st.st_mode)) {
             char target[PATH_MAX];
-            ssize_t n = readlink(src, target, sizeof target - 1);
+            ssize_t n = readlinkat(dirfd(d), ent->d_name, target, sizeof target - 1);
             if (n < 0) rc = -1;
             else {
                 target[n] = 0;
@@ -93,7 +110,7 @@ static int copy_tree(const char *from, const char *to)
     return rc;
 }
 
-char *run_scratch_create(const char *source)
+char *run_scratch_create(int source)
 {
     char *path = malloc(PATH_MAX);
     if (!path) return NULL;
@@ -102,7 +119,8 @@ char *run_scratch_create(const char *source)
         free(path);
         return NULL;
     }
-    if (source && copy_tree(source, path) != 0) {
+    int from = source < 0 ? -1 : openat(source, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (source >= 0 && (from < 0 || copy_tree(from, path) != 0)) {
         int saved = errno;
         run_scratch_remove(path);
         free(path);

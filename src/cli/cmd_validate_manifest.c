@@ -1,11 +1,13 @@
 /*
  * cmd_validate_manifest.c — `qyv validate FILE.qyv...`: parse manifests
- * without running anything; each mistake is reported as
+ * without running anything, and check that the paths they name that
+ * exist stay in the app folder; each mistake is reported as
  * FILE:LINE:COLUMN: message.
  */
 #include <getopt.h>
 #include <stdio.h>
 
+#include "app/app.h"
 #include "cli.h"
 #include "manifest/manifest.h"
 
@@ -38,13 +40,17 @@ int cmd_validate_manifest(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         qv_manifest_error err;
         qv_manifest *m = qv_manifest_load(argv[i], &err);
-        if (m) {
+        app_error why;
+        if (m && app_check_paths(m, &why)) {
+            fprintf(stderr, "%s\n", why.text);
+            status = QYV_EXIT_FAILURE;
+        } else if (m) {
             printf("%s: ok\n", argv[i]);
-            qv_manifest_free(m);
         } else {
             fprintf(stderr, "%s\n", err.message);
             status = QYV_EXIT_FAILURE;
         }
+        qv_manifest_free(m);
     }
     return status;
 }

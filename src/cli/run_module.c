@@ -100,11 +100,12 @@ static bool is_command(const qv_instance *inst)
 int run_module(const run_config *rc, bool no_openat2)
 {
     int status = QYV_EXIT_CANNOT_RUN;
-    size_t len;
-    uint8_t *bytes = cli_read_file(rc->module_path, &len);
-    if (!bytes) return QYV_EXIT_CANNOT_RUN;
+    /* A manifest's module was read with it, beneath its folder. */
+    size_t len = rc->module_len;
+    uint8_t *bytes = rc->module ? NULL : cli_read_file(rc->module_path, &len);
+    if (!rc->module && !bytes) return QYV_EXIT_CANNOT_RUN;
     qv_error err = {0};
-    qv_module *module = qv_module_new(bytes, len, &err);
+    qv_module *module = qv_module_new(rc->module ? rc->module : bytes, len, &err);
     free(bytes);
     if (!module) {
         fprintf(stderr, "qyv run: %s: not a valid WebAssembly module: %s (at byte %zu)\n", rc->module_path,

@@ -19,6 +19,7 @@ static bool parse_type(mf_ctx *ctx, yaml_node_t *value, const char *key, void *t
 static bool parse_source(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target)
 {
     qv_fs_mount *fs = target;
+    fs->source_at = mf_pos(value);
     return mf_read_string(ctx, value, key, &fs->source) &&
            mf_check_relative_path(ctx, value, key, fs->source);
 }

@@ -33,7 +33,9 @@ void mf_string_list_free(qv_string_list *list)
 {
     for (size_t i = 0; i < list->count; i++) free(list->items[i]);
     free(list->items);
+    free(list->at);
     list->items = NULL;
+    list->at = NULL;
     list->count = 0;
 }
 

@@ -65,8 +65,15 @@ typedef struct qv_manifest_error {
     bool permission_refused;
 } qv_manifest_error;
 
+/* Where a value is written in the manifest (1-based), for the runner's
+ * messages about it (a path that leads out of the app folder). */
+typedef struct qv_manifest_pos {
+    unsigned line, column;
+} qv_manifest_pos;
+
 typedef struct qv_string_list {
     char **items;
+    qv_manifest_pos *at;        /* where each item is written */
     size_t count;
 } qv_string_list;
 
@@ -146,6 +153,7 @@ typedef struct qv_fs_mount {
     char *source;
     /* source joined to the manifest's folder (a host path), or NULL. */
     char *source_path;
+    qv_manifest_pos source_at;  /* 0:0 when absent */
 } qv_fs_mount;
 
 typedef struct qv_health_check {
@@ -183,6 +191,7 @@ typedef struct qv_manifest {
     char *name;                 /* required; a DNS label */
     char *entrypoint;           /* required; as written, relative, *.wasm */
     char *entrypoint_path;      /* entrypoint joined to dir */
+    qv_manifest_pos entrypoint_at;
     qv_runtime runtime;
     char *language;             /* informational; NULL if absent */
     qv_app_type type;

@@ -62,6 +62,11 @@ static inline yaml_node_t *mf_node(const mf_ctx *ctx, int id)
     return yaml_document_get_node(ctx->doc, id);
 }
 
+static inline qv_manifest_pos mf_pos(const yaml_node_t *node)
+{
+    return (qv_manifest_pos){(unsigned)node->start_mark.line + 1, (unsigned)node->start_mark.column + 1};
+}
+
 static inline const char *mf_text(const yaml_node_t *scalar)
 {
     return (const char *)scalar->data.scalar.value;

@@ -176,9 +176,11 @@ bool mf_read_string_list(mf_ctx *ctx, const yaml_node_t *node, const char *key,
     if (!mf_check_count(ctx, node, key, count, "items")) return false;
     mf_string_list_free(out);
     out->items = calloc(count ? count : 1, sizeof *out->items);
-    if (!out->items) return mf_fail(ctx, node, "out of memory");
+    out->at = calloc(count ? count : 1, sizeof *out->at);
+    if (!out->items || !out->at) return mf_fail(ctx, node, "out of memory");
     for (size_t i = 0; i < count; i++) {
         const yaml_node_t *item = mf_node(ctx, start[i]);
+        out->at[i] = mf_pos(item);
         char item_key[MF_KEY_PATH_SIZE + 24];
         snprintf(item_key, sizeof item_key, "%s[%zu]", key, i);
         /* Count each item as it is stored so a failure frees exactly those. */

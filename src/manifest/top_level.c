@@ -19,6 +19,7 @@ static bool parse_name(mf_ctx *ctx, yaml_node_t *value, const char *key, void *t
 static bool parse_entrypoint(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target)
 {
     qv_manifest *m = target;
+    m->entrypoint_at = mf_pos(value);
     return mf_read_string(ctx, value, key, &m->entrypoint) &&
            mf_check_entrypoint(ctx, value, key, m->entrypoint);
 }

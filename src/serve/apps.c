@@ -2,12 +2,10 @@
  * apps.c — loading manifests into an app set, and routing.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "manifest/read_file.h"
 #include "qyvol/wasi.h"
 #include "qyvol/wasm.h"
 #include "serve/apps.h"
@@ -29,16 +27,11 @@ static bool load_app(const char *file, serve_app *app, metrics_lookup metrics, v
     size_t n = strlen(app->rc.route);
     while (n > 0 && app->rc.route[n - 1] == '/') app->rc.route[--n] = 0;
     app->route = app->rc.route;
-    size_t len;
-    char problem[160];
-    uint8_t *bytes = qv_read_file(AT_FDCWD, app->rc.module_path, QV_MAX_MODULE_BYTES, &len, problem, sizeof problem);
-    if (!bytes) {
-        snprintf(why, whylen, "%s: cannot read %s: %s", file, app->rc.module_path, problem);
-        return false;
-    }
+    /* Read with the manifest, beneath its folder (app/app_paths.c). */
     qv_error e = {0};
-    app->module = qv_module_new(bytes, len, &e);
-    free(bytes);
+    app->module = qv_module_new(app->rc.module, app->rc.module_len, &e);
+    free(app->rc.module);
+    app->rc.module = NULL;
     if (!app->module) {
         snprintf(why, whylen, "%s: %s is not a valid WebAssembly module: %s (at byte %zu)", file,
                  app->rc.module_path, e.message, e.offset);

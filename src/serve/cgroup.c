@@ -676,7 +676,12 @@ static bool setup_v1(const char *mountinfo, const char *proc_cgroup, char *why, 
 static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st, (void)ftw;
-    if (type == FTW_DP) rmdir(path); /* the kernel's files go with it */
+    /* The kernel's files go with the folder. A group whose processes are
+     * still dying (their server just killed) is retried with ours. */
+    if (type == FTW_DP && rmdir(path) != 0 && errno != ENOENT) {
+        char *later = strdup(path);
+        if (later) bury(later);
+    }
     return 0;
 }
 
@@ -690,8 +695,8 @@ static bool is_stale(const char *name)
 }
 
 /* Remove the groups servers killed with SIGKILL left in the bases (their
- * replicas died with them: the groups are empty; one still holding a
- * process is left alone, rmdir refuses it). */
+ * replicas die with them: the groups are empty, or soon are; one still
+ * holding a process is retried whenever groups change, and at cleanup). */
 static void sweep_stale(void)
 {
     for (int h = 0; h < cg.nh; h++) {

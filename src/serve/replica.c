@@ -223,6 +223,14 @@ static void *watchdog(void *arg)
 
 _Noreturn void replica_main(const serve_app *app, const int *fds, int nfds)
 {
+    /* The folders the app is granted, opened again beneath its folder and
+     * checked as when it was loaded: the front's descriptors were closed
+     * with the rest. This process's copy of the app is its own to change. */
+    app_error why;
+    if (run_open_grants((run_config *)&app->rc, &why)) {
+        fprintf(stderr, "qyv replica: %s\n", why.text);
+        _exit(70);
+    }
     replica_thread *threads = calloc((size_t)nfds, sizeof *threads);
     pthread_t *ids = calloc((size_t)nfds, sizeof *ids);
     if (!threads || !ids) _exit(70);

@@ -173,8 +173,21 @@ static bool open_grant(qv_wasi *w, const qv_wasi_preopen *p, wasi_grant *g, char
     g->guest_path = strdup(p->guest_path);
     g->access = p->access & (QV_WASI_READ | QV_WASI_WRITE);
     if (!g->guest_path) goto nomem;
-    g->root = open(p->host_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    int dir = g->root < 0 ? -1 : open(p->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (p->has_dir_fd) {
+        /* The embedder's checked folder: never opened again by name. */
+        g->root = fcntl(p->dir_fd, F_DUPFD_CLOEXEC, 3);
+        if (g->root >= 0) {
+            struct stat st;
+            if (fstat(g->root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                close(g->root);
+                g->root = -1;
+                errno = ENOTDIR;
+            }
+        }
+    } else {
+        g->root = open(p->host_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
+    int dir = g->root < 0 ? -1 : openat(g->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) {
         snprintf(err, errlen, "cannot open directory %s: %s", p->host_path, strerror(errno));
         return false;

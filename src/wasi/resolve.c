@@ -23,6 +23,7 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -96,7 +97,8 @@ static int openat2_beneath(int base, const char *path)
 
 /* The walk: open directory `path` beneath `base`, following symbolic links
  * that stay inside, tracking the canonical path from the grant's root when
- * `rel` is given (NULL: not tracked). Returns the descriptor or -WASI errno. */
+ * `rel` is given (NULL: not tracked). Returns the descriptor or -errno
+ * (-EXDEV for a way out, as openat2 says it). */
 static int walk_dirs(int base, const wasi_grant *g, const char *path, char **rel)
 {
     int stack[MAX_DEPTH];
@@ -107,7 +109,7 @@ static int walk_dirs(int base, const wasi_grant *g, const char *path, char **rel
     stack[0] = fcntl(base, F_DUPFD_CLOEXEC, 0);
     rel_len[0] = canon ? strlen(canon) : 0;
     if (!todo || stack[0] < 0) {
-        err = todo ? wasi_errno(errno) : W_ENOMEM;
+        err = todo ? errno : ENOMEM;
         goto out;
     }
     char *cursor = todo;
@@ -123,7 +125,7 @@ static int walk_dirs(int base, const wasi_grant *g, const char *path, char **rel
         if (!*comp || !strcmp(comp, ".")) continue;
         if (!strcmp(comp, "..")) {
             if (depth == 0) {
-                err = W_EPERM; /* above the base: an escape */
+                err = EXDEV; /* above the base: an escape */
                 goto out;
             }
             close(stack[depth--]);
@@ -131,33 +133,33 @@ static int walk_dirs(int base, const wasi_grant *g, const char *path, char **rel
             continue;
         }
         if (strlen(comp) > NAME_MAX) {
-            err = W_ENAMETOOLONG;
+            err = ENAMETOOLONG;
             goto out;
         }
         struct stat st;
         if (fstatat(stack[depth], comp, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            err = wasi_errno(errno);
+            err = errno;
             goto out;
         }
         if (S_ISLNK(st.st_mode)) {
             char target[PATH_MAX + 1];
             ssize_t n = readlinkat(stack[depth], comp, target, PATH_MAX);
             if (n < 0) {
-                err = wasi_errno(errno);
+                err = errno;
                 goto out;
             }
             target[n] = 0;
             if (target[0] == '/') {
-                err = W_EPERM; /* absolute targets lead out of the sandbox */
+                err = EXDEV; /* absolute targets lead out of the sandbox */
                 goto out;
             }
             if (++links > MAX_SYMLINKS) {
-                err = W_ELOOP;
+                err = ELOOP;
                 goto out;
             }
             char *next = join(target, cursor);
             if (!next) {
-                err = W_ENOMEM;
+                err = ENOMEM;
                 goto out;
             }
             free(todo);
@@ -165,30 +167,30 @@ static int walk_dirs(int base, const wasi_grant *g, const char *path, char **rel
             continue;
         }
         if (!S_ISDIR(st.st_mode)) {
-            err = W_ENOTDIR;
+            err = ENOTDIR;
             goto out;
         }
         if (depth + 1 >= MAX_DEPTH) {
-            err = W_ENAMETOOLONG;
+            err = ENAMETOOLONG;
             goto out;
         }
         if (canon) {
             char *longer = join(canon, comp);
             if (!longer) {
-                err = W_ENOMEM;
+                err = ENOMEM;
                 goto out;
             }
             free(canon);
             canon = longer;
             if (wasi_path_hidden(g, canon)) {
-                err = W_ENOENT;
+                err = ENOENT;
                 goto out;
             }
         }
         int fd = openat(stack[depth], comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
             /* It changed under us into something that is not a directory. */
-            err = errno == ELOOP ? W_ENOTDIR : wasi_errno(errno);
+            err = errno == ELOOP ? ENOTDIR : errno;
             goto out;
         }
         stack[++depth] = fd;
@@ -225,7 +227,8 @@ static int open_parent(qv_wasi *w, const wasi_fd *d, const char *path, char **re
         if (errno != ENOSYS) return -wasi_errno(errno);
         w->no_openat2 = true; /* an old kernel: walk from now on */
     }
-    return walk_dirs(d->host, d->grant, path, rel);
+    int fd = walk_dirs(d->host, d->grant, path, rel);
+    return fd >= 0 ? fd : fd == -EXDEV ? -W_EPERM : -wasi_errno(-fd);
 }
 
 /* Read the guest's path: at most PATH_MAX bytes, no NUL inside. */
@@ -349,4 +352,81 @@ int wasi_path_resolve_follow(qv_wasi *w, const wasi_fd *d, qv_caller *c, uint32_
     err = follow_last(w, d, text, out);
     if (err) wasi_path_free(out);
     return err;
+}
+
+/* ------------------------------------------------------------ for embedders */
+
+int qv_wasi_open_beneath(int dir, const char *path, int flags, bool no_openat2)
+{
+    if (!no_openat2) {
+        struct open_how how = {
+            .flags = (uint64_t)(flags | O_CLOEXEC),
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        };
+        for (int tries = 0; tries < 8; tries++) {
+            long fd = syscall(SYS_openat2, dir, path, &how, sizeof how);
+            if (fd >= 0) return (int)fd;
+            if (errno != EAGAIN && errno != EINTR) break;
+        }
+        if (errno != ENOSYS) return -1;
+    }
+    /* The walk: the folders on the way by walk_dirs, then the last
+     * component, whose symbolic link (if it is one) is expanded here and
+     * the whole path walked again. */
+    if (!*path || path[0] == '/') {
+        errno = *path ? EXDEV : ENOENT;
+        return -1;
+    }
+    char text[PATH_MAX + 2];
+    if (snprintf(text, sizeof text, "%s", path) >= (int)sizeof text) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (int links = 0;; links++) {
+        size_t len = strlen(text);
+        while (len > 1 && text[len - 1] == '/') text[--len] = 0;
+        char *slash = strrchr(text, '/');
+        const char *last = slash ? slash + 1 : text;
+        bool whole = !strcmp(last, ".") || !strcmp(last, "..");
+        char parent[PATH_MAX + 2];
+        snprintf(parent, sizeof parent, "%.*s", whole ? (int)len : slash ? (int)(slash - text) : 0, text);
+        int pfd = walk_dirs(dir, NULL, parent, NULL);
+        if (pfd < 0) {
+            errno = -pfd;
+            return -1;
+        }
+        if (whole) last = ".";
+        struct stat st;
+        char target[PATH_MAX + 1];
+        ssize_t n = -1;
+        if (!whole && fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+            n = readlinkat(pfd, last, target, PATH_MAX);
+        if (n < 0) {
+            /* Swapped for a link since the look: refused (ELOOP, or with
+             * O_PATH the link itself). */
+            int fd = openat(pfd, last, flags | O_NOFOLLOW | O_CLOEXEC);
+            int e = errno;
+            close(pfd);
+            if (fd >= 0 && fstat(fd, &st) == 0 && S_ISLNK(st.st_mode)) {
+                close(fd);
+                fd = -1;
+                e = ELOOP;
+            }
+            errno = fd < 0 && e == ELOOP ? EXDEV : e;
+            return fd;
+        }
+        close(pfd);
+        target[n] = 0;
+        if (target[0] == '/' || links >= MAX_SYMLINKS) {
+            errno = target[0] == '/' ? EXDEV : ELOOP;
+            return -1;
+        }
+        /* The target is relative to the link's folder. */
+        size_t keep = slash ? (size_t)(slash - text) + 1 : 0;
+        if (keep + (size_t)n + 1 > PATH_MAX) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(text + keep, target, (size_t)n + 1);
+    }
 }

@@ -82,6 +82,95 @@ fast "100k nested '[': fast" 1000 "$QYV" validate "$tmp/deep.qyv"
 head -c 2000000 /dev/zero | tr '\0' '#' >"$tmp/big.qyv"
 expect "a manifest over 1 MiB" 1 'big.qyv: cannot read: larger than 1048576 bytes' "$QYV" validate "$tmp/big.qyv"
 
+# ---------------------------------------------------------------- symlinks
+# Nothing outside the app folder can be named (docs/manifest.md): not with
+# '..' or an absolute path (refused by the parser), nor through symbolic
+# links in the folder, when the app is loaded and when it starts.
+CAT=$BUILD/tests/e2e/cat.wasm
+out=$tmp/outside
+mkdir -p "$out/dir"
+echo SECRET >"$out/dir/marker"
+cp "$CAT" "$out/evil.wasm"
+app() { # app NAME MANIFEST-TAIL: a folder with cat.wasm and data/marker
+    rm -rf "$tmp/$1"
+    mkdir -p "$tmp/$1/data"
+    cp "$CAT" "$tmp/$1/cat.wasm"
+    echo inside >"$tmp/$1/data/marker"
+    printf 'name: a\nentrypoint: cat.wasm\n%b\n' "$2" >"$tmp/$1/app.qyv"
+}
+leads_out='leads outside the app folder'
+app rootlink 'fs: {source: rootlink}\npermissions: {fs: read}'
+ln -s / "$tmp/rootlink/rootlink"
+expect "fs.source -> /: run refused" 125 "app.qyv:3:14: 'fs.source' names rootlink, but it $leads_out" \
+    "$QYV" run "$tmp/rootlink/app.qyv" -- /app/etc/passwd
+expect "fs.source -> /: validate refused" 1 "app.qyv:3:14: 'fs.source' names rootlink, but it $leads_out" \
+    "$QYV" validate "$tmp/rootlink/app.qyv"
+app relout 'fs: {source: up}\npermissions: {fs: read}'
+ln -s ../outside/dir "$tmp/relout/up"
+expect "fs.source -> ../outside: refused" 125 "'fs.source' names up, but it $leads_out" "$QYV" run "$tmp/relout/app.qyv"
+app proc 'fs: {source: p/self}\npermissions: {fs: read}'
+ln -s ../../../../../../../../proc "$tmp/proc/p"
+expect "fs.source through a link to /proc: refused" 125 "$leads_out" "$QYV" run "$tmp/proc/app.qyv"
+app memfs 'fs: {type: memfs, source: rootlink}\npermissions: {fs: read}'
+ln -s / "$tmp/memfs/rootlink"
+expect "memfs source -> /: refused (nothing copied)" 125 "$leads_out" "$QYV" run "$tmp/memfs/app.qyv"
+app entry 'permissions: {fs: read}'
+sed -i 's/cat.wasm/evil.wasm/' "$tmp/entry/app.qyv"
+ln -s "$out/evil.wasm" "$tmp/entry/evil.wasm"
+expect "entrypoint -> an absolute path outside: refused" 125 "app.qyv:2:13: cannot read the entrypoint .*evil.wasm: it $leads_out" \
+    "$QYV" run "$tmp/entry/app.qyv"
+expect "entrypoint -> outside: validate refused" 1 "app.qyv:2:13: 'entrypoint' names evil.wasm, but it $leads_out" \
+    "$QYV" validate "$tmp/entry/app.qyv"
+app parent 'permissions: {fs: read}'
+sed -i 's|cat.wasm|bin/evil.wasm|' "$tmp/parent/app.qyv"
+ln -s ../outside "$tmp/parent/bin"
+expect "entrypoint in a folder linked outside: refused" 125 "$leads_out" "$QYV" run "$tmp/parent/app.qyv"
+ln -sfn /proc/self/fd "$tmp/parent/bin"
+expect "entrypoint in a folder linked to /proc: refused" 125 "$leads_out" "$QYV" run "$tmp/parent/app.qyv"
+app grants 'permissions: {fs: {read: [/app/data, /app/etc]}}'
+ln -s /etc "$tmp/grants/etc"
+expect "permissions.fs path -> /etc: refused" 125 "app.qyv:3:38: permissions.fs grants /app/etc, but it $leads_out" \
+    "$QYV" run "$tmp/grants/app.qyv"
+expect "permissions.fs path -> /etc: validate refused" 1 "app.qyv:3:38: 'permissions.fs.read' names /app/etc, but it $leads_out" \
+    "$QYV" validate "$tmp/grants/app.qyv"
+# Links that stay inside work, and links the guest meets are the sandbox's
+# to refuse (a memfs copy keeps them as links).
+app inside 'fs: {source: alias}\npermissions: {fs: read}'
+ln -s data "$tmp/inside/alias"
+ln -s ../cat.wasm "$tmp/inside/data/cat2.wasm"
+sed -i 's|cat.wasm|data/cat2.wasm|' "$tmp/inside/app.qyv"
+expect "links inside the folder are followed" 0 '^inside$' "$QYV" run "$tmp/inside/app.qyv" -- /app/marker
+app memcopy 'fs: {type: memfs, source: data}\npermissions: {fs: read}'
+ln -s "$out/dir" "$tmp/memcopy/data/out"
+ln -s ../../outside/dir "$tmp/memcopy/data/up"
+expect "memfs copy: links out stay unusable" 0 '^== /app/marker$' "$QYV" run "$tmp/memcopy/app.qyv" -- /app/marker /app/out/marker /app/up/marker
+grep -q SECRET "$tmp/out" && bad "memfs copy: nothing from outside" "$(cat "$tmp/out")" || ok "memfs copy: nothing from outside"
+# Hard links are the file itself: a hard link in the folder to a file
+# outside is readable (docs/manifest.md says so); creating one takes write
+# access to the folder (and, with fs.protected_hardlinks, owning the file).
+app hard 'permissions: {fs: read}'
+ln "$out/dir/marker" "$tmp/hard/data/hard" 2>/dev/null &&
+    expect "a hard link is the file (documented)" 0 '^SECRET$' "$QYV" run "$tmp/hard/app.qyv" -- /app/data/hard
+# A link swapped in after the check: `data` and a link to outside exchange
+# names (atomically) over and over while the app runs; it sees `inside` or
+# is refused, never the outside.
+RACER=$BUILD/tests/wasi/escape-racer
+if [ -x "$RACER" ]; then
+    app race 'fs: {source: data}\npermissions: {fs: read}'
+    ln -s "$out/dir" "$tmp/race/evil"
+    "$RACER" "$tmp/race" data evil 20 >/dev/null &
+    racer=$!
+    seen_secret=0 runs=0
+    for _ in $(seq 60); do
+        "$QYV" run "$tmp/race/app.qyv" -- /app/marker >"$tmp/race.out" 2>&1
+        runs=$((runs + 1))
+        grep -q SECRET "$tmp/race.out" && seen_secret=$((seen_secret + 1))
+    done
+    kill "$racer" 2>/dev/null
+    wait "$racer" 2>/dev/null
+    [ $seen_secret -eq 0 ] && ok "swapped links: never outside ($runs runs)" || bad "swapped links" "outside seen $seen_secret times"
+fi
+
 # ---------------------------------------------------------------- serve
 # An app writing without end on stdout and stderr: its request fails
 # (502) once its output passes resources.memory, the replica lives on, and
@@ -130,11 +219,18 @@ grep -q 'cannot make the group' "$tmp/log" && bad "no cgroup name clash on reloa
     ok "no cgroup name clash on reload"
 # A front killed with SIGKILL leaves its groups; the next server sweeps them.
 front=$pid
+disown "$pid"
 kill -KILL "$pid"
-wait "$pid" 2>/dev/null
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 pid=
 groups() { find /sys/fs/cgroup -maxdepth 6 -type d -name "qyvol-$front" 2>/dev/null | wc -l; }
 left=$(groups)
+# Its replicas die with it (their parent-death signal), a moment later.
+for _ in $(seq 50); do
+    busy=$(find /sys/fs/cgroup -maxdepth 8 -path "*qyvol-$front/*" -name cgroup.procs -exec cat {} + 2>/dev/null | wc -l)
+    [ "$busy" -eq 0 ] && break
+    sleep 0.1
+done
 start "$tmp/env/app.qyv" || exit 1
 if grep -q '"limits":"none"\|resource limits not applied' "$tmp/log" || [ "$left" -eq 0 ]; then
     ok "stale groups swept (no cgroups here, or none left: $left)"
@@ -142,6 +238,27 @@ else
     [ "$(groups)" -eq 0 ] && ok "stale groups of a killed server swept ($left found)" ||
         bad "stale groups of a killed server swept" "$(find /sys/fs/cgroup -maxdepth 6 -type d -name "qyvol-$front")"
 fi
+stop
+
+# qyv serve: a manifest leading out is refused when loaded, and a link
+# swapped in after loading changes nothing (the replicas hold the checked
+# folder); a reload then refuses it and keeps the old app.
+app served 'type: http\nfs: {source: data}\npermissions: {fs: read}'
+ln -s "$out/dir" "$tmp/served/evil"
+app servedbad 'type: http\nroute: /bad\nfs: {source: rootlink}\npermissions: {fs: read}'
+ln -s / "$tmp/servedbad/rootlink"
+"$QYV" serve --listen 127.0.0.1:"$port" "$tmp/servedbad/app.qyv" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -q "'fs.source' names rootlink, but it $leads_out" "$tmp/out" && ok "serve: fs.source -> / refused" ||
+    bad "serve: fs.source -> / refused" "status $rc: $(cat "$tmp/out")"
+start "$tmp/served/app.qyv" || exit 1
+check "serve: the app's folder" 200 '^inside$' "$url/a?/app/marker"
+mv "$tmp/served/data" "$tmp/served/data.old"
+mv "$tmp/served/evil" "$tmp/served/data"
+check "serve: a link swapped in after loading changes nothing" 200 '^inside$' "$url/a?/app/marker"
+kill -HUP "$pid"
+wait_for "reload refused" grep -q "$leads_out" "$tmp/log"
+check "serve: the old app kept" 200 '^inside$' "$url/a?/app/marker"
 stop
 
 finish

@@ -5,6 +5,8 @@
  * sandbox itself is tested from inside guests by tests/wasi/ and the
  * official suite (build/wasitest).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,6 +179,52 @@ static void output_counts_against_the_store_budget(void **state)
     qv_module_delete(m);
 }
 
+/* qv_wasi_open_beneath, by openat2 and by the portable walk: links that
+ * stay inside are followed, every way out is EXDEV (or ELOOP). */
+static void open_beneath_keeps_inside(void **state)
+{
+    (void)state;
+    char top[] = "/tmp/qyvol-beneath-XXXXXX";
+    assert_non_null(mkdtemp(top));
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && mkdir -p app/data/sub out && echo in >app/data/f && echo out >out/f && "
+             "ln -s data app/alias && ln -s ../f app/data/sub/up && ln -s / app/root && ln -s ../out app/esc && "
+             "ln -s /proc/self app/proc && ln -s loop app/loop && ln -s esc/f app/chain && mkfifo app/fifo",
+             top);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/app", top);
+    int dir = open(cmd, O_PATH | O_DIRECTORY);
+    assert_true(dir >= 0);
+    static const struct {
+        const char *path;
+        int flags, err; /* err 0: opens */
+    } cases[] = {
+        {"data/f", O_RDONLY, 0},           {"alias/f", O_RDONLY, 0},        {"data/sub/up", O_RDONLY, 0},
+        {"data/sub/../f", O_RDONLY, 0},    {".", O_PATH | O_DIRECTORY, 0},  {"data/..", O_PATH | O_DIRECTORY, 0},
+        {"..", O_PATH | O_DIRECTORY, EXDEV}, {"../out/f", O_RDONLY, EXDEV}, {"/etc/passwd", O_RDONLY, EXDEV},
+        {"root/etc/passwd", O_RDONLY, EXDEV}, {"root", O_PATH | O_DIRECTORY, EXDEV}, {"esc/f", O_RDONLY, EXDEV},
+        {"esc", O_PATH, EXDEV},            {"chain", O_RDONLY, EXDEV},      {"proc/status", O_RDONLY, EXDEV},
+        {"data/sub/../../../out/f", O_RDONLY, EXDEV}, {"loop", O_RDONLY, ELOOP}, {"nope", O_RDONLY, ENOENT},
+        {"data/f/x", O_RDONLY, ENOTDIR},   {"fifo", O_RDONLY | O_NONBLOCK, 0},
+    };
+    for (int walk = 0; walk < 2; walk++) {
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            errno = 0;
+            int fd = qv_wasi_open_beneath(dir, cases[i].path, cases[i].flags, walk);
+            int err = fd < 0 ? errno : 0;
+            if (fd >= 0) close(fd);
+            /* openat2 says ELOOP for a loop; the walk gives up after 40 links. */
+            if (err != cases[i].err && !(cases[i].err == ELOOP && (err == ELOOP || err == EXDEV)))
+                fail_msg("%s (%s): errno %d (%s), expected %d", cases[i].path, walk ? "walk" : "openat2", err,
+                         strerror(err), cases[i].err);
+        }
+    }
+    close(dir);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", top);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void trap_comes_back(void **state)
 {
     (void)state;
@@ -296,6 +344,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(stdin_is_read),
         cmocka_unit_test(stdio_in_memory),
         cmocka_unit_test(output_counts_against_the_store_budget),
+        cmocka_unit_test(open_beneath_keeps_inside),
         cmocka_unit_test(trap_comes_back),
         cmocka_unit_test(module_without_start),
         cmocka_unit_test(unknown_import_is_a_link_error),
