@@ -62,8 +62,11 @@ typedef struct run_config {
 
 /* The engine limits for a memory limit of `memory_bytes` (0: none): each
  * memory at most that many whole pages, and everything the guest makes
- * the store allocate (tables, globals, segments, output) counted in the
- * same budget. */
+ * the store allocate (memory, tables, globals, segments, output) counted
+ * in one budget of memory_bytes + RUN_BOOKKEEPING_BYTES — the slack for
+ * the engine's own records of an instance (its functions, the arrays of
+ * its parts), so that a module whose memory is exactly the limit runs. */
+#define RUN_BOOKKEEPING_BYTES ((uint64_t)64 << 10)
 qv_store_limits run_store_limits(uint64_t memory_bytes);
 
 /* Append helpers; false when out of memory. */

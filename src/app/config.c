@@ -23,7 +23,7 @@ static bool append(char ***list, size_t *n, char *s)
 
 qv_store_limits run_store_limits(uint64_t memory_bytes)
 {
-    qv_store_limits limits = {.max_bytes = memory_bytes};
+    qv_store_limits limits = {.max_bytes = memory_bytes ? memory_bytes + RUN_BOOKKEEPING_BYTES : 0};
     if (memory_bytes) {
         uint64_t pages = memory_bytes / 65536;
         limits.max_memory_pages = pages > 65536 ? 65536 : (uint32_t)pages;
