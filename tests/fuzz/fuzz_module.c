@@ -55,8 +55,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     qv_error err;
     qv_module *m = qv_module_new(data, size, &err);
     if (!m) return 0;
+    /* A memory budget of 16 pages and a little: less than they and the
+     * tables could take together, so that running past it is explored
+     * too. It must hold throughout. */
     qv_store_limits limits = {.max_memory_pages = 16, .max_table_elems = 10000, .max_call_depth = 500,
-                              .value_stack_slots = 1 << 16};
+                              .value_stack_slots = 1 << 16, .max_bytes = (1 << 20) + (64 << 10)};
     qv_store *s = qv_store_new(&limits);
     size_t n = qv_module_import_count(m);
     qv_extern *imports = calloc(n + 1, sizeof *imports);
@@ -81,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(vals);
         }
     }
+    if (s && qv_store_bytes(s) > limits.max_bytes) abort();
     free(imports);
     free(types);
     qv_store_delete(s);
