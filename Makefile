@@ -64,7 +64,7 @@ $(WASI_LIB): $(call obj,$(WASI_SRC))
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(MANIFEST_LIB) $(WASI_LIB) $(ENGINE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -ljansson $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -lhttp_parser -ljansson $(LDLIBS)
 
 $(BUILD)/spectest: $(call obj,$(SPECTEST_SRC)) $(ENGINE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(LDLIBS)
