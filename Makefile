@@ -85,6 +85,9 @@ $(BUILD)/tests/test_decode_corpus: LDLIBS += -ljansson
 # The front <-> replica messages of qyv serve.
 $(BUILD)/tests/test_wire: $(call obj,src/serve/wire.c)
 
+# Request targets made safe to route on.
+$(BUILD)/tests/test_http_target: $(call obj,src/serve/http_target.c)
+
 # The spec-test runner's value parser is unit-tested on its own.
 $(BUILD)/tests/test_spectest_values: $(call obj,tests/spectest/values.c)
 
@@ -174,6 +177,13 @@ $(BUILD)/fuzz/fuzz_module: tests/fuzz/fuzz_module.c $(ENGINE_SRC) $(wildcard src
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_module.c $(ENGINE_SRC) $(LDLIBS)
 fuzz: $(BUILD)/fuzz/fuzz_module
+
+# The HTTP front, fed raw client bytes (clang only).
+HTTP_FRONT_SRC := src/serve/http1.c src/serve/http_target.c
+$(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(HTTP_FRONT_SRC) src/serve/http1.h src/serve/http_target.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_http.c $(HTTP_FRONT_SRC) -levent -lhttp_parser $(LDLIBS)
+fuzz: $(BUILD)/fuzz/fuzz_http
 
 $(MANIFEST_LIB): $(call obj,$(MANIFEST_SRC))
 	@mkdir -p $(dir $@)

@@ -99,6 +99,8 @@ run_wasi_suites() {
     run_counted "qyv serve$label" tests/e2e/serve.sh "$build"
     step "qyv serve replicas end to end$label"
     run_counted "qyv serve replicas$label" tests/e2e/replicas.sh "$build"
+    step "qyv serve against hostile clients$label"
+    run_counted "qyv serve hardening$label" tests/e2e/http_hardening.sh "$build"
 }
 
 # expect_cli STATUS PATTERN CMD...: run qyv, check its exit status and that
@@ -191,6 +193,17 @@ else
     else
         tail -60 "$LOG/fuzz.out"
         fail_step "fuzzing (reproducer in build/fuzz/artifacts/)"
+    fi
+    # The HTTP front, for a third of the time, from raw request seeds.
+    hcorpus="$LOG/http-corpus"
+    mkdir -p "$hcorpus"
+    cp tests/fuzz/http_seeds/* "$hcorpus"/
+    if timeout $((FUZZ_SECONDS / 3 + 120)) build/fuzz/fuzz_http -max_total_time=$((FUZZ_SECONDS / 3)) \
+        -timeout=10 -artifact_prefix=build/fuzz/artifacts/ "$hcorpus" >"$LOG/fuzz-http.out" 2>&1; then
+        grep -E 'Done' "$LOG/fuzz-http.out" | head -1
+    else
+        tail -60 "$LOG/fuzz-http.out"
+        fail_step "HTTP front fuzzing (reproducer in build/fuzz/artifacts/)"
     fi
     # The manifest parser, for a third of the time, from the test manifests.
     mcorpus="$LOG/manifest-corpus"

@@ -105,8 +105,8 @@ struct http_server {
     struct event *accept_ev, *tick_ev, *backoff_ev;
     bool accepting;          /* the accept event is on */
     bool draining;
-    size_t nconns;
-    struct http_conn *conns;
+    size_t nconns;           /* open sockets (max_connections bounds it) */
+    struct http_conn *conns; /* every connection, closed ones a handler still holds too */
     char date[40];           /* the Date header's value, made once a second */
     time_t date_at;
 };
@@ -188,7 +188,6 @@ static void conn_free(struct http_conn *c)
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    s->nconns--;
     free(c->in.data);
     free(c->out.data);
     free(c->arena.data);
@@ -212,6 +211,7 @@ static void conn_close(struct http_conn *c)
         c->rev = c->wev = NULL;
         close(c->fd);
         c->fd = -1;
+        c->srv->nconns--;
         accept_resume(c->srv);
     }
     if (c->state == CONN_HANDLING || c->state == CONN_STREAMING) {
@@ -714,6 +714,9 @@ static int parse_error_status(struct http_conn *c, const char **why)
     case HPE_INVALID_CONTENT_LENGTH:
         *why = "the Content-Length is not a number";
         return 400;
+    case HPE_INVALID_METHOD:
+        *why = "this method is not served";
+        return 501;
     case HPE_INVALID_CHUNK_SIZE:
         *why = "a chunk size is malformed";
         return 400;
@@ -944,6 +947,37 @@ static void peer_text(const struct sockaddr_storage *ss, char *out, size_t n)
     }
 }
 
+int http_server_adopt(http_server *s, int fd, const char *peer)
+{
+    struct http_conn *c = calloc(1, sizeof *c);
+    if (c) {
+        c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+        c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
+    }
+    if (!c || !c->rev || !c->wev || event_add(c->rev, NULL)) {
+        if (c && c->rev) event_free(c->rev);
+        if (c && c->wev) event_free(c->wev);
+        free(c);
+        close(fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on other sockets */
+    c->srv = s;
+    c->fd = fd;
+    c->reading = true;
+    c->state = CONN_HEAD;
+    c->deadline_ns = after_ms(s->limits.head_timeout_ms);
+    snprintf(c->peer, sizeof c->peer, "%s", peer);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    return 0;
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
@@ -962,32 +996,9 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
             event_add(s->backoff_ev, &t);
             return;
         }
-        struct http_conn *c = calloc(1, sizeof *c);
-        if (c) {
-            c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
-            c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
-        }
-        if (!c || !c->rev || !c->wev || event_add(c->rev, NULL)) {
-            if (c && c->rev) event_free(c->rev);
-            if (c && c->wev) event_free(c->wev);
-            free(c);
-            close(fd);
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        c->srv = s;
-        c->fd = fd;
-        c->reading = true;
-        c->state = CONN_HEAD;
-        c->deadline_ns = after_ms(s->limits.head_timeout_ms);
-        peer_text(&ss, c->peer, sizeof c->peer);
-        http_parser_init(&c->parser, HTTP_REQUEST);
-        c->parser.data = c;
-        c->next = s->conns;
-        if (s->conns) s->conns->prev = c;
-        s->conns = c;
-        s->nconns++;
+        char peer[64];
+        peer_text(&ss, peer, sizeof peer);
+        http_server_adopt(s, fd, peer);
     }
     accept_pause(s); /* at the cap: accept_resume when one closes */
 }

@@ -61,6 +61,10 @@ http_server *http_server_new(struct event_base *base, const http_limits *limits,
 /* Listen on address:port (a name or a numeric address). -1 with why. */
 int http_server_listen(http_server *s, const char *address, uint16_t port, char *why, size_t whylen);
 
+/* Serve a connected, non-blocking socket (it is closed on failure, -1).
+ * peer: the client's address as text. */
+int http_server_adopt(http_server *s, int fd, const char *peer);
+
 /* Accept no more connections; close the idle ones, and the others once
  * their current answer is sent. */
 void http_server_drain(http_server *s);
