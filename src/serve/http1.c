@@ -68,6 +68,7 @@ struct http_conn {
     bool again;              /* process_input was asked for while in it */
     bool free_pending;
     bool head_started;       /* bytes of a head arrived: its deadline runs */
+    bool refused;            /* a request was refused: close after the answer */
     uint64_t deadline_ns;    /* 0: none */
     uint64_t head_deadline_ns;
     http_parser parser;
@@ -402,18 +403,16 @@ static bool build_head(struct http_conn *c, bytes *h, int status, const http_fie
 static void answered(struct http_conn *c, bool sent)
 {
     reset_request(c);
+    c->state = c->refused ? CONN_CLOSING : CONN_WRITING; /* not HANDLING: a close frees it */
     if (!sent) {
-        c->state = CONN_WRITING; /* not HANDLING: close frees it */
         conn_close(c);
         return;
     }
     if (c->out.len) { /* on_writable finishes */
-        c->state = CONN_WRITING;
         c->deadline_ns = after_ms(c->srv->limits.idle_timeout_ms);
         set_reading(c, false);
         return;
     }
-    c->state = CONN_WRITING;
     answer_written(c);
 }
 
@@ -505,9 +504,9 @@ static void refuse(struct http_conn *c, int status, const char *why)
 {
     reset_request(c);
     c->keep_alive = false;
+    c->refused = true;
     c->state = CONN_HANDLING;
-    http_respond_text(c, status, why);
-    if (!c->dead && c->state == CONN_WRITING) c->state = CONN_CLOSING;
+    http_respond_text(c, status, why); /* c may be gone */
 }
 
 static bool is_tchar(unsigned char c)
