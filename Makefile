@@ -50,12 +50,12 @@ WASI_LIB := $(BUILD)/libqyvol_wasi.a
 # The cluster's core (src/cluster/): the state store (store.h; links
 # -lsqlite3) and the scheduler (scheduler.h). The master, node and API go
 # in folders of their own.
-CLUSTER_SRC := src/cluster/store.c src/cluster/store_sqlite.c
+CLUSTER_SRC := src/cluster/store.c src/cluster/store_sqlite.c src/cluster/scheduler.c src/cluster/sched_reason.c
 CLUSTER_LIB := $(BUILD)/libqyvol_cluster.a
 
 .PHONY: all check clean unit examples fuzz
 all: $(BUILD)/qyv $(BUILD)/spectest $(UNIT_BINS) $(TEST_WASM) examples $(MANIFEST_LIB) $(BUILD)/tests/test_manifest
-all: $(CLUSTER_LIB)
+all: $(CLUSTER_LIB) $(BUILD)/bench/scheduler
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -92,6 +92,9 @@ $(BUILD)/tests/test_wasi: $(BUILD)/obj/tests/unit/test_wasi.o $(WASI_LIB) $(ENGI
 $(BUILD)/tests/test_store: $(BUILD)/obj/tests/unit/test_store.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lsqlite3 -lcmocka $(LDLIBS)
+$(BUILD)/tests/test_scheduler: $(BUILD)/obj/tests/unit/test_scheduler.o $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 # The corpus tests read the spec tests' JSON scripts.
 $(BUILD)/tests/test_validate_corpus: LDLIBS += -ljansson
@@ -150,11 +153,18 @@ $(BUILD)/bench/runner: $(call obj,bench/runner.c) $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-.PHONY: bench bench-kernels bench-http
+.PHONY: bench bench-kernels bench-http bench-scheduler
 bench-kernels: $(BENCH_WASM) $(BENCH_NATIVE)
 
-bench:
+bench: bench-scheduler
 	BUILD=$(BUILD) bench/run.sh
+
+# The scheduler's placements per second (bench/README.md, "Scheduler").
+$(BUILD)/bench/scheduler: $(call obj,bench/scheduler.c) $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bench-scheduler: $(BUILD)/bench/scheduler
+	$(BUILD)/bench/scheduler
 
 # qyv serve against nginx under wrk (bench/README.md, "HTTP").
 bench-http: $(BUILD)/qyv examples
