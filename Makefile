@@ -47,9 +47,15 @@ MANIFEST_SRC := $(wildcard src/manifest/*.c)
 MANIFEST_LIB := $(BUILD)/libqyvol_manifest.a
 # The WASI preview 1 host (src/wasi/, API in include/qyvol/wasi.h).
 WASI_LIB := $(BUILD)/libqyvol_wasi.a
+# The cluster's core (src/cluster/): the state store (store.h; links
+# -lsqlite3) and the scheduler (scheduler.h). The master, node and API go
+# in folders of their own.
+CLUSTER_SRC := src/cluster/store.c src/cluster/store_sqlite.c src/cluster/scheduler.c src/cluster/sched_reason.c
+CLUSTER_LIB := $(BUILD)/libqyvol_cluster.a
 
 .PHONY: all check clean unit examples fuzz
 all: $(BUILD)/qyv $(BUILD)/spectest $(UNIT_BINS) $(TEST_WASM) examples $(MANIFEST_LIB) $(BUILD)/tests/test_manifest
+all: $(CLUSTER_LIB) $(BUILD)/bench/scheduler
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -60,6 +66,10 @@ $(ENGINE_LIB): $(call obj,$(ENGINE_SRC))
 	rm -f $@ && ar rcs $@ $^
 
 $(WASI_LIB): $(call obj,$(WASI_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(CLUSTER_LIB): $(call obj,$(CLUSTER_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -75,6 +85,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ENGINE_LIB) | $(TEST_WASM)
 
 # The WASI host's API test links the WASI library before the engine.
 $(BUILD)/tests/test_wasi: $(BUILD)/obj/tests/unit/test_wasi.o $(WASI_LIB) $(ENGINE_LIB) | $(TEST_WASM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+# The cluster's store and scheduler, tested without processes.
+$(BUILD)/tests/test_store: $(BUILD)/obj/tests/unit/test_store.o $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lsqlite3 -lcmocka $(LDLIBS)
+$(BUILD)/tests/test_scheduler: $(BUILD)/obj/tests/unit/test_scheduler.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
@@ -138,11 +156,18 @@ $(BUILD)/bench/runner: $(call obj,bench/runner.c) $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-.PHONY: bench bench-kernels bench-http
+.PHONY: bench bench-kernels bench-http bench-scheduler
 bench-kernels: $(BENCH_WASM) $(BENCH_NATIVE)
 
-bench:
+bench: bench-scheduler
 	BUILD=$(BUILD) bench/run.sh
+
+# The scheduler's placements per second (bench/README.md, "Scheduler").
+$(BUILD)/bench/scheduler: $(call obj,bench/scheduler.c) $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bench-scheduler: $(BUILD)/bench/scheduler
+	$(BUILD)/bench/scheduler
 
 # qyv serve against nginx under wrk (bench/README.md, "HTTP").
 bench-http: $(BUILD)/qyv examples

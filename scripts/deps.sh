@@ -10,6 +10,7 @@ PACKAGES=(
     wasi-libc libclang-rt-19-dev-wasm32 wabt     # building WebAssembly guests
     libjansson-dev libcmocka-dev                 # spec-test runner, unit tests
     libyaml-dev libevent-dev libhttp-parser-dev  # manifests, HTTP serving
+    libsqlite3-dev                               # the cluster master's state store
     rustc libstd-rust-dev-wasm32                 # Rust WASI guests (examples)
     hyperfine curl wrk nginx-light               # benchmarks (bench/, bench/http)
     python3                                      # raw-socket HTTP tests (tests/e2e)
