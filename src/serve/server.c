@@ -195,6 +195,7 @@ static pool **start_pools(server *srv, app_set *set, char *why, size_t whylen)
         snprintf(why, whylen, "out of memory");
         return NULL;
     }
+    app_set_log_warnings(set);
     pool_options opt = {srv->base, srv->channels, srv->opt.address, srv->opt.port};
     for (size_t i = 0; i < set->napps; i++) {
         pools[i] = pool_start(&opt, set, &set->apps[i], why, whylen);
