@@ -102,6 +102,11 @@ $(BUILD)/tests/test_scheduler: $(BUILD)/obj/tests/unit/test_scheduler.o $(CLUSTE
 $(BUILD)/tests/test_client: $(BUILD)/obj/tests/unit/test_client.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson -lcmocka $(LDLIBS)
+# The cluster commands' arguments and configuration, without a master.
+$(BUILD)/tests/test_cluster_cli: $(BUILD)/obj/tests/unit/test_cluster_cli.o \
+    $(call obj,src/cli/cluster_args.c src/cli/cluster_config.c src/cli/cluster_table.c) $(MANIFEST_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lyaml -lcmocka $(LDLIBS)
 # Bundles: packed from manifests (the manifest library), unpacked safely.
 $(BUILD)/tests/test_bundle: $(BUILD)/obj/tests/unit/test_bundle.o $(CLUSTER_LIB) $(MANIFEST_LIB)
 	@mkdir -p $(dir $@)
