@@ -169,14 +169,15 @@ bool cluster_override(json_t *overrides, const char *opt, const char *arg, char 
     if (!strcmp(opt, "memory")) {
         uint64_t bytes;
         if (!qv_parse_size(arg, &bytes, err, sizeof err))
-            return cluster_fail(why, whylen, "--memory '%s' %s", arg, err);
+            return cluster_fail(why, whylen, "--memory has an invalid size '%s': %s", arg, err);
         if (bytes < QV_MANIFEST_MIN_MEMORY_BYTES || bytes > (uint64_t)INT64_MAX)
             return cluster_fail(why, whylen, "--memory '%s' is less than 64KiB, one WebAssembly page", arg);
         return json_object_set_new(overrides, "memory", json_integer((json_int_t)bytes)) == 0;
     }
     if (!strcmp(opt, "cpu")) {
         uint32_t millicores;
-        if (!qv_parse_cpu(arg, &millicores, err, sizeof err)) return cluster_fail(why, whylen, "--cpu '%s' %s", arg, err);
+        if (!qv_parse_cpu(arg, &millicores, err, sizeof err))
+            return cluster_fail(why, whylen, "--cpu has an invalid CPU amount '%s': %s", arg, err);
         return json_object_set_new(overrides, "cpu", json_integer(millicores)) == 0;
     }
     if (!strcmp(opt, "env")) {

@@ -173,8 +173,8 @@ static void test_overrides(void **state)
     override_bad("replicas", "3x", "whole number");
     override_bad("memory", "128m", "unknown unit");
     override_bad("memory", "1KiB", "64KiB");
-    override_bad("cpu", "-1", "--cpu '-1'");
-    override_bad("cpu", "0", "--cpu '0'");
+    override_bad("cpu", "-1", "--cpu has an invalid CPU amount '-1'");
+    override_bad("cpu", "0", "--cpu has an invalid CPU amount '0'");
     override_bad("port", "0", "from 1 to 65535");
     override_bad("port", "70000", "from 1 to 65535");
     override_bad("env", "NOEQUALS", "NAME=VALUE");
