@@ -53,7 +53,8 @@ bool cluster_config_load(const char *dir, cluster_config *cfg, char *why, size_t
 /* Write DIR/cluster.json (mode 0600, replaced atomically; DIR made 0700). */
 bool cluster_config_save(const char *dir, const cluster_config *cfg, char *why, size_t whylen);
 /* Fill ctx->config_dir, ->config, ->master, ->token_file by the order of
- * precedence above; flag_master / flag_token_file may be NULL. */
+ * precedence above; flag_master / flag_token_file may be NULL. When only
+ * the master's address is bad, ctx->master is "" and the rest is set. */
 bool cluster_ctx_resolve(cluster_ctx *ctx, const char *flag_master, const char *flag_token_file, char *why,
                          size_t whylen);
 /* Read the cluster token from file into out: one line of printable ASCII

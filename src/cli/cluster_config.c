@@ -129,21 +129,25 @@ bool cluster_ctx_resolve(cluster_ctx *ctx, const char *flag_master, const char *
     if (!cluster_config_dir(ctx->config_dir, sizeof ctx->config_dir, why, whylen) ||
         !cluster_config_load(ctx->config_dir, &ctx->config, why, whylen))
         return false;
+    /* The token file first: set-master and auth may still fix a bad master. */
     const char *env_master = getenv("QYVOL_MASTER"), *env_token = getenv("QYVOL_TOKEN_FILE");
+    bool ok;
+    if (flag_token_file) ok = copy(ctx->token_file, sizeof ctx->token_file, flag_token_file);
+    else if (env_token && *env_token) ok = copy(ctx->token_file, sizeof ctx->token_file, env_token);
+    else if (ctx->config.token_file[0]) ok = copy(ctx->token_file, sizeof ctx->token_file, ctx->config.token_file);
+    else ok = join(ctx->token_file, sizeof ctx->token_file, ctx->config_dir, "token", why, whylen);
+    if (!ok) return cluster_fail(why, whylen, "the token file's path is too long");
     const char *master = flag_master ? flag_master
                        : env_master && *env_master ? env_master
                        : ctx->config.master[0] ? ctx->config.master
                        : CLUSTER_DEFAULT_MASTER;
-    const char *source = flag_master ? "--master" : env_master && *env_master ? "QYVOL_MASTER" : "cluster.json";
     char err[256];
-    if (!cluster_parse_server(master, ctx->master, sizeof ctx->master, err, sizeof err))
-        return cluster_fail(why, whylen, "%s: %s", source, err);
-    if (flag_token_file) return copy(ctx->token_file, sizeof ctx->token_file, flag_token_file) ||
-                                cluster_fail(why, whylen, "--token-file: path too long");
-    if (env_token && *env_token) return copy(ctx->token_file, sizeof ctx->token_file, env_token) ||
-                                        cluster_fail(why, whylen, "QYVOL_TOKEN_FILE: path too long");
-    if (ctx->config.token_file[0]) return copy(ctx->token_file, sizeof ctx->token_file, ctx->config.token_file);
-    return join(ctx->token_file, sizeof ctx->token_file, ctx->config_dir, "token", why, whylen);
+    if (cluster_parse_server(master, ctx->master, sizeof ctx->master, err, sizeof err)) return true;
+    ctx->master[0] = 0;
+    if (flag_master) return cluster_fail(why, whylen, "--master: %s", err);
+    if (env_master && *env_master) return cluster_fail(why, whylen, "QYVOL_MASTER: %s", err);
+    return cluster_fail(why, whylen, "%s/cluster.json: %s (set another with `qyv cluster set-master HOST:PORT`)",
+                        ctx->config_dir, err);
 }
 
 bool cluster_token_read(const char *file, char *out, size_t size, char *why, size_t whylen)

@@ -50,16 +50,17 @@ static const char usage_text[] =
 typedef struct subcommand {
     const char *name;
     int (*run)(cluster_ctx *ctx, int argc, char **argv);
+    bool sets_up;   /* works without a valid master address (it may set one) */
 } subcommand;
 
 static const subcommand subcommands[] = {
-    {"init", cluster_init},           {"up", cluster_up},
-    {"set-master", cluster_set_master}, {"auth", cluster_auth},
-    {"add-node", cluster_add_node},   {"list-nodes", cluster_list_nodes},
-    {"health", cluster_health},       {"metrics", cluster_metrics},
-    {"deploy", cluster_deploy},       {"scale", cluster_scale},
-    {"status", cluster_status},       {"logs", cluster_logs},
-    {"remove", cluster_remove},
+    {"init", cluster_init, true},           {"up", cluster_up, true},
+    {"set-master", cluster_set_master, true}, {"auth", cluster_auth, true},
+    {"add-node", cluster_add_node, false},  {"list-nodes", cluster_list_nodes, false},
+    {"health", cluster_health, false},      {"metrics", cluster_metrics, false},
+    {"deploy", cluster_deploy, false},      {"scale", cluster_scale, false},
+    {"status", cluster_status, false},      {"logs", cluster_logs, false},
+    {"remove", cluster_remove, false},
 };
 
 /* Take the shared options out of argv (wherever they are, up to "--"),
@@ -101,7 +102,7 @@ static int take_shared(const char *command, int argc, char **argv, const char **
 }
 
 /* Set up ctx for `qyv COMMAND` from argv (shared options removed). */
-static int prepare(cluster_ctx *ctx, const char *command, int *argc, char **argv)
+static int prepare(cluster_ctx *ctx, const char *command, int *argc, char **argv, bool sets_up)
 {
     const char *master = NULL, *token_file = NULL;
     *ctx = (cluster_ctx){.command = command};
@@ -110,6 +111,10 @@ static int prepare(cluster_ctx *ctx, const char *command, int *argc, char **argv
     *argc = n;
     char why[1024];
     if (!cluster_ctx_resolve(ctx, master, token_file, why, sizeof why)) {
+        if (sets_up && !master && ctx->token_file[0]) {
+            snprintf(ctx->master, sizeof ctx->master, "%s", CLUSTER_DEFAULT_MASTER);
+            return QYV_EXIT_OK;
+        }
         cluster_say(ctx, "%s", why);
         return master ? QYV_EXIT_USAGE : QYV_EXIT_FAILURE;
     }
@@ -133,7 +138,7 @@ int cmd_cluster(int argc, char **argv)
         snprintf(command, sizeof command, "cluster %s", name);
         cluster_ctx ctx;
         int sub_argc = argc - 1;
-        int status = prepare(&ctx, command, &sub_argc, argv + 1);
+        int status = prepare(&ctx, command, &sub_argc, argv + 1, subcommands[i].sets_up);
         return status ? status : subcommands[i].run(&ctx, sub_argc, argv + 1);
     }
     fprintf(stderr, "qyv cluster: unknown subcommand '%s'\n%s", name, usage_text);
@@ -156,7 +161,7 @@ int cmd_deploy(int argc, char **argv)
             return QYV_EXIT_OK;
         }
     cluster_ctx ctx;
-    int status = prepare(&ctx, "deploy", &argc, argv);
+    int status = prepare(&ctx, "deploy", &argc, argv, false);
     if (status) return status;
     /* The two operands, wherever the options put them: FILE then SERVER. */
     int operands[2], n = 0;

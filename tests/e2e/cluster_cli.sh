@@ -53,6 +53,10 @@ expect "set-master http://" 0 "^master: 127.0.0.1:7000" "$QYV" cluster set-maste
 expect "set-master https" 2 "TLS, which is not available yet" "$QYV" cluster set-master https://mi-servidor.com
 expect "set-master bad port" 2 "port must be a number from 1 to 65535" "$QYV" cluster set-master host:99999
 expect "set-master no operand" 2 "needs an operand" "$QYV" cluster set-master
+# A master address spoilt by hand is named, and set-master still mends it.
+sed -i 's|"master": "[^"]*"|"master": "https://x"|' "$cfg/cluster.json"
+expect "spoilt master named" 1 "cluster.json: 'https://x'.*qyv cluster set-master" "$QYV" cluster list-nodes
+expect "set-master mends it" 0 "^master: localhost:7000" "$QYV" cluster set-master localhost
 
 # auth: the guide's token stored 0600; TLS flags refused for now.
 expect "auth --token" 0 "token stored in $cfg/token" "$QYV" cluster auth --token "mi-token-secreto"

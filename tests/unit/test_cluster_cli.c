@@ -249,6 +249,15 @@ static void test_config_round_trip_and_precedence(void **state)
     assert_non_null(strstr(why, "--master: "));
     unsetenv("QYVOL_MASTER");
     unsetenv("QYVOL_TOKEN_FILE");
+    /* A bad stored master: said, with the way out, the token file still set. */
+    snprintf(cfg.master, sizeof cfg.master, "https://secure");
+    snprintf(path, sizeof path, "%s/qyvol", tmp);
+    assert_true(cluster_config_save(path, &cfg, why, sizeof why));
+    assert_false(cluster_ctx_resolve(&ctx, NULL, NULL, why, sizeof why));
+    assert_non_null(strstr(why, "cluster.json: 'https://secure'"));
+    assert_non_null(strstr(why, "qyv cluster set-master"));
+    assert_string_equal(ctx.master, "");
+    assert_string_equal(ctx.token_file, "/etc/qyvol/token");
 
     /* A broken configuration says so. */
     snprintf(path, sizeof path, "%s/qyvol/cluster.json", tmp);
