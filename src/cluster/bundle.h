@@ -8,7 +8,8 @@
  *   - bundle_pack(): the app folder of a manifest into tar bytes;
  *   - bundle_unpack(): tar bytes into a folder, refusing anything that
  *     could reach outside it;
- *   - bundle_digest(): the bundle's name, 64 lower-case hex digits.
+ *   - bundle_digest(): the bundle's name, 64 lower-case hex digits;
+ *     bundle_digest_valid() checks a name given from outside.
  *
  * Packing is deterministic: entries sorted by path (bytewise), every
  * folder above an entry present, mtime, uid and gid zero, no user or group
@@ -64,5 +65,9 @@ bool bundle_unpack(const uint8_t *data, size_t len, const char *dir, char *why, 
 
 /* The bundle's name: SHA-256 of its bytes as 64 lower-case hex digits. */
 void bundle_digest(const uint8_t *data, size_t len, char hex[65]);
+
+/* Is hex a bundle's name (64 lower-case hex digits, nothing else)? For
+ * paths such as /v1/bundles/HEX and DATA/bundles/HEX.tar. */
+bool bundle_digest_valid(const char *hex);
 
 #endif

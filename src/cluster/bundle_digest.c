@@ -23,3 +23,11 @@ void bundle_digest(const uint8_t *data, size_t len, char hex[65])
     }
     hex[64] = 0;
 }
+
+bool bundle_digest_valid(const char *hex)
+{
+    size_t n = 0;
+    for (; hex[n]; n++)
+        if (n == 64 || !((hex[n] >= '0' && hex[n] <= '9') || (hex[n] >= 'a' && hex[n] <= 'f'))) return false;
+    return n == 64;
+}

@@ -217,6 +217,19 @@ static void test_digest(void **state)
     char hex[65];
     bundle_digest((const uint8_t *)"abc", 3, hex);
     assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_true(bundle_digest_valid(hex));
+    hex[10] = 'A';
+    assert_false(bundle_digest_valid(hex));
+    hex[10] = '.';
+    assert_false(bundle_digest_valid(hex));
+    assert_false(bundle_digest_valid("ba7816bf"));
+    assert_false(bundle_digest_valid(""));
+    assert_false(bundle_digest_valid("../../../../../../../../../../../../../../../../../../etc/passwd"));
+    char longer[80];
+    memset(longer, 'a', 65), longer[65] = 0;
+    assert_false(bundle_digest_valid(longer));
+    longer[64] = 0;
+    assert_true(bundle_digest_valid(longer));
 }
 
 static void expect_pack_refused(const char *manifest_rel, const char *needle)
