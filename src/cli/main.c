@@ -27,6 +27,8 @@ static void usage(FILE *out)
             "                       see qyv serve --help\n"
             "  logs [APP] [--follow] [--level L]\n"
             "                       print the logs a running qyv serve kept\n"
+            "  master --data DIR [OPTIONS]\n"
+            "                       run a cluster's control plane; see qyv master --help\n"
             "  invoke [--fuel N] [--max-memory-pages N] MODULE.wasm FUNC [ARGS...]\n"
             "                       call an exported function and print its results\n"
             "  validate FILE.qyv...  check manifests without running anything\n"
@@ -64,6 +66,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "logs")) return cmd_logs(argc - 1, argv + 1);
+    if (!strcmp(cmd, "master")) return cmd_master(argc - 1, argv + 1);
     if (!strcmp(cmd, "invoke")) return cmd_invoke(argc - 1, argv + 1);
     if (!strcmp(cmd, "validate-wasm")) return cmd_validate_wasm(argc - 1, argv + 1);
     if (!strcmp(cmd, "validate")) return cmd_validate_manifest(argc - 1, argv + 1);
