@@ -2,7 +2,8 @@
  * cmd_validate_manifest.c — `qyv validate FILE.qyv...`: parse manifests
  * without running anything, and check that the paths they name that
  * exist stay in the app folder; each mistake is reported as
- * FILE:LINE:COLUMN: message.
+ * FILE:LINE:COLUMN: message. Warnings (FILE:LINE:COLUMN: warning: ...) go
+ * to stderr too, and the manifest is still ok.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ int cmd_validate_manifest(int argc, char **argv)
             fprintf(stderr, "%s\n", why.text);
             status = QYV_EXIT_FAILURE;
         } else if (m) {
+            for (size_t w = 0; w < m->warning_count; w++) fprintf(stderr, "%s\n", m->warnings[w].message);
             printf("%s: ok\n", argv[i]);
         } else {
             fprintf(stderr, "%s\n", err.message);

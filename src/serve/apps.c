@@ -9,6 +9,7 @@
 #include "qyvol/wasi.h"
 #include "qyvol/wasm.h"
 #include "serve/apps.h"
+#include "serve/log.h"
 
 static bool load_app(const char *file, serve_app *app, metrics_lookup metrics, void *ctx, char *why, size_t whylen)
 {
@@ -91,6 +92,13 @@ app_set *app_set_load(char *const *files, size_t nfiles, metrics_lookup metrics,
             }
     }
     return set;
+}
+
+void app_set_log_warnings(const app_set *set)
+{
+    for (size_t i = 0; i < set->napps; i++)
+        for (size_t w = 0; w < set->apps[i].rc.nwarnings; w++)
+            log_json(LOG_WARN, set->apps[i].rc.warnings[w], json_pack("{s:s}", "app", set->apps[i].name));
 }
 
 void app_set_retain(app_set *set) { atomic_fetch_add(&set->refs, 1); }
