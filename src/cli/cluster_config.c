@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cluster_cli.h"
+#include "manifest/read_file.h"
 
 bool cluster_config_dir(char *out, size_t size, char *why, size_t whylen)
 {
@@ -152,12 +153,14 @@ bool cluster_ctx_resolve(cluster_ctx *ctx, const char *flag_master, const char *
 
 bool cluster_token_read(const char *file, char *out, size_t size, char *why, size_t whylen)
 {
-    FILE *f = fopen(file, "r");
-    if (!f) return cluster_fail(why, whylen, "cannot read the cluster token %s: %s", file, strerror(errno));
-    char line[1024];
-    bool got = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
-    size_t n = got ? strcspn(line, "\r\n") : 0;
+    /* A regular file only (manifest/read_file.h): a FIFO would block. */
+    char problem[160], line[1024];
+    size_t len;
+    char *text = (char *)qv_read_file(AT_FDCWD, file, 64 << 10, &len, problem, sizeof problem);
+    if (!text) return cluster_fail(why, whylen, "cannot read the cluster token %s: %s", file, problem);
+    snprintf(line, sizeof line, "%s", text);
+    free(text);
+    size_t n = strcspn(line, "\r\n");
     line[n] = 0;
     if (!n) return cluster_fail(why, whylen, "the cluster token file %s is empty", file);
     for (size_t i = 0; i < n; i++)

@@ -3,14 +3,17 @@
  * foreground (docs/cluster.md, docs/api.md).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cluster/master/master.h"
+#include "manifest/read_file.h"
 #include "manifest/units.h"
 #include "serve/log.h"
 
@@ -56,18 +59,25 @@ static void default_token_file(char *out, size_t n)
 
 bool cli_read_token(const char *path, char *token, size_t n, char *why, size_t whylen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(why, whylen, "cannot read the cluster token %s: %s%s", path, strerror(errno),
-                 errno == ENOENT ? " (qyv cluster init makes one)" : "");
+    /* A regular file only (manifest/read_file.h): a FIFO would block. */
+    int fd = qv_open_for_reading(AT_FDCWD, path);
+    char problem[160] = "", line[1024];
+    size_t got;
+    char *text = fd < 0 ? NULL : (char *)qv_read_fd(fd, 64 << 10, &got, problem, sizeof problem);
+    if (!text) {
+        int e = errno;
+        snprintf(why, whylen, "cannot read the cluster token %s: %s%s", path, fd < 0 ? strerror(e) : problem,
+                 fd < 0 && e == ENOENT ? " (qyv cluster init makes one)" : "");
+        if (fd >= 0) close(fd);
         return false;
     }
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+    if (fstat(fd, &st) == 0 && (st.st_mode & 077))
         fprintf(stderr, "qyv: warning: %s can be read by other users (chmod 600 it)\n", path);
-    char line[1024];
-    bool ok = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
+    close(fd);
+    snprintf(line, sizeof line, "%s", text);
+    free(text);
+    bool ok = true;
     char *s = line;
     while (ok && (*s == ' ' || *s == '\t')) s++;
     size_t len = ok ? strcspn(s, "\r\n") : 0;

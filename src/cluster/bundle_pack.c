@@ -292,7 +292,8 @@ static la_ssize_t sink_write(struct archive *a, void *arg, const void *buf, size
 
 static uint8_t *read_whole(packer *p, const pack_entry *e, size_t *len)
 {
-    int fd = open(e->host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: a file swapped for a FIFO since the scan must not block us. */
+    int fd = open(e->host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         fail(p, "cannot read '%s': %s", e->path, fd < 0 ? strerror(errno) : "no longer a file");

@@ -86,6 +86,12 @@ expect "qyv run on a FIFO" 125 'not a regular file \(a FIFO\)' "$QYV" run "$tmp/
 expect "qyv invoke on /dev/zero" 1 'not a regular file' "$QYV" invoke /dev/zero f
 expect "qyv validate on a FIFO" 1 'fifo.qyv: cannot read: not a regular file \(a FIFO\)' "$QYV" validate "$tmp/fifo.qyv"
 expect "qyv run on a FIFO manifest" 125 'fifo.qyv: cannot read: not a regular file' "$QYV" run "$tmp/fifo.qyv"
+mkfifo "$tmp/token.fifo"
+mkdir -p "$tmp/master-data"
+expect "qyv cluster: a token FIFO is refused" 1 'token.fifo: not a regular file \(a FIFO\)' \
+    "$QYV" cluster health --token-file "$tmp/token.fifo" --master http://127.0.0.1:1
+expect "qyv master: a token FIFO is refused" 1 'token.fifo: not a regular file \(a FIFO\)' \
+    "$QYV" master --data "$tmp/master-data" --token-file "$tmp/token.fifo" --listen 127.0.0.1:0
 python3 -c 'import sys; open(sys.argv[1], "wb").write("name: a\nentrypoint: a.wasm\n".encode("utf-16"))' "$tmp/u16.qyv"
 expect "a UTF-16 manifest is refused" 1 'u16.qyv:1:1: the manifest is UTF-16 text' "$QYV" validate "$tmp/u16.qyv"
 python3 -c 'import sys; open(sys.argv[1], "w").write("name: a\nentrypoint: a.wasm\nargs: " + "[" * 100000 + "]" * 100000 + "\n")' "$tmp/deep.qyv"
