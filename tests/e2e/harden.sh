@@ -151,6 +151,15 @@ expect "permissions.fs path -> /etc: refused" 125 "app.qyv:3:38: permissions.fs 
     "$QYV" run "$tmp/grants/app.qyv"
 expect "permissions.fs path -> /etc: validate refused" 1 "app.qyv:3:38: 'permissions.fs.read' names /app/etc, but it $leads_out" \
     "$QYV" validate "$tmp/grants/app.qyv"
+app grandparent 'permissions: {fs: {read: [/app/lib/dir]}}'
+ln -s "$out" "$tmp/grandparent/lib"
+expect "permissions.fs path below a folder linked outside: refused" 125 "grants /app/lib/dir, but it $leads_out" \
+    "$QYV" run "$tmp/grandparent/app.qyv"
+app dotdot 'fs: {source: ../outside}\npermissions: {fs: read}'
+expect "fs.source with '..': refused by the parser" 1 "app.qyv:3:14: 'fs.source' must stay inside the manifest's folder" \
+    "$QYV" validate "$tmp/dotdot/app.qyv"
+app absolute 'fs: {source: /etc}\npermissions: {fs: read}'
+expect "fs.source absolute: refused by the parser" 125 "'fs.source' must be a path relative" "$QYV" run "$tmp/absolute/app.qyv"
 # Links that stay inside work, and links the guest meets are the sandbox's
 # to refuse (a memfs copy keeps them as links).
 app inside 'fs: {source: alias}\npermissions: {fs: read}'
