@@ -223,6 +223,22 @@ static char *copy_out(const char *data, size_t len, size_t *out_len)
     return buf;
 }
 
+/* stderr as the log gets it: its first WAGI_MAX_LOGGED_STDERR bytes, then
+ * a line saying how much was left out. The front logs it line by line on
+ * its event loop; megabytes of it would stall every other request. */
+static char *copy_logged(const char *data, size_t len, size_t *out_len)
+{
+    if (len <= WAGI_MAX_LOGGED_STDERR) return copy_out(data, len, out_len);
+    char note[96];
+    int k = snprintf(note, sizeof note, "\n[%zu more bytes of stderr not logged]", len - WAGI_MAX_LOGGED_STDERR);
+    char *buf = malloc(WAGI_MAX_LOGGED_STDERR + (size_t)k + 1);
+    if (!buf) return NULL;
+    memcpy(buf, data, WAGI_MAX_LOGGED_STDERR);
+    memcpy(buf + WAGI_MAX_LOGGED_STDERR, note, (size_t)k + 1);
+    *out_len = WAGI_MAX_LOGGED_STDERR + (size_t)k;
+    return buf;
+}
+
 void wagi_run(const serve_app *app, const wagi_request *rq, uint64_t timeout_ms, wagi_slot *slot,
               wagi_result *res)
 {
@@ -284,7 +300,7 @@ done:;
     /* Output past its limit is not passed on: no copy of it either. */
     res->out = copy_out(text, res->out_full ? 0 : n, &res->out_len);
     text = wasi ? qv_wasi_output(wasi, 2, &n, NULL) : "";
-    res->err = copy_out(text, n, &res->err_len);
+    res->err = copy_logged(text, n, &res->err_len);
     qv_wasi_delete(wasi);
     qv_store_delete(store);
     strvec_free(&args);

@@ -51,6 +51,8 @@ typedef struct wagi_slot {
 
 /* The most an app may write on stdout (and, separately, stderr). */
 #define WAGI_MAX_OUTPUT ((size_t)64 << 20)
+/* How much of a request's stderr goes to the log. */
+#define WAGI_MAX_LOGGED_STDERR ((size_t)16 << 10)
 
 typedef struct wagi_result {
     bool started;           /* the instance ran (false: could not set up) */
@@ -58,7 +60,7 @@ typedef struct wagi_result {
     qv_trap_kind trap;      /* 0: no trap */
     int exit_status;        /* proc_exit code, 0 if _start returned */
     char message[512];      /* what went wrong, for the log */
-    char *out, *err;        /* stdout and stderr, NUL-terminated */
+    char *out, *err;        /* stdout and stderr (its logged part), NUL-terminated */
     size_t out_len, err_len;
     bool out_full;          /* stdout reached WAGI_MAX_OUTPUT or the memory limit (out is then empty) */
     double instantiate_s, run_s;

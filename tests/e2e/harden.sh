@@ -223,6 +223,11 @@ check "stdout past the 64 MiB cap: 502" 502 'the app failed' "$url/spew2"
 grep -q 'wrote more on stdout than its limit allows' "$tmp/log" && ok "logged: output past its limit" ||
     bad "logged: output past its limit" "$(grep -m2 spew "$tmp/log")"
 grep -q '"replica died"' "$tmp/log" && bad "no replica died" "$(grep -m2 'replica died' "$tmp/log")" || ok "no replica died"
+# Megabytes of stderr are not logged line by line on the front's loop.
+grep -q 'more bytes of stderr not logged' "$tmp/log" && ok "stderr logged up to its cap" ||
+    bad "stderr logged up to its cap" "$(grep -m1 stderr "$tmp/log" | head -c 300)"
+[ "$(wc -c <"$tmp/log")" -lt 2000000 ] && ok "the log stays small ($(wc -c <"$tmp/log") bytes)" ||
+    bad "the log stays small" "$(wc -c <"$tmp/log") bytes"
 check "request variables win over env" 200 '^method: GET$' -H 'X-Custom: from-request' "$url/env/p"
 grep -q '^path: /p$' "$tmp/body" && ok "PATH_INFO from the request" || bad "PATH_INFO from the request" "$(head -c 300 "$tmp/body")"
 grep -q '^header: HTTP_X_CUSTOM=from-request$' "$tmp/body" && ! grep -q 'from-manifest' "$tmp/body" &&
