@@ -50,7 +50,10 @@ WASI_LIB := $(BUILD)/libqyvol_wasi.a
 # The cluster's core (src/cluster/): the state store (store.h; links
 # -lsqlite3) and the scheduler (scheduler.h). The master, node and API go
 # in folders of their own.
-CLUSTER_SRC := src/cluster/store.c src/cluster/store_sqlite.c src/cluster/scheduler.c src/cluster/sched_reason.c
+# Bundles (bundle.h; -larchive -lcrypto) and the API client (client.h;
+# -lcurl -ljansson) live here too.
+CLUSTER_SRC := $(wildcard src/cluster/*.c)
+CLUSTER_LIBS := -lsqlite3 -larchive -lcurl -lcrypto
 CLUSTER_LIB := $(BUILD)/libqyvol_cluster.a
 
 .PHONY: all check clean unit examples fuzz
@@ -73,8 +76,8 @@ $(CLUSTER_LIB): $(call obj,$(CLUSTER_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(MANIFEST_LIB) $(WASI_LIB) $(ENGINE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -lhttp_parser -ljansson $(LDLIBS)
+$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(CLUSTER_LIB) $(MANIFEST_LIB) $(WASI_LIB) $(ENGINE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -lhttp_parser -ljansson $(CLUSTER_LIBS) $(LDLIBS)
 
 $(BUILD)/spectest: $(call obj,$(SPECTEST_SRC)) $(ENGINE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(LDLIBS)
@@ -95,6 +98,14 @@ $(BUILD)/tests/test_store: $(BUILD)/obj/tests/unit/test_store.o $(CLUSTER_LIB)
 $(BUILD)/tests/test_scheduler: $(BUILD)/obj/tests/unit/test_scheduler.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+# The API client, against a one-connection server on a thread.
+$(BUILD)/tests/test_client: $(BUILD)/obj/tests/unit/test_client.o $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson -lcmocka $(LDLIBS)
+# Bundles: packed from manifests (the manifest library), unpacked safely.
+$(BUILD)/tests/test_bundle: $(BUILD)/obj/tests/unit/test_bundle.o $(CLUSTER_LIB) $(MANIFEST_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -larchive -lcrypto -lcmocka $(LDLIBS)
 
 # The corpus tests read the spec tests' JSON scripts.
 $(BUILD)/tests/test_validate_corpus: LDLIBS += -ljansson
