@@ -31,6 +31,8 @@ endif
 
 ENGINE_SRC := $(wildcard src/engine/*.c)
 CLI_SRC := $(wildcard src/cli/*.c) $(wildcard src/app/*.c)
+# `qyv node` (src/cluster/node/) links into qyv with the commands.
+CLI_SRC += $(wildcard src/cluster/node/*.c)
 WASI_SRC := $(wildcard src/wasi/*.c)
 SERVE_SRC := $(wildcard src/serve/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

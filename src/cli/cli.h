@@ -27,6 +27,7 @@ int cmd_invoke(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
+int cmd_node(int argc, char **argv);
 
 /* qyv run: compile, link and run a module (run_module.c). */
 struct run_config;

@@ -861,6 +861,8 @@ int pool_size(const pool *p) { return p->nreplicas; }
 
 bool pool_idle(const pool *p) { return !p->in_flight && !p->queue_head; }
 
+int pool_load(const pool *p) { return p->in_flight + (int)p->queued; }
+
 json_t *pool_describe(const pool *p)
 {
     json_t *list = json_array();

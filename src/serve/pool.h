@@ -71,6 +71,8 @@ json_t *pool_describe(const pool *p);
 /* The replicas in rotation, and how many there are. */
 int pool_ready(const pool *p);
 int pool_size(const pool *p);
+/* Requests running on its replicas or waiting for one. */
+int pool_load(const pool *p);
 
 /* After a reload: no more health checks or restarts; the requests taken
  * finish, then the owner frees the pool (pool_idle says when). */

@@ -349,6 +349,7 @@ runtime_app *runtime_find(serve_runtime *rt, const char *name)
 const char *runtime_app_name(const runtime_app *app) { return app->app.name; }
 const char *runtime_app_route(const runtime_app *app) { return app->app.route; }
 bool runtime_app_healthy(const runtime_app *app) { return app->pool && pool_healthy(app->pool); }
+int runtime_app_load(const runtime_app *app) { return app->pool ? pool_load(app->pool) : 0; }
 size_t runtime_app_count(const serve_runtime *rt) { return rt->napps; }
 long runtime_in_flight(const serve_runtime *rt) { return rt->in_flight; }
 

@@ -87,6 +87,8 @@ runtime_app *runtime_find(serve_runtime *rt, const char *name);
 const char *runtime_app_name(const runtime_app *app);
 const char *runtime_app_route(const runtime_app *app); /* "" for "/" */
 bool runtime_app_healthy(const runtime_app *app);
+/* Its requests running and waiting (for least_connections across nodes). */
+int runtime_app_load(const runtime_app *app);
 
 /* Run r on app and answer x (with X-Request-Id, an access log line, the
  * app's metrics), or answer 503 when it cannot take it. */

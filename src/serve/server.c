@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "serve/control.h"
+#include "serve/drain.h"
 #include "serve/http1.h"
 #include "serve/limits.h"
 #include "serve/log.h"
@@ -43,9 +44,9 @@ typedef struct server {
     size_t nfiles;
     serve_options opt;
     bool draining;
-    struct event *drain_timer, *housekeeping, *sigterm, *sigint, *sighup;
+    struct event *housekeeping, *sigterm, *sigint, *sighup;
+    drain drain;
     log_followers followers;   /* open `qyv logs --follow` streams */
-    uint64_t drain_deadline_ns;
     control_auth auth;         /* who may use the control endpoints */
     /* Reloads: one thread at a time; asked again while one runs, it runs
      * once more after it (so 20 SIGHUPs make two loads, not twenty). */
@@ -262,15 +263,10 @@ static void on_request(void *ctx, http_exchange *x, const http_request *r)
 
 /* ------------------------------------------------------------ shutdown */
 
-static void drain_check(evutil_socket_t fd, short what, void *arg)
+static long requests_in_flight(void *ctx)
 {
-    (void)fd, (void)what;
-    server *srv = arg;
-    long left = runtime_in_flight(srv->rt);
-    if (left == 0 || wagi_now_ns() > srv->drain_deadline_ns) {
-        if (left) log_json(LOG_WARN, "drain timeout: leaving requests unanswered", json_pack("{s:I}", "in_flight", (json_int_t)left));
-        event_base_loopexit(srv->base, NULL);
-    }
+    server *srv = ctx;
+    return runtime_in_flight(srv->rt);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -280,16 +276,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (srv->draining) return;
     srv->draining = true;
     log_followers_end(&srv->followers);
-    log_json(LOG_INFO, "shutting down: draining requests in flight",
-             json_pack("{s:s,s:I}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "in_flight",
-                       (json_int_t)runtime_in_flight(srv->rt)));
     /* No new connections; idle ones close, busy ones after their answer. */
     http_server_drain(srv->http);
-    srv->drain_deadline_ns = wagi_now_ns() + (uint64_t)srv->opt.drain_timeout_s * 1000000000u;
-    srv->drain_timer = event_new(srv->base, -1, EV_PERSIST, drain_check, srv);
-    struct timeval tick = {0, 20000};
-    if (srv->drain_timer) event_add(srv->drain_timer, &tick);
-    else event_base_loopexit(srv->base, NULL);
+    drain_start(&srv->drain, srv->base, (int)sig, srv->opt.drain_timeout_s, requests_in_flight, srv);
 }
 
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
@@ -418,7 +407,7 @@ out:
     runtime_free(srv->rt);
     limits_cleanup();
     control_auth_remove(&srv->auth);
-    if (srv->drain_timer) event_free(srv->drain_timer);
+    drain_free(&srv->drain);
     if (srv->housekeeping) event_free(srv->housekeeping);
     if (srv->sigterm) event_free(srv->sigterm);
     if (srv->sigint) event_free(srv->sigint);
