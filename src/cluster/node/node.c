@@ -19,6 +19,8 @@
 #include "serve/limits.h"
 #include "serve/log.h"
 
+#define APP_MAX_BODY (10u * 1000 * 1000)
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -72,10 +74,12 @@ static void on_node_port(void *ctx, http_exchange *x, const http_request *r)
     else proxy_handle(n->proxy, x, r, route);
 }
 
-static http_limits limits_of(void)
+/* As qyv serve's defaults; max_body: 10 MB for app traffic (as qyv
+ * serve's --max-body), 1 MiB for the node API. */
+static http_limits limits_of(size_t max_body)
 {
     return (http_limits){.max_head = 64 * 1024,
-                         .max_body = 256u << 20,
+                         .max_body = max_body,
                          .head_timeout_ms = 10000,
                          .idle_timeout_ms = 30000,
                          .max_connections = 10000};
@@ -104,8 +108,10 @@ void node_sync_ports(node *n)
         }
         *at = np->next;
         log_json(LOG_INFO, "closing a node port", json_pack("{s:i}", "port", np->port));
-        http_server_free(np->http);
-        free(np);
+        /* Its requests in flight are answered first (on_tick frees it). */
+        http_server_drain(np->http);
+        np->next = n->closing_ports;
+        n->closing_ports = np;
     }
     char host[300], why[300];
     host_of(n->ingress, host, sizeof host);
@@ -115,7 +121,7 @@ void node_sync_ports(node *n)
         for (node_port *np = n->ports; np && !open; np = np->next) open = np->port == port;
         if (open) continue;
         node_port *np = calloc(1, sizeof *np);
-        http_limits limits = limits_of();
+        http_limits limits = limits_of(APP_MAX_BODY);
         if (np) np->http = http_server_new(n->base, &limits, on_node_port, np);
         if (!np || !np->http) {
             free(np);
@@ -164,6 +170,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     node *n = arg;
     runtime_housekeeping(n->rt);
     remake_status(n);
+    for (node_port **at = &n->closing_ports; *at;) {
+        node_port *np = *at;
+        if (http_server_connections(np->http)) {
+            at = &np->next;
+            continue;
+        }
+        *at = np->next;
+        http_server_free(np->http);
+        free(np);
+    }
 }
 
 static void on_handoff(evutil_socket_t fd, short what, void *arg)
@@ -260,9 +276,9 @@ static bool start(node *n, char *why, size_t whylen)
     int channels = n->opt.workers > 0 ? n->opt.workers : 0;
     runtime_options ro = {n->base, channels, n->opt.ingress_address, n->opt.ingress_port};
     proxy_local local = {local_available, local_serve, n};
-    http_limits limits = limits_of();
+    http_limits limits = limits_of(APP_MAX_BODY), api_limits = limits_of(1u << 20);
     if (!n->base || !(n->rt = runtime_new(&ro)) || !(n->proxy = proxy_new(n->base, n->name, &local, 300000)) ||
-        !(n->api = http_server_new(n->base, &limits, node_api_request, n)) ||
+        !(n->api = http_server_new(n->base, &api_limits, node_api_request, n)) ||
         !(n->ingress_http = http_server_new(n->base, &limits, on_ingress, n))) {
         snprintf(why, whylen, "out of memory");
         return false;
@@ -298,12 +314,13 @@ static void stop(node *n)
     log_followers_end(&n->followers);
     runtime_free(n->rt);
     limits_cleanup();
-    while (n->ports) {
-        node_port *np = n->ports;
-        n->ports = np->next;
-        http_server_free(np->http);
-        free(np);
-    }
+    for (node_port **lists[2] = {&n->ports, &n->closing_ports}, ***l = lists; l < lists + 2; l++)
+        while (**l) {
+            node_port *np = **l;
+            **l = np->next;
+            http_server_free(np->http);
+            free(np);
+        }
     http_server_free(n->api);
     http_server_free(n->ingress_http);
     proxy_free(n->proxy);

@@ -35,6 +35,7 @@ typedef struct node {
     struct event_base *base;
     http_server *api, *ingress_http;
     node_port *ports;
+    node_port *closing_ports;  /* drained, freed once their connections are gone */
     serve_runtime *rt;
     proxy *proxy;
     log_followers followers;
