@@ -35,6 +35,7 @@ typedef struct forward {
     route_peer *tried[MAX_TRIES];
     size_t ntried;
     route_peer *peer;          /* where it is now */
+    struct evhttp_connection *conn; /* to the peer, while a try is on */
 } forward;
 
 static uint64_t now_ns(void)
@@ -160,9 +161,22 @@ static void unreachable(forward *f, const char *why)
     forward_free(f);
 }
 
+static void free_connection(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    evhttp_connection_free(arg);
+}
+
 static void on_response(struct evhttp_request *req, void *arg)
 {
     forward *f = arg;
+    /* libevent still uses the connection when this returns, and frees it
+     * itself in none of the cases seen here (a refused connect, an
+     * answer with Connection: close): free it right after. */
+    struct timeval now = {0, 0};
+    if (event_base_once(f->p->base, -1, EV_TIMEOUT, free_connection, f->conn, &now) != 0)
+        log_json(LOG_WARN, "cannot schedule freeing a connection", NULL);
+    f->conn = NULL;
     f->p->in_flight--;
     f->peer->active--;
     int code = req ? evhttp_request_get_response_code(req) : 0;
@@ -235,12 +249,14 @@ static void send_to_peer(forward *f)
     }
     unsigned s = (p->timeout_ms + 999) / 1000;
     evhttp_connection_set_timeout(conn, (int)s);
-    evhttp_connection_free_on_completion(conn);
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     for (size_t i = 0; i < r->nheaders; i++)
         if (!hop_by_hop(r->headers[i].name)) evhttp_add_header(out, r->headers[i].name, r->headers[i].value);
     if (!header_of(r, "Host")) evhttp_add_header(out, "Host", f->peer->ingress);
     evhttp_add_header(out, PROXY_FORWARDED_HEADER, *p->self ? p->self : "master");
+    /* One connection per forwarded request: libevent frees a connection
+     * of its own only once it closes (reuse is for later). */
+    evhttp_add_header(out, "Connection", "close");
     const char *xff = header_of(r, "X-Forwarded-For");
     char forwarded_for[600];
     snprintf(forwarded_for, sizeof forwarded_for, "%s%s%s", xff ? xff : "", xff ? ", " : "", r->peer);
@@ -261,9 +277,14 @@ static void send_to_peer(forward *f)
     f->peer->active++;
     /* A connection that fails later calls on_response with code 0; one
      * that cannot even start is failed here (libevent dropped the request). */
+    f->conn = conn;
     int started = evhttp_make_request(conn, req, type, uri);
     free(uri);
     if (started != 0) {
+        /* No socket (or no memory): nothing was called back. The request
+         * is not freed: libevent frees it in one of those cases only. */
+        evhttp_connection_free(conn);
+        f->conn = NULL;
         p->in_flight--;
         f->peer->active--;
         unreachable(f, "cannot connect");
