@@ -253,6 +253,10 @@ if [ $gcc_ok -eq 1 ]; then
     expect_cli 0 '^usage: qyv run' $q run --help
     expect_cli 0 '^usage: qyv serve' $q serve --help
     expect_cli 2 'no apps given' $q serve
+    expect_cli 0 '^usage: qyv node' $q node --help
+    expect_cli 2 'listen ADDR:PORT is needed' $q node --data "$LOG" --token-file "$LOG/none"
+    expect_cli 2 "capacity: unknown capacity 'disk'" $q node --capacity disk=1G
+    expect_cli 1 'cannot read .*none: No such file' $q node --listen 127.0.0.1:1 --data "$LOG/node" --token-file "$LOG/none"
     printf hello >"$LOG/five"
     expect_cli 5 'status 5' bash -c "$q run $t/wasi_unstable.wasm <$LOG/five; s=\$?; echo status \$s; exit \$s"
     [ $cli_ok -eq 1 ] && echo "$cli_checks CLI checks passed (qyv invoke build/examples/fib.wasm fib 30 -> 832040, ...)"
