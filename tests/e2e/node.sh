@@ -30,13 +30,22 @@ printf 'name: echo\nentrypoint: echo.wasm\ntype: http\nroute: /e\ntimeout: 5s\n'
 tar --format=ustar -cf "$tmp/bundle.tar" -C "$tmp/app" app.qyv echo.wasm
 digest=$(sha256sum "$tmp/bundle.tar" | cut -d' ' -f1)
 cp "$tmp/bundle.tar" "$tmp/m/$digest.tar"
+# And a broken one: a misspelt key in its manifest.
+mkdir -p "$tmp/broken"
+cp examples/http-echo/echo.wasm "$tmp/broken/"
+printf 'name: broken\nentrypoint: echo.wasm\ntype: http\nroute: /b\ntimout: 5s\n' >"$tmp/broken/app.qyv"
+tar --format=ustar -cf "$tmp/broken.tar" -C "$tmp/broken" app.qyv echo.wasm
+broken=$(sha256sum "$tmp/broken.tar" | cut -d' ' -f1)
+cp "$tmp/broken.tar" "$tmp/m/$broken.tar"
 
 # plan A_REPLICAS B_REPLICAS [NODEPORT] [DEAD_ENDPOINT]: what the master
-# assigns node-a and node-b, and the route every node gets.
+# assigns node-a and node-b, and the route every node gets; with BROKEN=1
+# node-a is also assigned the broken app.
 plan() {
-    python3 - "$digest" "$ia" "$ib" "$dead" "$@" >"$tmp/m/plan.json.tmp" <<'PY'
-import json, sys
-digest, ia, ib, dead, a, b = sys.argv[1:7]
+    BROKEN=${BROKEN:-} python3 - "$digest" "$ia" "$ib" "$dead" "$broken" "$@" >"$tmp/m/plan.json.tmp" <<'PY'
+import json, os, sys
+digest, ia, ib, dead, broken, a, b = sys.argv[1:8]
+del sys.argv[1]
 a, b = int(a), int(b)
 port = int(sys.argv[7]) if len(sys.argv) > 7 else 0
 def assign(n):
@@ -47,7 +56,9 @@ if len(sys.argv) > 8: eps.append({"node": "node-c", "ingress": "127.0.0.1:" + de
 if a: eps.append({"node": "node-a", "ingress": "127.0.0.1:" + ia, "replicas": a, "weight": 1})
 if b: eps.append({"node": "node-b", "ingress": "127.0.0.1:" + ib, "replicas": b, "weight": 1})
 routes = [{"app": "echo", "route": "/e", "port": port, "algorithm": "round_robin", "endpoints": eps}] if eps else []
-print(json.dumps({"node-a": {"assignments": assign(a), "routes": routes},
+extra = [{"app": "broken", "revision": 1, "digest": broken, "manifest": "app.qyv", "overrides": {},
+          "replicas": 1}] if os.environ.get("BROKEN") else []
+print(json.dumps({"node-a": {"assignments": assign(a) + extra, "routes": routes},
                   "node-b": {"assignments": assign(b), "routes": routes}}))
 PY
     mv "$tmp/m/plan.json.tmp" "$tmp/m/plan.json"
@@ -127,6 +138,16 @@ check "GET /v1/logs?app=echo" 200 '"message":"request"' "${auth[@]}" "http://127
 plan 3 0 "$np"
 wait_for "node port open" curl -sf -o /dev/null "http://127.0.0.1:$np/"
 check "the NodePort serves the app at its root" 200 '^path: /hello$' "http://127.0.0.1:$np/hello"
+
+# --- a broken app is left out, once, and the others run on
+BROKEN=1 plan 3 0 "$np"
+wait_for "the broken app is refused" grep -q '"message":"cannot run an assigned app; left out' "$tmp/node-a.log"
+sleep 1
+n=$(grep -c 'cannot run an assigned app' "$tmp/node-a.log")
+grep -q "left out until its assignment changes.*app.qyv:5:1: .*did you mean 'timeout'" "$tmp/node-a.log" && [ "$n" = 1 ] &&
+    ok "a broken app: its FILE:LINE:COLUMN logged once, not loaded again" || bad "a broken app" "$n lines: $(grep -m1 'assigned app' "$tmp/node-a.log")"
+check "the other apps run on" 200 '^path: /still$' "http://127.0.0.1:$ia/e/still"
+plan 3 0 "$np"
 
 # --- the master goes away: the node keeps serving
 kill -KILL "$master"

@@ -34,6 +34,8 @@ typedef struct session {
     long heartbeat_ms;
     bool reachable;            /* last call got an answer (for logging changes only) */
     char last_failure[1024];   /* the assignment problem last logged */
+    char **bad;                /* keys of assignments that would not load: */
+    size_t nbad;               /*   left out (not loaded again) until they change */
 } session;
 
 /* Wait up to ms, or until stopped or woken (a new master). */
@@ -82,6 +84,8 @@ static bool post_json(session *s, const char *path, json_t *body, api_reply *out
     return ok;
 }
 
+static void problem(session *s, const char *message, const char *reason);
+
 static void register_here(session *s)
 {
     node *n = s->n;
@@ -104,10 +108,10 @@ static void register_here(session *s)
         log_json(LOG_INFO, "registered with the master",
                  json_pack("{s:s,s:I}", "master", s->master, "heartbeat_ms", (json_int_t)s->heartbeat_ms));
     } else {
-        char err[400];
-        log_json(LOG_ERROR, "the master refused to register this node",
-                 json_pack("{s:s,s:i,s:s}", "master", s->master, "status", (int)reply.status, "reason",
-                           api_error(&reply, err, sizeof err)));
+        char err[400], reason[600];
+        snprintf(reason, sizeof reason, "%s answered %ld: %s", s->master, reply.status,
+                 api_error(&reply, err, sizeof err));
+        problem(s, "the master refused to register this node", reason);
     }
     api_reply_free(&reply);
 }
@@ -252,13 +256,15 @@ static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_
     return true;
 }
 
-/* Log a problem with the assignments once, not every second. */
-static void assignment_problem(session *s, const char *what)
+/* Log a problem once, not every second while it lasts. */
+static void problem(session *s, const char *message, const char *reason)
 {
-    if (!strcmp(s->last_failure, what)) return;
-    snprintf(s->last_failure, sizeof s->last_failure, "%s", what);
-    log_json(LOG_ERROR, "cannot run an assigned app", json_pack("{s:s}", "reason", what));
+    if (!strcmp(s->last_failure, reason)) return;
+    snprintf(s->last_failure, sizeof s->last_failure, "%s", reason);
+    log_json(LOG_ERROR, message, json_pack("{s:s}", "reason", reason));
 }
+
+static void assignment_problem(session *s, const char *what) { problem(s, "cannot run an assigned app", what); }
 
 /* Hand the plan and routes to the loop, and wait until it took them. */
 static void hand_over(node *n, runtime_plan *plan, json_t *routes)
@@ -282,47 +288,73 @@ static void hand_over(node *n, runtime_plan *plan, json_t *routes)
     pthread_mutex_unlock(&n->mu);
 }
 
+static bool is_bad(const session *s, const char *key)
+{
+    for (size_t i = 0; i < s->nbad; i++)
+        if (!strcmp(s->bad[i], key)) return true;
+    return false;
+}
+
+static void free_keys(char **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(keys[i]);
+    free(keys);
+}
+
 /* The heartbeat's answer: run exactly its assignments, route by its routes. */
 static void apply_answer(session *s, json_t *answer)
 {
     node *n = s->n;
     json_t *list = json_object_get(answer, "assignments"), *routes = json_object_get(answer, "routes");
-    size_t total = json_array_size(list), count = 0;
+    size_t total = json_array_size(list), count = 0, nbad = 0;
     assigned *as = calloc(total + 1, sizeof *as);
     app_spec *specs = calloc(total + 1, sizeof *specs);
-    if (!as || !specs) goto out;
+    char **bad = calloc(total + 1, sizeof *bad);
+    if (!as || !specs || !bad) goto out;
     char why[1024];
     bool all_ok = true;
     for (size_t i = 0; i < total; i++) {
-        if (read_assignment(s, json_array_get(list, i), &as[count], why, sizeof why)) {
-            specs[count] = as[count].spec;
-            count++;
-        } else {
+        assigned *a = &as[count];
+        if (!read_assignment(s, json_array_get(list, i), a, why, sizeof why)) {
             all_ok = false;
-            free(as[count].key), free(as[count].env);
-            memset(&as[count], 0, sizeof as[count]);
+            free(a->key), free(a->env);
+            memset(a, 0, sizeof *a);
             assignment_problem(s, why);
+        } else if (is_bad(s, a->key)) {
+            bad[nbad++] = a->key; /* still the same bad app: not loaded again */
+            a->key = NULL;
+            free(a->env), a->env = NULL;
+        } else {
+            specs[count++] = a->spec;
         }
     }
     app_error err;
     runtime_plan *plan = runtime_prepare(n->rt, specs, count, &err);
     if (!plan) {
         /* One bad app must not keep the others from running: leave out
-         * those that do not load on their own. */
-        all_ok = false;
-        assignment_problem(s, err.text);
+         * those that do not load on their own, until they change. */
         size_t kept = 0;
         for (size_t i = 0; i < count; i++) {
             runtime_plan *one = runtime_prepare(n->rt, &specs[i], 1, &err);
-            if (one) specs[kept++] = specs[i];
-            else assignment_problem(s, err.text);
+            if (one) {
+                specs[kept++] = specs[i];
+            } else {
+                log_json(LOG_ERROR, "cannot run an assigned app; left out until its assignment changes",
+                         json_pack("{s:s,s:s}", "app", specs[i].name, "reason", err.text));
+                char *key = strdup(specs[i].key);
+                if (key) bad[nbad++] = key;
+            }
             runtime_plan_free(one);
         }
         plan = runtime_prepare(n->rt, specs, kept, &err);
+        if (!plan) assignment_problem(s, err.text); /* together they clash */
     }
+    free_keys(s->bad, s->nbad);
+    s->bad = bad, s->nbad = nbad, bad = NULL;
     if (all_ok) s->last_failure[0] = '\0';
     if (plan) hand_over(n, plan, json_incref(routes ? routes : json_array()));
 out:
+    free(bad);
     assigned_free(as, total);
     free(specs);
 }
@@ -375,6 +407,7 @@ static void *master_main(void *arg)
         if (s.registered) heartbeat(&s);
         nap(n, s.registered ? s.heartbeat_ms : 1000);
     }
+    free_keys(s.bad, s.nbad);
     return NULL;
 }
 
