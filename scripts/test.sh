@@ -101,6 +101,8 @@ run_wasi_suites() {
     run_counted "qyv serve replicas$label" tests/e2e/replicas.sh "$build"
     step "qyv serve against hostile clients$label"
     run_counted "qyv serve hardening$label" tests/e2e/http_hardening.sh "$build"
+    step "the serving runtime through reloads$label"
+    run_counted "runtime reloads$label" tests/e2e/runtime.sh "$build"
     step "qyv node end to end$label"
     run_counted "qyv node$label" tests/e2e/node.sh "$build"
 }
