@@ -132,6 +132,7 @@ codes=$(sort "$tmp/codes" | uniq -c | tr -s ' ' | tr '\n' ' ')
 [ "$(grep -vc '^200$' "$tmp/codes")" = 0 ] && ok "scaled 1 -> 3 under load: every request 200 ($codes)" || bad "scale under load" "$codes"
 grep -q '"message":"app replaced"' "$tmp/node-a.log" && ok "logged: app replaced" || bad "logged: app replaced" "$(tail -3 "$tmp/node-a.log")"
 check "GET /v1/metrics" 200 '^qyvol_replicas_ready\{app="echo"\} 3$' "${auth[@]}" "http://127.0.0.1:$pa/v1/metrics"
+check "the master thread's lines are kept too" 200 '"message":"registered with the master"' "${auth[@]}" "http://127.0.0.1:$pa/v1/logs?tail=1000"
 check "GET /v1/logs?app=echo" 200 '"message":"request"' "${auth[@]}" "http://127.0.0.1:$pa/v1/logs?app=echo&tail=5"
 
 # --- a NodePort

@@ -308,6 +308,7 @@ static bool start(node *n, char *why, size_t whylen)
 static void stop(node *n)
 {
     node_master_stop(n);
+    node_flush_logs(n);
     /* A plan handed over and not taken. */
     runtime_plan_free(n->handoff_plan);
     json_decref(n->handoff_routes);

@@ -14,6 +14,7 @@
 #include "cluster/proxy.h"
 #include "serve/drain.h"
 #include "serve/http1.h"
+#include "serve/log.h"
 #include "serve/log_query.h"
 #include "serve/runtime.h"
 
@@ -24,6 +25,14 @@ typedef struct node_port {
     http_server *http;
     struct node_port *next;
 } node_port;
+
+/* A log line from the master thread, for the loop to write. */
+typedef struct queued_log {
+    log_level level;
+    char *message;
+    json_t *fields;
+    struct queued_log *next;
+} queued_log;
 
 typedef struct node {
     node_options opt;
@@ -56,6 +65,7 @@ typedef struct node {
     runtime_plan *handoff_plan;
     json_t *handoff_routes;
     uint64_t handoffs_done;
+    queued_log *logs_head, *logs_tail;
     pthread_t thread;
     bool thread_started;
 } node;
@@ -71,6 +81,8 @@ bool node_master_start(node *n);
 void node_master_stop(node *n);
 /* A new master (POST /v1/node/join): register there. */
 void node_set_master(node *n, const char *master);
+/* On the loop (or once the thread is gone): write its queued log lines. */
+void node_flush_logs(node *n);
 /* On the loop: put in place what the thread handed over. */
 void node_take_handoff(node *n);
 

@@ -59,13 +59,36 @@ static bool stopping(node *n)
     return s;
 }
 
+/* The thread's log lines go through the loop (log.h is the loop's: its
+ * followers are HTTP streams): queued here, written by node_take_handoff. */
+static void thread_log(node *n, log_level level, const char *message, json_t *fields)
+{
+    queued_log *q = calloc(1, sizeof *q);
+    if (q) q->message = strdup(message);
+    if (!q || !q->message) {
+        free(q);
+        json_decref(fields);
+        return;
+    }
+    q->level = level;
+    q->fields = fields;
+    pthread_mutex_lock(&n->mu);
+    if (n->logs_tail) n->logs_tail->next = q;
+    else n->logs_head = q;
+    n->logs_tail = q;
+    pthread_mutex_unlock(&n->mu);
+    char one = 1;
+    while (write(n->handoff_pipe[1], &one, 1) < 0 && errno == EINTR) continue;
+}
+
 /* Log when the master goes from answering to not, and back. */
 static void reachability(session *s, bool ok, const char *why)
 {
+    node *n = s->n;
     if (ok == s->reachable) return;
     s->reachable = ok;
-    if (ok) log_json(LOG_INFO, "the master answers", json_pack("{s:s}", "master", s->master));
-    else log_json(LOG_WARN, "the master cannot be reached; serving what runs here", json_pack("{s:s,s:s}", "master",
+    if (ok) thread_log(n, LOG_INFO, "the master answers", json_pack("{s:s}", "master", s->master));
+    else thread_log(n, LOG_WARN, "the master cannot be reached; serving what runs here", json_pack("{s:s,s:s}", "master",
                                                                                                 s->master, "reason", why));
 }
 
@@ -105,7 +128,7 @@ static void register_here(session *s)
         s->heartbeat_ms = ms >= 100 && ms <= 60000 ? (long)ms : 1000;
         json_decref(j);
         s->registered = true;
-        log_json(LOG_INFO, "registered with the master",
+        thread_log(n, LOG_INFO, "registered with the master",
                  json_pack("{s:s,s:I}", "master", s->master, "heartbeat_ms", (json_int_t)s->heartbeat_ms));
     } else {
         char err[400], reason[600];
@@ -163,7 +186,7 @@ static bool ensure_bundle(session *s, const char *digest, char *dir, size_t dirl
         snprintf(why, whylen, "bundle %.12s: cannot move it in place: %s", digest, strerror(errno));
         goto out;
     }
-    log_json(LOG_INFO, "bundle fetched", json_pack("{s:s,s:I}", "digest", digest, "bytes", (json_int_t)reply.len));
+    thread_log(n, LOG_INFO, "bundle fetched", json_pack("{s:s,s:I}", "digest", digest, "bytes", (json_int_t)reply.len));
     ok = true;
 out:
     api_reply_free(&reply);
@@ -259,9 +282,10 @@ static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_
 /* Log a problem once, not every second while it lasts. */
 static void problem(session *s, const char *message, const char *reason)
 {
+    node *n = s->n;
     if (!strcmp(s->last_failure, reason)) return;
     snprintf(s->last_failure, sizeof s->last_failure, "%s", reason);
-    log_json(LOG_ERROR, message, json_pack("{s:s}", "reason", reason));
+    thread_log(n, LOG_ERROR, message, json_pack("{s:s}", "reason", reason));
 }
 
 static void assignment_problem(session *s, const char *what) { problem(s, "cannot run an assigned app", what); }
@@ -339,7 +363,7 @@ static void apply_answer(session *s, json_t *answer)
             if (one) {
                 specs[kept++] = specs[i];
             } else {
-                log_json(LOG_ERROR, "cannot run an assigned app; left out until its assignment changes",
+                thread_log(n, LOG_ERROR, "cannot run an assigned app; left out until its assignment changes",
                          json_pack("{s:s,s:s}", "app", specs[i].name, "reason", err.text));
                 char *key = strdup(specs[i].key);
                 if (key) bad[nbad++] = key;
@@ -378,13 +402,13 @@ static void heartbeat(session *s)
         s->registered = false; /* the master forgot this node: register again */
     } else if (reply.status != 200) {
         char err[400];
-        log_json(LOG_WARN, "the master refused a heartbeat",
+        thread_log(n, LOG_WARN, "the master refused a heartbeat",
                  json_pack("{s:i,s:s}", "status", (int)reply.status, "reason", api_error(&reply, err, sizeof err)));
     } else {
         json_error_t e;
         json_t *answer = json_loadb(reply.body, reply.len, 0, &e);
         if (json_is_object(answer)) apply_answer(s, answer);
-        else log_json(LOG_WARN, "the master's heartbeat answer is not JSON", json_pack("{s:s}", "reason", e.text));
+        else thread_log(n, LOG_WARN, "the master's heartbeat answer is not JSON", json_pack("{s:s}", "reason", e.text));
         json_decref(answer);
     }
     api_reply_free(&reply);
@@ -436,8 +460,24 @@ void node_master_stop(node *n)
     n->thread_started = false;
 }
 
+void node_flush_logs(node *n)
+{
+    pthread_mutex_lock(&n->mu);
+    queued_log *logs = n->logs_head;
+    n->logs_head = n->logs_tail = NULL;
+    pthread_mutex_unlock(&n->mu);
+    while (logs) {
+        queued_log *q = logs;
+        logs = q->next;
+        log_json(q->level, q->message, q->fields);
+        free(q->message);
+        free(q);
+    }
+}
+
 void node_take_handoff(node *n)
 {
+    node_flush_logs(n);
     pthread_mutex_lock(&n->mu);
     runtime_plan *plan = n->handoff_ready ? n->handoff_plan : NULL;
     json_t *routes = n->handoff_ready ? n->handoff_routes : NULL;
