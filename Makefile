@@ -31,6 +31,8 @@ endif
 
 ENGINE_SRC := $(wildcard src/engine/*.c)
 CLI_SRC := $(wildcard src/cli/*.c) $(wildcard src/app/*.c)
+# `qyv node` (src/cluster/node/) links into qyv with the commands.
+CLI_SRC += $(wildcard src/cluster/node/*.c)
 WASI_SRC := $(wildcard src/wasi/*.c)
 SERVE_SRC := $(wildcard src/serve/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -113,6 +115,14 @@ $(BUILD)/tests/test_cluster_cli: $(BUILD)/obj/tests/unit/test_cluster_cli.o \
 $(BUILD)/tests/test_bundle: $(BUILD)/obj/tests/unit/test_bundle.o $(CLUSTER_LIB) $(MANIFEST_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -larchive -lcrypto -lcmocka $(LDLIBS)
+
+# A node's routing choices and capacity, tested without sockets.
+$(BUILD)/tests/test_route_table: $(BUILD)/obj/tests/unit/test_route_table.o $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LDLIBS)
+$(BUILD)/tests/test_capacity: $(BUILD)/obj/tests/unit/test_capacity.o $(CLUSTER_LIB) $(MANIFEST_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 # The corpus tests read the spec tests' JSON scripts.
 $(BUILD)/tests/test_validate_corpus: LDLIBS += -ljansson

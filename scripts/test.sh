@@ -103,6 +103,10 @@ run_wasi_suites() {
     run_counted "qyv serve hardening$label" tests/e2e/http_hardening.sh "$build"
     step "qyv cluster commands before any master$label"
     run_counted "qyv cluster CLI$label" tests/e2e/cluster_cli.sh "$build"
+    step "the serving runtime through reloads$label"
+    run_counted "runtime reloads$label" tests/e2e/runtime.sh "$build"
+    step "qyv node end to end$label"
+    run_counted "qyv node$label" tests/e2e/node.sh "$build"
 }
 
 # expect_cli STATUS PATTERN CMD...: run qyv, check its exit status and that
@@ -267,6 +271,10 @@ if [ $gcc_ok -eq 1 ]; then
     expect_cli 0 '^usage: qyv run' $q run --help
     expect_cli 0 '^usage: qyv serve' $q serve --help
     expect_cli 2 'no apps given' $q serve
+    expect_cli 0 '^usage: qyv node' $q node --help
+    expect_cli 2 'listen ADDR:PORT is needed' $q node --data "$LOG" --token-file "$LOG/none"
+    expect_cli 2 "capacity: unknown capacity 'disk'" $q node --capacity disk=1G
+    expect_cli 1 'cannot read .*none: No such file' $q node --listen 127.0.0.1:1 --data "$LOG/node" --token-file "$LOG/none"
     printf hello >"$LOG/five"
     expect_cli 5 'status 5' bash -c "$q run $t/wasi_unstable.wasm <$LOG/five; s=\$?; echo status \$s; exit \$s"
     [ $cli_ok -eq 1 ] && echo "$cli_checks CLI checks passed (qyv invoke build/examples/fib.wasm fib 30 -> 832040, ...)"
