@@ -63,7 +63,7 @@ $(WASI_LIB): $(call obj,$(WASI_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(MANIFEST_LIB) $(WASI_LIB) $(ENGINE_LIB)
+$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(MANIFEST_LIB) $(WASI_LIB) $(BUILD)/libqyvol_component.a $(ENGINE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -ljansson $(LDLIBS)
 
 $(BUILD)/spectest: $(call obj,$(SPECTEST_SRC)) $(ENGINE_LIB)

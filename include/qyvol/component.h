@@ -99,6 +99,8 @@ typedef qv_trap *(*qv_chost_fn)(qv_ccall *call, void *env, const qv_cval *args, 
 
 qv_chost *qv_chost_new(void);
 void qv_chost_delete(qv_chost *host);
+/* Zeroed memory that lives as long as the host (for its functions' env). */
+void *qv_chost_alloc(qv_chost *host, size_t bytes);
 
 /* A resource type of `iface`, e.g. ("wasi:io/streams@0.2.12",
  * "output-stream"). `dtor` (may be NULL) is called with the host object

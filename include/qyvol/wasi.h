@@ -116,6 +116,21 @@ const char *qv_wasi_output(const qv_wasi *wasi, int fd, size_t *len, bool *full)
  * (then *trap is a QV_TRAP_HOST trap saying so). */
 int qv_wasi_run(qv_wasi *wasi, qv_store *store, qv_instance *instance, qv_trap **trap);
 
+/* ---------------------------------------------------------------- WASI 0.2 */
+
+/* WASI 0.2 (preview 2) for components, on the same context and sandbox:
+ * defines in `host` the interfaces wasi:cli (environment, exit, stdin,
+ * stdout, stderr, terminal-*), wasi:io (error, poll, streams),
+ * wasi:clocks (monotonic-clock, wall-clock), wasi:random (random,
+ * insecure, insecure-seed) and wasi:filesystem (types, preopens), matching
+ * any 0.2.x import. `wasi` must outlive the instances using them. */
+struct qv_chost;
+struct qv_cinstance;
+bool qv_wasip2_define(qv_wasi *wasi, struct qv_chost *host);
+/* Call the component's wasi:cli/run export: as qv_wasi_run, the exit
+ * status (0 for ok, 1 for err, N for exit-with-code) or -1 with *trap. */
+int qv_wasip2_run(qv_wasi *wasi, struct qv_cinstance *instance, qv_trap **trap);
+
 #ifdef __cplusplus
 }
 #endif

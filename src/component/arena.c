@@ -63,3 +63,17 @@ void cm_arena_free(cm_arena *a)
     }
     a->used = a->total = 0;
 }
+
+#include "component/runtime.h"
+
+cm_mark cm_arena_mark(cm_arena *a) { return (cm_mark){a->head, a->used}; }
+
+void cm_arena_release(cm_arena *a, cm_mark m)
+{
+    while (a->head && a->head != (cm_chunk *)m.head) {
+        cm_chunk *next = a->head->next;
+        free(a->head);
+        a->head = next;
+    }
+    a->used = a->head ? m.used : 0;
+}

@@ -97,7 +97,7 @@ static bool core_instance(dstate *d)
     if (!def) return false;
     if (kind == 0x00) {
         def->idx = qe_read_u32(d->r);
-        void *m;
+        void *m = NULL;
         if (!ok_or_fail(d) || !cm_lookup(d, S_CORE_MODULE, def->idx, "core instance", &m)) return false;
         if (!m) return cm_fail(d, "core instance: instantiating an imported core module is not supported");
         ci->module = m;
@@ -123,7 +123,7 @@ static bool core_instance(dstate *d)
             a->sort = (cm_sort)s;
         }
         a->idx = qe_read_u32(d->r);
-        void *unused;
+        void *unused = NULL;
         if (!ok_or_fail(d) || !cm_lookup(d, a->sort, a->idx, a->name, &unused)) return false;
         for (uint32_t k = 0; k < i; k++)
             if (!strcmp(def->args[k].name, a->name)) return cm_fail(d, "core instance: the name '%s' is given twice", a->name);
@@ -152,7 +152,7 @@ static bool instance(dstate *d)
     cm_type *ctype = NULL;
     if (kind == 0x00) {
         def->idx = qe_read_u32(d->r);
-        void *t;
+        void *t = NULL;
         if (!ok_or_fail(d) || !cm_lookup(d, S_COMPONENT, def->idx, "instance", &t)) return false;
         ctype = t;
     } else if (kind != 0x01) {
@@ -168,7 +168,7 @@ static bool instance(dstate *d)
         a->name = kind == 0x00 ? cm_read_string(d) : cm_read_extern_name(d);
         if (!a->name || !cm_read_sort(d, &a->sort)) return false;
         a->idx = qe_read_u32(d->r);
-        void *unused;
+        void *unused = NULL;
         if (!ok_or_fail(d) || !cm_lookup(d, a->sort, a->idx, a->name, &unused)) return false;
         if (a->sort == S_VALUE) return cm_fail(d, "instance argument '%s': values are not supported", a->name);
         for (uint32_t k = 0; k < i; k++)
@@ -211,7 +211,7 @@ static bool read_opts(dstate *d, cm_def *def, bool lift)
     for (uint32_t i = 0; i < n; i++) {
         uint8_t o = qe_read_u8(d->r);
         if (!ok_or_fail(d)) return false;
-        void *unused;
+        void *unused = NULL;
         switch (o) {
         case 0x00: case 0x01: case 0x02:
             if (seen_encoding) return cm_fail(d, "canonical options: the string encoding is given twice");
@@ -277,7 +277,7 @@ static bool canon(dstate *d)
     uint8_t kind = qe_read_u8(d->r);
     if (!ok_or_fail(d)) return false;
     cm_def *def;
-    void *t;
+    void *t = NULL;
     switch (kind) {
     case 0x00:
     case 0x01:
@@ -332,7 +332,7 @@ static bool import_or_export(dstate *d, bool import)
     } else {
         if (!cm_read_sort(d, &sort)) return false;
         def->idx = qe_read_u32(d->r);
-        void *unused;
+        void *unused = NULL;
         if (!ok_or_fail(d) || !cm_lookup(d, sort, def->idx, name, &unused)) return false;
         if (sort == S_VALUE) return cm_fail(d, "export '%s': values are not supported", name);
         type = static_type(d, sort, def->idx);
@@ -367,7 +367,7 @@ static bool start_section(dstate *d)
     cm_def *def = new_def(d, OP_START, S_COUNT);
     if (!def) return false;
     def->idx = qe_read_u32(d->r);
-    void *t;
+    void *t = NULL;
     if (!ok_or_fail(d) || !cm_lookup(d, S_FUNC, def->idx, "start", &t)) return false;
     uint32_t nargs = qe_read_u32(d->r);
     if (!ok_or_fail(d)) return false;

@@ -68,6 +68,7 @@ bool cm_define(dstate *d, cm_sort sort, void *what)
 
 bool cm_lookup(dstate *d, cm_sort sort, uint32_t idx, const char *construct, void **out)
 {
+    *out = NULL;
     if (idx >= d->space[sort].n)
         return cm_fail(d, "%s: %s index %u out of range (%u defined)", construct, cm_sort_name(sort), idx,
                        d->space[sort].n);
@@ -124,7 +125,7 @@ char *cm_read_extern_name(dstate *d)
 /* A type index that must name a value type. */
 static cm_type *value_type_at(dstate *d, uint32_t idx, const char *construct)
 {
-    void *t;
+    void *t = NULL;
     if (!cm_lookup(d, S_TYPE, idx, construct, &t)) return NULL;
     if (!cm_is_value(t)) {
         cm_fail(d, "%s: type %u is a %s, not a value type", construct, idx, cm_kind_name(((cm_type *)t)->kind));
@@ -183,7 +184,7 @@ static cm_type *read_labels(dstate *d, uint8_t kind, const char *what, uint32_t 
 static cm_type *resource_at(dstate *d, const char *what)
 {
     uint32_t idx = qe_read_u32(d->r);
-    void *t;
+    void *t = NULL;
     if (!reader_ok(d) || !cm_lookup(d, S_TYPE, idx, what, &t)) return NULL;
     if (((cm_type *)t)->kind != CM_RESOURCE)
         return cm_fail(d, "%s: type %u is a %s, not a resource", what, idx, cm_kind_name(((cm_type *)t)->kind)), NULL;
@@ -532,7 +533,7 @@ bool cm_read_alias(dstate *d, cm_def *def)
         def->op = OP_ALIAS_EXPORT;
         def->idx = qe_read_u32(d->r);
         if (!reader_ok(d) || !(def->name = cm_read_string(d))) return false;
-        void *inst;
+        void *inst = NULL;
         if (!cm_lookup(d, S_INSTANCE, def->idx, "alias export", &inst)) return false;
         const cm_extern *e = find_extern(inst, def->name);
         if (!e) return cm_fail(d, "alias export: instance %u has no export named '%s'", def->idx, def->name);
@@ -546,7 +547,7 @@ bool cm_read_alias(dstate *d, cm_def *def)
         if (!reader_ok(d) || !(def->name = cm_read_string(d))) return false;
         if (sort > S_CORE_GLOBAL) return cm_fail(d, "alias core export: a %s cannot be exported by a core instance", cm_sort_name(sort));
         if (!d->c) return cm_fail(d, "alias core export is not allowed in type declarations");
-        void *ci_;
+        void *ci_ = NULL;
         if (!cm_lookup(d, S_CORE_INSTANCE, def->idx, "alias core export", &ci_)) return false;
         const cm_core_inst *ci = ci_;
         bool found = false;
@@ -578,7 +579,8 @@ bool cm_read_alias(dstate *d, cm_def *def)
         uint32_t count = qe_read_u32(d->r);
         def->idx = qe_read_u32(d->r);
         if (!reader_ok(d)) return false;
-        if (sort != S_TYPE && sort != S_CORE_TYPE && sort != S_CORE_MODULE && sort != S_COMPONENT)
+        if (sort == S_COMPONENT) return cm_fail(d, "alias outer of a component is not supported");
+        if (sort != S_TYPE && sort != S_CORE_TYPE && sort != S_CORE_MODULE)
             return cm_fail(d, "alias outer: a %s cannot be aliased from an enclosing component", cm_sort_name(sort));
         dstate *o = d;
         for (uint32_t i = 0; i < count && o; i++) o = o->outer;

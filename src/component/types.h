@@ -63,6 +63,7 @@ struct cm_type {
     const char *name;     /* for messages: the name it was imported or exported under */
     int64_t dtor;         /* defined resources: core func index of the destructor, or -1 */
     bool defined;         /* (resource (rep i32)): defined by this component, not imported */
+    const void *host;     /* host resources: their qv_crestype */
 };
 
 /* The primitive value types (shared, never freed). */
