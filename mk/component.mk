@@ -7,3 +7,8 @@ COMPONENT_LIB := $(BUILD)/libqyvol_component.a
 $(COMPONENT_LIB): $(call obj,$(COMPONENT_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+# The canonical ABI's unit tests use the library's internals.
+$(BUILD)/tests/test_canon: $(BUILD)/obj/tests/unit/test_canon.o $(COMPONENT_LIB) $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
