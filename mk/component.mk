@@ -12,3 +12,20 @@ $(COMPONENT_LIB): $(call obj,$(COMPONENT_SRC))
 $(BUILD)/tests/test_canon: $(BUILD)/obj/tests/unit/test_canon.o $(COMPONENT_LIB) $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+# Hand-written components (component text format) for the unit tests,
+# assembled by jco (`wasm-tools parse`; installed by scripts/deps.sh).
+JCO ?= $(firstword $(wildcard /opt/qyvol-tools/jco/node_modules/.bin/jco) jco)
+TEST_COMPONENTS := $(patsubst tests/components/wat/%.wat,$(BUILD)/testcomp/%.wasm,$(wildcard tests/components/wat/*.wat)) \
+                   $(patsubst tests/components/wat/refused/%.wat,$(BUILD)/testcomp/%.wasm,$(wildcard tests/components/wat/refused/*.wat))
+$(BUILD)/testcomp/%.wasm: tests/components/wat/%.wat
+	@mkdir -p $(dir $@)
+	$(JCO) parse $< -o $@
+$(BUILD)/testcomp/%.wasm: tests/components/wat/refused/%.wat
+	@mkdir -p $(dir $@)
+	$(JCO) parse $< -o $@
+all: $(TEST_COMPONENTS)
+
+$(BUILD)/tests/test_component: $(BUILD)/obj/tests/unit/test_component.o $(COMPONENT_LIB) $(ENGINE_LIB) | $(TEST_COMPONENTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)

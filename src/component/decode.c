@@ -390,8 +390,8 @@ static bool make_type(dstate *d)
     t->nimports = c->nimports;
     t->externs = cm_alloc(d->arena, (t->n ? t->n : 1) * sizeof *t->externs);
     if (!t->externs) return cm_fail(d, "out of memory");
-    memcpy(t->externs, c->imports, c->nimports * sizeof *t->externs);
-    memcpy(t->externs + c->nimports, c->exports, c->nexports * sizeof *t->externs);
+    if (c->nimports) memcpy(t->externs, c->imports, c->nimports * sizeof *t->externs);
+    if (c->nexports) memcpy(t->externs + c->nimports, c->exports, c->nexports * sizeof *t->externs);
     c->type = t;
     return true;
 }
