@@ -14,3 +14,22 @@ $(BUILD)/tests/components/hello-rust.wasm: tests/components/guests/hello.rs
 	$(WASI_RUSTC) -o $@ $<
 $(BUILD)/tests/components/%.component.wasm: $(BUILD)/tests/components/%.wasm
 	$(JCO) new $< --wasi-command -o $@
+
+# The sandbox escape suite's guest as a component (tests/wasi/escape/run.sh
+# with ESCAPE_WASM).
+$(BUILD)/tests/wasi/escape.component.wasm: $(BUILD)/tests/wasi/escape.wasm
+	$(JCO) new $< --wasi-command -o $@
+all: $(BUILD)/tests/wasi/escape.component.wasm
+
+# The official WASI test suite's programs as components (scripts/
+# wasitest-components.sh runs build/wasitest on them): each core module of
+# the shared suite wrapped by jco, next to links to its specification and
+# fixtures. Built on demand (`make wasi-components`), not by `all`.
+WASI_SUITE := $(SHARED)/wasi-testsuite/tests
+WASI_SUITE_COMPONENTS := $(patsubst $(WASI_SUITE)/%,$(BUILD)/wasi-components/%,\
+    $(wildcard $(WASI_SUITE)/*/testsuite/wasm32-wasip1/*.wasm))
+$(BUILD)/wasi-components/%.wasm: $(WASI_SUITE)/%.wasm
+	@mkdir -p $(dir $@)
+	$(JCO) new $< --wasi-command -o $@
+.PHONY: wasi-components
+wasi-components: $(WASI_SUITE_COMPONENTS)

@@ -157,6 +157,9 @@ static qv_trap *get_flags(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
     uint64_t flags = 0;
     if (e->rights_base & (R_FD_READ | R_FD_READDIR)) flags |= 1;         /* read */
     if (e->rights_base & R_FD_WRITE) flags |= 2;                          /* write */
+    if (e->fdflags & W_FDFLAG_SYNC) flags |= 4;                           /* file-integrity-sync */
+    if (e->fdflags & W_FDFLAG_DSYNC) flags |= 8;                          /* data-integrity-sync */
+    if (e->fdflags & W_FDFLAG_RSYNC) flags |= 16;                         /* requested-write-sync */
     if (e->kind == FD_DIR && (e->rights_base & R_PATH_CREATE_FILE)) flags |= 32; /* mutate-directory */
     qv_cval f = {.kind = QV_C_FLAGS, .of.u = flags};
     r[0] = p2_ok(c, &f);
@@ -192,19 +195,38 @@ static qv_trap *stat_(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
     return NULL;
 }
 
-/* Resolve a path argument below directory descriptor self. */
+/* Directory descriptor self with `rights` (as path_* of preview 1 check
+ * them): EBADF, ENOTDIR or ENOTCAPABLE; a read-only grant never changes
+ * anything, whatever rights the descriptor claims. */
+static int dir_check(p2_host *p, const qv_cval *self, uint64_t rights, wasi_fd **out)
+{
+    uint32_t fd = ((p2_desc *)self->of.rep)->fd;
+    wasi_fd *e = wasi_fd_get(p->w, fd);
+    if (!e) return W_EBADF;
+    if (e->kind != FD_DIR) return W_ENOTDIR;
+    int err = wasi_fd_check(p->w, fd, rights, out);
+    if (!err && (rights & R_MUTATING) && e->grant && !(e->grant->access & QV_WASI_WRITE)) err = W_ENOTCAPABLE;
+    return err;
+}
+
+/* Resolve path below d (the sandbox of resolve.c); follow the last
+ * component when asked to or when a trailing slash makes POSIX follow it. */
+static int resolve(p2_host *p, wasi_fd *d, const qv_cval *path, bool follow, wasi_path *out)
+{
+    int err = wasi_path_resolve_bytes(p->w, d, path->of.str.ptr, path->of.str.len, false, out);
+    if (err || (!follow && !out->trailing_slash)) return err;
+    wasi_path_free(out);
+    return wasi_path_resolve_bytes(p->w, d, path->of.str.ptr, path->of.str.len, true, out);
+}
+
+/* Check self for `rights` and resolve path below it. */
 static int resolve_at(p2_host *p, const qv_cval *self, uint64_t rights, const qv_cval *path, bool follow, wasi_fd **dir,
                       wasi_path *out)
 {
     out->dir = -1;
     out->rel = NULL;
-    wasi_fd *e = entry(p, self);
-    if (!e) return W_EBADF;
-    if (e->kind != FD_DIR) return W_ENOTDIR;
-    int err = wasi_fd_check(p->w, ((p2_desc *)self->of.rep)->fd, rights, &e);
-    if (err) return err;
-    *dir = e;
-    return wasi_path_resolve_bytes(p->w, e, path->of.str.ptr, path->of.str.len, follow, out);
+    int err = dir_check(p, self, rights, dir);
+    return err ? err : resolve(p, *dir, path, follow, out);
 }
 
 static qv_trap *stat_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
@@ -214,6 +236,7 @@ static qv_trap *stat_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
     int err = resolve_at(env, &a[0], R_PATH_FILESTAT_GET, &a[2], a[1].of.u & 1, &d, &path);
     struct stat st;
     if (!err && fstatat(path.dir, path.name, &st, AT_SYMLINK_NOFOLLOW) != 0) err = wasi_errno(errno);
+    else if (!err && path.trailing_slash && !S_ISDIR(st.st_mode)) err = W_ENOTDIR;
     wasi_path_free(&path);
     r[0] = err ? p2_fs_err(c, err) : stat_value(c, &st);
     return NULL;
@@ -234,12 +257,18 @@ static qv_trap *open_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
     /* The grant decides before anything is touched, as path_open does. */
     if ((write || create || truncate) && !(access & QV_WASI_WRITE)) err = W_EROFS;
     if (!err) err = resolve_at(p, &a[0], need, &a[2], path_flags & 1, &d, &path);
+    if (!err && path.trailing_slash && create) err = W_EISDIR;
     int flags = O_CLOEXEC | O_NOCTTY | O_NOFOLLOW;
     flags |= read && write ? O_RDWR : write ? O_WRONLY : O_RDONLY;
     if (create) flags |= O_CREAT;
     if (exclusive) flags |= O_EXCL;
     if (truncate) flags |= O_TRUNC;
     if (directory || path.trailing_slash) flags |= O_DIRECTORY;
+    /* file-integrity-sync, data-integrity-sync, requested-write-sync */
+    uint16_t fdflags = (dflags & 4 ? W_FDFLAG_SYNC : 0) | (dflags & 8 ? W_FDFLAG_DSYNC : 0) | (dflags & 16 ? W_FDFLAG_RSYNC : 0);
+    if (fdflags & W_FDFLAG_SYNC) flags |= O_SYNC;
+    if (fdflags & W_FDFLAG_DSYNC) flags |= O_DSYNC;
+    if (fdflags & W_FDFLAG_RSYNC) flags |= O_RSYNC;
     int fd = -1;
     struct stat st;
     if (!err) {
@@ -258,7 +287,7 @@ static qv_trap *open_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
     uint64_t mask_dir = 0, mask_file = 0;
     if (access & QV_WASI_READ) mask_dir |= R_DIR_READ, mask_file |= R_FILE_READ;
     if (access & QV_WASI_WRITE) mask_dir |= R_DIR_WRITE, mask_file |= R_FILE_WRITE;
-    wasi_fd e = {.host = fd, .filetype = wasi_filetype_of(st.st_mode), .grant = d->grant};
+    wasi_fd e = {.host = fd, .filetype = wasi_filetype_of(st.st_mode), .fdflags = fdflags, .grant = d->grant};
     if (S_ISDIR(st.st_mode)) {
         e.kind = FD_DIR;
         e.rights_base = d->rights_inheriting & mask_dir;
@@ -301,10 +330,6 @@ static qv_trap *file_stream(qv_ccall *c, p2_host *p, const qv_cval *self, uint64
     s->positional = e->kind != FD_MEMORY;
     s->offset = offset;
     s->append = append;
-    if (append && s->host >= 0) {
-        int fl = fcntl(s->host, F_GETFL);
-        if (fl >= 0) fcntl(s->host, F_SETFL, fl | O_APPEND); /* shared with the entry: appends stay appends */
-    }
     qv_cval v = p2_own(s);
     r[0] = p2_ok(c, &v);
     return NULL;
@@ -417,12 +442,11 @@ static qv_trap *change_at(qv_ccall *c, p2_host *p, const qv_cval *a, uint64_t ri
 {
     wasi_fd *d;
     wasi_path path;
-    wasi_fd *base = entry(p, &a[0]);
-    int err = base && base->grant && !(base->grant->access & QV_WASI_WRITE) ? W_EROFS : 0;
-    if (!err) err = resolve_at(p, &a[0], rights, &a[1], false, &d, &path);
-    else path = (wasi_path){.dir = -1};
+    char nb[258];
+    int err = resolve_at(p, &a[0], rights, &a[1], false, &d, &path);
     if (!err) {
-        int rc = op == 0 ? mkdirat(path.dir, path.name, 0777) : unlinkat(path.dir, path.name, op == 1 ? AT_REMOVEDIR : 0);
+        const char *name = wasi_path_name(&path, nb);
+        int rc = op == 0 ? mkdirat(path.dir, name, 0777) : unlinkat(path.dir, name, op == 1 ? AT_REMOVEDIR : 0);
         if (rc != 0) err = wasi_errno(errno);
     }
     wasi_path_free(&path);
@@ -479,10 +503,139 @@ static qv_trap *is_same_object(qv_ccall *c, void *env, const qv_cval *a, qv_cval
     return NULL;
 }
 
-/* Not implemented yet (docs/components.md): the guest gets `unsupported`. */
-static qv_trap *unsupported(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
+static qv_trap *rename_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    r[0] = p2_fs_err(c, W_ENOTSUP);
+    p2_host *p = env;
+    wasi_fd *from_dir, *to_dir;
+    wasi_path from = {.dir = -1}, to = {.dir = -1};
+    char nb1[258], nb2[258];
+    int err = resolve_at(p, &a[0], R_PATH_RENAME_SOURCE, &a[1], false, &from_dir, &from);
+    if (!err) err = resolve_at(p, &a[2], R_PATH_RENAME_TARGET, &a[3], false, &to_dir, &to);
+    /* Hiding is by path: a rename would carry hidden files out from under it. */
+    if (!err && (wasi_path_holds_hidden(from_dir->grant, from.rel) || wasi_path_holds_hidden(to_dir->grant, to.rel)))
+        err = W_EBUSY;
+    if (!err && renameat(from.dir, wasi_path_name(&from, nb1), to.dir, wasi_path_name(&to, nb2)) != 0)
+        err = wasi_errno(errno);
+    wasi_path_free(&from);
+    wasi_path_free(&to);
+    r[0] = err ? p2_fs_err(c, err) : p2_ok(c, NULL);
+    return NULL;
+}
+
+static qv_trap *link_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
+{
+    p2_host *p = env;
+    wasi_fd *from_dir, *to_dir;
+    wasi_path from = {.dir = -1}, to = {.dir = -1};
+    char nb[258];
+    int err = resolve_at(p, &a[0], R_PATH_LINK_SOURCE, &a[2], a[1].of.u & 1, &from_dir, &from);
+    /* Directories cannot be hard-linked; a trailing slash would follow. */
+    if (!err && from.trailing_slash) err = W_EPERM;
+    if (!err) err = resolve_at(p, &a[3], R_PATH_LINK_TARGET, &a[4], false, &to_dir, &to);
+    if (!err && linkat(from.dir, from.name, to.dir, wasi_path_name(&to, nb), 0) != 0) err = wasi_errno(errno);
+    wasi_path_free(&from);
+    wasi_path_free(&to);
+    r[0] = err ? p2_fs_err(c, err) : p2_ok(c, NULL);
+    return NULL;
+}
+
+static qv_trap *symlink_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
+{
+    p2_host *p = env;
+    wasi_fd *d;
+    wasi_path path = {.dir = -1};
+    char nb[258], target[PATH_MAX + 1];
+    size_t tlen = a[1].of.str.len;
+    int err = tlen > PATH_MAX ? W_ENAMETOOLONG : memchr(a[1].of.str.ptr, 0, tlen) ? W_EINVAL : 0;
+    if (!err) {
+        memcpy(target, a[1].of.str.ptr, tlen);
+        target[tlen] = 0;
+        /* A link to an absolute path could only lead out of the sandbox. */
+        if (target[0] == '/') err = W_EPERM;
+    }
+    if (!err) err = resolve_at(p, &a[0], R_PATH_SYMLINK, &a[2], false, &d, &path);
+    if (!err && symlinkat(target, path.dir, wasi_path_name(&path, nb)) != 0) err = wasi_errno(errno);
+    wasi_path_free(&path);
+    r[0] = err ? p2_fs_err(c, err) : p2_ok(c, NULL);
+    return NULL;
+}
+
+static qv_trap *readlink_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
+{
+    wasi_fd *d;
+    wasi_path path;
+    char target[PATH_MAX + 1];
+    ssize_t n = -1;
+    int err = resolve_at(env, &a[0], R_PATH_READLINK, &a[1], false, &d, &path);
+    /* "link/" names what the link points to, which is not a link. */
+    if (!err && path.trailing_slash) err = W_EINVAL;
+    if (!err && (n = readlinkat(path.dir, path.name, target, sizeof target)) < 0) err = wasi_errno(errno);
+    wasi_path_free(&path);
+    if (err) {
+        r[0] = p2_fs_err(c, err);
+        return NULL;
+    }
+    qv_cval s = p2_string(c, target, (size_t)n);
+    r[0] = p2_ok(c, &s);
+    return NULL;
+}
+
+/* A new-timestamp (no-change, now, timestamp(datetime)) as a timespec. */
+static struct timespec new_timestamp(const qv_cval *v)
+{
+    struct timespec ts = {0, UTIME_OMIT};
+    if (v->of.var.disc == 1) ts.tv_nsec = UTIME_NOW;
+    if (v->of.var.disc == 2) {
+        const qv_cval *f = v->of.var.payload->of.fields.items;
+        ts.tv_sec = (time_t)f[0].of.u;
+        ts.tv_nsec = f[1].of.u < 1000000000u ? (long)f[1].of.u : 999999999L;
+    }
+    return ts;
+}
+
+static qv_trap *set_times(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
+{
+    p2_host *p = env;
+    wasi_fd *e;
+    int err = wasi_fd_check(p->w, ((p2_desc *)a[0].of.rep)->fd, R_FD_FILESTAT_SET_TIMES, &e);
+    if (!err && e->grant && !(e->grant->access & QV_WASI_WRITE)) err = W_ENOTCAPABLE;
+    struct timespec ts[2] = {new_timestamp(&a[1]), new_timestamp(&a[2])};
+    if (!err && futimens(e->host, ts) != 0) err = wasi_errno(errno);
+    r[0] = err ? p2_fs_err(c, err) : p2_ok(c, NULL);
+    return NULL;
+}
+
+static qv_trap *set_times_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
+{
+    wasi_fd *d;
+    wasi_path path;
+    struct timespec ts[2] = {new_timestamp(&a[3]), new_timestamp(&a[4])};
+    int err = resolve_at(env, &a[0], R_PATH_FILESTAT_SET_TIMES, &a[2], a[1].of.u & 1, &d, &path);
+    struct stat st;
+    if (!err && path.trailing_slash && (fstatat(path.dir, path.name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)))
+        err = W_ENOTDIR;
+    else if (!err && utimensat(path.dir, path.name, ts, AT_SYMLINK_NOFOLLOW) != 0)
+        err = wasi_errno(errno);
+    wasi_path_free(&path);
+    r[0] = err ? p2_fs_err(c, err) : p2_ok(c, NULL);
+    return NULL;
+}
+
+static qv_trap *set_size(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
+{
+    p2_host *p = env;
+    wasi_fd *e;
+    int err = wasi_file_fd(p->w, ((p2_desc *)a[0].of.rep)->fd, R_FD_FILESTAT_SET_SIZE, &e);
+    if (!err && a[1].of.u > INT64_MAX) err = W_EFBIG;
+    if (!err && ftruncate(e->host, (off_t)a[1].of.u) != 0) err = wasi_errno(errno);
+    r[0] = err ? p2_fs_err(c, err) : p2_ok(c, NULL);
+    return NULL;
+}
+
+static qv_trap *advise(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
+{
+    wasi_fd *e = entry(env, &a[0]);
+    r[0] = !e ? p2_fs_err(c, W_EBADF) : e->kind == FD_DIR ? p2_fs_err(c, W_EBADF) : p2_ok(c, NULL); /* advice is only advice */
     return NULL;
 }
 
@@ -518,12 +671,12 @@ bool p2_define_fs(p2_host *p, qv_chost *h)
         {"[method]descriptor.read-via-stream", "func(self: borrow<descriptor>, offset: filesize) -> result<own<input-stream>, error-code>", read_via_stream},
         {"[method]descriptor.write-via-stream", "func(self: borrow<descriptor>, offset: filesize) -> result<own<output-stream>, error-code>", write_via_stream},
         {"[method]descriptor.append-via-stream", "func(self: borrow<descriptor>) -> result<own<output-stream>, error-code>", append_via_stream},
-        {"[method]descriptor.advise", "func(self: borrow<descriptor>, offset: filesize, length: filesize, advice: advice) -> result<_, error-code>", sync_},
+        {"[method]descriptor.advise", "func(self: borrow<descriptor>, offset: filesize, length: filesize, advice: advice) -> result<_, error-code>", advise},
         {"[method]descriptor.sync-data", "func(self: borrow<descriptor>) -> result<_, error-code>", sync_},
         {"[method]descriptor.get-flags", "func(self: borrow<descriptor>) -> result<descriptor-flags, error-code>", get_flags},
         {"[method]descriptor.get-type", "func(self: borrow<descriptor>) -> result<descriptor-type, error-code>", get_type},
-        {"[method]descriptor.set-size", "func(self: borrow<descriptor>, size: filesize) -> result<_, error-code>", unsupported},
-        {"[method]descriptor.set-times", "func(self: borrow<descriptor>, data-access-timestamp: new-timestamp, data-modification-timestamp: new-timestamp) -> result<_, error-code>", unsupported},
+        {"[method]descriptor.set-size", "func(self: borrow<descriptor>, size: filesize) -> result<_, error-code>", set_size},
+        {"[method]descriptor.set-times", "func(self: borrow<descriptor>, data-access-timestamp: new-timestamp, data-modification-timestamp: new-timestamp) -> result<_, error-code>", set_times},
         {"[method]descriptor.read", "func(self: borrow<descriptor>, length: filesize, offset: filesize) -> result<tuple<list<u8>, bool>, error-code>", read_},
         {"[method]descriptor.write", "func(self: borrow<descriptor>, buffer: list<u8>, offset: filesize) -> result<filesize, error-code>", write_},
         {"[method]descriptor.read-directory", "func(self: borrow<descriptor>) -> result<own<directory-entry-stream>, error-code>", read_directory},
@@ -531,13 +684,13 @@ bool p2_define_fs(p2_host *p, qv_chost *h)
         {"[method]descriptor.create-directory-at", "func(self: borrow<descriptor>, path: string) -> result<_, error-code>", create_directory_at},
         {"[method]descriptor.stat", "func(self: borrow<descriptor>) -> result<descriptor-stat, error-code>", stat_},
         {"[method]descriptor.stat-at", "func(self: borrow<descriptor>, path-flags: path-flags, path: string) -> result<descriptor-stat, error-code>", stat_at},
-        {"[method]descriptor.set-times-at", "func(self: borrow<descriptor>, path-flags: path-flags, path: string, data-access-timestamp: new-timestamp, data-modification-timestamp: new-timestamp) -> result<_, error-code>", unsupported},
-        {"[method]descriptor.link-at", "func(self: borrow<descriptor>, old-path-flags: path-flags, old-path: string, new-descriptor: borrow<descriptor>, new-path: string) -> result<_, error-code>", unsupported},
+        {"[method]descriptor.set-times-at", "func(self: borrow<descriptor>, path-flags: path-flags, path: string, data-access-timestamp: new-timestamp, data-modification-timestamp: new-timestamp) -> result<_, error-code>", set_times_at},
+        {"[method]descriptor.link-at", "func(self: borrow<descriptor>, old-path-flags: path-flags, old-path: string, new-descriptor: borrow<descriptor>, new-path: string) -> result<_, error-code>", link_at},
         {"[method]descriptor.open-at", "func(self: borrow<descriptor>, path-flags: path-flags, path: string, open-flags: open-flags, %flags: descriptor-flags) -> result<own<descriptor>, error-code>", open_at},
-        {"[method]descriptor.readlink-at", "func(self: borrow<descriptor>, path: string) -> result<string, error-code>", unsupported},
+        {"[method]descriptor.readlink-at", "func(self: borrow<descriptor>, path: string) -> result<string, error-code>", readlink_at},
         {"[method]descriptor.remove-directory-at", "func(self: borrow<descriptor>, path: string) -> result<_, error-code>", remove_directory_at},
-        {"[method]descriptor.rename-at", "func(self: borrow<descriptor>, old-path: string, new-descriptor: borrow<descriptor>, new-path: string) -> result<_, error-code>", unsupported},
-        {"[method]descriptor.symlink-at", "func(self: borrow<descriptor>, old-path: string, new-path: string) -> result<_, error-code>", unsupported},
+        {"[method]descriptor.rename-at", "func(self: borrow<descriptor>, old-path: string, new-descriptor: borrow<descriptor>, new-path: string) -> result<_, error-code>", rename_at},
+        {"[method]descriptor.symlink-at", "func(self: borrow<descriptor>, old-path: string, new-path: string) -> result<_, error-code>", symlink_at},
         {"[method]descriptor.unlink-file-at", "func(self: borrow<descriptor>, path: string) -> result<_, error-code>", unlink_file_at},
         {"[method]descriptor.is-same-object", "func(self: borrow<descriptor>, other: borrow<descriptor>) -> bool", is_same_object},
         {"[method]descriptor.metadata-hash", "func(self: borrow<descriptor>) -> result<metadata-hash-value, error-code>", metadata_hash},

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,7 +100,15 @@ int p2_stream_write(p2_stream *s, const void *buf, size_t len)
     if (s->host < 0) return W_EBADF;
     const char *p = buf;
     while (len) {
-        ssize_t n = s->positional && !s->append ? pwrite(s->host, p, len, (off_t)s->offset) : write(s->host, p, len);
+        /* Appending: at the end as it is now. O_APPEND is not set: the
+         * descriptor's open file description is shared with the others of
+         * the same file, which must keep writing where they say. */
+        if (s->append) {
+            struct stat st;
+            if (fstat(s->host, &st) != 0) return wasi_errno(errno);
+            s->offset = (uint64_t)st.st_size;
+        }
+        ssize_t n = s->positional || s->append ? pwrite(s->host, p, len, (off_t)s->offset) : write(s->host, p, len);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return wasi_errno(errno);
         if (s->positional) s->offset += (uint64_t)n;
