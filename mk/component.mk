@@ -29,3 +29,11 @@ all: $(TEST_COMPONENTS)
 $(BUILD)/tests/test_component: $(BUILD)/obj/tests/unit/test_component.o $(COMPONENT_LIB) $(ENGINE_LIB) | $(TEST_COMPONENTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+# libFuzzer harness for components (clang only), over decoding,
+# instantiation against the WASI 0.2 host and running.
+$(BUILD)/fuzz/fuzz_component: tests/fuzz/fuzz_component.c $(COMPONENT_SRC) $(WASI_SRC) $(ENGINE_SRC) \
+        $(wildcard src/component/*.h src/wasi/*.h src/engine/*.h include/qyvol/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_component.c $(COMPONENT_SRC) $(WASI_SRC) $(ENGINE_SRC) $(LDLIBS)
+fuzz: $(BUILD)/fuzz/fuzz_component
