@@ -165,6 +165,19 @@ static size_t put_utf8(char *out, uint32_t c)
     return 4;
 }
 
+/* Append code point c as UTF-16LE at d (unit *units, advanced). */
+static void put_utf16(uint8_t *d, uint32_t *units, uint32_t c)
+{
+    if (c >= 0x10000) {
+        c -= 0x10000;
+        uint16_t hi = (uint16_t)(0xD800 + (c >> 10)), lo = (uint16_t)(0xDC00 + (c & 0x3FF));
+        d[2 * *units] = (uint8_t)hi, d[2 * *units + 1] = (uint8_t)(hi >> 8), ++*units;
+        d[2 * *units] = (uint8_t)lo, d[2 * *units + 1] = (uint8_t)(lo >> 8), ++*units;
+    } else {
+        d[2 * *units] = (uint8_t)c, d[2 * *units + 1] = (uint8_t)(c >> 8), ++*units;
+    }
+}
+
 /* Next code point of valid UTF-8 at s (advances *i). */
 static uint32_t next_utf8(const uint8_t *s, size_t *i)
 {
@@ -248,18 +261,8 @@ static bool store_string_into_range(cm_cx *cx, const qv_cval *v, uint32_t *ptr_o
         if (worst > MAX_STRING_BYTE_LENGTH) return cm_trap(cx, "string of %zu bytes is too long for UTF-16", n);
         if (!cm_realloc(cx, 0, 0, 2, (uint32_t)worst, &ptr)) return false;
         uint32_t units = 0;
-        for (size_t i = 0; i < n;) {
-            uint32_t c = next_utf8(src, &i);
-            uint8_t *d = qv_memory_data(cx->opts->memory) + ptr;
-            if (c >= 0x10000) {
-                c -= 0x10000;
-                uint16_t hi = (uint16_t)(0xD800 + (c >> 10)), lo = (uint16_t)(0xDC00 + (c & 0x3FF));
-                d[2 * units] = (uint8_t)hi, d[2 * units + 1] = (uint8_t)(hi >> 8), units++;
-                d[2 * units] = (uint8_t)lo, d[2 * units + 1] = (uint8_t)(lo >> 8), units++;
-            } else {
-                d[2 * units] = (uint8_t)c, d[2 * units + 1] = (uint8_t)(c >> 8), units++;
-            }
-        }
+        uint8_t *d = qv_memory_data(cx->opts->memory) + ptr;
+        for (size_t i = 0; i < n;) put_utf16(d, &units, next_utf8(src, &i));
         if (2ull * units < worst && !cm_realloc(cx, ptr, (uint32_t)worst, 2, 2 * units, &ptr)) return false;
         *ptr_out = ptr, *len_out = units;
         return true;
@@ -279,17 +282,7 @@ static bool store_string_into_range(cm_cx *cx, const qv_cval *v, uint32_t *ptr_o
             uint8_t *d = qv_memory_data(cx->opts->memory) + ptr;
             for (uint32_t j = len; j-- > 0;) d[2 * j] = d[j], d[2 * j + 1] = 0; /* widen what is there */
             uint32_t units = 0;
-            for (size_t k = 0; k < n;) {
-                uint32_t cc = next_utf8(src, &k);
-                if (cc >= 0x10000) {
-                    cc -= 0x10000;
-                    uint16_t hi = (uint16_t)(0xD800 + (cc >> 10)), lo = (uint16_t)(0xDC00 + (cc & 0x3FF));
-                    d[2 * units] = (uint8_t)hi, d[2 * units + 1] = (uint8_t)(hi >> 8), units++;
-                    d[2 * units] = (uint8_t)lo, d[2 * units + 1] = (uint8_t)(lo >> 8), units++;
-                } else {
-                    d[2 * units] = (uint8_t)cc, d[2 * units + 1] = (uint8_t)(cc >> 8), units++;
-                }
-            }
+            for (size_t k = 0; k < n;) put_utf16(d, &units, next_utf8(src, &k));
             if (2ull * units < worst && !cm_realloc(cx, ptr, (uint32_t)worst, 2, 2 * units, &ptr)) return false;
             *ptr_out = ptr, *len_out = units | UTF16_TAG;
             return true;

@@ -64,6 +64,8 @@ qv_cval p2_stream_failed(qv_ccall *c, int wasi_errno);
 /* result<_, error-code> with a preview 1 errno turned into error-code. */
 qv_cval p2_fs_err(qv_ccall *c, int wasi_errno);
 qv_trap *p2_trap_oom(void);
+/* The destructor of resources that are one malloc'd block. */
+void p2_drop_plain(void *env, void *rep);
 
 /* Stream I/O shared by streams and descriptors. Return a WASI errno. */
 int p2_stream_read(p2_stream *s, void *buf, size_t len, size_t *done);
@@ -75,6 +77,14 @@ typedef struct p2_host {
     qv_wasi *w;
     qv_crestype *error, *pollable, *input, *output, *descriptor, *dirstream, *term_in, *term_out;
 } p2_host;
+
+/* A host function of interface `iface` (NULL: the table's default). */
+typedef struct p2_fn {
+    const char *iface, *name, *sig;
+    qv_chost_fn fn;
+} p2_fn;
+/* Define n functions, those without an interface in `iface`. */
+bool p2_define_all(p2_host *p, qv_chost *h, const char *iface, const p2_fn *fns, size_t n);
 
 bool p2_define_io(p2_host *p, qv_chost *h);
 bool p2_define_cli(p2_host *p, qv_chost *h);

@@ -176,24 +176,10 @@ static qv_trap *insecure_seed(qv_ccall *c, void *env, const qv_cval *a, qv_cval 
     return NULL;
 }
 
-typedef struct p2_fn {
-    const char *iface, *name, *sig;
-    qv_chost_fn fn;
-} p2_fn;
-
-static bool define_all(p2_host *p, qv_chost *h, const p2_fn *fns, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!qv_chost_func(h, fns[i].iface, fns[i].name, fns[i].sig, fns[i].fn, p)) return false;
-    return true;
-}
-
-static void drop_plain(void *env, void *rep) { free(rep); }
-
 bool p2_define_cli(p2_host *p, qv_chost *h)
 {
-    p->term_in = qv_chost_resource(h, CLI("terminal-input"), "terminal-input", drop_plain, NULL);
-    p->term_out = qv_chost_resource(h, CLI("terminal-output"), "terminal-output", drop_plain, NULL);
+    p->term_in = qv_chost_resource(h, CLI("terminal-input"), "terminal-input", p2_drop_plain, NULL);
+    p->term_out = qv_chost_resource(h, CLI("terminal-output"), "terminal-output", p2_drop_plain, NULL);
     bool ok = p->term_in && p->term_out && qv_chost_use(h, CLI("stdin"), IO_STREAMS, "input-stream") &&
               qv_chost_use(h, CLI("stdout"), IO_STREAMS, "output-stream") &&
               qv_chost_use(h, CLI("stderr"), IO_STREAMS, "output-stream") &&
@@ -213,7 +199,7 @@ bool p2_define_cli(p2_host *p, qv_chost *h)
         {CLI("terminal-stdout"), "get-terminal-stdout", "func() -> option<own<terminal-output>>", no_terminal},
         {CLI("terminal-stderr"), "get-terminal-stderr", "func() -> option<own<terminal-output>>", no_terminal},
     };
-    return ok && define_all(p, h, fns, sizeof fns / sizeof *fns);
+    return ok && p2_define_all(p, h, NULL, fns, sizeof fns / sizeof *fns);
 }
 
 #define CLOCKS(x) "wasi:clocks/" x P2_VERSION
@@ -238,7 +224,7 @@ bool p2_define_clocks_random(p2_host *p, qv_chost *h)
         {RANDOM("insecure"), "get-insecure-random-u64", "func() -> u64", random_u64},
         {RANDOM("insecure-seed"), "insecure-seed", "func() -> tuple<u64, u64>", insecure_seed},
     };
-    return ok && define_all(p, h, fns, sizeof fns / sizeof *fns);
+    return ok && p2_define_all(p, h, NULL, fns, sizeof fns / sizeof *fns);
 }
 
 /* The host's resource types live as long as the host; their state is

@@ -125,7 +125,7 @@ static void drop_stream(void *env, void *rep)
     free(s);
 }
 
-static void drop_plain(void *env, void *rep) { free(rep); }
+void p2_drop_plain(void *env, void *rep) { free(rep); }
 
 /* ------------------------------------------------------------ error */
 
@@ -307,10 +307,17 @@ static qv_trap *output_splice(qv_ccall *c, void *env, const qv_cval *a, qv_cval 
     return NULL;
 }
 
+bool p2_define_all(p2_host *p, qv_chost *h, const char *iface, const p2_fn *fns, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!qv_chost_func(h, fns[i].iface ? fns[i].iface : iface, fns[i].name, fns[i].sig, fns[i].fn, p)) return false;
+    return true;
+}
+
 bool p2_define_io(p2_host *p, qv_chost *h)
 {
-    p->error = qv_chost_resource(h, IO_ERROR, "error", drop_plain, NULL);
-    p->pollable = qv_chost_resource(h, IO_POLL, "pollable", drop_plain, NULL);
+    p->error = qv_chost_resource(h, IO_ERROR, "error", p2_drop_plain, NULL);
+    p->pollable = qv_chost_resource(h, IO_POLL, "pollable", p2_drop_plain, NULL);
     p->input = qv_chost_resource(h, IO_STREAMS, "input-stream", drop_stream, NULL);
     p->output = qv_chost_resource(h, IO_STREAMS, "output-stream", drop_stream, NULL);
     bool ok = p->error && p->pollable && p->input && p->output &&
@@ -320,23 +327,22 @@ bool p2_define_io(p2_host *p, qv_chost *h)
               qv_chost_func(h, IO_POLL, "poll", "func(in: list<borrow<pollable>>) -> list<u32>", poll, p) &&
               qv_chost_use(h, IO_STREAMS, IO_ERROR, "error") && qv_chost_use(h, IO_STREAMS, IO_POLL, "pollable") &&
               qv_chost_type(h, IO_STREAMS, "stream-error", "variant { last-operation-failed(own<error>), closed }");
-    static const struct { const char *name, *sig; qv_chost_fn fn; } fns[] = {
-        {"[method]input-stream.read", "func(self: borrow<input-stream>, len: u64) -> result<list<u8>, stream-error>", input_read},
-        {"[method]input-stream.blocking-read", "func(self: borrow<input-stream>, len: u64) -> result<list<u8>, stream-error>", input_read},
-        {"[method]input-stream.skip", "func(self: borrow<input-stream>, len: u64) -> result<u64, stream-error>", input_skip},
-        {"[method]input-stream.blocking-skip", "func(self: borrow<input-stream>, len: u64) -> result<u64, stream-error>", input_skip},
-        {"[method]input-stream.subscribe", "func(self: borrow<input-stream>) -> own<pollable>", subscribe},
-        {"[method]output-stream.check-write", "func(self: borrow<output-stream>) -> result<u64, stream-error>", output_check_write},
-        {"[method]output-stream.write", "func(self: borrow<output-stream>, contents: list<u8>) -> result<_, stream-error>", output_write},
-        {"[method]output-stream.blocking-write-and-flush", "func(self: borrow<output-stream>, contents: list<u8>) -> result<_, stream-error>", output_write},
-        {"[method]output-stream.flush", "func(self: borrow<output-stream>) -> result<_, stream-error>", output_flush},
-        {"[method]output-stream.blocking-flush", "func(self: borrow<output-stream>) -> result<_, stream-error>", output_flush},
-        {"[method]output-stream.subscribe", "func(self: borrow<output-stream>) -> own<pollable>", subscribe},
-        {"[method]output-stream.write-zeroes", "func(self: borrow<output-stream>, len: u64) -> result<_, stream-error>", output_write_zeroes},
-        {"[method]output-stream.blocking-write-zeroes-and-flush", "func(self: borrow<output-stream>, len: u64) -> result<_, stream-error>", output_write_zeroes},
-        {"[method]output-stream.splice", "func(self: borrow<output-stream>, src: borrow<input-stream>, len: u64) -> result<u64, stream-error>", output_splice},
-        {"[method]output-stream.blocking-splice", "func(self: borrow<output-stream>, src: borrow<input-stream>, len: u64) -> result<u64, stream-error>", output_splice},
+    static const p2_fn fns[] = {
+        {NULL, "[method]input-stream.read", "func(self: borrow<input-stream>, len: u64) -> result<list<u8>, stream-error>", input_read},
+        {NULL, "[method]input-stream.blocking-read", "func(self: borrow<input-stream>, len: u64) -> result<list<u8>, stream-error>", input_read},
+        {NULL, "[method]input-stream.skip", "func(self: borrow<input-stream>, len: u64) -> result<u64, stream-error>", input_skip},
+        {NULL, "[method]input-stream.blocking-skip", "func(self: borrow<input-stream>, len: u64) -> result<u64, stream-error>", input_skip},
+        {NULL, "[method]input-stream.subscribe", "func(self: borrow<input-stream>) -> own<pollable>", subscribe},
+        {NULL, "[method]output-stream.check-write", "func(self: borrow<output-stream>) -> result<u64, stream-error>", output_check_write},
+        {NULL, "[method]output-stream.write", "func(self: borrow<output-stream>, contents: list<u8>) -> result<_, stream-error>", output_write},
+        {NULL, "[method]output-stream.blocking-write-and-flush", "func(self: borrow<output-stream>, contents: list<u8>) -> result<_, stream-error>", output_write},
+        {NULL, "[method]output-stream.flush", "func(self: borrow<output-stream>) -> result<_, stream-error>", output_flush},
+        {NULL, "[method]output-stream.blocking-flush", "func(self: borrow<output-stream>) -> result<_, stream-error>", output_flush},
+        {NULL, "[method]output-stream.subscribe", "func(self: borrow<output-stream>) -> own<pollable>", subscribe},
+        {NULL, "[method]output-stream.write-zeroes", "func(self: borrow<output-stream>, len: u64) -> result<_, stream-error>", output_write_zeroes},
+        {NULL, "[method]output-stream.blocking-write-zeroes-and-flush", "func(self: borrow<output-stream>, len: u64) -> result<_, stream-error>", output_write_zeroes},
+        {NULL, "[method]output-stream.splice", "func(self: borrow<output-stream>, src: borrow<input-stream>, len: u64) -> result<u64, stream-error>", output_splice},
+        {NULL, "[method]output-stream.blocking-splice", "func(self: borrow<output-stream>, src: borrow<input-stream>, len: u64) -> result<u64, stream-error>", output_splice},
     };
-    for (size_t i = 0; ok && i < sizeof fns / sizeof *fns; i++) ok = qv_chost_func(h, IO_STREAMS, fns[i].name, fns[i].sig, fns[i].fn, p);
-    return ok;
+    return ok && p2_define_all(p, h, IO_STREAMS, fns, sizeof fns / sizeof *fns);
 }
