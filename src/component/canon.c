@@ -51,8 +51,7 @@ bool cm_realloc(cm_cx *cx, uint32_t old, uint32_t old_size, uint32_t align, uint
     if (!cx->opts->realloc) return cm_trap(cx, "no realloc function to allocate in wasm memory");
     qv_val args[4] = {qv_i32((int32_t)old), qv_i32((int32_t)old_size), qv_i32((int32_t)align), qv_i32((int32_t)size)};
     qv_val res[1];
-    qv_trap *t = qv_func_call(qv_memory_data(cx->opts->memory) ? cx->inst->store : cx->inst->store, cx->opts->realloc,
-                              args, 4, res, 1);
+    qv_trap *t = qv_func_call(cx->inst->store, cx->opts->realloc, args, 4, res, 1);
     if (t) {
         if (!cx->trap) cx->trap = t;
         else qv_trap_delete(t);

@@ -69,6 +69,8 @@ static bool core_module_section(dstate *d, const uint8_t *start, size_t size)
 static bool component_section(dstate *d, const uint8_t *start, size_t size)
 {
     qv_component *c = d->c;
+    if (cm_nesting(d) >= CM_MAX_NESTING)
+        return cm_fail(d, "components and type declarations are nested deeper than %d", CM_MAX_NESTING);
     qv_component *nested = decode(d, d->r->base, start, start + size, d->arena, d->nrids, d->err);
     if (!nested) {
         for (dstate *o = d; o; o = o->outer) o->failed = true;

@@ -51,6 +51,9 @@ bool cm_define(dstate *d, cm_sort sort, void *what);
  * naming `construct` when out of range. */
 bool cm_lookup(dstate *d, cm_sort sort, uint32_t idx, const char *construct, void **out);
 
+/* How many components and type declarations d is nested in. */
+int cm_nesting(const dstate *d);
+
 /* Type grammar (decode_types.c). */
 cm_type *cm_read_valtype(dstate *d);
 bool cm_read_deftype(dstate *d);          /* one entry of a type section */

@@ -263,6 +263,8 @@ static cm_type *read_defvaltype(dstate *d, uint8_t code)
     }
     if (!t) return cm_fail(d, "out of memory"), NULL;
     cm_type_finish(t);
+    if (t->depth > CM_MAX_TYPE_DEPTH) return cm_fail(d, "type nesting is deeper than %d", CM_MAX_TYPE_DEPTH), NULL;
+    if (t->too_large) return cm_fail(d, "a type whose values take more than 4 GiB"), NULL;
     return t;
 }
 
@@ -595,8 +597,18 @@ bool cm_read_alias(dstate *d, cm_def *def)
 
 /* Declarations of an instance type (exports) or component type (imports
  * and exports), with their own index spaces. */
+/* How many components and type declarations d is nested in. */
+int cm_nesting(const dstate *d)
+{
+    int n = 0;
+    for (const dstate *o = d->outer; o; o = o->outer) n++;
+    return n;
+}
+
 static bool read_decls(dstate *outer, cm_type *t, bool component)
 {
+    if (cm_nesting(outer) >= CM_MAX_NESTING)
+        return cm_fail(outer, "components and type declarations are nested deeper than %d", CM_MAX_NESTING);
     dstate d = {.outer = outer, .arena = outer->arena, .nrids = outer->nrids, .r = outer->r, .err = outer->err};
     uint32_t n = qe_read_u32(d.r);
     bool ok = reader_ok(&d);

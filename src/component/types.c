@@ -3,6 +3,7 @@
  * (alignment, size and flattening as CanonicalABI.md defines them),
  * function signatures as core types, structural comparison and printing.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,17 +41,22 @@ bool cm_is_value(const cm_type *t) { return t && t->kind >= QV_C_BOOL && t->kind
 bool cm_is_number(uint8_t kind) { return kind >= QV_C_S8 && kind <= QV_C_F64; }
 
 static cm_type prims[QV_C_STRING + 1];
+static pthread_once_t prims_once = PTHREAD_ONCE_INIT;
+
+static void init_prims(void)
+{
+    for (int k = QV_C_BOOL; k <= QV_C_STRING; k++) {
+        prims[k].kind = (uint8_t)k;
+        prims[k].dtor = -1;
+        cm_type_finish(&prims[k]);
+    }
+}
 
 cm_type *cm_prim(qv_ckind kind)
 {
     if (kind < QV_C_BOOL || kind > QV_C_STRING) return NULL;
-    cm_type *t = &prims[kind];
-    if (!t->kind) { /* set up once; every field is a constant of the kind */
-        t->kind = (uint8_t)kind;
-        t->dtor = -1;
-        cm_type_finish(t);
-    }
-    return t;
+    pthread_once(&prims_once, init_prims);
+    return &prims[kind];
 }
 
 uint32_t cm_disc_size(uint32_t n) { return n <= 0x100 ? 1 : n <= 0x10000 ? 2 : 4; }
@@ -105,8 +111,30 @@ static void flat_append(cm_type *t, const cm_type *e)
     for (uint32_t i = 0; i < e->nflat; i++) flat_push(t, e->flat[i]);
 }
 
+/* Depth and whether the size overflowed, from the members. */
+static void finish_limits(cm_type *t)
+{
+    uint32_t n = t->kind == QV_C_OPTION || t->kind == QV_C_LIST || t->kind == QV_C_OWN || t->kind == QV_C_BORROW ? 1
+               : t->kind == QV_C_RESULT ? 2
+               : t->elems ? t->n
+                          : 0;
+    uint64_t size = 0;
+    t->depth = 1;
+    t->too_large = false;
+    for (uint32_t i = 0; i < n; i++) {
+        const cm_type *e = t->elems[i];
+        if (!e) continue;
+        if (e->depth + 1 > t->depth) t->depth = e->depth + 1;
+        t->too_large |= e->too_large;
+        if (t->kind == QV_C_RECORD || t->kind == QV_C_TUPLE) size += (uint64_t)e->size + e->align;
+        else if (e->size > size) size = e->size;
+    }
+    if (size + 8 > UINT32_MAX) t->too_large = true;
+}
+
 void cm_type_finish(cm_type *t)
 {
+    finish_limits(t);
     t->nflat = 0;
     switch (t->kind) {
     case QV_C_BOOL: case QV_C_S8: case QV_C_U8:

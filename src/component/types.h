@@ -57,6 +57,8 @@ struct cm_type {
     /* Layout, set by cm_type_finish. */
     uint32_t size, align;
     uint8_t nflat;        /* saturates at CM_FLAT_CAP */
+    uint32_t depth;       /* nesting: 1 for primitives, 1 + the deepest member otherwise */
+    bool too_large;       /* its size does not fit in 32 bits */
     uint8_t flat[CM_FLAT_CAP]; /* QV_I32 ... */
     /* Resources. */
     uint32_t rid;         /* unique in the outermost component */
@@ -65,6 +67,11 @@ struct cm_type {
     bool defined;         /* (resource (rep i32)): defined by this component, not imported */
     const void *host;     /* host resources: their qv_crestype */
 };
+
+/* Limits on what a component may declare, so that the recursive lifting,
+ * lowering and comparison of values stay shallow. */
+#define CM_MAX_TYPE_DEPTH 100
+#define CM_MAX_NESTING 64     /* components and type declarations in each other */
 
 /* The primitive value types (shared, never freed). */
 cm_type *cm_prim(qv_ckind kind);

@@ -305,6 +305,76 @@ static void malformed_never_crashes(void **state)
     free(bytes);
 }
 
+/* Append LEB128 of v. */
+static size_t leb(uint8_t *out, uint32_t v)
+{
+    size_t n = 0;
+    do {
+        uint8_t b = v & 0x7F;
+        v >>= 7;
+        out[n++] = (uint8_t)(b | (v ? 0x80 : 0));
+    } while (v);
+    return n;
+}
+
+/* Signed LEB128 of a non-negative v (type indices are s33). */
+static size_t sleb(uint8_t *out, uint32_t v)
+{
+    size_t n = 0;
+    for (;;) {
+        uint8_t b = v & 0x7F;
+        v >>= 7;
+        if (!v && !(b & 0x40)) {
+            out[n++] = b;
+            return n;
+        }
+        out[n++] = b | 0x80;
+    }
+}
+
+static const uint8_t preamble[8] = {0x00, 0x61, 0x73, 0x6D, 0x0D, 0x00, 0x01, 0x00};
+
+static void nesting_is_bounded(void **state)
+{
+    (void)state;
+    /* 150 option types, each of the one before. */
+    uint8_t body[1024], bin[2048];
+    size_t n = leb(body, 150);
+    body[n++] = 0x6B, body[n++] = 0x7F;
+    for (uint32_t i = 1; i < 150; i++) {
+        body[n++] = 0x6B;
+        n += sleb(body + n, i - 1);
+    }
+    memcpy(bin, preamble, 8);
+    size_t len = 8;
+    bin[len++] = 7;
+    len += leb(bin + len, (uint32_t)n);
+    memcpy(bin + len, body, n);
+    len += n;
+    qv_error err;
+    assert_null(qv_component_new(bin, len, &err));
+    assert_non_null(strstr(err.message, "type nesting is deeper than 100"));
+    /* 80 components, each the only section of the one around it. */
+    uint8_t *inner = malloc(8), *outer;
+    memcpy(inner, preamble, 8);
+    size_t ilen = 8;
+    for (int depth = 0; depth < 80; depth++) {
+        outer = malloc(ilen + 16);
+        memcpy(outer, preamble, 8);
+        size_t olen = 8;
+        outer[olen++] = 4;
+        olen += leb(outer + olen, (uint32_t)ilen);
+        memcpy(outer + olen, inner, ilen);
+        olen += ilen;
+        free(inner);
+        inner = outer;
+        ilen = olen;
+    }
+    assert_null(qv_component_new(inner, ilen, &err));
+    assert_non_null(strstr(err.message, "nested deeper than 64"));
+    free(inner);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -322,6 +392,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(link_errors_name_the_import, setup, teardown),
         cmocka_unit_test(unsupported_constructs_are_named),
         cmocka_unit_test(malformed_never_crashes),
+        cmocka_unit_test(nesting_is_bounded),
     };
     return cmocka_run_group_tests_name("component", tests, NULL, NULL);
 }
