@@ -94,17 +94,11 @@ static qv_trap *take_trap(cm_cx *cx, qv_trap *t)
     return t;
 }
 
-qv_trap *cm_call_func(cm_inst *caller, cm_func *f, const qv_cval *args, qv_cval *result, cm_arena *values)
+/* Lower args into f's instance, call its core function, lift the result,
+ * run post-return. Borrows given to the callee are cx's. */
+static qv_trap *call_lifted(cm_cx *cx, cm_func *f, const qv_cval *args, qv_cval *result, cm_arena *values)
 {
-    if (f->host) {
-        cm_ropts none = {0};
-        cm_cx cx = {.inst = caller, .opts = &none, .values = values};
-        qv_ccall call = {&cx, caller->store};
-        return f->host(&call, f->env, args, result);
-    }
     cm_inst *callee = f->owner;
-    if (callee->in_call) return qv_trap_new(QV_TRAP_HOST, "cannot enter a component instance while it is running (re-entrance)");
-    cm_cx cx = {.inst = callee, .opts = &f->opts, .values = values};
     cm_coresig sig;
     cm_core_signature(f->type, false, &sig);
     uint64_t bits[CM_FLAT_CAP + 1];
@@ -113,29 +107,29 @@ qv_trap *cm_call_func(cm_inst *caller, cm_func *f, const qv_cval *args, qv_cval 
         const cm_type *tuple = params_tuple(values, f->type);
         uint32_t ptr;
         qv_cval tv = {.kind = QV_C_TUPLE, .of.fields = {(qv_cval *)args, f->type->n}};
-        if (!tuple || !cm_realloc(&cx, 0, 0, tuple->align, tuple->size, &ptr) || !cm_store(&cx, tuple, &tv, ptr))
-            return take_trap(&cx, NULL);
+        if (!tuple || !cm_realloc(cx, 0, 0, tuple->align, tuple->size, &ptr) || !cm_store(cx, tuple, &tv, ptr))
+            return take_trap(cx, NULL);
         bits[at++] = ptr;
     } else {
         for (uint32_t i = 0; i < f->type->n; i++)
-            if (!cm_lower_flat(&cx, f->type->elems[i], &args[i], bits, &at)) return take_trap(&cx, NULL);
+            if (!cm_lower_flat(cx, f->type->elems[i], &args[i], bits, &at)) return take_trap(cx, NULL);
     }
     qv_val in[CM_MAX_FLAT_PARAMS + 1], out[1];
     for (uint32_t i = 0; i < sig.nparams; i++) in[i] = bits_val(sig.types[i], bits[i]);
     callee->in_call = true;
     qv_trap *t = qv_func_call(callee->store, f->core, in, sig.nparams, out, sig.nresults);
     callee->in_call = false;
-    if (t) return take_trap(&cx, t);
+    if (t) return take_trap(cx, t);
     const cm_type *rt = f->type->result;
     if (rt) {
         if (sig.results_in_memory) {
             uint32_t ptr = (uint32_t)out[0].of.i32;
-            if (ptr & (rt->align - 1)) return qv_trap_new(QV_TRAP_HOST, "the returned pointer is not aligned");
-            if (!cm_load(&cx, rt, ptr, result)) return take_trap(&cx, NULL);
+            if (ptr & (rt->align - 1)) return take_trap(cx, qv_trap_new(QV_TRAP_HOST, "the returned pointer is not aligned"));
+            if (!cm_load(cx, rt, ptr, result)) return take_trap(cx, NULL);
         } else {
             uint64_t rb = val_bits(&out[0]);
             at = 0;
-            if (!cm_lift_flat(&cx, rt, &rb, &at, result)) return take_trap(&cx, NULL);
+            if (!cm_lift_flat(cx, rt, &rb, &at, result)) return take_trap(cx, NULL);
         }
         if (f->opts.post_return) detach(values, rt, result);
     }
@@ -143,10 +137,25 @@ qv_trap *cm_call_func(cm_inst *caller, cm_func *f, const qv_cval *args, qv_cval 
         callee->in_call = true;
         t = qv_func_call(callee->store, f->opts.post_return, out, sig.nresults, NULL, 0);
         callee->in_call = false;
-        if (t) return take_trap(&cx, t);
+        if (t) return take_trap(cx, t);
     }
-    if (cx.borrows) return qv_trap_new(QV_TRAP_HOST, "borrowed handles were not dropped before the call returned");
-    return take_trap(&cx, NULL);
+    if (cx->borrows) return take_trap(cx, qv_trap_new(QV_TRAP_HOST, "borrowed handles were not dropped before the call returned"));
+    return take_trap(cx, NULL);
+}
+
+qv_trap *cm_call_func(cm_inst *caller, cm_func *f, const qv_cval *args, qv_cval *result, cm_arena *values)
+{
+    if (f->host) {
+        cm_ropts none = {0};
+        cm_cx cx = {.inst = caller, .opts = &none, .values = values};
+        qv_ccall call = {&cx, caller->store};
+        return f->host(&call, f->env, args, result);
+    }
+    if (f->owner->in_call) return qv_trap_new(QV_TRAP_HOST, "cannot enter a component instance while it is running (re-entrance)");
+    cm_cx cx = {.inst = f->owner, .opts = &f->opts, .values = values};
+    qv_trap *t = call_lifted(&cx, f, args, result, values);
+    cm_cx_drop_borrows(&cx); /* none may outlive the call */
+    return t;
 }
 
 qv_trap *cm_lowered_call(qv_caller *caller, void *env, const qv_val *args, qv_val *results)

@@ -377,7 +377,7 @@ static bool lower_handle(cm_cx *cx, const cm_type *t, const qv_cval *v, uint64_t
     cm_handle h = {.rt = rt, .rep = v->of.rep, .own = t->kind == QV_C_OWN, .scope = t->kind == QV_C_BORROW ? cx : NULL};
     uint32_t i = cm_table_add(cx, &cx->inst->table, h);
     if (!i) return false;
-    if (t->kind == QV_C_BORROW) cx->borrows++;
+    if (t->kind == QV_C_BORROW) cx->borrows++, cx->borrows_given++;
     *bits = i;
     return true;
 }

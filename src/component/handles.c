@@ -85,6 +85,15 @@ void cm_cx_end(cm_cx *cx)
     cx->nlent = 0;
 }
 
+void cm_cx_drop_borrows(cm_cx *cx)
+{
+    if (!cx->borrows) return;
+    cm_table *t = &cx->inst->table;
+    for (uint32_t i = 1; i < t->n; i++)
+        if (t->at[i].rt && !t->at[i].own && t->at[i].scope == cx) cm_table_remove(t, i);
+    cx->borrows = 0;
+}
+
 qv_trap *cm_resource_new(qv_caller *caller, void *env, const qv_val *args, qv_val *results)
 {
     cm_res_env *e = env;

@@ -93,6 +93,7 @@ struct cm_cx {
     uint32_t *lent;         /* own handles lent to the callee (indices) */
     uint32_t nlent, caplent;
     uint32_t borrows;       /* borrow handles given to the callee, not yet dropped */
+    uint32_t borrows_given; /* all the borrow handles given in this call */
 };
 
 /* Record a trap in cx (the first wins); returns false. */
@@ -116,6 +117,9 @@ void cm_table_remove(cm_table *t, uint32_t i);
 void cm_table_free(cm_table *t, qv_store *store);
 /* Release the lends of a finished call. */
 void cm_cx_end(cm_cx *cx);
+/* Remove the borrow handles a finished call gave its callee that it did
+ * not drop (they would outlive the call they belong to). */
+void cm_cx_drop_borrows(cm_cx *cx);
 /* The runtime type of resource node r in instance inst. */
 cm_restype *cm_rtype(const cm_inst *inst, const cm_type *r);
 

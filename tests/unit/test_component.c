@@ -182,6 +182,23 @@ static void host_resources(void **state)
     expect_trap(f, NULL, "forged", "unknown handle index 77");
 }
 
+/* The host lends a thing to the guest for one call. */
+static void borrows_given_to_the_guest(void **state)
+{
+    fixture *f = *state;
+    uint32_t value = 99;
+    qv_cval arg = {.kind = QV_C_BORROW, .of.rep = &value}, r;
+    assert_null(qv_cinstance_call(f->ci, NULL, "take-thing", &arg, 1, &r, 1));
+    assert_int_equal(r.of.u, 99);
+    qv_trap *t = qv_cinstance_call(f->ci, NULL, "keep-thing", &arg, 1, &r, 1);
+    assert_non_null(t);
+    assert_non_null(strstr(qv_trap_message(t), "borrowed handles were not dropped"));
+    qv_trap_delete(t);
+    /* The forgotten borrow is gone with its call: handle 1 is free again. */
+    assert_null(qv_cinstance_call(f->ci, NULL, "take-thing", &arg, 1, &r, 1));
+    assert_int_equal(things_dropped, 0); /* borrows never destroy */
+}
+
 static void guest_resources(void **state)
 {
     fixture *f = *state;
@@ -388,6 +405,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(many_params_through_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(host_resources, setup, teardown),
         cmocka_unit_test_setup_teardown(guest_resources, setup, teardown),
+        cmocka_unit_test_setup_teardown(borrows_given_to_the_guest, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_pointers_trap, setup, teardown),
         cmocka_unit_test_setup_teardown(link_errors_name_the_import, setup, teardown),
         cmocka_unit_test(unsupported_constructs_are_named),

@@ -99,6 +99,15 @@
       (local $h i32)
       i32.const 5 call $make local.tee $h call $drop
       local.get $h call $drop)
+    ;; take-thing(borrow<thing>): read it, then drop the borrow as a
+    ;; callee must; keep-thing forgets to.
+    (func (export "take-thing") (param i32) (result i32)
+      (local $v i32)
+      local.get 0 call $value local.set $v
+      local.get 0 call $drop
+      local.get $v)
+    (func (export "keep-thing") (param i32) (result i32)
+      local.get 0 call $value)
     (func (export "forged") (result i32)
       i32.const 77 call $value)
     (func (export "bad-string") (result i32)
@@ -133,6 +142,8 @@
   (func $f-thing (param "n" u32) (result u32) (canon lift (core func $m "thing")))
   (func $f-double-drop (canon lift (core func $m "double-drop")))
   (func $f-forged (result u32) (canon lift (core func $m "forged")))
+  (func $f-take-thing (param "t" (borrow $thing)) (result u32) (canon lift (core func $m "take-thing")))
+  (func $f-keep-thing (param "t" (borrow $thing)) (result u32) (canon lift (core func $m "keep-thing")))
   (func $f-bad-string (result string) (canon lift (core func $m "bad-string") (memory $memory) (realloc $realloc)))
   (func $f-bad-retptr (result string) (canon lift (core func $m "bad-retptr") (memory $memory) (realloc $realloc)))
   (func $f-counter (result u32) (canon lift (core func $m "counter")))
@@ -149,6 +160,8 @@
   (export "thing" (func $f-thing))
   (export "double-drop" (func $f-double-drop))
   (export "forged" (func $f-forged))
+  (export "take-thing" (func $f-take-thing))
+  (export "keep-thing" (func $f-keep-thing))
   (export "bad-string" (func $f-bad-string))
   (export "bad-retptr" (func $f-bad-retptr))
   (export "counter" (func $f-counter))
