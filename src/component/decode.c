@@ -296,7 +296,20 @@ static bool canon(dstate *d)
         }
         def->type = t;
         if (!check_opts(d, def, def->type, kind == 0x00)) return false;
-        return cm_define(d, def->sort, kind ? NULL : t);
+        cm_coresig sig;
+        cm_core_signature(def->type, kind != 0x00, &sig);
+        static const qv_valtype realloc_type[5] = {QV_I32, QV_I32, QV_I32, QV_I32, QV_I32};
+        if (def->opts.realloc >= 0 && !cm_check_core_func(d, (uint32_t)def->opts.realloc, realloc_type, 4, 1, "realloc"))
+            return false;
+        if (kind == 0x00) {
+            if (!cm_check_core_func(d, def->idx, sig.types, sig.nparams, sig.nresults, "canon lift")) return false;
+            if (def->opts.post_return >= 0 &&
+                !cm_check_core_func(d, (uint32_t)def->opts.post_return, sig.types + sig.nparams, sig.nresults, 0, "post-return"))
+                return false;
+            return cm_define(d, S_FUNC, t);
+        }
+        qv_functype *ft = cm_new_functype(d, (qv_functype){sig.nparams, sig.nresults, sig.types});
+        return ft && cm_define(d, S_CORE_FUNC, ft);
     case 0x02: case 0x03: case 0x04: {
         static const uint8_t ops[] = {OP_RES_NEW, OP_RES_DROP, OP_RES_REP};
         static const char *const names[] = {"canon resource.new", "canon resource.drop", "canon resource.rep"};
@@ -307,7 +320,9 @@ static bool canon(dstate *d)
         if (kind != 0x03 && !((cm_type *)t)->defined)
             return cm_fail(d, "%s: type %u is not defined by this component", names[kind - 2], ti);
         def->type = t;
-        return cm_define(d, S_CORE_FUNC, NULL);
+        static const qv_valtype i32s[2] = {QV_I32, QV_I32};
+        qv_functype *ft = cm_new_functype(d, (qv_functype){1, kind == 0x03 ? 0 : 1, i32s});
+        return ft && cm_define(d, S_CORE_FUNC, ft);
     }
     case 0x07: return cm_fail(d, "canon resource.drop async is not supported");
     case 0x05: case 0x06: return cm_fail(d, "canon 0x%02x (threads) is not supported", kind);

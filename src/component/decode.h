@@ -64,6 +64,12 @@ bool cm_read_externdesc(dstate *d, const char *name, cm_sort *sort, cm_type **ty
 char *cm_read_extern_name(dstate *d);
 char *cm_read_string(dstate *d);
 cm_type *cm_new_type(dstate *d, uint8_t kind, uint32_t n);
+/* A copy of ft in the arena (the static type of a core function). */
+qv_functype *cm_new_functype(dstate *d, qv_functype ft);
+/* Core function idx must have this type, when it is known statically
+ * (core functions exported by instantiated modules, made by canon, or
+ * passed through inline instances). */
+bool cm_check_core_func(dstate *d, uint32_t idx, const qv_valtype *types, uint32_t np, uint32_t nr, const char *what);
 /* alias in a component or a type declaration; adds the item. */
 bool cm_read_alias(dstate *d, cm_def *def);
 /* The sort of an alias or sortidx: 0x00 core-sort | 0x01..0x05. */

@@ -76,6 +76,38 @@ bool cm_lookup(dstate *d, cm_sort sort, uint32_t idx, const char *construct, voi
     return true;
 }
 
+qv_functype *cm_new_functype(dstate *d, qv_functype ft)
+{
+    qv_functype *out = cm_alloc(d->arena, sizeof *out);
+    qv_valtype *types = cm_alloc(d->arena, (ft.nparams + ft.nresults + 1) * sizeof *types);
+    if (!out || !types) return cm_fail(d, "out of memory"), NULL;
+    for (uint32_t i = 0; i < ft.nparams + ft.nresults; i++) types[i] = ft.types[i];
+    *out = (qv_functype){ft.nparams, ft.nresults, types};
+    return out;
+}
+
+static void print_core(char *buf, size_t len, const qv_valtype *t, uint32_t np, uint32_t nr)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    for (uint32_t i = 0; i < np + nr && at < len; i++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%s", i == np ? " -> " : i ? " " : "", qv_valtype_name(t[i]));
+    if (!at) snprintf(buf, len, "no params, no results");
+}
+
+bool cm_check_core_func(dstate *d, uint32_t idx, const qv_valtype *types, uint32_t np, uint32_t nr, const char *what)
+{
+    const qv_functype *ft = idx < d->space[S_CORE_FUNC].n ? d->space[S_CORE_FUNC].at[idx] : NULL;
+    if (!ft) return true; /* not known statically: checked when instantiated */
+    bool same = ft->nparams == np && ft->nresults == nr;
+    for (uint32_t i = 0; same && i < np + nr; i++) same = ft->types[i] == types[i];
+    if (same) return true;
+    char have[96], want[96];
+    print_core(have, sizeof have, ft->types, ft->nparams, ft->nresults);
+    print_core(want, sizeof want, types, np, nr);
+    return cm_fail(d, "%s: core func %u has type (%s), the canonical ABI needs (%s)", what, idx, have, want);
+}
+
 cm_type *cm_new_type(dstate *d, uint8_t kind, uint32_t n)
 {
     cm_type *t = cm_alloc(d->arena, sizeof *t);
@@ -335,6 +367,8 @@ bool cm_read_deftype(dstate *d)
             uint32_t f = qe_read_u32(d->r);
             if (!reader_ok(d)) return false;
             if (f >= d->space[S_CORE_FUNC].n) return cm_fail(d, "resource destructor: core func %u out of range", f);
+            static const qv_valtype i32[1] = {QV_I32};
+            if (!cm_check_core_func(d, f, i32, 1, 0, "resource destructor")) return false;
             t->dtor = f;
         } else if (ok && has) {
             return cm_fail(d, "malformed resource destructor (0x%02x)", has);
@@ -564,6 +598,8 @@ bool cm_read_alias(dstate *d, cm_def *def)
                     if ((cm_sort)kind != sort)
                         return cm_fail(d, "alias core export: '%s' of core instance %u is not a %s", def->name, def->idx,
                                        cm_sort_name(sort));
+                    if (sort == S_CORE_FUNC && !(what = cm_new_functype(d, qv_module_export_functype(ci->module, i))))
+                        return false;
                 }
             }
         } else {
@@ -573,6 +609,7 @@ bool cm_read_alias(dstate *d, cm_def *def)
                     if (ci->exports[i].sort != sort)
                         return cm_fail(d, "alias core export: '%s' of core instance %u is not a %s", def->name, def->idx,
                                        cm_sort_name(sort));
+                    what = d->space[sort].at[ci->exports[i].idx]; /* its static type, if known */
                 }
         }
         if (!found) return cm_fail(d, "alias core export: core instance %u has no export named '%s'", def->idx, def->name);
