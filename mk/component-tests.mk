@@ -33,3 +33,13 @@ $(BUILD)/wasi-components/%.wasm: $(WASI_SUITE)/%.wasm
 	$(JCO) new $< --wasi-command -o $@
 .PHONY: wasi-components
 wasi-components: $(WASI_SUITE_COMPONENTS)
+
+# In-process cost of a component against the same program as a module
+# (docs/components.md, "Numbers").
+$(BUILD)/bench/component-load: $(call obj,tests/components/bench_load.c) $(WASI_LIB) $(BUILD)/libqyvol_component.a $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+.PHONY: bench-components
+bench-components: $(BUILD)/bench/component-load $(COMPONENT_GUESTS)
+	$(BUILD)/bench/component-load $(BUILD)/tests/components/cmd.wasm $(BUILD)/tests/components/cmd.component.wasm
+	$(BUILD)/bench/component-load $(BUILD)/tests/components/hello-rust.wasm $(BUILD)/tests/components/hello-rust.component.wasm
