@@ -84,6 +84,13 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &b);
     printf("monotonic: %s\n", b.tv_sec > a.tv_sec || (b.tv_sec == a.tv_sec && b.tv_nsec >= a.tv_nsec) ? "ok" : "backwards");
     printf("realtime after 2020: %s\n", time(NULL) > 1577836800 ? "yes" : "no");
+    /* A sleep is a poll on a clock (poll_oneoff, or a pollable). */
+    struct timespec before, after, nap = {0, 30 * 1000 * 1000};
+    clock_gettime(CLOCK_MONOTONIC, &before);
+    nanosleep(&nap, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &after);
+    long long slept = (after.tv_sec - before.tv_sec) * 1000000000LL + (after.tv_nsec - before.tv_nsec);
+    printf("slept 30 ms: %s\n", slept >= 30000000 && slept < 2000000000 ? "yes" : "no");
     unsigned char r1[16], r2[16];
     arc4random_buf(r1, sizeof r1);
     arc4random_buf(r2, sizeof r2);
