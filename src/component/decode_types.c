@@ -300,6 +300,18 @@ static cm_type *read_defvaltype(dstate *d, uint8_t code)
     return t;
 }
 
+/* Does a value of type t hold a borrowed handle? (Types are at most
+ * CM_MAX_TYPE_DEPTH deep.) */
+static bool holds_borrow(const cm_type *t)
+{
+    if (!t || t->kind == QV_C_OWN || t->kind == QV_C_FLAGS || t->kind == QV_C_ENUM) return false;
+    if (t->kind == QV_C_BORROW) return true;
+    uint32_t n = t->kind == QV_C_OPTION || t->kind == QV_C_LIST ? 1 : t->kind == QV_C_RESULT ? 2 : t->n;
+    for (uint32_t i = 0; t->elems && i < n; i++)
+        if (holds_borrow(t->elems[i])) return true;
+    return false;
+}
+
 static cm_type *read_functype(dstate *d)
 {
     uint32_t n = qe_read_u32(d->r);
@@ -315,6 +327,7 @@ static cm_type *read_functype(dstate *d)
     if (!reader_ok(d)) return NULL;
     if (kind == 0x00) {
         if (!(f->result = cm_read_valtype(d))) return NULL;
+        if (holds_borrow(f->result)) return cm_fail(d, "a function result cannot hold a borrowed handle"), NULL;
     } else if (kind == 0x01) {
         uint32_t named = qe_read_u32(d->r);
         if (!reader_ok(d)) return NULL;
