@@ -43,3 +43,9 @@ $(BUILD)/bench/component-load: $(call obj,tests/components/bench_load.c) $(WASI_
 bench-components: $(BUILD)/bench/component-load $(COMPONENT_GUESTS)
 	$(BUILD)/bench/component-load $(BUILD)/tests/components/cmd.wasm $(BUILD)/tests/components/cmd.component.wasm
 	$(BUILD)/bench/component-load $(BUILD)/tests/components/hello-rust.wasm $(BUILD)/tests/components/hello-rust.component.wasm
+
+# The manifest-grants guest as a component (tests/wasi/grants/run.sh with
+# GRANTS_WASM).
+$(BUILD)/tests/wasi/grants.component.wasm: $(BUILD)/tests/wasi/grants.wasm
+	$(JCO) new $< --wasi-command -o $@
+all: $(BUILD)/tests/wasi/grants.component.wasm

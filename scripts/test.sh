@@ -98,6 +98,9 @@ run_wasi_suites() {
     step "WASI sandbox: path escapes through a component$label"
     run_counted "WASI escapes through a component$label" \
         env ESCAPE_WASM=build/tests/wasi/escape.component.wasm tests/wasi/escape/run.sh "$build"
+    step "WASI sandbox: manifest grants through a component$label"
+    run_counted "WASI grants through a component$label" \
+        env GRANTS_WASM=build/tests/wasi/grants.component.wasm tests/wasi/grants/run.sh "$build"
     step "components end to end$label"
     run_counted "components$label" tests/e2e/components.sh "$build"
     step "examples through qyv run$label"
