@@ -127,9 +127,11 @@ static bool core_instance(dstate *d)
         a->idx = qe_read_u32(d->r);
         void *unused = NULL;
         if (!ok_or_fail(d) || !cm_lookup(d, a->sort, a->idx, a->name, &unused)) return false;
-        for (uint32_t k = 0; k < i; k++)
-            if (!strcmp(def->args[k].name, a->name)) return cm_fail(d, "core instance: the name '%s' is given twice", a->name);
     }
+    if (!cm_names_init(&def->argix, d->arena, def->nargs)) return cm_fail(d, "out of memory");
+    for (uint32_t i = 0; i < def->nargs; i++)
+        if (!cm_names_add(&def->argix, def->args[i].name, i, NULL))
+            return cm_fail(d, "core instance: the name '%s' is given twice", def->args[i].name);
     if (kind == 0x01) {
         ci->exports = def->args;
         ci->nexports = def->nargs;
@@ -173,17 +175,18 @@ static bool instance(dstate *d)
         void *unused = NULL;
         if (!ok_or_fail(d) || !cm_lookup(d, a->sort, a->idx, a->name, &unused)) return false;
         if (a->sort == S_VALUE) return cm_fail(d, "instance argument '%s': values are not supported", a->name);
-        for (uint32_t k = 0; k < i; k++)
-            if (!strcmp(def->args[k].name, a->name)) return cm_fail(d, "instance: the name '%s' is given twice", a->name);
     }
+    if (!cm_names_init(&def->argix, d->arena, def->nargs)) return cm_fail(d, "out of memory");
+    for (uint32_t i = 0; i < def->nargs; i++)
+        if (!cm_names_add(&def->argix, def->args[i].name, i, NULL))
+            return cm_fail(d, "instance: the name '%s' is given twice", def->args[i].name);
     cm_type *it;
     if (ctype) {
         /* Every import of the component needs an argument of its sort. */
         for (uint32_t i = 0; i < ctype->nimports; i++) {
             const cm_extern *imp = &ctype->externs[i];
-            const cm_arg *a = NULL;
-            for (uint32_t k = 0; k < def->nargs && !a; k++)
-                if (!strcmp(def->args[k].name, imp->name)) a = &def->args[k];
+            int64_t k = cm_names_find(&def->argix, imp->name);
+            const cm_arg *a = k < 0 ? NULL : &def->args[k];
             if (!a) return cm_fail(d, "instance: component %u imports '%s', which is not given", def->idx, imp->name);
             if (a->sort != imp->sort)
                 return cm_fail(d, "instance: '%s' must be a %s, not a %s", imp->name, cm_sort_name(imp->sort),
@@ -193,6 +196,7 @@ static bool instance(dstate *d)
         if (!it) return cm_fail(d, "out of memory");
         it->n = ctype->n - ctype->nimports;
         it->externs = ctype->externs + ctype->nimports;
+        if (!cm_index_exports(d, it, 0)) return false;
     } else {
         it = cm_new_type(d, CM_INSTANCE, 0);
         if (!it || !(it->externs = cm_alloc(d->arena, (def->nargs ? def->nargs : 1) * sizeof *it->externs)))
@@ -201,6 +205,7 @@ static bool instance(dstate *d)
         for (uint32_t i = 0; i < def->nargs; i++)
             it->externs[i] = (cm_extern){def->args[i].name, def->args[i].sort,
                                          static_type(d, def->args[i].sort, def->args[i].idx)};
+        if (!cm_index_exports(d, it, 0)) return false;
     }
     return cm_define(d, S_INSTANCE, it);
 }
@@ -335,10 +340,10 @@ static bool import_or_export(dstate *d, bool import)
     qv_component *c = d->c;
     char *name = cm_read_extern_name(d);
     if (!name) return false;
-    cm_extern *list = import ? c->imports : c->exports;
-    uint32_t n = import ? c->nimports : c->nexports;
-    for (uint32_t i = 0; i < n; i++)
-        if (!strcmp(list[i].name, name)) return cm_fail(d, "the %s '%s' appears twice", import ? "import" : "export", name);
+    uint32_t first;
+    if (!cm_names_add(import ? &d->import_names : &d->export_names, name, 0, &first))
+        return first == UINT32_MAX ? cm_fail(d, "out of memory")
+                                   : cm_fail(d, "the %s '%s' is declared twice", import ? "import" : "export", name);
     cm_def *def = new_def(d, import ? OP_IMPORT : OP_EXPORT, S_COUNT);
     if (!def) return false;
     def->name = name;
@@ -410,7 +415,7 @@ static bool make_type(dstate *d)
     if (c->nimports) memcpy(t->externs, c->imports, c->nimports * sizeof *t->externs);
     if (c->nexports) memcpy(t->externs + c->nimports, c->exports, c->nexports * sizeof *t->externs);
     c->type = t;
-    return true;
+    return cm_index_exports(d, t, c->nimports);
 }
 
 static bool read_sections(dstate *d)
@@ -504,7 +509,9 @@ static qv_component *decode(dstate *outer, const uint8_t *base, const uint8_t *s
     }
     if (ok) {
         r.p = start + 8;
-        ok = read_sections(&d);
+        ok = (cm_names_init(&d.import_names, arena, 8) && cm_names_init(&d.export_names, arena, 8)) ||
+             cm_fail(&d, "out of memory");
+        ok = ok && read_sections(&d);
     }
     for (int s = 0; s < S_COUNT; s++) cm_vec_free(&d.space[s]);
     if (!ok) {

@@ -39,6 +39,7 @@ typedef struct dstate {
     cm_vec space[S_COUNT];
     cm_vec externs;            /* type declarations: their imports and exports (cm_extern *) */
     uint32_t nimports;
+    cm_names import_names, export_names; /* components: for duplicates */
 } dstate;
 
 /* Record a failure (the first wins) at the reader's offset: "MESSAGE (at
@@ -50,6 +51,13 @@ bool cm_define(dstate *d, cm_sort sort, void *what);
 /* The static description of item idx of `sort`, failing with a message
  * naming `construct` when out of range. */
 bool cm_lookup(dstate *d, cm_sort sort, uint32_t idx, const char *construct, void **out);
+
+/* Check that n names (at stride bytes apart, starting at first) are
+ * unique; fail naming `what` and the name otherwise. */
+bool cm_unique(dstate *d, const char *const *first, size_t stride, uint32_t n, const char *what);
+/* Index the exports of instance or component type t (externs from
+ * `from` on), failing on a duplicate. */
+bool cm_index_exports(dstate *d, cm_type *t, uint32_t from);
 
 /* How many components and type declarations d is nested in. */
 int cm_nesting(const dstate *d);

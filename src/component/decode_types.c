@@ -192,13 +192,31 @@ static cm_type *read_optional_valtype(dstate *d, bool *ok)
     return t;
 }
 
+bool cm_unique(dstate *d, const char *const *first, size_t stride, uint32_t n, const char *what)
+{
+    cm_arena tmp = {0};
+    cm_names ix;
+    bool ok = cm_names_init(&ix, &tmp, n) || cm_fail(d, "out of memory");
+    for (uint32_t i = 0; ok && i < n; i++) {
+        const char *name = *(const char *const *)((const char *)first + i * stride);
+        if (!cm_names_add(&ix, name, i, NULL)) ok = cm_fail(d, "%s: the name '%s' appears twice", what, name);
+    }
+    cm_arena_free(&tmp);
+    return ok;
+}
+
+bool cm_index_exports(dstate *d, cm_type *t, uint32_t from)
+{
+    if (!cm_names_init(&t->exports, d->arena, t->n - from)) return cm_fail(d, "out of memory");
+    for (uint32_t i = from; i < t->n; i++)
+        if (!cm_names_add(&t->exports, t->externs[i].name, i, NULL))
+            return cm_fail(d, "the export '%s' is declared twice", t->externs[i].name);
+    return true;
+}
+
 static bool labels_unique(dstate *d, const cm_type *t, const char *what)
 {
-    for (uint32_t i = 0; i < t->n; i++)
-        for (uint32_t j = 0; j < i; j++)
-            if (!strcmp(t->labels[i], t->labels[j]))
-                return cm_fail(d, "%s: the name '%s' appears twice", what, t->labels[i]);
-    return true;
+    return cm_unique(d, (const char *const *)t->labels, sizeof *t->labels, t->n, what);
 }
 
 static cm_type *read_labels(dstate *d, uint8_t kind, const char *what, uint32_t max)
@@ -564,10 +582,8 @@ bool cm_read_sort(dstate *d, cm_sort *out)
 /* The export `name` of an instance type, or NULL. */
 static const cm_extern *find_extern(const cm_type *inst, const char *name)
 {
-    uint32_t from = inst->kind == CM_COMPONENT ? inst->nimports : 0;
-    for (uint32_t i = from; i < inst->n; i++)
-        if (!strcmp(inst->externs[i].name, name)) return &inst->externs[i];
-    return NULL;
+    int64_t i = cm_names_find(&inst->exports, name);
+    return i < 0 ? NULL : &inst->externs[i];
 }
 
 bool cm_read_alias(dstate *d, cm_def *def)
@@ -686,12 +702,7 @@ static bool read_decls(dstate *outer, cm_type *t, bool component)
                 ok = e ? false : cm_fail(&d, "out of memory");
                 break;
             }
-            for (uint32_t k = kind == 0x03 ? 0 : d.nimports; k < d.externs.n; k++)
-                if (!strcmp(((cm_extern *)d.externs.at[k])->name, e->name)) {
-                    ok = cm_fail(&d, "the %s '%s' is declared twice", kind == 0x03 ? "import" : "export", e->name);
-                    break;
-                }
-            if (!ok || !cm_vec_push(&d.externs, e) || !cm_define(&d, e->sort, e->type)) {
+            if (!cm_vec_push(&d.externs, e) || !cm_define(&d, e->sort, e->type)) {
                 ok = ok ? cm_fail(&d, "out of memory") : false;
                 break;
             }
@@ -708,6 +719,9 @@ static bool read_decls(dstate *outer, cm_type *t, bool component)
         t->externs = cm_alloc(d.arena, (t->n ? t->n : 1) * sizeof *t->externs);
         if (!t->externs) ok = cm_fail(&d, "out of memory");
         for (uint32_t i = 0; ok && i < t->n; i++) t->externs[i] = *(cm_extern *)d.externs.at[i];
+        /* Names are unique among the imports, and among the exports. */
+        if (ok) ok = cm_unique(&d, (const char *const *)&t->externs[0].name, sizeof *t->externs, t->nimports, "imports");
+        if (ok) ok = cm_index_exports(&d, t, t->nimports);
     }
     for (int s = 0; s < S_COUNT; s++) cm_vec_free(&d.space[s]);
     cm_vec_free(&d.externs);

@@ -24,6 +24,7 @@ typedef struct build {
     const qv_chost *host;
     const rt_arg *args;     /* nested: what the imports bind to */
     uint32_t nargs;
+    const cm_names *argix;  /* their names */
     uint32_t fill[S_COUNT];
     qv_trap **trap;
     qv_error *err;
@@ -78,12 +79,9 @@ static void *extern_item(const qv_extern *e)
 static bool core_export(const cm_core_rinst *ci, const char *name, qv_extern *out)
 {
     if (ci->inst) return qv_instance_export(ci->inst, name, out);
-    for (uint32_t i = 0; i < ci->n; i++)
-        if (!strcmp(ci->names[i], name)) {
-            *out = ci->exts[i];
-            return true;
-        }
-    return false;
+    int64_t i = cm_names_find(&ci->index, name);
+    if (i >= 0) *out = ci->exts[i];
+    return i >= 0;
 }
 
 static const char *kind_name(qv_externkind k) { return cm_sort_name((cm_sort)k); }
@@ -102,9 +100,8 @@ static bool core_instantiate(build *b, const cm_def *def)
         const char *mod, *name;
         qv_externkind kind;
         qv_module_import(m, i, &mod, &name, &kind);
-        const cm_arg *a = NULL;
-        for (uint32_t k = 0; k < def->nargs && !a; k++)
-            if (!strcmp(def->args[k].name, mod)) a = &def->args[k];
+        int64_t k = cm_names_find(&def->argix, mod);
+        const cm_arg *a = k < 0 ? NULL : &def->args[k];
         if (!a) {
             free(imports);
             return link_error(b, def, "core instance of module %u: its import %s.%s is not given", def->idx, mod, name);
@@ -140,6 +137,11 @@ static bool core_inline(build *b, const cm_def *def)
         ci->names[i] = def->args[i].name;
         ci->exts[i] = core_extern(b, def->args[i].sort, def->args[i].idx);
     }
+    ci->index = def->argix.keys ? def->argix : ci->index;
+    if (!ci->index.keys) {
+        if (!cm_names_init(&ci->index, b->inst->arena, ci->n)) return link_error(b, def, "out of memory");
+        for (uint32_t i = 0; i < ci->n; i++) cm_names_add(&ci->index, ci->names[i], i, NULL);
+    }
     return put(b, S_CORE_INSTANCE, ci);
 }
 
@@ -152,6 +154,20 @@ static cm_rinst *new_rinst(build *b, uint32_t n)
     r->sorts = cm_alloc(b->inst->arena, (n + 1) * sizeof *r->sorts);
     r->items = cm_alloc(b->inst->arena, (n + 1) * sizeof *r->items);
     return r->names && r->sorts && r->items ? r : NULL;
+}
+
+/* Index a filled component instance item by its export names. */
+static bool index_rinst(build *b, cm_rinst *r)
+{
+    if (!cm_names_init(&r->index, b->inst->arena, r->n)) return false;
+    for (uint32_t i = 0; i < r->n; i++) cm_names_add(&r->index, r->names[i], i, NULL);
+    return true;
+}
+
+static void *find_item(const cm_rinst *r, const char *name, cm_sort sort)
+{
+    int64_t i = cm_names_find(&r->index, name);
+    return i >= 0 && r->sorts[i] == sort ? r->items[i] : NULL;
 }
 
 static bool bind_resource(build *b, const cm_def *def, const cm_type *node, cm_restype *rt)
@@ -198,7 +214,7 @@ static bool import_host_instance(build *b, const cm_def *def)
             return link_error(b, def, "import %s: the host cannot provide the %s '%s'", def->name, cm_sort_name(e->sort), e->name);
         }
     }
-    return put(b, S_INSTANCE, r);
+    return index_rinst(b, r) ? put(b, S_INSTANCE, r) : link_error(b, def, "out of memory");
 }
 
 static bool import(build *b, const cm_def *def)
@@ -208,9 +224,8 @@ static bool import(build *b, const cm_def *def)
         return link_error(b, def, "unknown import: %s (the host provides instances of interfaces, not a bare %s)", def->name,
                           cm_sort_name(def->sort));
     }
-    const rt_arg *a = NULL;
-    for (uint32_t i = 0; i < b->nargs && !a; i++)
-        if (!strcmp(b->args[i].name, def->name)) a = &b->args[i];
+    int64_t i = cm_names_find(b->argix, def->name);
+    const rt_arg *a = i < 0 ? NULL : &b->args[i];
     if (!a) return link_error(b, def, "import %s is not given", def->name);
     if (def->sort == S_TYPE && def->type->kind == CM_RESOURCE && !def->type->defined) {
         cm_restype *rt = cm_rtype(b->inst, a->type);
@@ -340,7 +355,7 @@ static cm_rinst *exports_of(build *b, build *from)
         r->sorts[i] = a->sort;
         r->items[i] = a->item;
     }
-    return r;
+    return index_rinst(b, r) ? r : NULL;
 }
 
 static bool instantiate_nested(build *b, const cm_def *def)
@@ -355,7 +370,8 @@ static bool instantiate_nested(build *b, const cm_def *def)
     }
     cm_inst *inst = new_inst(b->inst->root, b->inst->store, c);
     if (!inst) return link_error(b, def, "out of memory");
-    build nb = {.inst = inst, .host = b->host, .args = args, .nargs = def->nargs, .trap = b->trap, .err = b->err};
+    build nb = {.inst = inst, .host = b->host, .args = args, .nargs = def->nargs, .argix = &def->argix, .trap = b->trap,
+                .err = b->err};
     bool ok = instantiate_defs(&nb);
     cm_rinst *r = ok ? exports_of(b, &nb) : NULL;
     for (uint32_t i = 0; i < nb.exports.n; i++) free(nb.exports.at[i]);
@@ -373,15 +389,15 @@ static bool inline_instance(build *b, const cm_def *def)
         r->sorts[i] = def->args[i].sort;
         r->items[i] = get(b, def->args[i].sort, def->args[i].idx);
     }
-    return put(b, S_INSTANCE, r);
+    return index_rinst(b, r) ? put(b, S_INSTANCE, r) : link_error(b, def, "out of memory");
 }
 
 static bool alias_export(build *b, const cm_def *def)
 {
     const cm_rinst *r = get(b, S_INSTANCE, def->idx);
-    for (uint32_t i = 0; i < r->n; i++)
-        if (!strcmp(r->names[i], def->name)) return put(b, def->sort, def->sort == S_TYPE ? NULL : r->items[i]);
-    return link_error(b, def, "alias export: instance %u has no export '%s'", def->idx, def->name);
+    int64_t i = cm_names_find(&r->index, def->name);
+    if (i >= 0 && r->sorts[i] == def->sort) return put(b, def->sort, def->sort == S_TYPE ? NULL : r->items[i]);
+    return link_error(b, def, "alias export: instance %u has no %s '%s'", def->idx, cm_sort_name(def->sort), def->name);
 }
 
 static bool alias_core_export(build *b, const cm_def *def)
@@ -511,13 +527,6 @@ const char *qv_cinstance_find_export(const qv_cinstance *ci, const char *iface)
         cm_semver_key(ci->exports->names[i], have, sizeof have);
         if (!strcmp(want, have)) return ci->exports->names[i];
     }
-    return NULL;
-}
-
-static void *find_item(const cm_rinst *r, const char *name, cm_sort sort)
-{
-    for (uint32_t i = 0; i < r->n; i++)
-        if (r->sorts[i] == sort && !strcmp(r->names[i], name)) return r->items[i];
     return NULL;
 }
 

@@ -54,6 +54,7 @@ typedef struct cm_def {
     char *name;
     cm_arg *args;
     uint32_t nargs;
+    cm_names argix;        /* OP_CORE_INSTANTIATE, OP_INSTANTIATE: args by name */
     cm_opts opts;
     cm_type *type;
     const void *outer;     /* OP_ALIAS_OUTER: a qv_module, qv_component or NULL (types) */

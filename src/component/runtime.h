@@ -60,6 +60,7 @@ typedef struct cm_rinst {
     const char **names;
     cm_sort *sorts;
     void **items;
+    cm_names index;         /* names -> position */
 } cm_rinst;
 
 /* A core instance: a real one, or a bag of exports. */
@@ -68,6 +69,7 @@ typedef struct cm_core_rinst {
     uint32_t n;
     const char **names;
     qv_extern *exts;
+    cm_names index;         /* inline: names -> position */
 } cm_core_rinst;
 
 struct cm_inst {

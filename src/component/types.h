@@ -11,6 +11,7 @@
 
 #include "qyvol/component.h"
 #include "component/arena.h"
+#include "component/names.h"
 
 /* Value kinds are qv_ckind's; the others follow. */
 enum {
@@ -54,6 +55,7 @@ struct cm_type {
     cm_type *result;      /* functions: the result, or NULL */
     cm_extern *externs;   /* instance types: exports; component types: imports then exports */
     uint32_t nimports;    /* component types: how many of externs are imports */
+    cm_names exports;     /* instance and component types: export name -> position in externs */
     /* Layout, set by cm_type_finish. */
     uint32_t size, align;
     uint8_t nflat;        /* saturates at CM_FLAT_CAP */

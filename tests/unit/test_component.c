@@ -256,6 +256,7 @@ static void unsupported_constructs_are_named(void **state)
         {"value", "value imports and exports are not supported"},
         {"fixedlist", "fixed-length lists are not supported"},
         {"badmodule", "core module 0: "},
+        {"dupexport", "the export 'a' is declared twice"},
         {"borrowresult", "a function result cannot hold a borrowed handle"},
         {"liftsig", "canon lift: core func 0 has type (i64), the canonical ABI needs (i32)"},
     };
