@@ -117,9 +117,10 @@ qv_crestype *qv_chost_resource(qv_chost *host, const char *iface, const char *na
 bool qv_chost_func(qv_chost *host, const char *iface, const char *name, const char *sig, qv_chost_fn fn,
                    void *env);
 /* A named type of `iface`: ("wasi:io/streams@0.2.12", "stream-error",
- * "variant { last-operation-failed(own<error>), closed }"). Types from
- * other interfaces are named "iface.name" ... or given by `use`:
- * qv_chost_use(host, iface, from_iface, name). */
+ * "variant { last-operation-failed(own<error>), closed }"): record, variant,
+ * enum, flags, or another name for a type. A type or resource of another
+ * interface is brought in by qv_chost_use(host, iface, from_iface, name),
+ * as WIT's `use`. Return false if def does not parse (reason on stderr). */
 bool qv_chost_type(qv_chost *host, const char *iface, const char *name, const char *def);
 bool qv_chost_use(qv_chost *host, const char *iface, const char *from_iface, const char *name);
 
