@@ -92,6 +92,12 @@ expect "no grant, no files" 0 '^GREETING=\(unset\)$' "$QYV" run "$G/cmd.componen
 mkdir -p "$tmp/ro"
 expect "read-only grant" 0 '^mkdir: ' "$QYV" run --dir "$tmp/ro::/data:ro" "$G/cmd.component.wasm"
 
+# A component written for WASI 0.2 itself (no adapter), importing 0.2.0,
+# 0.2.1, 0.2.3 and 0.2.12 interfaces: bound by semver. `jco run` agrees.
+expect "a WASI 0.2 component without adapter" 0 '^hello from a hand-written component$' \
+    "$QYV" run build/testcomp/hello-p2.wasm
+expect "wasi:cli/run returning err" 1 '' "$QYV" run build/testcomp/hello-p2.wasm fail
+
 # The example app, from its manifest (entrypoint: app.component.wasm).
 expect "examples/hello-component" 0 '^Hola from a Qyvol component!$' "$QYV" run examples/hello-component/app.qyv
 expect "examples/hello-component: read-only data" 0 '^write: refused \(read-only grant\)$' "$QYV" run examples/hello-component/app.qyv
