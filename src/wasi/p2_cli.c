@@ -242,7 +242,10 @@ int qv_wasip2_run(qv_wasi *wasi, qv_cinstance *ci, qv_trap **trap)
     *trap = NULL;
     const char *run = qv_cinstance_find_export(ci, "wasi:cli/run@0.2.0");
     if (!run) {
-        *trap = qv_trap_new(QV_TRAP_HOST, "the component exports no wasi:cli/run@0.2.x (not a command component)");
+        bool http = qv_cinstance_find_export(ci, "wasi:http/incoming-handler@0.2.0") != NULL;
+        *trap = qv_trap_new(QV_TRAP_HOST, http ? "the component is a wasi:http handler, not a command (it exports no "
+                                                 "wasi:cli/run); serving components is not done yet"
+                                               : "the component exports no wasi:cli/run@0.2.x (not a command component)");
         return -1;
     }
     qv_cval result;

@@ -99,6 +99,9 @@ expect "a WASI 0.2 component without adapter" 0 '^hello from a hand-written comp
     "$QYV" run build/testcomp/hello-p2.wasm
 expect "wasi:cli/run returning err" 1 '' "$QYV" run build/testcomp/hello-p2.wasm fail
 
+expect "an HTTP handler is not a command" 134 'is a wasi:http handler, not a command' \
+    "$QYV" run build/testcomp/http-shaped.wasm
+
 # The example app, from its manifest (entrypoint: app.component.wasm).
 expect "examples/hello-component" 0 '^Hola from a Qyvol component!$' "$QYV" run examples/hello-component/app.qyv
 expect "examples/hello-component: read-only data" 0 '^write: refused \(read-only grant\)$' "$QYV" run examples/hello-component/app.qyv
