@@ -47,9 +47,18 @@ MANIFEST_SRC := $(wildcard src/manifest/*.c)
 MANIFEST_LIB := $(BUILD)/libqyvol_manifest.a
 # The WASI preview 1 host (src/wasi/, API in include/qyvol/wasi.h).
 WASI_LIB := $(BUILD)/libqyvol_wasi.a
+# The cluster's core (src/cluster/): the state store (store.h; links
+# -lsqlite3) and the scheduler (scheduler.h). The master, node and API go
+# in folders of their own.
+# Bundles (bundle.h; -larchive -lcrypto) and the API client (client.h;
+# -lcurl -ljansson) live here too.
+CLUSTER_SRC := $(wildcard src/cluster/*.c)
+CLUSTER_LIBS := -lsqlite3 -larchive -lcurl -lcrypto
+CLUSTER_LIB := $(BUILD)/libqyvol_cluster.a
 
 .PHONY: all check clean unit examples fuzz
 all: $(BUILD)/qyv $(BUILD)/spectest $(UNIT_BINS) $(TEST_WASM) examples $(MANIFEST_LIB) $(BUILD)/tests/test_manifest
+all: $(CLUSTER_LIB) $(BUILD)/bench/scheduler
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -63,8 +72,14 @@ $(WASI_LIB): $(call obj,$(WASI_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(MANIFEST_LIB) $(WASI_LIB) $(BUILD)/libqyvol_component.a $(ENGINE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -ljansson $(LDLIBS)
+$(CLUSTER_LIB): $(call obj,$(CLUSTER_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# The master (src/cluster/master/), linked into qyv.
+MASTER_SRC := $(wildcard src/cluster/master/*.c)
+$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(call obj,$(MASTER_SRC)) $(CLUSTER_LIB) $(MANIFEST_LIB) $(WASI_LIB) $(BUILD)/libqyvol_component.a $(ENGINE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -lhttp_parser -ljansson $(CLUSTER_LIBS) $(LDLIBS)
 
 $(BUILD)/spectest: $(call obj,$(SPECTEST_SRC)) $(ENGINE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(LDLIBS)
@@ -78,12 +93,36 @@ $(BUILD)/tests/test_wasi: $(BUILD)/obj/tests/unit/test_wasi.o $(WASI_LIB) $(ENGI
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+# The cluster's store and scheduler, tested without processes.
+$(BUILD)/tests/test_store: $(BUILD)/obj/tests/unit/test_store.o $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lsqlite3 -lcmocka $(LDLIBS)
+$(BUILD)/tests/test_scheduler: $(BUILD)/obj/tests/unit/test_scheduler.o $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+# The API client, against a one-connection server on a thread.
+$(BUILD)/tests/test_client: $(BUILD)/obj/tests/unit/test_client.o $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson -lcmocka $(LDLIBS)
+# The cluster commands' arguments and configuration, without a master.
+$(BUILD)/tests/test_cluster_cli: $(BUILD)/obj/tests/unit/test_cluster_cli.o \
+    $(call obj,src/cli/cluster_args.c src/cli/cluster_config.c src/cli/cluster_table.c) $(MANIFEST_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lyaml -lcmocka $(LDLIBS)
+# Bundles: packed from manifests (the manifest library), unpacked safely.
+$(BUILD)/tests/test_bundle: $(BUILD)/obj/tests/unit/test_bundle.o $(CLUSTER_LIB) $(MANIFEST_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -larchive -lcrypto -lcmocka $(LDLIBS)
+
 # The corpus tests read the spec tests' JSON scripts.
 $(BUILD)/tests/test_validate_corpus: LDLIBS += -ljansson
 $(BUILD)/tests/test_decode_corpus: LDLIBS += -ljansson
 
 # The front <-> replica messages of qyv serve.
 $(BUILD)/tests/test_wire: $(call obj,src/serve/wire.c)
+
+# Request targets made safe to route on.
+$(BUILD)/tests/test_http_target: $(call obj,src/serve/http_target.c)
 
 # The spec-test runner's value parser is unit-tested on its own.
 $(BUILD)/tests/test_spectest_values: $(call obj,tests/spectest/values.c)
@@ -135,11 +174,18 @@ $(BUILD)/bench/runner: $(call obj,bench/runner.c) $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-.PHONY: bench bench-kernels bench-http
+.PHONY: bench bench-kernels bench-http bench-scheduler
 bench-kernels: $(BENCH_WASM) $(BENCH_NATIVE)
 
-bench:
+bench: bench-scheduler
 	BUILD=$(BUILD) bench/run.sh
+
+# The scheduler's placements per second (bench/README.md, "Scheduler").
+$(BUILD)/bench/scheduler: $(call obj,bench/scheduler.c) $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bench-scheduler: $(BUILD)/bench/scheduler
+	$(BUILD)/bench/scheduler
 
 # qyv serve against nginx under wrk (bench/README.md, "HTTP").
 bench-http: $(BUILD)/qyv examples
@@ -174,6 +220,13 @@ $(BUILD)/fuzz/fuzz_module: tests/fuzz/fuzz_module.c $(ENGINE_SRC) $(wildcard src
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_module.c $(ENGINE_SRC) $(LDLIBS)
 fuzz: $(BUILD)/fuzz/fuzz_module
+
+# The HTTP front, fed raw client bytes (clang only).
+HTTP_FRONT_SRC := src/serve/http1.c src/serve/http_target.c
+$(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(HTTP_FRONT_SRC) src/serve/http1.h src/serve/http_target.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_http.c $(HTTP_FRONT_SRC) -levent -lhttp_parser $(LDLIBS)
+fuzz: $(BUILD)/fuzz/fuzz_http
 
 $(MANIFEST_LIB): $(call obj,$(MANIFEST_SRC))
 	@mkdir -p $(dir $@)

@@ -109,6 +109,10 @@ run_wasi_suites() {
     run_counted "qyv serve$label" tests/e2e/serve.sh "$build"
     step "qyv serve replicas end to end$label"
     run_counted "qyv serve replicas$label" tests/e2e/replicas.sh "$build"
+    step "qyv serve against hostile clients$label"
+    run_counted "qyv serve hardening$label" tests/e2e/http_hardening.sh "$build"
+    step "qyv cluster commands before any master$label"
+    run_counted "qyv cluster CLI$label" tests/e2e/cluster_cli.sh "$build"
 }
 
 # expect_cli STATUS PATTERN CMD...: run qyv, check its exit status and that
@@ -205,6 +209,17 @@ else
         tail -60 "$LOG/fuzz.out"
         fail_step "fuzzing (reproducer in build/fuzz/artifacts/)"
     fi
+    # The HTTP front, for a third of the time, from raw request seeds.
+    hcorpus="$LOG/http-corpus"
+    mkdir -p "$hcorpus"
+    cp tests/fuzz/http_seeds/* "$hcorpus"/
+    if timeout $((FUZZ_SECONDS / 3 + 120)) build/fuzz/fuzz_http -max_total_time=$((FUZZ_SECONDS / 3)) \
+        -timeout=10 -artifact_prefix=build/fuzz/artifacts/ "$hcorpus" >"$LOG/fuzz-http.out" 2>&1; then
+        grep -E 'Done' "$LOG/fuzz-http.out" | head -1
+    else
+        tail -60 "$LOG/fuzz-http.out"
+        fail_step "HTTP front fuzzing (reproducer in build/fuzz/artifacts/)"
+    fi
     # Components, for a third of the time, from the test components.
     ccorpus="$LOG/component-corpus"
     mkdir -p "$ccorpus"
@@ -236,6 +251,13 @@ if [ $gcc_ok -eq 1 ]; then
     expect_cli 0 'full.qyv: ok$' $q validate tests/manifest/fixtures/valid/full.qyv
     expect_cli 1 "algorithm_misspelt.qyv:5:16: .*did you mean 'least_connections'" \
         $q validate tests/manifest/fixtures/bad/algorithm_misspelt.qyv
+    # The guide's manifests validate as written; its idle exclude is a warning.
+    guide=(tests/manifest/fixtures/valid/guide_{deploy,load_balancer,net,fs}.qyv)
+    expect_cli 0 'guide_deploy.qyv: ok$' $q validate "${guide[@]}"
+    expect_cli 0 'guide_fs.qyv: ok$' $q validate "${guide[@]}"
+    expect_cli 0 "guide_fs.qyv:9:15: warning: 'permissions.fs.exclude\[0\]'" $q validate "${guide[@]}"
+    expect_cli 1 "health_check_on_cli_app.qyv:6:17: .*says 'type: cli'" \
+        $q validate tests/manifest/fixtures/bad/health_check_on_cli_app.qyv
     expect_cli 134 '^trap: out of fuel$' $q invoke --fuel 100 build/examples/fib.wasm fib 30
     expect_cli 134 '^  at fib \(func [0-9]+\)$' $q invoke --fuel 100 build/examples/fib.wasm fib 30
     expect_cli 2 'takes 1 argument, 0 given' $q invoke build/examples/fib.wasm fib
@@ -259,6 +281,13 @@ if [ $gcc_ok -eq 1 ]; then
     expect_cli 125 "--timeout '5' .*" $q run --timeout 5 $t/wasi_exit.wasm
     expect_cli 126 'exec_true.qyv:4:9: .*cannot be granted' $q run tests/manifest/fixtures/bad/exec_true.qyv
     expect_cli 125 "algorithm_misspelt.qyv:5:16: .*did you mean" $q run tests/manifest/fixtures/bad/algorithm_misspelt.qyv
+    # qyv run shows a manifest's warnings on stderr, then runs it.
+    mkdir -p "$LOG/warned/data"
+    cp $t/wasi_exit.wasm "$LOG/warned/"
+    printf 'name: warned\nentrypoint: wasi_exit.wasm\npermissions:\n  fs: {read: [/app/data], exclude: [/app/secrets]}\n' \
+        >"$LOG/warned/app.qyv"
+    expect_cli 7 "app.qyv:4:37: warning: 'permissions.fs.exclude\[0\]'" $q run "$LOG/warned/app.qyv"
+    expect_cli 7 '^bye$' $q run "$LOG/warned/app.qyv"
     expect_cli 0 '^usage: qyv run' $q run --help
     expect_cli 0 '^usage: qyv serve' $q serve --help
     expect_cli 2 'no apps given' $q serve

@@ -35,21 +35,33 @@ typedef struct run_config {
     char *name;                /* the manifest's app name, or NULL */
     char *route;               /* http apps: the URL prefix they answer */
     bool http;                 /* type: http */
-    /* deploy.health_check (http apps under qyv serve). */
+    /* deploy.health_check (http apps under qyv serve); its timing already
+     * defaults to the balancer's check below. */
     bool health_enabled;
     char *health_path;
     uint64_t health_interval_ms, health_timeout_ms;
     uint32_t health_retries;
+    /* cluster.load_balancer.health_check: how the balancer checks each
+     * replica answers (docs/manifest.md, "Deploy and cluster"). qyv serve's
+     * pool has no probe without a path yet, so only the cluster uses them. */
+    bool lb_check_enabled;
+    uint64_t lb_check_interval_ms, lb_check_timeout_ms;
+    uint32_t lb_check_retries;
     /* deploy and cluster (qyv serve). */
     uint32_t replicas;         /* processes serving the app, >= 1 */
     uint32_t cpu_millicores;   /* per replica; 0: no quota */
     int lb_algorithm;          /* qv_lb_algorithm */
     char **owned;              /* strings the preopens point to */
     size_t nowned;
+    /* The manifest's warnings, "FILE:LINE:COLUMN: warning: ...": the
+     * runner shows them (qyv run on stderr, qyv serve as warn lines). */
+    char **warnings;
+    size_t nwarnings;
 } run_config;
 
 /* Append helpers; false when out of memory. */
 bool run_add_arg(run_config *rc, const char *arg);
+bool run_add_warning(run_config *rc, const char *line);
 bool run_set_env(run_config *rc, const char *kv);       /* replaces the same key */
 bool run_add_preopen(run_config *rc, const char *host, const char *guest, unsigned access,
                      char **hidden, size_t nhidden);     /* takes host, guest, hidden */

@@ -24,6 +24,11 @@ bool run_add_arg(run_config *rc, const char *arg)
     return append(&rc->args, &rc->nargs, strdup(arg));
 }
 
+bool run_add_warning(run_config *rc, const char *line)
+{
+    return append(&rc->warnings, &rc->nwarnings, strdup(line));
+}
+
 bool run_set_env(run_config *rc, const char *kv)
 {
     size_t key = strcspn(kv, "=");
@@ -69,6 +74,8 @@ void run_config_free(run_config *rc)
     for (size_t i = 0; i < rc->nargs; i++) free(rc->args[i]);
     for (size_t i = 0; i < rc->nenv; i++) free(rc->env[i]);
     for (size_t i = 0; i < rc->nowned; i++) free(rc->owned[i]);
+    for (size_t i = 0; i < rc->nwarnings; i++) free(rc->warnings[i]);
+    free(rc->warnings);
     free(rc->args);
     free(rc->env);
     free(rc->owned);

@@ -128,6 +128,8 @@ int run_from_manifest(run_config *rc, const char *path, app_error *why)
         return err.permission_refused ? APP_REFUSED : APP_CANNOT_START;
     }
     int status = APP_CANNOT_START;
+    for (size_t i = 0; i < m->warning_count; i++)
+        if (!run_add_warning(rc, m->warnings[i].message)) goto nomem;
     rc->http = m->type == QV_APP_HTTP;
     if (m->route && !(rc->route = strdup(m->route))) goto nomem;
     if (!(rc->name = strdup(m->name))) goto nomem;
@@ -139,6 +141,11 @@ int run_from_manifest(run_config *rc, const char *path, app_error *why)
         rc->health_timeout_ms = hc->timeout_ms;
         rc->health_retries = hc->retries;
     }
+    const qv_health_check *lb = &m->cluster.health_check;
+    rc->lb_check_enabled = lb->enabled;
+    rc->lb_check_interval_ms = lb->interval_ms;
+    rc->lb_check_timeout_ms = lb->timeout_ms;
+    rc->lb_check_retries = lb->retries;
     rc->module_path = strdup(m->entrypoint_path);
     if (!rc->module_path || !run_add_arg(rc, m->name)) goto nomem;
     for (size_t i = 0; i < m->args.count; i++)

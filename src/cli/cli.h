@@ -27,6 +27,10 @@ int cmd_invoke(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
+int cmd_master(int argc, char **argv);
+
+/* The cluster token in path: one line (16 characters at least). */
+bool cli_read_token(const char *path, char *token, size_t n, char *why, size_t whylen);
 
 /* qyv run: compile, link and run a module (run_module.c). */
 struct run_config;

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "local_http.h"
+#include "serve/control.h"
 
 static const char usage_text[] =
     "usage: qyv logs [OPTIONS] [APP]\n"
@@ -91,7 +92,12 @@ int cmd_logs(int argc, char **argv)
              follow ? "&follow=1" : "");
     free(app_q);
     local_http_reply reply;
-    if (local_http_call(address, port, "GET", path, follow ? 0 : 30, print_chunk, NULL, &reply) < 0) {
+    char token[80], why[700];
+    if (!control_token_read(port, token, sizeof token, why, sizeof why)) {
+        fprintf(stderr, "qyv logs: %s\n", why);
+        return QYV_EXIT_FAILURE;
+    }
+    if (local_http_call(address, port, "GET", path, token, follow ? 0 : 30, print_chunk, NULL, &reply) < 0) {
         fprintf(stderr, "qyv logs: no server answered at %s:%u\n", address, port);
         return QYV_EXIT_FAILURE;
     }

@@ -157,7 +157,9 @@ int cmd_run(int argc, char **argv)
     rc.label = strdup(file);
     if (ends_with(file, ".qyv") || ends_with(file, ".yaml") || ends_with(file, ".yml")) {
         app_error why;
-        if ((status = run_from_manifest(&rc, file, &why)) != 0) {
+        status = run_from_manifest(&rc, file, &why);
+        for (size_t i = 0; i < rc.nwarnings; i++) fprintf(stderr, "%s\n", rc.warnings[i]);
+        if (status != 0) {
             /* Manifest mistakes already start with FILE:LINE:COLUMN. */
             fprintf(stderr, "%s%s\n", strncmp(why.text, file, strlen(file)) ? "qyv run: " : "", why.text);
             goto out;

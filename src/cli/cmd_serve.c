@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <jansson.h>
 
 #include "cli.h"
 #include "local_http.h"
 #include "manifest/units.h"
+#include "serve/control.h"
 #include "serve/log.h"
 #include "serve/serve.h"
 
@@ -31,8 +33,13 @@ static const char usage_text[] =
     "                       (default: one per CPU)\n"
     "  --max-body SIZE      largest request body, e.g. 10MB (default); more is 413\n"
     "  --client-timeout DURATION\n"
-    "                       a client silent this long is disconnected, e.g.\n"
-    "                       30s (default)\n"
+    "                       an idle connection, or a request body that stops\n"
+    "                       coming, is dropped after this (default 30s)\n"
+    "  --header-timeout DURATION\n"
+    "                       a request's whole head (request line and headers)\n"
+    "                       must arrive within this, or 408 (default 10s)\n"
+    "  --max-connections N  open client connections at most; more wait to be\n"
+    "                       accepted (default: 3/4 of the file descriptor limit)\n"
     "  --drain-timeout DURATION\n"
     "                       on SIGTERM, the longest wait for requests in\n"
     "                       flight (default 60s)\n"
@@ -58,7 +65,12 @@ static int usage_error(const char *fmt, const char *arg)
 static int ask_reload(const char *address, uint16_t port)
 {
     local_http_reply reply;
-    local_http_call(address, port, "POST", "/_qyvol/reload", 30, NULL, NULL, &reply);
+    char token[80], why[700];
+    if (!control_token_read(port, token, sizeof token, why, sizeof why)) {
+        fprintf(stderr, "qyv serve --reload: %s\n", why);
+        return QYV_EXIT_FAILURE;
+    }
+    local_http_call(address, port, "POST", "/_qyvol/reload", token, 120, NULL, NULL, &reply);
     if (!reply.code) {
         fprintf(stderr, "qyv serve --reload: no server answered at %s:%u\n", address, port);
         return QYV_EXIT_FAILURE;
@@ -72,6 +84,16 @@ static int ask_reload(const char *address, uint16_t port)
     return reply.code == 200 ? QYV_EXIT_OK : QYV_EXIT_FAILURE;
 }
 
+/* Three quarters of the descriptors this process may open: the rest
+ * are for replicas' sockets, manifests, modules and logs. */
+static unsigned default_max_connections(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 10000;
+    rlim_t n = rl.rlim_cur / 4 * 3;
+    return n < 16 ? 16 : n > 1000000 ? 1000000 : (unsigned)n;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -81,6 +103,8 @@ int cmd_serve(int argc, char **argv)
         {"log-level", required_argument, NULL, 'L'},
         {"client-timeout", required_argument, NULL, 'c'},
         {"drain-timeout", required_argument, NULL, 'd'},
+        {"header-timeout", required_argument, NULL, 'H'},
+        {"max-connections", required_argument, NULL, 'C'},
         {"reload", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -92,6 +116,8 @@ int cmd_serve(int argc, char **argv)
         .max_body = 10 * 1000 * 1000,
         .max_headers = 64 * 1024,
         .client_timeout_s = 30,
+        .header_timeout_s = 10,
+        .max_connections = default_max_connections(),
         .drain_timeout_s = 60,
     };
     int opt;
@@ -120,10 +146,18 @@ int cmd_serve(int argc, char **argv)
             }
             so.max_body = (size_t)bytes;
             break;
+        case 'C':
+            errno = 0;
+            long conns = strtol(optarg, &end, 10);
+            if (errno || *end || conns < 1 || conns > 1000000)
+                return usage_error("--max-connections takes a number from 1 to 1000000, not '%s'", optarg);
+            so.max_connections = (unsigned)conns;
+            break;
         case 'c':
-        case 'd': {
+        case 'd':
+        case 'H': {
             uint64_t ms;
-            const char *name = opt == 'c' ? "--client-timeout" : "--drain-timeout";
+            const char *name = opt == 'c' ? "--client-timeout" : opt == 'd' ? "--drain-timeout" : "--header-timeout";
             if (!qv_parse_duration(optarg, &ms, why, sizeof why)) {
                 fprintf(stderr, "qyv serve: %s '%s' %s\n", name, optarg, why);
                 return QYV_EXIT_USAGE;
@@ -132,7 +166,8 @@ int cmd_serve(int argc, char **argv)
                 fprintf(stderr, "qyv serve: %s takes from 1s to 24h, not '%s'\n", name, optarg);
                 return QYV_EXIT_USAGE;
             }
-            *(opt == 'c' ? &so.client_timeout_s : &so.drain_timeout_s) = (int)(ms / 1000);
+            *(opt == 'c' ? &so.client_timeout_s : opt == 'd' ? &so.drain_timeout_s : &so.header_timeout_s) =
+                (int)(ms / 1000);
             break;
         }
         case 'L':

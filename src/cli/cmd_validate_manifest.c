@@ -1,7 +1,8 @@
 /*
  * cmd_validate_manifest.c — `qyv validate FILE.qyv...`: parse manifests
  * without running anything; each mistake is reported as
- * FILE:LINE:COLUMN: message.
+ * FILE:LINE:COLUMN: message. Warnings (FILE:LINE:COLUMN: warning: ...) go
+ * to stderr too, and the manifest is still ok.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ int cmd_validate_manifest(int argc, char **argv)
         qv_manifest_error err;
         qv_manifest *m = qv_manifest_load(argv[i], &err);
         if (m) {
+            for (size_t w = 0; w < m->warning_count; w++) fprintf(stderr, "%s\n", m->warnings[w].message);
             printf("%s: ok\n", argv[i]);
             qv_manifest_free(m);
         } else {

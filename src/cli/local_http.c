@@ -52,9 +52,12 @@ static void done(struct evhttp_request *req, void *arg)
     c->reply->len = n;
 }
 
-int local_http_call(const char *address, uint16_t port, const char *method, const char *path, int timeout_s,
-                    local_http_chunk_fn on_chunk, void *arg, local_http_reply *reply)
+int local_http_call(const char *address, uint16_t port, const char *method, const char *path, const char *token,
+                    int timeout_s, local_http_chunk_fn on_chunk, void *arg, local_http_reply *reply)
 {
+    /* A server listening on every address is reached on loopback. */
+    if (!strcmp(address, "0.0.0.0")) address = "127.0.0.1";
+    else if (!strcmp(address, "::")) address = "::1";
     memset(reply, 0, sizeof *reply);
     call c = {.on_chunk = on_chunk, .arg = arg, .reply = reply};
     c.base = event_base_new();
@@ -64,7 +67,14 @@ int local_http_call(const char *address, uint16_t port, const char *method, cons
     if (req) {
         if (on_chunk) evhttp_request_set_chunked_cb(req, pass_chunk);
         if (timeout_s > 0) evhttp_connection_set_timeout(conn, timeout_s);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Host", address);
+        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+        char host[32], bearer[100];
+        snprintf(host, sizeof host, "localhost:%u", port); /* the server checks it names this machine */
+        evhttp_add_header(h, "Host", host);
+        if (token) {
+            snprintf(bearer, sizeof bearer, "Bearer %s", token);
+            evhttp_add_header(h, "Authorization", bearer);
+        }
         enum evhttp_cmd_type type = strcmp(method, "POST") ? EVHTTP_REQ_GET : EVHTTP_REQ_POST;
         if (evhttp_make_request(conn, req, type, path) == 0) event_base_dispatch(c.base);
     }

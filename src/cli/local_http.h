@@ -17,12 +17,13 @@ typedef struct local_http_reply {
     size_t len;
 } local_http_reply;
 
-/* Sends METHOD ("GET" or "POST") PATH to address:port and waits for the
+/* Sends METHOD ("GET" or "POST") PATH to address:port (with token as a
+ * bearer token, unless NULL) and waits for the
  * whole reply, at most timeout_s seconds (0: no limit). With on_chunk
  * the body goes there as it comes instead of into reply->body. Returns
  * 0 when a reply came, -1 otherwise. */
-int local_http_call(const char *address, uint16_t port, const char *method, const char *path, int timeout_s,
-                    local_http_chunk_fn on_chunk, void *arg, local_http_reply *reply);
+int local_http_call(const char *address, uint16_t port, const char *method, const char *path, const char *token,
+                    int timeout_s, local_http_chunk_fn on_chunk, void *arg, local_http_reply *reply);
 
 void local_http_reply_free(local_http_reply *reply);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli/cluster_cli.h"
 
 #ifndef QYVOL_VERSION
 #define QYVOL_VERSION "unknown"
@@ -26,9 +27,15 @@ static void usage(FILE *out)
             "                       see qyv serve --help\n"
             "  logs [APP] [--follow] [--level L]\n"
             "                       print the logs a running qyv serve kept\n"
+            "  master --data DIR [OPTIONS]\n"
+            "                       run a cluster's control plane; see qyv master --help\n"
             "  invoke [--fuel N] [--max-memory-pages N] MODULE.wasm FUNC [ARGS...]\n"
             "                       call an exported function and print its results\n"
             "  validate FILE.qyv...  check manifests without running anything\n"
+            "  deploy FILE.qyv SERVER [OPTIONS]\n"
+            "                       run an app on the cluster whose master is SERVER\n"
+            "  cluster SUBCOMMAND   set up a cluster of nodes and run apps on it; see\n"
+            "                       qyv cluster --help\n"
             "  validate-wasm FILE.wasm...\n"
             "                       decode, validate and compile modules\n"
             "  version              print the version\n"
@@ -59,9 +66,12 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "logs")) return cmd_logs(argc - 1, argv + 1);
+    if (!strcmp(cmd, "master")) return cmd_master(argc - 1, argv + 1);
     if (!strcmp(cmd, "invoke")) return cmd_invoke(argc - 1, argv + 1);
     if (!strcmp(cmd, "validate-wasm")) return cmd_validate_wasm(argc - 1, argv + 1);
     if (!strcmp(cmd, "validate")) return cmd_validate_manifest(argc - 1, argv + 1);
+    if (!strcmp(cmd, "cluster")) return cmd_cluster(argc - 1, argv + 1);
+    if (!strcmp(cmd, "deploy")) return cmd_deploy(argc - 1, argv + 1);
     fprintf(stderr, "qyv: unknown command '%s'\n", cmd);
     usage(stderr);
     return QYV_EXIT_USAGE;

@@ -1,6 +1,6 @@
 /*
  * cluster.c — `cluster`: how the cluster spreads requests over the app's
- * replicas.
+ * replicas, and how it checks them (health_check.c).
  */
 #include "parse.h"
 
@@ -16,11 +16,18 @@ static bool parse_algorithm(mf_ctx *ctx, yaml_node_t *value, const char *key, vo
     return true;
 }
 
+static bool parse_health_check(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target)
+{
+    return mf_parse_balancer_health_check(ctx, value, key, &((qv_cluster *)target)->health_check);
+}
+
 static const mf_key load_balancer_keys[] = {
     {"algorithm", parse_algorithm},
+    {"health_check", parse_health_check},
 };
 static const mf_alias load_balancer_aliases[] = {
     {"algo", "algorithm"}, {"strategy", "algorithm"}, {"policy", "algorithm"},
+    {"healthcheck", "health_check"}, {"health", "health_check"},
 };
 const mf_section mf_section_load_balancer = {"cluster.load_balancer", load_balancer_keys,
                                              COUNT(load_balancer_keys), load_balancer_aliases,

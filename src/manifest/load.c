@@ -1,8 +1,9 @@
 /*
  * load.c — qv_manifest_load and qv_manifest_parse: read the file, load the
  * YAML, read the top-level mapping, then apply the rules that involve more
- * than one key (required keys, http-only keys, defaults derived from other
- * keys, paths joined to the manifest's folder).
+ * than one key (required keys, the app's type when it is not written,
+ * http-only keys, defaults derived from other keys, paths joined to the
+ * manifest's folder).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +31,9 @@ static qv_manifest *new_with_defaults(const char *file)
     m->deploy.health_check.interval_ms = QV_MANIFEST_DEFAULT_HEALTH_INTERVAL_MS;
     m->deploy.health_check.timeout_ms = QV_MANIFEST_DEFAULT_HEALTH_TIMEOUT_MS;
     m->deploy.health_check.retries = QV_MANIFEST_DEFAULT_HEALTH_RETRIES;
+    m->cluster.health_check.interval_ms = QV_MANIFEST_DEFAULT_HEALTH_INTERVAL_MS;
+    m->cluster.health_check.timeout_ms = QV_MANIFEST_DEFAULT_HEALTH_TIMEOUT_MS;
+    m->cluster.health_check.retries = QV_MANIFEST_DEFAULT_HEALTH_RETRIES;
     return m;
 }
 
@@ -40,13 +44,13 @@ static bool require(mf_ctx *ctx, const yaml_node_t *root, const void *value, con
     return mf_fail(ctx, root, "missing required key '%s' (%s)", key, example);
 }
 
-/* Keys that only mean something for HTTP apps are mistakes on a CLI app:
- * most likely `type: http` was forgotten. */
+/* Keys that only mean something for HTTP apps contradict an explicit
+ * `type: cli`. */
 static bool http_only(mf_ctx *ctx, const yaml_node_t *node, const char *key)
 {
     if (!node) return true;
-    return mf_fail(ctx, node, "'%s' applies only to http apps, but this app's type is cli; add "
-                              "'type: http' or remove '%s'", key, key);
+    return mf_fail(ctx, node, "'%s' applies only to http apps, but this app says 'type: cli'; "
+                              "write 'type: http' or remove '%s'", key, key);
 }
 
 static bool finish(mf_ctx *ctx, const yaml_node_t *root, qv_manifest *m)
@@ -54,13 +58,17 @@ static bool finish(mf_ctx *ctx, const yaml_node_t *root, qv_manifest *m)
     if (!require(ctx, root, m->name, "name", "the app's name, e.g. name: my-app") ||
         !require(ctx, root, m->entrypoint, "entrypoint", "the .wasm file to run, e.g. entrypoint: app.wasm"))
         return false;
-    if (m->type == QV_APP_CLI) {
-        const yaml_node_t *deploy = mf_map_get(ctx, root, "deploy");
-        if (!http_only(ctx, mf_map_get(ctx, root, "route"), "route") ||
-            !http_only(ctx, deploy ? mf_map_get(ctx, deploy, "health_check") : NULL,
-                       "deploy.health_check"))
-            return false;
-    }
+    const yaml_node_t *deploy = mf_map_get(ctx, root, "deploy");
+    const yaml_node_t *route = mf_map_get(ctx, root, "route");
+    const yaml_node_t *health = deploy ? mf_map_get(ctx, deploy, "health_check") : NULL;
+    /* Only an HTTP app has a route or a health check, so an app that gives
+     * one and no type is one (as the guide's deploy manifest). An explicit
+     * `type: cli` with them stays a contradiction. */
+    if (!mf_map_get(ctx, root, "type") && (route || health)) m->type = QV_APP_HTTP;
+    if (m->type == QV_APP_CLI &&
+        (!http_only(ctx, route, "route") || !http_only(ctx, health, "deploy.health_check")))
+        return false;
+    if (!mf_finish_health_checks(ctx, root, m)) return false;
     if (m->type == QV_APP_HTTP && !m->route) {
         size_t size = strlen(m->name) + 2;
         m->route = malloc(size);
@@ -88,6 +96,7 @@ qv_manifest *qv_manifest_parse(const char *text, size_t len, const char *name,
     if (!mf_yaml_load(&doc, text, len, name, err)) return NULL;
     mf_ctx ctx = {.doc = &doc, .file = name, .err = err};
     qv_manifest *m = new_with_defaults(name);
+    ctx.manifest = m;
     bool ok = m != NULL;
     if (!m) mf_set_error(err, name, 0, 0, "out of memory");
 

@@ -10,6 +10,12 @@
  *   - qv_manifest_free();
  *   - the names of the enum values (for messages and `qyv` output).
  *
+ * Warnings: a manifest that loads may still hold something legal but
+ * probably not meant (an exclude that hides nothing). Each is kept in
+ * qv_manifest.warnings as one line "FILE:LINE:COLUMN: warning: ...";
+ * runners show them (`qyv validate` and `qyv run` on stderr, `qyv serve`
+ * as warn log lines) and go on.
+ *
  * Errors: on failure the functions return NULL and fill *err with one
  * message "FILE:LINE:COLUMN: what is wrong; what was expected". LINE and
  * COLUMN are 1-based and count characters, as libyaml's marks do. Parsing
@@ -46,6 +52,9 @@
 #define QV_MANIFEST_MIN_MEMORY_BYTES 65536u
 /* Manifests are small; a bigger file is a mistake (or an attack). */
 #define QV_MANIFEST_MAX_FILE_BYTES (1024u * 1024u)
+/* Warnings kept per manifest; past the cap the last one kept says how
+ * many more there were. */
+#define QV_MANIFEST_MAX_WARNINGS 8u
 
 typedef struct qv_manifest_error {
     unsigned line;      /* 1-based; 0 when the error has no position */
@@ -55,6 +64,12 @@ typedef struct qv_manifest_error {
      * true), rather than being malformed: runners report it apart. */
     bool permission_refused;
 } qv_manifest_error;
+
+typedef struct qv_manifest_warning {
+    unsigned line;      /* 1-based; 0 when the warning has no position */
+    unsigned column;    /* 1-based, in characters; 0 likewise */
+    char message[512];  /* "FILE:LINE:COLUMN: warning: ...", no '\n' */
+} qv_manifest_warning;
 
 typedef struct qv_string_list {
     char **items;
@@ -139,9 +154,12 @@ typedef struct qv_fs_mount {
     char *source_path;
 } qv_fs_mount;
 
+/* deploy.health_check, and cluster.load_balancer.health_check (which has
+ * no path). */
 typedef struct qv_health_check {
     bool enabled;               /* the key was present */
-    char *path;                 /* request path as the app sees it */
+    char *path;                 /* request path as the app sees it; NULL in
+                                 * the balancer's check: "the replica answers" */
     uint64_t interval_ms;
     uint64_t timeout_ms;        /* <= interval_ms */
     uint32_t retries;           /* failures in a row before "unhealthy" */
@@ -166,6 +184,11 @@ typedef enum qv_lb_algorithm {
 
 typedef struct qv_cluster {
     qv_lb_algorithm algorithm;
+    /* cluster.load_balancer.health_check: how the balancer checks each
+     * replica (docs/manifest.md, "Deploy and cluster"). When both are
+     * present, deploy.health_check's unwritten interval, timeout and
+     * retries are these. */
+    qv_health_check health_check;
 } qv_cluster;
 
 typedef struct qv_manifest {
@@ -176,7 +199,8 @@ typedef struct qv_manifest {
     char *entrypoint_path;      /* entrypoint joined to dir */
     qv_runtime runtime;
     char *language;             /* informational; NULL if absent */
-    qv_app_type type;
+    qv_app_type type;           /* without `type`: http when route or
+                                 * deploy.health_check is given, else cli */
     qv_string_list args;
     qv_env env;
     char *route;                /* http apps: default "/<name>"; cli: NULL */
@@ -185,6 +209,8 @@ typedef struct qv_manifest {
     qv_fs_mount fs;
     qv_deploy deploy;
     qv_cluster cluster;
+    qv_manifest_warning warnings[QV_MANIFEST_MAX_WARNINGS];
+    size_t warning_count;       /* <= QV_MANIFEST_MAX_WARNINGS */
 } qv_manifest;
 
 /* Read the manifest at `path` and parse it. Returns NULL and fills *err

@@ -14,7 +14,7 @@ static const mf_section *const all_sections[] = {
     &mf_section_top,    &mf_section_permissions, &mf_section_fs_paths,
     &mf_section_net,    &mf_section_fs,          &mf_section_deploy,
     &mf_section_resources, &mf_section_health_check, &mf_section_cluster,
-    &mf_section_load_balancer,
+    &mf_section_load_balancer, &mf_section_balancer_health_check,
 };
 
 void mf_key_path(char *buf, size_t size, const char *parent, const char *key)
@@ -44,16 +44,24 @@ static const char *suggest_key(const mf_section *section, const char *name)
     return guess;
 }
 
-/* The one other section that has this key, or NULL if none or several. */
-static const mf_section *home_of(const mf_section *here, const char *name)
+/* The other sections that have this key: fills homes[0..1] and returns
+ * how many there are (3 when more than two). */
+static size_t homes_of(const mf_section *here, const char *name, const mf_section *homes[2])
 {
-    const mf_section *home = NULL;
+    size_t n = 0;
     for (size_t i = 0; i < sizeof all_sections / sizeof *all_sections; i++) {
         if (all_sections[i] == here || !find_key(all_sections[i], name)) continue;
-        if (home) return NULL;
-        home = all_sections[i];
+        if (n == 2) return 3;
+        homes[n++] = all_sections[i];
     }
-    return home;
+    return n;
+}
+
+/* "in 'deploy'" or "at the top level". */
+static void describe_home(char *buf, size_t size, const mf_section *home)
+{
+    if (home->path[0]) snprintf(buf, size, "in '%s'", home->path);
+    else snprintf(buf, size, "at the top level");
 }
 
 static bool unknown_key(mf_ctx *ctx, const yaml_node_t *key_node, const mf_section *section)
@@ -66,10 +74,15 @@ static bool unknown_key(mf_ctx *ctx, const yaml_node_t *key_node, const mf_secti
     const char *guess = suggest_key(section, name);
     if (guess) return mf_fail(ctx, key_node, "unknown key '%s'%s; did you mean '%s'?", q, where, guess);
 
-    const mf_section *home = home_of(section, name);
-    if (home && home->path[0])
-        return mf_fail(ctx, key_node, "unknown key '%s'%s; it belongs in '%s'", q, where, home->path);
-    if (home) return mf_fail(ctx, key_node, "unknown key '%s'%s; it belongs at the top level", q, where);
+    const mf_section *homes[2];
+    size_t nhomes = homes_of(section, name, homes);
+    if (nhomes == 1 || nhomes == 2) {
+        char first[MF_KEY_PATH_SIZE + 16], second[MF_KEY_PATH_SIZE + 16];
+        describe_home(first, sizeof first, homes[0]);
+        if (nhomes == 1) return mf_fail(ctx, key_node, "unknown key '%s'%s; it belongs %s", q, where, first);
+        describe_home(second, sizeof second, homes[1]);
+        return mf_fail(ctx, key_node, "unknown key '%s'%s; it belongs %s or %s", q, where, first, second);
+    }
 
     char expected[256];
     size_t used = 0;

@@ -27,6 +27,8 @@ typedef struct mf_ctx {
     yaml_document_t *doc;
     const char *file;           /* for messages */
     qv_manifest_error *err;     /* never NULL inside the parser */
+    qv_manifest *manifest;      /* where mf_warn keeps warnings */
+    size_t warnings_seen;       /* including those past the cap */
 } mf_ctx;
 
 #if defined(__GNUC__)
@@ -41,6 +43,11 @@ typedef struct mf_ctx {
  * start. Always returns false. */
 bool mf_fail(mf_ctx *ctx, const yaml_node_t *at, const char *fmt, ...) MF_PRINTF(3, 4);
 bool mf_fail_mark(mf_ctx *ctx, yaml_mark_t mark, const char *fmt, ...) MF_PRINTF(3, 4);
+
+/* Keep "FILE:LINE:COLUMN: warning: message" at the node's start in
+ * ctx->manifest; past QV_MANIFEST_MAX_WARNINGS the last one kept becomes a
+ * count of those not shown. Parsing goes on. */
+void mf_warn(mf_ctx *ctx, const yaml_node_t *at, const char *fmt, ...) MF_PRINTF(3, 4);
 
 /* Fill err with "FILE:LINE:COLUMN: message" (line and column 1-based; 0
  * leaves the position out). */
@@ -130,7 +137,8 @@ typedef struct mf_section {
  * right one ("'replicas' belongs in 'deploy'"). */
 extern const mf_section mf_section_top, mf_section_permissions, mf_section_fs_paths,
     mf_section_net, mf_section_fs, mf_section_deploy, mf_section_resources,
-    mf_section_health_check, mf_section_cluster, mf_section_load_balancer;
+    mf_section_health_check, mf_section_cluster, mf_section_load_balancer,
+    mf_section_balancer_health_check;
 
 /* Check that node is a mapping and call the section's parser for each key
  * (in file order) with target. Rejects unknown, duplicate, non-string and
@@ -195,5 +203,18 @@ bool mf_parse_permissions(mf_ctx *ctx, yaml_node_t *value, const char *key, void
 bool mf_parse_fs(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target);
 bool mf_parse_deploy(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target);
 bool mf_parse_cluster(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target);
+
+/* ---------------------------------------------------------------- health_check.c */
+
+/* deploy.health_check and cluster.load_balancer.health_check into a
+ * qv_health_check (the `key` of mf_key_parser is the key path). */
+bool mf_parse_deploy_health_check(mf_ctx *ctx, yaml_node_t *value, const char *key,
+                                  qv_health_check *check);
+bool mf_parse_balancer_health_check(mf_ctx *ctx, yaml_node_t *value, const char *key,
+                                    qv_health_check *check);
+/* Once the whole manifest is read: deploy.health_check takes what it does
+ * not say from the balancer's check, then its timeout is checked against
+ * its interval. */
+bool mf_finish_health_checks(mf_ctx *ctx, const yaml_node_t *root, qv_manifest *m);
 
 #endif

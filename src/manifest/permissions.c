@@ -51,19 +51,48 @@ static bool is_below_any(const char *path, const qv_string_list *dirs)
     return false;
 }
 
-/* An exclude outside every granted path hides nothing: it is a typo or a
- * misunderstanding, and the user should hear about it. */
+/* The first path of dirs that is `path` or below it, or NULL. */
+static const char *granted_within(const char *path, const qv_string_list *dirs)
+{
+    for (size_t i = 0; i < dirs->count; i++)
+        if (strcmp(dirs->items[i], path) == 0 || is_below(dirs->items[i], path)) return dirs->items[i];
+    return NULL;
+}
+
+/* An exclude hides what is below it inside a granted path. One that is a
+ * granted path or above one would leave that grant visible (a grant is
+ * never hidden whole): refused, as the user meant to hide it. One outside
+ * every grant is already invisible, so it changes nothing: a warning, as
+ * it is harmless but likely a typo or a misunderstanding. */
 static bool check_excludes(mf_ctx *ctx, const yaml_node_t *map, const qv_fs_permission *fs)
 {
     const yaml_node_t *list = mf_map_get(ctx, map, "exclude");
     for (size_t i = 0; i < fs->exclude.count; i++) {
         const char *path = fs->exclude.items[i];
         if (is_below_any(path, &fs->read) || is_below_any(path, &fs->write)) continue;
-        char q[MF_QUOTE_SIZE];
-        return mf_fail(ctx, mf_node(ctx, list->data.sequence.items.start[i]),
-                       "'permissions.fs.exclude[%zu]' is '%s', which is not below any path in "
-                       "'read' or 'write', so it would hide nothing",
-                       i, mf_quote(path, strlen(path), q, sizeof q));
+        const yaml_node_t *at = mf_node(ctx, list->data.sequence.items.start[i]);
+        char q[MF_QUOTE_SIZE], g[MF_QUOTE_SIZE];
+        mf_quote(path, strlen(path), q, sizeof q);
+        const char *list_name = "read";
+        const char *granted = granted_within(path, &fs->read);
+        if (!granted) list_name = "write", granted = granted_within(path, &fs->write);
+        if (granted && strcmp(path, granted) == 0)
+            return mf_fail(ctx, at,
+                           "'permissions.fs.exclude[%zu]' is '%s', which 'permissions.fs.%s' "
+                           "grants; exclude hides paths strictly inside a granted one, so to hide "
+                           "'%s' remove it from '%s'",
+                           i, q, list_name, q, list_name);
+        if (granted)
+            return mf_fail(ctx, at,
+                           "'permissions.fs.exclude[%zu]' is '%s', which holds '%s' granted by "
+                           "'permissions.fs.%s'; exclude hides paths strictly inside a granted "
+                           "one, so to hide '%s' remove it from '%s'",
+                           i, q, mf_quote(granted, strlen(granted), g, sizeof g), list_name, g,
+                           list_name);
+        mf_warn(ctx, at,
+                "'permissions.fs.exclude[%zu]' is '%s', which is not below any path in 'read' or "
+                "'write': the guest cannot see it anyway, so this entry changes nothing",
+                i, q);
     }
     return true;
 }

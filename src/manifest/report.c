@@ -1,5 +1,6 @@
 /*
- * report.c — error messages: "FILE:LINE:COLUMN: message" at a node, and
+ * report.c — error messages: "FILE:LINE:COLUMN: message" at a node;
+ * warnings, "FILE:LINE:COLUMN: warning: message", kept in the manifest; and
  * the quoting of user text inside messages.
  */
 #include <stdarg.h>
@@ -11,17 +12,22 @@
 /* Longest quoted excerpt of user text, in characters. */
 #define QUOTE_CHARS 40
 
+/* "FILE:LINE:COLUMN: " (or "FILE: " without a line), `kind`, then the
+ * message, cut to fit. */
+static void format_located(char *buf, size_t size, const char *file, size_t line, size_t column,
+                           const char *kind, const char *fmt, va_list ap)
+{
+    int n;
+    if (line > 0) n = snprintf(buf, size, "%s:%zu:%zu: %s", file, line, column, kind);
+    else n = snprintf(buf, size, "%s: %s", file, kind);
+    if (n < 0) n = 0;
+    if ((size_t)n < size) vsnprintf(buf + n, size - (size_t)n, fmt, ap);
+}
+
 static void set_error_v(qv_manifest_error *err, const char *file, size_t line, size_t column,
                         const char *fmt, va_list ap)
 {
-    int n;
-    if (line > 0)
-        n = snprintf(err->message, sizeof err->message, "%s:%zu:%zu: ", file, line, column);
-    else
-        n = snprintf(err->message, sizeof err->message, "%s: ", file);
-    if (n < 0) n = 0;
-    if ((size_t)n < sizeof err->message)
-        vsnprintf(err->message + n, sizeof err->message - (size_t)n, fmt, ap);
+    format_located(err->message, sizeof err->message, file, line, column, "", fmt, ap);
     err->line = (unsigned)line;
     err->column = (unsigned)column;
     err->permission_refused = false;
@@ -53,6 +59,38 @@ bool mf_fail(mf_ctx *ctx, const yaml_node_t *at, const char *fmt, ...)
     set_error_v(ctx->err, ctx->file, at->start_mark.line + 1, at->start_mark.column + 1, fmt, ap);
     va_end(ap);
     return false;
+}
+
+static void set_located(char *buf, size_t size, const char *file, size_t line, size_t column,
+                        const char *kind, const char *fmt, ...) MF_PRINTF(7, 8);
+static void set_located(char *buf, size_t size, const char *file, size_t line, size_t column,
+                        const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    format_located(buf, size, file, line, column, kind, fmt, ap);
+    va_end(ap);
+}
+
+void mf_warn(mf_ctx *ctx, const yaml_node_t *at, const char *fmt, ...)
+{
+    qv_manifest *m = ctx->manifest;
+    size_t seen = ++ctx->warnings_seen;
+    if (seen > QV_MANIFEST_MAX_WARNINGS) {
+        /* The last slot, where the first warning left out is, counts them. */
+        qv_manifest_warning *last = &m->warnings[QV_MANIFEST_MAX_WARNINGS - 1];
+        set_located(last->message, sizeof last->message, ctx->file, last->line, last->column,
+                    "warning: ", "%zu more warnings from here on are not shown (at most %u are kept)",
+                    seen - QV_MANIFEST_MAX_WARNINGS + 1, QV_MANIFEST_MAX_WARNINGS);
+        return;
+    }
+    qv_manifest_warning *w = &m->warnings[m->warning_count++];
+    w->line = (unsigned)at->start_mark.line + 1;
+    w->column = (unsigned)at->start_mark.column + 1;
+    va_list ap;
+    va_start(ap, fmt);
+    format_located(w->message, sizeof w->message, ctx->file, w->line, w->column, "warning: ", fmt, ap);
+    va_end(ap);
 }
 
 const char *mf_quote(const char *text, size_t len, char *buf, size_t size)

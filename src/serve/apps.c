@@ -9,6 +9,7 @@
 #include "qyvol/wasi.h"
 #include "qyvol/wasm.h"
 #include "serve/apps.h"
+#include "serve/log.h"
 
 /* Read a whole file; NULL with errno set. */
 static uint8_t *read_all(const char *path, size_t *len)
@@ -126,6 +127,13 @@ app_set *app_set_load(char *const *files, size_t nfiles, metrics_lookup metrics,
             }
     }
     return set;
+}
+
+void app_set_log_warnings(const app_set *set)
+{
+    for (size_t i = 0; i < set->napps; i++)
+        for (size_t w = 0; w < set->apps[i].rc.nwarnings; w++)
+            log_json(LOG_WARN, set->apps[i].rc.warnings[w], json_pack("{s:s}", "app", set->apps[i].name));
 }
 
 void app_set_retain(app_set *set) { atomic_fetch_add(&set->refs, 1); }

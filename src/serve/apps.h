@@ -27,6 +27,9 @@ typedef app_metrics *(*metrics_lookup)(void *ctx, const char *name, const char *
  * FILE:LINE:COLUMN first when the mistake is in it). One reference. */
 app_set *app_set_load(char *const *files, size_t nfiles, metrics_lookup metrics, void *ctx, char *why,
                       size_t whylen);
+/* Log the manifests' warnings (warn lines); on the event loop's thread,
+ * as the set goes into service. */
+void app_set_log_warnings(const app_set *set);
 void app_set_retain(app_set *set);
 void app_set_release(app_set *set);
 

@@ -1,18 +1,19 @@
 /*
- * server.c — the front: the HTTP server and the control endpoints.
+ * server.c — the front: routing and the control endpoints.
  *
- * One thread runs libevent's loop: it parses requests, routes them by
- * longest route prefix, answers /_qyvol/... itself, and hands app requests
- * to the app's pool of replica processes (pool.h), which runs them and
- * calls back with the response. Nothing here blocks, and nothing a guest
- * does runs in this process.
+ * One thread runs libevent's loop: the HTTP server (http1.h) parses
+ * requests, this file routes them by longest route prefix, answers
+ * /_qyvol/... itself, and hands app requests to the app's pool of replica
+ * processes (pool.h), which runs them and calls back with the response.
+ * Nothing here blocks: manifests are read and modules compiled on a
+ * reload thread. Nothing a guest does runs in this process.
  */
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@
 #include <unistd.h>
 
 #include "serve/apps.h"
+#include "serve/control.h"
+#include "serve/http1.h"
 #include "serve/limits.h"
 #include "serve/log.h"
 #include "serve/metrics.h"
@@ -33,7 +36,7 @@ typedef struct server server;
 typedef struct job {
     pool_request pr;           /* first: the pool hands it back */
     server *srv;
-    struct evhttp_request *req;
+    http_exchange *x;
     app_set *set;              /* holds app alive across a reload */
     serve_app *app;
     const char *method;
@@ -42,10 +45,15 @@ typedef struct job {
     char id[24];
 } job;
 
+/* A reload in progress on its thread, and the requests waiting for it. */
+typedef struct reload_waiter {
+    http_exchange *x;
+    struct reload_waiter *next;
+} reload_waiter;
+
 struct server {
     struct event_base *base;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound;
+    http_server *http;
     char *const *files;        /* the manifests, read again on reload */
     size_t nfiles;
     app_set *current;
@@ -60,76 +68,21 @@ struct server {
     long in_flight;
     uint64_t next_id;
     bool draining;
-    bool in_handler;           /* inside evhttp's request callback */
     struct event *drain_timer, *housekeeping, *sigterm, *sigint, *sighup;
     struct log_query *followers; /* open `qyv logs --follow` streams */
     uint64_t drain_deadline_ns;
+    control_auth auth;         /* who may use the control endpoints */
+    /* Reloads: one thread at a time; asked again while one runs, it runs
+     * once more after it (so 20 SIGHUPs make two loads, not twenty). */
+    pthread_mutex_t registry_lock; /* registry: the reload thread adds to it */
+    pthread_t reload_thread;
+    bool reload_running, reload_again;
+    int reload_pipe[2];
+    struct event *reload_done;
+    app_set *reload_set;       /* the thread's result */
+    char reload_why[900];
+    reload_waiter *reload_waiting, *reload_asked;
 };
-
-/* ------------------------------------------------------------ replies */
-
-static const char *reason(int code)
-{
-    switch (code) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return code < 300 ? "OK" : code < 400 ? "Redirect" : code < 500 ? "Client Error" : "Server Error";
-    }
-}
-
-static void send_text(struct evhttp_request *req, int code, const char *type, const char *text, size_t len)
-{
-    struct evbuffer *buf = evbuffer_new();
-    if (buf) evbuffer_add(buf, text, len);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
-    evhttp_send_reply(req, code, reason(code), buf);
-    if (buf) evbuffer_free(buf);
-}
-
-/* Write a reply evhttp has just queued to the client now, rather than on
- * the loop's next turn, and let evhttp finish the request at once (it
- * does that when its bufferevent reports the output written). The write
- * event it enabled is then disabled again before the loop hands either
- * change to the kernel: two epoll_ctl calls and a wake-up fewer per
- * request. What the socket does not take is left to evhttp. Only outside
- * evhttp's own callbacks (finishing a request may free the connection). */
-static void write_now(struct evhttp_connection *evcon)
-{
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-    if (fd < 0) return;
-    struct evbuffer *out = bufferevent_get_output(bev);
-    while (evbuffer_get_length(out) && evbuffer_write(out, fd) > 0) continue;
-    if (!evbuffer_get_length(out)) bufferevent_trigger(bev, EV_WRITE, 0);
-}
-
-static void send_error(struct evhttp_request *req, int code, const char *message)
-{
-    char text[512];
-    int n = snprintf(text, sizeof text, "%d %s: %s\n", code, reason(code), message);
-    send_text(req, code, "text/plain; charset=utf-8", text, (size_t)n);
-}
 
 /* ------------------------------------------------------------ logging */
 
@@ -190,28 +143,23 @@ static void reply(pool_request *pr, const wire_response *resp, int replica_index
     char replica[16] = "";
     if (replica_index >= 0) snprintf(replica, sizeof replica, "%d", replica_index);
     size_t bytes = 0;
-    if (!pr->cancelled) {
-        struct evhttp_connection *evcon = evhttp_request_get_connection(j->req);
-        if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
-        struct evkeyvalq *h = evhttp_request_get_output_headers(j->req);
-        evhttp_add_header(h, "X-Request-Id", j->id);
-        if (resp->status >= 500 && !resp->nheaders) {
-            char text[700];
-            int n = snprintf(text, sizeof text, "%d %s: %s (request %s)\n", resp->status, reason(resp->status),
-                             resp->status == 504 ? "the app took too long" : "the app failed", j->id);
-            bytes = (size_t)n;
-            send_text(j->req, resp->status, "text/plain; charset=utf-8", text, bytes);
-        } else {
-            for (size_t i = 0; i < resp->nheaders; i++)
-                evhttp_add_header(h, resp->headers[i].name, resp->headers[i].value);
-            struct evbuffer *buf = evbuffer_new();
-            if (buf) evbuffer_add(buf, resp->body, resp->body_len);
-            bytes = resp->body_len;
-            evhttp_send_reply(j->req, resp->status, reason(resp->status), buf);
-            if (buf) evbuffer_free(buf);
+    if (resp->status >= 500 && !resp->nheaders) {
+        char text[700];
+        int n = snprintf(text, sizeof text, "%d %s: %s (request %s)\n", resp->status, http_reason(resp->status),
+                         resp->status == 504 ? "the app took too long" : "the app failed", j->id);
+        bytes = (size_t)n;
+        http_field h[2] = {{"Content-Type", "text/plain; charset=utf-8"}, {"X-Request-Id", j->id}};
+        http_respond(j->x, resp->status, h, 2, text, bytes);
+    } else {
+        http_field fixed[8], *h = resp->nheaders + 1 <= 8 ? fixed : malloc((resp->nheaders + 1) * sizeof *h);
+        size_t n = 0;
+        if (h) {
+            for (size_t i = 0; i < resp->nheaders; i++) h[n++] = (http_field){resp->headers[i].name, resp->headers[i].value};
+            h[n++] = (http_field){"X-Request-Id", j->id};
         }
-        /* j->req may be freed from here on. */
-        if (evcon && !srv->in_handler) write_now(evcon);
+        bytes = resp->body_len;
+        http_respond(j->x, resp->status, h, n, resp->body, resp->body_len);
+        if (h != fixed) free(h);
     }
     log_stderr(j, resp, replica);
     if (*resp->why)
@@ -224,11 +172,11 @@ static void reply(pool_request *pr, const wire_response *resp, int replica_index
     job_free(j);
 }
 
-static void on_close(struct evhttp_connection *evcon, void *arg)
+/* The client went away: a request still queued need not run. */
+static void on_abandon(void *arg)
 {
-    (void)evcon;
     job *j = arg;
-    if (j) j->pr.cancelled = true;
+    j->pr.cancelled = true;
 }
 
 /* ------------------------------------------------------------ pools */
@@ -247,6 +195,7 @@ static pool **start_pools(server *srv, app_set *set, char *why, size_t whylen)
         snprintf(why, whylen, "out of memory");
         return NULL;
     }
+    app_set_log_warnings(set);
     pool_options opt = {srv->base, srv->channels, srv->opt.address, srv->opt.port};
     for (size_t i = 0; i < set->napps; i++) {
         pools[i] = pool_start(&opt, set, &set->apps[i], why, whylen);
@@ -275,35 +224,29 @@ static app_metrics *metrics_for(void *ctx, const char *name, const char *route)
 {
     server *srv = ctx;
     const char *r = *route ? route : "/";
-    for (size_t i = 0; i < srv->nregistry; i++)
-        if (metrics_app_is(srv->registry[i], name, r)) return srv->registry[i];
-    app_metrics **grown = realloc(srv->registry, (srv->nregistry + 1) * sizeof *grown);
-    if (!grown) return NULL;
-    srv->registry = grown;
-    app_metrics *m = metrics_app_new(name, route);
-    if (m) srv->registry[srv->nregistry++] = m;
+    app_metrics *m = NULL;
+    pthread_mutex_lock(&srv->registry_lock); /* the reload thread calls this */
+    for (size_t i = 0; i < srv->nregistry && !m; i++)
+        if (metrics_app_is(srv->registry[i], name, r)) m = srv->registry[i];
+    app_metrics **grown = m ? NULL : realloc(srv->registry, (srv->nregistry + 1) * sizeof *grown);
+    if (grown) {
+        srv->registry = grown;
+        m = metrics_app_new(name, route);
+        if (m) srv->registry[srv->nregistry++] = m;
+    }
+    pthread_mutex_unlock(&srv->registry_lock);
     return m;
 }
 
-/* Load the manifests again; on success the new apps take the following
- * requests while those in flight finish with the old ones. */
-static bool reload(server *srv, char *why, size_t whylen)
+/* Put set in place of the current apps: the following requests go to
+ * it, while those in flight finish with the old pools. */
+static bool swap_in(server *srv, app_set *set, char *why, size_t whylen)
 {
-    app_set *set = app_set_load(srv->files, srv->nfiles, metrics_for, srv, why, whylen);
-    if (!set) {
-        log_json(LOG_ERROR, "reload failed; still serving the previous apps", json_pack("{s:s}", "reason", why));
-        return false;
-    }
     pool **pools = start_pools(srv, set, why, whylen);
-    if (!pools) {
-        app_set_release(set);
-        log_json(LOG_ERROR, "reload failed; still serving the previous apps", json_pack("{s:s}", "reason", why));
-        return false;
-    }
+    if (!pools) return false;
     pool **grown = realloc(srv->retired, (srv->nretired + srv->current->napps + 1) * sizeof *grown);
     if (!grown) {
         free_pools(pools, set->napps);
-        app_set_release(set);
         snprintf(why, whylen, "out of memory");
         return false;
     }
@@ -316,57 +259,141 @@ static bool reload(server *srv, char *why, size_t whylen)
     srv->pools = pools;
     app_set_release(srv->current);
     srv->current = set;
-    log_json(LOG_INFO, "reloaded", json_pack("{s:I}", "apps", (json_int_t)set->napps));
     return true;
 }
 
-static const char *method_name(enum evhttp_cmd_type cmd)
+/* The reload thread: reading manifests and compiling modules may take
+ * long, and must not stall the requests the loop serves meanwhile. */
+static void *reload_main(void *arg)
 {
-    switch (cmd) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    case EVHTTP_REQ_PATCH: return "PATCH";
-    default: return "GET";
+    server *srv = arg;
+    srv->reload_set = app_set_load(srv->files, srv->nfiles, metrics_for, srv, srv->reload_why,
+                                   sizeof srv->reload_why);
+    char done = 1;
+    while (write(srv->reload_pipe[1], &done, 1) < 0 && errno == EINTR) continue;
+    return NULL;
+}
+
+static void reload_start(server *srv)
+{
+    srv->reload_running = true;
+    srv->reload_again = false;
+    srv->reload_asked = srv->reload_waiting; /* these get this load's result */
+    srv->reload_waiting = NULL;
+    srv->reload_set = NULL;
+    srv->reload_why[0] = '\0';
+    if (pthread_create(&srv->reload_thread, NULL, reload_main, srv) != 0) {
+        snprintf(srv->reload_why, sizeof srv->reload_why, "cannot start the reload thread");
+        char done = 1;
+        if (write(srv->reload_pipe[1], &done, 1) < 0) srv->reload_running = false;
+        srv->reload_thread = 0;
     }
 }
 
-static void serve_metrics(server *srv, struct evhttp_request *req)
+/* Reload (SIGHUP, or x: POST /_qyvol/reload, answered when done). */
+static void reload_request(server *srv, http_exchange *x)
+{
+    if (x) {
+        reload_waiter *w = calloc(1, sizeof *w);
+        if (!w) {
+            http_respond_text(x, 503, "out of memory");
+            return;
+        }
+        w->x = x;
+        w->next = srv->reload_waiting;
+        srv->reload_waiting = w;
+    }
+    if (srv->reload_running) srv->reload_again = true;
+    else reload_start(srv);
+}
+
+static void on_reload_done(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    server *srv = arg;
+    char drain[16];
+    while (read(fd, drain, sizeof drain) > 0) continue;
+    if (!srv->reload_running) return;
+    if (srv->reload_thread) pthread_join(srv->reload_thread, NULL);
+    srv->reload_thread = 0;
+    srv->reload_running = false;
+    app_set *set = srv->reload_set;
+    char *why = srv->reload_why;
+    bool ok = set && !srv->draining && swap_in(srv, set, why, sizeof srv->reload_why);
+    if (set && !ok) app_set_release(set);
+    if (ok) log_json(LOG_INFO, "reloaded", json_pack("{s:I}", "apps", (json_int_t)set->napps));
+    else log_json(LOG_ERROR, "reload failed; still serving the previous apps",
+                  json_pack("{s:s}", "reason", srv->draining ? "shutting down" : why));
+    json_t *body = ok ? json_pack("{s:b,s:I}", "reloaded", 1, "apps", (json_int_t)set->napps)
+                      : json_pack("{s:b,s:s}", "reloaded", 0, "error", srv->draining ? "shutting down" : why);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    http_field type = {"Content-Type", "application/json"};
+    while (srv->reload_asked) {
+        reload_waiter *w = srv->reload_asked;
+        srv->reload_asked = w->next;
+        http_respond(w->x, ok ? 200 : 500, &type, 1, text ? text : "{}", text ? strlen(text) : 2);
+        free(w);
+    }
+    free(text);
+    if (srv->reload_again && !srv->draining) reload_start(srv);
+}
+
+static void serve_metrics(server *srv, http_exchange *x)
 {
     size_t len;
+    pthread_mutex_lock(&srv->registry_lock);
     char *text = metrics_render(srv->registry, srv->nregistry, (double)(wagi_now_ns() - srv->started_ns) / 1e9, &len);
+    pthread_mutex_unlock(&srv->registry_lock);
     if (!text) {
-        send_error(req, 500, "out of memory");
+        http_respond_text(x, 500, "out of memory");
         return;
     }
-    send_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    http_field type = {"Content-Type", "text/plain; version=0.0.4; charset=utf-8"};
+    http_respond(x, 200, &type, 1, text, len);
     free(text);
 }
 
-/* Control endpoints answer only requests from this machine. */
-static bool from_loopback(struct evhttp_request *req)
+static const char *find_header(const http_request *r, const char *name)
 {
-    char *peer = NULL;
-    uint16_t port = 0;
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    if (evcon) evhttp_connection_get_peer(evcon, &peer, &port);
-    return peer && (!strcmp(peer, "127.0.0.1") || !strcmp(peer, "::1") || !strncmp(peer, "::ffff:127.", 11));
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (!strcasecmp(r->headers[i].name, name)) return r->headers[i].value;
+    return NULL;
+}
+
+/* A request from this machine that names this machine (no DNS
+ * rebinding): it may see the server's inner state. */
+static bool local_request(const http_request *r)
+{
+    return r->peer_loopback && control_host_is_local(r->host);
+}
+
+/* Control endpoints that act or reveal logs also need the token. */
+static bool control_allowed(server *srv, http_exchange *x, const http_request *r)
+{
+    if (!local_request(r)) {
+        http_respond_text(x, 403, "control endpoints answer only requests from this machine to localhost");
+        return false;
+    }
+    if (!control_bearer_ok(&srv->auth, find_header(r, "Authorization"))) {
+        http_field h = {"WWW-Authenticate", "Bearer"};
+        http_respond(x, 401, &h, 1, "401 Unauthorized: the server's control token is needed\n", 55);
+        return false;
+    }
+    return true;
 }
 
 /* GET /_qyvol/logs?app=NAME&level=LEVEL&tail=N[&follow=1], for `qyv logs`:
  * the kept lines that match, then (follow) every new one, as chunks. */
 typedef struct log_query {
     server *srv;
-    struct evhttp_request *req;
+    http_exchange *x;
     char app[128];
     log_level level;
     size_t skip;               /* matching lines to leave out before the tail */
-    struct evbuffer *out;
+    char *out;
+    size_t out_len, out_cap;
+    bool out_failed;
     struct log_query *next;    /* followers, for shutdown */
 } log_query;
 
@@ -389,18 +416,33 @@ static void add_line(const log_line *l, void *ctx)
         q->skip--;
         return;
     }
-    evbuffer_add_printf(q->out, "%s\n", l->text);
+    size_t n = strlen(l->text);
+    if (q->out_len + n + 2 > q->out_cap) {
+        size_t cap = q->out_cap ? q->out_cap * 2 : 4096;
+        while (cap < q->out_len + n + 2) cap *= 2;
+        char *grown = realloc(q->out, cap);
+        if (!grown) {
+            q->out_failed = true;
+            return;
+        }
+        q->out = grown, q->out_cap = cap;
+    }
+    memcpy(q->out + q->out_len, l->text, n);
+    q->out_len += n;
+    q->out[q->out_len++] = '\n';
 }
 
 static void follow_line(const log_line *l, void *ctx)
 {
     log_query *q = ctx;
     if (!log_matches(q, l)) return;
-    struct evbuffer *b = evbuffer_new();
-    if (!b) return;
-    evbuffer_add_printf(b, "%s\n", l->text);
-    evhttp_send_reply_chunk(q->req, b);
-    evbuffer_free(b);
+    size_t n = strlen(l->text);
+    char *line = malloc(n + 1);
+    if (!line) return;
+    memcpy(line, l->text, n);
+    line[n] = '\n';
+    http_stream_write(q->x, line, n + 1);
+    free(line);
 }
 
 static void forget_follower(server *srv, log_query *q)
@@ -414,68 +456,76 @@ static void forget_follower(server *srv, log_query *q)
     free(q);
 }
 
-static void follower_closed(struct evhttp_connection *evcon, void *arg)
+static void follower_gone(void *arg)
 {
-    (void)evcon;
     log_query *q = arg;
+    http_exchange *x = q->x;
     forget_follower(q->srv, q);
+    http_stream_end(x);
 }
 
-static void serve_logs(server *srv, struct evhttp_request *req, const char *query)
+/* tail=N: a whole number. */
+static bool parse_tail(const char *s, long *out)
 {
-    if (!from_loopback(req)) {
-        send_error(req, 403, "logs are only given to this machine");
-        return;
-    }
+    if (!s) return true;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || *s == '-' || *s == '+' || *s == ' ') return false;
+    *out = v;
+    return true;
+}
+
+static void serve_logs(server *srv, http_exchange *x, const http_request *r)
+{
+    if (!control_allowed(srv, x, r)) return;
     struct evkeyvalq params;
-    if (evhttp_parse_query_str(query ? query : "", &params) != 0) {
-        send_error(req, 400, "bad query string");
+    if (evhttp_parse_query_str(r->query, &params) != 0) {
+        http_respond_text(x, 400, "bad query string");
         return;
     }
-    log_query *q = calloc(1, sizeof *q);
     const char *app = evhttp_find_header(&params, "app"), *level = evhttp_find_header(&params, "level");
     const char *tail = evhttp_find_header(&params, "tail"), *follow = evhttp_find_header(&params, "follow");
-    bool ok = q != NULL;
-    if (ok) {
+    log_query *q = calloc(1, sizeof *q);
+    long want = 100;
+    const char *bad = !q ? "out of memory" : NULL;
+    if (q) {
         q->srv = srv;
-        q->req = req;
+        q->x = x;
         snprintf(q->app, sizeof q->app, "%s", app ? app : "");
         q->level = LOG_DEBUG;
-        if (level && !log_level_parse(level, &q->level)) ok = false;
+        if (level && !log_level_parse(level, &q->level)) bad = "level must be debug, info, warn or error";
+        else if (!parse_tail(tail, &want)) bad = "tail must be a whole number of lines";
+        else if (follow && strcmp(follow, "1") && strcmp(follow, "0")) bad = "follow must be 0 or 1";
     }
-    long want = tail ? strtol(tail, NULL, 10) : 100;
     bool following = follow && !strcmp(follow, "1");
     evhttp_clear_headers(&params); /* app, level, tail and follow point into it */
-    if (!ok) {
+    if (bad) {
         free(q);
-        send_error(req, 400, "level must be debug, info, warn or error");
+        http_respond_text(x, q ? 400 : 503, bad);
         return;
     }
     /* Keep only the last `want` matching lines. */
     log_each(count_line, q);
-    q->skip = want >= 0 && q->skip > (size_t)want ? q->skip - (size_t)want : 0;
-    q->out = evbuffer_new();
-    if (q->out) log_each(add_line, q);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/x-ndjson");
+    q->skip = q->skip > (size_t)want ? q->skip - (size_t)want : 0;
+    log_each(add_line, q);
+    http_field type = {"Content-Type", "application/x-ndjson"};
     if (!following) {
-        evhttp_send_reply(req, 200, "OK", q->out);
-        if (q->out) evbuffer_free(q->out);
+        http_respond(x, 200, &type, 1, q->out ? q->out : "", q->out_len);
+        free(q->out);
         free(q);
         return;
     }
-    evhttp_send_reply_start(req, 200, "OK");
-    if (q->out) {
-        evhttp_send_reply_chunk(req, q->out);
-        evbuffer_free(q->out);
-        q->out = NULL;
-    }
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    if (!evcon || !log_follow(follow_line, q)) {
-        evhttp_send_reply_end(req);
+    http_stream_start(x, 200, &type, 1);
+    http_stream_write(x, q->out, q->out_len);
+    free(q->out);
+    q->out = NULL;
+    if (!log_follow(follow_line, q)) {
+        http_stream_end(x);
         free(q);
         return;
     }
-    evhttp_connection_set_closecb(evcon, follower_closed, q);
+    http_on_abandon(x, follower_gone, q);
     q->next = srv->followers;
     srv->followers = q;
 }
@@ -485,180 +535,149 @@ static void end_followers(server *srv)
 {
     while (srv->followers) {
         log_query *q = srv->followers;
-        struct evhttp_connection *evcon = evhttp_request_get_connection(q->req);
-        if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
-        evhttp_send_reply_end(q->req);
+        http_exchange *x = q->x;
         forget_follower(srv, q);
+        http_stream_end(x);
     }
 }
 
-/* POST /_qyvol/reload, from this machine only (`qyv serve --reload`). */
-static void serve_reload(server *srv, struct evhttp_request *req)
+/* POST /_qyvol/reload (`qyv serve --reload`): answered once the load is done. */
+static void serve_reload(server *srv, http_exchange *x, const http_request *r)
 {
-    if (!from_loopback(req)) {
-        send_error(req, 403, "reload is only accepted from this machine");
+    if (!control_allowed(srv, x, r)) return;
+    if (strcmp(r->method, "POST")) {
+        http_field h = {"Allow", "POST"};
+        http_respond(x, 405, &h, 1, "405 Method Not Allowed: use POST\n", 33);
         return;
     }
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-        send_error(req, 405, "use POST");
-        return;
-    }
-    char why[900];
-    bool ok = reload(srv, why, sizeof why);
-    json_t *body = ok ? json_pack("{s:b,s:I}", "reloaded", 1, "apps", (json_int_t)srv->current->napps)
-                      : json_pack("{s:b,s:s}", "reloaded", 0, "error", why);
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    send_text(req, ok ? 200 : 500, "application/json", text ? text : "{}", text ? strlen(text) : 2);
-    free(text);
+    reload_request(srv, x);
 }
 
 /* Retry-After for an app failing its health checks: its next check. */
-static void retry_after_health(struct evhttp_request *req, const serve_app *app)
+static void respond_unhealthy(http_exchange *x, const serve_app *app)
 {
-    char retry[24];
+    char retry[24], text[200];
     snprintf(retry, sizeof retry, "%llu", (unsigned long long)(app->rc.health_interval_ms + 999) / 1000);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", retry);
+    int n = snprintf(text, sizeof text, "503 %s: the app is failing its health check\n", http_reason(503));
+    http_field h[2] = {{"Content-Type", "text/plain; charset=utf-8"}, {"Retry-After", retry}};
+    http_respond(x, 503, h, 2, text, (size_t)n);
 }
 
-/* GET /_qyvol/health: the server, each app, each replica. */
-static void serve_health(server *srv, struct evhttp_request *req)
+/* GET /_qyvol/health: the server and each app; each replica for local
+ * clients only (their PIDs and exit reasons are nobody else's business). */
+static void serve_health(server *srv, http_exchange *x, const http_request *r)
 {
+    bool detailed = local_request(r);
     json_t *apps = json_object(), *replicas = json_object();
     bool all_healthy = true;
     for (size_t i = 0; i < srv->current->napps; i++) {
         bool healthy = pool_healthy(srv->pools[i]);
         all_healthy &= healthy;
         json_object_set_new(apps, srv->current->apps[i].name, json_string(healthy ? "healthy" : "unhealthy"));
-        json_object_set_new(replicas, srv->current->apps[i].name, pool_describe(srv->pools[i]));
+        if (detailed) json_object_set_new(replicas, srv->current->apps[i].name, pool_describe(srv->pools[i]));
     }
     const char *status = srv->draining ? "draining" : all_healthy ? "ok" : "degraded";
-    json_t *body = json_pack("{s:s,s:o,s:o}", "status", status, "apps", apps, "replicas", replicas);
+    json_t *body = detailed ? json_pack("{s:s,s:o,s:o}", "status", status, "apps", apps, "replicas", replicas)
+                            : json_pack("{s:s}", "status", status);
+    if (!detailed) json_decref(apps), json_decref(replicas);
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
-    send_text(req, srv->draining ? 503 : 200, "application/json", text ? text : "{}", text ? strlen(text) : 2);
+    http_field type = {"Content-Type", "application/json"};
+    http_respond(x, srv->draining ? 503 : 200, &type, 1, text ? text : "{}", text ? strlen(text) : 2);
     free(text);
 }
 
-static void handle_request(server *srv, struct evhttp_request *req)
+/* Headers a guest gets as HTTP_* variables: not Proxy (httpoxy), and not
+ * names with '_', which would collide with their '-' twins. */
+static bool header_for_guest(const char *name)
 {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-    if (!path || !*path) path = "/";
-    if (!strcmp(path, "/_qyvol/health")) {
-        serve_health(srv, req);
-        return;
-    }
-    if (!strcmp(path, "/_qyvol/metrics")) {
-        serve_metrics(srv, req);
-        return;
-    }
-    if (!strcmp(path, "/_qyvol/reload")) {
-        serve_reload(srv, req);
-        return;
-    }
-    if (!strcmp(path, "/_qyvol/logs")) {
-        serve_logs(srv, req, query);
-        return;
-    }
-    size_t header_bytes = 0;
-    struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
-    for (struct evkeyval *h = headers->tqh_first; h; h = h->next.tqe_next)
-        header_bytes += strlen(h->key) + strlen(h->value) + 4; /* "K: V\r\n" */
-    if (header_bytes > srv->opt.max_headers) {
-        send_error(req, 431, "the request's headers are too large");
+    return strcasecmp(name, "Proxy") && !strchr(name, '_');
+}
+
+static void handle_request(server *srv, http_exchange *x, const http_request *r)
+{
+    const char *path = r->path;
+    if (!strncmp(path, "/_qyvol/", 8) || !strcmp(path, "/_qyvol")) {
+        if (!strcmp(path, "/_qyvol/health")) serve_health(srv, x, r);
+        else if (!strcmp(path, "/_qyvol/metrics")) serve_metrics(srv, x);
+        else if (!strcmp(path, "/_qyvol/reload")) serve_reload(srv, x, r);
+        else if (!strcmp(path, "/_qyvol/logs")) serve_logs(srv, x, r);
+        else http_respond_text(x, 404, "no such control endpoint (/_qyvol/ is the server's own)");
         return;
     }
     serve_app *app = app_set_route(srv->current, path);
     if (!app) {
-        send_error(req, 404, "no app serves this path");
+        http_respond_text(x, 404, "no app serves this path");
         return;
     }
     if (srv->draining) {
-        send_error(req, 503, "the server is shutting down");
+        http_respond_text(x, 503, "the server is shutting down");
         return;
     }
     pool *p = srv->pools[app - srv->current->apps];
     if (!pool_healthy(p)) {
-        retry_after_health(req, app);
-        send_error(req, 503, "the app is failing its health check");
+        respond_unhealthy(x, app);
         return;
     }
     job *j = calloc(1, sizeof *j);
     if (!j || !(j->path = strdup(path))) {
         free(j);
-        send_error(req, 503, "out of memory");
+        http_respond_text(x, 503, "out of memory");
         return;
     }
     j->srv = srv;
-    j->req = req;
+    j->x = x;
     j->set = srv->current;
     app_set_retain(j->set);
     j->app = app;
-    j->method = method_name(evhttp_request_get_command(req));
+    j->method = r->method;
     j->start_ns = wagi_now_ns();
     snprintf(j->id, sizeof j->id, "%llx-%llx", (unsigned long long)(srv->started_ns / 1000000 % 0xffffff),
              (unsigned long long)++srv->next_id);
-    /* The request as the replica gets it: its strings point into evhttp's
+    /* The request as the replica gets it: its strings point into the
      * request, which lives until we answer. */
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    char *peer = NULL;
-    uint16_t peer_port = 0;
-    if (evcon) evhttp_connection_get_peer(evcon, &peer, &peer_port);
-    const char *host = evhttp_find_header(headers, "Host");
+    const char *host = r->host;
     char port[8], hostbuf[300], server_name[256];
     snprintf(port, sizeof port, "%u", srv->opt.port);
-    if (!host) snprintf(hostbuf, sizeof hostbuf, "%s:%s", srv->opt.address, port), host = hostbuf;
+    if (!*host) snprintf(hostbuf, sizeof hostbuf, "%s:%s", srv->opt.address, port), host = hostbuf;
     snprintf(server_name, sizeof server_name, "%.*s", (int)strcspn(host, ":"), host);
+    wagi_header fixed[32], *list = r->nheaders <= 32 ? fixed : calloc(r->nheaders, sizeof *list);
     size_t n = 0;
-    for (struct evkeyval *h = headers->tqh_first; h; h = h->next.tqe_next) n++;
-    wagi_header *list = calloc(n ? n : 1, sizeof *list);
-    size_t k = 0;
-    for (struct evkeyval *h = headers->tqh_first; list && h; h = h->next.tqe_next, k++)
-        list[k] = (wagi_header){h->key, h->value};
-    struct evbuffer *body = evhttp_request_get_input_buffer(req);
-    size_t blen = evbuffer_get_length(body);
-    const char *bytes = blen ? (const char *)evbuffer_pullup(body, -1) : "";
+    for (size_t k = 0; list && k < r->nheaders; k++)
+        if (header_for_guest(r->headers[k].name)) list[n++] = (wagi_header){r->headers[k].name, r->headers[k].value};
     wire_request wr = {
-        .rq = {.method = j->method, .path = path, .query = query ? query : "", .protocol = "HTTP/1.1",
-               .host = host, .server_name = server_name, .server_port = port, .remote_addr = peer ? peer : "",
-               .headers = list, .nheaders = n, .body = bytes ? bytes : "", .body_len = bytes ? blen : 0},
+        .rq = {.method = j->method, .path = path, .query = r->query,
+               .protocol = r->version_minor ? "HTTP/1.1" : "HTTP/1.0", .host = host, .server_name = server_name,
+               .server_port = port, .remote_addr = r->peer, .headers = list, .nheaders = n, .body = r->body,
+               .body_len = r->body_len},
         .timeout_ms = app->rc.timeout_ms,
         .id = j->id,
     };
-    bool ok = list && bytes && wire_request_encode(&j->pr.msg, &wr);
-    free(list);
+    bool ok = list && wire_request_encode(&j->pr.msg, &wr);
+    if (list != fixed) free(list);
     if (!ok) {
         job_free(j);
-        send_error(req, 503, "out of memory");
+        http_respond_text(x, 503, "out of memory");
         return;
     }
     j->pr.timeout_ms = app->rc.timeout_ms;
     j->pr.done = reply;
-    if (evcon) evhttp_connection_set_closecb(evcon, on_close, j);
+    http_on_abandon(x, on_abandon, j);
     metrics_request_started(app->metrics);
     srv->in_flight++;
     pool_verdict v = pool_submit(p, &j->pr); /* may answer (reply) before returning */
     if (v == POOL_TAKEN) return;
-    if (evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
+    http_on_abandon(x, NULL, NULL);
     srv->in_flight--;
     metrics_request_done(app->metrics, 503, (double)(wagi_now_ns() - j->start_ns) / 1e9, 0, 0);
     job_free(j);
-    if (v == POOL_UNHEALTHY) {
-        retry_after_health(req, app);
-        send_error(req, 503, "the app is failing its health check");
-    } else {
-        send_error(req, 503, "too many requests are waiting for this app");
-    }
+    if (v == POOL_UNHEALTHY) respond_unhealthy(x, app);
+    else http_respond_text(x, 503, "too many requests are waiting for this app");
 }
 
-static void on_request(struct evhttp_request *req, void *arg)
+static void on_request(void *ctx, http_exchange *x, const http_request *r)
 {
-    server *srv = arg;
-    srv->in_handler = true;
-    handle_request(srv, req);
-    srv->in_handler = false;
+    handle_request(ctx, x, r);
 }
 
 /* ------------------------------------------------------------ shutdown */
@@ -684,8 +703,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     log_json(LOG_INFO, "shutting down: draining requests in flight",
              json_pack("{s:s,s:I}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "in_flight",
                        (json_int_t)srv->in_flight));
-    /* No new connections; open keep-alive ones get 503 for new requests. */
-    if (srv->bound) evhttp_del_accept_socket(srv->http, srv->bound), srv->bound = NULL;
+    /* No new connections; idle ones close, busy ones after their answer. */
+    http_server_drain(srv->http);
     srv->drain_deadline_ns = wagi_now_ns() + (uint64_t)srv->opt.drain_timeout_s * 1000000000u;
     srv->drain_timer = event_new(srv->base, -1, EV_PERSIST, drain_check, srv);
     struct timeval tick = {0, 20000};
@@ -696,8 +715,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig, (void)what;
-    char why[900];
-    reload(arg, why, sizeof why);
+    reload_request(arg, NULL);
 }
 
 /* ------------------------------------------------------------ main */
@@ -707,6 +725,8 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     static server s;
     server *srv = &s;
     memset(srv, 0, sizeof *srv);
+    pthread_mutex_init(&srv->registry_lock, NULL);
+    srv->reload_pipe[0] = srv->reload_pipe[1] = -1;
     srv->files = files;
     srv->nfiles = nfiles;
     srv->opt = *options;
@@ -728,24 +748,27 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     if (cfg) event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     srv->base = cfg ? event_base_new_with_config(cfg) : NULL;
     if (cfg) event_config_free(cfg);
-    srv->http = srv->base ? evhttp_new(srv->base) : NULL;
-    if (!srv->http) {
+    http_limits limits = {
+        .max_head = srv->opt.max_headers,
+        .max_body = srv->opt.max_body,
+        .head_timeout_ms = (unsigned)srv->opt.header_timeout_s * 1000u,
+        .idle_timeout_ms = (unsigned)srv->opt.client_timeout_s * 1000u,
+        .max_connections = srv->opt.max_connections,
+    };
+    srv->http = srv->base ? http_server_new(srv->base, &limits, on_request, srv) : NULL;
+    if (!srv->http || pipe2(srv->reload_pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
+        !(srv->reload_done = event_new(srv->base, srv->reload_pipe[0], EV_READ | EV_PERSIST, on_reload_done, srv)) ||
+        event_add(srv->reload_done, NULL)) {
         fprintf(stderr, "qyv serve: cannot create the HTTP server\n");
         goto out;
     }
-    evhttp_set_max_body_size(srv->http, (ev_ssize_t)srv->opt.max_body);
-    /* libevent refuses oversized headers with a bare 400; let it buffer up
-     * to 16 times our limit and answer 431 ourselves (on_request). */
-    evhttp_set_max_headers_size(srv->http, (ev_ssize_t)srv->opt.max_headers * 16);
-    evhttp_set_timeout(srv->http, srv->opt.client_timeout_s);
-    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    evhttp_set_gencb(srv->http, on_request, srv);
-    srv->bound = evhttp_bind_socket_with_handle(srv->http, srv->opt.address, srv->opt.port);
-    if (!srv->bound) {
-        fprintf(stderr, "qyv serve: cannot listen on %s:%u: %s\n", srv->opt.address, srv->opt.port, strerror(errno));
+    if (http_server_listen(srv->http, srv->opt.address, srv->opt.port, why, sizeof why) != 0) {
+        fprintf(stderr, "qyv serve: %s\n", why);
         goto out;
     }
+    if (control_auth_init(&srv->auth, srv->opt.port, why, sizeof why) != 0)
+        log_json(LOG_WARN, "no control token: qyv logs and qyv serve --reload will be refused",
+                 json_pack("{s:s}", "reason", why));
     srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
     srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
     srv->sighup = evsignal_new(srv->base, SIGHUP, on_sighup, srv);
@@ -779,21 +802,38 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     end_followers(srv);
     status = 0;
 out:
+    if (srv->reload_running && srv->reload_thread) {
+        pthread_join(srv->reload_thread, NULL);
+        if (srv->reload_set) app_set_release(srv->reload_set);
+    }
+    srv->reload_running = false;
+    for (reload_waiter *lists[2] = {srv->reload_asked, srv->reload_waiting}, **l = lists; l < lists + 2; l++)
+        while (*l) {
+            reload_waiter *w = *l;
+            *l = w->next;
+            http_respond_text(w->x, 503, "the server is shutting down");
+            free(w);
+        }
     /* The replicas go with their pools: sockets closed, processes reaped. */
     if (srv->pools) free_pools(srv->pools, srv->current->napps);
     for (size_t i = 0; i < srv->nretired; i++) pool_free(srv->retired[i]);
     free(srv->retired);
     limits_cleanup();
+    control_auth_remove(&srv->auth);
     if (srv->drain_timer) event_free(srv->drain_timer);
     if (srv->housekeeping) event_free(srv->housekeeping);
     if (srv->sigterm) event_free(srv->sigterm);
     if (srv->sigint) event_free(srv->sigint);
     if (srv->sighup) event_free(srv->sighup);
-    if (srv->http) evhttp_free(srv->http);
+    if (srv->reload_done) event_free(srv->reload_done);
+    for (int i = 0; i < 2; i++)
+        if (srv->reload_pipe[i] >= 0) close(srv->reload_pipe[i]);
+    http_server_free(srv->http);
     if (srv->base) event_base_free(srv->base);
     app_set_release(srv->current);
     log_shutdown();
     for (size_t i = 0; i < srv->nregistry; i++) metrics_app_free(srv->registry[i]);
     free(srv->registry);
+    pthread_mutex_destroy(&srv->registry_lock);
     return status;
 }

@@ -53,7 +53,7 @@ stop() {
     [ $rc -eq 0 ] && ok "exits 0 on SIGTERM" || bad "exits 0 on SIGTERM" "status $rc"
     # The sanitizers report on stderr, the server's or a replica's.
     if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp/log"; then
-        bad "no sanitizer report" "$(grep -m3 -E 'Sanitizer|runtime error' "$tmp/log")"
+        bad "no sanitizer report" "$(grep -m1 -A40 -E 'Sanitizer|runtime error' "$tmp/log")"
     fi
 }
 

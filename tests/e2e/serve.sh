@@ -179,8 +179,13 @@ import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 s.sendall(b"GET /k/slow HTTP/1.1\r\nHost: x\r\n")   # and then nothing
 t = time.time()
-closed = s.recv(1024) == b""  # the server closes (it may not answer)
-sys.exit(0 if closed and 0.5 < time.time() - t < 5 else 1)
+data = b""
+while True:  # the server answers 408 or not, and closes
+    chunk = s.recv(1024)
+    if not chunk: break
+    data += chunk
+ok = data == b"" or data.startswith(b"HTTP/1.1 408 ")
+sys.exit(0 if ok and 0.5 < time.time() - t < 5 else 1)
 PY
 then ok "a stalled client is dropped after --client-timeout"; else bad "stalled client" "not dropped in 0.5-5 s"; fi
 stop
@@ -221,6 +226,21 @@ for _ in $(seq 50); do
 done
 check "healthy again once a check passes" 200 '^path: $' "$url/e"
 grep -q '"message":"healthy again"' "$tmp/log" && ok "logged: healthy again" || bad "logged: healthy again" "$(tail -3 "$tmp/log")"
+stop
+
+# A manifest like the guide's: no `type`, but a health check, so an http
+# app on the default route; its exclude hides nothing, which is a warning
+# logged as a warn line when the app is loaded and again at each reload.
+mkdir -p "$app/data"
+printf 'name: echo\nentrypoint: echo.wasm\ndeploy:\n  health_check: { path: /ok, interval: 100ms, timeout: 100ms }\npermissions:\n  fs:\n    read: ["/app/data"]\n    exclude: ["/app/secrets"]\n' >"$app/app.qyv"
+start "$app/app.qyv" || exit 1
+wait_for "health check passes" sh -c "curl -s '$url/_qyvol/health' | grep -q '\"echo\":\"healthy\"'"
+check "no type, a health check: served as http on /<name>" 200 '^path: /x$' "$url/echo/x"
+warned() { [ "$(grep -c '"level":"warn".*app.qyv:8:15: warning: .permissions.fs.exclude\[0\]. is ./app/secrets.' "$tmp/log")" -eq "$1" ]; }
+warned 1 && ok "manifest warning logged as a warn line" || bad "manifest warning logged as a warn line" "$(grep -m3 warn "$tmp/log")"
+kill -HUP "$pid"
+wait_for "reloaded" grep -q '"message":"reloaded"' "$tmp/log"
+warned 2 && ok "manifest warning logged again at reload" || bad "manifest warning logged again at reload" "$(grep -c warning "$tmp/log") lines"
 stop
 
 # Bad configurations are refused before listening.

@@ -1,8 +1,10 @@
 /*
  * test_manifest.c — the `.qyv` manifest parser (src/manifest/): the unit
  * parsers at their edges, key suggestions, valid manifests read into every
- * field with defaults applied, and malformed manifests, each rejected with
- * its exact "FILE:LINE:COLUMN: message".
+ * field with defaults applied (among them each manifest of the Qyvol guide,
+ * valid/guide_*.qyv, as written), the app type inferred from a route or a
+ * health check, the warnings a loaded manifest carries, and malformed
+ * manifests, each rejected with its exact "FILE:LINE:COLUMN: message".
  *
  * Fixtures are read from MANIFEST_FIXTURES (default
  * tests/manifest/fixtures, relative to the repository root, where the tests
@@ -441,6 +443,221 @@ static void enum_names_match_the_format(void **state)
     assert_string_equal(qv_app_type_name((qv_app_type)7), "?");
 }
 
+/* ------------------------------------------------------------ the guide's manifests */
+
+static void guide_deploy_manifest_is_an_http_app(void **state)
+{
+    (void)state;
+    qv_manifest *m = load_fixture("valid/guide_deploy.qyv");
+    assert_string_equal(m->name, "mi-aplicacion");
+    assert_string_equal(m->entrypoint, "app.component.wasm");
+    assert_string_equal(m->language, "rust");
+    /* No type, but a health check: an http app with the default route. */
+    assert_int_equal(m->type, QV_APP_HTTP);
+    assert_string_equal(m->route, "/mi-aplicacion");
+    assert_int_equal(m->permissions.fs.access, QV_FS_READ);
+    assert_int_equal(m->permissions.net.access, QV_NET_ANY);
+    assert_false(m->permissions.exec);
+    assert_int_equal(m->deploy.replicas, 3);
+    assert_int_equal(m->deploy.resources.memory_bytes, 128000000);
+    assert_int_equal(m->deploy.resources.cpu_millicores, 500);
+    assert_true(m->deploy.health_check.enabled);
+    assert_string_equal(m->deploy.health_check.path, "/health");
+    assert_int_equal(m->deploy.health_check.interval_ms, 30000);
+    assert_int_equal(m->deploy.health_check.timeout_ms, QV_MANIFEST_DEFAULT_HEALTH_TIMEOUT_MS);
+    assert_int_equal(m->deploy.health_check.retries, QV_MANIFEST_DEFAULT_HEALTH_RETRIES);
+    assert_false(m->cluster.health_check.enabled);
+    assert_int_equal(m->warning_count, 0);
+    qv_manifest_free(m);
+}
+
+static void guide_load_balancer_checks_replicas(void **state)
+{
+    (void)state;
+    qv_manifest *m = load_fixture("valid/guide_load_balancer.qyv");
+    assert_int_equal(m->type, QV_APP_CLI);      /* the balancer's check says nothing of the type */
+    assert_int_equal(m->cluster.algorithm, QV_LB_LEAST_CONNECTIONS);
+    const qv_health_check *lb = &m->cluster.health_check;
+    assert_true(lb->enabled);
+    assert_null(lb->path);                      /* the check is that the replica answers */
+    assert_int_equal(lb->interval_ms, 10000);
+    assert_int_equal(lb->timeout_ms, 5000);
+    assert_int_equal(lb->retries, 3);
+    assert_false(m->deploy.health_check.enabled);
+    assert_int_equal(m->warning_count, 0);
+    qv_manifest_free(m);
+}
+
+static void guide_net_permissions(void **state)
+{
+    (void)state;
+    qv_manifest *m = load_fixture("valid/guide_net.qyv");
+    const qv_net_permission *net = &m->permissions.net;
+    assert_int_equal(net->access, QV_NET_RESTRICTED);
+    assert_int_equal(net->allowed_hosts.count, 2);
+    assert_string_equal(net->allowed_hosts.items[0], "api.example.com");
+    assert_string_equal(net->allowed_hosts.items[1], "db.example.com");
+    assert_int_equal(net->allowed_port_count, 3);
+    assert_int_equal(net->allowed_ports[0], 80);
+    assert_int_equal(net->allowed_ports[1], 443);
+    assert_int_equal(net->allowed_ports[2], 5432);
+    assert_true(net->outbound_only);
+    assert_int_equal(m->warning_count, 0);
+    qv_manifest_free(m);
+}
+
+/* The guide's exclude lies outside every grant: it loads, with a warning
+ * at the entry. */
+static void guide_fs_permissions_warn_of_an_idle_exclude(void **state)
+{
+    (void)state;
+    qv_manifest *m = load_fixture("valid/guide_fs.qyv");
+    const qv_fs_permission *fs = &m->permissions.fs;
+    assert_int_equal(fs->access, QV_FS_PATHS);
+    assert_int_equal(fs->read.count, 2);
+    assert_int_equal(fs->write.count, 2);
+    assert_string_equal(fs->write.items[1], "/app/temp");
+    assert_int_equal(fs->exclude.count, 1);
+    assert_string_equal(fs->exclude.items[0], "/app/secrets");
+    assert_int_equal(m->warning_count, 1);
+    assert_int_equal(m->warnings[0].line, 9);
+    assert_int_equal(m->warnings[0].column, 15);
+    assert_string_equal(m->warnings[0].message,
+                        MANIFEST_FIXTURES "/valid/guide_fs.qyv:9:15: warning: "
+                        "'permissions.fs.exclude[0]' is '/app/secrets', which is not below any "
+                        "path in 'read' or 'write': the guest cannot see it anyway, so this entry "
+                        "changes nothing");
+    qv_manifest_free(m);
+
+    /* Only the entry outside the grants warns. */
+    m = load_fixture("valid/fs_exclude_outside.qyv");
+    assert_int_equal(m->warning_count, 1);
+    assert_int_equal(m->warnings[0].line, 6);
+    assert_int_equal(m->warnings[0].column, 34);
+    assert_non_null(strstr(m->warnings[0].message, "'permissions.fs.exclude[1]' is '/app/secrets'"));
+    qv_manifest_free(m);
+}
+
+static qv_manifest *parse_ok(const char *text)
+{
+    qv_manifest_error err;
+    qv_manifest *m = qv_manifest_parse(text, strlen(text), "t/app.qyv", &err);
+    if (!m) fail_msg("should load: %s\n%s", err.message, text);
+    return m;
+}
+
+#define BASE "name: a\nentrypoint: a.wasm\n"
+#define HTTP BASE "type: http\n"
+
+/* Without `type`, a route or deploy.health_check makes an http app. */
+static void type_is_inferred_from_http_keys(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        qv_app_type type;
+        const char *route;
+    } cases[] = {
+        {BASE, QV_APP_CLI, NULL},
+        {BASE "route: /x\n", QV_APP_HTTP, "/x"},
+        {BASE "deploy: {health_check: {}}\n", QV_APP_HTTP, "/a"},
+        {BASE "deploy: {replicas: 2}\n", QV_APP_CLI, NULL},
+        {BASE "cluster: {load_balancer: {health_check: {}}}\n", QV_APP_CLI, NULL},
+        {BASE "type: http\n", QV_APP_HTTP, "/a"},
+        {BASE "type: cli\n", QV_APP_CLI, NULL},
+        {BASE "type: http\nroute: /\n", QV_APP_HTTP, "/"},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        qv_manifest *m = parse_ok(cases[i].text);
+        if (m->type != cases[i].type) fail_msg("case %zu: type %s", i, qv_app_type_name(m->type));
+        if (cases[i].route) assert_string_equal(m->route, cases[i].route);
+        else assert_null(m->route);
+        qv_manifest_free(m);
+    }
+}
+
+/* deploy.health_check takes the timing it does not write from the
+ * balancer's check; what it writes wins. */
+static void deploy_check_inherits_the_balancer_timing(void **state)
+{
+    (void)state;
+    qv_manifest *m = parse_ok(BASE "deploy: {health_check: {path: /ok, retries: 5}}\n"
+                              "cluster: {load_balancer: {health_check: {interval: 10s, timeout: 2s, retries: 2}}}\n");
+    const qv_health_check *hc = &m->deploy.health_check;
+    assert_int_equal(m->type, QV_APP_HTTP);
+    assert_string_equal(hc->path, "/ok");
+    assert_int_equal(hc->interval_ms, 10000);
+    assert_int_equal(hc->timeout_ms, 2000);
+    assert_int_equal(hc->retries, 5);
+    qv_manifest_free(m);
+
+    /* A written interval shorter than the balancer's timeout is fine when
+     * deploy writes its own shorter timeout too. */
+    m = parse_ok(BASE "deploy: {health_check: {interval: 1s, timeout: 500ms}}\n"
+                 "cluster: {load_balancer: {health_check: {interval: 1m, timeout: 30s}}}\n");
+    assert_int_equal(m->deploy.health_check.interval_ms, 1000);
+    assert_int_equal(m->deploy.health_check.timeout_ms, 500);
+    assert_int_equal(m->deploy.health_check.retries, QV_MANIFEST_DEFAULT_HEALTH_RETRIES);
+    assert_int_equal(m->cluster.health_check.interval_ms, 60000);
+    qv_manifest_free(m);
+
+    /* Without the balancer's check, the documented defaults. */
+    m = parse_ok(BASE "deploy: {health_check: {interval: 10s}}\n");
+    assert_int_equal(m->deploy.health_check.timeout_ms, QV_MANIFEST_DEFAULT_HEALTH_TIMEOUT_MS);
+    assert_false(m->cluster.health_check.enabled);
+    assert_int_equal(m->cluster.health_check.interval_ms, QV_MANIFEST_DEFAULT_HEALTH_INTERVAL_MS);
+    qv_manifest_free(m);
+}
+
+/* Warnings are kept up to the cap, the last slot then counting the rest;
+ * a manifest refused after a warning frees everything (ASan run). */
+static void warnings_are_capped_and_counted(void **state)
+{
+    (void)state;
+    char text[2048];
+    int used = snprintf(text, sizeof text, BASE "permissions:\n  fs:\n    read: [/app/data]\n"
+                                                     "    exclude:\n");
+    const size_t n = QV_MANIFEST_MAX_WARNINGS + 5;
+    for (size_t i = 0; i < n; i++)
+        used += snprintf(text + used, sizeof text - (size_t)used, "      - /app/other%zu\n", i);
+    qv_manifest *m = parse_ok(text);
+    assert_int_equal(m->warning_count, QV_MANIFEST_MAX_WARNINGS);
+    for (size_t i = 0; i + 1 < QV_MANIFEST_MAX_WARNINGS; i++) {
+        char expected[300];
+        snprintf(expected, sizeof expected, "t/app.qyv:%zu:9: warning: 'permissions.fs.exclude[%zu]' is "
+                 "'/app/other%zu', which is not below any path", 7 + i, i, i);
+        if (strncmp(m->warnings[i].message, expected, strlen(expected)) != 0)
+            fail_msg("warning %zu: %s", i, m->warnings[i].message);
+        assert_int_equal(m->warnings[i].line, 7 + i);
+        assert_int_equal(m->warnings[i].column, 9);
+    }
+    const qv_manifest_warning *last = &m->warnings[QV_MANIFEST_MAX_WARNINGS - 1];
+    char expected[200];
+    snprintf(expected, sizeof expected,
+             "t/app.qyv:%u:9: warning: 6 more warnings from here on are not shown (at most %u are kept)",
+             7 + QV_MANIFEST_MAX_WARNINGS - 1, QV_MANIFEST_MAX_WARNINGS);
+    assert_string_equal(last->message, expected);
+    assert_int_equal(last->line, 7 + QV_MANIFEST_MAX_WARNINGS - 1);
+    qv_manifest_free(m);
+
+    /* A mistake after a warning: refused, with the mistake. */
+    static const char later[] = BASE "permissions: {fs: {read: [/app/a], exclude: [/app/b]}}\n"
+                                          "timeout: 0s\n";
+    qv_manifest_error err;
+    assert_null(qv_manifest_parse(later, strlen(later), "t/app.qyv", &err));
+    assert_string_equal(err.message, "t/app.qyv:4:10: 'timeout' must be longer than 0");
+
+    /* Exactly at the cap: every warning is its own. */
+    used = snprintf(text, sizeof text, BASE "permissions: {fs: {read: [/app/data], exclude: [");
+    for (size_t i = 0; i < QV_MANIFEST_MAX_WARNINGS; i++)
+        used += snprintf(text + used, sizeof text - (size_t)used, "%s/app/x%zu", i ? ", " : "", i);
+    snprintf(text + used, sizeof text - (size_t)used, "]}}\n");
+    m = parse_ok(text);
+    assert_int_equal(m->warning_count, QV_MANIFEST_MAX_WARNINGS);
+    assert_null(strstr(m->warnings[QV_MANIFEST_MAX_WARNINGS - 1].message, "more warnings"));
+    qv_manifest_free(m);
+}
+
 /* ------------------------------------------------------------ malformed manifests */
 
 typedef struct bad_fixture {
@@ -502,8 +719,8 @@ static const bad_fixture bad_fixtures[] = {
      "3:19: duplicate variable 'A' in 'env'; it is already set at line 3, column 7"},
     {"route_no_slash.qyv", "4:8: 'route' must start with '/', got 'my-app'"},
     {"route_on_cli_app.qyv",
-     "3:8: 'route' applies only to http apps, but this app's type is cli; add 'type: http' or "
-     "remove 'route'"},
+     "4:8: 'route' applies only to http apps, but this app says 'type: cli'; write 'type: http' "
+     "or remove 'route'"},
     {"duration_bare_number.qyv",
      "3:10: 'timeout' has an invalid duration '30': every number needs a unit: ms, s, m or h "
      "(e.g. 30s)"},
@@ -519,9 +736,10 @@ static const bad_fixture bad_fixtures[] = {
     {"fs_path_outside_app.qyv",
      "6:9: 'permissions.fs.write[0]' must be /app or a path under it (the guest sees the app's "
      "folder at /app), got '/etc'"},
-    {"fs_exclude_outside.qyv",
-     "6:34: 'permissions.fs.exclude[1]' is '/app/secrets', which is not below any path in 'read' "
-     "or 'write', so it would hide nothing"},
+    {"fs_exclude_whole_grant.qyv",
+     "6:32: 'permissions.fs.exclude[1]' is '/app/logs', which 'permissions.fs.read' grants; "
+     "exclude hides paths strictly inside a granted one, so to hide '/app/logs' remove it from "
+     "'read'"},
     {"net_yes.qyv", "4:8: 'permissions.net' must be true or false, got 'yes'"},
     {"net_host_url.qyv",
      "5:21: 'permissions.net.allowed_hosts[0]' must be a host name, not a URL, got "
@@ -552,8 +770,11 @@ static const bad_fixture bad_fixtures[] = {
      "7:14: 'deploy.health_check.timeout' (15s) must not be longer than "
      "'deploy.health_check.interval' (10s)"},
     {"health_check_on_cli_app.qyv",
-     "5:17: 'deploy.health_check' applies only to http apps, but this app's type is cli; add "
-     "'type: http' or remove 'deploy.health_check'"},
+     "6:17: 'deploy.health_check' applies only to http apps, but this app says 'type: cli'; "
+     "write 'type: http' or remove 'deploy.health_check'"},
+    {"health_timeout_beyond_balancer_interval.qyv",
+     "7:14: 'deploy.health_check.timeout' (20s) must not be longer than "
+     "'deploy.health_check.interval' (10s, from 'cluster.load_balancer.health_check.interval')"},
     {"algorithm_misspelt.qyv",
      "5:16: 'cluster.load_balancer.algorithm' must be round_robin, least_connections or weighted, "
      "got 'least_connection'; did you mean 'least_connections'?"},
@@ -616,9 +837,6 @@ typedef struct inline_case {
     const char *expected;
 } inline_case;
 
-#define BASE "name: a\nentrypoint: a.wasm\n"
-#define HTTP BASE "type: http\n"
-
 static const inline_case inline_cases[] = {
     {"name: \"a\\0b\"\nentrypoint: a.wasm\n", 0, "1:7: 'name' contains a NUL character"},
     {"name: a\0b\nentrypoint: a.wasm\n", 30,
@@ -671,6 +889,39 @@ static const inline_case inline_cases[] = {
      "3:22: unknown key 'cpus' in 'deploy.resources'; did you mean 'cpu'?"},
     {BASE "deploy: {healthcheck: {}}\n", 0,
      "3:10: unknown key 'healthcheck' in 'deploy'; did you mean 'health_check'?"},
+    {BASE "type: cli\nroute: /a\n", 0,
+     "4:8: 'route' applies only to http apps, but this app says 'type: cli'; write 'type: http' "
+     "or remove 'route'"},
+    {BASE "cluster: {load_balancer: {health_check: {path: /health}}}\n", 0,
+     "3:42: unknown key 'path' in 'cluster.load_balancer.health_check'; it belongs in "
+     "'deploy.health_check'"},
+    {BASE "cluster: {load_balancer: {health_check: {interval: 2s}}}\n", 0,
+     "3:52: 'cluster.load_balancer.health_check.timeout' (5s) must not be longer than "
+     "'cluster.load_balancer.health_check.interval' (2s)"},
+    {BASE "cluster: {load_balancer: {health_check: {interval: 1s, timeout: 1500ms}}}\n", 0,
+     "3:65: 'cluster.load_balancer.health_check.timeout' (1500ms) must not be longer than "
+     "'cluster.load_balancer.health_check.interval' (1s)"},
+    {BASE "cluster: {load_balancer: {health_check: {retries: 0}}}\n", 0,
+     "3:51: 'cluster.load_balancer.health_check.retries' must be between 1 and 100, got 0"},
+    {BASE "cluster: {load_balancer: {health_check: {interval: 10}}}\n", 0,
+     "3:52: 'cluster.load_balancer.health_check.interval' has an invalid duration '10': every "
+     "number needs a unit: ms, s, m or h (e.g. 30s)"},
+    {BASE "cluster: {load_balancer: {health_check: {timeout: 0s}}}\n", 0,
+     "3:51: 'cluster.load_balancer.health_check.timeout' must be longer than 0"},
+    {BASE "cluster: {load_balancer: {health_check: ~}}\n", 0,
+     "3:41: 'cluster.load_balancer.health_check' has no value; expected a map of keys"},
+    {BASE "cluster: {load_balancer: {healthcheck: {}}}\n", 0,
+     "3:27: unknown key 'healthcheck' in 'cluster.load_balancer'; did you mean 'health_check'?"},
+    {BASE "cluster: {health_check: {}}\n", 0,
+     "3:11: unknown key 'health_check' in 'cluster'; it belongs in 'deploy' or in "
+     "'cluster.load_balancer'"},
+    {BASE "interval: 10s\n", 0,
+     "3:1: unknown key 'interval'; it belongs in 'deploy.health_check' or in "
+     "'cluster.load_balancer.health_check'"},
+    {HTTP "deploy: {health_check: {interval: 3s}}\n"
+          "cluster: {load_balancer: {health_check: {interval: 10s, timeout: 4s}}}\n", 0,
+     "4:35: 'deploy.health_check.timeout' (4s, from 'cluster.load_balancer.health_check.timeout') "
+     "must not be longer than 'deploy.health_check.interval' (3s)"},
     {BASE "timeout: 5 s\n", 0,
      "3:10: 'timeout' has an invalid duration '5 s': no space is allowed inside the value"},
     {BASE "environment: {}\n", 0, "3:1: unknown key 'environment'; did you mean 'env'?"},
@@ -706,8 +957,12 @@ static const inline_case inline_cases[] = {
      "3:27: 'permissions.fs.read[0]' must be /app or a path under it (the guest sees the app's "
      "folder at /app), got '/application'"},
     {BASE "permissions: {fs: {read: [/app], exclude: [/app]}}\n", 0,
-     "3:44: 'permissions.fs.exclude[0]' is '/app', which is not below any path in 'read' or "
-     "'write', so it would hide nothing"},
+     "3:44: 'permissions.fs.exclude[0]' is '/app', which 'permissions.fs.read' grants; exclude "
+     "hides paths strictly inside a granted one, so to hide '/app' remove it from 'read'"},
+    {BASE "permissions: {fs: {write: [/app/a/b], exclude: [/app/a]}}\n", 0,
+     "3:49: 'permissions.fs.exclude[0]' is '/app/a', which holds '/app/a/b' granted by "
+     "'permissions.fs.write'; exclude hides paths strictly inside a granted one, so to hide "
+     "'/app/a/b' remove it from 'write'"},
     {BASE "permissions: {fs: {readonly: [/app]}}\n", 0,
      "3:20: unknown key 'readonly' in 'permissions.fs'; did you mean 'read'?"},
     {BASE "permissions: {net: {allowed_hosts: [\"db.local:5432\"]}}\n", 0,
@@ -869,6 +1124,13 @@ int main(void)
         cmocka_unit_test(full_example_fills_every_field),
         cmocka_unit_test(minimal_manifest_gets_defaults),
         cmocka_unit_test(map_forms_of_permissions),
+        cmocka_unit_test(guide_deploy_manifest_is_an_http_app),
+        cmocka_unit_test(guide_load_balancer_checks_replicas),
+        cmocka_unit_test(guide_net_permissions),
+        cmocka_unit_test(guide_fs_permissions_warn_of_an_idle_exclude),
+        cmocka_unit_test(type_is_inferred_from_http_keys),
+        cmocka_unit_test(deploy_check_inherits_the_balancer_timing),
+        cmocka_unit_test(warnings_are_capped_and_counted),
         cmocka_unit_test(flow_style_keeps_text_and_order),
         cmocka_unit_test(paths_follow_the_manifest_name),
         cmocka_unit_test(enum_names_match_the_format),

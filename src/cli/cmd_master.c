@@ -1,0 +1,149 @@
+/*
+ * cmd_master.c — `qyv master`: the cluster's control plane, in the
+ * foreground (docs/cluster.md, docs/api.md).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "cluster/master/master.h"
+#include "manifest/units.h"
+#include "serve/log.h"
+
+static const char usage_text[] =
+    "usage: qyv master --data DIR [OPTIONS]\n"
+    "\n"
+    "Run the cluster's control plane: the API (docs/api.md) that `qyv cluster`\n"
+    "commands and nodes talk to, the cluster's state (SQLite in DIR), the\n"
+    "scheduler and node health. Logs are JSON lines on stdout; SIGTERM stops it.\n"
+    "\n"
+    "options:\n"
+    "  --listen ADDR:PORT   the API's address (default 127.0.0.1:7000)\n"
+    "  --data DIR           where the state and the app bundles are kept\n"
+    "  --token-file FILE    the cluster token (default: the one `qyv cluster init`\n"
+    "                       wrote, $XDG_CONFIG_HOME/qyvol/token)\n"
+    "  --ingress ADDR:PORT  also serve every app's route here, balanced over the\n"
+    "                       nodes that run it\n"
+    "  --store URL          the state store (default sqlite:DIR/state.db)\n"
+    "  --heartbeat DURATION how often nodes report (default 1s)\n"
+    "  --down-after DURATION\n"
+    "                       a node silent this long is down and its replicas\n"
+    "                       move (default 3s)\n"
+    "  --log-level LEVEL    debug, info (default), warn or error\n"
+    "  -h, --help           print this help\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("qyv master: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\nusage: qyv master --data DIR [OPTIONS]  (qyv master --help for more)\n", stderr);
+    return QYV_EXIT_USAGE;
+}
+
+/* The default token file, as `qyv cluster init` writes it. */
+static void default_token_file(char *out, size_t n)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg == '/') snprintf(out, n, "%s/qyvol/token", xdg);
+    else snprintf(out, n, "%s/.config/qyvol/token", home ? home : "");
+}
+
+/* Read the token: one line, surrounding whitespace dropped. */
+
+bool cli_read_token(const char *path, char *token, size_t n, char *why, size_t whylen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(why, whylen, "cannot read the cluster token %s: %s%s", path, strerror(errno),
+                 errno == ENOENT ? " (qyv cluster init makes one)" : "");
+        return false;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+        fprintf(stderr, "qyv: warning: %s can be read by other users (chmod 600 it)\n", path);
+    char line[1024];
+    bool ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    char *s = line;
+    while (ok && (*s == ' ' || *s == '\t')) s++;
+    size_t len = ok ? strcspn(s, "\r\n") : 0;
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
+    if (!ok || len < 16 || len >= n) {
+        snprintf(why, whylen, "%s does not hold a cluster token (16 to %zu characters)", path, n - 1);
+        return false;
+    }
+    memcpy(token, s, len);
+    token[len] = '\0';
+    return true;
+}
+
+int cmd_master(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"listen", required_argument, NULL, 'l'},   {"data", required_argument, NULL, 'd'},
+        {"token-file", required_argument, NULL, 't'}, {"ingress", required_argument, NULL, 'i'},
+        {"store", required_argument, NULL, 's'},    {"heartbeat", required_argument, NULL, 'b'},
+        {"down-after", required_argument, NULL, 'D'}, {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    char address[256] = "127.0.0.1", ingress[256] = "", token_file[1024] = "", token[1024];
+    master_options mo = {.address = address, .port = 7000, .heartbeat_ms = 1000, .down_after_ms = 3000};
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        char why[160];
+        uint64_t ms;
+        log_level level;
+        switch (opt) {
+        case 'l':
+            if (!cli_parse_listen(optarg, address, sizeof address, &mo.port))
+                return usage_error("--listen takes ADDRESS:PORT (e.g. 127.0.0.1:7000), not '%s'", optarg);
+            break;
+        case 'i':
+            if (!cli_parse_listen(optarg, ingress, sizeof ingress, &mo.ingress_port))
+                return usage_error("--ingress takes ADDRESS:PORT (e.g. 0.0.0.0:8080), not '%s'", optarg);
+            mo.ingress_address = ingress;
+            break;
+        case 'd': mo.data_dir = optarg; break;
+        case 't': snprintf(token_file, sizeof token_file, "%s", optarg); break;
+        case 's': mo.store_url = optarg; break;
+        case 'b':
+        case 'D':
+            if (!qv_parse_duration(optarg, &ms, why, sizeof why)) {
+                fprintf(stderr, "qyv master: %s '%s' %s\n", opt == 'b' ? "--heartbeat" : "--down-after", optarg, why);
+                return QYV_EXIT_USAGE;
+            }
+            if (ms < 100 || ms > 3600000)
+                return usage_error("durations go from 100ms to 1h, not '%s'", optarg);
+            *(opt == 'b' ? &mo.heartbeat_ms : &mo.down_after_ms) = (unsigned)ms;
+            break;
+        case 'L':
+            if (!log_level_parse(optarg, &level))
+                return usage_error("--log-level takes debug, info, warn or error, not '%s'", optarg);
+            log_set_level(level);
+            break;
+        case 'h': fputs(usage_text, stdout); return QYV_EXIT_OK;
+        default:
+            cli_option_error("master", opt, argv, optind);
+            fputs("usage: qyv master --data DIR [OPTIONS]  (qyv master --help for more)\n", stderr);
+            return QYV_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
+    if (!mo.data_dir) return usage_error("%s", "--data DIR is needed: where the cluster's state is kept");
+    if (mo.down_after_ms <= mo.heartbeat_ms)
+        return usage_error("%s", "--down-after must be longer than --heartbeat");
+    if (!*token_file) default_token_file(token_file, sizeof token_file);
+    char why[1200];
+    if (!cli_read_token(token_file, token, sizeof token, why, sizeof why)) {
+        fprintf(stderr, "qyv master: %s\n", why);
+        return QYV_EXIT_FAILURE;
+    }
+    mo.token = token;
+    return master_run(&mo) ? QYV_EXIT_FAILURE : QYV_EXIT_OK;
+}

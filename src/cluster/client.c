@@ -1,0 +1,201 @@
+/*
+ * client.c — the cluster API's client on libcurl (client.h).
+ */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/client.h"
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_ready;
+
+static void curl_setup(void) { curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+void api_reply_free(api_reply *reply)
+{
+    free(reply->body);
+    reply->body = NULL;
+    reply->len = 0;
+}
+
+/* One call in progress. */
+typedef struct call {
+    CURL *curl;
+    api_reply *out;
+    size_t cap;
+    api_piece_fn piece;     /* streaming: where 2xx pieces go */
+    void *arg;
+    bool stopped;           /* piece asked to stop */
+    bool too_big;
+} call;
+
+static bool keep(call *c, const char *data, size_t n)
+{
+    api_reply *r = c->out;
+    if (r->len + n > API_MAX_REPLY_BYTES) return c->too_big = true, false;
+    if (r->len + n + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (cap < r->len + n + 1) cap *= 2;
+        char *b = realloc(r->body, cap);
+        if (!b) return false;
+        r->body = b, c->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    r->body[r->len] = 0;
+    return true;
+}
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
+{
+    call *c = arg;
+    size_t n = size * nmemb;
+    if (c->piece) {
+        long status = 0;
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status < 300) {
+            if (c->piece(data, n, c->arg)) return n;
+            c->stopped = true;
+            return 0;
+        }
+    }
+    return keep(c, data, n) ? n : 0;
+}
+
+/* "connection refused", "no answer within 5000 ms", ... */
+static void explain(CURL *curl, CURLcode rc, const char *errbuf, long timeout_ms, char *out, size_t size)
+{
+    long os_errno = 0;
+    curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        snprintf(out, size, "no answer within %ld ms", timeout_ms);
+    else if (rc == CURLE_COULDNT_CONNECT && os_errno)
+        snprintf(out, size, "%s", strerror((int)os_errno));
+    else if (rc == CURLE_COULDNT_RESOLVE_HOST)
+        snprintf(out, size, "unknown host");
+    else
+        snprintf(out, size, "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
+    /* "Connection refused" -> "connection refused", to read within a line. */
+    if (out[0] >= 'A' && out[0] <= 'Z' && (out[1] < 'A' || out[1] > 'Z')) out[0] = (char)(out[0] - 'A' + 'a');
+}
+
+static bool perform(const char *address, const char *method, const char *path, const char *token,
+                    const char *content_type, const void *body, size_t body_len, long timeout_ms,
+                    long connect_timeout_ms, api_piece_fn piece, void *arg, api_reply *out, char *why,
+                    size_t whylen)
+{
+    *out = (api_reply){0};
+    pthread_once(&curl_once, curl_setup);
+    if (curl_ready != CURLE_OK) {
+        snprintf(why, whylen, "cannot set up libcurl: %s", curl_easy_strerror(curl_ready));
+        return false;
+    }
+    char url[2048];
+    if (snprintf(url, sizeof url, "http://%s%s", address, path) >= (int)sizeof url) {
+        snprintf(why, whylen, "the request path is too long");
+        return false;
+    }
+    CURL *curl = curl_easy_init();
+    struct curl_slist *headers = NULL;
+    char auth[1024];
+    char type[256];
+    bool ok = curl != NULL;
+    if (token && *token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        ok = ok && (headers = curl_slist_append(headers, auth));
+    }
+    if (content_type) {
+        snprintf(type, sizeof type, "Content-Type: %s", content_type);
+        ok = ok && (headers = curl_slist_append(headers, type));
+    }
+    /* No "Expect: 100-continue" wait before a big body. */
+    struct curl_slist *h = ok ? curl_slist_append(headers, "Expect:") : NULL;
+    ok = ok && h;
+    if (h) headers = h;
+    if (!ok) {
+        snprintf(why, whylen, "out of memory");
+        curl_slist_free_all(headers);
+        if (curl) curl_easy_cleanup(curl);
+        return false;
+    }
+    char errbuf[CURL_ERROR_SIZE] = "";
+    call c = {.curl = curl, .out = out, .piece = piece, .arg = arg};
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &c);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+    if (timeout_ms) curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    if (body || !strcmp(method, "POST") || !strcmp(method, "PUT")) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+    }
+    if (strcmp(method, "GET") && strcmp(method, "POST")) curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    if (!strcmp(method, "HEAD")) curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    CURLcode rc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
+    if (!out->body) keep(&c, "", 0);
+    if (rc == CURLE_WRITE_ERROR && c.stopped) rc = CURLE_OK;
+    ok = rc == CURLE_OK && out->body;
+    if (!ok) {
+        char reason[CURL_ERROR_SIZE + 64];
+        if (c.too_big)
+            snprintf(reason, sizeof reason, "the answer is bigger than %u MiB", API_MAX_REPLY_BYTES >> 20);
+        else if (rc == CURLE_OK)
+            snprintf(reason, sizeof reason, "out of memory");
+        else
+            explain(curl, rc, errbuf, timeout_ms ? timeout_ms : connect_timeout_ms, reason, sizeof reason);
+        snprintf(why, whylen, "no answer from %s: %s", address, reason);
+        api_reply_free(out);
+        out->status = 0;
+    }
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    return ok;
+}
+
+bool api_call(const char *address, const char *method, const char *path, const char *token,
+              const char *content_type, const void *body, size_t body_len, long timeout_ms, api_reply *out,
+              char *why, size_t whylen)
+{
+    if (timeout_ms <= 0) timeout_ms = 30000;
+    return perform(address, method, path, token, content_type, body, body_len, timeout_ms,
+                   timeout_ms < 10000 ? timeout_ms : 10000, NULL, NULL, out, why, whylen);
+}
+
+bool api_stream(const char *address, const char *method, const char *path, const char *token,
+                long connect_timeout_ms, api_piece_fn piece, void *arg, api_reply *out, char *why, size_t whylen)
+{
+    if (connect_timeout_ms <= 0) connect_timeout_ms = 10000;
+    return perform(address, method, path, token, NULL, NULL, 0, 0, connect_timeout_ms, piece, arg, out, why,
+                   whylen);
+}
+
+const char *api_error(const api_reply *reply, char *buf, size_t size)
+{
+    if (reply->body && reply->len) {
+        json_t *root = json_loadb(reply->body, reply->len, 0, NULL);
+        const char *text = json_string_value(json_object_get(root, "error"));
+        if (text) {
+            snprintf(buf, size, "%s", text);
+            json_decref(root);
+            return buf;
+        }
+        json_decref(root);
+        size_t line = strcspn(reply->body, "\r\n");
+        if (line) {
+            snprintf(buf, size, "%.*s", (int)line, reply->body);
+            return buf;
+        }
+    }
+    snprintf(buf, size, "HTTP %ld", reply->status);
+    return buf;
+}

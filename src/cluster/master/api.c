@@ -1,0 +1,826 @@
+/*
+ * api.c — the master's API (docs/api.md): authentication, then one
+ * handler per endpoint. Handlers run on the event loop; what must wait on
+ * the network (calling a node) runs as a background job.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cluster/bundle.h"
+#include "cluster/client.h"
+#include "cluster/master/check.h"
+#include "cluster/master/internal.h"
+#include "cluster/master/reconcile.h"
+#include "serve/log.h"
+
+#define NODE_CALL_MS 5000
+
+/* ------------------------------------------------------------ answers */
+
+static void respond_json(http_exchange *x, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    http_field type = {"Content-Type", "application/json"};
+    if (!text) {
+        http_respond(x, 500, &type, 1, "{\"error\":\"out of memory\"}\n", 26);
+        return;
+    }
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (line) line[n] = '\n', line[n + 1] = '\0', text = line, n++;
+    http_respond(x, status, &type, 1, text, n);
+    free(text);
+}
+
+static void respond_error(http_exchange *x, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void respond_error(http_exchange *x, int status, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    respond_json(x, status, json_pack("{s:s}", "error", text));
+}
+
+static const char *header(const http_request *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (!strcasecmp(r->headers[i].name, name)) return r->headers[i].value;
+    return NULL;
+}
+
+/* The bearer token equals the cluster's, compared in constant time (its
+ * length aside). */
+static bool authorized(const master *m, const http_request *r)
+{
+    const char *h = header(r, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7)) return false;
+    const char *t = h + 7, *want = m->opt.token;
+    size_t n = strlen(t), k = strlen(want);
+    unsigned char diff = n != k;
+    for (size_t i = 0; i < k; i++) diff |= (unsigned char)(want[i] ^ (i < n ? t[i] : 0));
+    return diff == 0;
+}
+
+static json_t *body_json(const http_request *r, http_exchange *x)
+{
+    json_error_t je;
+    json_t *j = json_loadb(r->body, r->body_len, 0, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        respond_error(x, 400, "the body must be a JSON object (%s)", j ? "not an object" : je.text);
+        return NULL;
+    }
+    return j;
+}
+
+/* ------------------------------------------------------------ health, nodes */
+
+static json_t *node_json(const master *m, const m_node *n)
+{
+    uint32_t replicas = 0;
+    for (size_t i = 0; i < m->state.napps; i++) replicas += app_placed_on(&m->state.apps[i], n->name);
+    uint64_t mem_reserved = 0, cpu_reserved = 0;
+    for (size_t i = 0; i < m->state.napps; i++) {
+        uint32_t c = app_placed_on(&m->state.apps[i], n->name);
+        mem_reserved += c * m->state.apps[i].memory;
+        cpu_reserved += c * m->state.apps[i].cpu;
+    }
+    json_int_t age = n->ever_heard ? (json_int_t)((now_ns() - n->last_heartbeat_ns) / 1000000u) : -1;
+    return json_pack("{s:s,s:s,s:s,s:s,s:i,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I},s:I,s:I}", "name", n->name, "address",
+                     n->address, "ingress", n->ingress, "status", n->ready ? "ready" : "down", "replicas",
+                     (int)replicas, "memory", "used", (json_int_t)n->memory_used, "reserved",
+                     (json_int_t)mem_reserved, "capacity", (json_int_t)n->memory_capacity, "cpu", "used",
+                     (json_int_t)n->cpu_used, "reserved", (json_int_t)cpu_reserved, "capacity",
+                     (json_int_t)n->cpu_capacity, "heartbeat_age_ms", age, "joined_ms", (json_int_t)n->joined_ms);
+}
+
+static void get_health(master *m, http_exchange *x)
+{
+    int ready = 0, down = 0, pending = 0;
+    for (size_t i = 0; i < m->state.nnodes; i++) m->state.nodes[i].ready ? ready++ : down++;
+    for (size_t i = 0; i < m->state.napps; i++) pending += m->state.apps[i].pending != NULL;
+    const char *status = down || pending ? "degraded" : "ok";
+    respond_json(x, 200, json_pack("{s:s,s:s,s:s,s:s,s:{s:i,s:i},s:{s:i,s:i},s:I}", "status", status, "role",
+                                   "master", "version", QYVOL_VERSION, "store", "sqlite", "nodes", "ready", ready,
+                                   "down", down, "apps", "total", (int)m->state.napps, "pending", pending,
+                                   "uptime_ms", (json_int_t)(now_ms() - m->started_ms)));
+}
+
+static void get_nodes(master *m, http_exchange *x)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < m->state.nnodes; i++) json_array_append_new(list, node_json(m, &m->state.nodes[i]));
+    respond_json(x, 200, json_pack("{s:o}", "nodes", list));
+}
+
+/* POST /v1/nodes/register: a node says where it is and what it has. */
+static void post_register(master *m, http_exchange *x, const http_request *r)
+{
+    json_t *j = body_json(r, x);
+    if (!j) return;
+    const char *name = json_string_value(json_object_get(j, "name"));
+    const char *address = json_string_value(json_object_get(j, "address"));
+    const char *ingress = json_string_value(json_object_get(j, "ingress"));
+    json_t *cap = json_object_get(j, "capacity");
+    json_int_t mem = json_integer_value(json_object_get(cap, "memory"));
+    json_int_t cpu = json_integer_value(json_object_get(cap, "cpu"));
+    char why[300];
+    if (!name || !state_name_ok(name)) {
+        respond_error(x, 400, "a node name must be lower-case letters, digits and '-' (at most 63), not '%s'",
+                      name ? name : "");
+    } else if (!address || !*address || strlen(address) >= M_ADDR_MAX) {
+        respond_error(x, 400, "the node's address (HOST:PORT) is missing");
+    } else if (mem <= 0 || cpu <= 0) {
+        respond_error(x, 400, "the node's capacity (memory bytes, cpu millicores) must be positive");
+    } else {
+        m_node *n = state_node(&m->state, name);
+        if (n && n->ready && n->ever_heard && strcmp(n->address, address)) {
+            respond_error(x, 409, "the node name '%s' is taken by the node at %s", name, n->address);
+            json_decref(j);
+            return;
+        }
+        bool is_new = !n;
+        if (!n) n = state_add_node(&m->state, name);
+        if (!n) {
+            respond_error(x, 500, "out of memory");
+            json_decref(j);
+            return;
+        }
+        bool changed = is_new || strcmp(n->address, address) || strcmp(n->ingress, ingress ? ingress : "") ||
+                       n->memory_capacity != (uint64_t)mem || n->cpu_capacity != (uint64_t)cpu;
+        snprintf(n->address, sizeof n->address, "%s", address);
+        snprintf(n->ingress, sizeof n->ingress, "%s", ingress ? ingress : "");
+        n->memory_capacity = (uint64_t)mem;
+        n->cpu_capacity = (uint64_t)cpu;
+        if (is_new) n->joined_ms = now_ms();
+        bool was_ready = n->ready && n->ever_heard;
+        n->ready = true;
+        n->ever_heard = true;
+        n->last_heartbeat_ns = now_ns();
+        if (changed && !state_save_node(&m->state, n, why, sizeof why)) {
+            respond_error(x, 500, "%s", why);
+            json_decref(j);
+            return;
+        }
+        if (!was_ready)
+            log_json(LOG_INFO, is_new ? "node joined" : "node registered",
+                     json_pack("{s:s,s:s,s:I,s:I}", "node", name, "address", address, "memory", mem, "cpu", cpu));
+        m->dirty = true;
+        respond_json(x, 200, json_pack("{s:i,s:i}", "heartbeat_ms", (int)m->opt.heartbeat_ms, "down_after_ms",
+                                       (int)m->opt.down_after_ms));
+    }
+    json_decref(j);
+}
+
+/* What node n must run, and where every app is served. */
+static json_t *assignments_for(master *m, const m_node *n)
+{
+    json_t *assignments = json_array(), *routes = json_array();
+    for (size_t i = 0; i < m->state.napps; i++) {
+        const m_app *a = &m->state.apps[i];
+        uint32_t here = app_placed_on(a, n->name);
+        if (here)
+            json_array_append_new(assignments,
+                                  json_pack("{s:s,s:I,s:s,s:s,s:O,s:i}", "app", a->name, "revision",
+                                            (json_int_t)a->revision, "digest", a->digest, "manifest", a->manifest,
+                                            "overrides", a->overrides, "replicas", (int)here));
+        /* Endpoints: nodes with ready replicas; while none is ready yet,
+         * every node it is placed on (the first answers once started). */
+        json_t *ready = json_array(), *placed = json_array();
+        for (size_t k = 0; k < m->state.nnodes; k++) {
+            const m_node *o = &m->state.nodes[k];
+            uint32_t count = app_placed_on(a, o->name);
+            if (!count || !o->ready || !*o->ingress) continue;
+            json_t *e = json_pack("{s:s,s:s,s:i,s:i,s:I}", "node", o->name, "ingress", o->ingress, "replicas",
+                                  (int)count, "ready", (int)node_ready_for(o, a), "weight",
+                                  (json_int_t)o->cpu_capacity);
+            json_array_append(placed, e);
+            if (node_ready_for(o, a)) json_array_append(ready, e);
+            json_decref(e);
+        }
+        json_t *endpoints = json_array_size(ready) ? ready : placed;
+        json_array_append_new(routes, json_pack("{s:s,s:s,s:i,s:s,s:I,s:O}", "app", a->name, "route", a->route,
+                                                "port", (int)a->port, "algorithm", a->algorithm, "revision",
+                                                (json_int_t)a->revision, "endpoints", endpoints));
+        json_decref(ready);
+        json_decref(placed);
+    }
+    return json_pack("{s:o,s:o}", "assignments", assignments, "routes", routes);
+}
+
+/* POST /v1/nodes/NAME/heartbeat */
+static void post_heartbeat(master *m, http_exchange *x, const http_request *r, const char *name)
+{
+    m_node *n = state_node(&m->state, name);
+    if (!n) {
+        respond_error(x, 404, "no node '%s': register first", name);
+        return;
+    }
+    json_t *j = body_json(r, x);
+    if (!j) return;
+    json_t *apps = json_object_get(j, "apps");
+    if (json_is_object(apps)) {
+        json_decref(n->reported);
+        n->reported = json_incref(apps);
+    }
+    n->memory_used = (uint64_t)json_integer_value(json_object_get(j, "memory_used"));
+    n->cpu_used = (uint64_t)json_integer_value(json_object_get(j, "cpu_used"));
+    n->last_heartbeat_ns = now_ns();
+    n->ever_heard = true;
+    if (!n->ready) {
+        n->ready = true;
+        m->dirty = true;
+        log_json(LOG_INFO, "node back", json_pack("{s:s}", "node", n->name));
+    }
+    json_decref(j);
+    respond_json(x, 200, assignments_for(m, n));
+}
+
+/* POST /v1/nodes {"address"}: qyv cluster add-node. The master calls the
+ * node (a blocking call, on a thread); the node then registers. */
+typedef struct add_node_job {
+    http_exchange *x;
+    char address[M_ADDR_MAX];
+    char master_address[M_ADDR_MAX];
+    char token[512];
+    api_reply reply;
+    bool called;
+    char why[512];
+} add_node_job;
+
+static void add_node_work(void *arg)
+{
+    add_node_job *job = arg;
+    json_t *body = json_pack("{s:s}", "master", job->master_address);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    job->called = text && api_call(job->address, "POST", "/v1/node/join", job->token, "application/json", text,
+                                   strlen(text), NODE_CALL_MS, &job->reply, job->why, sizeof job->why);
+    free(text);
+}
+
+static void add_node_done(master *m, void *arg)
+{
+    (void)m;
+    add_node_job *job = arg;
+    if (!job->called) {
+        respond_error(job->x, 502, "no node answered at %s: %s", job->address, job->why);
+    } else if (job->reply.status == 401) {
+        respond_error(job->x, 401, "the node at %s refused the cluster token: start it with the same --token-file",
+                      job->address);
+    } else if (job->reply.status != 200) {
+        respond_error(job->x, 502, "the node at %s answered %ld: %.300s", job->address, job->reply.status,
+                      job->reply.body ? job->reply.body : "");
+    } else {
+        json_t *node = json_loadb(job->reply.body, job->reply.len, 0, NULL);
+        respond_json(job->x, 201, json_pack("{s:o}", "node", node ? node : json_object()));
+    }
+    api_reply_free(&job->reply);
+    free(job);
+}
+
+/* The address nodes reach this master at. */
+static void advertised(master *m, const http_request *r, char *out, size_t n)
+{
+    const char *a = m->opt.address;
+    if (strcmp(a, "0.0.0.0") && strcmp(a, "::") && *a) snprintf(out, n, "%s:%u", a, m->opt.port);
+    else snprintf(out, n, "%s", r->host);
+}
+
+static void post_node(master *m, http_exchange *x, const http_request *r)
+{
+    json_t *j = body_json(r, x);
+    if (!j) return;
+    const char *address = json_string_value(json_object_get(j, "address"));
+    if (!address || !*address || strlen(address) >= M_ADDR_MAX || !strchr(address, ':')) {
+        respond_error(x, 400, "give the node's address as HOST:PORT");
+        json_decref(j);
+        return;
+    }
+    add_node_job *job = calloc(1, sizeof *job);
+    if (!job) {
+        respond_error(x, 500, "out of memory");
+        json_decref(j);
+        return;
+    }
+    job->x = x;
+    snprintf(job->address, sizeof job->address, "%s", address);
+    snprintf(job->token, sizeof job->token, "%s", m->opt.token);
+    advertised(m, r, job->master_address, sizeof job->master_address);
+    json_decref(j);
+    if (!bg_start(m, add_node_work, add_node_done, job)) {
+        respond_error(x, 500, "cannot start a thread");
+        free(job);
+    }
+}
+
+static void delete_node(master *m, http_exchange *x, const char *name)
+{
+    char why[300];
+    if (!state_node(&m->state, name)) {
+        respond_error(x, 404, "no node '%s'", name);
+        return;
+    }
+    if (!state_delete_node(&m->state, name, why, sizeof why)) {
+        respond_error(x, 500, "%s", why);
+        return;
+    }
+    state_remove_node(&m->state, name);
+    log_json(LOG_INFO, "node removed", json_pack("{s:s}", "node", name));
+    master_reconcile(m);
+    respond_json(x, 200, json_pack("{s:s}", "removed", name));
+}
+
+/* ------------------------------------------------------------ bundles */
+
+static bool is_digest(const char *s)
+{
+    if (strlen(s) != 64) return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return false;
+    return true;
+}
+
+static bool write_file(const char *path, const void *data, size_t len)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        p += w, left -= (size_t)w;
+    }
+    bool ok = !left && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (ok) ok = rename(tmp, path) == 0;
+    if (!ok) unlink(tmp);
+    return ok;
+}
+
+static void post_bundle(master *m, http_exchange *x, const http_request *r)
+{
+    if (!r->body_len) {
+        respond_error(x, 400, "the body must be the bundle (a tar)");
+        return;
+    }
+    char hex[65], tar[800], dir[800], tmpdir[900], why[600];
+    bundle_digest((const uint8_t *)r->body, r->body_len, hex);
+    snprintf(tar, sizeof tar, "%s/%s.tar", m->bundles_dir, hex);
+    snprintf(dir, sizeof dir, "%s/%s", m->bundles_dir, hex);
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && stat(tar, &st) == 0) {
+        respond_json(x, 200, json_pack("{s:s,s:I}", "digest", hex, "size", (json_int_t)r->body_len));
+        return;
+    }
+    snprintf(tmpdir, sizeof tmpdir, "%s/.unpack-%s-%ld", m->bundles_dir, hex, (long)getpid());
+    if (mkdir(tmpdir, 0700) != 0 && errno != EEXIST) {
+        respond_error(x, 500, "cannot make %s: %s", tmpdir, strerror(errno));
+        return;
+    }
+    if (!bundle_unpack((const uint8_t *)r->body, r->body_len, tmpdir, why, sizeof why)) {
+        char cmd[1000];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd)) { /* best effort */ }
+        respond_error(x, 400, "the bundle cannot be unpacked: %s", why);
+        return;
+    }
+    if (!write_file(tar, r->body, r->body_len) || (rename(tmpdir, dir) != 0 && errno != ENOTEMPTY && errno != EEXIST)) {
+        respond_error(x, 500, "cannot store the bundle in %s: %s", m->bundles_dir, strerror(errno));
+        return;
+    }
+    log_json(LOG_INFO, "bundle stored", json_pack("{s:s,s:I}", "digest", hex, "size", (json_int_t)r->body_len));
+    respond_json(x, 201, json_pack("{s:s,s:I}", "digest", hex, "size", (json_int_t)r->body_len));
+}
+
+static void get_bundle(master *m, http_exchange *x, const char *hex)
+{
+    if (!is_digest(hex)) {
+        respond_error(x, 400, "'%.80s' is not a bundle digest (64 hex digits)", hex);
+        return;
+    }
+    char tar[800];
+    snprintf(tar, sizeof tar, "%s/%s.tar", m->bundles_dir, hex);
+    FILE *f = fopen(tar, "rb");
+    if (!f) {
+        respond_error(x, 404, "no bundle %s", hex);
+        return;
+    }
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *data = len > 0 ? malloc((size_t)len) : NULL;
+    bool ok = data && fread(data, 1, (size_t)len, f) == (size_t)len;
+    fclose(f);
+    if (!ok) {
+        free(data);
+        respond_error(x, 500, "cannot read %s", tar);
+        return;
+    }
+    http_field type = {"Content-Type", "application/x-tar"};
+    http_respond(x, 200, &type, 1, data, (size_t)len);
+    free(data);
+}
+
+/* ------------------------------------------------------------ apps */
+
+static json_t *app_status(master *m, const m_app *a)
+{
+    json_t *j = app_to_json(a, false), *placement = json_object();
+    uint32_t running = 0, ready = 0;
+    const char *node;
+    json_t *v;
+    json_object_foreach(a->placement, node, v) {
+        const m_node *n = state_node(&m->state, node);
+        json_t *rep = n ? json_object_get(n->reported, a->name) : NULL;
+        uint32_t run = rep && json_integer_value(json_object_get(rep, "revision")) == a->revision
+                           ? (uint32_t)json_integer_value(json_object_get(rep, "replicas")) : 0;
+        uint32_t rdy = n ? node_ready_for(n, a) : 0;
+        if (n && !n->ready) run = rdy = 0;
+        running += run, ready += rdy;
+        json_object_set_new(placement, node, json_pack("{s:I,s:i,s:i}", "wanted", json_integer_value(v), "running",
+                                                       (int)run, "ready", (int)rdy));
+    }
+    json_object_set_new(j, "placement", placement);
+    json_object_set_new(j, "replicas", json_pack("{s:i,s:i,s:i,s:i}", "wanted", (int)a->wanted, "placed",
+                                                 (int)app_placed_total(a), "running", (int)running, "ready",
+                                                 (int)ready));
+    return j;
+}
+
+static void get_apps(master *m, http_exchange *x, const char *name)
+{
+    if (name) {
+        m_app *a = state_app(&m->state, name);
+        if (!a) respond_error(x, 404, "no app '%s'", name);
+        else respond_json(x, 200, app_status(m, a));
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < m->state.napps; i++) json_array_append_new(list, app_status(m, &m->state.apps[i]));
+    respond_json(x, 200, json_pack("{s:o}", "apps", list));
+}
+
+/* Answer a deploy or scale: the placement, or 422 with why not all fit. */
+static void respond_placed(master *m, http_exchange *x, const m_app *a, int ok_status)
+{
+    json_t *j = json_pack("{s:s,s:I,s:i,s:O}", "app", a->name, "revision", (json_int_t)a->revision, "replicas",
+                          (int)a->wanted, "placement", a->placement);
+    json_object_set_new(j, "pending", a->pending ? json_string(a->pending) : json_null());
+    if (a->pending) json_object_set_new(j, "error", json_string(a->pending));
+    respond_json(x, a->pending ? 422 : ok_status, j);
+    (void)m;
+}
+
+static void post_app(master *m, http_exchange *x, const http_request *r)
+{
+    json_t *j = body_json(r, x);
+    if (!j) return;
+    const char *bundle = json_string_value(json_object_get(j, "bundle"));
+    const char *manifest = json_string_value(json_object_get(j, "manifest"));
+    json_t *overrides = json_object_get(j, "overrides");
+    char dir[800], why[1024];
+    m_app probe;
+    memset(&probe, 0, sizeof probe);
+    probe.nodes = json_array();
+    if (!overrides) overrides = json_object();
+    else json_incref(overrides);
+    if (!bundle || !is_digest(bundle) || !manifest) {
+        respond_error(x, 400, "give the bundle's digest and the manifest's path in it");
+        goto out;
+    }
+    snprintf(dir, sizeof dir, "%s/%s", m->bundles_dir, bundle);
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        respond_error(x, 404, "no bundle %s: upload it first (POST /v1/bundles)", bundle);
+        goto out;
+    }
+    if (!check_app(dir, manifest, overrides, &probe, why, sizeof why)) {
+        respond_error(x, 400, "%s", why);
+        goto out;
+    }
+    for (size_t i = 0; i < m->state.napps; i++) {
+        const m_app *o = &m->state.apps[i];
+        if (!strcmp(o->name, probe.name)) continue;
+        if (!strcmp(o->route, probe.route)) {
+            respond_error(x, 409, "the route '%s' is taken by the app '%s'", probe.route, o->name);
+            goto out;
+        }
+        if (probe.port && o->port == probe.port) {
+            respond_error(x, 409, "the port %u is taken by the app '%s'", probe.port, o->name);
+            goto out;
+        }
+    }
+    size_t k;
+    json_t *v;
+    json_array_foreach(probe.nodes, k, v) if (!state_node(&m->state, json_string_value(v))) {
+        respond_error(x, 400, "--nodes names '%s', which is not a node of this cluster", json_string_value(v));
+        goto out;
+    }
+    m_app *a = state_app(&m->state, probe.name);
+    bool is_new = !a;
+    if (!a && !(a = state_add_app(&m->state, probe.name))) {
+        respond_error(x, 500, "out of memory");
+        goto out;
+    }
+    m_app before = *a;
+    a->revision++;
+    snprintf(a->digest, sizeof a->digest, "%s", bundle);
+    snprintf(a->manifest, sizeof a->manifest, "%s", manifest);
+    json_decref(a->overrides);
+    a->overrides = json_incref(overrides);
+    snprintf(a->route, sizeof a->route, "%s", probe.route);
+    snprintf(a->algorithm, sizeof a->algorithm, "%s", probe.algorithm);
+    a->port = probe.port;
+    a->wanted = probe.wanted;
+    a->memory = probe.memory;
+    a->cpu = probe.cpu;
+    json_decref(a->nodes);
+    a->nodes = json_incref(probe.nodes);
+    a->deployed_ms = now_ms();
+    if (!state_save_revision(&m->state, a, why, sizeof why) || !state_save_app(&m->state, a, why, sizeof why)) {
+        if (is_new) state_remove_app(&m->state, probe.name);
+        else a->revision = before.revision;
+        respond_error(x, 500, "%s", why);
+        goto out;
+    }
+    m->deploys++;
+    log_json(LOG_INFO, "deployed", json_pack("{s:s,s:I,s:s,s:i}", "app", a->name, "revision",
+                                             (json_int_t)a->revision, "digest", a->digest, "replicas",
+                                             (int)a->wanted));
+    master_reconcile(m);
+    respond_placed(m, x, state_app(&m->state, probe.name), is_new ? 201 : 200);
+out:
+    json_decref(probe.nodes);
+    json_decref(overrides);
+    json_decref(j);
+}
+
+static void post_scale(master *m, http_exchange *x, const http_request *r, const char *name)
+{
+    m_app *a = state_app(&m->state, name);
+    if (!a) {
+        respond_error(x, 404, "no app '%s'", name);
+        return;
+    }
+    json_t *j = body_json(r, x);
+    if (!j) return;
+    json_t *v = json_object_get(j, "replicas");
+    char why[300];
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 10000) {
+        respond_error(x, 400, "replicas must be a whole number from 0 to 10000");
+    } else {
+        uint32_t before = a->wanted;
+        a->wanted = (uint32_t)json_integer_value(v);
+        json_object_set_new(a->overrides, "replicas", json_integer(a->wanted));
+        if (!state_save_app(&m->state, a, why, sizeof why)) {
+            a->wanted = before;
+            respond_error(x, 500, "%s", why);
+        } else {
+            log_json(LOG_INFO, "scaled", json_pack("{s:s,s:i,s:i}", "app", name, "from", (int)before, "to",
+                                                   (int)a->wanted));
+            master_reconcile(m);
+            respond_placed(m, x, state_app(&m->state, name), 200);
+        }
+    }
+    json_decref(j);
+}
+
+static void delete_app(master *m, http_exchange *x, const char *name)
+{
+    char why[300];
+    if (!state_app(&m->state, name)) {
+        respond_error(x, 404, "no app '%s'", name);
+        return;
+    }
+    if (!state_delete_app(&m->state, name, why, sizeof why)) {
+        respond_error(x, 500, "%s", why);
+        return;
+    }
+    state_remove_app(&m->state, name);
+    log_json(LOG_INFO, "removed", json_pack("{s:s}", "app", name));
+    respond_json(x, 200, json_pack("{s:s}", "removed", name));
+}
+
+/* ------------------------------------------------------------ logs */
+
+typedef struct logs_job {
+    http_exchange *x;
+    char token[512];
+    char query[600];
+    size_t nnodes;
+    char (*names)[M_NAME_MAX];
+    char (*addresses)[M_ADDR_MAX];
+    json_t *lines;             /* every node's, each with "node" */
+    char errors[1024];
+} logs_job;
+
+static void logs_work(void *arg)
+{
+    logs_job *job = arg;
+    for (size_t i = 0; i < job->nnodes; i++) {
+        api_reply reply;
+        char why[300];
+        if (!api_call(job->addresses[i], "GET", job->query, job->token, NULL, NULL, 0, NODE_CALL_MS, &reply, why,
+                      sizeof why) || reply.status != 200) {
+            size_t used = strlen(job->errors);
+            snprintf(job->errors + used, sizeof job->errors - used, "%s%s: %s", used ? "; " : "", job->names[i],
+                     reply.status ? "refused" : why);
+            if (reply.status) api_reply_free(&reply);
+            continue;
+        }
+        for (char *line = reply.body, *next; line && *line; line = next) {
+            next = strchr(line, '\n');
+            if (next) *next++ = '\0';
+            json_t *l = json_loads(line, 0, NULL);
+            if (!json_is_object(l)) {
+                json_decref(l);
+                continue;
+            }
+            json_object_set_new(l, "node", json_string(job->names[i]));
+            json_array_append_new(job->lines, l);
+        }
+        api_reply_free(&reply);
+    }
+}
+
+static int by_time(const void *a, const void *b)
+{
+    const char *ta = json_string_value(json_object_get(*(json_t *const *)a, "ts"));
+    const char *tb = json_string_value(json_object_get(*(json_t *const *)b, "ts"));
+    return strcmp(ta ? ta : "", tb ? tb : "");
+}
+
+static void logs_done(master *m, void *arg)
+{
+    (void)m;
+    logs_job *job = arg;
+    size_t n = json_array_size(job->lines);
+    json_t **sorted = calloc(n ? n : 1, sizeof *sorted);
+    for (size_t i = 0; sorted && i < n; i++) sorted[i] = json_array_get(job->lines, i);
+    if (sorted) qsort(sorted, n, sizeof *sorted, by_time);
+    size_t cap = 4096, len = 0;
+    char *out = malloc(cap);
+    for (size_t i = 0; out && sorted && i < n; i++) {
+        char *t = json_dumps(sorted[i], JSON_COMPACT | JSON_PRESERVE_ORDER);
+        size_t k = t ? strlen(t) : 0;
+        while (len + k + 2 > cap) {
+            char *grown = realloc(out, cap *= 2);
+            if (!grown) break;
+            out = grown;
+        }
+        if (t && len + k + 2 <= cap) memcpy(out + len, t, k), len += k, out[len++] = '\n';
+        free(t);
+    }
+    http_field h[2] = {{"Content-Type", "application/x-ndjson"}, {"X-Qyvol-Unreachable", job->errors}};
+    http_respond(job->x, 200, h, job->errors[0] ? 2 : 1, out ? out : "", out ? len : 0);
+    free(out);
+    free(sorted);
+    json_decref(job->lines);
+    free(job->names);
+    free(job->addresses);
+    free(job);
+}
+
+static void get_logs(master *m, http_exchange *x, const http_request *r, const char *app)
+{
+    if (!state_app(&m->state, app)) {
+        respond_error(x, 404, "no app '%s'", app);
+        return;
+    }
+    /* node=NAME limits it; level and tail pass through. */
+    char node[M_NAME_MAX] = "", level[16] = "", tail[16] = "";
+    bool follow = false;
+    for (const char *q = r->query; *q;) {
+        size_t n = strcspn(q, "&");
+        if (!strncmp(q, "node=", 5)) snprintf(node, sizeof node, "%.*s", (int)(n - 5), q + 5);
+        else if (!strncmp(q, "level=", 6)) snprintf(level, sizeof level, "%.*s", (int)(n - 6), q + 6);
+        else if (!strncmp(q, "tail=", 5)) snprintf(tail, sizeof tail, "%.*s", (int)(n - 5), q + 5);
+        else if (!strncmp(q, "follow=1", 8)) follow = true;
+        q += n;
+        if (*q) q++;
+    }
+    if (*node && !state_node(&m->state, node)) {
+        respond_error(x, 404, "no node '%s'", node);
+        return;
+    }
+    logs_job *job = calloc(1, sizeof *job);
+    size_t count = m->state.nnodes;
+    if (job) {
+        job->names = calloc(count ? count : 1, sizeof *job->names);
+        job->addresses = calloc(count ? count : 1, sizeof *job->addresses);
+        job->lines = json_array();
+    }
+    if (!job || !job->names || !job->addresses) {
+        if (job) free(job->names), free(job->addresses), json_decref(job->lines);
+        free(job);
+        respond_error(x, 500, "out of memory");
+        return;
+    }
+    job->x = x;
+    snprintf(job->token, sizeof job->token, "%s", m->opt.token);
+    snprintf(job->query, sizeof job->query, "/v1/logs?app=%s%s%s%s%s", app, *level ? "&level=" : "", level,
+             *tail ? "&tail=" : "", tail);
+    for (size_t i = 0; i < count; i++) {
+        const m_node *n = &m->state.nodes[i];
+        if (*node && strcmp(n->name, node)) continue;
+        if (!*node && !app_placed_on(state_app(&m->state, app), n->name) &&
+            !json_object_get(n->reported, app))
+            continue;
+        snprintf(job->names[job->nnodes], M_NAME_MAX, "%s", n->name);
+        snprintf(job->addresses[job->nnodes], M_ADDR_MAX, "%s", n->address);
+        job->nnodes++;
+    }
+    if (follow) {
+        const m_node *chosen[job->nnodes ? job->nnodes : 1];
+        for (size_t i = 0; i < job->nnodes; i++) chosen[i] = state_node(&m->state, job->names[i]);
+        size_t used = strlen(job->query);
+        snprintf(job->query + used, sizeof job->query - used, "&follow=1");
+        bool started = master_follow_logs(m, x, job->query, chosen, job->nnodes);
+        if (!started) respond_error(x, 500, "out of memory");
+        json_decref(job->lines);
+        free(job->names);
+        free(job->addresses);
+        free(job);
+        return;
+    }
+    if (!bg_start(m, logs_work, logs_done, job)) {
+        job->errors[0] = '\0';
+        respond_error(x, 500, "cannot start a thread");
+        json_decref(job->lines);
+        free(job->names);
+        free(job->addresses);
+        free(job);
+    }
+}
+
+/* ------------------------------------------------------------ routing */
+
+/* Path segments after "/v1/": up to 4. */
+static size_t split_path(const char *path, char seg[4][128])
+{
+    size_t n = 0;
+    const char *p = path + 4;
+    while (*p && n < 4) {
+        size_t len = strcspn(p, "/");
+        snprintf(seg[n++], 128, "%.*s", (int)(len < 127 ? len : 127), p);
+        p += len;
+        if (*p == '/') p++;
+    }
+    return *p ? 5 : n;
+}
+
+void api_metrics(master *m, http_exchange *x, const http_request *r);
+
+void api_handle(void *ctx, http_exchange *x, const http_request *r)
+{
+    master *m = ctx;
+    if (strncmp(r->path, "/v1/", 4)) {
+        respond_error(x, 404, "the API is under /v1/ (docs/api.md)");
+        return;
+    }
+    if (!authorized(m, r)) {
+        log_json(LOG_WARN, "refused: no or wrong token", json_pack("{s:s,s:s,s:s}", "method", r->method, "path",
+                                                                     r->path, "peer", r->peer));
+        http_field h[2] = {{"Content-Type", "application/json"}, {"WWW-Authenticate", "Bearer"}};
+        static const char text[] = "{\"error\":\"a valid cluster token is needed (Authorization: Bearer TOKEN)\"}\n";
+        http_respond(x, 401, h, 2, text, sizeof text - 1);
+        return;
+    }
+    char seg[4][128];
+    size_t n = split_path(r->path, seg);
+    const char *method = r->method;
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST"),
+         del = !strcmp(method, "DELETE");
+    if (n == 1 && !strcmp(seg[0], "health") && get) get_health(m, x);
+    else if (n == 1 && !strcmp(seg[0], "metrics") && get) api_metrics(m, x, r);
+    else if (n == 1 && !strcmp(seg[0], "nodes") && get) get_nodes(m, x);
+    else if (n == 1 && !strcmp(seg[0], "nodes") && post) post_node(m, x, r);
+    else if (n == 2 && !strcmp(seg[0], "nodes") && !strcmp(seg[1], "register") && post) post_register(m, x, r);
+    else if (n == 2 && !strcmp(seg[0], "nodes") && del) delete_node(m, x, seg[1]);
+    else if (n == 3 && !strcmp(seg[0], "nodes") && !strcmp(seg[2], "heartbeat") && post) post_heartbeat(m, x, r, seg[1]);
+    else if (n == 1 && !strcmp(seg[0], "bundles") && post) post_bundle(m, x, r);
+    else if (n == 2 && !strcmp(seg[0], "bundles") && get) get_bundle(m, x, seg[1]);
+    else if (n == 1 && !strcmp(seg[0], "apps") && get) get_apps(m, x, NULL);
+    else if (n == 1 && !strcmp(seg[0], "apps") && post) post_app(m, x, r);
+    else if (n == 2 && !strcmp(seg[0], "apps") && get) get_apps(m, x, seg[1]);
+    else if (n == 2 && !strcmp(seg[0], "apps") && del) delete_app(m, x, seg[1]);
+    else if (n == 3 && !strcmp(seg[0], "apps") && !strcmp(seg[2], "scale") && post) post_scale(m, x, r, seg[1]);
+    else if (n == 3 && !strcmp(seg[0], "apps") && !strcmp(seg[2], "logs") && get) get_logs(m, x, r, seg[1]);
+    else respond_error(x, 404, "no endpoint %s %s (docs/api.md)", method, r->path);
+}

@@ -1,0 +1,197 @@
+/*
+ * check.c — an app checked before the cluster accepts it.
+ */
+#include "cluster/master/check.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "manifest/manifest.h"
+#include "qyvol/wasi.h"
+#include "qyvol/wasm.h"
+
+/* Read a whole regular file (at most 512 MiB). */
+static uint8_t *read_module(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0, got;
+    do {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 65536;
+            uint8_t *grown = cap <= ((size_t)512 << 20) ? realloc(buf, cap) : NULL;
+            if (!grown) {
+                free(buf);
+                fclose(f);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = grown;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+    } while (got);
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* The text of a message about a file in the bundle, without the bundle's
+ * folder: "app.qyv:5:3: ..." as the user wrote it. */
+static void relative_message(const char *bundle_dir, const char *text, char *why, size_t whylen)
+{
+    size_t n = strlen(bundle_dir);
+    const char *p = text, *hit;
+    size_t used = 0;
+    why[0] = '\0';
+    while ((hit = strstr(p, bundle_dir)) && hit[n] == '/') {
+        used += (size_t)snprintf(why + used, used < whylen ? whylen - used : 0, "%.*s", (int)(hit - p), p);
+        p = hit + n + 1;
+    }
+    snprintf(why + used, used < whylen ? whylen - used : 0, "%s", p);
+}
+
+bool check_overrides(json_t *o, char *why, size_t whylen)
+{
+    if (!json_is_object(o)) {
+        snprintf(why, whylen, "overrides must be an object");
+        return false;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        if (!strcmp(key, "replicas")) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 10000) {
+                snprintf(why, whylen, "replicas must be a whole number from 0 to 10000");
+                return false;
+            }
+        } else if (!strcmp(key, "memory") || !strcmp(key, "cpu")) {
+            json_int_t max = !strcmp(key, "cpu") ? 1024 * 1000 : (json_int_t)1 << 46;
+            if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > max) {
+                snprintf(why, whylen, "%s must be a positive number (%s)", key,
+                         !strcmp(key, "cpu") ? "millicores" : "bytes");
+                return false;
+            }
+        } else if (!strcmp(key, "port")) {
+            if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
+                snprintf(why, whylen, "port must be from 1 to 65535");
+                return false;
+            }
+        } else if (!strcmp(key, "env") || !strcmp(key, "nodes")) {
+            size_t i;
+            json_t *item;
+            if (!json_is_array(v)) {
+                snprintf(why, whylen, "%s must be a list of strings", key);
+                return false;
+            }
+            json_array_foreach(v, i, item) {
+                const char *s = json_string_value(item);
+                if (!s) {
+                    snprintf(why, whylen, "%s must be a list of strings", key);
+                    return false;
+                }
+                if (!strcmp(key, "env") && (!strchr(s, '=') || s[0] == '=')) {
+                    snprintf(why, whylen, "env takes KEY=VALUE, not '%.100s'", s);
+                    return false;
+                }
+                if (!strcmp(key, "nodes") && !state_name_ok(s)) {
+                    snprintf(why, whylen, "'%.100s' is not a node name", s);
+                    return false;
+                }
+            }
+        } else {
+            snprintf(why, whylen, "unknown override '%.60s' (replicas, memory, cpu, env, port, nodes)", key);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool safe_relative(const char *path)
+{
+    if (!*path || path[0] == '/') return false;
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, "/");
+        if ((n == 2 && !strncmp(p, "..", 2)) || n == 0) return false;
+        p += n;
+        if (*p == '/') p++;
+    }
+    return true;
+}
+
+bool check_app(const char *bundle_dir, const char *manifest, json_t *overrides, m_app *app, char *why,
+               size_t whylen)
+{
+    if (!safe_relative(manifest)) {
+        snprintf(why, whylen, "the manifest path '%.200s' must be relative and inside the bundle", manifest);
+        return false;
+    }
+    if (!check_overrides(overrides, why, whylen)) return false;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", bundle_dir, manifest);
+    run_config rc;
+    memset(&rc, 0, sizeof rc);
+    rc.fuel = -1;
+    app_error err;
+    bool ok = false;
+    qv_module *module = NULL;
+    if (run_from_manifest(&rc, path, &err)) {
+        relative_message(bundle_dir, err.text, why, whylen);
+        goto out;
+    }
+    if (!rc.http) {
+        snprintf(why, whylen, "%s: the cluster serves http apps, and this one is not (add 'type: http')", manifest);
+        goto out;
+    }
+    if (!state_name_ok(rc.name)) {
+        snprintf(why, whylen, "%s: the app's name '%s' must be lower-case letters, digits and '-' (at most 63) "
+                 "to run in the cluster", manifest, rc.name);
+        goto out;
+    }
+    size_t len = 0;
+    uint8_t *bytes = read_module(rc.module_path, &len);
+    if (!bytes) {
+        char text[900];
+        snprintf(text, sizeof text, "%s: cannot read %s: %s", manifest, rc.module_path, strerror(errno));
+        relative_message(bundle_dir, text, why, whylen);
+        goto out;
+    }
+    qv_error e = {0};
+    module = qv_module_new(bytes, len, &e);
+    free(bytes);
+    if (!module) {
+        char text[900];
+        snprintf(text, sizeof text, "%s: %s is not a valid WebAssembly module: %s (at byte %zu)", manifest,
+                 rc.module_path, e.message, e.offset);
+        relative_message(bundle_dir, text, why, whylen);
+        goto out;
+    }
+    char bad_import[300];
+    struct qv_wasi_pre *pre = qv_wasi_pre_new(module, bad_import, sizeof bad_import);
+    if (!pre) {
+        snprintf(why, whylen, "%s: the module cannot run as an HTTP app: %s", manifest, bad_import);
+        goto out;
+    }
+    qv_wasi_pre_delete(pre);
+    snprintf(app->name, sizeof app->name, "%s", rc.name);
+    snprintf(app->route, sizeof app->route, "%s", rc.route && *rc.route ? rc.route : "/");
+    snprintf(app->algorithm, sizeof app->algorithm, "%s", qv_lb_algorithm_name((qv_lb_algorithm)rc.lb_algorithm));
+    json_t *v;
+    app->wanted = (v = json_object_get(overrides, "replicas")) ? (uint32_t)json_integer_value(v) : rc.replicas;
+    app->memory = (v = json_object_get(overrides, "memory")) ? (uint64_t)json_integer_value(v)
+                  : rc.memory_bytes ? rc.memory_bytes : CHECK_DEFAULT_MEMORY;
+    app->cpu = (v = json_object_get(overrides, "cpu")) ? (uint64_t)json_integer_value(v) : rc.cpu_millicores;
+    app->port = (v = json_object_get(overrides, "port")) ? (uint16_t)json_integer_value(v) : 0;
+    json_decref(app->nodes);
+    app->nodes = (v = json_object_get(overrides, "nodes")) ? json_incref(v) : json_array();
+    ok = true;
+out:
+    qv_module_delete(module);
+    if (rc.scratch) run_scratch_remove(rc.scratch);
+    run_config_free(&rc);
+    return ok;
+}

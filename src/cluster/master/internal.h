@@ -1,0 +1,57 @@
+/*
+ * internal.h — the master's parts, shared by its files: the master itself,
+ * background jobs (blocking calls to nodes run on threads and finish on
+ * the event loop), and the API's entry point.
+ */
+#ifndef QYVOL_CLUSTER_MASTER_INTERNAL_H
+#define QYVOL_CLUSTER_MASTER_INTERNAL_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "cluster/master/master.h"
+#include "cluster/master/state.h"
+#include "cluster/store.h"
+#include "serve/http1.h"
+
+typedef struct bg_job bg_job;
+
+typedef struct master {
+    master_options opt;
+    struct event_base *base;
+    http_server *api;
+    store *st;
+    m_state state;
+    char data_dir[400];
+    char bundles_dir[420];
+    struct event *tick, *sigterm, *sigint;
+    bool dirty;                /* reconcile at the next tick */
+    bool stopping;
+    uint64_t started_ms;
+    /* Background jobs. */
+    int bg_pipe[2];
+    struct event *bg_event;
+    pthread_mutex_t bg_lock;
+    bg_job *bg_done;
+    int bg_running;
+    /* Counters for /v1/metrics. */
+    uint64_t reconciles, deploys, placements;
+    double scheduling_seconds, last_scheduling_seconds;
+} master;
+
+/* Run work(arg) on a thread of its own, then done(m, arg) on the loop. */
+bool bg_start(master *m, void (*work)(void *arg), void (*done)(master *m, void *arg), void *arg);
+
+/* The API (api.c). */
+void api_handle(void *ctx, http_exchange *x, const http_request *r);
+
+/* Stream the log lines of path (GET /v1/logs?...&follow=1) from nodes to
+ * x, each with its node (follow.c). */
+bool master_follow_logs(master *m, http_exchange *x, const char *path, const m_node *const *nodes, size_t n);
+
+/* Reconcile now and log what moved. */
+void master_reconcile(master *m);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * master.h — `qyv master`: the cluster's control plane. It keeps the
+ * cluster's state in the store (store.h: SQLite in --data, or etcd later),
+ * answers the API (docs/api.md) on --listen, tracks nodes by their
+ * heartbeats, places replicas with the scheduler (scheduler.h) and hands
+ * nodes their assignments in the answers to their heartbeats.
+ */
+#ifndef QYVOL_CLUSTER_MASTER_H
+#define QYVOL_CLUSTER_MASTER_H
+
+#include <stdint.h>
+
+typedef struct master_options {
+    const char *address;       /* API: where to listen */
+    uint16_t port;
+    const char *data_dir;      /* state.db, bundles/ */
+    const char *store_url;     /* NULL: sqlite:DATA/state.db */
+    const char *ingress_address; /* NULL: no ingress */
+    uint16_t ingress_port;
+    const char *token;         /* the cluster token */
+    unsigned heartbeat_ms;     /* asked of nodes (1000) */
+    unsigned down_after_ms;    /* a node silent this long is down (3000) */
+} master_options;
+
+/* Run until SIGTERM or SIGINT: 0, or non-zero when it cannot start (the
+ * reason on stderr). */
+int master_run(const master_options *options);
+
+#endif

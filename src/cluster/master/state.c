@@ -1,0 +1,321 @@
+/*
+ * state.c — the master's model, and how it is kept in the store.
+ */
+#include "cluster/master/state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+bool state_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 63 || name[0] == '-' || name[n - 1] == '-') return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+            return false;
+    return true;
+}
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+static void free_app(m_app *a)
+{
+    json_decref(a->overrides);
+    json_decref(a->nodes);
+    json_decref(a->placement);
+    free(a->pending);
+}
+
+static void free_node(m_node *n)
+{
+    json_decref(n->reported);
+}
+
+m_node *state_node(m_state *s, const char *name)
+{
+    for (size_t i = 0; i < s->nnodes; i++)
+        if (!strcmp(s->nodes[i].name, name)) return &s->nodes[i];
+    return NULL;
+}
+
+m_app *state_app(m_state *s, const char *name)
+{
+    for (size_t i = 0; i < s->napps; i++)
+        if (!strcmp(s->apps[i].name, name)) return &s->apps[i];
+    return NULL;
+}
+
+m_node *state_add_node(m_state *s, const char *name)
+{
+    m_node *grown = realloc(s->nodes, (s->nnodes + 1) * sizeof *grown);
+    if (!grown) return NULL;
+    s->nodes = grown;
+    m_node *n = &s->nodes[s->nnodes++];
+    memset(n, 0, sizeof *n);
+    copy_str(n->name, sizeof n->name, name);
+    n->reported = json_object();
+    return n;
+}
+
+m_app *state_add_app(m_state *s, const char *name)
+{
+    m_app *grown = realloc(s->apps, (s->napps + 1) * sizeof *grown);
+    if (!grown) return NULL;
+    s->apps = grown;
+    m_app *a = &s->apps[s->napps++];
+    memset(a, 0, sizeof *a);
+    copy_str(a->name, sizeof a->name, name);
+    a->overrides = json_object();
+    a->nodes = json_array();
+    a->placement = json_object();
+    return a;
+}
+
+void state_remove_app(m_state *s, const char *name)
+{
+    m_app *a = state_app(s, name);
+    if (!a) return;
+    free_app(a);
+    size_t i = (size_t)(a - s->apps);
+    memmove(a, a + 1, (s->napps - i - 1) * sizeof *a);
+    s->napps--;
+}
+
+void state_remove_node(m_state *s, const char *name)
+{
+    m_node *n = state_node(s, name);
+    if (!n) return;
+    free_node(n);
+    size_t i = (size_t)(n - s->nodes);
+    memmove(n, n + 1, (s->nnodes - i - 1) * sizeof *n);
+    s->nnodes--;
+    /* Its replicas are placed elsewhere by the next reconcile. */
+    for (size_t k = 0; k < s->napps; k++) json_object_del(s->apps[k].placement, name);
+}
+
+uint32_t app_placed_on(const m_app *a, const char *node)
+{
+    json_t *v = json_object_get(a->placement, node);
+    return v ? (uint32_t)json_integer_value(v) : 0;
+}
+
+uint32_t app_placed_total(const m_app *a)
+{
+    uint32_t total = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(a->placement, k, v) total += (uint32_t)json_integer_value(v);
+    return total;
+}
+
+uint32_t node_ready_for(const m_node *n, const m_app *a)
+{
+    json_t *r = json_object_get(n->reported, a->name);
+    if (!r || json_integer_value(json_object_get(r, "revision")) != a->revision) return 0;
+    return (uint32_t)json_integer_value(json_object_get(r, "ready"));
+}
+
+json_t *app_to_json(const m_app *a, bool with_placement)
+{
+    json_t *j = json_pack("{s:s,s:I,s:s,s:s,s:O,s:s,s:i,s:s,s:i,s:I,s:I,s:O,s:I}", "name", a->name, "revision",
+                          (json_int_t)a->revision, "digest", a->digest, "manifest", a->manifest, "overrides",
+                          a->overrides, "route", a->route, "port", (int)a->port, "algorithm", a->algorithm,
+                          "wanted", (int)a->wanted, "memory", (json_int_t)a->memory, "cpu", (json_int_t)a->cpu,
+                          "nodes", a->nodes, "deployed_ms", (json_int_t)a->deployed_ms);
+    if (!j) return NULL;
+    json_object_set_new(j, "pending", a->pending ? json_string(a->pending) : json_null());
+    if (with_placement) json_object_set(j, "placement", a->placement);
+    return j;
+}
+
+static bool app_from_json(m_app *a, json_t *j)
+{
+    const char *digest = json_string_value(json_object_get(j, "digest"));
+    const char *manifest = json_string_value(json_object_get(j, "manifest"));
+    const char *route = json_string_value(json_object_get(j, "route"));
+    const char *algorithm = json_string_value(json_object_get(j, "algorithm"));
+    if (!digest || !manifest || !route) return false;
+    copy_str(a->digest, sizeof a->digest, digest);
+    copy_str(a->manifest, sizeof a->manifest, manifest);
+    copy_str(a->route, sizeof a->route, route);
+    copy_str(a->algorithm, sizeof a->algorithm, algorithm ? algorithm : "round_robin");
+    a->revision = json_integer_value(json_object_get(j, "revision"));
+    a->port = (uint16_t)json_integer_value(json_object_get(j, "port"));
+    a->wanted = (uint32_t)json_integer_value(json_object_get(j, "wanted"));
+    a->memory = (uint64_t)json_integer_value(json_object_get(j, "memory"));
+    a->cpu = (uint64_t)json_integer_value(json_object_get(j, "cpu"));
+    a->deployed_ms = (uint64_t)json_integer_value(json_object_get(j, "deployed_ms"));
+    json_t *o = json_object_get(j, "overrides"), *n = json_object_get(j, "nodes"), *p = json_object_get(j, "placement");
+    if (json_is_object(o)) json_decref(a->overrides), a->overrides = json_incref(o);
+    if (json_is_array(n)) json_decref(a->nodes), a->nodes = json_incref(n);
+    if (json_is_object(p)) json_decref(a->placement), a->placement = json_incref(p);
+    const char *pending = json_string_value(json_object_get(j, "pending"));
+    free(a->pending);
+    a->pending = pending ? strdup(pending) : NULL;
+    return true;
+}
+
+static json_t *node_to_json(const m_node *n)
+{
+    return json_pack("{s:s,s:s,s:{s:I,s:I},s:I}", "address", n->address, "ingress", n->ingress, "capacity",
+                     "memory", (json_int_t)n->memory_capacity, "cpu", (json_int_t)n->cpu_capacity, "joined_ms",
+                     (json_int_t)n->joined_ms);
+}
+
+static bool node_from_json(m_node *n, json_t *j)
+{
+    const char *address = json_string_value(json_object_get(j, "address"));
+    if (!address) return false;
+    copy_str(n->address, sizeof n->address, address);
+    copy_str(n->ingress, sizeof n->ingress, json_string_value(json_object_get(j, "ingress")));
+    json_t *cap = json_object_get(j, "capacity");
+    n->memory_capacity = (uint64_t)json_integer_value(json_object_get(cap, "memory"));
+    n->cpu_capacity = (uint64_t)json_integer_value(json_object_get(cap, "cpu"));
+    n->joined_ms = (uint64_t)json_integer_value(json_object_get(j, "joined_ms"));
+    return true;
+}
+
+/* Load every key under prefix into apps or nodes. */
+static bool load_prefix(m_state *s, const char *prefix, bool apps, char *why, size_t whylen)
+{
+    store_range r;
+    store_status st;
+    if (!store_range_prefix(s->st, prefix, 0, &r, &st)) {
+        snprintf(why, whylen, "cannot read the state (%s): %s", prefix, st.message);
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < r.count && ok; i++) {
+        const char *name = r.kvs[i].key + strlen(prefix);
+        json_error_t je;
+        json_t *j = json_loadb((const char *)r.kvs[i].value, r.kvs[i].value_len, 0, &je);
+        bool good = j && state_name_ok(name);
+        if (good && apps) {
+            m_app *a = state_add_app(s, name);
+            good = a && app_from_json(a, j);
+            if (a) a->mod_revision = r.kvs[i].mod_revision;
+        } else if (good) {
+            m_node *n = state_add_node(s, name);
+            good = n && node_from_json(n, j);
+            if (n) n->mod_revision = r.kvs[i].mod_revision;
+        }
+        json_decref(j);
+        if (!good) {
+            snprintf(why, whylen, "the stored state is damaged at key '%s'", r.kvs[i].key);
+            ok = false;
+        }
+    }
+    store_range_free(&r);
+    return ok;
+}
+
+bool state_load(m_state *s, store *st, char *why, size_t whylen)
+{
+    memset(s, 0, sizeof *s);
+    s->st = st;
+    return load_prefix(s, "nodes/", false, why, whylen) && load_prefix(s, "apps/", true, why, whylen);
+}
+
+void state_free(m_state *s)
+{
+    for (size_t i = 0; i < s->napps; i++) free_app(&s->apps[i]);
+    for (size_t i = 0; i < s->nnodes; i++) free_node(&s->nodes[i]);
+    free(s->apps);
+    free(s->nodes);
+    memset(s, 0, sizeof *s);
+}
+
+/* Put key = j if its mod_revision is still *mod (0: must not exist);
+ * *mod becomes the new one. */
+static bool save(m_state *s, const char *key, json_t *j, int64_t *mod, char *why, size_t whylen)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(j);
+    if (!text) {
+        snprintf(why, whylen, "out of memory");
+        return false;
+    }
+    store_txn_result res;
+    store_status st;
+    bool ok = store_put_if(s->st, key, text, strlen(text), *mod, &res, &st);
+    free(text);
+    if (!ok) {
+        snprintf(why, whylen, "cannot write %s: %s", key, st.message);
+        return false;
+    }
+    if (!res.succeeded) {
+        snprintf(why, whylen, "%s was changed by another writer", key);
+        return false;
+    }
+    *mod = res.revision;
+    return true;
+}
+
+bool state_save_app(m_state *s, m_app *a, char *why, size_t whylen)
+{
+    char key[128];
+    snprintf(key, sizeof key, "apps/%s", a->name);
+    return save(s, key, app_to_json(a, true), &a->mod_revision, why, whylen);
+}
+
+bool state_save_node(m_state *s, m_node *n, char *why, size_t whylen)
+{
+    char key[128];
+    snprintf(key, sizeof key, "nodes/%s", n->name);
+    return save(s, key, node_to_json(n), &n->mod_revision, why, whylen);
+}
+
+static bool delete_key(m_state *s, const char *key, char *why, size_t whylen)
+{
+    store_op op = {.kind = STORE_DELETE, .key = key};
+    store_txn_result res;
+    store_status st;
+    if (!store_txn(s->st, NULL, 0, &op, 1, NULL, 0, &res, &st)) {
+        snprintf(why, whylen, "cannot delete %s: %s", key, st.message);
+        return false;
+    }
+    return true;
+}
+
+bool state_delete_app(m_state *s, const char *name, char *why, size_t whylen)
+{
+    char key[128];
+    snprintf(key, sizeof key, "apps/%s", name);
+    return delete_key(s, key, why, whylen);
+}
+
+bool state_delete_node(m_state *s, const char *name, char *why, size_t whylen)
+{
+    char key[128];
+    snprintf(key, sizeof key, "nodes/%s", name);
+    return delete_key(s, key, why, whylen);
+}
+
+bool state_save_revision(m_state *s, const m_app *a, char *why, size_t whylen)
+{
+    char key[160];
+    snprintf(key, sizeof key, "revisions/%s/%010lld", a->name, (long long)a->revision);
+    json_t *j = json_pack("{s:I,s:s,s:s,s:O,s:I}", "revision", (json_int_t)a->revision, "digest", a->digest,
+                          "manifest", a->manifest, "overrides", a->overrides, "time_ms", (json_int_t)a->deployed_ms);
+    int64_t mod = 0;
+    return save(s, key, j, &mod, why, whylen);
+}

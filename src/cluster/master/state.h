@@ -1,0 +1,98 @@
+/*
+ * state.h — the master's model of the cluster: apps (what is wanted, where
+ * it is placed) and nodes (what they offer and report). Apps and nodes are
+ * kept in the store (apps/NAME, nodes/NAME, revisions/APP/N) and loaded
+ * at start; what nodes report (heartbeats, replicas ready) lives only in
+ * memory and is rebuilt from the next heartbeats after a restart.
+ */
+#ifndef QYVOL_CLUSTER_MASTER_STATE_H
+#define QYVOL_CLUSTER_MASTER_STATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster/store.h"
+
+#define M_NAME_MAX 64
+#define M_ADDR_MAX 300
+
+typedef struct m_node {
+    char name[M_NAME_MAX];
+    char address[M_ADDR_MAX];  /* its API */
+    char ingress[M_ADDR_MAX];  /* where it serves apps; "" if not */
+    uint64_t memory_capacity, cpu_capacity;
+    uint64_t memory_used, cpu_used; /* as it reports */
+    bool ready;                /* heartbeats arrive */
+    bool ever_heard;           /* since this master started */
+    uint64_t last_heartbeat_ns;
+    uint64_t joined_ms;
+    json_t *reported;          /* {"APP":{"revision":N,"replicas":n,"ready":n}} */
+    int64_t mod_revision;      /* of nodes/NAME */
+} m_node;
+
+typedef struct m_app {
+    char name[M_NAME_MAX];
+    int64_t revision;          /* deploys so far */
+    char digest[65];           /* the bundle */
+    char manifest[256];        /* its path inside the bundle */
+    json_t *overrides;         /* as deployed (object) */
+    char route[256];
+    uint16_t port;             /* NodePort; 0: none */
+    char algorithm[32];
+    uint32_t wanted;
+    uint64_t memory, cpu;      /* per replica, as placed */
+    json_t *nodes;             /* allowed node names (array), empty: all */
+    json_t *placement;         /* {"node-a": 4, ...} */
+    char *pending;             /* why not all are placed; NULL when they are */
+    uint64_t deployed_ms;
+    int64_t mod_revision;      /* of apps/NAME */
+} m_app;
+
+typedef struct m_state {
+    store *st;
+    m_node *nodes;
+    size_t nnodes;
+    m_app *apps;
+    size_t napps;
+} m_state;
+
+/* Load every app and node from the store. False with why. */
+bool state_load(m_state *s, store *st, char *why, size_t whylen);
+void state_free(m_state *s);
+
+m_node *state_node(m_state *s, const char *name);
+m_app *state_app(m_state *s, const char *name);
+/* A new (zeroed) node or app, named; NULL when out of memory. The pointer
+ * is good until the next add or remove. */
+m_node *state_add_node(m_state *s, const char *name);
+m_app *state_add_app(m_state *s, const char *name);
+void state_remove_app(m_state *s, const char *name);
+void state_remove_node(m_state *s, const char *name);
+
+/* Write an app or node (conditional on the revision it was read at).
+ * False with why when the store refused or another writer got there
+ * first. */
+bool state_save_app(m_state *s, m_app *a, char *why, size_t whylen);
+bool state_save_node(m_state *s, m_node *n, char *why, size_t whylen);
+bool state_delete_app(m_state *s, const char *name, char *why, size_t whylen);
+bool state_delete_node(m_state *s, const char *name, char *why, size_t whylen);
+/* Record a deployed revision (revisions/APP/N). */
+bool state_save_revision(m_state *s, const m_app *a, char *why, size_t whylen);
+
+/* Replicas of app placed on node. */
+uint32_t app_placed_on(const m_app *a, const char *node);
+uint32_t app_placed_total(const m_app *a);
+/* Replicas the node reports ready for the app at its current revision. */
+uint32_t node_ready_for(const m_node *n, const m_app *a);
+
+json_t *app_to_json(const m_app *a, bool with_placement);
+
+/* Checked names: [a-z0-9]([a-z0-9-]*[a-z0-9])?, at most 63 characters. */
+bool state_name_ok(const char *name);
+
+uint64_t now_ms(void);
+uint64_t now_ns(void);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * http1.h — a strict HTTP/1.1 server on a libevent loop: connections,
+ * framing and limits; nothing about apps.
+ *
+ * Requests are parsed by node's http-parser, with RFC 9112's framing rules
+ * enforced on top of it so that no two readings of a request exist: an
+ * ambiguous or malformed head or body gets 400 (431 when too large, 413 for
+ * a body over the limit, 501 for a transfer coding other than chunked) and
+ * the connection is closed, so nothing after it can be taken for a request.
+ * The whole head must arrive within head_timeout_ms of its first byte;
+ * an idle connection or a stalled body is dropped after idle_timeout_ms.
+ * One request per connection is handled at a time (later pipelined ones
+ * wait in the buffer); while it runs the connection is still read, so a
+ * client that goes away is noticed (http_on_abandon).
+ */
+#ifndef QYVOL_SERVE_HTTP1_H
+#define QYVOL_SERVE_HTTP1_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct http_server http_server;
+typedef struct http_conn http_exchange; /* a request being answered */
+
+typedef struct http_field {
+    const char *name;
+    const char *value;
+} http_field;
+
+typedef struct http_request {
+    const char *method;        /* "GET", "POST", ... (upper case, as sent) */
+    bool head;                 /* HEAD: the answer's body is not sent */
+    const char *path;          /* "/..." still %-encoded, dot segments removed */
+    const char *query;         /* after '?', or "" */
+    int version_minor;         /* HTTP/1.x */
+    const http_field *headers; /* as sent, in order */
+    size_t nheaders;
+    const char *host;          /* the Host header; "" when absent (HTTP/1.0) */
+    const char *body;          /* NUL-terminated; "" when none */
+    size_t body_len;
+    const char *peer;          /* the client's address */
+    bool peer_loopback;        /* from this machine */
+} http_request;
+
+/* Called for each request; must lead to exactly one http_respond (or a
+ * stream started and ended), now or later. */
+typedef void (*http_handler)(void *ctx, http_exchange *x, const http_request *req);
+
+typedef struct http_limits {
+    size_t max_head;           /* request line and headers; more is 431 */
+    size_t max_body;           /* more is 413 */
+    unsigned head_timeout_ms;  /* the whole head, from its first byte */
+    unsigned idle_timeout_ms;  /* between requests, and between body reads */
+    unsigned max_connections;  /* more wait in the kernel's backlog */
+} http_limits;
+
+http_server *http_server_new(struct event_base *base, const http_limits *limits, http_handler handler, void *ctx);
+
+/* Listen on address:port (a name or a numeric address). -1 with why. */
+int http_server_listen(http_server *s, const char *address, uint16_t port, char *why, size_t whylen);
+
+/* Serve a connected, non-blocking socket (it is closed on failure, -1).
+ * peer: the client's address as text. */
+int http_server_adopt(http_server *s, int fd, const char *peer);
+
+/* Accept no more connections; close the idle ones, and the others once
+ * their current answer is sent. */
+void http_server_drain(http_server *s);
+
+/* Close every connection (requests still unanswered are dropped) and
+ * free the server. */
+void http_server_free(http_server *s);
+
+size_t http_server_connections(const http_server *s);
+
+/* The request x answers. */
+const http_request *http_request_of(const http_exchange *x);
+
+/* fn(arg) is called once if the client goes away before x is answered
+ * (x must still be answered: that frees it). */
+void http_on_abandon(http_exchange *x, void (*fn)(void *arg), void *arg);
+
+/* Answer with a whole body. The framing headers (Content-Length,
+ * Transfer-Encoding, Connection) are ours: such headers in `headers` are
+ * left out, and so is any header a CR, LF or NUL would break. */
+void http_respond(http_exchange *x, int status, const http_field *headers, size_t nheaders, const char *body,
+                  size_t len);
+
+/* Answer status + message as text/plain. */
+void http_respond_text(http_exchange *x, int status, const char *message);
+
+/* Answer with a body sent in pieces (chunked); the connection closes at
+ * the end for HTTP/1.0 clients. */
+void http_stream_start(http_exchange *x, int status, const http_field *headers, size_t nheaders);
+void http_stream_write(http_exchange *x, const char *data, size_t len);
+void http_stream_end(http_exchange *x);
+
+const char *http_reason(int status);
+
+#endif
