@@ -37,3 +37,8 @@ $(BUILD)/fuzz/fuzz_component: tests/fuzz/fuzz_component.c $(COMPONENT_SRC) $(WAS
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_component.c $(COMPONENT_SRC) $(WASI_SRC) $(ENGINE_SRC) $(LDLIBS)
 fuzz: $(BUILD)/fuzz/fuzz_component
+
+# The WASI 0.2 host through its API.
+$(BUILD)/tests/test_wasip2: $(BUILD)/obj/tests/unit/test_wasip2.o $(WASI_LIB) $(COMPONENT_LIB) $(ENGINE_LIB) | $(TEST_COMPONENTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)

@@ -87,9 +87,11 @@ struct qv_cval {
 };
 
 /* Inside a host function: memory that lives until the call returns (for
- * results), and the store. */
+ * results), the store, and the data of the calling instance
+ * (qv_cinstance_set_data). */
 void *qv_ccall_alloc(qv_ccall *call, size_t bytes);
 qv_store *qv_ccall_store(qv_ccall *call);
+void *qv_ccall_data(qv_ccall *call);
 
 /* ---------------------------------------------------------------- hosts */
 
@@ -134,6 +136,9 @@ qv_cinstance *qv_cinstance_new(qv_store *store, const qv_component *c, const qv_
 /* Drop the instance's resources (host destructors run). The store keeps
  * its core objects until it is deleted. */
 void qv_cinstance_delete(qv_cinstance *ci);
+/* Data for the host functions the instance calls (qv_ccall_data): what
+ * lets one host serve many instances, each with its own context. */
+void qv_cinstance_set_data(qv_cinstance *ci, void *data);
 
 /* Call the function `func` exported by the exported instance `iface`
  * (iface NULL: a function the component exports directly). With no such

@@ -20,6 +20,7 @@ struct qv_ccall {
 
 void *qv_ccall_alloc(qv_ccall *call, size_t bytes) { return cm_alloc(call->cx->values, bytes); }
 qv_store *qv_ccall_store(qv_ccall *call) { return call->store; }
+void *qv_ccall_data(qv_ccall *call) { return call->cx->inst->root->data; }
 
 static uint64_t val_bits(const qv_val *v)
 {

@@ -519,6 +519,8 @@ qv_cinstance *qv_cinstance_new(qv_store *store, const qv_component *c, const qv_
     return ci;
 }
 
+void qv_cinstance_set_data(qv_cinstance *ci, void *data) { ci->root->data = data; }
+
 const char *qv_cinstance_find_export(const qv_cinstance *ci, const char *iface)
 {
     char want[256], have[256];

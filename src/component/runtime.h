@@ -84,6 +84,7 @@ struct cm_inst {
     cm_inst **nested;       /* the root's: every instance, to free */
     uint32_t nnested;
     bool in_call;           /* may_enter: no re-entrance */
+    void *data;             /* the root's: the embedder's (qv_ccall_data) */
 };
 
 /* One call across the boundary. */

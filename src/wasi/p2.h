@@ -24,8 +24,10 @@ typedef struct p2_stream {
 /* A filesystem descriptor: an entry of the preview 1 descriptor table
  * (its grant, rights and sandbox come with it). */
 typedef struct p2_desc {
+    qv_wasi *w;             /* the context whose table holds it */
     uint32_t fd;
 } p2_desc;
+#define DESC_W(v) (((p2_desc *)(v)->of.rep)->w)
 
 typedef struct p2_error {
     int wasi_errno;         /* a preview 1 errno (abi.h) */
@@ -74,7 +76,7 @@ p2_stream *p2_stream_new(int host, wasi_membuf *mem);
 
 /* The resource types, made by qv_wasip2_define. */
 typedef struct p2_host {
-    qv_wasi *w;
+    qv_wasi *w;             /* NULL: each instance's (qv_cinstance_set_data) */
     qv_crestype *error, *pollable, *input, *output, *descriptor, *dirstream, *term_in, *term_out;
 } p2_host;
 
@@ -85,6 +87,9 @@ typedef struct p2_fn {
 } p2_fn;
 /* Define n functions, those without an interface in `iface`. */
 bool p2_define_all(p2_host *p, qv_chost *h, const char *iface, const p2_fn *fns, size_t n);
+
+/* The context of a call: the host's, or the calling instance's. */
+static inline qv_wasi *p2_wasi(qv_ccall *c, const p2_host *p) { return p->w ? p->w : (qv_wasi *)qv_ccall_data(c); }
 
 bool p2_define_io(p2_host *p, qv_chost *h);
 bool p2_define_cli(p2_host *p, qv_chost *h);

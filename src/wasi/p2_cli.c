@@ -15,7 +15,7 @@
 
 static qv_trap *get_environment(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    qv_wasi *w = ((p2_host *)env)->w;
+    qv_wasi *w = p2_wasi(c, env);
     qv_cval *pairs = qv_ccall_alloc(c, (w->nenv + 1) * sizeof *pairs);
     if (!pairs) return p2_trap_oom();
     for (size_t i = 0; i < w->nenv; i++) {
@@ -31,7 +31,7 @@ static qv_trap *get_environment(qv_ccall *c, void *env, const qv_cval *a, qv_cva
 
 static qv_trap *get_arguments(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    qv_wasi *w = ((p2_host *)env)->w;
+    qv_wasi *w = p2_wasi(c, env);
     qv_cval *args = qv_ccall_alloc(c, (w->nargs + 1) * sizeof *args);
     if (!args) return p2_trap_oom();
     for (size_t i = 0; i < w->nargs; i++) args[i] = (qv_cval){.kind = QV_C_STRING, .of.str = {w->args[i], strlen(w->args[i])}};
@@ -58,7 +58,7 @@ static qv_trap *exit_with_code(qv_ccall *c, void *env, const qv_cval *a, qv_cval
 /* A stream over preview 1 descriptor fd (0, 1 or 2). */
 static qv_trap *stdio_stream(qv_ccall *c, p2_host *p, uint32_t fd, qv_cval *r)
 {
-    wasi_fd *e = wasi_fd_get(p->w, fd);
+    wasi_fd *e = wasi_fd_get(p2_wasi(c, p), fd);
     p2_stream *s;
     if (!e) s = p2_stream_new(-1, NULL);
     else if (e->kind == FD_MEMORY) s = p2_stream_new(-1, e->mem);
@@ -237,9 +237,12 @@ bool qv_wasip2_define(qv_wasi *wasi, qv_chost *host)
     return p2_define_io(p, host) && p2_define_cli(p, host) && p2_define_clocks_random(p, host) && p2_define_fs(p, host);
 }
 
+void qv_wasip2_bind(qv_cinstance *ci, qv_wasi *wasi) { qv_cinstance_set_data(ci, wasi); }
+
 int qv_wasip2_run(qv_wasi *wasi, qv_cinstance *ci, qv_trap **trap)
 {
     *trap = NULL;
+    qv_wasip2_bind(ci, wasi);
     const char *run = qv_cinstance_find_export(ci, "wasi:cli/run@0.2.0");
     if (!run) {
         bool http = qv_cinstance_find_export(ci, "wasi:http/incoming-handler@0.2.0") != NULL;

@@ -89,9 +89,8 @@ static uint32_t descriptor_type(uint32_t mode)
 
 static void drop_descriptor(void *env, void *rep)
 {
-    p2_host *p = env;
     p2_desc *d = rep;
-    wasi_fd *e = wasi_fd_get(p->w, d->fd);
+    wasi_fd *e = wasi_fd_get(d->w, d->fd);
     if (e && !e->preopen && d->fd > 2) wasi_fd_release(e);
     free(d);
 }
@@ -105,25 +104,25 @@ static void drop_dirstream(void *env, void *rep)
 }
 
 /* The table entry behind a descriptor (NULL if it was closed). */
-static wasi_fd *entry(p2_host *p, const qv_cval *self) { return wasi_fd_get(p->w, ((p2_desc *)self->of.rep)->fd); }
+static wasi_fd *entry(const qv_cval *self) { return wasi_fd_get(DESC_W(self), ((p2_desc *)self->of.rep)->fd); }
 
-static qv_cval new_desc(qv_ccall *c, uint32_t fd)
+static qv_cval new_desc(qv_wasi *w, uint32_t fd)
 {
     p2_desc *d = malloc(sizeof *d);
-    if (d) d->fd = fd;
+    if (d) d->w = w, d->fd = fd;
     return p2_own(d);
 }
 
 static qv_trap *get_directories(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    p2_host *p = env;
-    qv_cval *items = qv_ccall_alloc(c, (p->w->nfds + 1) * sizeof *items);
+    qv_wasi *w = p2_wasi(c, env);
+    qv_cval *items = qv_ccall_alloc(c, (w->nfds + 1) * sizeof *items);
     if (!items) return p2_trap_oom();
     size_t n = 0;
-    for (uint32_t fd = 0; fd < p->w->nfds; fd++) {
-        wasi_fd *e = wasi_fd_get(p->w, fd);
+    for (uint32_t fd = 0; fd < w->nfds; fd++) {
+        wasi_fd *e = wasi_fd_get(w, fd);
         if (!e || !e->preopen) continue;
-        qv_cval two[2] = {new_desc(c, fd), {.kind = QV_C_STRING, .of.str = {e->grant->guest_path, strlen(e->grant->guest_path)}}};
+        qv_cval two[2] = {new_desc(w, fd), {.kind = QV_C_STRING, .of.str = {e->grant->guest_path, strlen(e->grant->guest_path)}}};
         if (!two[0].of.rep) return p2_trap_oom();
         items[n++] = p2_tuple(c, QV_C_TUPLE, two, 2);
     }
@@ -133,7 +132,7 @@ static qv_trap *get_directories(qv_ccall *c, void *env, const qv_cval *a, qv_cva
 
 static qv_trap *get_type(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    wasi_fd *e = entry(env, &a[0]);
+    wasi_fd *e = entry(&a[0]);
     struct stat st;
     if (!e) r[0] = p2_fs_err(c, W_EBADF);
     else if (e->kind == FD_MEMORY) {
@@ -149,7 +148,7 @@ static qv_trap *get_type(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 
 static qv_trap *get_flags(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    wasi_fd *e = entry(env, &a[0]);
+    wasi_fd *e = entry(&a[0]);
     if (!e) {
         r[0] = p2_fs_err(c, W_EBADF);
         return NULL;
@@ -186,7 +185,7 @@ static qv_cval stat_value(qv_ccall *c, const struct stat *st)
 
 static qv_trap *stat_(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    wasi_fd *e = entry(env, &a[0]);
+    wasi_fd *e = entry(&a[0]);
     struct stat st;
     if (!e || e->kind == FD_MEMORY) r[0] = p2_fs_err(c, W_EBADF);
     else if ((e->rights_base & R_FD_FILESTAT_GET) == 0) r[0] = p2_fs_err(c, W_ENOTCAPABLE);
@@ -198,42 +197,43 @@ static qv_trap *stat_(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 /* Directory descriptor self with `rights` (as path_* of preview 1 check
  * them): EBADF, ENOTDIR or ENOTCAPABLE; a read-only grant never changes
  * anything, whatever rights the descriptor claims. */
-static int dir_check(p2_host *p, const qv_cval *self, uint64_t rights, wasi_fd **out)
+static int dir_check(const qv_cval *self, uint64_t rights, wasi_fd **out)
 {
+    qv_wasi *w = DESC_W(self);
     uint32_t fd = ((p2_desc *)self->of.rep)->fd;
-    wasi_fd *e = wasi_fd_get(p->w, fd);
+    wasi_fd *e = wasi_fd_get(w, fd);
     if (!e) return W_EBADF;
     if (e->kind != FD_DIR) return W_ENOTDIR;
-    int err = wasi_fd_check(p->w, fd, rights, out);
+    int err = wasi_fd_check(w, fd, rights, out);
     if (!err && (rights & R_MUTATING) && e->grant && !(e->grant->access & QV_WASI_WRITE)) err = W_ENOTCAPABLE;
     return err;
 }
 
 /* Resolve path below d (the sandbox of resolve.c); follow the last
  * component when asked to or when a trailing slash makes POSIX follow it. */
-static int resolve(p2_host *p, wasi_fd *d, const qv_cval *path, bool follow, wasi_path *out)
+static int resolve(qv_wasi *w, wasi_fd *d, const qv_cval *path, bool follow, wasi_path *out)
 {
-    int err = wasi_path_resolve_bytes(p->w, d, path->of.str.ptr, path->of.str.len, false, out);
+    int err = wasi_path_resolve_bytes(w, d, path->of.str.ptr, path->of.str.len, false, out);
     if (err || (!follow && !out->trailing_slash)) return err;
     wasi_path_free(out);
-    return wasi_path_resolve_bytes(p->w, d, path->of.str.ptr, path->of.str.len, true, out);
+    return wasi_path_resolve_bytes(w, d, path->of.str.ptr, path->of.str.len, true, out);
 }
 
 /* Check self for `rights` and resolve path below it. */
-static int resolve_at(p2_host *p, const qv_cval *self, uint64_t rights, const qv_cval *path, bool follow, wasi_fd **dir,
+static int resolve_at(const qv_cval *self, uint64_t rights, const qv_cval *path, bool follow, wasi_fd **dir,
                       wasi_path *out)
 {
     out->dir = -1;
     out->rel = NULL;
-    int err = dir_check(p, self, rights, dir);
-    return err ? err : resolve(p, *dir, path, follow, out);
+    int err = dir_check(self, rights, dir);
+    return err ? err : resolve(DESC_W(self), *dir, path, follow, out);
 }
 
 static qv_trap *stat_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
     wasi_fd *d;
     wasi_path path;
-    int err = resolve_at(env, &a[0], R_PATH_FILESTAT_GET, &a[2], a[1].of.u & 1, &d, &path);
+    int err = resolve_at(&a[0], R_PATH_FILESTAT_GET, &a[2], a[1].of.u & 1, &d, &path);
     struct stat st;
     if (!err && fstatat(path.dir, path.name, &st, AT_SYMLINK_NOFOLLOW) != 0) err = wasi_errno(errno);
     else if (!err && path.trailing_slash && !S_ISDIR(st.st_mode)) err = W_ENOTDIR;
@@ -244,19 +244,18 @@ static qv_trap *stat_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 
 static qv_trap *open_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    p2_host *p = env;
     uint64_t path_flags = a[1].of.u, oflags = a[3].of.u, dflags = a[4].of.u;
     bool create = oflags & 1, directory = oflags & 2, exclusive = oflags & 4, truncate = oflags & 8;
     bool read = dflags & 1, write = dflags & 2;
     wasi_fd *d;
     wasi_path path = {.dir = -1};
     uint64_t need = R_PATH_OPEN | (create ? R_PATH_CREATE_FILE : 0) | (truncate ? R_PATH_FILESTAT_SET_SIZE : 0);
-    wasi_fd *base = entry(p, &a[0]);
+    wasi_fd *base = entry(&a[0]);
     unsigned access = base && base->grant ? base->grant->access : QV_WASI_READ | QV_WASI_WRITE;
     int err = 0;
     /* The grant decides before anything is touched, as path_open does. */
     if ((write || create || truncate) && !(access & QV_WASI_WRITE)) err = W_EROFS;
-    if (!err) err = resolve_at(p, &a[0], need, &a[2], path_flags & 1, &d, &path);
+    if (!err) err = resolve_at(&a[0], need, &a[2], path_flags & 1, &d, &path);
     if (!err && path.trailing_slash && create) err = W_EISDIR;
     int flags = O_CLOEXEC | O_NOCTTY | O_NOFOLLOW;
     flags |= read && write ? O_RDWR : write ? O_WRONLY : O_RDONLY;
@@ -301,14 +300,15 @@ static qv_trap *open_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
         if (!write) e.rights_base &= ~(uint64_t)(R_FD_WRITE | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE);
     }
     wasi_path_free(&path);
-    int64_t n = wasi_fd_install(p->w, &e);
+    qv_wasi *w = DESC_W(&a[0]);
+    int64_t n = wasi_fd_install(w, &e);
     if (n < 0) {
         r[0] = p2_fs_err(c, W_EMFILE);
         return NULL;
     }
-    qv_cval desc = new_desc(c, (uint32_t)n);
+    qv_cval desc = new_desc(w, (uint32_t)n);
     if (!desc.of.rep) {
-        wasi_fd_release(&p->w->fds[n]);
+        wasi_fd_release(&w->fds[n]);
         return p2_trap_oom();
     }
     r[0] = p2_ok(c, &desc);
@@ -320,7 +320,7 @@ static qv_trap *file_stream(qv_ccall *c, p2_host *p, const qv_cval *self, uint64
                             qv_cval *r)
 {
     wasi_fd *e;
-    int err = wasi_file_fd(p->w, ((p2_desc *)self->of.rep)->fd, rights, &e);
+    int err = wasi_file_fd(DESC_W(self), ((p2_desc *)self->of.rep)->fd, rights, &e);
     if (err) {
         r[0] = p2_fs_err(c, err);
         return NULL;
@@ -343,9 +343,8 @@ static qv_trap *append_via_stream(qv_ccall *c, void *env, const qv_cval *a, qv_c
 
 static qv_trap *read_(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    p2_host *p = env;
     wasi_fd *e;
-    int err = wasi_file_fd(p->w, ((p2_desc *)a[0].of.rep)->fd, R_FD_READ, &e);
+    int err = wasi_file_fd(DESC_W(&a[0]), ((p2_desc *)a[0].of.rep)->fd, R_FD_READ, &e);
     size_t len = a[1].of.u > MAX_READ ? MAX_READ : (size_t)a[1].of.u;
     uint8_t *buf = qv_ccall_alloc(c, len ? len : 1);
     if (!buf) return p2_trap_oom();
@@ -367,9 +366,8 @@ static qv_trap *read_(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 
 static qv_trap *write_(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    p2_host *p = env;
     wasi_fd *e;
-    int err = wasi_file_fd(p->w, ((p2_desc *)a[0].of.rep)->fd, R_FD_WRITE, &e);
+    int err = wasi_file_fd(DESC_W(&a[0]), ((p2_desc *)a[0].of.rep)->fd, R_FD_WRITE, &e);
     ssize_t n = 0;
     if (!err) {
         do n = pwrite(e->host, a[1].of.list.raw, a[1].of.list.n, (off_t)a[2].of.u);
@@ -383,9 +381,8 @@ static qv_trap *write_(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 
 static qv_trap *read_directory(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    p2_host *p = env;
     wasi_fd *e;
-    int err = wasi_fd_check(p->w, ((p2_desc *)a[0].of.rep)->fd, R_FD_READDIR, &e);
+    int err = wasi_fd_check(DESC_W(&a[0]), ((p2_desc *)a[0].of.rep)->fd, R_FD_READDIR, &e);
     if (!err && e->kind != FD_DIR) err = W_ENOTDIR;
     int fd = err ? -1 : openat(e->host, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (!err && fd < 0) err = wasi_errno(errno);
@@ -443,7 +440,7 @@ static qv_trap *change_at(qv_ccall *c, p2_host *p, const qv_cval *a, uint64_t ri
     wasi_fd *d;
     wasi_path path;
     char nb[258];
-    int err = resolve_at(p, &a[0], rights, &a[1], false, &d, &path);
+    int err = resolve_at(&a[0], rights, &a[1], false, &d, &path);
     if (!err) {
         const char *name = wasi_path_name(&path, nb);
         int rc = op == 0 ? mkdirat(path.dir, name, 0777) : unlinkat(path.dir, name, op == 1 ? AT_REMOVEDIR : 0);
@@ -460,7 +457,7 @@ static qv_trap *unlink_file_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval
 
 static qv_trap *sync_(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    wasi_fd *e = entry(env, &a[0]);
+    wasi_fd *e = entry(&a[0]);
     r[0] = !e ? p2_fs_err(c, W_EBADF) : e->host >= 0 && fsync(e->host) != 0 && errno != EINVAL ? p2_fs_err(c, wasi_errno(errno)) : p2_ok(c, NULL);
     return NULL;
 }
@@ -474,7 +471,7 @@ static qv_cval hash_of(qv_ccall *c, const struct stat *st)
 
 static qv_trap *metadata_hash(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    wasi_fd *e = entry(env, &a[0]);
+    wasi_fd *e = entry(&a[0]);
     struct stat st;
     if (!e || e->host < 0) r[0] = p2_fs_err(c, W_EBADF);
     else if (fstat(e->host, &st) != 0) r[0] = p2_fs_err(c, wasi_errno(errno));
@@ -486,7 +483,7 @@ static qv_trap *metadata_hash_at(qv_ccall *c, void *env, const qv_cval *a, qv_cv
 {
     wasi_fd *d;
     wasi_path path;
-    int err = resolve_at(env, &a[0], R_PATH_FILESTAT_GET, &a[2], a[1].of.u & 1, &d, &path);
+    int err = resolve_at(&a[0], R_PATH_FILESTAT_GET, &a[2], a[1].of.u & 1, &d, &path);
     struct stat st;
     if (!err && fstatat(path.dir, path.name, &st, AT_SYMLINK_NOFOLLOW) != 0) err = wasi_errno(errno);
     wasi_path_free(&path);
@@ -496,7 +493,7 @@ static qv_trap *metadata_hash_at(qv_ccall *c, void *env, const qv_cval *a, qv_cv
 
 static qv_trap *is_same_object(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    wasi_fd *x = entry(env, &a[0]), *y = entry(env, &a[1]);
+    wasi_fd *x = entry(&a[0]), *y = entry(&a[1]);
     struct stat sx, sy;
     r[0] = p2_bool(x && y && x->host >= 0 && y->host >= 0 && fstat(x->host, &sx) == 0 && fstat(y->host, &sy) == 0 &&
                    sx.st_dev == sy.st_dev && sx.st_ino == sy.st_ino);
@@ -505,12 +502,11 @@ static qv_trap *is_same_object(qv_ccall *c, void *env, const qv_cval *a, qv_cval
 
 static qv_trap *rename_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    p2_host *p = env;
     wasi_fd *from_dir, *to_dir;
     wasi_path from = {.dir = -1}, to = {.dir = -1};
     char nb1[258], nb2[258];
-    int err = resolve_at(p, &a[0], R_PATH_RENAME_SOURCE, &a[1], false, &from_dir, &from);
-    if (!err) err = resolve_at(p, &a[2], R_PATH_RENAME_TARGET, &a[3], false, &to_dir, &to);
+    int err = resolve_at(&a[0], R_PATH_RENAME_SOURCE, &a[1], false, &from_dir, &from);
+    if (!err) err = resolve_at(&a[2], R_PATH_RENAME_TARGET, &a[3], false, &to_dir, &to);
     /* Hiding is by path: a rename would carry hidden files out from under it. */
     if (!err && (wasi_path_holds_hidden(from_dir->grant, from.rel) || wasi_path_holds_hidden(to_dir->grant, to.rel)))
         err = W_EBUSY;
@@ -524,14 +520,13 @@ static qv_trap *rename_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 
 static qv_trap *link_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    p2_host *p = env;
     wasi_fd *from_dir, *to_dir;
     wasi_path from = {.dir = -1}, to = {.dir = -1};
     char nb[258];
-    int err = resolve_at(p, &a[0], R_PATH_LINK_SOURCE, &a[2], a[1].of.u & 1, &from_dir, &from);
+    int err = resolve_at(&a[0], R_PATH_LINK_SOURCE, &a[2], a[1].of.u & 1, &from_dir, &from);
     /* Directories cannot be hard-linked; a trailing slash would follow. */
     if (!err && from.trailing_slash) err = W_EPERM;
-    if (!err) err = resolve_at(p, &a[3], R_PATH_LINK_TARGET, &a[4], false, &to_dir, &to);
+    if (!err) err = resolve_at(&a[3], R_PATH_LINK_TARGET, &a[4], false, &to_dir, &to);
     if (!err && linkat(from.dir, from.name, to.dir, wasi_path_name(&to, nb), 0) != 0) err = wasi_errno(errno);
     wasi_path_free(&from);
     wasi_path_free(&to);
@@ -541,7 +536,6 @@ static qv_trap *link_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 
 static qv_trap *symlink_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    p2_host *p = env;
     wasi_fd *d;
     wasi_path path = {.dir = -1};
     char nb[258], target[PATH_MAX + 1];
@@ -553,7 +547,7 @@ static qv_trap *symlink_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
         /* A link to an absolute path could only lead out of the sandbox. */
         if (target[0] == '/') err = W_EPERM;
     }
-    if (!err) err = resolve_at(p, &a[0], R_PATH_SYMLINK, &a[2], false, &d, &path);
+    if (!err) err = resolve_at(&a[0], R_PATH_SYMLINK, &a[2], false, &d, &path);
     if (!err && symlinkat(target, path.dir, wasi_path_name(&path, nb)) != 0) err = wasi_errno(errno);
     wasi_path_free(&path);
     r[0] = err ? p2_fs_err(c, err) : p2_ok(c, NULL);
@@ -566,7 +560,7 @@ static qv_trap *readlink_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r
     wasi_path path;
     char target[PATH_MAX + 1];
     ssize_t n = -1;
-    int err = resolve_at(env, &a[0], R_PATH_READLINK, &a[1], false, &d, &path);
+    int err = resolve_at(&a[0], R_PATH_READLINK, &a[1], false, &d, &path);
     /* "link/" names what the link points to, which is not a link. */
     if (!err && path.trailing_slash) err = W_EINVAL;
     if (!err && (n = readlinkat(path.dir, path.name, target, sizeof target)) < 0) err = wasi_errno(errno);
@@ -595,9 +589,8 @@ static struct timespec new_timestamp(const qv_cval *v)
 
 static qv_trap *set_times(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    p2_host *p = env;
     wasi_fd *e;
-    int err = wasi_fd_check(p->w, ((p2_desc *)a[0].of.rep)->fd, R_FD_FILESTAT_SET_TIMES, &e);
+    int err = wasi_fd_check(DESC_W(&a[0]), ((p2_desc *)a[0].of.rep)->fd, R_FD_FILESTAT_SET_TIMES, &e);
     if (!err && e->grant && !(e->grant->access & QV_WASI_WRITE)) err = W_ENOTCAPABLE;
     struct timespec ts[2] = {new_timestamp(&a[1]), new_timestamp(&a[2])};
     if (!err && futimens(e->host, ts) != 0) err = wasi_errno(errno);
@@ -610,7 +603,7 @@ static qv_trap *set_times_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *
     wasi_fd *d;
     wasi_path path;
     struct timespec ts[2] = {new_timestamp(&a[3]), new_timestamp(&a[4])};
-    int err = resolve_at(env, &a[0], R_PATH_FILESTAT_SET_TIMES, &a[2], a[1].of.u & 1, &d, &path);
+    int err = resolve_at(&a[0], R_PATH_FILESTAT_SET_TIMES, &a[2], a[1].of.u & 1, &d, &path);
     struct stat st;
     if (!err && path.trailing_slash && (fstatat(path.dir, path.name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)))
         err = W_ENOTDIR;
@@ -623,9 +616,8 @@ static qv_trap *set_times_at(qv_ccall *c, void *env, const qv_cval *a, qv_cval *
 
 static qv_trap *set_size(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    p2_host *p = env;
     wasi_fd *e;
-    int err = wasi_file_fd(p->w, ((p2_desc *)a[0].of.rep)->fd, R_FD_FILESTAT_SET_SIZE, &e);
+    int err = wasi_file_fd(DESC_W(&a[0]), ((p2_desc *)a[0].of.rep)->fd, R_FD_FILESTAT_SET_SIZE, &e);
     if (!err && a[1].of.u > INT64_MAX) err = W_EFBIG;
     if (!err && ftruncate(e->host, (off_t)a[1].of.u) != 0) err = wasi_errno(errno);
     r[0] = err ? p2_fs_err(c, err) : p2_ok(c, NULL);
@@ -634,7 +626,7 @@ static qv_trap *set_size(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 
 static qv_trap *advise(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
-    wasi_fd *e = entry(env, &a[0]);
+    wasi_fd *e = entry(&a[0]);
     r[0] = !e ? p2_fs_err(c, W_EBADF) : e->kind == FD_DIR ? p2_fs_err(c, W_EBADF) : p2_ok(c, NULL); /* advice is only advice */
     return NULL;
 }
