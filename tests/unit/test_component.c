@@ -18,24 +18,7 @@
 #include <cmocka.h>
 
 #include "qyvol/component.h"
-
-static char testcomp_dir[4096];
-
-static uint8_t *read_comp(const char *name, size_t *len)
-{
-    char path[8192];
-    snprintf(path, sizeof path, "%s/%s.wasm", testcomp_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    uint8_t *b = malloc((size_t)n + 1);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) fail_msg("cannot read %s", path);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
+#include "testcomp.h"
 
 /* ------------------------------------------------------------ the test host */
 
@@ -104,7 +87,7 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     size_t len;
-    uint8_t *bytes = read_comp("abi", &len);
+    uint8_t *bytes = testcomp_read("abi", &len);
     qv_error err;
     assert_true(qv_is_component(bytes, len));
     f->comp = qv_component_new(bytes, len, &err);
@@ -262,7 +245,7 @@ static void unsupported_constructs_are_named(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         size_t len;
-        uint8_t *bytes = read_comp(cases[i].name, &len);
+        uint8_t *bytes = testcomp_read(cases[i].name, &len);
         qv_error err;
         qv_component *c = qv_component_new(bytes, len, &err);
         free(bytes);
@@ -276,7 +259,7 @@ static void malformed_never_crashes(void **state)
 {
     (void)state;
     size_t len;
-    uint8_t *bytes = read_comp("abi", &len);
+    uint8_t *bytes = testcomp_read("abi", &len);
     qv_error err;
     /* A truncation is refused with an offset inside what was given,
      * unless it falls between two sections (the preamble alone is an
@@ -398,10 +381,7 @@ static void nesting_is_bounded(void **state)
 int main(int argc, char **argv)
 {
     (void)argc;
-    snprintf(testcomp_dir, sizeof testcomp_dir, "%s", argv[0]);
-    char *slash = strrchr(testcomp_dir, '/');
-    size_t at = slash ? (size_t)(slash + 1 - testcomp_dir) : 0;
-    snprintf(testcomp_dir + at, sizeof testcomp_dir - at, "../testcomp");
+    testcomp_init(argv[0]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(strings_through_a_nested_export, setup, teardown),
         cmocka_unit_test_setup_teardown(strings_in_utf16, setup, teardown),

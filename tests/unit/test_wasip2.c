@@ -15,23 +15,14 @@
 
 #include "qyvol/component.h"
 #include "qyvol/wasi.h"
-
-static char testcomp_dir[4096];
+#include "testcomp.h"
 
 static qv_component *load(const char *name)
 {
-    char path[8192];
-    snprintf(path, sizeof path, "%s/%s.wasm", testcomp_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    uint8_t *b = malloc((size_t)n);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) fail_msg("cannot read %s", path);
-    fclose(f);
+    size_t n;
+    uint8_t *b = testcomp_read(name, &n);
     qv_error err;
-    qv_component *c = qv_component_new(b, (size_t)n, &err);
+    qv_component *c = qv_component_new(b, n, &err);
     free(b);
     if (!c) fail_msg("%s: %s", name, err.message);
     return c;
@@ -104,10 +95,7 @@ static void one_host_many_contexts(void **state)
 int main(int argc, char **argv)
 {
     (void)argc;
-    snprintf(testcomp_dir, sizeof testcomp_dir, "%s", argv[0]);
-    char *slash = strrchr(testcomp_dir, '/');
-    size_t at = slash ? (size_t)(slash + 1 - testcomp_dir) : 0;
-    snprintf(testcomp_dir + at, sizeof testcomp_dir - at, "../testcomp");
+    testcomp_init(argv[0]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bound_to_one_context),
         cmocka_unit_test(one_host_many_contexts),
