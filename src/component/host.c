@@ -14,20 +14,41 @@
 struct qv_chost {
     cm_arena arena;
     cm_vec ifaces;          /* host_iface * */
+    cm_names index;         /* interface key -> position in ifaces */
 };
+
+/* A decimal number at *p (advanced past it), or false. */
+static bool number(const char **p)
+{
+    const char *start = *p;
+    while (**p >= '0' && **p <= '9') ++*p;
+    return *p > start && *p - start < 10;
+}
 
 void cm_semver_key(const char *name, char *buf, size_t len)
 {
     snprintf(buf, len, "%s", name);
     char *at = strchr(buf, '@');
-    if (!at || strchr(at, '-') || strchr(at, '+')) return; /* no version, or a pre-release: exact */
-    unsigned major, minor, patch;
-    if (sscanf(at + 1, "%u.%u.%u", &major, &minor, &patch) != 3) return;
-    if (major == 0) snprintf(at, len - (size_t)(at - buf), "@0.%u", minor);
-    else snprintf(at, len - (size_t)(at - buf), "@%u", major);
+    if (!at) return;
+    /* MAJOR.MINOR.PATCH exactly: a pre-release or build suffix matches only itself. */
+    const char *p = at + 1, *major = p, *minor;
+    if (!number(&p) || *p++ != '.') return;
+    minor = p;
+    if (!number(&p) || *p++ != '.' || !number(&p) || *p) return;
+    size_t keep = (size_t)(*major == '0' && minor - major == 2 ? strchr(minor, '.') - buf : minor - 1 - buf);
+    buf[keep] = 0;
 }
 
-qv_chost *qv_chost_new(void) { return calloc(1, sizeof(qv_chost)); }
+qv_chost *qv_chost_new(void)
+{
+    qv_chost *h = calloc(1, sizeof *h);
+    if (h && !cm_names_init(&h->index, &h->arena, 32)) {
+        cm_arena_free(&h->arena);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
 
 void *qv_chost_alloc(qv_chost *h, size_t bytes) { return cm_alloc(&h->arena, bytes); }
 
@@ -48,11 +69,8 @@ host_iface *cm_host_iface(const qv_chost *h, const char *name)
 {
     char key[256];
     cm_semver_key(name, key, sizeof key);
-    for (uint32_t i = 0; i < h->ifaces.n; i++) {
-        host_iface *f = h->ifaces.at[i];
-        if (!strcmp(f->key, key)) return f;
-    }
-    return NULL;
+    int64_t i = cm_names_find(&h->index, key);
+    return i < 0 ? NULL : h->ifaces.at[i];
 }
 
 static host_iface *iface_for(qv_chost *h, const char *name)
@@ -62,26 +80,23 @@ static host_iface *iface_for(qv_chost *h, const char *name)
     char key[256];
     cm_semver_key(name, key, sizeof key);
     f = cm_alloc(&h->arena, sizeof *f);
-    if (!f || !(f->key = cm_strndup(&h->arena, key, strlen(key))) || !cm_vec_push(&h->ifaces, f)) return NULL;
+    if (!f || !(f->key = cm_strndup(&h->arena, key, strlen(key))) || !cm_names_init(&f->func_index, &h->arena, 16) ||
+        !cm_names_init(&f->named_index, &h->arena, 16) || !cm_names_add(&h->index, f->key, h->ifaces.n, NULL) ||
+        !cm_vec_push(&h->ifaces, f))
+        return NULL;
     return f;
 }
 
 host_func *cm_host_func(const host_iface *i, const char *name)
 {
-    for (uint32_t k = 0; k < i->funcs.n; k++) {
-        host_func *f = i->funcs.at[k];
-        if (!strcmp(f->name, name)) return f;
-    }
-    return NULL;
+    int64_t k = cm_names_find(&i->func_index, name);
+    return k < 0 ? NULL : i->funcs.at[k];
 }
 
 cm_type *cm_host_named(const host_iface *i, const char *name)
 {
-    for (uint32_t k = 0; k < i->named.n; k++) {
-        host_named *n = i->named.at[k];
-        if (!strcmp(n->name, name)) return n->type;
-    }
-    return NULL;
+    int64_t k = cm_names_find(&i->named_index, name);
+    return k < 0 ? NULL : ((host_named *)i->named.at[k])->type;
 }
 
 static bool add_named(qv_chost *h, host_iface *f, const char *name, cm_type *t)
@@ -89,6 +104,13 @@ static bool add_named(qv_chost *h, host_iface *f, const char *name, cm_type *t)
     host_named *n = cm_alloc(&h->arena, sizeof *n);
     if (!n || !(n->name = cm_strndup(&h->arena, name, strlen(name)))) return false;
     n->type = t;
+    /* A later definition of the name replaces the earlier one. */
+    uint32_t first;
+    if (!cm_names_add(&f->named_index, n->name, f->named.n, &first)) {
+        if (first == UINT32_MAX) return false;
+        f->named.at[first] = n;
+        return true;
+    }
     return cm_vec_push(&f->named, n);
 }
 
@@ -322,5 +344,11 @@ bool qv_chost_func(qv_chost *h, const char *iface, const char *name, const char 
     f->name = cm_strndup(&h->arena, name, strlen(name));
     f->type = t;
     f->func = (cm_func){.type = t, .host = fn, .env = env};
+    uint32_t first;
+    if (!cm_names_add(&w.f->func_index, f->name, w.f->funcs.n, &first)) {
+        if (first == UINT32_MAX) return false;
+        w.f->funcs.at[first] = f; /* a later definition replaces the earlier one */
+        return true;
+    }
     return cm_vec_push(&w.f->funcs, f);
 }

@@ -24,6 +24,7 @@ typedef struct host_iface {
     const char *key;        /* the name with its version cut to what must match */
     cm_vec funcs;           /* host_func * */
     cm_vec named;           /* host_named * (resources too) */
+    cm_names func_index, named_index; /* name -> position */
 } host_iface;
 
 /* The interface an import named `name` binds to, or NULL. */
