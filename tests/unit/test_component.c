@@ -182,6 +182,19 @@ static void borrows_given_to_the_guest(void **state)
     assert_int_equal(things_dropped, 0); /* borrows never destroy */
 }
 
+/* post-return runs after the result is lifted, and what it frees does
+ * not take the result with it. */
+static void post_return(void **state)
+{
+    fixture *f = *state;
+    qv_cval r, n;
+    assert_null(qv_cinstance_call(f->ci, NULL, "greet", NULL, 0, &r, 1));
+    assert_int_equal(r.of.str.len, 8);
+    assert_memory_equal(r.of.str.ptr, "hi there", 8);
+    assert_null(qv_cinstance_call(f->ci, NULL, "posts", NULL, 0, &n, 1));
+    assert_int_equal(n.of.u, 1);
+}
+
 static void guest_resources(void **state)
 {
     fixture *f = *state;
@@ -388,6 +401,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(many_params_through_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(host_resources, setup, teardown),
         cmocka_unit_test_setup_teardown(guest_resources, setup, teardown),
+        cmocka_unit_test_setup_teardown(post_return, setup, teardown),
         cmocka_unit_test_setup_teardown(borrows_given_to_the_guest, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_pointers_trap, setup, teardown),
         cmocka_unit_test_setup_teardown(link_errors_name_the_import, setup, teardown),

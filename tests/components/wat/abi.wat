@@ -122,6 +122,18 @@
       call $crep local.set $r
       local.get $h call $cdrop
       local.get $r)
+    ;; greet(): "hi there" from memory; its post-return wipes the bytes
+    ;; (as a free would) and counts its calls.
+    (global $posts (mut i32) (i32.const 0))
+    (func (export "greet") (result i32)
+      i32.const 512 i64.const 0x6572656874206968 i64.store ;; "hi there"
+      i32.const 96 i32.const 512 i32.store
+      i32.const 100 i32.const 8 i32.store
+      i32.const 96)
+    (func (export "greet-post") (param i32)
+      i32.const 512 i64.const 0 i64.store
+      global.get $posts i32.const 1 i32.add global.set $posts)
+    (func (export "posts") (result i32) global.get $posts)
     ;; Returns a string whose bytes are not UTF-8.
     (func (export "bad-utf8") (result i32)
       i32.const 128 i32.const 0xFF i32.store8
@@ -147,6 +159,9 @@
   (func $f-bad-string (result string) (canon lift (core func $m "bad-string") (memory $memory) (realloc $realloc)))
   (func $f-bad-retptr (result string) (canon lift (core func $m "bad-retptr") (memory $memory) (realloc $realloc)))
   (func $f-counter (result u32) (canon lift (core func $m "counter")))
+  (func $f-greet (result string)
+    (canon lift (core func $m "greet") (memory $memory) (realloc $realloc) (post-return (core func $m "greet-post"))))
+  (func $f-posts (result u32) (canon lift (core func $m "posts")))
   (func $f-bad-utf8 (result string) (canon lift (core func $m "bad-utf8") (memory $memory)))
 
   ;; Exports go through a nested component, as wit-component makes them.
@@ -165,5 +180,7 @@
   (export "bad-string" (func $f-bad-string))
   (export "bad-retptr" (func $f-bad-retptr))
   (export "counter" (func $f-counter))
+  (export "greet" (func $f-greet))
+  (export "posts" (func $f-posts))
   (export "bad-utf8" (func $f-bad-utf8))
 )
