@@ -80,7 +80,7 @@ $(CLUSTER_LIB): $(call obj,$(CLUSTER_SRC))
 
 # The master (src/cluster/master/), linked into qyv.
 MASTER_SRC := $(wildcard src/cluster/master/*.c)
-$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(call obj,$(MASTER_SRC)) $(CLUSTER_LIB) $(MANIFEST_LIB) $(WASI_LIB) $(ENGINE_LIB)
+$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(call obj,$(MASTER_SRC)) $(CLUSTER_LIB) $(MANIFEST_LIB) $(WASI_LIB) $(BUILD)/libqyvol_component.a $(ENGINE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -lhttp_parser -ljansson $(CLUSTER_LIBS) $(LDLIBS)
 
 $(BUILD)/spectest: $(call obj,$(SPECTEST_SRC)) $(ENGINE_LIB)

@@ -93,6 +93,16 @@ run_wasi_suites() {
     run_counted "WASI escapes$label" tests/wasi/escape/run.sh "$build"
     step "WASI sandbox: manifest grants$label"
     run_counted "WASI grants$label" tests/wasi/grants/run.sh "$build"
+    step "WASI test suite as components$label"
+    run_counted "WASI test suite as components$label" tests/wasitest/components.sh "$build" "$SHARED"
+    step "WASI sandbox: path escapes through a component$label"
+    run_counted "WASI escapes through a component$label" \
+        env ESCAPE_WASM=build/tests/wasi/escape.component.wasm tests/wasi/escape/run.sh "$build"
+    step "WASI sandbox: manifest grants through a component$label"
+    run_counted "WASI grants through a component$label" \
+        env GRANTS_WASM=build/tests/wasi/grants.component.wasm tests/wasi/grants/run.sh "$build"
+    step "components end to end$label"
+    run_counted "components$label" tests/e2e/components.sh "$build"
     step "examples through qyv run$label"
     run_counted "examples$label" tests/e2e/examples.sh "$build"
     step "qyv serve end to end$label"
@@ -134,6 +144,9 @@ fi
 step "build (gcc, warnings are errors)"
 gcc_ok=1
 make -j"$JOBS" WERROR=1 >"$LOG/build.out" 2>&1 || { cat "$LOG/build.out"; fail_step "gcc build"; gcc_ok=0; }
+# The WASI test suite's programs as components (jco; tests/wasitest/components.sh).
+make -j"$JOBS" wasi-components SHARED="$SHARED" >"$LOG/wasi-components.out" 2>&1 ||
+    { tail -20 "$LOG/wasi-components.out"; fail_step "WASI suite components (make wasi-components)"; }
 
 step "build (clang-19, warnings are errors)"
 make -j"$JOBS" WERROR=1 CC=clang-19 BUILD=build/clang >"$LOG/clang.out" 2>&1 ||
@@ -211,6 +224,17 @@ else
         tail -60 "$LOG/fuzz-http.out"
         fail_step "HTTP front fuzzing (reproducer in build/fuzz/artifacts/)"
     fi
+    # Components, for a third of the time, from the test components.
+    ccorpus="$LOG/component-corpus"
+    mkdir -p "$ccorpus"
+    cp build/testcomp/*.wasm build/tests/components/*.component.wasm "$ccorpus"/ 2>/dev/null
+    if timeout $((FUZZ_SECONDS / 3 + 120)) build/fuzz/fuzz_component -max_total_time=$((FUZZ_SECONDS / 3)) \
+        -timeout=10 -rss_limit_mb=4096 -artifact_prefix=build/fuzz/artifacts/ "$ccorpus" >"$LOG/fuzz-component.out" 2>&1; then
+        grep -E 'Done' "$LOG/fuzz-component.out" | head -1
+    else
+        tail -60 "$LOG/fuzz-component.out"
+        fail_step "component fuzzing (reproducer in build/fuzz/artifacts/)"
+    fi
     # The manifest parser, for a third of the time, from the test manifests.
     mcorpus="$LOG/manifest-corpus"
     mkdir -p "$mcorpus"
@@ -277,6 +301,8 @@ if [ $gcc_ok -eq 1 ]; then
     expect_cli 1 'cannot read .*none: No such file' $q node --listen 127.0.0.1:1 --data "$LOG/node" --token-file "$LOG/none"
     printf hello >"$LOG/five"
     expect_cli 5 'status 5' bash -c "$q run $t/wasi_unstable.wasm <$LOG/five; s=\$?; echo status \$s; exit \$s"
+    expect_cli 0 'app.component.wasm: ok \(component\)$' $q validate-wasm examples/hello-component/app.component.wasm
+    expect_cli 0 '^Hola from a Qyvol component!$' $q run examples/hello-component/app.qyv
     [ $cli_ok -eq 1 ] && echo "$cli_checks CLI checks passed (qyv invoke build/examples/fib.wasm fib 30 -> 832040, ...)"
     [ $cli_ok -eq 1 ] || fail_step "CLI smoke test"
 else

@@ -144,6 +144,8 @@ qv_valtype qv_module_import_table_elem(const qv_module *module, size_t i);
 qv_valtype qv_module_import_global(const qv_module *module, size_t i, bool *mutable_);
 size_t qv_module_export_count(const qv_module *module);
 void qv_module_export(const qv_module *module, size_t i, const char **name, qv_externkind *kind);
+/* Type of an exported function (kind must be QV_EXTERN_FUNC). */
+qv_functype qv_module_export_functype(const qv_module *module, size_t i);
 
 /* ---------------------------------------------------------------- stores */
 

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "app/app.h"
+#include "qyvol/component.h"
 
 /* After asking the guest to stop, how long a blocked host call (a read on
  * a terminal, say) may keep it from stopping before the process ends. */
@@ -94,13 +95,17 @@ int run_module(const run_config *rc, bool no_openat2)
     uint8_t *bytes = cli_read_file(rc->module_path, &len);
     if (!bytes) return QYV_EXIT_CANNOT_RUN;
     qv_error err = {0};
-    qv_module *module = qv_module_new(bytes, len, &err);
+    /* A component (WASI 0.2) runs its wasi:cli/run export instead of _start. */
+    bool is_component = qv_is_component(bytes, len);
+    qv_component *component = is_component ? qv_component_new(bytes, len, &err) : NULL;
+    qv_module *module = is_component ? NULL : qv_module_new(bytes, len, &err);
     free(bytes);
-    if (!module) {
-        fprintf(stderr, "qyv run: %s: not a valid WebAssembly module: %s (at byte %zu)\n", rc->module_path,
-                err.message, err.offset);
+    if (!module && !component) {
+        fprintf(stderr, "qyv run: %s: not a valid WebAssembly %s: %s (at byte %zu)\n", rc->module_path,
+                is_component ? "component" : "module", err.message, err.offset);
         return QYV_EXIT_CANNOT_RUN;
     }
+    qv_chost *host = NULL;
     qv_store_limits limits = {0};
     if (rc->memory_bytes) {
         uint64_t pages = rc->memory_bytes / 65536;
@@ -126,7 +131,11 @@ int run_module(const run_config *rc, bool no_openat2)
         fprintf(stderr, "qyv run: %s: %s\n", rc->label, linker ? why : "out of memory");
         goto out;
     }
-    if (!qv_wasi_define(wasi, linker)) {
+    if (is_component && (!(host = qv_chost_new()) || !qv_wasip2_define(wasi, host))) {
+        fprintf(stderr, "qyv run: out of memory\n");
+        goto out;
+    }
+    if (!is_component && !qv_wasi_define(wasi, linker)) {
         fprintf(stderr, "qyv run: out of memory\n");
         goto out;
     }
@@ -134,13 +143,20 @@ int run_module(const run_config *rc, bool no_openat2)
     watchdog dog;
     bool watching = rc->timeout_ms && watchdog_start(&dog, store, rc->timeout_ms, rc->label);
     qv_trap *trap = NULL;
-    qv_instance *inst = qv_linker_instantiate(linker, module, &trap, &err);
+    qv_instance *inst = NULL;
+    qv_cinstance *cinst = NULL;
     int code = -1;
-    if (inst) code = qv_wasi_run(wasi, store, inst, &trap);
+    if (is_component) {
+        cinst = qv_cinstance_new(store, component, host, &trap, &err);
+        if (cinst) code = qv_wasip2_run(wasi, cinst, &trap);
+    } else {
+        inst = qv_linker_instantiate(linker, module, &trap, &err);
+        if (inst) code = qv_wasi_run(wasi, store, inst, &trap);
+    }
     bool timed_out = watching && watchdog_stop(&dog);
     /* What the guest wrote must be out before we report on it. */
     fflush(stdout);
-    if (!inst && !trap) {
+    if (!inst && !cinst && !trap) {
         fprintf(stderr, "qyv run: %s: %s\n", rc->module_path, err.message);
         status = QYV_EXIT_CANNOT_RUN;
     } else if (trap && timed_out && qv_trap_kind_of(trap) == QV_TRAP_INTERRUPTED) {
@@ -156,10 +172,13 @@ int run_module(const run_config *rc, bool no_openat2)
         status = code >= 0 && code <= 255 ? code : 1;
     }
     if (trap) qv_trap_delete(trap);
+    qv_cinstance_delete(cinst);
 out:
     qv_wasi_delete(wasi);
     qv_linker_delete(linker);
     qv_store_delete(store);
     qv_module_delete(module);
+    qv_component_delete(component);
+    qv_chost_delete(host);
     return status;
 }

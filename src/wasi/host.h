@@ -164,6 +164,9 @@ int wasi_path_resolve(qv_wasi *w, const wasi_fd *d, qv_caller *c, uint32_t path,
  * symbolic link (repeatedly, staying in the grant). */
 int wasi_path_resolve_follow(qv_wasi *w, const wasi_fd *d, qv_caller *c, uint32_t path,
                              uint32_t len, wasi_path *out);
+/* The same for a path the host already holds (WASI 0.2 passes strings),
+ * following the last component too when `follow`. */
+int wasi_path_resolve_bytes(qv_wasi *w, const wasi_fd *d, const char *path, size_t len, bool follow, wasi_path *out);
 void wasi_path_free(wasi_path *p);
 /* name, with a '/' appended when the guest wrote one (into buf). */
 const char *wasi_path_name(const wasi_path *p, char buf[258]);
