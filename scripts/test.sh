@@ -117,6 +117,8 @@ run_wasi_suites() {
     run_counted "runtime reloads$label" tests/e2e/runtime.sh "$build"
     step "qyv node end to end$label"
     run_counted "qyv node$label" tests/e2e/node.sh "$build"
+    step "a cluster: a master and three nodes end to end$label"
+    run_counted "cluster$label" tests/e2e/cluster.sh "$build"
 }
 
 # expect_cli STATUS PATTERN CMD...: run qyv, check its exit status and that

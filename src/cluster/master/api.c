@@ -534,6 +534,29 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     }
     m_app *a = state_app(&m->state, probe.name);
     bool is_new = !a;
+    /* The same bundle, manifest and overrides again: nothing to do. */
+    if (a && !strcmp(a->digest, bundle) && !strcmp(a->manifest, manifest) && json_equal(a->overrides, overrides)) {
+        json_t *same = json_pack("{s:s,s:I,s:i,s:O,s:b}", "app", a->name, "revision", (json_int_t)a->revision,
+                                 "replicas", (int)a->wanted, "placement", a->placement, "unchanged", 1);
+        json_object_set_new(same, "pending", a->pending ? json_string(a->pending) : json_null());
+        respond_json(x, 200, same);
+        goto out;
+    }
+    /* A new revision that asks for other resources is placed anew; when it
+     * cannot be, the running one stays as it is. (A new app that does not
+     * fit is recorded as pending, and placed as room appears.) */
+    if (a && (a->memory != probe.memory || a->cpu != probe.cpu || !json_equal(a->nodes, probe.nodes) ||
+              probe.wanted > a->wanted)) {
+        if (!reconcile_fits(&m->state, &probe, why, sizeof why)) {
+            respond_json(x, 422, json_pack("{s:s,s:s,s:I}", "error", why, "app", a->name, "revision",
+                                           (json_int_t)a->revision));
+            goto out;
+        }
+        if (a->memory != probe.memory || a->cpu != probe.cpu || !json_equal(a->nodes, probe.nodes)) {
+            json_decref(a->placement);
+            a->placement = json_object();
+        }
+    }
     if (!a && !(a = state_add_app(&m->state, probe.name))) {
         respond_error(x, 500, "out of memory");
         goto out;
@@ -614,6 +637,7 @@ static void delete_app(master *m, http_exchange *x, const char *name)
     }
     state_remove_app(&m->state, name);
     log_json(LOG_INFO, "removed", json_pack("{s:s}", "app", name));
+    master_wake_nodes(m);
     respond_json(x, 200, json_pack("{s:s}", "removed", name));
 }
 

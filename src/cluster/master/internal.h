@@ -51,6 +51,9 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r);
  * x, each with its node (follow.c). */
 bool master_follow_logs(master *m, http_exchange *x, const char *path, const m_node *const *nodes, size_t n);
 
+/* Ask the ready nodes for a heartbeat now (their assignments changed). */
+void master_wake_nodes(master *m);
+
 /* Reconcile now and log what moved. */
 void master_reconcile(master *m);
 

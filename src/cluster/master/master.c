@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster/client.h"
 #include "cluster/master/internal.h"
 #include "cluster/master/reconcile.h"
 #include "serve/log.h"
@@ -86,6 +87,47 @@ static void on_bg_done(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------ reconciling */
 
+/* Ask every ready node for a heartbeat now: their assignments changed,
+ * and waiting for the next one would cost up to a heartbeat's time. */
+typedef struct wake_job {
+    char token[512];
+    size_t n;
+    char (*addresses)[M_ADDR_MAX];
+} wake_job;
+
+static void wake_work(void *arg)
+{
+    wake_job *job = arg;
+    for (size_t i = 0; i < job->n; i++) {
+        api_reply reply;
+        char why[200];
+        if (api_call(job->addresses[i], "POST", "/v1/node/wake", job->token, "application/json", "{}", 2, 1000,
+                     &reply, why, sizeof why))
+            api_reply_free(&reply);
+    }
+}
+
+static void wake_done(master *m, void *arg)
+{
+    (void)m;
+    wake_job *job = arg;
+    free(job->addresses);
+    free(job);
+}
+
+void master_wake_nodes(master *m)
+{
+    wake_job *job = calloc(1, sizeof *job);
+    if (!job || !(job->addresses = calloc(m->state.nnodes + 1, sizeof *job->addresses))) {
+        free(job);
+        return;
+    }
+    snprintf(job->token, sizeof job->token, "%s", m->opt.token);
+    for (size_t i = 0; i < m->state.nnodes; i++)
+        if (m->state.nodes[i].ready) snprintf(job->addresses[job->n++], M_ADDR_MAX, "%s", m->state.nodes[i].address);
+    if (!bg_start(m, wake_work, wake_done, job)) wake_done(m, job);
+}
+
 void master_reconcile(master *m)
 {
     reconcile_stats stats;
@@ -97,6 +139,7 @@ void master_reconcile(master *m)
     m->last_scheduling_seconds = stats.seconds;
     m->placements += stats.placed;
     if (!ok) log_json(LOG_ERROR, "reconcile failed", json_pack("{s:s}", "reason", why));
+    if (stats.placed || stats.removed) master_wake_nodes(m);
     if (stats.placed || stats.removed)
         log_json(LOG_INFO, "placed", json_pack("{s:i,s:i,s:f}", "placed", (int)stats.placed, "removed",
                                               (int)stats.removed, "scheduling_ms", stats.seconds * 1000));

@@ -113,6 +113,14 @@ void node_api_request(void *ctx, http_exchange *x, const http_request *r)
         if (method_is(x, r, "GET")) node_respond_json(x, 200, node_identity(n));
     } else if (!strcmp(path, "/v1/node/join")) {
         if (method_is(x, r, "POST")) join(n, x, r);
+    } else if (!strcmp(path, "/v1/node/wake")) {
+        if (method_is(x, r, "POST")) {
+            pthread_mutex_lock(&n->mu);
+            n->wake = true;
+            pthread_cond_broadcast(&n->cond);
+            pthread_mutex_unlock(&n->mu);
+            node_respond_json(x, 200, json_pack("{s:b}", "woken", 1));
+        }
     } else if (!strcmp(path, "/v1/logs")) {
         if (method_is(x, r, "GET")) log_query_serve(&n->followers, x, r);
     } else if (!strcmp(path, "/v1/metrics")) {

@@ -59,6 +59,7 @@ typedef struct node {
     pthread_cond_t cond;
     char master[300];          /* "" until known */
     bool master_changed;
+    bool wake;                 /* the master asks for a heartbeat now */
     bool stopping;
     char *status;              /* the heartbeat's body, remade on the loop */
     bool handoff_ready;        /* a plan and routes wait for the loop */

@@ -33,12 +33,19 @@ typedef struct session {
     bool registered;
     long heartbeat_ms;
     bool reachable;            /* last call got an answer (for logging changes only) */
+    int quick;                 /* heartbeats left at QUICK_HEARTBEAT_MS */
     char last_failure[1024];   /* the assignment problem last logged */
     char **bad;                /* keys of assignments that would not load: */
     size_t nbad;               /*   left out (not loaded again) until they change */
 } session;
 
-/* Wait up to ms, or until stopped or woken (a new master). */
+/* After the apps changed, heartbeats come this often for a while, so
+ * that replicas are reported (and routed to) once they are ready. */
+#define QUICK_HEARTBEATS 10
+#define QUICK_HEARTBEAT_MS 100
+
+/* Wait up to ms, or until stopped or woken (a new master, or the master
+ * asking: POST /v1/node/wake). */
 static void nap(node *n, long ms)
 {
     struct timespec until;
@@ -47,7 +54,8 @@ static void nap(node *n, long ms)
     until.tv_nsec += (ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
     pthread_mutex_lock(&n->mu);
-    if (!n->stopping && !n->master_changed) pthread_cond_timedwait(&n->cond, &n->mu, &until);
+    if (!n->stopping && !n->master_changed && !n->wake) pthread_cond_timedwait(&n->cond, &n->mu, &until);
+    n->wake = false;
     pthread_mutex_unlock(&n->mu);
 }
 
@@ -376,6 +384,9 @@ static void apply_answer(session *s, json_t *answer)
     free_keys(s->bad, s->nbad);
     s->bad = bad, s->nbad = nbad, bad = NULL;
     if (all_ok) s->last_failure[0] = '\0';
+    /* Replicas are starting: report them ready soon, not a heartbeat
+     * later (the master routes to them once they are). */
+    if (plan && runtime_plan_changes(plan)) s->quick = QUICK_HEARTBEATS;
     if (plan) hand_over(n, plan, json_incref(routes ? routes : json_array()));
 out:
     free(bad);
@@ -429,7 +440,9 @@ static void *master_main(void *arg)
         }
         if (!s.registered) register_here(&s);
         if (s.registered) heartbeat(&s);
-        nap(n, s.registered ? s.heartbeat_ms : 1000);
+        long pause = !s.registered ? 1000 : s.quick > 0 ? QUICK_HEARTBEAT_MS : s.heartbeat_ms;
+        if (s.quick > 0) s.quick--;
+        nap(n, pause);
     }
     free_keys(s.bad, s.nbad);
     return NULL;
