@@ -15,7 +15,7 @@ PACKAGES=(
     libcurl4-openssl-dev                         # the cluster API client (qyv cluster)
     rustc libstd-rust-dev-wasm32                 # Rust WASI guests (examples)
     hyperfine curl wrk nginx-light               # benchmarks (bench/, bench/http)
-    python3                                      # raw-socket HTTP tests (tests/e2e)
+    python3 iproute2 iputils-ping                # raw-socket HTTP tests, network namespaces (tests/e2e)
 )
 
 # promtool, Prometheus' checker (tests/e2e/serve.sh checks /_qyvol/metrics

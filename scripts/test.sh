@@ -119,6 +119,8 @@ run_wasi_suites() {
     run_counted "qyv node$label" tests/e2e/node.sh "$build"
     step "a cluster: a master and three nodes end to end$label"
     run_counted "cluster$label" tests/e2e/cluster.sh "$build"
+    step "a cluster across network namespaces$label"
+    run_counted "cluster in namespaces$label" tests/e2e/cluster_netns.sh "$build"
 }
 
 # expect_cli STATUS PATTERN CMD...: run qyv, check its exit status and that

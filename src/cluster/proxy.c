@@ -2,6 +2,8 @@
  * proxy.c — see proxy.h.
  */
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <sys/socket.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
@@ -15,6 +17,10 @@
 
 /* Endpoints one request may try, at most. */
 #define MAX_TRIES 4
+/* A node whose ingress does not accept a connection this soon is taken
+ * as unreachable (a dead link answers nothing at all; libevent's HTTP
+ * client has no connect timeout of its own). */
+#define CONNECT_TIMEOUT_MS 1000
 
 struct proxy {
     struct event_base *base;
@@ -36,6 +42,8 @@ typedef struct forward {
     size_t ntried;
     route_peer *peer;          /* where it is now */
     struct evhttp_connection *conn; /* to the peer, while a try is on */
+    struct evhttp_request *req;     /* the try's request */
+    struct event *connect_timer;    /* while connecting */
 } forward;
 
 static uint64_t now_ns(void)
@@ -83,8 +91,15 @@ static const char *header_of(const http_request *r, const char *name)
     return NULL;
 }
 
+static void stop_connect_timer(forward *f)
+{
+    if (f->connect_timer) event_free(f->connect_timer);
+    f->connect_timer = NULL;
+}
+
 static void forward_free(forward *f)
 {
+    stop_connect_timer(f);
     free(f->app);
     free(f->path);
     free(f);
@@ -170,6 +185,7 @@ static void free_connection(evutil_socket_t fd, short what, void *arg)
 static void on_response(struct evhttp_request *req, void *arg)
 {
     forward *f = arg;
+    stop_connect_timer(f);
     /* libevent still uses the connection when this returns, and frees it
      * itself in none of the cases seen here (a refused connect, an
      * answer with Connection: close): free it right after. */
@@ -220,6 +236,27 @@ static bool split_address(const char *address, char *host, size_t hostlen, uint1
     if (*end || v < 1 || v > 65535) return false;
     *port = (uint16_t)v;
     return true;
+}
+
+/* The connect timer: connected by now (the request is on its way), or
+ * given up, and the next endpoint tried. */
+static void on_connect_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    forward *f = arg;
+    stop_connect_timer(f);
+    struct bufferevent *bev = f->conn ? evhttp_connection_get_bufferevent(f->conn) : NULL;
+    int sock = bev ? bufferevent_getfd(bev) : -1;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (sock >= 0 && getpeername(sock, (struct sockaddr *)&ss, &len) == 0) return; /* connected */
+    evhttp_cancel_request(f->req); /* its callback is not called */
+    evhttp_connection_free(f->conn);
+    f->conn = NULL;
+    f->req = NULL;
+    f->p->in_flight--;
+    f->peer->active--;
+    unreachable(f, "no connection within 1 s");
 }
 
 /* Send f to f->peer's ingress. */
@@ -278,8 +315,14 @@ static void send_to_peer(forward *f)
     /* A connection that fails later calls on_response with code 0; one
      * that cannot even start is failed here (libevent dropped the request). */
     f->conn = conn;
+    f->req = req;
     int started = evhttp_make_request(conn, req, type, uri);
     free(uri);
+    if (started == 0) {
+        f->connect_timer = evtimer_new(p->base, on_connect_timeout, f);
+        struct timeval t = {CONNECT_TIMEOUT_MS / 1000, (CONNECT_TIMEOUT_MS % 1000) * 1000};
+        if (f->connect_timer) evtimer_add(f->connect_timer, &t);
+    }
     if (started != 0) {
         /* No socket (or no memory): nothing was called back. The request
          * is not freed: libevent frees it in one of those cases only. */

@@ -183,20 +183,14 @@ static void post_register(master *m, http_exchange *x, const http_request *r)
     json_decref(j);
 }
 
-/* What node n must run, and where every app is served. */
-static json_t *assignments_for(master *m, const m_node *n)
+/* Where every app is served: per app, the nodes with ready replicas;
+ * while none is ready yet, every node it is placed on (the first answers
+ * once started). */
+json_t *master_routes(master *m)
 {
-    json_t *assignments = json_array(), *routes = json_array();
+    json_t *routes = json_array();
     for (size_t i = 0; i < m->state.napps; i++) {
         const m_app *a = &m->state.apps[i];
-        uint32_t here = app_placed_on(a, n->name);
-        if (here)
-            json_array_append_new(assignments,
-                                  json_pack("{s:s,s:I,s:s,s:s,s:O,s:i}", "app", a->name, "revision",
-                                            (json_int_t)a->revision, "digest", a->digest, "manifest", a->manifest,
-                                            "overrides", a->overrides, "replicas", (int)here));
-        /* Endpoints: nodes with ready replicas; while none is ready yet,
-         * every node it is placed on (the first answers once started). */
         json_t *ready = json_array(), *placed = json_array();
         for (size_t k = 0; k < m->state.nnodes; k++) {
             const m_node *o = &m->state.nodes[k];
@@ -216,7 +210,23 @@ static json_t *assignments_for(master *m, const m_node *n)
         json_decref(ready);
         json_decref(placed);
     }
-    return json_pack("{s:o,s:o}", "assignments", assignments, "routes", routes);
+    return routes;
+}
+
+/* What node n must run, and where every app is served. */
+static json_t *assignments_for(master *m, const m_node *n)
+{
+    json_t *assignments = json_array();
+    for (size_t i = 0; i < m->state.napps; i++) {
+        const m_app *a = &m->state.apps[i];
+        uint32_t here = app_placed_on(a, n->name);
+        if (here)
+            json_array_append_new(assignments,
+                                  json_pack("{s:s,s:I,s:s,s:s,s:O,s:i}", "app", a->name, "revision",
+                                            (json_int_t)a->revision, "digest", a->digest, "manifest", a->manifest,
+                                            "overrides", a->overrides, "replicas", (int)here));
+    }
+    return json_pack("{s:o,s:o}", "assignments", assignments, "routes", master_routes(m));
 }
 
 /* POST /v1/nodes/NAME/heartbeat */
