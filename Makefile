@@ -254,6 +254,19 @@ $(BUILD)/fuzz/fuzz_manifest: tests/manifest/fuzz_manifest.c $(MANIFEST_SRC) $(wi
 	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/manifest/fuzz_manifest.c $(MANIFEST_SRC) -lyaml $(LDLIBS)
 fuzz: $(BUILD)/fuzz/fuzz_manifest
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: qyv, the systemd units
+# (contrib/systemd/, with qyv's path filled in) and the docs.
+PREFIX ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+.PHONY: install
+install: $(BUILD)/qyv
+	install -D -m 755 $(BUILD)/qyv $(DESTDIR)$(PREFIX)/bin/qyv
+	for u in contrib/systemd/*.service; do \
+	    sed 's|@BINDIR@|$(PREFIX)/bin|g' $$u >$(BUILD)/$$(basename $$u) && \
+	    install -D -m 644 $(BUILD)/$$(basename $$u) $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; \
+	done
+	for d in README.md docs/*.md; do install -D -m 644 $$d $(DESTDIR)$(PREFIX)/share/doc/qyvol/$$(basename $$d) || exit 1; done
+
 clean:
 	rm -rf build $(EXAMPLE_APPS) $(EXAMPLE_HTTP_APPS)
 
