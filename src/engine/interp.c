@@ -34,6 +34,15 @@ int32_t qe_op_handlers[QE_I__COUNT];
  * flag when no fuel is set: bounds the reaction time to an interrupt. */
 #define POLL_INTERVAL 65536
 
+/* Bulk instructions (memory.fill/copy/init, table.fill/copy/init/grow)
+ * work in steps of at most BULK_STEP bytes and pay one event per
+ * BULK_BYTES_PER_EVENT bytes before each step, so that a loop of large
+ * fills polls as often as a loop of branches taking as long, and a single
+ * 4 GiB fill still reacts to an interrupt within a step (well under a
+ * millisecond). */
+#define BULK_STEP (1u << 20)
+#define BULK_BYTES_PER_EVENT 256
+
 /* Host → WebAssembly re-entries allowed at once (each takes C stack). */
 #define MAX_NESTED_RUNS 256
 
@@ -143,14 +152,99 @@ static inline int64_t take_budget(qv_store *s)
     return b;
 }
 
-/* The budget ran out: check for interruption and refuel. Returns the new
- * budget with the current event paid for, or a negative trap code. */
+/* The budget ran out (it is negative: -budget events are owed): check for
+ * interruption and refuel. Returns the new budget with what was owed paid
+ * for, or a negative trap code. Without fuel the debt is forgiven: the
+ * budget only bounds the time between two looks at the interrupt flag. */
 enum { POLL_INTERRUPTED = -1, POLL_OUT_OF_FUEL = -2 };
-static int64_t poll_slow(qv_store *s)
+static int64_t poll_slow(qv_store *s, int64_t budget)
 {
     if (atomic_load_explicit(&s->interrupt, memory_order_relaxed)) return POLL_INTERRUPTED;
-    if (s->fuel == 0) return POLL_OUT_OF_FUEL;
-    return take_budget(s) - 1;
+    if (s->fuel >= 0) {
+        if (s->fuel < -budget) {
+            s->fuel = 0;
+            return POLL_OUT_OF_FUEL;
+        }
+        s->fuel += budget;
+    }
+    return take_budget(s);
+}
+
+/* Pay `events` out of the budget: the budget left, or a POLL_* code. */
+static inline int64_t spend(qv_store *s, int64_t budget, uint64_t events)
+{
+    budget -= (int64_t)events;
+    return budget < 0 ? poll_slow(s, budget) : budget;
+}
+
+/* The bulk instructions, in steps (see BULK_STEP). They return the budget
+ * left or a POLL_* code; an interrupted one has done some of its steps,
+ * which only code that is stopping could see. */
+static int64_t bulk_fill(qv_store *s, int64_t budget, uint8_t *dst, int byte, uint64_t n)
+{
+    while (n) {
+        uint64_t k = n < BULK_STEP ? n : BULK_STEP;
+        if ((budget = spend(s, budget, k / BULK_BYTES_PER_EVENT)) < 0) return budget;
+        memset(dst, byte, k);
+        dst += k;
+        n -= k;
+    }
+    return budget;
+}
+
+/* memmove in steps; overlapping ranges are walked in the safe direction. */
+static int64_t bulk_move(qv_store *s, int64_t budget, uint8_t *dst, const uint8_t *src, uint64_t n)
+{
+    bool backward = n && dst > src && dst < src + n;
+    while (n) {
+        uint64_t k = n < BULK_STEP ? n : BULK_STEP;
+        if ((budget = spend(s, budget, k / BULK_BYTES_PER_EVENT)) < 0) return budget;
+        if (backward) {
+            memmove(dst + n - k, src + n - k, k);
+        } else {
+            memmove(dst, src, k);
+            dst += k;
+            src += k;
+        }
+        n -= k;
+    }
+    return budget;
+}
+
+static int64_t bulk_fill_refs(qv_store *s, int64_t budget, void **dst, void *ref, uint64_t n)
+{
+    const uint64_t step = BULK_STEP / sizeof(void *);
+    while (n) {
+        uint64_t k = n < step ? n : step;
+        if ((budget = spend(s, budget, k * sizeof(void *) / BULK_BYTES_PER_EVENT)) < 0) return budget;
+        for (uint64_t i = 0; i < k; i++) dst[i] = ref;
+        dst += k;
+        n -= k;
+    }
+    return budget;
+}
+
+/* table.grow in steps. *result is the old size or -1 (the table
+ * unchanged), as the spec wants; an interrupted grow may have grown the
+ * table in part. */
+static int64_t bulk_table_grow(qv_store *s, int64_t budget, qv_table *t, uint32_t delta, void *init,
+                               uint32_t *result)
+{
+    uint32_t old = t->size;
+    *result = UINT32_MAX;
+    if ((uint64_t)old + delta > t->max) return budget;
+    const uint32_t step = BULK_STEP / sizeof(void *);
+    for (uint32_t left = delta; left;) {
+        uint32_t k = left < step ? left : step;
+        if ((budget = spend(s, budget, (uint64_t)k * sizeof(void *) / BULK_BYTES_PER_EVENT)) < 0) return budget;
+        if (qe_table_grow(t, k, init) < 0) {
+            t->size = old; /* the storage may stay larger; the size is what counts */
+            return budget;
+        }
+        left -= k;
+    }
+    *result = old;
+    return budget;
 }
 
 /* Set up a frame for `code` at nfp: zero the locals and copy the constants.
@@ -220,16 +314,21 @@ static qv_trap *run(qv_store *s, qv_func *entry, qe_slot *fp)
 #define NEXT(n) do { pc += (n); DISPATCH(); } while (0)
 #define TRAP(kind) do { trap_kind = QV_TRAP_##kind; trap_msg = NULL; goto trap; } while (0)
 #define TRAP_MSG(kind, msg) do { trap_kind = QV_TRAP_##kind; trap_msg = (msg); goto trap; } while (0)
+/* Trap if a POLL_* code came back in the budget. */
+#define CHECK_BUDGET()                                                                      \
+    do {                                                                                    \
+        if (UNLIKELY(budget < 0)) {                                                         \
+            trap_kind = budget == POLL_INTERRUPTED ? QV_TRAP_INTERRUPTED : QV_TRAP_OUT_OF_FUEL; \
+            budget = 0;                                                                     \
+            trap_msg = NULL;                                                                \
+            goto trap;                                                                      \
+        }                                                                                   \
+    } while (0)
 #define POLL()                                                                              \
     do {                                                                                    \
         if (UNLIKELY(--budget < 0)) {                                                       \
-            budget = poll_slow(s);                                                          \
-            if (budget < 0) {                                                               \
-                trap_kind = budget == POLL_INTERRUPTED ? QV_TRAP_INTERRUPTED : QV_TRAP_OUT_OF_FUEL; \
-                budget = 0;                                                                 \
-                trap_msg = NULL;                                                            \
-                goto trap;                                                                  \
-            }                                                                               \
+            budget = poll_slow(s, budget);                                                  \
+            CHECK_BUDGET();                                                                 \
         }                                                                                   \
     } while (0)
 #define RELOAD_MEM()                                                                        \
@@ -335,6 +434,11 @@ do_call:
         budget = take_budget(s);
         x->stack_top = saved_top;
         if (host_trap) goto trap_from_host;
+        /* A host call may take long (a sleep, a read) and comes back with
+         * a full budget: look at the interrupt flag now, or a loop of host
+         * calls would never see it. A host function that waits returns
+         * early when the store is interrupted (qv_store_interrupted). */
+        if (UNLIKELY(atomic_load_explicit(&s->interrupt, memory_order_relaxed))) TRAP(INTERRUPTED);
         RELOAD_MEM();
         pc = ret;
         DISPATCH();
@@ -440,20 +544,23 @@ L_memory_grow:
 L_memory_fill: {
     uint64_t d = R(1).i32, n = R(3).i32;
     if (UNLIKELY(d + n > memsize)) TRAP(MEMORY_OUT_OF_BOUNDS);
-    memset(mem + d, (int)(uint8_t)R(2).i32, n);
+    budget = bulk_fill(s, budget, mem + d, (int)(uint8_t)R(2).i32, n);
+    CHECK_BUDGET();
     NEXT(4);
 }
 L_memory_copy: {
     uint64_t d = R(1).i32, src = R(2).i32, n = R(3).i32;
     if (UNLIKELY(d + n > memsize || src + n > memsize)) TRAP(MEMORY_OUT_OF_BOUNDS);
-    memmove(mem + d, mem + src, n);
+    budget = bulk_move(s, budget, mem + d, mem + src, n);
+    CHECK_BUDGET();
     NEXT(4);
 }
 L_memory_init: {
     const qe_data_inst *seg = &inst->datas[W(1)];
     uint64_t d = R(2).i32, src = R(3).i32, n = R(4).i32;
     if (UNLIKELY(src + n > seg->len || d + n > memsize)) TRAP(MEMORY_OUT_OF_BOUNDS);
-    if (n) memcpy(mem + d, seg->bytes + src, n);
+    budget = bulk_move(s, budget, mem + d, seg->bytes + src, n);
+    CHECK_BUDGET();
     NEXT(5);
 }
 L_data_drop:
@@ -478,15 +585,20 @@ L_table_set: {
 L_table_size:
     R(2).i32 = inst->tables[W(1)]->size;
     NEXT(3);
-L_table_grow:
-    R(4).i32 = (uint32_t)qe_table_grow(inst->tables[W(1)], R(3).i32, R(2).ref);
+L_table_grow: {
+    uint32_t old;
+    budget = bulk_table_grow(s, budget, inst->tables[W(1)], R(3).i32, R(2).ref, &old);
+    CHECK_BUDGET();
+    R(4).i32 = old;
     NEXT(5);
+}
 L_table_fill: {
     qv_table *t = inst->tables[W(1)];
     uint64_t i = R(2).i32, n = R(4).i32;
     void *v = R(3).ref;
     if (UNLIKELY(i + n > t->size)) TRAP(TABLE_OUT_OF_BOUNDS);
-    for (uint64_t k = 0; k < n; k++) t->elems[i + k] = v;
+    budget = bulk_fill_refs(s, budget, t->elems + i, v, n);
+    CHECK_BUDGET();
     NEXT(5);
 }
 L_table_copy: {
@@ -494,7 +606,8 @@ L_table_copy: {
     const qv_table *ts = inst->tables[W(2)];
     uint64_t d = R(3).i32, src = R(4).i32, n = R(5).i32;
     if (UNLIKELY(d + n > td->size || src + n > ts->size)) TRAP(TABLE_OUT_OF_BOUNDS);
-    if (n) memmove(td->elems + d, ts->elems + src, n * sizeof(void *));
+    budget = bulk_move(s, budget, (uint8_t *)(td->elems + d), (const uint8_t *)(ts->elems + src), n * sizeof(void *));
+    CHECK_BUDGET();
     NEXT(6);
 }
 L_table_init: {
@@ -502,7 +615,8 @@ L_table_init: {
     const qe_elem_inst *seg = &inst->elems[W(2)];
     uint64_t d = R(3).i32, src = R(4).i32, n = R(5).i32;
     if (UNLIKELY(src + n > seg->count || d + n > t->size)) TRAP(TABLE_OUT_OF_BOUNDS);
-    if (n) memcpy(t->elems + d, seg->refs + src, n * sizeof(void *));
+    budget = bulk_move(s, budget, (uint8_t *)(t->elems + d), (const uint8_t *)(seg->refs + src), n * sizeof(void *));
+    CHECK_BUDGET();
     NEXT(6);
 }
 L_elem_drop:
