@@ -18,6 +18,7 @@
 
 #include "interp.h"
 #include "numeric.h"
+#include "op_count.h"
 #include "ops.h"
 #include "runtime.h"
 
@@ -269,11 +270,10 @@ static qv_trap *run(qv_store *s, qv_func *entry, qe_slot *fp)
 #define LBL_BR_IMM(name) &&L_br_if_##name##_imm,
 #define LBL_IMM(name) &&L_##name##_imm,
 #define LBL_AI(code, name) &&L_##name##_ai,
+#define LBL_AA(code, name) &&L_##name##_aa,
+#define LBL_ADD_BR(name) &&L_add_br_if_##name, &&L_add_br_if_##name##_imm,
     static const void *const labels[] = {
-        QE_UNARY_OPS(LBL2) QE_BINARY_OPS(LBL2) QE_LOAD_OPS(LBL2) QE_STORE_OPS(LBL2)
-        QE_BRANCH_CMP_OPS(LBL_BR) QE_CONTROL_OPS(LBL1)
-        QE_BRANCH_CMP_OPS(LBL_BR_IMM) QE_BINARY_IMM_OPS(LBL_IMM)
-        QE_LOAD_OPS(LBL_AI) QE_STORE_OPS(LBL_AI)
+        QE_FOR_EACH_OP(LBL2, LBL1, LBL_BR, LBL_BR_IMM, LBL_IMM, LBL_AI, LBL_AA, LBL_ADD_BR)
     };
 #undef LBL2
 #undef LBL1
@@ -281,6 +281,8 @@ static qv_trap *run(qv_store *s, qv_func *entry, qe_slot *fp)
 #undef LBL_BR_IMM
 #undef LBL_IMM
 #undef LBL_AI
+#undef LBL_AA
+#undef LBL_ADD_BR
     const char *const handler_base = (const char *)&&L_unreachable;
     if (!entry) {
         for (int i = 0; i < QE_I__COUNT; i++)
@@ -310,7 +312,7 @@ static qv_trap *run(qv_store *s, qv_func *entry, qe_slot *fp)
 
 #define W(k) (pc[k])
 #define R(k) (fp[pc[k]])
-#define DISPATCH() goto *(const void *)(handler_base + (int32_t)pc[0])
+#define DISPATCH() do { QE_COUNT((int32_t)pc[0]); goto *(const void *)(handler_base + (int32_t)pc[0]); } while (0)
 #define NEXT(n) do { pc += (n); DISPATCH(); } while (0)
 #define TRAP(kind) do { trap_kind = QV_TRAP_##kind; trap_msg = NULL; goto trap; } while (0)
 #define TRAP_MSG(kind, msg) do { trap_kind = QV_TRAP_##kind; trap_msg = (msg); goto trap; } while (0)
@@ -364,7 +366,15 @@ L_br_unless:
     NEXT(4);                                                                                \
     L_br_if_##name##_imm:                                                                   \
     if ((T)R(1).i32 op (T)W(2)) JUMP(3);                                                    \
-    NEXT(4);
+    NEXT(4);                                                                                \
+    L_add_br_if_##name:                                                                     \
+    R(6).i32 = R(4).i32 + W(5);                                                             \
+    if ((T)R(1).i32 op (T)R(2).i32) JUMP(3);                                                \
+    NEXT(7);                                                                                \
+    L_add_br_if_##name##_imm:                                                               \
+    R(6).i32 = R(4).i32 + W(5);                                                             \
+    if ((T)R(1).i32 op (T)W(2)) JUMP(3);                                                    \
+    NEXT(7);
     BR_CMP(eq, uint32_t, ==)
     BR_CMP(ne, uint32_t, !=)
     BR_CMP(lt_s, int32_t, <)
@@ -404,6 +414,9 @@ L_const64:
     MUL_THEN(f64_sub_mul, c - p)
     MUL_THEN(f64_mul_mul, p * c)
 #undef MUL_THEN
+L_i32_add_shl:
+    R(4).i32 = R(1).i32 + (R(2).i32 << (W(3) & 31));
+    NEXT(5);
 L_select:
     R(4) = R(1).i32 ? R(2) : R(3);
     NEXT(5);
@@ -502,6 +515,13 @@ L_global_set:
         load_u(&v, mem + ea, size);                                                         \
         R(2).field = conv v;                                                                \
         NEXT(5);                                                                            \
+    }                                                                                       \
+    L_##name##_aa: {                                                                        \
+        EA((uint32_t)(R(1).i32 + R(4).i32), 3, size);                                       \
+        T v;                                                                                \
+        load_u(&v, mem + ea, size);                                                         \
+        R(2).field = conv v;                                                                \
+        NEXT(5);                                                                            \
     }
     LOAD(i32_load, uint32_t, 4, i32, )
     LOAD(i64_load, uint64_t, 8, i64, )
@@ -525,6 +545,12 @@ L_global_set:
     }                                                                                       \
     L_##name##_ai: {                                                                        \
         EA((uint32_t)(R(1).i32 + W(4)), 3, size);                                           \
+        T v = (T)R(2).field;                                                                \
+        memcpy(mem + ea, &v, size);                                                         \
+        NEXT(5);                                                                            \
+    }                                                                                       \
+    L_##name##_aa: {                                                                        \
+        EA((uint32_t)(R(1).i32 + R(4).i32), 3, size);                                       \
         T v = (T)R(2).field;                                                                \
         memcpy(mem + ea, &v, size);                                                         \
         NEXT(5);                                                                            \
@@ -874,7 +900,13 @@ done:
     return NULL;
 }
 
-static void fill_handler_table(void) { run(NULL, NULL, NULL); }
+static void fill_handler_table(void)
+{
+    run(NULL, NULL, NULL);
+#ifdef QE_COUNT_OPS
+    qe_count_init();
+#endif
+}
 
 /* Modules may be compiled on several threads at once. */
 void qe_interp_init(void)

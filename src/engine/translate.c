@@ -92,6 +92,11 @@ typedef struct tr {
     /* Start of the last instruction if it is a single copy that a second
      * one may join (no label in between), else NO_SLOT. */
     uint32_t last_copy;
+    /* Start of the last instruction if it is an i32_add_imm (last_add), and
+     * the same as it was when the last instruction was emitted
+     * (add_before): a compare-and-branch right after an increment takes
+     * the increment in (no label in between). NO_SLOT otherwise. */
+    uint32_t last_add, add_before;
     bool oom;
 } tr;
 
@@ -139,6 +144,8 @@ static uint32_t emit_op(tr *t, int op)
     emit_word(t, (uint32_t)qe_op_handlers[op]);
     t->last_valid = false;
     t->last_copy = NO_SLOT;
+    t->add_before = t->last_add;
+    t->last_add = NO_SLOT;
     return start;
 }
 
@@ -158,6 +165,7 @@ static void bind_here(tr *t)
 {
     t->last_valid = false;
     t->last_copy = NO_SLOT;
+    t->last_add = t->add_before = NO_SLOT;
 }
 
 /* Moves often come in runs (block results, call arguments, shuffles of
@@ -461,6 +469,19 @@ static int fused_cmp(int op, bool negate)
     return -1;
 }
 
+/* The compare-and-branch op that first does an i32_add_imm. */
+static int add_then_branch(int op)
+{
+    switch (op) {
+#define CASE(name)                                                                          \
+    case QE_I_br_if_##name: return QE_I_add_br_if_##name;                                   \
+    case QE_I_br_if_##name##_imm: return QE_I_add_br_if_##name##_imm;
+        QE_BRANCH_CMP_OPS(CASE)
+#undef CASE
+    }
+    return op;
+}
+
 /* Emit "jump if cond (or if !cond when `negate`)" with a target operand to
  * be patched; the condition has been popped as `cond`. Returns the
  * instruction start; *operand receives the target operand index. */
@@ -482,10 +503,23 @@ static uint32_t emit_cond_jump(tr *t, vsent cond, bool negate, uint32_t *operand
         if (fused >= 0) {
             uint32_t a = t->code[t->last_start + 1], b = t->code[t->last_start + 2];
             t->len = t->last_start;
+            /* An increment just before (a loop's i += k): one instruction
+             * does both, the increment first; its operands go last so the
+             * target stays operand 3. */
+            uint32_t add = t->add_before, inc[3];
+            bool with_add = add != NO_SLOT && add + 4 == t->len &&
+                            t->code[add] == (uint32_t)qe_op_handlers[QE_I_i32_add_imm];
+            if (with_add) {
+                memcpy(inc, t->code + add + 1, sizeof inc);
+                t->len = add;
+                fused = add_then_branch(fused);
+            }
             uint32_t at = emit_op(t, fused);
             emit_word(t, a);
             emit_word(t, b);
             emit_word(t, 0);
+            if (with_add)
+                for (int i = 0; i < 3; i++) emit_word(t, inc[i]);
             *operand = at + 3;
             return at;
         }
@@ -720,6 +754,7 @@ static void emit_binary(tr *t, int op, uint8_t rtype)
         emit_word(t, (uint32_t)b.bits);
         emit_word(t, d);
         produced(t, at, at + 3, imm);
+        if (imm == QE_I_i32_add_imm) t->last_add = at;
         return;
     }
     uint32_t d = push_home(t, rtype);
@@ -782,20 +817,44 @@ static int store_ai(int op)
     return op;
 }
 
-/* If the address at stack position `pos` was just computed by an
- * i32.add with an immediate, take that instruction back so the access can
- * do the addition itself: *base and *addend receive its operands. */
-static bool take_address_add(tr *t, uint32_t pos, uint32_t *base, uint32_t *addend)
+static int load_aa(int op)
+{
+    switch (op) {
+#define CASE(code, name) case QE_I_##name: return QE_I_##name##_aa;
+        QE_LOAD_OPS(CASE)
+#undef CASE
+    }
+    return op;
+}
+
+static int store_aa(int op)
+{
+    switch (op) {
+#define CASE(code, name) case QE_I_##name: return QE_I_##name##_aa;
+        QE_STORE_OPS(CASE)
+#undef CASE
+    }
+    return op;
+}
+
+/* How an access's address was computed by the instruction just before. */
+enum { ADDRESS_PLAIN, ADDRESS_ADD_IMM, ADDRESS_ADD };
+
+/* If the address at stack position `pos` was just computed by an i32.add
+ * (with an immediate or of two slots), take that instruction back so the
+ * access can do the addition itself: *base and *addend receive its
+ * operands (the addend an immediate or a slot). Returns ADDRESS_*. */
+static int take_address_add(tr *t, uint32_t pos, uint32_t *base, uint32_t *addend)
 {
     const vsent *a = &t->vs[pos];
-    if (!t->last_valid || t->last_op != QE_I_i32_add_imm || a->is_const || a->slot != home(t, pos) ||
-        t->code[t->last_dst] != a->slot)
-        return false;
+    if (!t->last_valid || (t->last_op != QE_I_i32_add_imm && t->last_op != QE_I_i32_add) || a->is_const ||
+        a->slot != home(t, pos) || t->code[t->last_dst] != a->slot)
+        return ADDRESS_PLAIN;
     *base = t->code[t->last_start + 1];
     *addend = t->code[t->last_start + 2];
     t->len = t->last_start;
     t->last_valid = false;
-    return true;
+    return t->last_op == QE_I_i32_add ? ADDRESS_ADD : ADDRESS_ADD_IMM;
 }
 
 static void do_local_set(tr *t, uint32_t local, bool tee)
@@ -862,10 +921,11 @@ static bool translate_instr(tr *t, const qe_instr *in)
     uint8_t ltype;
     if ((iop = load_op(op, &ltype)) >= 0) {
         uint32_t base, addend;
-        bool fused = take_address_add(t, t->vlen - 1, &base, &addend);
+        int how = take_address_add(t, t->vlen - 1, &base, &addend);
+        bool fused = how != ADDRESS_PLAIN;
         vsent a = pop(t);
         uint32_t d = push_home(t, ltype);
-        int lop = fused ? load_ai(iop) : iop;
+        int lop = how == ADDRESS_ADD ? load_aa(iop) : fused ? load_ai(iop) : iop;
         uint32_t at = emit_op(t, lop);
         emit_word(t, fused ? base : use(t, a));
         emit_word(t, d);
@@ -876,9 +936,10 @@ static bool translate_instr(tr *t, const qe_instr *in)
     }
     if ((iop = store_op(op)) >= 0) {
         uint32_t base, addend;
-        bool fused = take_address_add(t, t->vlen - 2, &base, &addend);
+        int how = take_address_add(t, t->vlen - 2, &base, &addend);
+        bool fused = how != ADDRESS_PLAIN;
         vsent v = pop(t), a = pop(t);
-        emit_op(t, fused ? store_ai(iop) : iop);
+        emit_op(t, how == ADDRESS_ADD ? store_aa(iop) : fused ? store_ai(iop) : iop);
         emit_word(t, fused ? base : use(t, a));
         emit_word(t, use(t, v));
         emit_word(t, in->u.mem.offset);
@@ -1152,7 +1213,8 @@ bool qe_translate(const qe_module *m, uint32_t defined_index, qe_compiled *out, 
     const qe_code *code = &m->codes[defined_index];
     uint32_t func_index = m->nfunc_imports + defined_index;
     const qe_functype *ft = &m->types[m->func_types[func_index]];
-    tr t = {.m = m, .err = err, .func_index = func_index, .type = ft, .last_copy = NO_SLOT};
+    tr t = {.m = m, .err = err, .func_index = func_index, .type = ft, .last_copy = NO_SLOT,
+            .last_add = NO_SLOT, .add_before = NO_SLOT};
 
     if ((uint64_t)ft->nparams + code->nlocals > MAX_LOCALS)
         return fail(&t, code->offset, "too many locals (implementation limit 50000)");
