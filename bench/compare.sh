@@ -22,8 +22,9 @@ SCALE=${BENCH_SCALE:-1}
 mapfile -t entries < <(sed -n '/^\(KERNELS\|PROGRAMS\)=(/,/^)/{/^ *"/s/^ *"\([^"]*\)".*/\1/p}' bench/run.sh)
 make -s BUILD="$BUILD" bench-kernels >/dev/null || exit 1
 
-# The call's CPU time: on a shared machine waiting for a CPU does not count.
-call_time() { "$1" "$2" "$3" | sed -n 's/^cpu //p'; }
+# The call's CPU time (on a shared machine waiting for a CPU does not
+# count) and its checksum: "SECONDS CHECKSUM".
+call_time() { "$1" "$2" "$3" | awk '/^cpu / { t = $2 } /^checksum / { c = $2 } END { if (t != "") print t, c }'; }
 ratios=()
 printf '%-10s %10s %10s %8s\n' workload "A s" "B s" "A/B"
 for entry in "${entries[@]}"; do
@@ -34,8 +35,10 @@ for entry in "${entries[@]}"; do
     wasm=$BUILD/bench/$name.wasm
     rs=() ta=() tb=()
     for ((r = 0; r < ROUNDS; r++)); do
-        a=$(call_time "$A" "$wasm" "$n") b=$(call_time "$B" "$wasm" "$n")
+        read -r a sum_a <<<"$(call_time "$A" "$wasm" "$n")"
+        read -r b sum_b <<<"$(call_time "$B" "$wasm" "$n")"
         [ -n "$a" ] && [ -n "$b" ] || { echo "$name: a runner failed" >&2; exit 1; }
+        [ "$sum_a" = "$sum_b" ] || { echo "$name: checksums differ: $sum_a, $sum_b" >&2; exit 1; }
         ta+=("$a") tb+=("$b")
         rs+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.4f", a / b }')")
     done

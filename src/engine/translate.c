@@ -64,6 +64,12 @@ typedef struct tr {
 
     uint8_t *local_types;
     uint32_t nlocals_all;        /* params + locals */
+    /* Until the first point that control can reach from two places (a
+     * loop, the end of a block, an else), which locals still hold the zero
+     * the frame starts them with: storing a zero there again (clang
+     * initialises its accumulators that way) emits nothing. */
+    bool prefix;
+    uint8_t *known_zero;
     uint32_t const_base, stack_base;
 
     uint64_t *consts;
@@ -597,6 +603,7 @@ static void do_br_table(tr *t, const qe_instr *in)
 static void do_end(tr *t)
 {
     ctrl *c = &t->cs[t->clen - 1];
+    t->prefix = false;
     if (!c->unreachable) {
         if (c->kind == CTRL_FUNC) {
             emit_return(t);
@@ -615,6 +622,7 @@ static void do_end(tr *t)
 static void do_else(tr *t)
 {
     ctrl *c = &t->cs[t->clen - 1];
+    t->prefix = false;
     if (!c->unreachable) {
         materialize_from(t, c->height);
         uint32_t at = emit_op(t, QE_I_br);
@@ -864,6 +872,15 @@ static void do_local_set(tr *t, uint32_t local, bool tee)
         if (!tee) t->vlen--;
         return;
     }
+    if (t->prefix) {
+        bool zero = v.is_const && v.bits == 0;
+        bool was_zero = t->known_zero[local];
+        t->known_zero[local] = zero;
+        if (zero && was_zero) {
+            if (!tee) t->vlen--;
+            return;
+        }
+    }
     uint32_t top = t->vlen - 1;
     bool retarget = t->last_valid && v.slot == home(t, top) && t->code[t->last_dst] == v.slot;
     /* Pending reads of the local below the top must see its old value. */
@@ -961,6 +978,7 @@ static bool translate_instr(tr *t, const qe_instr *in)
         block_type(t, in, &np, &p, &nr, &r);
         materialize_from(t, 0);
         bind_here(t);
+        if (op == QE_OP_LOOP) t->prefix = false;
         push_ctrl(t, op == QE_OP_LOOP ? CTRL_LOOP : CTRL_BLOCK, np, p, nr, r);
         break;
     }
@@ -1198,6 +1216,7 @@ static void tr_free(tr *t)
 {
     free(t->code);
     free(t->local_types);
+    free(t->known_zero);
     free(t->consts);
     free(t->const_hash);
     free(t->vs);
@@ -1225,6 +1244,13 @@ bool qe_translate(const qe_module *m, uint32_t defined_index, qe_compiled *out, 
     uint32_t k = ft->nparams;
     for (uint32_t i = 0; i < code->nlocaldecls; i++)
         for (uint32_t j = 0; j < code->localdecls[i].count; j++) t.local_types[k++] = code->localdecls[i].type;
+    t.known_zero = calloc(t.nlocals_all ? t.nlocals_all : 1, 1);
+    if (!t.known_zero) {
+        tr_free(&t);
+        return fail(&t, code->offset, "out of memory");
+    }
+    memset(t.known_zero + ft->nparams, 1, t.nlocals_all - ft->nparams);
+    t.prefix = true;
 
     uint32_t nconst_max;
     if (!count_constants(&t, code, &nconst_max)) {
