@@ -414,9 +414,6 @@ L_const64:
     MUL_THEN(f64_sub_mul, c - p)
     MUL_THEN(f64_mul_mul, p * c)
 #undef MUL_THEN
-L_i32_add_shl:
-    R(4).i32 = R(1).i32 + (R(2).i32 << (W(3) & 31));
-    NEXT(5);
 L_select:
     R(4) = R(1).i32 ? R(2) : R(3);
     NEXT(5);
@@ -560,6 +557,26 @@ L_global_set:
     STORE(i32_store8, uint8_t, 1, i32)
     STORE(i32_store16, uint16_t, 2, i32)
 #undef STORE
+L_i32_store_add_imm: {
+    EA(R(1).i32, 3, 4);
+    uint32_t v = R(2).i32 + W(4);
+    memcpy(mem + ea, &v, 4);
+    NEXT(5);
+}
+L_load8u_br_if_eq_imm: {
+    EA(R(1).i32, 5, 1);
+    uint32_t v = mem[ea];
+    R(4).i32 = v;
+    if (v == W(2)) JUMP(3);
+    NEXT(6);
+}
+L_load8u_br_if_ne_imm: {
+    EA(R(1).i32, 5, 1);
+    uint32_t v = mem[ea];
+    R(4).i32 = v;
+    if (v != W(2)) JUMP(3);
+    NEXT(6);
+}
 L_memory_size:
     R(1).i32 = inst->mem0->pages;
     NEXT(2);

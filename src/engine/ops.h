@@ -133,7 +133,9 @@
     X(f64_mul_sub)       /* S(x) S(y) S(c) D: x*y - c */                                    \
     X(f64_sub_mul)       /* S(x) S(y) S(c) D: c - x*y */                                    \
     X(f64_mul_mul)       /* S(x) S(y) S(c) D: x*y*c */                                      \
-    X(i32_add_shl)       /* S(a) S(b) I(k) D: a + (b << k), an array element's address */
+    X(i32_store_add_imm) /* S(address) S(x) I(offset) I(k): i32_store of x + k */           \
+    X(load8u_br_if_eq_imm) /* S(address) I(c) T D I(offset): D = byte; jump if D == c */    \
+    X(load8u_br_if_ne_imm) /* the same, jump if D != c */
 
 /* Every instruction, in the order of enum qe_opcode, for the lists built
  * from it (the enum, the interpreter's labels, the counting build's names):

@@ -103,6 +103,10 @@ typedef struct tr {
      * (add_before): a compare-and-branch right after an increment takes
      * the increment in (no label in between). NO_SLOT otherwise. */
     uint32_t last_add, add_before;
+    /* Starts of the last instruction and of the one before it when no
+     * label lies between them (else NO_SLOT): a compare-and-branch on a
+     * byte just loaded takes the load in. */
+    uint32_t cur_start, prev_start;
     bool oom;
 } tr;
 
@@ -152,6 +156,8 @@ static uint32_t emit_op(tr *t, int op)
     t->last_copy = NO_SLOT;
     t->add_before = t->last_add;
     t->last_add = NO_SLOT;
+    t->prev_start = t->cur_start;
+    t->cur_start = start;
     return start;
 }
 
@@ -172,6 +178,7 @@ static void bind_here(tr *t)
     t->last_valid = false;
     t->last_copy = NO_SLOT;
     t->last_add = t->add_before = NO_SLOT;
+    t->cur_start = t->prev_start = NO_SLOT;
 }
 
 /* Moves often come in runs (block results, call arguments, shuffles of
@@ -488,6 +495,31 @@ static int add_then_branch(int op)
     return op;
 }
 
+/* A byte load, then a comparison of the byte with a constant for
+ * (in)equality, then the branch: `if (*p == '"')`, the heart of scanners
+ * and parsers. When the compare-and-branch `op` (on slot a and immediate
+ * b) follows such a load into slot a, emit one instruction for all three:
+ * load8u_br_if_eq_imm S(address) I(b) T D I(offset), which still writes
+ * the byte to D. Returns false if it does not apply. */
+static bool fuse_load_byte_branch(tr *t, int op, uint32_t a, uint32_t b, uint32_t *operand)
+{
+    if (op != QE_I_br_if_eq_imm && op != QE_I_br_if_ne_imm) return false;
+    uint32_t load = t->prev_start;
+    if (load == NO_SLOT || load + 4 != t->last_start ||
+        t->code[load] != (uint32_t)qe_op_handlers[QE_I_i32_load8_u] || t->code[load + 2] != a)
+        return false;
+    uint32_t address = t->code[load + 1], offset = t->code[load + 3];
+    t->len = load;
+    uint32_t at = emit_op(t, op == QE_I_br_if_eq_imm ? QE_I_load8u_br_if_eq_imm : QE_I_load8u_br_if_ne_imm);
+    emit_word(t, address);
+    emit_word(t, b);
+    emit_word(t, 0);
+    emit_word(t, a);
+    emit_word(t, offset);
+    *operand = at + 3;
+    return true;
+}
+
 /* Emit "jump if cond (or if !cond when `negate`)" with a target operand to
  * be patched; the condition has been popped as `cond`. Returns the
  * instruction start; *operand receives the target operand index. */
@@ -508,6 +540,7 @@ static uint32_t emit_cond_jump(tr *t, vsent cond, bool negate, uint32_t *operand
         int fused = fused_cmp(op, negate);
         if (fused >= 0) {
             uint32_t a = t->code[t->last_start + 1], b = t->code[t->last_start + 2];
+            if (fuse_load_byte_branch(t, fused, a, b, operand)) return t->len - 6;
             t->len = t->last_start;
             /* An increment just before (a loop's i += k): one instruction
              * does both, the increment first; its operands go last so the
@@ -865,6 +898,30 @@ static int take_address_add(tr *t, uint32_t pos, uint32_t *base, uint32_t *adden
     return t->last_op == QE_I_i32_add ? ADDRESS_ADD : ADDRESS_ADD_IMM;
 }
 
+/* An i32.store of a value the last instruction just computed by i32.add
+ * with an immediate into its home slot (`*p = *p + 1`, `ps->p = p + 1`):
+ * the store does the addition, i32_store_add_imm S(address) S(x) I(offset)
+ * I(k) storing x + k. The sum in the home slot is dead once stored. */
+static bool store_incremented(tr *t, uint32_t offset)
+{
+    uint32_t top = t->vlen - 1;
+    const vsent *v = &t->vs[top];
+    if (!t->last_valid || t->last_op != QE_I_i32_add_imm || v->is_const || v->slot != home(t, top) ||
+        t->code[t->last_dst] != v->slot)
+        return false;
+    uint32_t x = t->code[t->last_start + 1], k = t->code[t->last_start + 2];
+    t->len = t->last_start;
+    t->last_valid = false;
+    t->vlen--;
+    vsent a = pop(t);
+    emit_op(t, QE_I_i32_store_add_imm);
+    emit_word(t, use(t, a));
+    emit_word(t, x);
+    emit_word(t, offset);
+    emit_word(t, k);
+    return true;
+}
+
 static void do_local_set(tr *t, uint32_t local, bool tee)
 {
     vsent v = t->vs[t->vlen - 1];
@@ -952,6 +1009,7 @@ static bool translate_instr(tr *t, const qe_instr *in)
         return true;
     }
     if ((iop = store_op(op)) >= 0) {
+        if (iop == QE_I_i32_store && store_incremented(t, in->u.mem.offset)) return true;
         uint32_t base, addend;
         int how = take_address_add(t, t->vlen - 2, &base, &addend);
         bool fused = how != ADDRESS_PLAIN;
@@ -1233,7 +1291,7 @@ bool qe_translate(const qe_module *m, uint32_t defined_index, qe_compiled *out, 
     uint32_t func_index = m->nfunc_imports + defined_index;
     const qe_functype *ft = &m->types[m->func_types[func_index]];
     tr t = {.m = m, .err = err, .func_index = func_index, .type = ft, .last_copy = NO_SLOT,
-            .last_add = NO_SLOT, .add_before = NO_SLOT};
+            .last_add = NO_SLOT, .add_before = NO_SLOT, .cur_start = NO_SLOT, .prev_start = NO_SLOT};
 
     if ((uint64_t)ft->nparams + code->nlocals > MAX_LOCALS)
         return fail(&t, code->offset, "too many locals (implementation limit 50000)");
