@@ -563,6 +563,17 @@ L_i32_store_add_imm: {
     memcpy(mem + ea, &v, 4);
     NEXT(5);
 }
+#define F64_STORE(name, op)                                                                 \
+    L_##name: {                                                                             \
+        EA(R(1).i32, 4, 8);                                                                 \
+        double v = R(2).f64 op R(3).f64;                                                    \
+        memcpy(mem + ea, &v, 8);                                                            \
+        NEXT(5);                                                                            \
+    }
+    F64_STORE(f64_add_store, +)
+    F64_STORE(f64_sub_store, -)
+    F64_STORE(f64_mul_store, *)
+#undef F64_STORE
 L_load8u_br_if_eq_imm: {
     EA(R(1).i32, 5, 1);
     uint32_t v = mem[ea];

@@ -134,6 +134,9 @@
     X(f64_sub_mul)       /* S(x) S(y) S(c) D: c - x*y */                                    \
     X(f64_mul_mul)       /* S(x) S(y) S(c) D: x*y*c */                                      \
     X(i32_store_add_imm) /* S(address) S(x) I(offset) I(k): i32_store of x + k */           \
+    X(f64_add_store)     /* S(address) S(x) S(y) I(offset): f64 store of x + y */           \
+    X(f64_sub_store)     /* the same with x - y */                                          \
+    X(f64_mul_store)     /* the same with x * y */                                          \
     X(load8u_br_if_eq_imm) /* S(address) I(c) T D I(offset): D = byte; jump if D == c */    \
     X(load8u_br_if_ne_imm) /* the same, jump if D != c */
 

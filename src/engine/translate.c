@@ -898,27 +898,42 @@ static int take_address_add(tr *t, uint32_t pos, uint32_t *base, uint32_t *adden
     return t->last_op == QE_I_i32_add ? ADDRESS_ADD : ADDRESS_ADD_IMM;
 }
 
-/* An i32.store of a value the last instruction just computed by i32.add
- * with an immediate into its home slot (`*p = *p + 1`, `ps->p = p + 1`):
- * the store does the addition, i32_store_add_imm S(address) S(x) I(offset)
- * I(k) storing x + k. The sum in the home slot is dead once stored. */
-static bool store_incremented(tr *t, uint32_t offset)
+/* A store of the value the last instruction just computed into its home
+ * slot, by one of the operators below: the store does the operation
+ * itself (the result in the home slot is dead once stored).
+ *   i32.add with an immediate, then i32.store (`ps->p = p + 1`):
+ *     i32_store_add_imm S(address) S(x) I(offset) I(k), storing x + k;
+ *   f64.add, sub or mul, then f64.store (`b->vx += dx * m`):
+ *     f64_add_store S(address) S(x) S(y) I(offset), storing x + y. */
+static bool store_computed(tr *t, int store, uint32_t offset)
 {
+    static const struct { int store, op, fused; } forms[] = {
+        {QE_I_i32_store, QE_I_i32_add_imm, QE_I_i32_store_add_imm},
+        {QE_I_i64_store, QE_I_f64_add, QE_I_f64_add_store},
+        {QE_I_i64_store, QE_I_f64_sub, QE_I_f64_sub_store},
+        {QE_I_i64_store, QE_I_f64_mul, QE_I_f64_mul_store},
+    };
     uint32_t top = t->vlen - 1;
     const vsent *v = &t->vs[top];
-    if (!t->last_valid || t->last_op != QE_I_i32_add_imm || v->is_const || v->slot != home(t, top) ||
-        t->code[t->last_dst] != v->slot)
-        return false;
-    uint32_t x = t->code[t->last_start + 1], k = t->code[t->last_start + 2];
+    if (!t->last_valid || v->is_const || v->slot != home(t, top) || t->code[t->last_dst] != v->slot) return false;
+    size_t i = 0;
+    while (i < sizeof forms / sizeof forms[0] && (forms[i].store != store || forms[i].op != t->last_op)) i++;
+    if (i == sizeof forms / sizeof forms[0]) return false;
+    uint32_t x = t->code[t->last_start + 1], y = t->code[t->last_start + 2];
     t->len = t->last_start;
     t->last_valid = false;
     t->vlen--;
     vsent a = pop(t);
-    emit_op(t, QE_I_i32_store_add_imm);
+    emit_op(t, forms[i].fused);
     emit_word(t, use(t, a));
     emit_word(t, x);
-    emit_word(t, offset);
-    emit_word(t, k);
+    if (forms[i].op == QE_I_i32_add_imm) {
+        emit_word(t, offset);
+        emit_word(t, y);
+    } else {
+        emit_word(t, y);
+        emit_word(t, offset);
+    }
     return true;
 }
 
@@ -1009,7 +1024,7 @@ static bool translate_instr(tr *t, const qe_instr *in)
         return true;
     }
     if ((iop = store_op(op)) >= 0) {
-        if (iop == QE_I_i32_store && store_incremented(t, in->u.mem.offset)) return true;
+        if (store_computed(t, iop, in->u.mem.offset)) return true;
         uint32_t base, addend;
         int how = take_address_add(t, t->vlen - 2, &base, &addend);
         bool fused = how != ADDRESS_PLAIN;
