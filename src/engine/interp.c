@@ -354,6 +354,9 @@ L_unreachable:
     TRAP(UNREACHABLE);
 L_br:
     JUMP(1);
+L_i32_add_imm_br:
+    R(3).i32 = R(1).i32 + W(2);
+    JUMP(4);
 L_br_if:
     if (R(1).i32) JUMP(2);
     NEXT(3);

@@ -99,6 +99,7 @@
 #define QE_CONTROL_OPS(X)                                                                   \
     X(unreachable)       /* */                                                              \
     X(br)                /* T */                                                            \
+    X(i32_add_imm_br)    /* S I D T: fp[D] = fp[S] + I, then jump */                        \
     X(br_if)             /* S T: jump if fp[S].i32 != 0 */                                  \
     X(br_unless)         /* S T: jump if fp[S].i32 == 0 */                                  \
     X(br_table)          /* S I(n) T*n T(default) */                                        \

@@ -434,6 +434,26 @@ static void emit_return(tr *t)
     emit_op(t, QE_I_return);
 }
 
+/* A branch back to a loop whose first instruction is an i32_add_imm (the
+ * dispatch loop's pc++, a loop's i++) does that addition itself and lands
+ * after it: i32_add_imm_br S I D T, one dispatch instead of two. Not while
+ * the addition is the last instruction, which a local.set could still
+ * retarget. */
+static bool branch_with_increment(tr *t, uint32_t start)
+{
+    if (start + 4 > t->len || t->code[start] != (uint32_t)qe_op_handlers[QE_I_i32_add_imm] ||
+        (t->last_valid && t->last_start == start))
+        return false;
+    uint32_t a = t->code[start + 1], k = t->code[start + 2], d = t->code[start + 3];
+    uint32_t at = emit_op(t, QE_I_i32_add_imm_br);
+    emit_word(t, a);
+    emit_word(t, k);
+    emit_word(t, d);
+    emit_word(t, 0);
+    patch(t, at, at + 4, start + 4);
+    return true;
+}
+
 /* Unconditional branch to label `depth` (values stay on the stack). */
 static void emit_branch(tr *t, uint32_t depth)
 {
@@ -445,6 +465,7 @@ static void emit_branch(tr *t, uint32_t depth)
         return;
     }
     copy_values_to(t, c, arity);
+    if (c->kind == CTRL_LOOP && branch_with_increment(t, c->loop_start)) return;
     uint32_t at = emit_op(t, QE_I_br);
     emit_word(t, 0);
     if (c->kind == CTRL_LOOP)
