@@ -17,6 +17,7 @@
 #   IWASM=path          WAMR iwasm, fast interpreter
 #                       (default /work/anchors/wamr/product-mini/platforms/linux/build/iwasm)
 #   QYVOL_RUNNER=path   runner binary (default $BUILD/bench/runner, built here)
+#   QYVOL_QYV=path      qyv, for the WASI programs (default $BUILD/qyv)
 #   BENCH_RUNS=3        runs per kernel and runtime (best is kept)
 #   BENCH_BUDGET=10     seconds: no further runs of a cell once its runs took this long
 #   BENCH_TIMEOUT=120   seconds: a single run taking longer is killed and fails
@@ -58,12 +59,21 @@ PROGRAMS=(
     "sortnet 400"
     "pagecache 80000"
 )
-is_program() { [[ " ${PROGRAMS[*]} " == *" $1 "* ]]; }
+# WASI commands written in Rust with its standard library (bench/rust/):
+# run as commands (`wasm3 FILE N`, `iwasm FILE N`, `qyv run FILE -- N`,
+# the native build `FILE N`), each printing "checksum C". The Rust
+# examples of examples/ exit within microseconds, too little to time, so
+# this program stands for them.
+WASI_PROGRAMS=(
+    "wordfreq 400"
+)
+is_program() { [[ " ${PROGRAMS[*]} ${WASI_PROGRAMS[*]} " == *" $1 "* ]]; }
+is_wasi() { [[ " ${WASI_PROGRAMS[*]} " == *" $1 "* ]]; }
 
 selected=("$@")
 for k in "${selected[@]}"; do
-    if [[ " ${KERNELS[*]} ${PROGRAMS[*]} " != *" $k "* ]]; then
-        echo "error: unknown kernel $k (kernels and programs: $(printf '%s\n' "${KERNELS[@]}" "${PROGRAMS[@]}" | cut -d' ' -f1 | tr '\n' ' '))" >&2
+    if [[ " ${KERNELS[*]} ${PROGRAMS[*]} ${WASI_PROGRAMS[*]} " != *" $k "* ]]; then
+        echo "error: unknown kernel $k (kernels and programs: $(printf '%s\n' "${KERNELS[@]}" "${PROGRAMS[@]}" "${WASI_PROGRAMS[@]}" | cut -d' ' -f1 | tr '\n' ' '))" >&2
         exit 2
     fi
 done
@@ -88,6 +98,11 @@ fi
 if [ -n "$RUNNER" ] && [ ! -x "$RUNNER" ]; then
     notes+=("qyvol: $RUNNER is not executable")
     RUNNER=
+fi
+
+QYV=${QYVOL_QYV:-$BUILD/qyv}
+if [ ! -x "$QYV" ] && ! make -s BUILD="$BUILD" "$BUILD/qyv" >"$LOG" 2>&1; then
+    notes+=("qyvol: $QYV does not build (the WASI programs need it)")
 fi
 
 WASM3=${WASM3:-/work/anchors/wasm3/build/wasm3}
@@ -188,7 +203,7 @@ echo "qyvol:  ${RUNNER:-none}"
 echo "times:  $CLOCK time, best of $RUNS runs (fewer once a cell took ${BUDGET}s) minus best of $RUNS runs with N=0"
 echo
 
-for entry in "${KERNELS[@]}" "${PROGRAMS[@]}"; do
+for entry in "${KERNELS[@]}" "${PROGRAMS[@]}" "${WASI_PROGRAMS[@]}"; do
     read -r name n growth <<<"$entry"
     if [ ${#selected[@]} -gt 0 ] && [[ " ${selected[*]} " != *" $name "* ]]; then
         continue
@@ -198,6 +213,13 @@ for entry in "${KERNELS[@]}" "${PROGRAMS[@]}"; do
         print ((v < 1) ? 1 : v) }')
     wasm=$BUILD/bench/$name.wasm
     printf '%-8s n=%-9s' "$name" "$n"
+    if is_wasi "$name"; then
+        kind3=wasi kinda=wasi kindq=wasi
+        cmd3=("$WASM3" "$wasm") cmda=("$IWASM" "$wasm") cmdq=("$QYV" run "$wasm" --)
+    else
+        kind3=wasm3 kinda=iwasm kindq=qyvol
+        cmd3=("$WASM3" --func run "$wasm") cmda=("$IWASM" -f run "$wasm") cmdq=("$RUNNER" "$wasm")
+    fi
 
     if ! bench native "$name" "$BUILD/bench/native/$name"; then
         echo " $ERR"
@@ -211,7 +233,7 @@ for entry in "${KERNELS[@]}" "${PROGRAMS[@]}"; do
     w3=n/a wa=n/a qv=n/a sp=n/a
     t_w3='' t_wa='' t_qv=''
     if [ -n "$WASM3" ]; then
-        if bench wasm3 "$name" "$WASM3" --func run "$wasm"; then
+        if bench "$kind3" "$name" "${cmd3[@]}"; then
             if [ "$SUM" = "$sum_nat" ]; then
                 t_w3=$BEST
                 w3=$(ratio "$t_w3" "$t_nat")
@@ -228,7 +250,7 @@ for entry in "${KERNELS[@]}" "${PROGRAMS[@]}"; do
         show wasm3 "$t_w3" "$w3"
     fi
     if [ -n "$IWASM" ]; then
-        if bench iwasm "$name" "$IWASM" -f run "$wasm"; then
+        if bench "$kinda" "$name" "${cmda[@]}"; then
             if [ "$SUM" = "$sum_nat" ]; then
                 t_wa=$BEST
                 wa=$(ratio "$t_wa" "$t_nat")
@@ -244,7 +266,7 @@ for entry in "${KERNELS[@]}" "${PROGRAMS[@]}"; do
         show wamr "$t_wa" "$wa"
     fi
     if [ -n "$RUNNER" ]; then
-        if bench qyvol "$name" "$RUNNER" "$wasm"; then
+        if bench "$kindq" "$name" "${cmdq[@]}"; then
             if [ "$SUM" = "$sum_nat" ]; then
                 t_qv=$BEST
                 qv=$(ratio "$t_qv" "$t_nat")

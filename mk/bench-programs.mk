@@ -14,3 +14,18 @@ $(BUILD)/bench/native/%: bench/programs/%.c bench/native_main.c bench/kernels/ke
 	$(BENCH_CC) -std=c17 -O2 $(WARN) -o $@ $< bench/native_main.c -lm
 
 bench-kernels: $(BENCH_PROGRAM_WASM) $(BENCH_PROGRAM_NATIVE)
+
+# Rust WASI commands (bench/rust/), and their native builds.
+BENCH_RUST := $(wildcard bench/rust/*.rs)
+BENCH_RUST_WASM := $(patsubst bench/rust/%.rs,$(BUILD)/bench/%.wasm,$(BENCH_RUST))
+BENCH_RUST_NATIVE := $(patsubst bench/rust/%.rs,$(BUILD)/bench/native/%,$(BENCH_RUST))
+
+$(BUILD)/bench/%.wasm: bench/rust/%.rs
+	@mkdir -p $(dir $@)
+	$(WASI_RUSTC) -o $@ $<
+
+$(BUILD)/bench/native/%: bench/rust/%.rs
+	@mkdir -p $(dir $@)
+	$(RUSTC) -C opt-level=2 --edition 2021 -o $@ $<
+
+bench-kernels: $(BENCH_RUST_WASM) $(BENCH_RUST_NATIVE)
