@@ -577,6 +577,21 @@ L_i32_store_add_imm: {
     F64_STORE(f64_sub_store, -)
     F64_STORE(f64_mul_store, *)
 #undef F64_STORE
+L_i32_add_imm_copy: {
+    uint32_t v = R(1).i32 + W(2);
+    R(3).i32 = v;
+    R(4).i32 = v;
+    NEXT(5);
+}
+L_i32_add_imm_load: {
+    uint32_t address = R(1).i32 + W(4);
+    R(5).i32 = address;
+    EA(address, 3, 4);
+    uint32_t v;
+    load_u(&v, mem + ea, 4);
+    R(2).i32 = v;
+    NEXT(6);
+}
 L_load8u_br_if_eq_imm: {
     EA(R(1).i32, 5, 1);
     uint32_t v = mem[ea];

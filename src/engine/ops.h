@@ -135,6 +135,8 @@
     X(f64_sub_mul)       /* S(x) S(y) S(c) D: c - x*y */                                    \
     X(f64_mul_mul)       /* S(x) S(y) S(c) D: x*y*c */                                      \
     X(i32_store_add_imm) /* S(address) S(x) I(offset) I(k): i32_store of x + k */           \
+    X(i32_add_imm_copy)  /* S I D D2: fp[D] = fp[D2] = fp[S] + I */                         \
+    X(i32_add_imm_load)  /* S D I(offset) I(k) A: fp[A] = fp[S] + k, then i32_load from fp[A] into D */ \
     X(f64_add_store)     /* S(address) S(x) S(y) I(offset): f64 store of x + y */           \
     X(f64_sub_store)     /* the same with x - y */                                          \
     X(f64_mul_store)     /* the same with x * y */                                          \

@@ -183,8 +183,24 @@ static void bind_here(tr *t)
 
 /* Moves often come in runs (block results, call arguments, shuffles of
  * locals); pairs share one dispatch. */
+/* Whether the last instruction is an i32_add_imm writing `slot`, with no
+ * label since it (so something may be folded into it). */
+static bool just_incremented(const tr *t, uint32_t slot)
+{
+    uint32_t at = t->cur_start;
+    return at != NO_SLOT && at + 4 == t->len && !t->oom &&
+           t->code[at] == (uint32_t)qe_op_handlers[QE_I_i32_add_imm] && t->code[at + 3] == slot;
+}
+
 static void emit_copy(tr *t, uint32_t from, uint32_t to)
 {
+    /* `p = q = p + 4` (local.tee q; local.set p): the addition writes both. */
+    if (just_incremented(t, from)) {
+        t->code[t->cur_start] = (uint32_t)qe_op_handlers[QE_I_i32_add_imm_copy];
+        emit_word(t, to);
+        t->last_copy = NO_SLOT;
+        return;
+    }
     if (t->last_copy != NO_SLOT && t->last_copy + 3 == t->len && !t->oom) {
         t->code[t->last_copy] = (uint32_t)qe_op_handlers[QE_I_copy2];
         emit_word(t, from);
@@ -1034,6 +1050,20 @@ static bool translate_instr(tr *t, const qe_instr *in)
         int how = take_address_add(t, t->vlen - 1, &base, &addend);
         bool fused = how != ADDRESS_PLAIN;
         vsent a = pop(t);
+        /* `x = *(p += 4)`: the load does the increment first, writing p. */
+        if (how == ADDRESS_PLAIN && iop == QE_I_i32_load && !a.is_const && just_incremented(t, a.slot)) {
+            uint32_t at = t->cur_start, src = t->code[at + 1], k = t->code[at + 2];
+            t->len = at;
+            uint32_t d = push_home(t, ltype);
+            emit_op(t, QE_I_i32_add_imm_load);
+            emit_word(t, src);
+            emit_word(t, d);
+            emit_word(t, in->u.mem.offset);
+            emit_word(t, k);
+            emit_word(t, a.slot);
+            produced(t, at, at + 2, QE_I_i32_add_imm_load);
+            return true;
+        }
         uint32_t d = push_home(t, ltype);
         int lop = how == ADDRESS_ADD ? load_aa(iop) : fused ? load_ai(iop) : iop;
         uint32_t at = emit_op(t, lop);
