@@ -577,6 +577,22 @@ L_i32_store_add_imm: {
     F64_STORE(f64_sub_store, -)
     F64_STORE(f64_mul_store, *)
 #undef F64_STORE
+#define F64_LOAD_ADD_STORE(name, sum)                                                       \
+    L_##name: {                                                                             \
+        double v;                                                                           \
+        {                                                                                   \
+            EA(R(1).i32, 3, 8);                                                             \
+            load_u(&v, mem + ea, 8);                                                        \
+        }                                                                                   \
+        R(2).f64 = v;                                                                       \
+        double y = R(4).f64, r = (sum);                                                     \
+        EA(R(5).i32, 6, 8);                                                                 \
+        memcpy(mem + ea, &r, 8);                                                            \
+        NEXT(7);                                                                            \
+    }
+    F64_LOAD_ADD_STORE(f64_load_add_store, v + y)
+    F64_LOAD_ADD_STORE(f64_add_load_store, y + v)
+#undef F64_LOAD_ADD_STORE
 L_i32_add_imm_copy: {
     uint32_t v = R(1).i32 + W(2);
     R(3).i32 = v;

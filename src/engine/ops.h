@@ -140,6 +140,8 @@
     X(f64_add_store)     /* S(address) S(x) S(y) I(offset): f64 store of x + y */           \
     X(f64_sub_store)     /* the same with x - y */                                          \
     X(f64_mul_store)     /* the same with x * y */                                          \
+    X(f64_load_add_store) /* S(from) D(x) I(from offset) S(y) S(to) I(offset): x = load; store x + y */ \
+    X(f64_add_load_store) /* the same, storing y + x */                                     \
     X(load8u_br_if_eq_imm) /* S(address) I(c) T D I(offset): D = byte; jump if D == c */    \
     X(load8u_br_if_ne_imm) /* the same, jump if D != c */
 

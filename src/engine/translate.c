@@ -941,7 +941,10 @@ static int take_address_add(tr *t, uint32_t pos, uint32_t *base, uint32_t *adden
  *   i32.add with an immediate, then i32.store (`ps->p = p + 1`):
  *     i32_store_add_imm S(address) S(x) I(offset) I(k), storing x + k;
  *   f64.add, sub or mul, then f64.store (`b->vx += dx * m`):
- *     f64_add_store S(address) S(x) S(y) I(offset), storing x + y. */
+ *     f64_add_store S(address) S(x) S(y) I(offset), storing x + y;
+ *   f64.load, then f64.add of it and y, then f64.store (`b->vx += d`):
+ *     f64_load_add_store S(from) D(x) I(from offset) S(y) S(address) I(offset),
+ *     still writing the loaded x to its slot (f64_add_load_store: y + x). */
 static bool store_computed(tr *t, int store, uint32_t offset)
 {
     static const struct { int store, op, fused; } forms[] = {
@@ -957,6 +960,26 @@ static bool store_computed(tr *t, int store, uint32_t offset)
     while (i < sizeof forms / sizeof forms[0] && (forms[i].store != store || forms[i].op != t->last_op)) i++;
     if (i == sizeof forms / sizeof forms[0]) return false;
     uint32_t x = t->code[t->last_start + 1], y = t->code[t->last_start + 2];
+    /* `p->vx += d`: an addend was loaded just before the addition. */
+    uint32_t load = t->prev_start;
+    if (forms[i].op == QE_I_f64_add && load != NO_SLOT && load + 4 == t->last_start &&
+        t->code[load] == (uint32_t)qe_op_handlers[QE_I_i64_load] &&
+        (t->code[load + 2] == x || t->code[load + 2] == y) && x != y) {
+        bool first = t->code[load + 2] == x;
+        uint32_t from = t->code[load + 1], from_offset = t->code[load + 3];
+        t->len = load;
+        t->last_valid = false;
+        t->vlen--;
+        vsent a = pop(t);
+        emit_op(t, first ? QE_I_f64_load_add_store : QE_I_f64_add_load_store);
+        emit_word(t, from);
+        emit_word(t, first ? x : y);
+        emit_word(t, from_offset);
+        emit_word(t, first ? y : x);
+        emit_word(t, use(t, a));
+        emit_word(t, offset);
+        return true;
+    }
     t->len = t->last_start;
     t->last_valid = false;
     t->vlen--;
