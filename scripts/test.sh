@@ -121,6 +121,8 @@ run_wasi_suites() {
     run_counted "cluster$label" tests/e2e/cluster.sh "$build"
     step "a cluster across network namespaces$label"
     run_counted "cluster in namespaces$label" tests/e2e/cluster_netns.sh "$build"
+    step "deadlines around host calls$label"
+    run_counted "deadlines$label" tests/e2e/timeouts.sh "$build"
 }
 
 # expect_cli STATUS PATTERN CMD...: run qyv, check its exit status and that
@@ -175,7 +177,8 @@ fi
 step "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 asan_ok=1
 asan_targets=(build/asan/spectest build/asan/qyv build/asan/wasitest build/asan/tests/wasi/escape.wasm
-              build/asan/tests/wasi/escape-racer build/asan/tests/wasi/grants.wasm)
+              build/asan/tests/wasi/escape-racer build/asan/tests/wasi/grants.wasm
+              build/asan/tests/timeouts/hostloop.wasm)
 for t in tests/unit/test_*.c tests/manifest/test_*.c; do asan_targets+=("build/asan/tests/$(basename "$t" .c)"); done
 make -j"$JOBS" SAN=address OPT=-O1 BUILD=build/asan "${asan_targets[@]}" >"$LOG/asan.out" 2>&1 || { cat "$LOG/asan.out"; fail_step "asan build"; asan_ok=0; }
 

@@ -160,17 +160,24 @@ typedef struct qv_store_limits {
 qv_store *qv_store_new(const qv_store_limits *limits /* may be NULL */);
 void qv_store_delete(qv_store *store);
 
-/* Fuel: when set, every loop back-edge and function call consumes one unit;
+/* Fuel: when set, every loop back-edge and function call consumes one unit
+ * (bulk memory and table instructions one per 256 bytes they touch);
  * running out traps with QV_TRAP_OUT_OF_FUEL. A negative value disables fuel
  * (the default). */
 void qv_store_set_fuel(qv_store *store, int64_t fuel);
 int64_t qv_store_fuel(const qv_store *store);
 
 /* Ask running code in this store to stop: it traps with QV_TRAP_INTERRUPTED
- * at the next back-edge or call. Safe to call from any thread or a signal
- * handler. The request stays set until qv_store_clear_interrupt(). */
+ * at the next back-edge, call, return from a host function or step of a
+ * bulk instruction (within a millisecond or so). Safe to call from any
+ * thread or a signal handler. The request stays set until
+ * qv_store_clear_interrupt(). */
 void qv_store_interrupt(qv_store *store);
 void qv_store_clear_interrupt(qv_store *store);
+/* Whether the store has been asked to stop. Host functions that may wait
+ * or work long look at it every millisecond or so and return early when
+ * it is set (whatever they return, the guest traps as soon as they do). */
+bool qv_store_interrupted(const qv_store *store);
 
 /* Opaque data for the embedder (e.g. the WASI context). */
 void qv_store_set_data(qv_store *store, void *data);

@@ -138,6 +138,25 @@ int wasi_store_u64(qv_caller *c, uint32_t addr, uint64_t v);
 struct iovec;
 int wasi_iovecs(qv_caller *c, uint32_t iovs, uint32_t n, struct iovec *out, int *count);
 
+/* ------------------------------------------------------------ waiting (wasi_wait.c) */
+
+/* What one read or write may move: a short transfer is always allowed,
+ * and a long one would keep a guest past its deadline. */
+#define WASI_MAX_TRANSFER ((size_t)4 << 20)
+/* Trim an iovec list to at most `max` bytes; returns its new total. */
+size_t wasi_iovecs_limit(struct iovec *v, int *count, size_t max);
+
+/* Like ppoll on fds for at most timeout_ns (< 0: no limit), but returns
+ * WASI_WAIT_INTERRUPTED as soon as the store is interrupted (within a
+ * couple of milliseconds). Otherwise ppoll's result. */
+#define WASI_WAIT_INTERRUPTED (-2)
+struct pollfd;
+int wasi_wait(qv_caller *c, struct pollfd *fds, size_t nfds, int64_t timeout_ns);
+/* Before a read or write that could block (pipes, terminals, sockets; not
+ * regular files, in-memory stdio or non-blocking descriptors): wait until
+ * it would not. 0 or a WASI errno (EINTR when interrupted). */
+int wasi_wait_ready(qv_caller *c, const wasi_fd *e, bool for_write);
+
 /* ------------------------------------------------------------ paths */
 
 /* Where a guest path leads: `dir` is a host directory descriptor (owned)
