@@ -28,6 +28,8 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    # Anything still running in our namespaces (a replica) goes too.
+    for n in "${names[@]}"; do ip netns pids "qvt-$n-$tag" 2>/dev/null | xargs -r kill -KILL 2>/dev/null; done
     sleep 0.2
     for n in "${names[@]}"; do ip netns del "qvt-$n-$tag" 2>/dev/null; done
     ip netns del "$lan" 2>/dev/null
@@ -62,14 +64,15 @@ export XDG_CONFIG_HOME=$tmp/config
 token_file=$XDG_CONFIG_HOME/qyvol/token
 token=$(cat "$token_file")
 master=${addr[m]}:7000
-in_ns m "$QYV" master --listen 0.0.0.0:7000 --data "$tmp/master" >"$tmp/master.log" 2>&1 &
+# `ip netns exec` runs the command in its own place: $! is the server.
+ip netns exec "qvt-m-$tag" "$QYV" master --listen 0.0.0.0:7000 --data "$tmp/master" >"$tmp/master.log" 2>&1 &
 pids+=($!)
 "$QYV" cluster set-master "$master" >/dev/null
 until_true 10 in_ns m curl -sf -H "Authorization: Bearer $token" "http://$master/v1/health" ||
     bad "master starts" "$(tail -3 "$tmp/master.log")"
 declare -A npid
 for n in 1 2 3; do
-    in_ns "$n" "$QYV" node --listen "${addr[$n]}:7001" --ingress "${addr[$n]}:8080" --master "$master" \
+    ip netns exec "qvt-$n-$tag" "$QYV" node --listen "${addr[$n]}:7001" --ingress "${addr[$n]}:8080" --master "$master" \
         --name "node-$n" --data "$tmp/node$n" --token-file "$token_file" --capacity memory=512MiB,cpu=1 \
         >"$tmp/node$n.log" 2>&1 &
     npid[$n]=$!
@@ -109,9 +112,14 @@ down() { cli cluster list-nodes | grep -q 'node-3 .* down'; }
 until_true 10 down && ok "node 3 marked down" || bad "node 3 down" "$(cli cluster list-nodes 2>&1)"
 
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+stuck=0
 for p in "${pids[@]}"; do
     for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$p" 2>/dev/null && stuck=$((stuck + 1))
 done
+left=$(for n in "${names[@]}"; do ip netns pids "qvt-$n-$tag" 2>/dev/null; done | wc -l)
+[ $stuck -eq 0 ] && [ "$left" -eq 0 ] && ok "master and nodes stop on SIGTERM, nothing left in the namespaces" ||
+    bad "stop" "$stuck did not stop, $left processes left"
 grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/*.log &&
     bad "no sanitizer report" "$(grep -h -m1 -A30 -E 'Sanitizer|runtime error' "$tmp"/*.log | head -40)"
 echo "$passed passed, $failed failed, $skipped skipped"
