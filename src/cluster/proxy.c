@@ -3,6 +3,8 @@
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -21,6 +23,18 @@
  * as unreachable (a dead link answers nothing at all; libevent's HTTP
  * client has no connect timeout of its own). */
 #define CONNECT_TIMEOUT_MS 1000
+#define UNACKED_TIMEOUT_MS 1500
+/* Connections kept open to peers between requests (a new one for each
+ * would leave a TIME_WAIT socket behind per request), and for how long:
+ * well below the idle timeout of a node's ingress (30 s). */
+#define IDLE_MAX 256
+#define IDLE_MAX_AGE_NS (4 * 1000000000ull)
+
+typedef struct idle_conn {
+    route_peer *peer;
+    struct evhttp_connection *conn;
+    uint64_t since_ns;
+} idle_conn;
 
 struct proxy {
     struct event_base *base;
@@ -29,6 +43,8 @@ struct proxy {
     unsigned timeout_ms;
     route_table table;
     long in_flight;
+    idle_conn idle[IDLE_MAX];
+    size_t nidle;
 };
 
 /* A request being forwarded (or about to be). */
@@ -44,6 +60,8 @@ typedef struct forward {
     struct evhttp_connection *conn; /* to the peer, while a try is on */
     struct evhttp_request *req;     /* the try's request */
     struct event *connect_timer;    /* while connecting */
+    bool reused;               /* conn was kept from an earlier request */
+    bool fresh_retry;          /* sent again on a new connection after a kept one broke */
 } forward;
 
 static uint64_t now_ns(void)
@@ -71,6 +89,7 @@ proxy *proxy_new(struct event_base *base, const char *self, const proxy_local *l
 void proxy_free(proxy *p)
 {
     if (!p) return;
+    for (size_t i = 0; i < p->nidle; i++) evhttp_connection_free(p->idle[i].conn);
     route_table_free(&p->table);
     free(p->self);
     free(p);
@@ -82,6 +101,30 @@ bool proxy_set_routes(proxy *p, const json_t *routes, char *why, size_t whylen)
 }
 
 route_table *proxy_routes(proxy *p) { return &p->table; }
+
+void proxy_housekeeping(proxy *p)
+{
+    uint64_t now = now_ns();
+    size_t kept = 0;
+    for (size_t i = 0; i < p->nidle; i++) {
+        if (now - p->idle[i].since_ns < IDLE_MAX_AGE_NS) p->idle[kept++] = p->idle[i];
+        else evhttp_connection_free(p->idle[i].conn);
+    }
+    p->nidle = kept;
+}
+
+/* A kept connection to peer, young enough; NULL if none. */
+static struct evhttp_connection *take_idle(proxy *p, route_peer *peer)
+{
+    uint64_t now = now_ns();
+    for (size_t i = p->nidle; i-- > 0;)
+        if (p->idle[i].peer == peer && now - p->idle[i].since_ns < IDLE_MAX_AGE_NS) {
+            struct evhttp_connection *conn = p->idle[i].conn;
+            p->idle[i] = p->idle[--p->nidle];
+            return conn;
+        }
+    return NULL;
+}
 long proxy_in_flight(const proxy *p) { return p->in_flight; }
 
 static const char *header_of(const http_request *r, const char *name)
@@ -182,20 +225,41 @@ static void free_connection(evutil_socket_t fd, short what, void *arg)
     evhttp_connection_free(arg);
 }
 
+/* Done with f's connection: kept for the next request to its peer after
+ * an answer (libevent has settled it before calling back, and connects
+ * it again if it was closed), else freed. libevent still uses it when
+ * the callback returns, and frees none of its own: free it right after. */
+static void release_connection(forward *f, bool answered)
+{
+    proxy *p = f->p;
+    struct evhttp_connection *conn = f->conn;
+    f->conn = NULL;
+    if (answered && p->nidle < IDLE_MAX) {
+        p->idle[p->nidle++] = (idle_conn){f->peer, conn, now_ns()};
+        return;
+    }
+    struct timeval now = {0, 0};
+    if (event_base_once(p->base, -1, EV_TIMEOUT, free_connection, conn, &now) != 0)
+        log_json(LOG_WARN, "cannot schedule freeing a connection", NULL);
+}
+
+static void send_to_peer(forward *f);
+
 static void on_response(struct evhttp_request *req, void *arg)
 {
     forward *f = arg;
     stop_connect_timer(f);
-    /* libevent still uses the connection when this returns, and frees it
-     * itself in none of the cases seen here (a refused connect, an
-     * answer with Connection: close): free it right after. */
-    struct timeval now = {0, 0};
-    if (event_base_once(f->p->base, -1, EV_TIMEOUT, free_connection, f->conn, &now) != 0)
-        log_json(LOG_WARN, "cannot schedule freeing a connection", NULL);
-    f->conn = NULL;
+    int code = req ? evhttp_request_get_response_code(req) : 0;
+    release_connection(f, code != 0);
     f->p->in_flight--;
     f->peer->active--;
-    int code = req ? evhttp_request_get_response_code(req) : 0;
+    if (code == 0 && f->reused && !f->fresh_retry && route_method_idempotent(f->r->method)) {
+        /* A kept connection the peer had closed meanwhile says nothing
+         * about the peer: once more on a new connection. */
+        f->fresh_retry = true;
+        send_to_peer(f);
+        return;
+    }
     if (code == 0) {
         unreachable(f, "no answer (connection refused or broken)");
         return;
@@ -276,7 +340,9 @@ static void send_to_peer(forward *f)
         unreachable(f, "its ingress address is not HOST:PORT");
         return;
     }
-    struct evhttp_connection *conn = evhttp_connection_base_new(p->base, NULL, host, port);
+    struct evhttp_connection *conn = f->fresh_retry ? NULL : take_idle(p, f->peer);
+    f->reused = conn != NULL;
+    if (!conn) conn = evhttp_connection_base_new(p->base, NULL, host, port);
     struct evhttp_request *req = conn ? evhttp_request_new(on_response, f) : NULL;
     if (!req) {
         if (conn) evhttp_connection_free(conn);
@@ -291,9 +357,6 @@ static void send_to_peer(forward *f)
         if (!hop_by_hop(r->headers[i].name)) evhttp_add_header(out, r->headers[i].name, r->headers[i].value);
     if (!header_of(r, "Host")) evhttp_add_header(out, "Host", f->peer->ingress);
     evhttp_add_header(out, PROXY_FORWARDED_HEADER, *p->self ? p->self : "master");
-    /* One connection per forwarded request: libevent frees a connection
-     * of its own only once it closes (reuse is for later). */
-    evhttp_add_header(out, "Connection", "close");
     const char *xff = header_of(r, "X-Forwarded-For");
     char forwarded_for[600];
     snprintf(forwarded_for, sizeof forwarded_for, "%s%s%s", xff ? xff : "", xff ? ", " : "", r->peer);
@@ -319,6 +382,13 @@ static void send_to_peer(forward *f)
     int started = evhttp_make_request(conn, req, type, uri);
     free(uri);
     if (started == 0) {
+        /* Sent bytes not acknowledged for this long (the peer's link is
+         * gone) break the connection, kept or new: the request is then
+         * retried elsewhere instead of hanging for TCP's minutes. */
+        struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+        int sock = bev ? bufferevent_getfd(bev) : -1;
+        unsigned user_timeout = UNACKED_TIMEOUT_MS;
+        if (sock >= 0) setsockopt(sock, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
         f->connect_timer = evtimer_new(p->base, on_connect_timeout, f);
         struct timeval t = {CONNECT_TIMEOUT_MS / 1000, (CONNECT_TIMEOUT_MS % 1000) * 1000};
         if (f->connect_timer) evtimer_add(f->connect_timer, &t);

@@ -6,8 +6,10 @@
  * forwarded to the chosen node's ingress with libevent's HTTP client, on
  * the event loop, never blocking it.
  *
+ * Connections to peers are kept for the next requests (a few seconds).
  * A node that cannot be reached (no connection, or the connection broke
- * before an answer) is marked down at once, and an idempotent request
+ * before an answer; a kept connection that broke is first tried again on
+ * a new one) is marked down at once, and an idempotent request
  * (GET, HEAD, PUT, DELETE, OPTIONS) is sent again to another endpoint;
  * others get 502. A forwarded request carries PROXY_FORWARDED_HEADER
  * naming the node that forwarded it: a node receiving one never forwards
@@ -50,5 +52,9 @@ void proxy_handle(proxy *p, http_exchange *x, const http_request *r, route_entry
 
 /* Requests forwarded and not answered yet. */
 long proxy_in_flight(const proxy *p);
+
+/* Close the connections to peers kept idle too long (call every few
+ * hundred ms). */
+void proxy_housekeeping(proxy *p);
 
 #endif

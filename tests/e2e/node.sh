@@ -171,6 +171,17 @@ grep -q '"path":"/e/fwd"' "$tmp/node-b.log" && ok "node-b ran the forwarded requ
 check "a forwarded request is never forwarded again" 502 'does not run the app' -H 'X-Qyvol-Forwarded: node-x' "http://127.0.0.1:$ia/e/loop"
 check "POST forwarded with its body" 200 '^body: posted$' -d posted "http://127.0.0.1:$ia/e/post"
 
+# --- node-b restarts: node-a's kept connections to it broke, which is no
+# reason to count node-b down
+stop_node "$b" node-b
+mv "$tmp/node-b.log" "$tmp/node-b.first.log"
+start_node node-b "$pb" "$ib" || exit 1
+b=$node_pid
+wait_for "node-b runs the app again" curl -sf -o /dev/null "http://127.0.0.1:$ib/e/back"
+check "forwarded to the restarted node-b" 200 '^header: HTTP_X_QYVOL_FORWARDED=node-a$' "http://127.0.0.1:$ia/e/again"
+grep -q '"message":"a node could not be reached".*"node":"node-b"' "$tmp/node-a.log" &&
+    bad "node-b not counted down" "$(grep -m1 'could not be reached' "$tmp/node-a.log")" || ok "node-b not counted down"
+
 # --- a dead endpoint first in the list: idempotent requests are retried
 plan 0 1 0 dead
 wait_for "routes with a dead node" curl -s -o /dev/null "http://127.0.0.1:$ia/e/warm"

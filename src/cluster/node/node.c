@@ -169,6 +169,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     node *n = arg;
     runtime_housekeeping(n->rt);
+    proxy_housekeeping(n->proxy);
     remake_status(n);
     for (node_port **at = &n->closing_ports; *at;) {
         node_port *np = *at;
