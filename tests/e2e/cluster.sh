@@ -131,6 +131,21 @@ nodeport() { for i in 1 2 3; do curl -sf "http://127.0.0.1:$hp/world" | grep -q 
 # checks every node's own address.)
 until_true 10 nodeport && ok "--port: the app answers on its NodePort" || bad "NodePort" "$(curl -s "http://127.0.0.1:$hp/world")"
 expect "remove the second app" 0 "" "$QYV" cluster remove hello
+# --nodes: the guide's "desplegar en nodos específicos".
+expect "deploy --nodes" 0 "" "$QYV" cluster deploy examples/http-hello/app.qyv --replicas 4 --nodes node-1,node-2
+only_12() { "$QYV" cluster status hello --output json | python3 -c 'import json,sys; p=json.load(sys.stdin)["placement"]; sys.exit(0 if sorted(p) == ["node-1","node-2"] and sum(v["ready"] for v in p.values()) == 4 else 1)'; }
+until_true 10 only_12 && ok "--nodes node-1,node-2: replicas only there" || bad "--nodes" "$("$QYV" cluster status hello 2>&1)"
+expect "deploy --nodes naming no node" 1 "not a node" "$QYV" cluster deploy examples/http-hello/app.qyv --nodes node-9
+expect "remove hello" 0 "" "$QYV" cluster remove hello
+# logs --follow: lines from the nodes as they come.
+"$QYV" cluster logs web --follow >"$tmp/follow" 2>&1 &
+fpid=$!
+sleep 0.5
+for _ in 1 2 3 4 5 6; do curl -s -o /dev/null "http://127.0.0.1:${iport[1]}/web/followed"; done
+followed() { grep -q '"path":"/web/followed"' "$tmp/follow"; }
+until_true 5 followed && ok "cluster logs --follow streams new lines" || bad "logs --follow" "$(head -c 300 "$tmp/follow")"
+kill "$fpid" 2>/dev/null
+wait "$fpid" 2>/dev/null
 placement=$("$QYV" cluster status web --output json | python3 -c 'import json,sys; p=json.load(sys.stdin)["placement"]; print(" ".join(str(c) for c in sorted(p[k]["wanted"] for k in p)))')
 [ "$placement" = "3 3 4" ] && ok "replicas spread 4/3/3" || bad "spread" "$placement"
 
