@@ -31,6 +31,8 @@ endif
 
 ENGINE_SRC := $(wildcard src/engine/*.c)
 CLI_SRC := $(wildcard src/cli/*.c) $(wildcard src/app/*.c)
+# `qyv node` (src/cluster/node/) links into qyv with the commands.
+CLI_SRC += $(wildcard src/cluster/node/*.c)
 WASI_SRC := $(wildcard src/wasi/*.c)
 SERVE_SRC := $(wildcard src/serve/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -78,7 +80,7 @@ $(CLUSTER_LIB): $(call obj,$(CLUSTER_SRC))
 
 # The master (src/cluster/master/), linked into qyv.
 MASTER_SRC := $(wildcard src/cluster/master/*.c)
-$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(call obj,$(MASTER_SRC)) $(CLUSTER_LIB) $(MANIFEST_LIB) $(WASI_LIB) $(ENGINE_LIB)
+$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(call obj,$(MASTER_SRC)) $(CLUSTER_LIB) $(MANIFEST_LIB) $(WASI_LIB) $(BUILD)/libqyvol_component.a $(ENGINE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -lhttp_parser -ljansson $(CLUSTER_LIBS) $(LDLIBS)
 
 $(BUILD)/spectest: $(call obj,$(SPECTEST_SRC)) $(ENGINE_LIB)
@@ -113,6 +115,20 @@ $(BUILD)/tests/test_cluster_cli: $(BUILD)/obj/tests/unit/test_cluster_cli.o \
 $(BUILD)/tests/test_bundle: $(BUILD)/obj/tests/unit/test_bundle.o $(CLUSTER_LIB) $(MANIFEST_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -larchive -lcrypto -lcmocka $(LDLIBS)
+
+# A node's routing choices and capacity, tested without sockets.
+$(BUILD)/tests/test_route_table: $(BUILD)/obj/tests/unit/test_route_table.o $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LDLIBS)
+$(BUILD)/tests/test_capacity: $(BUILD)/obj/tests/unit/test_capacity.o $(CLUSTER_LIB) $(MANIFEST_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+# The serving runtime on its own API (it forks replicas of the echo example).
+RUNTIME_TEST_OBJ := $(call obj,$(filter-out src/serve/server.c,$(SERVE_SRC)) $(wildcard src/app/*.c))
+$(BUILD)/tests/test_serve_runtime: $(BUILD)/obj/tests/unit/test_serve_runtime.o $(RUNTIME_TEST_OBJ) $(MANIFEST_LIB) $(WASI_LIB) $(ENGINE_LIB) | examples
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out examples,$^) -lyaml -levent -lhttp_parser -ljansson -lcmocka $(LDLIBS)
 
 # The corpus tests read the spec tests' JSON scripts.
 $(BUILD)/tests/test_validate_corpus: LDLIBS += -ljansson
@@ -249,6 +265,19 @@ $(BUILD)/fuzz/fuzz_manifest_nesting: tests/manifest/fuzz_manifest_nesting.c $(MA
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/manifest/fuzz_manifest_nesting.c $(MANIFEST_SRC) -lyaml $(LDLIBS)
 fuzz: $(BUILD)/fuzz/fuzz_manifest_nesting
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: qyv, the systemd units
+# (contrib/systemd/, with qyv's path filled in) and the docs.
+PREFIX ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+.PHONY: install
+install: $(BUILD)/qyv
+	install -D -m 755 $(BUILD)/qyv $(DESTDIR)$(PREFIX)/bin/qyv
+	for u in contrib/systemd/*.service; do \
+	    sed 's|@BINDIR@|$(PREFIX)/bin|g' $$u >$(BUILD)/$$(basename $$u) && \
+	    install -D -m 644 $(BUILD)/$$(basename $$u) $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; \
+	done
+	for d in README.md docs/*.md; do install -D -m 644 $$d $(DESTDIR)$(PREFIX)/share/doc/qyvol/$$(basename $$d) || exit 1; done
 
 clean:
 	rm -rf build $(EXAMPLE_APPS) $(EXAMPLE_HTTP_APPS)

@@ -17,10 +17,12 @@
 #   IWASM=path          WAMR iwasm, fast interpreter
 #                       (default /work/anchors/wamr/product-mini/platforms/linux/build/iwasm)
 #   QYVOL_RUNNER=path   runner binary (default $BUILD/bench/runner, built here)
+#   QYVOL_QYV=path      qyv, for the WASI programs (default $BUILD/qyv)
 #   BENCH_RUNS=3        runs per kernel and runtime (best is kept)
 #   BENCH_BUDGET=10     seconds: no further runs of a cell once its runs took this long
 #   BENCH_TIMEOUT=120   seconds: a single run taking longer is killed and fails
 #   BENCH_SCALE=1       multiply every kernel's N by this (e.g. 0.1 for a smoke test)
+#   BENCH_CLOCK=cpu     cpu: user + system time of each process; wall: wall-clock time
 #   WASI_TESTSUITE=dir  where to find the largest .wasm for the load benchmark
 set -u
 export LC_ALL=C
@@ -31,6 +33,7 @@ RUNS=${BENCH_RUNS:-3}
 BUDGET=${BENCH_BUDGET:-10}
 TIMEOUT=${BENCH_TIMEOUT:-120}
 SCALE=${BENCH_SCALE:-1}
+CLOCK=${BENCH_CLOCK:-cpu}
 WASI_TESTSUITE=${WASI_TESTSUITE:-/work/shared/wasi-testsuite/tests/rust/testsuite/wasm32-wasip1}
 LOG=${TMPDIR:-/tmp}/qyvol-bench.$$.log
 
@@ -46,11 +49,31 @@ KERNELS=(
     "crc32 1000"
     "nbody 100000"
 )
+# Larger programs (bench/programs/): what real code does, rather than one
+# hot loop each. Sized the same way.
+PROGRAMS=(
+    "bytecode 3000"
+    "json 1500"
+    "lz 120"
+    "regex 200"
+    "sortnet 400"
+    "pagecache 80000"
+)
+# WASI commands written in Rust with its standard library (bench/rust/):
+# run as commands (`wasm3 FILE N`, `iwasm FILE N`, `qyv run FILE -- N`,
+# the native build `FILE N`), each printing "checksum C". The Rust
+# examples of examples/ exit within microseconds, too little to time, so
+# this program stands for them.
+WASI_PROGRAMS=(
+    "wordfreq 400"
+)
+is_program() { [[ " ${PROGRAMS[*]} ${WASI_PROGRAMS[*]} " == *" $1 "* ]]; }
+is_wasi() { [[ " ${WASI_PROGRAMS[*]} " == *" $1 "* ]]; }
 
 selected=("$@")
 for k in "${selected[@]}"; do
-    if [[ " ${KERNELS[*]} " != *" $k "* ]]; then
-        echo "error: unknown kernel $k (kernels: $(printf '%s\n' "${KERNELS[@]}" | cut -d' ' -f1 | tr '\n' ' '))" >&2
+    if [[ " ${KERNELS[*]} ${PROGRAMS[*]} ${WASI_PROGRAMS[*]} " != *" $k "* ]]; then
+        echo "error: unknown kernel $k (kernels and programs: $(printf '%s\n' "${KERNELS[@]}" "${PROGRAMS[@]}" "${WASI_PROGRAMS[@]}" | cut -d' ' -f1 | tr '\n' ' '))" >&2
         exit 2
     fi
 done
@@ -77,6 +100,11 @@ if [ -n "$RUNNER" ] && [ ! -x "$RUNNER" ]; then
     RUNNER=
 fi
 
+QYV=${QYVOL_QYV:-$BUILD/qyv}
+if [ ! -x "$QYV" ] && ! make -s BUILD="$BUILD" "$BUILD/qyv" >"$LOG" 2>&1; then
+    notes+=("qyvol: $QYV does not build (the WASI programs need it)")
+fi
+
 WASM3=${WASM3:-/work/anchors/wasm3/build/wasm3}
 if [ ! -x "$WASM3" ]; then
     notes+=("wasm3: not found at $WASM3 (set WASM3=/path/to/wasm3); column skipped")
@@ -89,8 +117,16 @@ fi
 
 # ------------------------------------------------------------------ helpers
 # measure CMD...: run once under the timeout; sets T (wall seconds) and OUT.
+# With BENCH_CLOCK=cpu (the default) T is the CPU time (user + system) of
+# the process instead: on a shared machine it does not count the time spent
+# waiting for a CPU, which wall-clock time does.
 measure() {
-    local s e rc
+    local s e rc TIMEFORMAT='%3U %3S'
+    if [ "$CLOCK" = cpu ]; then
+        { time { OUT=$(timeout "$TIMEOUT" "$@" 2>&1); rc=$?; }; } 2>"$LOG.time"
+        T=$(awk '{ printf "%.6f", $1 + $2 }' "$LOG.time")
+        return $rc
+    fi
     s=$EPOCHREALTIME
     OUT=$(timeout "$TIMEOUT" "$@" 2>&1)
     rc=$?
@@ -159,15 +195,15 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # ------------------------------------------------------------------ run
 rows=()
 fail=0
-log_w3=() log_wa=() log_qv=() log_sp=()
+log_w3=() log_wa=() log_qv=() log_sp=() log_spp=()
 
 echo "wasm3:  ${WASM3:-none}"
 [ -n "$IWASM" ] && echo "wamr:   $IWASM (fast interpreter)"
 echo "qyvol:  ${RUNNER:-none}"
-echo "times:  wall clock, best of $RUNS runs (fewer once a cell took ${BUDGET}s) minus best of $RUNS runs with N=0"
+echo "times:  $CLOCK time, best of $RUNS runs (fewer once a cell took ${BUDGET}s) minus best of $RUNS runs with N=0"
 echo
 
-for entry in "${KERNELS[@]}"; do
+for entry in "${KERNELS[@]}" "${PROGRAMS[@]}" "${WASI_PROGRAMS[@]}"; do
     read -r name n growth <<<"$entry"
     if [ ${#selected[@]} -gt 0 ] && [[ " ${selected[*]} " != *" $name "* ]]; then
         continue
@@ -177,6 +213,13 @@ for entry in "${KERNELS[@]}"; do
         print ((v < 1) ? 1 : v) }')
     wasm=$BUILD/bench/$name.wasm
     printf '%-8s n=%-9s' "$name" "$n"
+    if is_wasi "$name"; then
+        kind3=wasi kinda=wasi kindq=wasi
+        cmd3=("$WASM3" "$wasm") cmda=("$IWASM" "$wasm") cmdq=("$QYV" run "$wasm" --)
+    else
+        kind3=wasm3 kinda=iwasm kindq=qyvol
+        cmd3=("$WASM3" --func run "$wasm") cmda=("$IWASM" -f run "$wasm") cmdq=("$RUNNER" "$wasm")
+    fi
 
     if ! bench native "$name" "$BUILD/bench/native/$name"; then
         echo " $ERR"
@@ -190,7 +233,7 @@ for entry in "${KERNELS[@]}"; do
     w3=n/a wa=n/a qv=n/a sp=n/a
     t_w3='' t_wa='' t_qv=''
     if [ -n "$WASM3" ]; then
-        if bench wasm3 "$name" "$WASM3" --func run "$wasm"; then
+        if bench "$kind3" "$name" "${cmd3[@]}"; then
             if [ "$SUM" = "$sum_nat" ]; then
                 t_w3=$BEST
                 w3=$(ratio "$t_w3" "$t_nat")
@@ -207,7 +250,7 @@ for entry in "${KERNELS[@]}"; do
         show wasm3 "$t_w3" "$w3"
     fi
     if [ -n "$IWASM" ]; then
-        if bench iwasm "$name" "$IWASM" -f run "$wasm"; then
+        if bench "$kinda" "$name" "${cmda[@]}"; then
             if [ "$SUM" = "$sum_nat" ]; then
                 t_wa=$BEST
                 wa=$(ratio "$t_wa" "$t_nat")
@@ -223,14 +266,14 @@ for entry in "${KERNELS[@]}"; do
         show wamr "$t_wa" "$wa"
     fi
     if [ -n "$RUNNER" ]; then
-        if bench qyvol "$name" "$RUNNER" "$wasm"; then
+        if bench "$kindq" "$name" "${cmdq[@]}"; then
             if [ "$SUM" = "$sum_nat" ]; then
                 t_qv=$BEST
                 qv=$(ratio "$t_qv" "$t_nat")
                 log_qv+=("$qv")
                 if [ -n "$t_w3" ]; then
                     sp=$(ratio "$t_w3" "$t_qv")
-                    log_sp+=("$sp")
+                    if is_program "$name $n" || is_program "$name"; then log_spp+=("$sp"); else log_sp+=("$sp"); fi
                 fi
             else
                 qv=MISMATCH
@@ -272,15 +315,14 @@ for r in "${rows[@]}"; do
     fi
 done
 gw3=$(geomean "${log_w3[@]}") gwa=$(geomean "${log_wa[@]}")
-gqv=$(geomean "${log_qv[@]}") gsp=$(geomean "${log_sp[@]}")
+gqv=$(geomean "${log_qv[@]}") gsp=$(geomean "${log_sp[@]}" "${log_spp[@]}")
 if [ -n "$IWASM" ]; then
     echo "| geomean | | | $gw3 | $gwa | $gqv | $gsp |"
 else
     echo "| geomean | | | $gw3 | $gqv | $gsp |"
 fi
-if [ "$gsp" != n/a ] && [ ${#log_sp[@]} -lt ${#rows[@]} ]; then
-    echo "(speedup geomean over ${#log_sp[@]} of ${#rows[@]} kernels)"
-fi
+echo
+echo "qyvol speedup vs wasm3, geometric mean: kernels $(geomean "${log_sp[@]}") (${#log_sp[@]}), programs $(geomean "${log_spp[@]}") (${#log_spp[@]}); lowest $(printf '%s\n' "${log_sp[@]}" "${log_spp[@]}" | sort -n | head -1)"
 
 # ------------------------------------------------------------------ module load
 echo
@@ -307,4 +349,5 @@ if [ ${#notes[@]} -gt 0 ]; then
     printf 'note: %s\n' "${notes[@]}"
 fi
 [ -n "$RUNNER" ] && rm -f "$LOG"
+rm -f "$LOG.time"
 exit $fail

@@ -15,7 +15,7 @@ PACKAGES=(
     libcurl4-openssl-dev                         # the cluster API client (qyv cluster)
     rustc libstd-rust-dev-wasm32                 # Rust WASI guests (examples)
     hyperfine curl wrk nginx-light               # benchmarks (bench/, bench/http)
-    python3                                      # raw-socket HTTP tests (tests/e2e)
+    python3 iproute2 iputils-ping                # raw-socket HTTP tests, network namespaces (tests/e2e)
 )
 
 # promtool, Prometheus' checker (tests/e2e/serve.sh checks /_qyvol/metrics
@@ -25,13 +25,31 @@ PACKAGES=(
 PROMTOOL_DIR=/opt/qyvol-tools
 have_promtool() { command -v promtool >/dev/null || [ -x "$PROMTOOL_DIR/promtool" ]; }
 
+# Node and npm run jco (below). A machine may have Node from elsewhere
+# (with npm bundled): then Debian's are not asked for.
+command -v npm >/dev/null || PACKAGES+=(nodejs npm)
+
+# jco (npm's @bytecodealliance/jco) wraps core modules into WASI 0.2
+# components for the component tests (mk/component-tests.mk). Installed
+# from the npm registry into its own prefix, pinned, only when missing.
+JCO_VERSION=1.35.0
+JCO_DIR=/opt/qyvol-tools/jco
+have_jco() { [ "$("$JCO_DIR/node_modules/.bin/jco" --version 2>/dev/null)" = "$JCO_VERSION" ]; }
+install_jco() {
+    have_jco && return 0
+    echo "deps.sh: installing jco $JCO_VERSION (npm) into $JCO_DIR"
+    "${SUDO[@]}" mkdir -p "$JCO_DIR" &&
+        "${SUDO[@]}" npm install --prefix "$JCO_DIR" --no-audit --no-fund --loglevel=error \
+            "@bytecodealliance/jco@$JCO_VERSION" >/dev/null
+}
+
 missing=()
 for p in "${PACKAGES[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$p")
     fi
 done
-[ ${#missing[@]} -eq 0 ] && have_promtool && exit 0
+[ ${#missing[@]} -eq 0 ] && have_promtool && have_jco && exit 0
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -55,7 +73,10 @@ if ! have_promtool; then
     echo "deps.sh: extracting promtool from the prometheus package into $PROMTOOL_DIR"
     extract_promtool || { "${SUDO[@]}" apt-get update -qq && extract_promtool; }
 fi
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+    install_jco
+    exit
+fi
 echo "deps.sh: installing ${missing[*]}"
 
 # Refresh the package lists only when apt does not know a package we need
@@ -73,3 +94,4 @@ elif ! install; then
     "${SUDO[@]}" apt-get update -qq
     install
 fi
+install_jco

@@ -93,6 +93,16 @@ run_wasi_suites() {
     run_counted "WASI escapes$label" tests/wasi/escape/run.sh "$build"
     step "WASI sandbox: manifest grants$label"
     run_counted "WASI grants$label" tests/wasi/grants/run.sh "$build"
+    step "WASI test suite as components$label"
+    run_counted "WASI test suite as components$label" tests/wasitest/components.sh "$build" "$SHARED"
+    step "WASI sandbox: path escapes through a component$label"
+    run_counted "WASI escapes through a component$label" \
+        env ESCAPE_WASM=build/tests/wasi/escape.component.wasm tests/wasi/escape/run.sh "$build"
+    step "WASI sandbox: manifest grants through a component$label"
+    run_counted "WASI grants through a component$label" \
+        env GRANTS_WASM=build/tests/wasi/grants.component.wasm tests/wasi/grants/run.sh "$build"
+    step "components end to end$label"
+    run_counted "components$label" tests/e2e/components.sh "$build"
     step "examples through qyv run$label"
     run_counted "examples$label" tests/e2e/examples.sh "$build"
     step "qyv serve end to end$label"
@@ -105,6 +115,16 @@ run_wasi_suites() {
     run_counted "hardening$label" tests/e2e/harden.sh "$build"
     step "qyv cluster commands before any master$label"
     run_counted "qyv cluster CLI$label" tests/e2e/cluster_cli.sh "$build"
+    step "the serving runtime through reloads$label"
+    run_counted "runtime reloads$label" tests/e2e/runtime.sh "$build"
+    step "qyv node end to end$label"
+    run_counted "qyv node$label" tests/e2e/node.sh "$build"
+    step "a cluster: a master and three nodes end to end$label"
+    run_counted "cluster$label" tests/e2e/cluster.sh "$build"
+    step "a cluster across network namespaces$label"
+    run_counted "cluster in namespaces$label" tests/e2e/cluster_netns.sh "$build"
+    step "deadlines around host calls$label"
+    run_counted "deadlines$label" tests/e2e/timeouts.sh "$build"
 }
 
 # expect_cli STATUS PATTERN CMD...: run qyv, check its exit status and that
@@ -132,6 +152,9 @@ fi
 step "build (gcc, warnings are errors)"
 gcc_ok=1
 make -j"$JOBS" WERROR=1 >"$LOG/build.out" 2>&1 || { cat "$LOG/build.out"; fail_step "gcc build"; gcc_ok=0; }
+# The WASI test suite's programs as components (jco; tests/wasitest/components.sh).
+make -j"$JOBS" wasi-components SHARED="$SHARED" >"$LOG/wasi-components.out" 2>&1 ||
+    { tail -20 "$LOG/wasi-components.out"; fail_step "WASI suite components (make wasi-components)"; }
 
 step "build (clang-19, warnings are errors)"
 make -j"$JOBS" WERROR=1 CC=clang-19 BUILD=build/clang >"$LOG/clang.out" 2>&1 ||
@@ -156,7 +179,8 @@ fi
 step "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 asan_ok=1
 asan_targets=(build/asan/spectest build/asan/qyv build/asan/wasitest build/asan/tests/wasi/escape.wasm
-              build/asan/tests/wasi/escape-racer build/asan/tests/wasi/grants.wasm build/asan/tests/e2e/cat.wasm)
+              build/asan/tests/wasi/escape-racer build/asan/tests/wasi/grants.wasm
+              build/asan/tests/timeouts/hostloop.wasm build/asan/tests/e2e/cat.wasm)
 for t in tests/unit/test_*.c tests/manifest/test_*.c; do asan_targets+=("build/asan/tests/$(basename "$t" .c)"); done
 make -j"$JOBS" SAN=address OPT=-O1 BUILD=build/asan "${asan_targets[@]}" >"$LOG/asan.out" 2>&1 || { cat "$LOG/asan.out"; fail_step "asan build"; asan_ok=0; }
 
@@ -210,6 +234,11 @@ else
     mkdir -p "$hcorpus"
     cp tests/fuzz/http_seeds/* "$hcorpus"/
     fuzz_for "HTTP front fuzzing" $((FUZZ_SECONDS / 3)) build/fuzz/fuzz_http "$hcorpus"
+    # Components, for a third of the time, from the test components.
+    ccorpus="$LOG/component-corpus"
+    mkdir -p "$ccorpus"
+    cp build/testcomp/*.wasm build/tests/components/*.component.wasm "$ccorpus"/ 2>/dev/null
+    fuzz_for "component fuzzing" $((FUZZ_SECONDS / 3)) build/fuzz/fuzz_component "$ccorpus" -rss_limit_mb=4096
     # The manifest parser, for a third of the time, from the test manifests.
     mcorpus="$LOG/manifest-corpus"
     mkdir -p "$mcorpus"
@@ -270,8 +299,16 @@ if [ $gcc_ok -eq 1 ]; then
     expect_cli 0 '^usage: qyv run' $q run --help
     expect_cli 0 '^usage: qyv serve' $q serve --help
     expect_cli 2 'no apps given' $q serve
+    expect_cli 0 '^usage: qyv node' $q node --help
+    expect_cli 2 'listen ADDR:PORT is needed' $q node --data "$LOG" --token-file "$LOG/none"
+    expect_cli 2 "capacity: unknown capacity 'disk'" $q node --capacity disk=1G
+    expect_cli 1 'cannot read .*none: No such file' $q node --listen 127.0.0.1:1 --data "$LOG/node" --token-file "$LOG/none"
     printf hello >"$LOG/five"
     expect_cli 5 'status 5' bash -c "$q run $t/wasi_unstable.wasm <$LOG/five; s=\$?; echo status \$s; exit \$s"
+    expect_cli 0 'app.component.wasm: ok \(component\)$' $q validate-wasm examples/hello-component/app.component.wasm
+    expect_cli 0 '^Hola from a Qyvol component!$' $q run examples/hello-component/app.qyv
+    expect_cli 0 'qyv-node.service' bash -c "make -s install PREFIX=/opt/qyvol DESTDIR='$LOG/inst' >/dev/null &&
+        '$LOG/inst/opt/qyvol/bin/qyv' version >/dev/null && grep -l 'ExecStart=/opt/qyvol/bin/qyv node' '$LOG/inst/opt/qyvol/lib/systemd/system/'*.service"
     [ $cli_ok -eq 1 ] && echo "$cli_checks CLI checks passed (qyv invoke build/examples/fib.wasm fib 30 -> 832040, ...)"
     [ $cli_ok -eq 1 ] || fail_step "CLI smoke test"
 else

@@ -133,6 +133,28 @@ int qv_wasi_open_beneath(int dir, const char *path, int flags, bool no_openat2);
  * (then *trap is a QV_TRAP_HOST trap saying so). */
 int qv_wasi_run(qv_wasi *wasi, qv_store *store, qv_instance *instance, qv_trap **trap);
 
+/* ---------------------------------------------------------------- WASI 0.2 */
+
+/* WASI 0.2 (preview 2) for components, on the same context and sandbox:
+ * defines in `host` the interfaces wasi:cli (environment, exit, stdin,
+ * stdout, stderr, terminal-*), wasi:io (error, poll, streams),
+ * wasi:clocks (monotonic-clock, wall-clock), wasi:random (random,
+ * insecure, insecure-seed) and wasi:filesystem (types, preopens), matching
+ * any 0.2.x import. `wasi` must outlive the instances using them.
+ * With wasi NULL the host serves any number of contexts: each instance
+ * uses the one given by qv_wasip2_bind (define once per process, bind per
+ * instance). */
+struct qv_chost;
+struct qv_cinstance;
+bool qv_wasip2_define(qv_wasi *wasi, struct qv_chost *host);
+/* The context of an instance of a host defined with wasi NULL (it is the
+ * instance's qv_cinstance_set_data). */
+void qv_wasip2_bind(struct qv_cinstance *instance, qv_wasi *wasi);
+/* Call the component's wasi:cli/run export: as qv_wasi_run, the exit
+ * status (0 for ok, 1 for err, N for exit-with-code) or -1 with *trap.
+ * Binds `wasi` to the instance first. */
+int qv_wasip2_run(qv_wasi *wasi, struct qv_cinstance *instance, qv_trap **trap);
+
 #ifdef __cplusplus
 }
 #endif

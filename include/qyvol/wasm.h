@@ -144,6 +144,8 @@ qv_valtype qv_module_import_table_elem(const qv_module *module, size_t i);
 qv_valtype qv_module_import_global(const qv_module *module, size_t i, bool *mutable_);
 size_t qv_module_export_count(const qv_module *module);
 void qv_module_export(const qv_module *module, size_t i, const char **name, qv_externkind *kind);
+/* Type of an exported function (kind must be QV_EXTERN_FUNC). */
+qv_functype qv_module_export_functype(const qv_module *module, size_t i);
 
 /* ---------------------------------------------------------------- stores */
 
@@ -174,17 +176,24 @@ bool qv_store_charge(qv_store *store, uint64_t bytes);
 /* What the store has counted so far. */
 uint64_t qv_store_bytes(const qv_store *store);
 
-/* Fuel: when set, every loop back-edge and function call consumes one unit;
+/* Fuel: when set, every loop back-edge and function call consumes one unit
+ * (bulk memory and table instructions one per 256 bytes they touch);
  * running out traps with QV_TRAP_OUT_OF_FUEL. A negative value disables fuel
  * (the default). */
 void qv_store_set_fuel(qv_store *store, int64_t fuel);
 int64_t qv_store_fuel(const qv_store *store);
 
 /* Ask running code in this store to stop: it traps with QV_TRAP_INTERRUPTED
- * at the next back-edge or call. Safe to call from any thread or a signal
- * handler. The request stays set until qv_store_clear_interrupt(). */
+ * at the next back-edge, call, return from a host function or step of a
+ * bulk instruction (within a millisecond or so). Safe to call from any
+ * thread or a signal handler. The request stays set until
+ * qv_store_clear_interrupt(). */
 void qv_store_interrupt(qv_store *store);
 void qv_store_clear_interrupt(qv_store *store);
+/* Whether the store has been asked to stop. Host functions that may wait
+ * or work long look at it every millisecond or so and return early when
+ * it is set (whatever they return, the guest traps as soon as they do). */
+bool qv_store_interrupted(const qv_store *store);
 
 /* Opaque data for the embedder (e.g. the WASI context). */
 void qv_store_set_data(qv_store *store, void *data);

@@ -1,7 +1,8 @@
 /*
  * cmd_run.c — `qyv run [OPTIONS] FILE [--] [ARGS...]`: run a WASI command
- * module, either FILE.wasm configured by the options, or the app described
- * by FILE.qyv (options then add to or override what the manifest says).
+ * (a preview 1 module or a WASI 0.2 component), either FILE.wasm configured
+ * by the options, or the app described by FILE.qyv (options then add to or
+ * override what the manifest says).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,8 +18,9 @@
 static const char usage_text[] =
     "usage: qyv run [OPTIONS] FILE [--] [ARGS...]\n"
     "\n"
-    "Run a WebAssembly (WASI preview 1) program: FILE is an app manifest (.qyv)\n"
-    "or a module (.wasm). ARGS follow the manifest's args.\n"
+    "Run a WebAssembly program: FILE is an app manifest (.qyv), a WASI preview 1\n"
+    "module or a WASI 0.2 command component (.wasm). ARGS follow the manifest's\n"
+    "args.\n"
     "\n"
     "options:\n"
     "  --dir HOST[::GUEST][:ro]  give the guest the host folder HOST, seen as GUEST\n"

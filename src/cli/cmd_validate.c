@@ -1,14 +1,16 @@
 /*
  * cmd_validate.c — `qyv validate-wasm FILE...`: decode, validate and
- * compile each module, reporting the first error with its offset.
+ * compile each module or component, reporting the first error with its
+ * offset.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
+#include "qyvol/component.h"
 
-static const char usage_text[] = "usage: qyv validate-wasm FILE.wasm...\n";
+static const char usage_text[] = "usage: qyv validate-wasm FILE.wasm...  (core modules or components)\n";
 
 int cmd_validate_wasm(int argc, char **argv)
 {
@@ -42,11 +44,14 @@ int cmd_validate_wasm(int argc, char **argv)
             continue;
         }
         qv_error err;
-        qv_module *m = qv_module_new(bytes, len, &err);
+        bool component = qv_is_component(bytes, len);
+        qv_component *c = component ? qv_component_new(bytes, len, &err) : NULL;
+        qv_module *m = component ? NULL : qv_module_new(bytes, len, &err);
         free(bytes);
-        if (m) {
-            printf("%s: ok\n", argv[i]);
+        if (m || c) {
+            printf("%s: ok%s\n", argv[i], c ? " (component)" : "");
             qv_module_delete(m);
+            qv_component_delete(c);
         } else {
             printf("%s: error at offset 0x%zx: %s", argv[i], err.offset, err.message);
             if (err.func_index >= 0) printf(" (func %lld)", (long long)err.func_index);

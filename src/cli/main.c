@@ -25,6 +25,8 @@ static void usage(FILE *out)
             "  serve [OPTIONS] FILE.qyv...\n"
             "                       serve HTTP apps, a fresh instance per request;\n"
             "                       see qyv serve --help\n"
+            "  node --listen ADDR:PORT --data DIR --token-file FILE [OPTIONS]\n"
+            "                       run a cluster node; see qyv node --help\n"
             "  logs [APP] [--follow] [--level L]\n"
             "                       print the logs a running qyv serve kept\n"
             "  master --data DIR [OPTIONS]\n"
@@ -67,6 +69,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "logs")) return cmd_logs(argc - 1, argv + 1);
     if (!strcmp(cmd, "master")) return cmd_master(argc - 1, argv + 1);
+    if (!strcmp(cmd, "node")) return cmd_node(argc - 1, argv + 1);
     if (!strcmp(cmd, "invoke")) return cmd_invoke(argc - 1, argv + 1);
     if (!strcmp(cmd, "validate-wasm")) return cmd_validate_wasm(argc - 1, argv + 1);
     if (!strcmp(cmd, "validate")) return cmd_validate_manifest(argc - 1, argv + 1);

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "app/app.h"
+#include "qyvol/component.h"
 
 /* After asking the guest to stop, how long a blocked host call (a read on
  * a terminal, say) may keep it from stopping before the process ends. */
@@ -105,13 +106,18 @@ int run_module(const run_config *rc, bool no_openat2)
     uint8_t *bytes = rc->module ? NULL : cli_read_file(rc->module_path, &len);
     if (!rc->module && !bytes) return QYV_EXIT_CANNOT_RUN;
     qv_error err = {0};
-    qv_module *module = qv_module_new(rc->module ? rc->module : bytes, len, &err);
+    const uint8_t *binary = rc->module ? rc->module : bytes;
+    /* A component (WASI 0.2) runs its wasi:cli/run export instead of _start. */
+    bool is_component = qv_is_component(binary, len);
+    qv_component *component = is_component ? qv_component_new(binary, len, &err) : NULL;
+    qv_module *module = is_component ? NULL : qv_module_new(binary, len, &err);
     free(bytes);
-    if (!module) {
-        fprintf(stderr, "qyv run: %s: not a valid WebAssembly module: %s (at byte %zu)\n", rc->module_path,
-                err.message, err.offset);
+    if (!module && !component) {
+        fprintf(stderr, "qyv run: %s: not a valid WebAssembly %s: %s (at byte %zu)\n", rc->module_path,
+                is_component ? "component" : "module", err.message, err.offset);
         return QYV_EXIT_CANNOT_RUN;
     }
+    qv_chost *host = NULL;
     qv_store_limits limits = run_store_limits(rc->memory_bytes);
     qv_store *store = qv_store_new(&limits);
     qv_linker *linker = store ? qv_linker_new(store) : NULL;
@@ -133,7 +139,11 @@ int run_module(const run_config *rc, bool no_openat2)
         fprintf(stderr, "qyv run: %s: %s\n", rc->label, linker ? why : "out of memory");
         goto out;
     }
-    if (!qv_wasi_define(wasi, linker)) {
+    if (is_component && (!(host = qv_chost_new()) || !qv_wasip2_define(wasi, host))) {
+        fprintf(stderr, "qyv run: out of memory\n");
+        goto out;
+    }
+    if (!is_component && !qv_wasi_define(wasi, linker)) {
         fprintf(stderr, "qyv run: out of memory\n");
         goto out;
     }
@@ -141,14 +151,22 @@ int run_module(const run_config *rc, bool no_openat2)
     watchdog dog;
     bool watching = rc->timeout_ms && watchdog_start(&dog, store, rc->timeout_ms, rc->label);
     qv_trap *trap = NULL;
-    qv_instance *inst = qv_linker_instantiate(linker, module, &trap, &err);
+    qv_instance *inst = NULL;
+    qv_cinstance *cinst = NULL;
     int code = -1;
-    bool command = inst && is_command(inst);
-    if (command) code = qv_wasi_run(wasi, store, inst, &trap);
+    bool command = true;
+    if (is_component) {
+        cinst = qv_cinstance_new(store, component, host, &trap, &err);
+        if (cinst) code = qv_wasip2_run(wasi, cinst, &trap);
+    } else {
+        inst = qv_linker_instantiate(linker, module, &trap, &err);
+        command = !inst || is_command(inst);
+        if (inst && command) code = qv_wasi_run(wasi, store, inst, &trap);
+    }
     bool timed_out = watching && watchdog_stop(&dog);
     /* What the guest wrote must be out before we report on it. */
     fflush(stdout);
-    if (!inst && !trap) {
+    if (!inst && !cinst && !trap) {
         fprintf(stderr, "qyv run: %s: %s\n", rc->module_path, err.message);
         status = QYV_EXIT_CANNOT_RUN;
     } else if (inst && !command) {
@@ -168,10 +186,13 @@ int run_module(const run_config *rc, bool no_openat2)
         status = code >= 0 && code <= 255 ? code : 1;
     }
     if (trap) qv_trap_delete(trap);
+    qv_cinstance_delete(cinst);
 out:
     qv_wasi_delete(wasi);
     qv_linker_delete(linker);
     qv_store_delete(store);
     qv_module_delete(module);
+    qv_component_delete(component);
+    qv_chost_delete(host);
     return status;
 }

@@ -18,6 +18,7 @@
 
 #include "interp.h"
 #include "numeric.h"
+#include "op_count.h"
 #include "ops.h"
 #include "runtime.h"
 
@@ -33,6 +34,15 @@ int32_t qe_op_handlers[QE_I__COUNT];
 /* Events (taken branches and calls) between two polls of the interrupt
  * flag when no fuel is set: bounds the reaction time to an interrupt. */
 #define POLL_INTERVAL 65536
+
+/* Bulk instructions (memory.fill/copy/init, table.fill/copy/init/grow)
+ * work in steps of at most BULK_STEP bytes and pay one event per
+ * BULK_BYTES_PER_EVENT bytes before each step, so that a loop of large
+ * fills polls as often as a loop of branches taking as long, and a single
+ * 4 GiB fill still reacts to an interrupt within a step (well under a
+ * millisecond). */
+#define BULK_STEP (1u << 20)
+#define BULK_BYTES_PER_EVENT 256
 
 /* Host → WebAssembly re-entries allowed at once (each takes C stack). */
 #define MAX_NESTED_RUNS 256
@@ -143,14 +153,99 @@ static inline int64_t take_budget(qv_store *s)
     return b;
 }
 
-/* The budget ran out: check for interruption and refuel. Returns the new
- * budget with the current event paid for, or a negative trap code. */
+/* The budget ran out (it is negative: -budget events are owed): check for
+ * interruption and refuel. Returns the new budget with what was owed paid
+ * for, or a negative trap code. Without fuel the debt is forgiven: the
+ * budget only bounds the time between two looks at the interrupt flag. */
 enum { POLL_INTERRUPTED = -1, POLL_OUT_OF_FUEL = -2 };
-static int64_t poll_slow(qv_store *s)
+static int64_t poll_slow(qv_store *s, int64_t budget)
 {
     if (atomic_load_explicit(&s->interrupt, memory_order_relaxed)) return POLL_INTERRUPTED;
-    if (s->fuel == 0) return POLL_OUT_OF_FUEL;
-    return take_budget(s) - 1;
+    if (s->fuel >= 0) {
+        if (s->fuel < -budget) {
+            s->fuel = 0;
+            return POLL_OUT_OF_FUEL;
+        }
+        s->fuel += budget;
+    }
+    return take_budget(s);
+}
+
+/* Pay `events` out of the budget: the budget left, or a POLL_* code. */
+static inline int64_t spend(qv_store *s, int64_t budget, uint64_t events)
+{
+    budget -= (int64_t)events;
+    return budget < 0 ? poll_slow(s, budget) : budget;
+}
+
+/* The bulk instructions, in steps (see BULK_STEP). They return the budget
+ * left or a POLL_* code; an interrupted one has done some of its steps,
+ * which only code that is stopping could see. */
+static int64_t bulk_fill(qv_store *s, int64_t budget, uint8_t *dst, int byte, uint64_t n)
+{
+    while (n) {
+        uint64_t k = n < BULK_STEP ? n : BULK_STEP;
+        if ((budget = spend(s, budget, k / BULK_BYTES_PER_EVENT)) < 0) return budget;
+        memset(dst, byte, k);
+        dst += k;
+        n -= k;
+    }
+    return budget;
+}
+
+/* memmove in steps; overlapping ranges are walked in the safe direction. */
+static int64_t bulk_move(qv_store *s, int64_t budget, uint8_t *dst, const uint8_t *src, uint64_t n)
+{
+    bool backward = n && dst > src && dst < src + n;
+    while (n) {
+        uint64_t k = n < BULK_STEP ? n : BULK_STEP;
+        if ((budget = spend(s, budget, k / BULK_BYTES_PER_EVENT)) < 0) return budget;
+        if (backward) {
+            memmove(dst + n - k, src + n - k, k);
+        } else {
+            memmove(dst, src, k);
+            dst += k;
+            src += k;
+        }
+        n -= k;
+    }
+    return budget;
+}
+
+static int64_t bulk_fill_refs(qv_store *s, int64_t budget, void **dst, void *ref, uint64_t n)
+{
+    const uint64_t step = BULK_STEP / sizeof(void *);
+    while (n) {
+        uint64_t k = n < step ? n : step;
+        if ((budget = spend(s, budget, k * sizeof(void *) / BULK_BYTES_PER_EVENT)) < 0) return budget;
+        for (uint64_t i = 0; i < k; i++) dst[i] = ref;
+        dst += k;
+        n -= k;
+    }
+    return budget;
+}
+
+/* table.grow in steps. *result is the old size or -1 (the table
+ * unchanged), as the spec wants; an interrupted grow may have grown the
+ * table in part. */
+static int64_t bulk_table_grow(qv_store *s, int64_t budget, qv_table *t, uint32_t delta, void *init,
+                               uint32_t *result)
+{
+    uint32_t old = t->size;
+    *result = UINT32_MAX;
+    if ((uint64_t)old + delta > t->max) return budget;
+    const uint32_t step = BULK_STEP / sizeof(void *);
+    for (uint32_t left = delta; left;) {
+        uint32_t k = left < step ? left : step;
+        if ((budget = spend(s, budget, (uint64_t)k * sizeof(void *) / BULK_BYTES_PER_EVENT)) < 0) return budget;
+        if (qe_table_grow(t, k, init) < 0) {
+            t->size = old; /* the storage may stay larger; the size is what counts */
+            return budget;
+        }
+        left -= k;
+    }
+    *result = old;
+    return budget;
 }
 
 /* Set up a frame for `code` at nfp: zero the locals and copy the constants.
@@ -175,11 +270,10 @@ static qv_trap *run(qv_store *s, qv_func *entry, qe_slot *fp)
 #define LBL_BR_IMM(name) &&L_br_if_##name##_imm,
 #define LBL_IMM(name) &&L_##name##_imm,
 #define LBL_AI(code, name) &&L_##name##_ai,
+#define LBL_AA(code, name) &&L_##name##_aa,
+#define LBL_ADD_BR(name) &&L_add_br_if_##name, &&L_add_br_if_##name##_imm,
     static const void *const labels[] = {
-        QE_UNARY_OPS(LBL2) QE_BINARY_OPS(LBL2) QE_LOAD_OPS(LBL2) QE_STORE_OPS(LBL2)
-        QE_BRANCH_CMP_OPS(LBL_BR) QE_CONTROL_OPS(LBL1)
-        QE_BRANCH_CMP_OPS(LBL_BR_IMM) QE_BINARY_IMM_OPS(LBL_IMM)
-        QE_LOAD_OPS(LBL_AI) QE_STORE_OPS(LBL_AI)
+        QE_FOR_EACH_OP(LBL2, LBL1, LBL_BR, LBL_BR_IMM, LBL_IMM, LBL_AI, LBL_AA, LBL_ADD_BR)
     };
 #undef LBL2
 #undef LBL1
@@ -187,6 +281,8 @@ static qv_trap *run(qv_store *s, qv_func *entry, qe_slot *fp)
 #undef LBL_BR_IMM
 #undef LBL_IMM
 #undef LBL_AI
+#undef LBL_AA
+#undef LBL_ADD_BR
     const char *const handler_base = (const char *)&&L_unreachable;
     if (!entry) {
         for (int i = 0; i < QE_I__COUNT; i++)
@@ -216,20 +312,25 @@ static qv_trap *run(qv_store *s, qv_func *entry, qe_slot *fp)
 
 #define W(k) (pc[k])
 #define R(k) (fp[pc[k]])
-#define DISPATCH() goto *(const void *)(handler_base + (int32_t)pc[0])
+#define DISPATCH() do { QE_COUNT((int32_t)pc[0]); goto *(const void *)(handler_base + (int32_t)pc[0]); } while (0)
 #define NEXT(n) do { pc += (n); DISPATCH(); } while (0)
 #define TRAP(kind) do { trap_kind = QV_TRAP_##kind; trap_msg = NULL; goto trap; } while (0)
 #define TRAP_MSG(kind, msg) do { trap_kind = QV_TRAP_##kind; trap_msg = (msg); goto trap; } while (0)
+/* Trap if a POLL_* code came back in the budget. */
+#define CHECK_BUDGET()                                                                      \
+    do {                                                                                    \
+        if (UNLIKELY(budget < 0)) {                                                         \
+            trap_kind = budget == POLL_INTERRUPTED ? QV_TRAP_INTERRUPTED : QV_TRAP_OUT_OF_FUEL; \
+            budget = 0;                                                                     \
+            trap_msg = NULL;                                                                \
+            goto trap;                                                                      \
+        }                                                                                   \
+    } while (0)
 #define POLL()                                                                              \
     do {                                                                                    \
         if (UNLIKELY(--budget < 0)) {                                                       \
-            budget = poll_slow(s);                                                          \
-            if (budget < 0) {                                                               \
-                trap_kind = budget == POLL_INTERRUPTED ? QV_TRAP_INTERRUPTED : QV_TRAP_OUT_OF_FUEL; \
-                budget = 0;                                                                 \
-                trap_msg = NULL;                                                            \
-                goto trap;                                                                  \
-            }                                                                               \
+            budget = poll_slow(s, budget);                                                  \
+            CHECK_BUDGET();                                                                 \
         }                                                                                   \
     } while (0)
 #define RELOAD_MEM()                                                                        \
@@ -253,6 +354,9 @@ L_unreachable:
     TRAP(UNREACHABLE);
 L_br:
     JUMP(1);
+L_i32_add_imm_br:
+    R(3).i32 = R(1).i32 + W(2);
+    JUMP(4);
 L_br_if:
     if (R(1).i32) JUMP(2);
     NEXT(3);
@@ -265,7 +369,15 @@ L_br_unless:
     NEXT(4);                                                                                \
     L_br_if_##name##_imm:                                                                   \
     if ((T)R(1).i32 op (T)W(2)) JUMP(3);                                                    \
-    NEXT(4);
+    NEXT(4);                                                                                \
+    L_add_br_if_##name:                                                                     \
+    R(6).i32 = R(4).i32 + W(5);                                                             \
+    if ((T)R(1).i32 op (T)R(2).i32) JUMP(3);                                                \
+    NEXT(7);                                                                                \
+    L_add_br_if_##name##_imm:                                                               \
+    R(6).i32 = R(4).i32 + W(5);                                                             \
+    if ((T)R(1).i32 op (T)W(2)) JUMP(3);                                                    \
+    NEXT(7);
     BR_CMP(eq, uint32_t, ==)
     BR_CMP(ne, uint32_t, !=)
     BR_CMP(lt_s, int32_t, <)
@@ -335,6 +447,11 @@ do_call:
         budget = take_budget(s);
         x->stack_top = saved_top;
         if (host_trap) goto trap_from_host;
+        /* A host call may take long (a sleep, a read) and comes back with
+         * a full budget: look at the interrupt flag now, or a loop of host
+         * calls would never see it. A host function that waits returns
+         * early when the store is interrupted (qv_store_interrupted). */
+        if (UNLIKELY(atomic_load_explicit(&s->interrupt, memory_order_relaxed))) TRAP(INTERRUPTED);
         RELOAD_MEM();
         pc = ret;
         DISPATCH();
@@ -398,6 +515,13 @@ L_global_set:
         load_u(&v, mem + ea, size);                                                         \
         R(2).field = conv v;                                                                \
         NEXT(5);                                                                            \
+    }                                                                                       \
+    L_##name##_aa: {                                                                        \
+        EA((uint32_t)(R(1).i32 + R(4).i32), 3, size);                                       \
+        T v;                                                                                \
+        load_u(&v, mem + ea, size);                                                         \
+        R(2).field = conv v;                                                                \
+        NEXT(5);                                                                            \
     }
     LOAD(i32_load, uint32_t, 4, i32, )
     LOAD(i64_load, uint64_t, 8, i64, )
@@ -424,12 +548,80 @@ L_global_set:
         T v = (T)R(2).field;                                                                \
         memcpy(mem + ea, &v, size);                                                         \
         NEXT(5);                                                                            \
+    }                                                                                       \
+    L_##name##_aa: {                                                                        \
+        EA((uint32_t)(R(1).i32 + R(4).i32), 3, size);                                       \
+        T v = (T)R(2).field;                                                                \
+        memcpy(mem + ea, &v, size);                                                         \
+        NEXT(5);                                                                            \
     }
     STORE(i32_store, uint32_t, 4, i32)
     STORE(i64_store, uint64_t, 8, i64)
     STORE(i32_store8, uint8_t, 1, i32)
     STORE(i32_store16, uint16_t, 2, i32)
 #undef STORE
+L_i32_store_add_imm: {
+    EA(R(1).i32, 3, 4);
+    uint32_t v = R(2).i32 + W(4);
+    memcpy(mem + ea, &v, 4);
+    NEXT(5);
+}
+#define F64_STORE(name, op)                                                                 \
+    L_##name: {                                                                             \
+        EA(R(1).i32, 4, 8);                                                                 \
+        double v = R(2).f64 op R(3).f64;                                                    \
+        memcpy(mem + ea, &v, 8);                                                            \
+        NEXT(5);                                                                            \
+    }
+    F64_STORE(f64_add_store, +)
+    F64_STORE(f64_sub_store, -)
+    F64_STORE(f64_mul_store, *)
+#undef F64_STORE
+#define F64_LOAD_ADD_STORE(name, sum)                                                       \
+    L_##name: {                                                                             \
+        double v;                                                                           \
+        {                                                                                   \
+            EA(R(1).i32, 3, 8);                                                             \
+            load_u(&v, mem + ea, 8);                                                        \
+        }                                                                                   \
+        R(2).f64 = v;                                                                       \
+        double y = R(4).f64, r = (sum);                                                     \
+        EA(R(5).i32, 6, 8);                                                                 \
+        memcpy(mem + ea, &r, 8);                                                            \
+        NEXT(7);                                                                            \
+    }
+    F64_LOAD_ADD_STORE(f64_load_add_store, v + y)
+    F64_LOAD_ADD_STORE(f64_add_load_store, y + v)
+#undef F64_LOAD_ADD_STORE
+L_i32_add_imm_copy: {
+    uint32_t v = R(1).i32 + W(2);
+    R(3).i32 = v;
+    R(4).i32 = v;
+    NEXT(5);
+}
+L_i32_add_imm_load: {
+    uint32_t address = R(1).i32 + W(4);
+    R(5).i32 = address;
+    EA(address, 3, 4);
+    uint32_t v;
+    load_u(&v, mem + ea, 4);
+    R(2).i32 = v;
+    NEXT(6);
+}
+L_load8u_br_if_eq_imm: {
+    EA(R(1).i32, 5, 1);
+    uint32_t v = mem[ea];
+    R(4).i32 = v;
+    if (v == W(2)) JUMP(3);
+    NEXT(6);
+}
+L_load8u_br_if_ne_imm: {
+    EA(R(1).i32, 5, 1);
+    uint32_t v = mem[ea];
+    R(4).i32 = v;
+    if (v != W(2)) JUMP(3);
+    NEXT(6);
+}
 L_memory_size:
     R(1).i32 = inst->mem0->pages;
     NEXT(2);
@@ -440,20 +632,23 @@ L_memory_grow:
 L_memory_fill: {
     uint64_t d = R(1).i32, n = R(3).i32;
     if (UNLIKELY(d + n > memsize)) TRAP(MEMORY_OUT_OF_BOUNDS);
-    memset(mem + d, (int)(uint8_t)R(2).i32, n);
+    budget = bulk_fill(s, budget, mem + d, (int)(uint8_t)R(2).i32, n);
+    CHECK_BUDGET();
     NEXT(4);
 }
 L_memory_copy: {
     uint64_t d = R(1).i32, src = R(2).i32, n = R(3).i32;
     if (UNLIKELY(d + n > memsize || src + n > memsize)) TRAP(MEMORY_OUT_OF_BOUNDS);
-    memmove(mem + d, mem + src, n);
+    budget = bulk_move(s, budget, mem + d, mem + src, n);
+    CHECK_BUDGET();
     NEXT(4);
 }
 L_memory_init: {
     const qe_data_inst *seg = &inst->datas[W(1)];
     uint64_t d = R(2).i32, src = R(3).i32, n = R(4).i32;
     if (UNLIKELY(src + n > seg->len || d + n > memsize)) TRAP(MEMORY_OUT_OF_BOUNDS);
-    if (n) memcpy(mem + d, seg->bytes + src, n);
+    budget = bulk_move(s, budget, mem + d, seg->bytes + src, n);
+    CHECK_BUDGET();
     NEXT(5);
 }
 L_data_drop:
@@ -478,15 +673,20 @@ L_table_set: {
 L_table_size:
     R(2).i32 = inst->tables[W(1)]->size;
     NEXT(3);
-L_table_grow:
-    R(4).i32 = (uint32_t)qe_table_grow(inst->tables[W(1)], R(3).i32, R(2).ref);
+L_table_grow: {
+    uint32_t old;
+    budget = bulk_table_grow(s, budget, inst->tables[W(1)], R(3).i32, R(2).ref, &old);
+    CHECK_BUDGET();
+    R(4).i32 = old;
     NEXT(5);
+}
 L_table_fill: {
     qv_table *t = inst->tables[W(1)];
     uint64_t i = R(2).i32, n = R(4).i32;
     void *v = R(3).ref;
     if (UNLIKELY(i + n > t->size)) TRAP(TABLE_OUT_OF_BOUNDS);
-    for (uint64_t k = 0; k < n; k++) t->elems[i + k] = v;
+    budget = bulk_fill_refs(s, budget, t->elems + i, v, n);
+    CHECK_BUDGET();
     NEXT(5);
 }
 L_table_copy: {
@@ -494,7 +694,8 @@ L_table_copy: {
     const qv_table *ts = inst->tables[W(2)];
     uint64_t d = R(3).i32, src = R(4).i32, n = R(5).i32;
     if (UNLIKELY(d + n > td->size || src + n > ts->size)) TRAP(TABLE_OUT_OF_BOUNDS);
-    if (n) memmove(td->elems + d, ts->elems + src, n * sizeof(void *));
+    budget = bulk_move(s, budget, (uint8_t *)(td->elems + d), (const uint8_t *)(ts->elems + src), n * sizeof(void *));
+    CHECK_BUDGET();
     NEXT(6);
 }
 L_table_init: {
@@ -502,7 +703,8 @@ L_table_init: {
     const qe_elem_inst *seg = &inst->elems[W(2)];
     uint64_t d = R(3).i32, src = R(4).i32, n = R(5).i32;
     if (UNLIKELY(src + n > seg->count || d + n > t->size)) TRAP(TABLE_OUT_OF_BOUNDS);
-    if (n) memcpy(t->elems + d, seg->refs + src, n * sizeof(void *));
+    budget = bulk_move(s, budget, (uint8_t *)(t->elems + d), (const uint8_t *)(seg->refs + src), n * sizeof(void *));
+    CHECK_BUDGET();
     NEXT(6);
 }
 L_elem_drop:
@@ -760,7 +962,13 @@ done:
     return NULL;
 }
 
-static void fill_handler_table(void) { run(NULL, NULL, NULL); }
+static void fill_handler_table(void)
+{
+    run(NULL, NULL, NULL);
+#ifdef QE_COUNT_OPS
+    qe_count_init();
+#endif
+}
 
 /* Modules may be compiled on several threads at once. */
 void qe_interp_init(void)

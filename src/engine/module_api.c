@@ -79,6 +79,15 @@ void qv_module_export(const qv_module *mod, size_t i, const char **name, qv_exte
     if (kind) *kind = (qv_externkind)mod->m->exports[i].kind;
 }
 
+qv_functype qv_module_export_functype(const qv_module *mod, size_t i)
+{
+    const qe_export *e = &mod->m->exports[i];
+    if (e->kind != QE_EXT_FUNC) return (qv_functype){0, 0, NULL};
+    const qe_functype *t = &mod->m->types[mod->m->func_types[e->index]];
+    qv_functype r = {t->nparams, t->nresults, t->api_types};
+    return r;
+}
+
 qv_limits qv_module_import_limits(const qv_module *mod, size_t i)
 {
     const qe_import *im = &mod->m->imports[i];

@@ -74,12 +74,18 @@
 
 /* Loads and stores whose address is an i32.add with an immediate: the
  * _ai forms take the addend as one more operand, S D I(offset) I(addend)
- * and S S I(offset) I(addend), and wrap the sum to 32 bits as the add did. */
+ * and S S I(offset) I(addend), and wrap the sum to 32 bits as the add did.
+ * The _aa forms are the same for an i32.add of two slots: the addend is
+ * a slot, S D I(offset) S(addend) and S S I(offset) S(addend). */
 
 /* Fused compare-and-branch on i32 (S S T): jump when the comparison holds.
  * The _imm forms compare with an immediate (S I T). */
 #define QE_BRANCH_CMP_OPS(X)                                                                \
     X(eq) X(ne) X(lt_s) X(lt_u) X(gt_s) X(gt_u) X(le_s) X(le_u) X(ge_s) X(ge_u)
+
+/* The same, after an i32_add_imm that runs first (a loop's increment and
+ * test): add_br_if_X is S S T S(a) I(k) D, add_br_if_X_imm S I T S(a) I(k) D,
+ * doing fp[D] = fp[a] + k before comparing. */
 
 /* i32 operators with an immediate second operand (S I D), so constants
  * need no frame slot: X(name of the two-slot form). */
@@ -93,6 +99,7 @@
 #define QE_CONTROL_OPS(X)                                                                   \
     X(unreachable)       /* */                                                              \
     X(br)                /* T */                                                            \
+    X(i32_add_imm_br)    /* S I D T: fp[D] = fp[S] + I, then jump */                        \
     X(br_if)             /* S T: jump if fp[S].i32 != 0 */                                  \
     X(br_unless)         /* S T: jump if fp[S].i32 == 0 */                                  \
     X(br_table)          /* S I(n) T*n T(default) */                                        \
@@ -126,7 +133,28 @@
     X(f64_mul_add)       /* S(x) S(y) S(c) D: x*y + c, two roundings (no FMA) */             \
     X(f64_mul_sub)       /* S(x) S(y) S(c) D: x*y - c */                                    \
     X(f64_sub_mul)       /* S(x) S(y) S(c) D: c - x*y */                                    \
-    X(f64_mul_mul)       /* S(x) S(y) S(c) D: x*y*c */
+    X(f64_mul_mul)       /* S(x) S(y) S(c) D: x*y*c */                                      \
+    X(i32_store_add_imm) /* S(address) S(x) I(offset) I(k): i32_store of x + k */           \
+    X(i32_add_imm_copy)  /* S I D D2: fp[D] = fp[D2] = fp[S] + I */                         \
+    X(i32_add_imm_load)  /* S D I(offset) I(k) A: fp[A] = fp[S] + k, then i32_load from fp[A] into D */ \
+    X(f64_add_store)     /* S(address) S(x) S(y) I(offset): f64 store of x + y */           \
+    X(f64_sub_store)     /* the same with x - y */                                          \
+    X(f64_mul_store)     /* the same with x * y */                                          \
+    X(f64_load_add_store) /* S(from) D(x) I(from offset) S(y) S(to) I(offset): x = load; store x + y */ \
+    X(f64_add_load_store) /* the same, storing y + x */                                     \
+    X(load8u_br_if_eq_imm) /* S(address) I(c) T D I(offset): D = byte; jump if D == c */    \
+    X(load8u_br_if_ne_imm) /* the same, jump if D != c */
+
+/* Every instruction, in the order of enum qe_opcode, for the lists built
+ * from it (the enum, the interpreter's labels, the counting build's names):
+ * one macro per naming pattern. */
+#define QE_FOR_EACH_OP(X2, X1, XBR, XBRI, XIMM, XAI, XAA, XADDBR)                           \
+    QE_UNARY_OPS(X2) QE_BINARY_OPS(X2) QE_LOAD_OPS(X2) QE_STORE_OPS(X2)                     \
+    QE_BRANCH_CMP_OPS(XBR) QE_CONTROL_OPS(X1)                                               \
+    QE_BRANCH_CMP_OPS(XBRI) QE_BINARY_IMM_OPS(XIMM)                                         \
+    QE_LOAD_OPS(XAI) QE_STORE_OPS(XAI)                                                      \
+    QE_LOAD_OPS(XAA) QE_STORE_OPS(XAA)                                                      \
+    QE_BRANCH_CMP_OPS(XADDBR)
 
 enum qe_opcode {
 #define QE_OP_ENUM2(code, name) QE_I_##name,
@@ -135,10 +163,10 @@ enum qe_opcode {
 #define QE_OP_ENUM_BR_IMM(name) QE_I_br_if_##name##_imm,
 #define QE_OP_ENUM_IMM(name) QE_I_##name##_imm,
 #define QE_OP_ENUM_AI(code, name) QE_I_##name##_ai,
-    QE_UNARY_OPS(QE_OP_ENUM2) QE_BINARY_OPS(QE_OP_ENUM2) QE_LOAD_OPS(QE_OP_ENUM2)
-    QE_STORE_OPS(QE_OP_ENUM2) QE_BRANCH_CMP_OPS(QE_OP_ENUM_BR) QE_CONTROL_OPS(QE_OP_ENUM1)
-    QE_BRANCH_CMP_OPS(QE_OP_ENUM_BR_IMM) QE_BINARY_IMM_OPS(QE_OP_ENUM_IMM)
-    QE_LOAD_OPS(QE_OP_ENUM_AI) QE_STORE_OPS(QE_OP_ENUM_AI)
+#define QE_OP_ENUM_AA(code, name) QE_I_##name##_aa,
+#define QE_OP_ENUM_ADD_BR(name) QE_I_add_br_if_##name, QE_I_add_br_if_##name##_imm,
+    QE_FOR_EACH_OP(QE_OP_ENUM2, QE_OP_ENUM1, QE_OP_ENUM_BR, QE_OP_ENUM_BR_IMM, QE_OP_ENUM_IMM,
+                   QE_OP_ENUM_AI, QE_OP_ENUM_AA, QE_OP_ENUM_ADD_BR)
     QE_I__COUNT
 #undef QE_OP_ENUM2
 #undef QE_OP_ENUM1
@@ -146,6 +174,8 @@ enum qe_opcode {
 #undef QE_OP_ENUM_BR_IMM
 #undef QE_OP_ENUM_IMM
 #undef QE_OP_ENUM_AI
+#undef QE_OP_ENUM_AA
+#undef QE_OP_ENUM_ADD_BR
 };
 
 /* Handler offsets, indexed by enum qe_opcode; filled by qe_interp_init(). */

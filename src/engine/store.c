@@ -106,5 +106,6 @@ void qv_store_set_fuel(qv_store *s, int64_t fuel) { s->fuel = fuel < 0 ? -1 : fu
 int64_t qv_store_fuel(const qv_store *s) { return s->fuel; }
 void qv_store_interrupt(qv_store *s) { atomic_store_explicit(&s->interrupt, 1, memory_order_relaxed); }
 void qv_store_clear_interrupt(qv_store *s) { atomic_store_explicit(&s->interrupt, 0, memory_order_relaxed); }
+bool qv_store_interrupted(const qv_store *s) { return atomic_load_explicit(&s->interrupt, memory_order_relaxed); }
 void qv_store_set_data(qv_store *s, void *data) { s->data = data; }
 void *qv_store_data(const qv_store *s) { return s->data; }

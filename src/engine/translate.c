@@ -64,6 +64,12 @@ typedef struct tr {
 
     uint8_t *local_types;
     uint32_t nlocals_all;        /* params + locals */
+    /* Until the first point that control can reach from two places (a
+     * loop, the end of a block, an else), which locals still hold the zero
+     * the frame starts them with: storing a zero there again (clang
+     * initialises its accumulators that way) emits nothing. */
+    bool prefix;
+    uint8_t *known_zero;
     uint32_t const_base, stack_base;
 
     uint64_t *consts;
@@ -92,6 +98,15 @@ typedef struct tr {
     /* Start of the last instruction if it is a single copy that a second
      * one may join (no label in between), else NO_SLOT. */
     uint32_t last_copy;
+    /* Start of the last instruction if it is an i32_add_imm (last_add), and
+     * the same as it was when the last instruction was emitted
+     * (add_before): a compare-and-branch right after an increment takes
+     * the increment in (no label in between). NO_SLOT otherwise. */
+    uint32_t last_add, add_before;
+    /* Starts of the last instruction and of the one before it when no
+     * label lies between them (else NO_SLOT): a compare-and-branch on a
+     * byte just loaded takes the load in. */
+    uint32_t cur_start, prev_start;
     bool oom;
 } tr;
 
@@ -139,6 +154,10 @@ static uint32_t emit_op(tr *t, int op)
     emit_word(t, (uint32_t)qe_op_handlers[op]);
     t->last_valid = false;
     t->last_copy = NO_SLOT;
+    t->add_before = t->last_add;
+    t->last_add = NO_SLOT;
+    t->prev_start = t->cur_start;
+    t->cur_start = start;
     return start;
 }
 
@@ -158,12 +177,30 @@ static void bind_here(tr *t)
 {
     t->last_valid = false;
     t->last_copy = NO_SLOT;
+    t->last_add = t->add_before = NO_SLOT;
+    t->cur_start = t->prev_start = NO_SLOT;
 }
 
 /* Moves often come in runs (block results, call arguments, shuffles of
  * locals); pairs share one dispatch. */
+/* Whether the last instruction is an i32_add_imm writing `slot`, with no
+ * label since it (so something may be folded into it). */
+static bool just_incremented(const tr *t, uint32_t slot)
+{
+    uint32_t at = t->cur_start;
+    return at != NO_SLOT && at + 4 == t->len && !t->oom &&
+           t->code[at] == (uint32_t)qe_op_handlers[QE_I_i32_add_imm] && t->code[at + 3] == slot;
+}
+
 static void emit_copy(tr *t, uint32_t from, uint32_t to)
 {
+    /* `p = q = p + 4` (local.tee q; local.set p): the addition writes both. */
+    if (just_incremented(t, from)) {
+        t->code[t->cur_start] = (uint32_t)qe_op_handlers[QE_I_i32_add_imm_copy];
+        emit_word(t, to);
+        t->last_copy = NO_SLOT;
+        return;
+    }
     if (t->last_copy != NO_SLOT && t->last_copy + 3 == t->len && !t->oom) {
         t->code[t->last_copy] = (uint32_t)qe_op_handlers[QE_I_copy2];
         emit_word(t, from);
@@ -413,6 +450,26 @@ static void emit_return(tr *t)
     emit_op(t, QE_I_return);
 }
 
+/* A branch back to a loop whose first instruction is an i32_add_imm (the
+ * dispatch loop's pc++, a loop's i++) does that addition itself and lands
+ * after it: i32_add_imm_br S I D T, one dispatch instead of two. Not while
+ * the addition is the last instruction, which a local.set could still
+ * retarget. */
+static bool branch_with_increment(tr *t, uint32_t start)
+{
+    if (start + 4 > t->len || t->code[start] != (uint32_t)qe_op_handlers[QE_I_i32_add_imm] ||
+        (t->last_valid && t->last_start == start))
+        return false;
+    uint32_t a = t->code[start + 1], k = t->code[start + 2], d = t->code[start + 3];
+    uint32_t at = emit_op(t, QE_I_i32_add_imm_br);
+    emit_word(t, a);
+    emit_word(t, k);
+    emit_word(t, d);
+    emit_word(t, 0);
+    patch(t, at, at + 4, start + 4);
+    return true;
+}
+
 /* Unconditional branch to label `depth` (values stay on the stack). */
 static void emit_branch(tr *t, uint32_t depth)
 {
@@ -424,6 +481,7 @@ static void emit_branch(tr *t, uint32_t depth)
         return;
     }
     copy_values_to(t, c, arity);
+    if (c->kind == CTRL_LOOP && branch_with_increment(t, c->loop_start)) return;
     uint32_t at = emit_op(t, QE_I_br);
     emit_word(t, 0);
     if (c->kind == CTRL_LOOP)
@@ -461,6 +519,44 @@ static int fused_cmp(int op, bool negate)
     return -1;
 }
 
+/* The compare-and-branch op that first does an i32_add_imm. */
+static int add_then_branch(int op)
+{
+    switch (op) {
+#define CASE(name)                                                                          \
+    case QE_I_br_if_##name: return QE_I_add_br_if_##name;                                   \
+    case QE_I_br_if_##name##_imm: return QE_I_add_br_if_##name##_imm;
+        QE_BRANCH_CMP_OPS(CASE)
+#undef CASE
+    }
+    return op;
+}
+
+/* A byte load, then a comparison of the byte with a constant for
+ * (in)equality, then the branch: `if (*p == '"')`, the heart of scanners
+ * and parsers. When the compare-and-branch `op` (on slot a and immediate
+ * b) follows such a load into slot a, emit one instruction for all three:
+ * load8u_br_if_eq_imm S(address) I(b) T D I(offset), which still writes
+ * the byte to D. Returns false if it does not apply. */
+static bool fuse_load_byte_branch(tr *t, int op, uint32_t a, uint32_t b, uint32_t *operand)
+{
+    if (op != QE_I_br_if_eq_imm && op != QE_I_br_if_ne_imm) return false;
+    uint32_t load = t->prev_start;
+    if (load == NO_SLOT || load + 4 != t->last_start ||
+        t->code[load] != (uint32_t)qe_op_handlers[QE_I_i32_load8_u] || t->code[load + 2] != a)
+        return false;
+    uint32_t address = t->code[load + 1], offset = t->code[load + 3];
+    t->len = load;
+    uint32_t at = emit_op(t, op == QE_I_br_if_eq_imm ? QE_I_load8u_br_if_eq_imm : QE_I_load8u_br_if_ne_imm);
+    emit_word(t, address);
+    emit_word(t, b);
+    emit_word(t, 0);
+    emit_word(t, a);
+    emit_word(t, offset);
+    *operand = at + 3;
+    return true;
+}
+
 /* Emit "jump if cond (or if !cond when `negate`)" with a target operand to
  * be patched; the condition has been popped as `cond`. Returns the
  * instruction start; *operand receives the target operand index. */
@@ -481,11 +577,25 @@ static uint32_t emit_cond_jump(tr *t, vsent cond, bool negate, uint32_t *operand
         int fused = fused_cmp(op, negate);
         if (fused >= 0) {
             uint32_t a = t->code[t->last_start + 1], b = t->code[t->last_start + 2];
+            if (fuse_load_byte_branch(t, fused, a, b, operand)) return t->len - 6;
             t->len = t->last_start;
+            /* An increment just before (a loop's i += k): one instruction
+             * does both, the increment first; its operands go last so the
+             * target stays operand 3. */
+            uint32_t add = t->add_before, inc[3];
+            bool with_add = add != NO_SLOT && add + 4 == t->len &&
+                            t->code[add] == (uint32_t)qe_op_handlers[QE_I_i32_add_imm];
+            if (with_add) {
+                memcpy(inc, t->code + add + 1, sizeof inc);
+                t->len = add;
+                fused = add_then_branch(fused);
+            }
             uint32_t at = emit_op(t, fused);
             emit_word(t, a);
             emit_word(t, b);
             emit_word(t, 0);
+            if (with_add)
+                for (int i = 0; i < 3; i++) emit_word(t, inc[i]);
             *operand = at + 3;
             return at;
         }
@@ -563,6 +673,7 @@ static void do_br_table(tr *t, const qe_instr *in)
 static void do_end(tr *t)
 {
     ctrl *c = &t->cs[t->clen - 1];
+    t->prefix = false;
     if (!c->unreachable) {
         if (c->kind == CTRL_FUNC) {
             emit_return(t);
@@ -581,6 +692,7 @@ static void do_end(tr *t)
 static void do_else(tr *t)
 {
     ctrl *c = &t->cs[t->clen - 1];
+    t->prefix = false;
     if (!c->unreachable) {
         materialize_from(t, c->height);
         uint32_t at = emit_op(t, QE_I_br);
@@ -720,6 +832,7 @@ static void emit_binary(tr *t, int op, uint8_t rtype)
         emit_word(t, (uint32_t)b.bits);
         emit_word(t, d);
         produced(t, at, at + 3, imm);
+        if (imm == QE_I_i32_add_imm) t->last_add = at;
         return;
     }
     uint32_t d = push_home(t, rtype);
@@ -782,19 +895,105 @@ static int store_ai(int op)
     return op;
 }
 
-/* If the address at stack position `pos` was just computed by an
- * i32.add with an immediate, take that instruction back so the access can
- * do the addition itself: *base and *addend receive its operands. */
-static bool take_address_add(tr *t, uint32_t pos, uint32_t *base, uint32_t *addend)
+static int load_aa(int op)
+{
+    switch (op) {
+#define CASE(code, name) case QE_I_##name: return QE_I_##name##_aa;
+        QE_LOAD_OPS(CASE)
+#undef CASE
+    }
+    return op;
+}
+
+static int store_aa(int op)
+{
+    switch (op) {
+#define CASE(code, name) case QE_I_##name: return QE_I_##name##_aa;
+        QE_STORE_OPS(CASE)
+#undef CASE
+    }
+    return op;
+}
+
+/* How an access's address was computed by the instruction just before. */
+enum { ADDRESS_PLAIN, ADDRESS_ADD_IMM, ADDRESS_ADD };
+
+/* If the address at stack position `pos` was just computed by an i32.add
+ * (with an immediate or of two slots), take that instruction back so the
+ * access can do the addition itself: *base and *addend receive its
+ * operands (the addend an immediate or a slot). Returns ADDRESS_*. */
+static int take_address_add(tr *t, uint32_t pos, uint32_t *base, uint32_t *addend)
 {
     const vsent *a = &t->vs[pos];
-    if (!t->last_valid || t->last_op != QE_I_i32_add_imm || a->is_const || a->slot != home(t, pos) ||
-        t->code[t->last_dst] != a->slot)
-        return false;
+    if (!t->last_valid || (t->last_op != QE_I_i32_add_imm && t->last_op != QE_I_i32_add) || a->is_const ||
+        a->slot != home(t, pos) || t->code[t->last_dst] != a->slot)
+        return ADDRESS_PLAIN;
     *base = t->code[t->last_start + 1];
     *addend = t->code[t->last_start + 2];
     t->len = t->last_start;
     t->last_valid = false;
+    return t->last_op == QE_I_i32_add ? ADDRESS_ADD : ADDRESS_ADD_IMM;
+}
+
+/* A store of the value the last instruction just computed into its home
+ * slot, by one of the operators below: the store does the operation
+ * itself (the result in the home slot is dead once stored).
+ *   i32.add with an immediate, then i32.store (`ps->p = p + 1`):
+ *     i32_store_add_imm S(address) S(x) I(offset) I(k), storing x + k;
+ *   f64.add, sub or mul, then f64.store (`b->vx += dx * m`):
+ *     f64_add_store S(address) S(x) S(y) I(offset), storing x + y;
+ *   f64.load, then f64.add of it and y, then f64.store (`b->vx += d`):
+ *     f64_load_add_store S(from) D(x) I(from offset) S(y) S(address) I(offset),
+ *     still writing the loaded x to its slot (f64_add_load_store: y + x). */
+static bool store_computed(tr *t, int store, uint32_t offset)
+{
+    static const struct { int store, op, fused; } forms[] = {
+        {QE_I_i32_store, QE_I_i32_add_imm, QE_I_i32_store_add_imm},
+        {QE_I_i64_store, QE_I_f64_add, QE_I_f64_add_store},
+        {QE_I_i64_store, QE_I_f64_sub, QE_I_f64_sub_store},
+        {QE_I_i64_store, QE_I_f64_mul, QE_I_f64_mul_store},
+    };
+    uint32_t top = t->vlen - 1;
+    const vsent *v = &t->vs[top];
+    if (!t->last_valid || v->is_const || v->slot != home(t, top) || t->code[t->last_dst] != v->slot) return false;
+    size_t i = 0;
+    while (i < sizeof forms / sizeof forms[0] && (forms[i].store != store || forms[i].op != t->last_op)) i++;
+    if (i == sizeof forms / sizeof forms[0]) return false;
+    uint32_t x = t->code[t->last_start + 1], y = t->code[t->last_start + 2];
+    /* `p->vx += d`: an addend was loaded just before the addition. */
+    uint32_t load = t->prev_start;
+    if (forms[i].op == QE_I_f64_add && load != NO_SLOT && load + 4 == t->last_start &&
+        t->code[load] == (uint32_t)qe_op_handlers[QE_I_i64_load] &&
+        (t->code[load + 2] == x || t->code[load + 2] == y) && x != y) {
+        bool first = t->code[load + 2] == x;
+        uint32_t from = t->code[load + 1], from_offset = t->code[load + 3];
+        t->len = load;
+        t->last_valid = false;
+        t->vlen--;
+        vsent a = pop(t);
+        emit_op(t, first ? QE_I_f64_load_add_store : QE_I_f64_add_load_store);
+        emit_word(t, from);
+        emit_word(t, first ? x : y);
+        emit_word(t, from_offset);
+        emit_word(t, first ? y : x);
+        emit_word(t, use(t, a));
+        emit_word(t, offset);
+        return true;
+    }
+    t->len = t->last_start;
+    t->last_valid = false;
+    t->vlen--;
+    vsent a = pop(t);
+    emit_op(t, forms[i].fused);
+    emit_word(t, use(t, a));
+    emit_word(t, x);
+    if (forms[i].op == QE_I_i32_add_imm) {
+        emit_word(t, offset);
+        emit_word(t, y);
+    } else {
+        emit_word(t, y);
+        emit_word(t, offset);
+    }
     return true;
 }
 
@@ -804,6 +1003,15 @@ static void do_local_set(tr *t, uint32_t local, bool tee)
     if (v.slot == local) {                      /* local.get x; local.set x */
         if (!tee) t->vlen--;
         return;
+    }
+    if (t->prefix) {
+        bool zero = v.is_const && v.bits == 0;
+        bool was_zero = t->known_zero[local];
+        t->known_zero[local] = zero;
+        if (zero && was_zero) {
+            if (!tee) t->vlen--;
+            return;
+        }
     }
     uint32_t top = t->vlen - 1;
     bool retarget = t->last_valid && v.slot == home(t, top) && t->code[t->last_dst] == v.slot;
@@ -862,10 +1070,25 @@ static bool translate_instr(tr *t, const qe_instr *in)
     uint8_t ltype;
     if ((iop = load_op(op, &ltype)) >= 0) {
         uint32_t base, addend;
-        bool fused = take_address_add(t, t->vlen - 1, &base, &addend);
+        int how = take_address_add(t, t->vlen - 1, &base, &addend);
+        bool fused = how != ADDRESS_PLAIN;
         vsent a = pop(t);
+        /* `x = *(p += 4)`: the load does the increment first, writing p. */
+        if (how == ADDRESS_PLAIN && iop == QE_I_i32_load && !a.is_const && just_incremented(t, a.slot)) {
+            uint32_t at = t->cur_start, src = t->code[at + 1], k = t->code[at + 2];
+            t->len = at;
+            uint32_t d = push_home(t, ltype);
+            emit_op(t, QE_I_i32_add_imm_load);
+            emit_word(t, src);
+            emit_word(t, d);
+            emit_word(t, in->u.mem.offset);
+            emit_word(t, k);
+            emit_word(t, a.slot);
+            produced(t, at, at + 2, QE_I_i32_add_imm_load);
+            return true;
+        }
         uint32_t d = push_home(t, ltype);
-        int lop = fused ? load_ai(iop) : iop;
+        int lop = how == ADDRESS_ADD ? load_aa(iop) : fused ? load_ai(iop) : iop;
         uint32_t at = emit_op(t, lop);
         emit_word(t, fused ? base : use(t, a));
         emit_word(t, d);
@@ -875,10 +1098,12 @@ static bool translate_instr(tr *t, const qe_instr *in)
         return true;
     }
     if ((iop = store_op(op)) >= 0) {
+        if (store_computed(t, iop, in->u.mem.offset)) return true;
         uint32_t base, addend;
-        bool fused = take_address_add(t, t->vlen - 2, &base, &addend);
+        int how = take_address_add(t, t->vlen - 2, &base, &addend);
+        bool fused = how != ADDRESS_PLAIN;
         vsent v = pop(t), a = pop(t);
-        emit_op(t, fused ? store_ai(iop) : iop);
+        emit_op(t, how == ADDRESS_ADD ? store_aa(iop) : fused ? store_ai(iop) : iop);
         emit_word(t, fused ? base : use(t, a));
         emit_word(t, use(t, v));
         emit_word(t, in->u.mem.offset);
@@ -900,6 +1125,7 @@ static bool translate_instr(tr *t, const qe_instr *in)
         block_type(t, in, &np, &p, &nr, &r);
         materialize_from(t, 0);
         bind_here(t);
+        if (op == QE_OP_LOOP) t->prefix = false;
         push_ctrl(t, op == QE_OP_LOOP ? CTRL_LOOP : CTRL_BLOCK, np, p, nr, r);
         break;
     }
@@ -1137,6 +1363,7 @@ static void tr_free(tr *t)
 {
     free(t->code);
     free(t->local_types);
+    free(t->known_zero);
     free(t->consts);
     free(t->const_hash);
     free(t->vs);
@@ -1152,7 +1379,8 @@ bool qe_translate(const qe_module *m, uint32_t defined_index, qe_compiled *out, 
     const qe_code *code = &m->codes[defined_index];
     uint32_t func_index = m->nfunc_imports + defined_index;
     const qe_functype *ft = &m->types[m->func_types[func_index]];
-    tr t = {.m = m, .err = err, .func_index = func_index, .type = ft, .last_copy = NO_SLOT};
+    tr t = {.m = m, .err = err, .func_index = func_index, .type = ft, .last_copy = NO_SLOT,
+            .last_add = NO_SLOT, .add_before = NO_SLOT, .cur_start = NO_SLOT, .prev_start = NO_SLOT};
 
     if ((uint64_t)ft->nparams + code->nlocals > MAX_LOCALS)
         return fail(&t, code->offset, "too many locals (implementation limit 50000)");
@@ -1163,6 +1391,13 @@ bool qe_translate(const qe_module *m, uint32_t defined_index, qe_compiled *out, 
     uint32_t k = ft->nparams;
     for (uint32_t i = 0; i < code->nlocaldecls; i++)
         for (uint32_t j = 0; j < code->localdecls[i].count; j++) t.local_types[k++] = code->localdecls[i].type;
+    t.known_zero = calloc(t.nlocals_all ? t.nlocals_all : 1, 1);
+    if (!t.known_zero) {
+        tr_free(&t);
+        return fail(&t, code->offset, "out of memory");
+    }
+    memset(t.known_zero + ft->nparams, 1, t.nlocals_all - ft->nparams);
+    t.prefix = true;
 
     uint32_t nconst_max;
     if (!count_constants(&t, code, &nconst_max)) {

@@ -1,27 +1,82 @@
 /*
- * apps.c — loading manifests into an app set, and routing.
+ * apps.c — loading one app from its manifest, with overrides.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "manifest/read_file.h"
 #include "qyvol/wasi.h"
 #include "qyvol/wasm.h"
 #include "serve/apps.h"
-#include "serve/log.h"
 
-static bool load_app(const char *file, serve_app *app, metrics_lookup metrics, void *ctx, char *why, size_t whylen)
+/* FNV-1a, 64 bits: telling a changed app from an unchanged one, not a
+ * defence against anyone (the cluster names bundles by SHA-256). */
+static uint64_t fnv(uint64_t h, const void *data, size_t len)
 {
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t fingerprint(const char *file, const uint8_t *module, size_t module_len, const app_overrides *ov)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t len = 0;
+    char why[160];
+    uint8_t *manifest = qv_read_file(AT_FDCWD, file, QV_MANIFEST_MAX_FILE_BYTES, &len, why, sizeof why);
+    h = fnv(h, &len, sizeof len);
+    if (manifest) h = fnv(h, manifest, len);
+    free(manifest);
+    h = fnv(h, &module_len, sizeof module_len);
+    h = fnv(h, module, module_len);
+    if (ov) {
+        uint64_t nums[4] = {ov->replicas, ov->memory_bytes, ov->cpu_millicores, ov->nenv};
+        h = fnv(h, nums, sizeof nums);
+        for (size_t i = 0; i < ov->nenv; i++) h = fnv(h, ov->env[i], strlen(ov->env[i]) + 1);
+    }
+    return h;
+}
+
+static bool apply_overrides(run_config *rc, const app_overrides *ov, app_error *err)
+{
+    if (!ov) return true;
+    if (ov->replicas) rc->replicas = ov->replicas;
+    if (ov->memory_bytes) rc->memory_bytes = ov->memory_bytes;
+    if (ov->cpu_millicores) rc->cpu_millicores = ov->cpu_millicores;
+    for (size_t i = 0; i < ov->nenv; i++) {
+        const char *kv = ov->env[i];
+        if (!strchr(kv, '=') || *kv == '=') {
+            snprintf(err->text, sizeof err->text, "env override takes KEY=VALUE, not '%s'", kv);
+            return false;
+        }
+        if (!run_set_env(rc, kv)) {
+            snprintf(err->text, sizeof err->text, "out of memory");
+            return false;
+        }
+    }
+    return true;
+}
+
+bool serve_app_load(serve_app *app, const char *file, const char *name, const app_overrides *overrides, metrics_lookup metrics,
+                    void *ctx, app_error *err)
+{
+    memset(app, 0, sizeof *app);
     app->rc.fuel = -1;
-    app_error err;
-    if (run_from_manifest(&app->rc, file, &err)) {
-        snprintf(why, whylen, "%s", err.text);
+    if (run_from_manifest(&app->rc, file, err)) return false;
+    if (!app->rc.http) {
+        snprintf(err->text, sizeof err->text, "%s is not an http app (type: http); run it with `qyv run`", file);
         return false;
     }
-    if (!app->rc.http) {
-        snprintf(why, whylen, "%s is not an http app (type: http); run it with `qyv run`", file);
-        return false;
+    if (!apply_overrides(&app->rc, overrides, err)) return false;
+    if (name) { /* the caller's name (a cluster's) over the manifest's */
+        free(app->rc.name);
+        if (!(app->rc.name = strdup(name))) {
+            snprintf(err->text, sizeof err->text, "out of memory");
+            return false;
+        }
     }
     app->name = app->rc.name;
     /* "/" serves everything: keep it as the empty prefix. */
@@ -29,12 +84,13 @@ static bool load_app(const char *file, serve_app *app, metrics_lookup metrics, v
     while (n > 0 && app->rc.route[n - 1] == '/') app->rc.route[--n] = 0;
     app->route = app->rc.route;
     /* Read with the manifest, beneath its folder (app/app_paths.c). */
+    app->fingerprint = fingerprint(file, app->rc.module, app->rc.module_len, overrides);
     qv_error e = {0};
     app->module = qv_module_new(app->rc.module, app->rc.module_len, &e);
     free(app->rc.module);
     app->rc.module = NULL;
     if (!app->module) {
-        snprintf(why, whylen, "%s: %s is not a valid WebAssembly module: %s (at byte %zu)", file,
+        snprintf(err->text, sizeof err->text, "%s: %s is not a valid WebAssembly module: %s (at byte %zu)", file,
                  app->rc.module_path, e.message, e.offset);
         return false;
     }
@@ -42,81 +98,31 @@ static bool load_app(const char *file, serve_app *app, metrics_lookup metrics, v
     char bad_import[300];
     app->imports = qv_wasi_pre_new(app->module, bad_import, sizeof bad_import);
     if (!app->imports) {
-        snprintf(why, whylen, "%s: %s cannot run as an HTTP app: %s", file, app->rc.module_path, bad_import);
+        snprintf(err->text, sizeof err->text, "%s: %s cannot run as an HTTP app: %s", file, app->rc.module_path,
+                 bad_import);
         return false;
     }
     app->metrics = metrics(ctx, app->name, app->route);
     if (!app->metrics) {
-        snprintf(why, whylen, "out of memory");
+        snprintf(err->text, sizeof err->text, "out of memory");
         return false;
     }
     return true;
 }
 
-static void free_set(app_set *set)
+void serve_app_unload(serve_app *app)
 {
-    for (size_t i = 0; i < set->napps; i++) {
-        serve_app *app = &set->apps[i];
-        if (app->rc.scratch) run_scratch_remove(app->rc.scratch);
-        qv_wasi_pre_delete(app->imports);
-        qv_module_delete(app->module);
-        run_config_free(&app->rc);
-    }
-    free(set->apps);
-    free(set);
+    if (app->rc.scratch) run_scratch_remove(app->rc.scratch);
+    if (app->imports) qv_wasi_pre_delete(app->imports);
+    if (app->module) qv_module_delete(app->module);
+    run_config_free(&app->rc);
+    memset(app, 0, sizeof *app);
 }
 
-app_set *app_set_load(char *const *files, size_t nfiles, metrics_lookup metrics, void *ctx, char *why,
-                      size_t whylen)
-{
-    app_set *set = calloc(1, sizeof *set);
-    if (set) set->apps = calloc(nfiles ? nfiles : 1, sizeof *set->apps);
-    if (!set || !set->apps) {
-        free(set);
-        snprintf(why, whylen, "out of memory");
-        return NULL;
-    }
-    atomic_init(&set->refs, 1);
-    for (size_t i = 0; i < nfiles; i++) {
-        set->napps = i + 1;
-        if (!load_app(files[i], &set->apps[i], metrics, ctx, why, whylen)) {
-            free_set(set);
-            return NULL;
-        }
-        for (size_t k = 0; k < i; k++)
-            if (!strcmp(set->apps[i].route, set->apps[k].route)) {
-                snprintf(why, whylen, "%s and %s both want the route '%s'", files[k], files[i],
-                         *set->apps[i].route ? set->apps[i].route : "/");
-                free_set(set);
-                return NULL;
-            }
-    }
-    return set;
-}
+uint64_t serve_app_fingerprint(const serve_app *app) { return app->fingerprint; }
 
-void app_set_log_warnings(const app_set *set)
+bool serve_route_matches(const char *route, const char *path)
 {
-    for (size_t i = 0; i < set->napps; i++)
-        for (size_t w = 0; w < set->apps[i].rc.nwarnings; w++)
-            log_json(LOG_WARN, set->apps[i].rc.warnings[w], json_pack("{s:s}", "app", set->apps[i].name));
-}
-
-void app_set_retain(app_set *set) { atomic_fetch_add(&set->refs, 1); }
-
-void app_set_release(app_set *set)
-{
-    if (set && atomic_fetch_sub(&set->refs, 1) == 1) free_set(set);
-}
-
-serve_app *app_set_route(const app_set *set, const char *path)
-{
-    serve_app *best = NULL;
-    size_t best_len = 0;
-    for (size_t i = 0; i < set->napps; i++) {
-        const char *r = set->apps[i].route;
-        size_t n = strlen(r);
-        if (strncmp(path, r, n) || (n && path[n] && path[n] != '/')) continue;
-        if (!best || n > best_len) best = &set->apps[i], best_len = n;
-    }
-    return best;
+    size_t n = strlen(route);
+    return !strncmp(path, route, n) && (!n || !path[n] || path[n] == '/');
 }

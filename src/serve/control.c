@@ -120,13 +120,20 @@ bool control_host_is_local(const char *host)
     return inet_pton(AF_INET, name, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
-bool control_bearer_ok(const control_auth *a, const char *authorization)
+bool control_bearer_matches(const char *authorization, const char *token)
 {
     if (!authorization || strncasecmp(authorization, "Bearer ", 7)) return false;
     const char *t = authorization + 7;
     while (*t == ' ') t++;
-    if (strlen(t) != 64) return false;
-    unsigned char diff = 0;
-    for (size_t i = 0; i < 64; i++) diff |= (unsigned char)(t[i] ^ a->token[i]);
+    /* Every byte of the longer one is looked at, whatever differs first. */
+    size_t n = strlen(t), m = strlen(token), most = n > m ? n : m;
+    unsigned char diff = (unsigned char)(n != m) | (unsigned char)(m == 0);
+    for (size_t i = 0; i < most; i++)
+        diff |= (unsigned char)((i < n ? t[i] : 0) ^ (i < m ? token[i] : 0));
     return diff == 0;
+}
+
+bool control_bearer_ok(const control_auth *a, const char *authorization)
+{
+    return control_bearer_matches(authorization, a->token);
 }

@@ -32,6 +32,11 @@ bool control_token_read(uint16_t port, char *token, size_t n, char *why, size_t 
  * in 127.0.0.0/8 or [::1], with or without a port. */
 bool control_host_is_local(const char *host);
 
+/* Whether an Authorization header value is "Bearer TOKEN" with this
+ * token (compared in time that does not depend on where they differ);
+ * an empty token matches nothing. */
+bool control_bearer_matches(const char *authorization, const char *token);
+
 /* Whether an Authorization header value is "Bearer TOKEN" with a's
  * token (compared in constant time). */
 bool control_bearer_ok(const control_auth *a, const char *authorization);

@@ -27,6 +27,7 @@
 #include "manifest/manifest.h"
 #include "serve/limits.h"
 #include "serve/log.h"
+#include "serve/metrics.h"
 #include "serve/pool.h"
 #include "serve/replica.h"
 
@@ -103,7 +104,6 @@ struct replica {
 
 struct pool {
     pool_options opt;
-    app_set *set;
     serve_app *app;
     replica *replicas;
     int nreplicas;
@@ -655,7 +655,7 @@ static void replica_spawn(replica *r)
     }
     r->generation++;
     char name[200];
-    snprintf(name, sizeof name, "%s-%d-%u", p->app->name, r->index, r->generation);
+    snprintf(name, sizeof name, "%s-%u-%d-%u", p->app->name, p->opt.serial, r->index, r->generation);
     r->limits = limits_new(name, p->app->rc.memory_bytes ? p->app->rc.memory_bytes * (uint64_t)n + (64u << 20) : 0,
                            p->app->rc.cpu_millicores / 1000.0, why, sizeof why);
     if (!r->limits) goto fail;
@@ -781,7 +781,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------ the pool */
 
-pool *pool_start(const pool_options *opt, app_set *set, serve_app *app, char *why, size_t whylen)
+pool *pool_start(const pool_options *opt, serve_app *app, char *why, size_t whylen)
 {
     pool *p = calloc(1, sizeof *p);
     int n = (int)(app->rc.replicas ? app->rc.replicas : 1);
@@ -793,8 +793,6 @@ pool *pool_start(const pool_options *opt, app_set *set, serve_app *app, char *wh
     }
     p->opt = *opt;
     if (p->opt.channels < 1) p->opt.channels = 1;
-    p->set = set;
-    app_set_retain(set);
     p->app = app;
     p->nreplicas = n;
     /* An app failing its checks before a reload stays out until its new
@@ -857,7 +855,13 @@ pool_verdict pool_submit(pool *p, pool_request *req)
 
 bool pool_healthy(const pool *p) { return !p->unhealthy; }
 
+int pool_ready(const pool *p) { return ready_count(p); }
+
+int pool_size(const pool *p) { return p->nreplicas; }
+
 bool pool_idle(const pool *p) { return !p->in_flight && !p->queue_head; }
+
+int pool_load(const pool *p) { return p->in_flight + (int)p->queued; }
 
 json_t *pool_describe(const pool *p)
 {
@@ -932,7 +936,6 @@ void pool_free(pool *p)
     }
     if (p->tick) event_free(p->tick);
     if (p->flush) event_free(p->flush);
-    app_set_release(p->set);
     free(p->replicas);
     free(p);
 }

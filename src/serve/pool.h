@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "serve/apps.h"
+#include "serve/wagi.h"
 #include "serve/wire.h"
 
 typedef struct pool pool;
@@ -47,11 +47,13 @@ typedef struct pool_options {
     int channels;              /* requests a replica runs at once (its threads) */
     const char *address;       /* where the server listens, for health checks' */
     uint16_t port;             /*   SERVER_NAME, SERVER_PORT and Host */
+    uint32_t serial;           /* unique per pool of this process: names the */
+                               /*   replicas' limits while two pools of an app overlap */
 } pool_options;
 
-/* Start the app's replicas (set is retained until pool_free). NULL with
- * the reason when not even the pool could be made. */
-pool *pool_start(const pool_options *opt, app_set *set, serve_app *app, char *why, size_t whylen);
+/* Start the app's replicas (app must outlive the pool). NULL with the
+ * reason when not even the pool could be made. */
+pool *pool_start(const pool_options *opt, serve_app *app, char *why, size_t whylen);
 
 typedef enum pool_verdict {
     POOL_TAKEN,                /* sent or queued: done will be called */
@@ -65,6 +67,12 @@ pool_verdict pool_submit(pool *p, pool_request *req);
 bool pool_healthy(const pool *p);
 /* The replicas' state as JSON, for /_qyvol/health. */
 json_t *pool_describe(const pool *p);
+
+/* The replicas in rotation, and how many there are. */
+int pool_ready(const pool *p);
+int pool_size(const pool *p);
+/* Requests running on its replicas or waiting for one. */
+int pool_load(const pool *p);
 
 /* After a reload: no more health checks or restarts; the requests taken
  * finish, then the owner frees the pool (pool_idle says when). */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "serve/cgi.h"
+#include "serve/wagi.h"
 #include "serve/replica.h"
 #include "serve/wire.h"
 
@@ -144,8 +145,12 @@ static void handle(replica_thread *t, const wire_request *wr, wire_buf *out)
 
 /* Answers are written when no whole request is left to run, so that the
  * requests read together are answered with one write; or sooner when they
- * add up to this much. */
+ * add up to this much, or when one took this long (a slow request's answer
+ * must not wait for the requests behind it: the front counts the time of
+ * the request at the head of the socket, and would kill a replica that
+ * holds answers back past the grace it allows). */
 #define WRITE_AFTER ((size_t)256 << 10)
+#define WRITE_AFTER_NS 1000000u
 
 static void *serve_socket(void *arg)
 {
@@ -174,7 +179,9 @@ static void *serve_socket(void *arg)
             break;
         }
         size_t mark = out.len;
+        uint64_t started = wagi_now_ns();
         handle(t, &wr, &out);
+        bool slow = wagi_now_ns() - started > WRITE_AFTER_NS;
         free((void *)wr.rq.headers);
         in.used += 4 + (size_t)len;
         if (out.oom) {
@@ -186,7 +193,7 @@ static void *serve_socket(void *arg)
                                    .body = "", .err = ""};
             if (!wire_response_encode(&out, &small)) break;
         }
-        if (out.len >= WRITE_AFTER) {
+        if (out.len >= WRITE_AFTER || (slow && out.len)) {
             if (!write_full(t->fd, out.data, out.len)) break;
             out.len = 0;
         }

@@ -22,6 +22,7 @@ typedef struct serve_app {
     qv_module *module;
     struct qv_wasi_pre *imports; /* module's imports, resolved to WASI once */
     struct app_metrics *metrics;
+    uint64_t fingerprint;   /* of manifest, module and overrides (apps.h) */
 } serve_app;
 
 typedef struct wagi_header {

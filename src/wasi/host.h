@@ -140,6 +140,25 @@ int wasi_store_u64(qv_caller *c, uint32_t addr, uint64_t v);
 struct iovec;
 int wasi_iovecs(qv_caller *c, uint32_t iovs, uint32_t n, struct iovec *out, int *count);
 
+/* ------------------------------------------------------------ waiting (wasi_wait.c) */
+
+/* What one read or write may move: a short transfer is always allowed,
+ * and a long one would keep a guest past its deadline. */
+#define WASI_MAX_TRANSFER ((size_t)4 << 20)
+/* Trim an iovec list to at most `max` bytes; returns its new total. */
+size_t wasi_iovecs_limit(struct iovec *v, int *count, size_t max);
+
+/* Like ppoll on fds for at most timeout_ns (< 0: no limit), but returns
+ * WASI_WAIT_INTERRUPTED as soon as the store is interrupted (within a
+ * couple of milliseconds). Otherwise ppoll's result. */
+#define WASI_WAIT_INTERRUPTED (-2)
+struct pollfd;
+int wasi_wait(qv_caller *c, struct pollfd *fds, size_t nfds, int64_t timeout_ns);
+/* Before a read or write that could block (pipes, terminals, sockets; not
+ * regular files, in-memory stdio or non-blocking descriptors): wait until
+ * it would not. 0 or a WASI errno (EINTR when interrupted). */
+int wasi_wait_ready(qv_caller *c, const wasi_fd *e, bool for_write);
+
 /* ------------------------------------------------------------ paths */
 
 /* Where a guest path leads: `dir` is a host directory descriptor (owned)
@@ -166,6 +185,9 @@ int wasi_path_resolve(qv_wasi *w, const wasi_fd *d, qv_caller *c, uint32_t path,
  * symbolic link (repeatedly, staying in the grant). */
 int wasi_path_resolve_follow(qv_wasi *w, const wasi_fd *d, qv_caller *c, uint32_t path,
                              uint32_t len, wasi_path *out);
+/* The same for a path the host already holds (WASI 0.2 passes strings),
+ * following the last component too when `follow`. */
+int wasi_path_resolve_bytes(qv_wasi *w, const wasi_fd *d, const char *path, size_t len, bool follow, wasi_path *out);
 void wasi_path_free(wasi_path *p);
 /* name, with a '/' appended when the guest wrote one (into buf). */
 const char *wasi_path_name(const wasi_path *p, char buf[258]);

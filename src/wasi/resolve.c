@@ -354,6 +354,25 @@ int wasi_path_resolve_follow(qv_wasi *w, const wasi_fd *d, qv_caller *c, uint32_
     return err;
 }
 
+int wasi_path_resolve_bytes(qv_wasi *w, const wasi_fd *d, const char *path, size_t len, bool follow, wasi_path *out)
+{
+    char text[PATH_MAX + 2], copy[PATH_MAX + 2];
+    out->dir = -1;
+    out->rel = NULL;
+    if (len > PATH_MAX) return W_ENAMETOOLONG;
+    if (memchr(path, 0, len)) return W_EINVAL;
+    memcpy(text, path, len);
+    text[len] = 0;
+    memcpy(copy, text, len + 1);
+    int err = resolve_text(w, d, copy, out);
+    if (err || !follow) return err;
+    size_t tl = strlen(text);
+    while (tl > 1 && text[tl - 1] == '/') text[--tl] = 0;
+    err = follow_last(w, d, text, out);
+    if (err) wasi_path_free(out);
+    return err;
+}
+
 /* ------------------------------------------------------------ for embedders */
 
 int qv_wasi_open_beneath(int dir, const char *path, int flags, bool no_openat2)

@@ -76,13 +76,18 @@ static WASI_FN(sched_yield)
     WASI_RETURN(0);
 }
 
+#define RANDOM_STEP ((size_t)1 << 20)
+
 static WASI_FN(random_get)
 {
     uint8_t *p = wasi_mem(c, A32(0), A32(1));
     if (!p) WASI_RETURN(W_EFAULT);
     size_t len = A32(1);
+    /* In steps of a millisecond or so, looking at the deadline between
+     * them: 4 GiB of random bytes take seconds. */
     while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
+        if (qv_store_interrupted(qv_caller_store(c))) WASI_RETURN(W_EINTR);
+        ssize_t n = getrandom(p, len < RANDOM_STEP ? len : RANDOM_STEP, 0);
         if (n < 0) {
             if (errno == EINTR) continue;
             WASI_RETURN(wasi_errno(errno));

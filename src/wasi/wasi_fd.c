@@ -27,11 +27,17 @@ static int transfer(qv_wasi *w, qv_caller *c, uint32_t fd, uint64_t rights, uint
     struct iovec v[IOV_MAX];
     int count;
     if ((err = wasi_iovecs(c, iovs, n, v, &count))) return err;
+    bool writing = io != do_readv && io != preadv;
+    /* A write to a pipe or the like moves at most PIPE_BUF bytes once
+     * it is ready, so that it cannot block on a reader that stopped. */
+    bool may_block = e->kind == FD_FILE && e->filetype != W_FT_REGULAR_FILE && !(e->fdflags & W_FDFLAG_NONBLOCK);
+    wasi_iovecs_limit(v, &count, writing && may_block ? PIPE_BUF : WASI_MAX_TRANSFER);
     if (e->kind == FD_MEMORY) {
         size_t done = 0;
         err = io == do_readv ? wasi_mem_read(e->mem, v, count, &done) : wasi_mem_write(e->mem, qv_caller_store(c), v, count, &done);
         return err ? err : wasi_store_u32(c, nbytes_ptr, (uint32_t)done);
     }
+    if ((err = wasi_wait_ready(c, e, writing))) return err;
     ssize_t got;
     do got = io(e->host, v, count, off);
     while (got < 0 && errno == EINTR);

@@ -87,12 +87,21 @@ static WASI_FN(path_open)
         }
         flags |= O_DIRECTORY;
     }
+    /* Opened without blocking: opening a FIFO would wait for the other
+     * end with no deadline (a FIFO nobody writes to opens at once; one
+     * nobody reads fails with ENXIO). Blocking comes back after, for
+     * reads and writes that wait in wasi_wait_ready. */
     int fd;
-    do fd = openat(p.dir, p.name, flags, 0666);
+    do fd = openat(p.dir, p.name, flags | O_NONBLOCK, 0666);
     while (fd < 0 && errno == EINTR);
     err = fd < 0 ? wasi_errno(errno) : 0;
     struct stat st;
     if (!err && fstat(fd, &st) != 0) {
+        err = wasi_errno(errno);
+        close(fd);
+    }
+    if (!err && !(flags & O_NONBLOCK) && !S_ISDIR(st.st_mode) &&
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
         err = wasi_errno(errno);
         close(fd);
     }

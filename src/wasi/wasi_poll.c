@@ -107,23 +107,20 @@ static qv_trap *poll_subscriptions(qv_caller *c, void *env, const qv_val *a, qv_
             WASI_RETURN(W_EINVAL);
         }
     }
-    for (;;) {
-        struct timespec ts, *tsp = NULL;
-        if (nevents) {
-            ts = (struct timespec){0, 0};
-            tsp = &ts;
-        } else if (earliest != UINT64_MAX) {
-            uint64_t now = now_ns(CLOCK_MONOTONIC), rel = earliest > now ? earliest - now : 0;
-            ts = (struct timespec){(time_t)(rel / 1000000000u), (long)(rel % 1000000000u)};
-            tsp = &ts;
-        }
-        int n = ppoll(pfd, npfd, tsp, NULL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            free(pfd), free(pfd_sub), free(deadline);
-            WASI_RETURN(wasi_errno(errno));
-        }
-        break;
+    /* Sleeps and waits end early when the store is interrupted (the
+     * guest's deadline); the guest traps as soon as this returns. */
+    int64_t timeout = -1;
+    if (nevents) {
+        timeout = 0;
+    } else if (earliest != UINT64_MAX) {
+        uint64_t now = now_ns(CLOCK_MONOTONIC), rel = earliest > now ? earliest - now : 0;
+        timeout = rel > INT64_MAX ? -1 : (int64_t)rel;
+    }
+    int n = wasi_wait(c, pfd, npfd, timeout);
+    if (n < 0) {
+        int err = n == WASI_WAIT_INTERRUPTED ? W_EINTR : wasi_errno(errno);
+        free(pfd), free(pfd_sub), free(deadline);
+        WASI_RETURN(err);
     }
     for (uint32_t k = 0; k < npfd; k++) {
         if (!pfd[k].revents) continue;

@@ -27,6 +27,7 @@ static WASI_FN(sock_accept)
     int err = sock_fd(w, A32(0), R_SOCK_ACCEPT, &e);
     if (err) WASI_RETURN(err);
     if (A32(1) & ~(uint32_t)W_FDFLAG_NONBLOCK) WASI_RETURN(W_EINVAL);
+    if ((err = wasi_wait_ready(c, e, false))) WASI_RETURN(err);
     int fd = accept4(e->host, NULL, NULL, SOCK_CLOEXEC | ((A32(1) & W_FDFLAG_NONBLOCK) ? SOCK_NONBLOCK : 0));
     if (fd < 0) WASI_RETURN(wasi_errno(errno));
     wasi_fd n = {
@@ -53,8 +54,13 @@ static WASI_FN(sock_recv)
     struct iovec v[IOV_MAX];
     int count;
     if ((err = wasi_iovecs(c, A32(1), A32(2), v, &count))) WASI_RETURN(err);
+    wasi_iovecs_limit(v, &count, WASI_MAX_TRANSFER);
+    if ((err = wasi_wait_ready(c, e, false))) WASI_RETURN(err);
     struct msghdr msg = {.msg_iov = v, .msg_iovlen = (size_t)count};
-    int flags = ((riflags & W_RECV_PEEK) ? MSG_PEEK : 0) | ((riflags & W_RECV_WAITALL) ? MSG_WAITALL : 0);
+    /* RECV_WAITALL is taken as a wish, not passed on as MSG_WAITALL: that
+     * would block again after the wait, past the guest's deadline. The
+     * guest gets what has arrived, as a short read, and asks again. */
+    int flags = (riflags & W_RECV_PEEK) ? MSG_PEEK : 0;
     ssize_t n;
     do n = recvmsg(e->host, &msg, flags);
     while (n < 0 && errno == EINTR);
@@ -75,6 +81,9 @@ static WASI_FN(sock_send)
     struct iovec v[IOV_MAX];
     int count;
     if ((err = wasi_iovecs(c, A32(1), A32(2), v, &count))) WASI_RETURN(err);
+    bool may_block = !(e->fdflags & W_FDFLAG_NONBLOCK);
+    wasi_iovecs_limit(v, &count, may_block ? PIPE_BUF : WASI_MAX_TRANSFER);
+    if ((err = wasi_wait_ready(c, e, true))) WASI_RETURN(err);
     struct msghdr msg = {.msg_iov = v, .msg_iovlen = (size_t)count};
     ssize_t n;
     do n = sendmsg(e->host, &msg, MSG_NOSIGNAL);

@@ -183,20 +183,14 @@ static void post_register(master *m, http_exchange *x, const http_request *r)
     json_decref(j);
 }
 
-/* What node n must run, and where every app is served. */
-static json_t *assignments_for(master *m, const m_node *n)
+/* Where every app is served: per app, the nodes with ready replicas;
+ * while none is ready yet, every node it is placed on (the first answers
+ * once started). */
+json_t *master_routes(master *m)
 {
-    json_t *assignments = json_array(), *routes = json_array();
+    json_t *routes = json_array();
     for (size_t i = 0; i < m->state.napps; i++) {
         const m_app *a = &m->state.apps[i];
-        uint32_t here = app_placed_on(a, n->name);
-        if (here)
-            json_array_append_new(assignments,
-                                  json_pack("{s:s,s:I,s:s,s:s,s:O,s:i}", "app", a->name, "revision",
-                                            (json_int_t)a->revision, "digest", a->digest, "manifest", a->manifest,
-                                            "overrides", a->overrides, "replicas", (int)here));
-        /* Endpoints: nodes with ready replicas; while none is ready yet,
-         * every node it is placed on (the first answers once started). */
         json_t *ready = json_array(), *placed = json_array();
         for (size_t k = 0; k < m->state.nnodes; k++) {
             const m_node *o = &m->state.nodes[k];
@@ -216,7 +210,23 @@ static json_t *assignments_for(master *m, const m_node *n)
         json_decref(ready);
         json_decref(placed);
     }
-    return json_pack("{s:o,s:o}", "assignments", assignments, "routes", routes);
+    return routes;
+}
+
+/* What node n must run, and where every app is served. */
+static json_t *assignments_for(master *m, const m_node *n)
+{
+    json_t *assignments = json_array();
+    for (size_t i = 0; i < m->state.napps; i++) {
+        const m_app *a = &m->state.apps[i];
+        uint32_t here = app_placed_on(a, n->name);
+        if (here)
+            json_array_append_new(assignments,
+                                  json_pack("{s:s,s:I,s:s,s:s,s:O,s:i}", "app", a->name, "revision",
+                                            (json_int_t)a->revision, "digest", a->digest, "manifest", a->manifest,
+                                            "overrides", a->overrides, "replicas", (int)here));
+    }
+    return json_pack("{s:o,s:o}", "assignments", assignments, "routes", master_routes(m));
 }
 
 /* POST /v1/nodes/NAME/heartbeat */
@@ -534,6 +544,29 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     }
     m_app *a = state_app(&m->state, probe.name);
     bool is_new = !a;
+    /* The same bundle, manifest and overrides again: nothing to do. */
+    if (a && !strcmp(a->digest, bundle) && !strcmp(a->manifest, manifest) && json_equal(a->overrides, overrides)) {
+        json_t *same = json_pack("{s:s,s:I,s:i,s:O,s:b}", "app", a->name, "revision", (json_int_t)a->revision,
+                                 "replicas", (int)a->wanted, "placement", a->placement, "unchanged", 1);
+        json_object_set_new(same, "pending", a->pending ? json_string(a->pending) : json_null());
+        respond_json(x, 200, same);
+        goto out;
+    }
+    /* A new revision that asks for other resources is placed anew; when it
+     * cannot be, the running one stays as it is. (A new app that does not
+     * fit is recorded as pending, and placed as room appears.) */
+    if (a && (a->memory != probe.memory || a->cpu != probe.cpu || !json_equal(a->nodes, probe.nodes) ||
+              probe.wanted > a->wanted)) {
+        if (!reconcile_fits(&m->state, &probe, why, sizeof why)) {
+            respond_json(x, 422, json_pack("{s:s,s:s,s:I}", "error", why, "app", a->name, "revision",
+                                           (json_int_t)a->revision));
+            goto out;
+        }
+        if (a->memory != probe.memory || a->cpu != probe.cpu || !json_equal(a->nodes, probe.nodes)) {
+            json_decref(a->placement);
+            a->placement = json_object();
+        }
+    }
     if (!a && !(a = state_add_app(&m->state, probe.name))) {
         respond_error(x, 500, "out of memory");
         goto out;
@@ -614,6 +647,7 @@ static void delete_app(master *m, http_exchange *x, const char *name)
     }
     state_remove_app(&m->state, name);
     log_json(LOG_INFO, "removed", json_pack("{s:s}", "app", name));
+    master_wake_nodes(m);
     respond_json(x, 200, json_pack("{s:s}", "removed", name));
 }
 

@@ -22,6 +22,9 @@ typedef struct master {
     master_options opt;
     struct event_base *base;
     http_server *api;
+    http_server *ingress;      /* --ingress: apps served through the nodes */
+    struct proxy *proxy;
+    char *routes_text;         /* the routes the proxy has, to notice changes */
     store *st;
     m_state state;
     char data_dir[400];
@@ -50,6 +53,12 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r);
 /* Stream the log lines of path (GET /v1/logs?...&follow=1) from nodes to
  * x, each with its node (follow.c). */
 bool master_follow_logs(master *m, http_exchange *x, const char *path, const m_node *const *nodes, size_t n);
+
+/* Where every app is served (the heartbeat answer's "routes"). */
+json_t *master_routes(master *m);
+
+/* Ask the ready nodes for a heartbeat now (their assignments changed). */
+void master_wake_nodes(master *m);
 
 /* Reconcile now and log what moved. */
 void master_reconcile(master *m);

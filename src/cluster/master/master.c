@@ -14,8 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster/client.h"
 #include "cluster/master/internal.h"
 #include "cluster/master/reconcile.h"
+#include "cluster/proxy.h"
 #include "serve/log.h"
 
 #define TICK_MS 250
@@ -86,6 +88,47 @@ static void on_bg_done(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------ reconciling */
 
+/* Ask every ready node for a heartbeat now: their assignments changed,
+ * and waiting for the next one would cost up to a heartbeat's time. */
+typedef struct wake_job {
+    char token[512];
+    size_t n;
+    char (*addresses)[M_ADDR_MAX];
+} wake_job;
+
+static void wake_work(void *arg)
+{
+    wake_job *job = arg;
+    for (size_t i = 0; i < job->n; i++) {
+        api_reply reply;
+        char why[200];
+        if (api_call(job->addresses[i], "POST", "/v1/node/wake", job->token, "application/json", "{}", 2, 1000,
+                     &reply, why, sizeof why))
+            api_reply_free(&reply);
+    }
+}
+
+static void wake_done(master *m, void *arg)
+{
+    (void)m;
+    wake_job *job = arg;
+    free(job->addresses);
+    free(job);
+}
+
+void master_wake_nodes(master *m)
+{
+    wake_job *job = calloc(1, sizeof *job);
+    if (!job || !(job->addresses = calloc(m->state.nnodes + 1, sizeof *job->addresses))) {
+        free(job);
+        return;
+    }
+    snprintf(job->token, sizeof job->token, "%s", m->opt.token);
+    for (size_t i = 0; i < m->state.nnodes; i++)
+        if (m->state.nodes[i].ready) snprintf(job->addresses[job->n++], M_ADDR_MAX, "%s", m->state.nodes[i].address);
+    if (!bg_start(m, wake_work, wake_done, job)) wake_done(m, job);
+}
+
 void master_reconcile(master *m)
 {
     reconcile_stats stats;
@@ -97,6 +140,7 @@ void master_reconcile(master *m)
     m->last_scheduling_seconds = stats.seconds;
     m->placements += stats.placed;
     if (!ok) log_json(LOG_ERROR, "reconcile failed", json_pack("{s:s}", "reason", why));
+    if (stats.placed || stats.removed) master_wake_nodes(m);
     if (stats.placed || stats.removed)
         log_json(LOG_INFO, "placed", json_pack("{s:i,s:i,s:f}", "placed", (int)stats.placed, "removed",
                                               (int)stats.removed, "scheduling_ms", stats.seconds * 1000));
@@ -104,6 +148,31 @@ void master_reconcile(master *m)
         if (m->state.apps[i].pending && stats.apps_changed)
             log_json(LOG_WARN, "pending", json_pack("{s:s,s:s}", "app", m->state.apps[i].name, "reason",
                                                    m->state.apps[i].pending));
+}
+
+/* The ingress's routes follow the cluster's. */
+static void update_routes(master *m)
+{
+    if (!m->proxy) return;
+    json_t *routes = master_routes(m);
+    char *text = json_dumps(routes, JSON_COMPACT);
+    if (text && (!m->routes_text || strcmp(text, m->routes_text))) {
+        char why[300];
+        if (proxy_set_routes(m->proxy, routes, why, sizeof why)) {
+            free(m->routes_text);
+            m->routes_text = text, text = NULL;
+        } else {
+            log_json(LOG_ERROR, "cannot route the ingress", json_pack("{s:s}", "reason", why));
+        }
+    }
+    free(text);
+    json_decref(routes);
+}
+
+static void on_ingress(void *ctx, http_exchange *x, const http_request *r)
+{
+    master *m = ctx;
+    proxy_handle(m->proxy, x, r, NULL);
 }
 
 /* Nodes silent past down_after_ms are down; their replicas move. */
@@ -125,6 +194,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     bool pending = false;
     for (size_t i = 0; i < m->state.napps; i++) pending |= m->state.apps[i].pending != NULL;
     if (m->dirty || (pending && ++ticks % 4 == 0)) master_reconcile(m);
+    update_routes(m);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -135,6 +205,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     m->stopping = true;
     log_json(LOG_INFO, "shutting down", json_pack("{s:s}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     http_server_drain(m->api);
+    if (m->ingress) http_server_drain(m->ingress);
     if (!m->bg_running) event_base_loopexit(m->base, NULL);
 }
 
@@ -203,6 +274,18 @@ int master_run(const master_options *options)
         fprintf(stderr, "qyv master: %s\n", why);
         goto out;
     }
+    if (options->ingress_address) {
+        http_limits ingress_limits = {.max_head = 64 * 1024, .max_body = 10 * 1000 * 1000, .head_timeout_ms = 10000,
+                                      .idle_timeout_ms = 30000, .max_connections = 10000};
+        m->proxy = proxy_new(m->base, NULL, NULL, 300000);
+        m->ingress = m->proxy ? http_server_new(m->base, &ingress_limits, on_ingress, m) : NULL;
+        if (!m->ingress || http_server_listen(m->ingress, options->ingress_address, options->ingress_port, why,
+                                              sizeof why)) {
+            fprintf(stderr, "qyv master: ingress: %s\n", m->ingress ? why : "out of memory");
+            goto out;
+        }
+        update_routes(m);
+    }
     m->tick = event_new(m->base, -1, EV_PERSIST, on_tick, m);
     m->sigterm = evsignal_new(m->base, SIGTERM, on_signal, m);
     m->sigint = evsignal_new(m->base, SIGINT, on_signal, m);
@@ -212,9 +295,12 @@ int master_run(const master_options *options)
         fprintf(stderr, "qyv master: cannot set up timers and signals\n");
         goto out;
     }
-    log_json(LOG_INFO, "master listening",
-             json_pack("{s:s,s:i,s:s,s:i,s:i}", "address", options->address, "port", options->port, "store", url,
-                       "nodes", (int)m->state.nnodes, "apps", (int)m->state.napps));
+    json_t *fields = json_pack("{s:s,s:i,s:s,s:i,s:i}", "address", options->address, "port", options->port, "store",
+                               url, "nodes", (int)m->state.nnodes, "apps", (int)m->state.napps);
+    if (options->ingress_address)
+        json_object_set_new(fields, "ingress", json_pack("{s:s,s:i}", "address", options->ingress_address, "port",
+                                                         options->ingress_port));
+    log_json(LOG_INFO, "master listening", fields);
     event_base_dispatch(m->base);
     log_json(LOG_INFO, "stopped", NULL);
     status = 0;
@@ -224,6 +310,9 @@ out:
     if (m->sigint) event_free(m->sigint);
     if (m->bg_event) event_free(m->bg_event);
     http_server_free(m->api);
+    http_server_free(m->ingress);
+    if (m->proxy) proxy_free(m->proxy);
+    free(m->routes_text);
     if (m->base) event_base_free(m->base);
     for (int i = 0; i < 2; i++)
         if (m->bg_pipe[i] >= 0) close(m->bg_pipe[i]);

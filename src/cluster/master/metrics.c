@@ -90,6 +90,54 @@ static void label_of(const char *line, size_t n, const char *label, char *out, s
     if (end) snprintf(out, size, "%.*s", (int)(end - p), p);
 }
 
+static void sample(json_t *list, const char *name, const char *node, const char *app, json_int_t value)
+{
+    json_t *labels = json_object();
+    if (node) json_object_set_new(labels, "node", json_string(node));
+    if (app) json_object_set_new(labels, "app", json_string(app));
+    json_array_append_new(list, json_pack("{s:s,s:o,s:I}", "name", name, "labels", labels, "value", value));
+}
+
+/* The JSON form: {"metrics":[{"name","labels":{node,app},"value"}]}, the
+ * numbers an operator reads first (docs/api.md). */
+static json_t *summary_samples(json_t *summary, json_t *per_app)
+{
+    json_t *list = json_array();
+    size_t i;
+    json_t *n;
+    json_array_foreach(json_object_get(summary, "nodes"), i, n) {
+        const char *node = json_string_value(json_object_get(n, "name"));
+        sample(list, "node_up", node, NULL, json_is_true(json_object_get(n, "up")));
+        sample(list, "node_replicas", node, NULL, json_integer_value(json_object_get(n, "replicas")));
+        sample(list, "node_memory_used_bytes", node, NULL, json_integer_value(json_object_get(n, "memory_used")));
+        sample(list, "node_memory_capacity_bytes", node, NULL, json_integer_value(json_object_get(n, "memory_capacity")));
+        sample(list, "node_cpu_capacity_millicores", node, NULL, json_integer_value(json_object_get(n, "cpu_capacity")));
+    }
+    json_t *a;
+    json_array_foreach(json_object_get(summary, "apps"), i, a) {
+        const char *app = json_string_value(json_object_get(a, "name"));
+        sample(list, "app_replicas_wanted", NULL, app, json_integer_value(json_object_get(a, "wanted")));
+        sample(list, "app_pending", NULL, app, json_is_true(json_object_get(a, "pending")));
+        const char *node;
+        json_t *c;
+        json_object_foreach(json_object_get(a, "nodes"), node, c) {
+            sample(list, "app_replicas_placed", node, app, json_integer_value(json_object_get(c, "placed")));
+            sample(list, "app_replicas_ready", node, app, json_integer_value(json_object_get(c, "ready")));
+        }
+    }
+    const char *app;
+    json_t *nodes;
+    json_object_foreach(per_app, app, nodes) {
+        const char *node;
+        json_t *c;
+        json_object_foreach(nodes, node, c) {
+            sample(list, "app_requests_total", node, app, json_integer_value(json_object_get(c, "requests")));
+            sample(list, "app_errors_total", node, app, json_integer_value(json_object_get(c, "errors")));
+        }
+    }
+    return json_pack("{s:o}", "metrics", list);
+}
+
 static void metrics_done(master *m, void *arg)
 {
     (void)m;
@@ -127,8 +175,10 @@ static void metrics_done(master *m, void *arg)
         free(job->bodies[i]);
     }
     if (job->json) {
-        json_object_set_new(job->summary, "requests", per_app);
-        char *t = json_dumps(job->summary, JSON_COMPACT);
+        json_t *list = summary_samples(job->summary, per_app);
+        json_decref(per_app);
+        char *t = json_dumps(list, JSON_COMPACT);
+        json_decref(list);
         http_field type = {"Content-Type", "application/json"};
         http_respond(job->x, 200, &type, 1, t ? t : "{}", t ? strlen(t) : 2);
         free(t);

@@ -122,3 +122,42 @@ bool reconcile(m_state *s, reconcile_stats *stats, char *why, size_t whylen)
     snapshot_free(&sn);
     return ok;
 }
+
+bool reconcile_fits(m_state *s, const m_app *candidate, char *why, size_t whylen)
+{
+    snapshot sn = {0};
+    if (!snapshot_make(s, &sn)) {
+        snapshot_free(&sn);
+        snprintf(why, whylen, "out of memory");
+        return false;
+    }
+    /* The candidate's replicas are placed anew: what the app's current
+     * revision holds is not counted against it. */
+    for (size_t i = 0; i < s->nnodes; i++) {
+        sched_node *n = &sn.nodes[i];
+        for (size_t k = 0; k < n->nholdings; k++) {
+            if (strcmp(n->holdings[k].app, candidate->name)) continue;
+            const m_app *current = state_app(s, candidate->name);
+            if (current) {
+                n->memory_used -= current->memory * n->holdings[k].replicas;
+                n->cpu_used -= current->cpu * n->holdings[k].replicas;
+            }
+            ((sched_holding *)n->holdings)[k].replicas = 0;
+        }
+    }
+    const char *allowed[json_array_size(candidate->nodes) + 1];
+    size_t k;
+    json_t *v;
+    json_array_foreach(candidate->nodes, k, v) allowed[k] = json_string_value(v);
+    sched_request req = {candidate->name, candidate->wanted, candidate->memory, candidate->cpu, allowed,
+                         json_array_size(candidate->nodes)};
+    sched_snapshot snap = {sn.nodes, s->nnodes};
+    sched_plan plan = {0};
+    sched_error err;
+    bool ok = sched_place(&snap, &req, &plan, &err);
+    if (!ok) snprintf(why, whylen, "the scheduler refused: %s", err.message);
+    else if (!plan.complete) snprintf(why, whylen, "%s", plan.reason), ok = false;
+    sched_plan_free(&plan);
+    snapshot_free(&sn);
+    return ok;
+}

@@ -21,4 +21,9 @@ typedef struct reconcile_stats {
  * refused the snapshot or the store a write (what was applied stays). */
 bool reconcile(m_state *s, reconcile_stats *stats, char *why, size_t whylen);
 
+/* Whether candidate (an app about to replace the one of its name, or a
+ * new one) fits on the ready nodes, all its replicas placed anew. False
+ * with the scheduler's reason when not. */
+bool reconcile_fits(m_state *s, const m_app *candidate, char *why, size_t whylen);
+
 #endif

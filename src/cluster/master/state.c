@@ -296,11 +296,21 @@ static bool delete_key(m_state *s, const char *key, char *why, size_t whylen)
     return true;
 }
 
+/* The app and its revisions go in one transaction: an app deployed
+ * again under the name starts a history of its own. */
 bool state_delete_app(m_state *s, const char *name, char *why, size_t whylen)
 {
-    char key[128];
+    char key[128], revisions[128];
     snprintf(key, sizeof key, "apps/%s", name);
-    return delete_key(s, key, why, whylen);
+    snprintf(revisions, sizeof revisions, "revisions/%s/", name);
+    store_op ops[2] = {{.kind = STORE_DELETE, .key = key}, {.kind = STORE_DELETE_PREFIX, .key = revisions}};
+    store_txn_result res;
+    store_status st;
+    if (!store_txn(s->st, NULL, 0, ops, 2, NULL, 0, &res, &st)) {
+        snprintf(why, whylen, "cannot delete %s: %s", key, st.message);
+        return false;
+    }
+    return true;
 }
 
 bool state_delete_node(m_state *s, const char *name, char *why, size_t whylen)

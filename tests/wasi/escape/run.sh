@@ -14,7 +14,9 @@ set -u
 
 BUILD=${1:-build}
 QYV=$BUILD/qyv
-WASM=$BUILD/tests/wasi/escape.wasm
+# ESCAPE_WASM: the same guest as a WASI 0.2 component (make builds
+# $BUILD/tests/wasi/escape.component.wasm), to run the suite through it.
+WASM=${ESCAPE_WASM:-$BUILD/tests/wasi/escape.wasm}
 RACER=$BUILD/tests/wasi/escape-racer
 SECRET='qyvol escape canary: nothing may read or change this file'
 RO_TEXT='read-only data'

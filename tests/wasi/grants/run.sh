@@ -12,7 +12,9 @@ trap 'rm -rf "$tmp"' EXIT
 app=$tmp/app
 mkdir -p "$app/data/secrets" "$app/data/sub" "$app/config" "$app/logs"
 cp "$here/app.qyv" "$app/"
-cp "$BUILD/tests/wasi/grants.wasm" "$app/grants.wasm"
+# GRANTS_WASM: the same guest as a WASI 0.2 component (make builds
+# $BUILD/tests/wasi/grants.component.wasm), to check the grants through it.
+cp "${GRANTS_WASM:-$BUILD/tests/wasi/grants.wasm}" "$app/grants.wasm"
 echo public >"$app/data/public.txt"
 echo s3cret >"$app/data/secrets/key.txt"
 echo "port=8080" >"$app/config/settings.txt"

@@ -1,0 +1,116 @@
+/*
+ * runtime.h — the serving runtime: the apps one process serves, each held
+ * on its own, with its pool of replica processes (pool.h), changed while
+ * it runs. `qyv serve` is a front on it (manifests in, reload); a cluster
+ * node (src/cluster/node/) is another (assignments from the master).
+ *
+ * An app is applied from a manifest plus overrides (apps.h): started when
+ * new, replaced when what it is made of changed — its new pool starts
+ * first, the old one is retired and finishes the requests it took, so no
+ * request is dropped — and left alone when unchanged. Removing an app
+ * retires its pool the same way. Requests are routed by the longest route
+ * prefix and run by the app's pool; health, metrics and the apps' state
+ * are exposed for the fronts' endpoints.
+ *
+ * Threads: everything runs on the event loop's thread except
+ * runtime_prepare, which reads manifests and compiles modules and is
+ * meant for another thread (one preparation at a time), so that the loop
+ * keeps serving meanwhile. Nothing here is process-wide except the log
+ * (log.h) and the cgroup root (limits.h).
+ */
+#ifndef QYVOL_SERVE_RUNTIME_H
+#define QYVOL_SERVE_RUNTIME_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app/app.h"
+#include "serve/apps.h"
+#include "serve/http1.h"
+
+typedef struct serve_runtime serve_runtime;
+typedef struct runtime_app runtime_app;
+typedef struct runtime_plan runtime_plan;
+
+typedef struct runtime_options {
+    struct event_base *base;
+    int channels;              /* requests each replica runs at once; 0: one per CPU */
+    const char *address;       /* where requests arrive, for health checks' */
+    uint16_t port;             /*   Host, SERVER_NAME and SERVER_PORT */
+} runtime_options;
+
+serve_runtime *runtime_new(const runtime_options *opt);
+/* Stop every replica of every app (requests still taken get 503) and free. */
+void runtime_free(serve_runtime *rt);
+
+/* An app to run. */
+typedef struct app_spec {
+    const char *name;          /* NULL: the manifest's; else the app's name (a cluster's) */
+    const char *manifest;      /* its path (inside an unpacked bundle, for a node) */
+    app_overrides overrides;
+    /* The caller's name for this version of the app ("" or NULL: none).
+     * An app already running with the same key is left alone without
+     * reading anything; without keys, apps are compared by fingerprint
+     * once loaded. */
+    const char *key;
+    int64_t revision;          /* shown in runtime_apps (the cluster's revision) */
+} app_spec;
+
+/* Load the apps of specs (any thread): what is new or changed is read and
+ * compiled, what runs unchanged is only noted. NULL with err when one
+ * cannot be loaded (its manifest's FILE:LINE:COLUMN first), or two want
+ * the same route or name. */
+runtime_plan *runtime_prepare(serve_runtime *rt, const app_spec *specs, size_t nspecs, app_error *err);
+/* How many apps the plan would start or replace. */
+size_t runtime_plan_changes(const runtime_plan *plan);
+void runtime_plan_free(runtime_plan *plan);
+
+/* Put the plan in place (loop thread; takes the plan): new apps start,
+ * changed ones are replaced, and with `exact` the apps not in the plan are
+ * removed. false with err (nothing changed) when an app's pool cannot
+ * start, or when the plan's route clashes with an app it leaves running. */
+bool runtime_commit(serve_runtime *rt, runtime_plan *plan, bool exact, app_error *err);
+
+/* runtime_prepare and runtime_commit for one app, on the loop thread. */
+bool runtime_apply(serve_runtime *rt, const app_spec *spec, app_error *err);
+/* Retire the app's pool (its requests finish); false when no such app. */
+bool runtime_remove(serve_runtime *rt, const char *name);
+
+/* ---- requests (loop thread) */
+
+/* The app whose route is the longest prefix of path (whole segments). */
+runtime_app *runtime_route(serve_runtime *rt, const char *path);
+runtime_app *runtime_find(serve_runtime *rt, const char *name);
+const char *runtime_app_name(const runtime_app *app);
+const char *runtime_app_route(const runtime_app *app); /* "" for "/" */
+bool runtime_app_healthy(const runtime_app *app);
+/* Its requests running and waiting (for least_connections across nodes). */
+int runtime_app_load(const runtime_app *app);
+
+/* Run r on app and answer x (with X-Request-Id, an access log line, the
+ * app's metrics), or answer 503 when it cannot take it. */
+void runtime_serve(serve_runtime *rt, runtime_app *app, http_exchange *x, const http_request *r);
+
+/* Requests being run. */
+long runtime_in_flight(const serve_runtime *rt);
+/* Free the retired pools that finished their requests (call every few
+ * hundred ms; runtime_new does not make timers of its own). */
+void runtime_housekeeping(serve_runtime *rt);
+
+/* ---- observability (loop thread) */
+
+/* {"APP":"healthy"|"unhealthy",...}; with replicas, also each app's
+ * replicas in *replicas ({"APP":[{replica,state,pid,...}]}). */
+json_t *runtime_health(serve_runtime *rt, json_t **replicas, bool *all_healthy);
+/* {"APP":{"revision":N,"replicas":N,"ready":N,"route":"/r"},...} */
+json_t *runtime_apps(serve_runtime *rt);
+size_t runtime_app_count(const serve_runtime *rt);
+/* Prometheus text of every app's metrics (malloc'ed, *len bytes). */
+char *runtime_metrics(serve_runtime *rt, size_t *len);
+/* Memory (bytes) and CPU (millicores) the running apps' replicas reserve. */
+void runtime_reserved(serve_runtime *rt, uint64_t *memory, uint64_t *cpu_millicores);
+
+#endif

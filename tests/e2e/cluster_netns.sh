@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# A cluster whose master and nodes really sit at different addresses: each
+# in its own network namespace, joined by veth pairs to a bridge in a
+# fifth namespace (10.77.0.0/24; nothing in this machine's own network is
+# touched). Nodes join with --master; an app with a NodePort is reached on
+# every node's own address; a node's ingress forwards to replicas on other
+# nodes; a node cut off the network stops getting traffic.
+# Usage: tests/e2e/cluster_netns.sh [BUILD_DIR]. Needs root and `ip netns`:
+# without them it reports its checks as skipped. Ends with "N passed, N
+# failed, N skipped".
+set -u
+BUILD=${1:-build}
+QYV=$(cd "$(dirname "$BUILD/qyv")" && pwd)/qyv
+passed=0 failed=0 skipped=0
+ok() { echo "ok $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! ip netns add "qvt-probe-$$" 2>/dev/null; then
+    echo "SKIP network namespaces: needs root and ip netns"
+    echo "0 passed, 0 failed, 1 skipped"
+    exit 0
+fi
+ip netns del "qvt-probe-$$"
+tag=$$
+lan=qvt-lan-$tag
+names=(m 1 2 3)
+declare -A addr=([m]=10.77.0.1 [1]=10.77.0.11 [2]=10.77.0.12 [3]=10.77.0.13)
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    # Anything still running in our namespaces (a replica) goes too.
+    for n in "${names[@]}"; do ip netns pids "qvt-$n-$tag" 2>/dev/null | xargs -r kill -KILL 2>/dev/null; done
+    sleep 0.2
+    for n in "${names[@]}"; do ip netns del "qvt-$n-$tag" 2>/dev/null; done
+    ip netns del "$lan" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+in_ns() { local n=$1; shift; ip netns exec "qvt-$n-$tag" "$@"; }
+until_true() {
+    local deadline=$(($(date +%s%N) + $1 * 1000000000))
+    shift
+    while [ "$(date +%s%N)" -lt $deadline ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    return 1
+}
+
+# The network: a bridge in its own namespace, a veth pair per member.
+ip netns add "$lan" && ip -n "$lan" link add br0 type bridge && ip -n "$lan" link set br0 up &&
+    ip -n "$lan" link set lo up || { bad "network" "cannot make the bridge"; exit 1; }
+for n in "${names[@]}"; do
+    ns=qvt-$n-$tag
+    ip netns add "$ns" &&
+        ip link add "qv$n$tag" type veth peer name "qp$n$tag" &&
+        ip link set "qv$n$tag" netns "$lan" && ip -n "$lan" link set "qv$n$tag" master br0 up &&
+        ip link set "qp$n$tag" netns "$ns" && ip -n "$ns" addr add "${addr[$n]}/24" dev "qp$n$tag" &&
+        ip -n "$ns" link set "qp$n$tag" up && ip -n "$ns" link set lo up ||
+        { bad "network" "cannot make namespace $ns"; exit 1; }
+done
+until_true 5 in_ns 1 ping -c1 -W1 "${addr[2]}" && ok "nodes reach each other over the bridge" ||
+    bad "network" "node 1 cannot ping node 2"
+
+export XDG_CONFIG_HOME=$tmp/config
+"$QYV" cluster init >/dev/null 2>&1 || bad "init" "failed"
+token_file=$XDG_CONFIG_HOME/qyvol/token
+token=$(cat "$token_file")
+master=${addr[m]}:7000
+# `ip netns exec` runs the command in its own place: $! is the server.
+ip netns exec "qvt-m-$tag" "$QYV" master --listen 0.0.0.0:7000 --data "$tmp/master" >"$tmp/master.log" 2>&1 &
+pids+=($!)
+"$QYV" cluster set-master "$master" >/dev/null
+until_true 10 in_ns m curl -sf -H "Authorization: Bearer $token" "http://$master/v1/health" ||
+    bad "master starts" "$(tail -3 "$tmp/master.log")"
+declare -A npid
+for n in 1 2 3; do
+    ip netns exec "qvt-$n-$tag" "$QYV" node --listen "${addr[$n]}:7001" --ingress "${addr[$n]}:8080" --master "$master" \
+        --name "node-$n" --data "$tmp/node$n" --token-file "$token_file" --capacity memory=512MiB,cpu=1 \
+        >"$tmp/node$n.log" 2>&1 &
+    npid[$n]=$!
+    pids+=($!)
+done
+cli() { in_ns m "$QYV" "$@"; }
+three_ready() { [ "$(cli cluster list-nodes | grep -c ' ready ')" -eq 3 ]; }
+until_true 15 three_ready && ok "three nodes in their own namespaces joined with --master" ||
+    bad "nodes join" "$(cli cluster list-nodes 2>&1)"
+cli cluster list-nodes | grep -q "node-2 *10\.77\.0\.12:7001" && ok "nodes listed at their own addresses" ||
+    bad "node addresses" "$(cli cluster list-nodes 2>&1)"
+
+app=$tmp/app
+mkdir -p "$app"
+cp examples/http-echo/echo.wasm "$app/"
+printf 'name: web\nentrypoint: echo.wasm\ntype: http\nroute: /web\n' >"$app/app.qyv"
+cli cluster deploy "$app/app.qyv" --replicas 3 --port 9000 >"$tmp/deploy" 2>&1 || bad "deploy" "$(cat "$tmp/deploy")"
+on_every_port() { for n in 1 2 3; do in_ns m curl -sf "http://${addr[$n]}:9000/x" | grep -q '^path: /x$' || return 1; done; }
+until_true 15 on_every_port && ok "NodePort 9000 answers on every node's address" ||
+    bad "NodePort" "$(for n in 1 2 3; do in_ns m curl -s "http://${addr[$n]}:9000/x" | head -2; done)"
+# One replica per node: node 1's ingress reaches the others' replicas.
+for _ in $(seq 30); do in_ns m curl -s -o /dev/null "http://${addr[1]}:8080/web/cross"; done
+served=$(for n in 1 2 3; do grep -c '"path":"/web/cross"' "$tmp/node$n.log"; done | tr '\n' ' ')
+if [[ " $served" =~ \ 0\  ]]; then bad "forwarded across namespaces" "requests per node: $served"
+else ok "one node's ingress balances over replicas on all three ($served)"; fi
+
+# Cut node 3 off: traffic through node 1 keeps being answered.
+ip -n "qvt-3-$tag" link set "qp3$tag" down
+fails=0
+for _ in $(seq 60); do
+    code=$(in_ns m curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://${addr[1]}:8080/web/after")
+    [ "$code" = 200 ] || fails=$((fails + 1))
+    sleep 0.05
+done
+[ $fails -eq 0 ] && ok "node 3 cut off: every request through node 1 answered" || bad "cut off" "$fails of 60 failed"
+down() { cli cluster list-nodes | grep -q 'node-3 .* down'; }
+until_true 10 down && ok "node 3 marked down" || bad "node 3 down" "$(cli cluster list-nodes 2>&1)"
+
+for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+stuck=0
+for p in "${pids[@]}"; do
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$p" 2>/dev/null && stuck=$((stuck + 1))
+done
+left=$(for n in "${names[@]}"; do ip netns pids "qvt-$n-$tag" 2>/dev/null; done | wc -l)
+[ $stuck -eq 0 ] && [ "$left" -eq 0 ] && ok "master and nodes stop on SIGTERM, nothing left in the namespaces" ||
+    bad "stop" "$stuck did not stop, $left processes left"
+grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/*.log &&
+    bad "no sanitizer report" "$(grep -h -m1 -A30 -E 'Sanitizer|runtime error' "$tmp"/*.log | head -40)"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]

@@ -1,0 +1,177 @@
+/*
+ * test_fusions.c — the instruction shapes the translator fuses into one
+ * internal instruction (address additions in loads and stores, increments
+ * before compare-and-branch and branches back, stores of computed values,
+ * byte scans, f64 read-modify-write, zeros stored to locals): each must
+ * compute exactly what the WebAssembly instructions it replaces compute,
+ * out-of-bounds traps included. Module: wat/fusions.wat.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testwasm.h"
+
+typedef struct fixture {
+    qv_store *store;
+    qv_module *module;
+    qv_instance *inst;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *fx = calloc(1, sizeof *fx);
+    fx->store = qv_store_new(NULL);
+    fx->module = load("fusions");
+    qv_trap *trap = NULL;
+    qv_error err;
+    fx->inst = qv_instance_new(fx->store, fx->module, NULL, 0, &trap, &err);
+    if (!fx->inst) fail_msg("instantiate: %s", err.message);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *fx = *state;
+    qv_store_delete(fx->store);
+    qv_module_delete(fx->module);
+    free(fx);
+    return 0;
+}
+
+/* Call export `name`; the trap kind (0 for none) and the result in *out. */
+static int call(fixture *fx, const char *name, const qv_val *args, size_t nargs, qv_val *out)
+{
+    qv_extern ext;
+    if (!qv_instance_export(fx->inst, name, &ext)) fail_msg("no export %s", name);
+    qv_val res = qv_i32(0);
+    qv_trap *trap = qv_func_call(fx->store, ext.of.func, args, nargs, &res, out ? 1 : 0);
+    if (out) *out = res;
+    int kind = trap ? (int)qv_trap_kind_of(trap) : 0;
+    if (trap) qv_trap_delete(trap);
+    return kind;
+}
+
+static qv_val f64(double d)
+{
+    uint64_t b;
+    memcpy(&b, &d, 8);
+    return qv_f64_bits(b);
+}
+
+static double f64_of(qv_val v)
+{
+    double d;
+    memcpy(&d, &v.of.f64_bits, 8);
+    return d;
+}
+
+static int32_t call_i32(fixture *fx, const char *name, const qv_val *args, size_t nargs)
+{
+    qv_val r;
+    int kind = call(fx, name, args, nargs, &r);
+    if (kind) fail_msg("%s trapped (kind %d)", name, kind);
+    return r.of.i32;
+}
+
+static void address_additions(void **state)
+{
+    fixture *fx = *state;
+    qv_val a[3] = {qv_i32(60), qv_i32(8)};
+    assert_int_equal(call_i32(fx, "load_sum", a, 2), 2);
+    a[0] = qv_i32((int32_t)0xFFFFFFFFu), a[1] = qv_i32(69); /* wraps to 68 */
+    assert_int_equal(call_i32(fx, "load_sum", a, 2), 2);
+    a[0] = qv_i32(65536), a[1] = qv_i32(-4);                /* the last word */
+    assert_int_equal(call_i32(fx, "load_sum", a, 2), 0);
+    a[0] = qv_i32(65536), a[1] = qv_i32(-3);
+    assert_int_equal(call(fx, "load_sum", a, 2, &a[2]), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
+    a[0] = qv_i32(1000), a[1] = qv_i32(24), a[2] = qv_i32(-77);
+    assert_int_equal(call_i32(fx, "store_sum", a, 3), -77);
+    a[0] = qv_i32(65530), a[1] = qv_i32(0), a[2] = qv_i32(1);
+    qv_val r;
+    assert_int_equal(call(fx, "store_sum", a, 3, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
+}
+
+static void increments_and_branches(void **state)
+{
+    fixture *fx = *state;
+    qv_val n = qv_i32(1000);
+    assert_int_equal(call_i32(fx, "count_to", &n, 1), 1000);
+    assert_int_equal(call_i32(fx, "count_by_3_below", NULL, 0), 102);
+    n = qv_i32(10);
+    assert_int_equal(call_i32(fx, "loop_br", &n, 1), 55);
+    n = qv_i32(0);
+    assert_int_equal(call_i32(fx, "loop_br", &n, 1), 1);
+}
+
+static void stores_of_computed_values(void **state)
+{
+    fixture *fx = *state;
+    qv_val p = qv_i32(400);
+    assert_int_equal(call_i32(fx, "bump", &p, 1), 7);
+    assert_int_equal(call_i32(fx, "bump", &p, 1), 14);
+    p = qv_i32(65534);
+    qv_val r;
+    assert_int_equal(call(fx, "bump", &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
+    qv_val xy[2] = {f64(3.0), f64(0.5)};
+    assert_int_equal(call(fx, "f64_ops", xy, 2, &r), 0);
+    assert_true(f64_of(r) == 3.5 + 25.0 + 150.0);
+    qv_val y = f64(2.0);
+    assert_int_equal(call(fx, "accumulate", &y, 1, &r), 0);
+    assert_true(f64_of(r) == 5.5 * 1000 + 1.5);
+}
+
+static void byte_scans(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(call_i32(fx, "skip_spaces", NULL, 0), 18 * 1000 + 'h');
+    assert_int_equal(call_i32(fx, "find_quote", NULL, 0), 24);
+    qv_val p = qv_i32(17);
+    assert_int_equal(call_i32(fx, "byte_at", &p, 1), 1);
+    p = qv_i32(18);
+    assert_int_equal(call_i32(fx, "byte_at", &p, 1), 0);
+    p = qv_i32(65535);
+    qv_val r;
+    assert_int_equal(call(fx, "byte_at", &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
+}
+
+static void increments_feeding_locals_and_loads(void **state)
+{
+    fixture *fx = *state;
+    qv_val p = qv_i32(10);
+    assert_int_equal(call_i32(fx, "two_locals", &p, 1), 14 * 1000 + 14);
+    assert_int_equal(call_i32(fx, "sum_array", NULL, 0), 15 * 1000 + 80);
+    p = qv_i32(60);
+    assert_int_equal(call_i32(fx, "load_after_increment", &p, 1), 1);
+    p = qv_i32(65532);
+    qv_val r;
+    assert_int_equal(call(fx, "load_after_increment", &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
+}
+
+static void zeros_stored_to_locals(void **state)
+{
+    fixture *fx = *state;
+    qv_val n = qv_i32(7);
+    assert_int_equal(call_i32(fx, "zeros", &n, 1), 0);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    testwasm_init(argv[0]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(address_additions, setup, teardown),
+        cmocka_unit_test_setup_teardown(increments_and_branches, setup, teardown),
+        cmocka_unit_test_setup_teardown(stores_of_computed_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(byte_scans, setup, teardown),
+        cmocka_unit_test_setup_teardown(increments_feeding_locals_and_loads, setup, teardown),
+        cmocka_unit_test_setup_teardown(zeros_stored_to_locals, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,175 @@
+/*
+ * test_serve_runtime.c — the serving runtime (src/serve/runtime.h) on its
+ * own API: apply an app (its replica processes start), apply it again
+ * unchanged (nothing restarts), with other overrides (new replicas, the
+ * old pool retired), a clashing route refused, a bad manifest refused with
+ * its FILE:LINE:COLUMN, remove; routing by longest prefix. Run from the
+ * repository root (it uses examples/http-echo).
+ */
+#include <event2/event.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "serve/limits.h"
+#include "serve/log.h"
+#include "serve/runtime.h"
+
+typedef struct fixture {
+    struct event_base *base;
+    serve_runtime *rt;
+    char dir[64];
+    char paths[8][128];        /* the manifests written */
+    int npaths;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->base = event_base_new();
+    runtime_options opt = {f->base, 1, "127.0.0.1", 8080};
+    f->rt = runtime_new(&opt);
+    snprintf(f->dir, sizeof f->dir, "/tmp/qyvol-runtime-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "cp examples/http-echo/echo.wasm %s/", f->dir);
+    if (system(cmd) != 0) return -1;
+    *state = f;
+    return f->base && f->rt ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    runtime_free(f->rt);
+    event_base_free(f->base);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    if (system(cmd) != 0) return -1;
+    free(f);
+    return 0;
+}
+
+/* A manifest in the fixture's folder, for the echo example's module copied there. */
+static const char *manifest(fixture *f, const char *file, const char *name, const char *route, const char *extra)
+{
+    assert_true(f->npaths < 8);
+    char *path = f->paths[f->npaths++];
+    snprintf(path, sizeof f->paths[0], "%s/%s", f->dir, file);
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    fprintf(out, "name: %s\nentrypoint: echo.wasm\ntype: http\nroute: %s\n%s", name, route, extra ? extra : "");
+    fclose(out);
+    return path;
+}
+
+/* The app's replicas as runtime_apps reports them; -1 when absent. */
+static int replicas_of(fixture *f, const char *app)
+{
+    json_t *apps = runtime_apps(f->rt);
+    json_t *a = json_object_get(apps, app);
+    int n = a ? (int)json_integer_value(json_object_get(a, "replicas")) : -1;
+    json_decref(apps);
+    return n;
+}
+
+static void apply_keep_replace_remove(void **state)
+{
+    fixture *f = *state;
+    app_error err;
+    app_spec spec = {.manifest = manifest(f, "a.qyv", "echo", "/e", NULL)};
+    if (!runtime_apply(f->rt, &spec, &err)) fail_msg("%s", err.text);
+    runtime_app *first = runtime_find(f->rt, "echo");
+    assert_non_null(first);
+    assert_int_equal(replicas_of(f, "echo"), 1);
+    assert_int_equal(runtime_app_count(f->rt), 1);
+
+    /* The same manifest and overrides: the running app is kept. */
+    assert_true(runtime_apply(f->rt, &spec, &err));
+    assert_ptr_equal(runtime_find(f->rt, "echo"), first);
+
+    /* Other overrides: a new app with 3 replicas takes its place. */
+    const char *env[] = {"MODE=test"};
+    spec.overrides = (app_overrides){.replicas = 3, .memory_bytes = 32u << 20, .env = env, .nenv = 1};
+    assert_true(runtime_apply(f->rt, &spec, &err));
+    runtime_app *second = runtime_find(f->rt, "echo");
+    assert_ptr_not_equal(second, first);
+    assert_int_equal(replicas_of(f, "echo"), 3);
+    runtime_housekeeping(f->rt); /* the old pool is idle: freed */
+
+    /* With a key, an equal key is enough to keep it. */
+    spec.name = "echo";
+    spec.key = "rev-7";
+    spec.revision = 7;
+    assert_true(runtime_apply(f->rt, &spec, &err));
+    runtime_app *keyed = runtime_find(f->rt, "echo");
+    spec.manifest = "/nonexistent.qyv"; /* not even read: the key matches */
+    assert_true(runtime_apply(f->rt, &spec, &err));
+    assert_ptr_equal(runtime_find(f->rt, "echo"), keyed);
+
+    assert_true(runtime_remove(f->rt, "echo"));
+    assert_false(runtime_remove(f->rt, "echo"));
+    assert_null(runtime_find(f->rt, "echo"));
+    assert_int_equal(replicas_of(f, "echo"), -1);
+}
+
+static void routes_and_refusals(void **state)
+{
+    fixture *f = *state;
+    app_error err;
+    app_spec a = {.manifest = manifest(f, "a.qyv", "root", "/", NULL)};
+    assert_true(runtime_apply(f->rt, &a, &err));
+    app_spec b = {.manifest = manifest(f, "b.qyv", "api", "/api", NULL)};
+    assert_true(runtime_apply(f->rt, &b, &err));
+    assert_string_equal(runtime_app_name(runtime_route(f->rt, "/api/x")), "api");
+    assert_string_equal(runtime_app_name(runtime_route(f->rt, "/apix")), "root");
+    assert_string_equal(runtime_app_route(runtime_find(f->rt, "root")), "");
+
+    /* Another app on a taken route: refused, nothing changes. */
+    app_spec c = {.manifest = manifest(f, "c.qyv", "other", "/api", NULL)};
+    assert_false(runtime_apply(f->rt, &c, &err));
+    assert_non_null(strstr(err.text, "the route '/api'"));
+    assert_null(runtime_find(f->rt, "other"));
+
+    /* A broken manifest: its FILE:LINE:COLUMN. */
+    app_spec d = {.manifest = manifest(f, "d.qyv", "bad", "/bad", "timout: 5s\n")};
+    assert_false(runtime_apply(f->rt, &d, &err));
+    assert_non_null(strstr(err.text, "d.qyv:5:1: "));
+    assert_int_equal(runtime_app_count(f->rt), 2);
+
+    /* Two specs of one plan wanting one route. */
+    app_spec both[2] = {{.manifest = manifest(f, "e.qyv", "e1", "/same", NULL)},
+                        {.manifest = manifest(f, "f.qyv", "e2", "/same", NULL)}};
+    assert_null(runtime_prepare(f->rt, both, 2, &err));
+    assert_non_null(strstr(err.text, "both want the route '/same'"));
+
+    /* An exact commit of one app removes the others. */
+    runtime_plan *plan = runtime_prepare(f->rt, &b, 1, &err);
+    assert_non_null(plan);
+    assert_int_equal(runtime_plan_changes(plan), 0); /* api runs unchanged */
+    assert_true(runtime_commit(f->rt, plan, true, &err));
+    assert_int_equal(runtime_app_count(f->rt), 1);
+    assert_non_null(runtime_find(f->rt, "api"));
+    uint64_t memory, cpu;
+    runtime_reserved(f->rt, &memory, &cpu);
+    assert_int_equal(cpu, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(apply_keep_replace_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(routes_and_refusals, setup, teardown),
+    };
+    log_set_level(LOG_ERROR); /* the runtime's own lines are not the test's */
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    limits_cleanup();
+    log_shutdown();
+    return failed;
+}

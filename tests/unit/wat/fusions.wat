@@ -1,0 +1,96 @@
+;; Code shapes that the translator fuses into one instruction (translate.c,
+;; docs/engine.md), for test_fusions.c: each must compute what the
+;; instructions it stands for compute, traps included.
+(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "  hello \"world\"")
+  (data (i32.const 64) "\01\00\00\00\02\00\00\00\03\00\00\00\04\00\00\00\05\00\00\00")
+  ;; i32.load / i32.store of base + index (_aa forms); the sum wraps at 32 bits
+  (func (export "load_sum") (param $b i32) (param $i i32) (result i32)
+    (i32.load (i32.add (local.get $b) (local.get $i))))
+  (func (export "store_sum") (param $b i32) (param $i i32) (param $v i32) (result i32)
+    (i32.store offset=4 (i32.add (local.get $b) (local.get $i)) (local.get $v))
+    (i32.load offset=4 (i32.add (local.get $b) (local.get $i))))
+  ;; increment then compare-and-branch (add_br_if_*): counts to $n
+  (func (export "count_to") (param $n i32) (result i32) (local $i i32)
+    (loop $l
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.ne (local.get $i) (local.get $n))))
+    (local.get $i))
+  (func (export "count_by_3_below") (result i32) (local $i i32)
+    (loop $l
+      (local.set $i (i32.add (local.get $i) (i32.const 3)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 100))))
+    (local.get $i))
+  ;; *p = *p + k (i32_store_add_imm)
+  (func (export "bump") (param $p i32) (result i32)
+    (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.const 7)))
+    (i32.load (local.get $p)))
+  ;; scanning bytes (load8u_br_if_eq_imm / ne_imm): index of the first '"'
+  ;; after the spaces at 16; the byte is still returned through a local
+  (func (export "skip_spaces") (result i32) (local $p i32) (local $c i32)
+    (local.set $p (i32.const 16))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ne (local.tee $c (i32.load8_u (local.get $p))) (i32.const 32)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $l)))
+    (i32.add (i32.mul (local.get $p) (i32.const 1000)) (local.get $c)))
+  (func (export "find_quote") (result i32) (local $p i32)
+    (local.set $p (i32.const 16))
+    (block $done
+      (loop $l
+        (br_if $done (i32.eq (i32.load8_u (local.get $p)) (i32.const 34)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $l)))
+    (local.get $p))
+  (func (export "byte_at") (param $p i32) (result i32)
+    (block $yes
+      (br_if $yes (i32.eq (i32.load8_u offset=1 (local.get $p)) (i32.const 104)))
+      (return (i32.const 0)))
+    (i32.const 1))
+  ;; f64 stores of a computed value, and load-add-store both ways
+  (func (export "f64_ops") (param $x f64) (param $y f64) (result f64)
+    (f64.store (i32.const 200) (f64.add (local.get $x) (local.get $y)))
+    (f64.store (i32.const 208) (f64.sub (local.get $x) (local.get $y)))
+    (f64.store (i32.const 216) (f64.mul (local.get $x) (local.get $y)))
+    (f64.add (f64.add (f64.load (i32.const 200)) (f64.mul (f64.load (i32.const 208)) (f64.const 10)))
+             (f64.mul (f64.load (i32.const 216)) (f64.const 100))))
+  (func (export "accumulate") (param $y f64) (result f64) (local $old f64)
+    (f64.store (i32.const 300) (f64.const 1.5))
+    (f64.store (i32.const 308) (f64.add (local.tee $old (f64.load (i32.const 300))) (local.get $y)))
+    (f64.store (i32.const 316) (f64.add (local.get $y) (f64.load (i32.const 308))))
+    (f64.add (f64.mul (f64.load (i32.const 316)) (f64.const 1000)) (local.get $old)))
+  ;; a loop whose first instruction is an increment, entered again by br
+  ;; (i32_add_imm_br)
+  (func (export "loop_br") (param $n i32) (result i32) (local $i i32) (local $s i32)
+    (block $out
+      (loop $l
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (local.set $s (i32.add (local.get $s) (local.get $i)))
+        (br_if $out (i32.ge_u (local.get $i) (local.get $n)))
+        (br $l)))
+    (local.get $s))
+  ;; p = q = p + 4 (i32_add_imm_copy), then x = *(p += 4) (i32_add_imm_load)
+  (func (export "two_locals") (param $p i32) (result i32) (local $q i32)
+    (local.set $p (local.tee $q (i32.add (local.get $p) (i32.const 4))))
+    (i32.add (i32.mul (local.get $p) (i32.const 1000)) (local.get $q)))
+  (func (export "sum_array") (result i32) (local $p i32) (local $s i32) (local $x i32)
+    (local.set $p (i32.const 60))
+    (loop $l
+      (local.set $x (i32.load (local.tee $p (i32.add (local.get $p) (i32.const 4)))))
+      (local.set $s (i32.add (local.get $s) (local.get $x)))
+      (br_if $l (i32.lt_u (local.get $p) (i32.const 80))))
+    (i32.add (i32.mul (local.get $s) (i32.const 1000)) (local.get $p)))
+  (func (export "load_after_increment") (param $p i32) (result i32)
+    (i32.load (local.tee $p (i32.add (local.get $p) (i32.const 4)))))
+  ;; zeros stored to locals: elided only while the local surely holds zero
+  (func (export "zeros") (param $n i32) (result i32) (local $a i32) (local $b i32)
+    (local.set $a (i32.const 0))
+    (local.set $b (i32.const 5))
+    (local.set $b (i32.const 0))
+    (loop $l
+      (local.set $a (i32.add (local.get $a) (i32.const 2)))
+      (br_if $l (i32.lt_u (local.get $a) (local.get $n))))
+    (local.set $a (i32.const 0))
+    (i32.add (i32.mul (local.get $a) (i32.const 100)) (local.get $b))))
