@@ -126,7 +126,7 @@ $(BUILD)/tests/test_capacity: $(BUILD)/obj/tests/unit/test_capacity.o $(CLUSTER_
 
 # The serving runtime on its own API (it forks replicas of the echo example).
 RUNTIME_TEST_OBJ := $(call obj,$(filter-out src/serve/server.c,$(SERVE_SRC)) $(wildcard src/app/*.c))
-$(BUILD)/tests/test_serve_runtime: $(BUILD)/obj/tests/unit/test_serve_runtime.o $(RUNTIME_TEST_OBJ) $(MANIFEST_LIB) $(WASI_LIB) $(ENGINE_LIB) | examples
+$(BUILD)/tests/test_serve_runtime: $(BUILD)/obj/tests/unit/test_serve_runtime.o $(RUNTIME_TEST_OBJ) $(MANIFEST_LIB) $(WASI_LIB) $(BUILD)/libqyvol_component.a $(ENGINE_LIB) | examples
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter-out examples,$^) -lyaml -levent -lhttp_parser -ljansson -lcmocka $(LDLIBS)
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "manifest/read_file.h"
+#include "qyvol/component.h"
 #include "qyvol/wasi.h"
 #include "qyvol/wasm.h"
 #include "serve/apps.h"
@@ -86,6 +87,14 @@ bool serve_app_load(serve_app *app, const char *file, const char *name, const ap
     /* Read with the manifest, beneath its folder (app/app_paths.c). */
     app->fingerprint = fingerprint(file, app->rc.module, app->rc.module_len, overrides);
     qv_error e = {0};
+    if (qv_is_component(app->rc.module, app->rc.module_len)) {
+        snprintf(err->text, sizeof err->text, "%s: %s is a WebAssembly component; qyv serve runs WAGI modules, and "
+                 "serving components (wasi:http) is not built yet (qyv run runs command components)", file,
+                 app->rc.module_path);
+        free(app->rc.module);
+        app->rc.module = NULL;
+        return false;
+    }
     app->module = qv_module_new(app->rc.module, app->rc.module_len, &e);
     free(app->rc.module);
     app->rc.module = NULL;

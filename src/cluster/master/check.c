@@ -10,6 +10,7 @@
 
 #include "app/app.h"
 #include "manifest/manifest.h"
+#include "qyvol/component.h"
 #include "qyvol/wasi.h"
 #include "qyvol/wasm.h"
 
@@ -127,6 +128,11 @@ bool check_app(const char *bundle_dir, const char *manifest, json_t *overrides, 
     }
     /* Read with the manifest, beneath the app's folder (app/app_paths.c). */
     qv_error e = {0};
+    if (qv_is_component(rc.module, rc.module_len)) {
+        snprintf(why, whylen, "%s: the entrypoint is a WebAssembly component; the cluster serves WAGI modules, and "
+                 "serving components (wasi:http) is not built yet", manifest);
+        goto out;
+    }
     module = qv_module_new(rc.module, rc.module_len, &e);
     if (!module) {
         char text[900];
