@@ -29,8 +29,6 @@ int cmd_serve(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_master(int argc, char **argv);
 
-/* The cluster token in path: one line (16 characters at least). */
-bool cli_read_token(const char *path, char *token, size_t n, char *why, size_t whylen);
 int cmd_node(int argc, char **argv);
 
 /* qyv run: compile, link and run a module (run_module.c). */

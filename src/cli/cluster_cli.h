@@ -14,6 +14,7 @@
 #ifndef QYVOL_CLI_CLUSTER_H
 #define QYVOL_CLI_CLUSTER_H
 
+#include "cluster/token.h"
 #include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -57,9 +58,6 @@ bool cluster_config_save(const char *dir, const cluster_config *cfg, char *why, 
  * the master's address is bad, ctx->master is "" and the rest is set. */
 bool cluster_ctx_resolve(cluster_ctx *ctx, const char *flag_master, const char *flag_token_file, char *why,
                          size_t whylen);
-/* Read the cluster token from file into out: one line of printable ASCII
- * without spaces, the line end dropped. */
-bool cluster_token_read(const char *file, char *out, size_t size, char *why, size_t whylen);
 /* Write text + "\n" to path with mode 0600, atomically; refuses to
  * replace an existing file unless replace. */
 bool cluster_secret_write(const char *path, const char *text, bool replace, char *why, size_t whylen);

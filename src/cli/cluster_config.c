@@ -151,27 +151,6 @@ bool cluster_ctx_resolve(cluster_ctx *ctx, const char *flag_master, const char *
                         ctx->config_dir, err);
 }
 
-bool cluster_token_read(const char *file, char *out, size_t size, char *why, size_t whylen)
-{
-    /* A regular file only (manifest/read_file.h): a FIFO would block. */
-    char problem[160], line[1024];
-    size_t len;
-    char *text = (char *)qv_read_file(AT_FDCWD, file, 64 << 10, &len, problem, sizeof problem);
-    if (!text) return cluster_fail(why, whylen, "cannot read the cluster token %s: %s", file, problem);
-    snprintf(line, sizeof line, "%s", text);
-    free(text);
-    size_t n = strcspn(line, "\r\n");
-    line[n] = 0;
-    if (!n) return cluster_fail(why, whylen, "the cluster token file %s is empty", file);
-    for (size_t i = 0; i < n; i++)
-        if (line[i] <= ' ' || line[i] > '~')
-            return cluster_fail(why, whylen, "the cluster token in %s has a space or a character outside printable ASCII",
-                        file);
-    if (n >= size) return cluster_fail(why, whylen, "the cluster token in %s is longer than %zu characters", file, size - 1);
-    memcpy(out, line, n + 1);
-    return true;
-}
-
 bool cluster_secret_write(const char *path, const char *text, bool replace, char *why, size_t whylen)
 {
     size_t n = strlen(text);

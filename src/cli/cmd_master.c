@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "cluster/master/master.h"
+#include "cluster/token.h"
 #include "manifest/read_file.h"
 #include "manifest/units.h"
 #include "serve/log.h"
@@ -53,42 +54,6 @@ static void default_token_file(char *out, size_t n)
     const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
     if (xdg && *xdg == '/') snprintf(out, n, "%s/qyvol/token", xdg);
     else snprintf(out, n, "%s/.config/qyvol/token", home ? home : "");
-}
-
-/* Read the token: one line, surrounding whitespace dropped. */
-
-bool cli_read_token(const char *path, char *token, size_t n, char *why, size_t whylen)
-{
-    /* A regular file only (manifest/read_file.h): a FIFO would block. */
-    int fd = qv_open_for_reading(AT_FDCWD, path);
-    char problem[160] = "", line[1024];
-    size_t got;
-    char *text = fd < 0 ? NULL : (char *)qv_read_fd(fd, 64 << 10, &got, problem, sizeof problem);
-    if (!text) {
-        int e = errno;
-        snprintf(why, whylen, "cannot read the cluster token %s: %s%s", path, fd < 0 ? strerror(e) : problem,
-                 fd < 0 && e == ENOENT ? " (qyv cluster init makes one)" : "");
-        if (fd >= 0) close(fd);
-        return false;
-    }
-    struct stat st;
-    if (fstat(fd, &st) == 0 && (st.st_mode & 077))
-        fprintf(stderr, "qyv: warning: %s can be read by other users (chmod 600 it)\n", path);
-    close(fd);
-    snprintf(line, sizeof line, "%s", text);
-    free(text);
-    bool ok = true;
-    char *s = line;
-    while (ok && (*s == ' ' || *s == '\t')) s++;
-    size_t len = ok ? strcspn(s, "\r\n") : 0;
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
-    if (!ok || len < 16 || len >= n) {
-        snprintf(why, whylen, "%s does not hold a cluster token (16 to %zu characters)", path, n - 1);
-        return false;
-    }
-    memcpy(token, s, len);
-    token[len] = '\0';
-    return true;
 }
 
 int cmd_master(int argc, char **argv)
@@ -150,7 +115,7 @@ int cmd_master(int argc, char **argv)
         return usage_error("%s", "--down-after must be longer than --heartbeat");
     if (!*token_file) default_token_file(token_file, sizeof token_file);
     char why[1200];
-    if (!cli_read_token(token_file, token, sizeof token, why, sizeof why)) {
+    if (!cluster_token_read(token_file, token, sizeof token, why, sizeof why)) {
         fprintf(stderr, "qyv master: %s\n", why);
         return QYV_EXIT_FAILURE;
     }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cluster/node/node_impl.h"
+#include "cluster/token.h"
 #include "serve/drain.h"
 #include "serve/limits.h"
 #include "serve/log.h"
@@ -212,28 +213,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* ------------------------------------------------------------ start and stop */
 
-/* The cluster token: the file's first line, trimmed. */
+/* The cluster token (cluster/token.h). */
 static bool read_token(node *n, char *why, size_t whylen)
 {
     if (!n->opt.token_file) {
         snprintf(why, whylen, "--token-file FILE is needed: the cluster token (`qyv cluster init` makes one)");
         return false;
     }
-    FILE *f = fopen(n->opt.token_file, "r");
-    if (!f) {
-        snprintf(why, whylen, "cannot read %s: %s", n->opt.token_file, strerror(errno));
-        return false;
-    }
-    bool got = fgets(n->token, sizeof n->token, f) != NULL;
-    fclose(f);
-    size_t len = got ? strcspn(n->token, "\r\n") : 0;
-    n->token[len] = '\0';
-    while (len && (n->token[len - 1] == ' ' || n->token[len - 1] == '\t')) n->token[--len] = '\0';
-    if (len < 16) {
-        snprintf(why, whylen, "%s holds no token (16 characters at least)", n->opt.token_file);
-        return false;
-    }
-    return true;
+    return cluster_token_read(n->opt.token_file, n->token, sizeof n->token, why, whylen);
 }
 
 /* The host name, as a cluster name: lower case, [a-z0-9-]. */
