@@ -183,6 +183,11 @@ reloads=$(grep -c '"reloaded"' "$tmp/log")
 [ "$reloads" -ge 1 ] && [ "$reloads" -le 20 ] && ok "reloads coalesced ($reloads loads for 20 signals)" ||
     bad "reloads coalesced" "$reloads loads"
 check "serving after the storm" 200 '^path: /y$' "$url/echo/y"
+if grep -q 'cannot make the group\|Device or resource busy' "$tmp/log"; then
+    bad "reload storm: no cgroup collisions" "$(grep -m2 'cannot make the group\|busy' "$tmp/log")"
+else
+    ok "reload storm: no cgroup collisions between draining and new pools"
+fi
 stop
 
 echo "$passed passed, $failed failed, $skipped skipped"
