@@ -12,9 +12,7 @@
 #include "cli/cluster_cli.h"
 #include "manifest/manifest.h"
 
-/* The APP operand into name: 0, or the exit status after printing why
- * (1 for a manifest that does not load, 2 for a bad name). */
-static int app_operand(cluster_ctx *ctx, const char *arg, char *name, size_t size)
+int cluster_app_operand(cluster_ctx *ctx, const char *arg, char *name, size_t size)
 {
     char why[1024];
     if (cluster_app_name(arg, name, size, why, sizeof why)) return QYV_EXIT_OK;
@@ -62,7 +60,7 @@ int cluster_scale(cluster_ctx *ctx, int argc, char **argv)
         return QYV_EXIT_USAGE;
     }
     char app[128], path[256];
-    int bad = app_operand(ctx, argv[optind], app, sizeof app);
+    int bad = cluster_app_operand(ctx, argv[optind], app, sizeof app);
     if (bad) return bad;
     snprintf(path, sizeof path, "/v1/apps/%s/scale", app);
     api_reply reply;
@@ -123,7 +121,7 @@ int cluster_status(cluster_ctx *ctx, int argc, char **argv)
     if (status >= 0) return status;
     char app[128], path[256] = "/v1/apps";
     if (optind < argc) {
-        int bad = app_operand(ctx, argv[optind], app, sizeof app);
+        int bad = cluster_app_operand(ctx, argv[optind], app, sizeof app);
         if (bad) return bad;
         snprintf(path, sizeof path, "/v1/apps/%s", app);
     }
@@ -219,7 +217,7 @@ int cluster_logs(cluster_ctx *ctx, int argc, char **argv)
         return QYV_EXIT_USAGE;
     }
     char app[128], path[512];
-    int bad = app_operand(ctx, argv[optind], app, sizeof app);
+    int bad = cluster_app_operand(ctx, argv[optind], app, sizeof app);
     if (bad) return bad;
     snprintf(path, sizeof path, "/v1/apps/%s/logs?node=%s&level=%s&tail=%ld%s", app, node, level, lines,
              follow ? "&follow=1" : "");
@@ -246,7 +244,7 @@ int cluster_remove(cluster_ctx *ctx, int argc, char **argv)
     const char *arg = cluster_one_operand(ctx, argc, argv, remove_usage, &status);
     if (!arg) return status;
     char app[128], path[256];
-    int bad = app_operand(ctx, arg, app, sizeof app);
+    int bad = cluster_app_operand(ctx, arg, app, sizeof app);
     if (bad) return bad;
     snprintf(path, sizeof path, "/v1/apps/%s", app);
     api_reply reply;
