@@ -75,7 +75,8 @@ static const char status_usage[] =
     "usage: qyv cluster status [APP] [--output json]\n"
     "\n"
     "The apps on the cluster (or one): revision, route, replicas wanted,\n"
-    "running and ready, where they run, and why any wait as pending.\n";
+    "running and ready, where they run, why any wait as pending, and the\n"
+    "autoscaler's last decision for autoscaled apps.\n";
 
 static long long count_of(const json_t *obj, const char *key)
 {
@@ -146,6 +147,9 @@ int cluster_status(cluster_ctx *ctx, int argc, char **argv)
         for (size_t i = 0; i < json_array_size(apps); i++) app_row(&t, json_array_get(apps, i));
         cluster_table_print(&t);
         printf("(READY is wanted/running/ready replicas; PLACEMENT ready/wanted per node)\n");
+        for (size_t i = 0; i < json_array_size(apps); i++)
+            if (json_is_object(json_object_get(json_array_get(apps, i), "autoscale")))
+                cluster_print_autoscale(json_array_get(apps, i));
     }
     json_decref(single);
     json_decref(root);

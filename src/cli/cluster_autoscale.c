@@ -35,23 +35,33 @@ static long whole(const cluster_ctx *ctx, const char *flag, const char *text, lo
     return n;
 }
 
-static int report(cluster_ctx *ctx, const api_reply *reply, const char *app)
+void cluster_print_autoscale(const json_t *app)
+{
+    const char *name = json_string_value(json_object_get(app, "name"));
+    json_t *as = json_object_get(app, "autoscale");
+    long long wanted = (long long)json_integer_value(json_object_get(json_object_get(app, "replicas"), "wanted"));
+    if (!json_is_object(as)) {
+        printf("autoscaling %s: off (%lld replicas wanted, as now)\n", name ? name : "?", wanted);
+        return;
+    }
+    printf("autoscaling %s: %lld to %lld replicas at %lld%% CPU", name ? name : "?",
+           (long long)json_integer_value(json_object_get(as, "min")),
+           (long long)json_integer_value(json_object_get(as, "max")),
+           (long long)json_integer_value(json_object_get(as, "cpu_threshold")));
+    json_t *use = json_object_get(as, "utilisation"), *desired = json_object_get(as, "desired");
+    if (json_is_number(use) && json_is_integer(desired))
+        printf("; last: %.0f%% of the CPU asked for, so %lld wanted", json_number_value(use),
+               (long long)json_integer_value(desired));
+    else printf("; not measured yet (%lld wanted)", wanted);
+    printf("\n");
+}
+
+static int report(cluster_ctx *ctx, const api_reply *reply)
 {
     json_t *answer = cluster_answer(ctx, reply, 200);
     if (!answer) return QYV_EXIT_FAILURE;
-    if (ctx->json) {
-        cluster_print_json(answer);
-        json_decref(answer);
-        return QYV_EXIT_OK;
-    }
-    json_t *as = json_object_get(answer, "autoscale");
-    long long wanted = (long long)json_integer_value(json_object_get(json_object_get(answer, "replicas"), "wanted"));
-    if (json_is_object(as))
-        printf("autoscaling %s: %lld to %lld replicas at %lld%% CPU (now %lld wanted)\n", app,
-               (long long)json_integer_value(json_object_get(as, "min")),
-               (long long)json_integer_value(json_object_get(as, "max")),
-               (long long)json_integer_value(json_object_get(as, "cpu_threshold")), wanted);
-    else printf("autoscaling %s: off (%lld replicas wanted, as now)\n", app, wanted);
+    if (ctx->json) cluster_print_json(answer);
+    else cluster_print_autoscale(answer);
     json_decref(answer);
     return QYV_EXIT_OK;
 }
@@ -113,7 +123,7 @@ int cluster_autoscale(cluster_ctx *ctx, int argc, char **argv)
                                                     "cpu_threshold", (json_int_t)threshold),
                                           &reply);
     if (!called) return QYV_EXIT_FAILURE;
-    int status = report(ctx, &reply, app);
+    int status = report(ctx, &reply);
     api_reply_free(&reply);
     return status;
 }

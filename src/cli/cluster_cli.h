@@ -182,6 +182,9 @@ int cluster_metrics(cluster_ctx *ctx, int argc, char **argv);
 int cluster_deploy(cluster_ctx *ctx, int argc, char **argv);
 int cluster_scale(cluster_ctx *ctx, int argc, char **argv);
 int cluster_autoscale(cluster_ctx *ctx, int argc, char **argv);
+/* "autoscaling APP: MIN to MAX replicas at N% CPU; last: ..." for an app's
+ * object (GET /v1/apps/NAME), or "... off" (cluster_autoscale.c). */
+void cluster_print_autoscale(const json_t *app);
 int cluster_status(cluster_ctx *ctx, int argc, char **argv);
 int cluster_logs(cluster_ctx *ctx, int argc, char **argv);
 int cluster_remove(cluster_ctx *ctx, int argc, char **argv);

@@ -93,6 +93,8 @@ w=$(wanted)
 [ "$w" -ge 2 ] && [ "$w" -le 4 ] && ok "within --max under load ($w)" || bad "within bounds" "$w wanted"
 grep -q '"message":"autoscaled".*"from":1' "$tmp/master.log" && ok "the decision is logged (from, to, utilisation)" ||
     bad "decision logged" "$(grep -E 'autoscal' "$tmp/master.log" | tail -3)"
+expect "status: the last decision" 0 "autoscaling burn: 1 to 4 replicas at 50% CPU; last: [0-9]+% of the CPU asked for, so [2-4] wanted" \
+    "$QYV" cluster status
 metric() { curl -s -H "Authorization: Bearer $token" "http://$master/v1/metrics" | grep -E '^qyvol_cluster_autoscale_desired\{app="burn"\} [2-4]$'; }
 metric >/dev/null && ok "/v1/metrics: qyvol_cluster_autoscale_desired" ||
     bad "metrics" "$(curl -s -H "Authorization: Bearer $token" "http://$master/v1/metrics" | grep autoscale)"
