@@ -148,7 +148,7 @@ int cmd_master(int argc, char **argv)
                 return QYV_EXIT_USAGE;
             }
             if ((opt == 'A' && ms < 100) || ms > 86400000)
-                return usage_error("--autoscale-interval goes from 100ms to 1d, --scale-down-window from 0 to 1d, not '%s'",
+                return usage_error("--autoscale-interval goes from 100ms to 24h, --scale-down-window from 0s to 24h, not '%s'",
                                    optarg);
             *(opt == 'A' ? &mo.autoscale_interval_ms : &mo.scale_down_window_ms) = (unsigned)ms;
             break;
