@@ -102,6 +102,10 @@ $(BUILD)/tests/test_store: $(BUILD)/obj/tests/unit/test_store.o $(CLUSTER_LIB)
 $(BUILD)/tests/test_scheduler: $(BUILD)/obj/tests/unit/test_scheduler.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+# The autoscaler's decision.
+$(BUILD)/tests/test_autoscale: $(BUILD)/obj/tests/unit/test_autoscale.o $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 # The API client, against a one-connection server on a thread.
 $(BUILD)/tests/test_client: $(BUILD)/obj/tests/unit/test_client.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)

@@ -12,9 +12,7 @@
 #include "cli/cluster_cli.h"
 #include "manifest/manifest.h"
 
-/* The APP operand into name: 0, or the exit status after printing why
- * (1 for a manifest that does not load, 2 for a bad name). */
-static int app_operand(cluster_ctx *ctx, const char *arg, char *name, size_t size)
+int cluster_app_operand(cluster_ctx *ctx, const char *arg, char *name, size_t size)
 {
     char why[1024];
     if (cluster_app_name(arg, name, size, why, sizeof why)) return QYV_EXIT_OK;
@@ -62,7 +60,7 @@ int cluster_scale(cluster_ctx *ctx, int argc, char **argv)
         return QYV_EXIT_USAGE;
     }
     char app[128], path[256];
-    int bad = app_operand(ctx, argv[optind], app, sizeof app);
+    int bad = cluster_app_operand(ctx, argv[optind], app, sizeof app);
     if (bad) return bad;
     snprintf(path, sizeof path, "/v1/apps/%s/scale", app);
     api_reply reply;
@@ -77,7 +75,8 @@ static const char status_usage[] =
     "usage: qyv cluster status [APP] [--output json]\n"
     "\n"
     "The apps on the cluster (or one): revision, route, replicas wanted,\n"
-    "running and ready, where they run, and why any wait as pending.\n";
+    "running and ready, where they run, why any wait as pending, and the\n"
+    "autoscaler's last decision for autoscaled apps.\n";
 
 static long long count_of(const json_t *obj, const char *key)
 {
@@ -123,7 +122,7 @@ int cluster_status(cluster_ctx *ctx, int argc, char **argv)
     if (status >= 0) return status;
     char app[128], path[256] = "/v1/apps";
     if (optind < argc) {
-        int bad = app_operand(ctx, argv[optind], app, sizeof app);
+        int bad = cluster_app_operand(ctx, argv[optind], app, sizeof app);
         if (bad) return bad;
         snprintf(path, sizeof path, "/v1/apps/%s", app);
     }
@@ -148,6 +147,9 @@ int cluster_status(cluster_ctx *ctx, int argc, char **argv)
         for (size_t i = 0; i < json_array_size(apps); i++) app_row(&t, json_array_get(apps, i));
         cluster_table_print(&t);
         printf("(READY is wanted/running/ready replicas; PLACEMENT ready/wanted per node)\n");
+        for (size_t i = 0; i < json_array_size(apps); i++)
+            if (json_is_object(json_object_get(json_array_get(apps, i), "autoscale")))
+                cluster_print_autoscale(json_array_get(apps, i));
     }
     json_decref(single);
     json_decref(root);
@@ -219,7 +221,7 @@ int cluster_logs(cluster_ctx *ctx, int argc, char **argv)
         return QYV_EXIT_USAGE;
     }
     char app[128], path[512];
-    int bad = app_operand(ctx, argv[optind], app, sizeof app);
+    int bad = cluster_app_operand(ctx, argv[optind], app, sizeof app);
     if (bad) return bad;
     snprintf(path, sizeof path, "/v1/apps/%s/logs?node=%s&level=%s&tail=%ld%s", app, node, level, lines,
              follow ? "&follow=1" : "");
@@ -246,7 +248,7 @@ int cluster_remove(cluster_ctx *ctx, int argc, char **argv)
     const char *arg = cluster_one_operand(ctx, argc, argv, remove_usage, &status);
     if (!arg) return status;
     char app[128], path[256];
-    int bad = app_operand(ctx, arg, app, sizeof app);
+    int bad = cluster_app_operand(ctx, arg, app, sizeof app);
     if (bad) return bad;
     snprintf(path, sizeof path, "/v1/apps/%s", app);
     api_reply reply;

@@ -83,6 +83,9 @@ bool cluster_valid_name(const char *name);
 /* The app an argument names: a manifest file (its `name`; a manifest that
  * does not load gives its FILE:LINE:COLUMN message) or an app name. */
 bool cluster_app_name(const char *arg, char *out, size_t size, char *why, size_t whylen);
+/* The APP operand into name: 0, or the exit status after printing why
+ * (1 for a manifest that does not load, 2 for a bad name) (cluster_apps.c). */
+int cluster_app_operand(cluster_ctx *ctx, const char *arg, char *name, size_t size);
 /* A deploy flag into the "overrides" object of POST /v1/apps (opt is the
  * long option's name: replicas, memory, cpu, env, port, nodes). */
 bool cluster_override(json_t *overrides, const char *opt, const char *arg, char *why, size_t whylen);
@@ -176,6 +179,10 @@ int cluster_health(cluster_ctx *ctx, int argc, char **argv);
 int cluster_metrics(cluster_ctx *ctx, int argc, char **argv);
 int cluster_deploy(cluster_ctx *ctx, int argc, char **argv);
 int cluster_scale(cluster_ctx *ctx, int argc, char **argv);
+int cluster_autoscale(cluster_ctx *ctx, int argc, char **argv);
+/* "autoscaling APP: MIN to MAX replicas at N% CPU; last: ..." for an app's
+ * object (GET /v1/apps/NAME), or "... off" (cluster_autoscale.c). */
+void cluster_print_autoscale(const json_t *app);
 int cluster_status(cluster_ctx *ctx, int argc, char **argv);
 int cluster_logs(cluster_ctx *ctx, int argc, char **argv);
 int cluster_remove(cluster_ctx *ctx, int argc, char **argv);

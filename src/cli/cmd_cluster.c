@@ -36,6 +36,8 @@ static const char usage_text[] =
     "         [--port P] [--nodes a,b] [--server HOST:PORT]\n"
     "                               upload the app's folder and run it on the cluster\n"
     "  scale APP --replicas N       change how many replicas run\n"
+    "  autoscale APP --min N --max N --cpu-threshold PERCENT | --off\n"
+    "                               let the master set the replicas from CPU use\n"
     "  remove APP                   stop an app everywhere and forget it\n"
     "\n"
     "APP is an app's name or its manifest (FILE.qyv). List commands take\n"
@@ -59,6 +61,7 @@ static const subcommand subcommands[] = {
     {"add-node", cluster_add_node, false},  {"list-nodes", cluster_list_nodes, false},
     {"health", cluster_health, false},      {"metrics", cluster_metrics, false},
     {"deploy", cluster_deploy, false},      {"scale", cluster_scale, false},
+    {"autoscale", cluster_autoscale, false},
     {"status", cluster_status, false},      {"logs", cluster_logs, false},
     {"remove", cluster_remove, false},
 };

@@ -37,6 +37,12 @@ static const char usage_text[] =
     "  --down-after DURATION\n"
     "                       a node silent this long is down and its replicas\n"
     "                       move (default 3s)\n"
+    "  --autoscale-interval DURATION\n"
+    "                       how often autoscaled apps are measured and scaled\n"
+    "                       (default 5s)\n"
+    "  --scale-down-window DURATION\n"
+    "                       the autoscaler scales down to the highest replicas it\n"
+    "                       recommended during this window (default 5m; 0 for none)\n"
     "  --log-level LEVEL    debug, info (default), warn or error\n"
     "  -h, --help           print this help\n";
 
@@ -63,10 +69,12 @@ int cmd_master(int argc, char **argv)
         {"token-file", required_argument, NULL, 't'}, {"ingress", required_argument, NULL, 'i'},
         {"store", required_argument, NULL, 's'},    {"heartbeat", required_argument, NULL, 'b'},
         {"down-after", required_argument, NULL, 'D'}, {"log-level", required_argument, NULL, 'L'},
+        {"autoscale-interval", required_argument, NULL, 'A'}, {"scale-down-window", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     char address[256] = "127.0.0.1", ingress[256] = "", token_file[1024] = "", token[1024];
-    master_options mo = {.address = address, .port = 7000, .heartbeat_ms = 1000, .down_after_ms = 3000};
+    master_options mo = {.address = address, .port = 7000, .heartbeat_ms = 1000, .down_after_ms = 3000,
+                         .autoscale_interval_ms = 5000, .scale_down_window_ms = 300000};
     int opt;
     optind = 1;
     opterr = 0;
@@ -96,6 +104,18 @@ int cmd_master(int argc, char **argv)
             if (ms < 100 || ms > 3600000)
                 return usage_error("durations go from 100ms to 1h, not '%s'", optarg);
             *(opt == 'b' ? &mo.heartbeat_ms : &mo.down_after_ms) = (unsigned)ms;
+            break;
+        case 'A':
+        case 'W':
+            if (!qv_parse_duration(optarg, &ms, why, sizeof why)) {
+                fprintf(stderr, "qyv master: %s '%s' %s\n", opt == 'A' ? "--autoscale-interval" : "--scale-down-window",
+                        optarg, why);
+                return QYV_EXIT_USAGE;
+            }
+            if ((opt == 'A' && ms < 100) || ms > 86400000)
+                return usage_error("--autoscale-interval goes from 100ms to 24h, --scale-down-window from 0s to 24h, not '%s'",
+                                   optarg);
+            *(opt == 'A' ? &mo.autoscale_interval_ms : &mo.scale_down_window_ms) = (unsigned)ms;
             break;
         case 'L':
             if (!log_level_parse(optarg, &level))

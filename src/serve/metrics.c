@@ -124,6 +124,14 @@ void metrics_resources(app_metrics *m, uint64_t memory_bytes, double cpu_seconds
     pthread_mutex_unlock(&m->mu);
 }
 
+double metrics_app_cpu_seconds(app_metrics *m)
+{
+    pthread_mutex_lock(&m->mu);
+    double seconds = m->cpu_seconds;
+    pthread_mutex_unlock(&m->mu);
+    return seconds;
+}
+
 bool metrics_app_healthy(app_metrics *m)
 {
     pthread_mutex_lock(&m->mu);

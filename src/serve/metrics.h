@@ -34,6 +34,8 @@ void metrics_replicas(app_metrics *m, int ready, int desired);
 void metrics_replica_restarted(app_metrics *m);
 /* The replicas' memory now, and the CPU time they used since the last call. */
 void metrics_resources(app_metrics *m, uint64_t memory_bytes, double cpu_seconds_more);
+/* The CPU time the app's replicas used so far (qyvol_app_cpu_seconds_total). */
+double metrics_app_cpu_seconds(app_metrics *m);
 
 /* Render every app's metrics, plus the server's own, as Prometheus text
  * (malloc'ed, *len bytes). */

@@ -22,27 +22,7 @@ cleanup() {
 trap cleanup EXIT
 ok() { echo "ok $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# expect NAME STATUS REGEX CMD...: exit status and output.
-expect() {
-    local name=$1 want=$2 pattern=$3 rc
-    shift 3
-    "$@" >"$tmp/out" 2>&1
-    rc=$?
-    if [ "$rc" -ne "$want" ]; then bad "$name" "status $rc, expected $want: $(head -c 600 "$tmp/out")"
-    elif ! grep -qE -e "$pattern" "$tmp/out"; then bad "$name" "output does not match /$pattern/: $(head -c 600 "$tmp/out")"
-    else ok "$name"; fi
-}
-# until_true SECONDS CMD...: poll every 0.1 s.
-until_true() {
-    local deadline=$(($(date +%s%N) + $1 * 1000000000))
-    shift
-    while [ "$(date +%s%N)" -lt $deadline ]; do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
+source "$(dirname "$0")/cluster_lib.sh"
 # stop_pid PID NAME: SIGTERM, at most 10 s, then status 0 expected.
 stop_pid() {
     local p=$1 name=$2

@@ -16,6 +16,7 @@
 
 #include "cluster/bundle.h"
 #include "cluster/client.h"
+#include "cluster/master/autoscaler.h"
 #include "cluster/master/check.h"
 #include "cluster/master/internal.h"
 #include "cluster/master/reconcile.h"
@@ -467,6 +468,12 @@ static json_t *app_status(master *m, const m_app *a)
                                                        (int)run, "ready", (int)rdy));
     }
     json_object_set_new(j, "placement", placement);
+    if (a->autoscale.max) {
+        json_t *as = json_object_get(j, "autoscale");
+        json_object_set_new(as, "utilisation", a->utilisation >= 0 ? json_real(a->utilisation) : json_null());
+        json_object_set_new(as, "desired", a->autoscale_desired ? json_integer(a->autoscale_desired) : json_null());
+        json_object_set_new(as, "decided_ms", a->autoscaled_ms ? json_integer((json_int_t)a->autoscaled_ms) : json_null());
+    }
     json_object_set_new(j, "replicas", json_pack("{s:i,s:i,s:i,s:i}", "wanted", (int)a->wanted, "placed",
                                                  (int)app_placed_total(a), "running", (int)running, "ready",
                                                  (int)ready));
@@ -619,10 +626,7 @@ static void post_scale(master *m, http_exchange *x, const http_request *r, const
         respond_error(x, 400, "replicas must be a whole number from 0 to 10000");
     } else {
         uint32_t before = a->wanted;
-        a->wanted = (uint32_t)json_integer_value(v);
-        json_object_set_new(a->overrides, "replicas", json_integer(a->wanted));
-        if (!state_save_app(&m->state, a, why, sizeof why)) {
-            a->wanted = before;
+        if (!master_set_wanted(m, a, (uint32_t)json_integer_value(v), why, sizeof why)) {
             respond_error(x, 500, "%s", why);
         } else {
             log_json(LOG_INFO, "scaled", json_pack("{s:s,s:i,s:i}", "app", name, "from", (int)before, "to",
@@ -632,6 +636,63 @@ static void post_scale(master *m, http_exchange *x, const http_request *r, const
         }
     }
     json_decref(j);
+}
+
+/* POST /v1/apps/NAME/autoscale {"min","max","cpu_threshold"}; DELETE
+ * turns it off (the replicas stay as they are). */
+static void put_autoscale(master *m, http_exchange *x, const http_request *r, const char *name, bool on)
+{
+    m_app *a = state_app(&m->state, name);
+    if (!a) {
+        respond_error(x, 404, "no app '%s'", name);
+        return;
+    }
+    json_t *j = on ? body_json(r, x) : NULL;
+    if (on && !j) return;
+    autoscale_spec spec = {0};
+    const char *problem = NULL;
+    if (on) {
+        json_t *min = json_object_get(j, "min"), *max = json_object_get(j, "max"),
+               *threshold = json_object_get(j, "cpu_threshold");
+        if (!json_is_integer(min) || !json_is_integer(max) || !json_is_integer(threshold))
+            problem = "give min, max and cpu_threshold as whole numbers";
+        else if (json_integer_value(min) < 0 || json_integer_value(max) < 0 || json_integer_value(threshold) < 0 ||
+                 json_integer_value(max) > AUTOSCALE_MAX_REPLICAS || json_integer_value(min) > AUTOSCALE_MAX_REPLICAS ||
+                 json_integer_value(threshold) > 100)
+            problem = json_integer_value(threshold) < 0 || json_integer_value(threshold) > 100
+                          ? "cpu_threshold must be a percentage from 1 to 100"
+                          : "min and max must be from 1 to 10000";
+        else {
+            spec = (autoscale_spec){(uint32_t)json_integer_value(min), (uint32_t)json_integer_value(max),
+                                    (uint32_t)json_integer_value(threshold)};
+            problem = autoscale_spec_problem(&spec);
+        }
+    }
+    json_decref(j);
+    if (problem) {
+        respond_error(x, 400, "%s", problem);
+        return;
+    }
+    autoscale_spec before = a->autoscale;
+    a->autoscale = spec;
+    char why[300];
+    if (!state_save_app(&m->state, a, why, sizeof why)) {
+        a->autoscale = before;
+        respond_error(x, 500, "%s", why);
+        return;
+    }
+    /* A new spec starts a new history: the old window spoke of other bounds. */
+    memset(&a->scale_history, 0, sizeof a->scale_history);
+    a->autoscale_desired = 0;
+    a->utilisation = -1;
+    if (on)
+        log_json(LOG_INFO, "autoscale on", json_pack("{s:s,s:i,s:i,s:i}", "app", name, "min", (int)spec.min, "max",
+                                                     (int)spec.max, "cpu_threshold", (int)spec.cpu_threshold));
+    else log_json(LOG_INFO, "autoscale off", json_pack("{s:s,s:i}", "app", name, "replicas", (int)a->wanted));
+    /* Bounds apply at once; the next round measures. */
+    if (on) autoscaler_run(m);
+    if (m->dirty) master_reconcile(m);
+    respond_json(x, 200, app_status(m, state_app(&m->state, name)));
 }
 
 static void delete_app(master *m, http_exchange *x, const char *name)
@@ -855,6 +916,8 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r)
     else if (n == 2 && !strcmp(seg[0], "apps") && get) get_apps(m, x, seg[1]);
     else if (n == 2 && !strcmp(seg[0], "apps") && del) delete_app(m, x, seg[1]);
     else if (n == 3 && !strcmp(seg[0], "apps") && !strcmp(seg[2], "scale") && post) post_scale(m, x, r, seg[1]);
+    else if (n == 3 && !strcmp(seg[0], "apps") && !strcmp(seg[2], "autoscale") && (post || del))
+        put_autoscale(m, x, r, seg[1], post);
     else if (n == 3 && !strcmp(seg[0], "apps") && !strcmp(seg[2], "logs") && get) get_logs(m, x, r, seg[1]);
     else respond_error(x, 404, "no endpoint %s %s (docs/api.md)", method, r->path);
 }

@@ -33,6 +33,7 @@ typedef struct master {
     bool dirty;                /* reconcile at the next tick */
     bool stopping;
     uint64_t started_ms;
+    uint64_t autoscaled_ns;    /* the autoscaler's last round */
     /* Background jobs. */
     int bg_pipe[2];
     struct event *bg_event;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cluster/client.h"
+#include "cluster/master/autoscaler.h"
 #include "cluster/master/internal.h"
 #include "cluster/master/reconcile.h"
 #include "cluster/proxy.h"
@@ -188,6 +189,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         m->dirty = true;
         log_json(LOG_WARN, "node down", json_pack("{s:s,s:I}", "node", n->name, "silent_ms",
                                                  (json_int_t)((now - n->last_heartbeat_ns) / 1000000u)));
+    }
+    if (now - m->autoscaled_ns >= (uint64_t)m->opt.autoscale_interval_ms * 1000000u) {
+        m->autoscaled_ns = now;
+        autoscaler_run(m);
     }
     /* Pending apps are tried again as nodes change; once a second anyway. */
     static unsigned ticks;

@@ -20,6 +20,8 @@ typedef struct master_options {
     const char *token;         /* the cluster token */
     unsigned heartbeat_ms;     /* asked of nodes (1000) */
     unsigned down_after_ms;    /* a node silent this long is down (3000) */
+    unsigned autoscale_interval_ms; /* how often autoscaled apps are measured (5000) */
+    unsigned scale_down_window_ms;  /* the autoscaler's scale-down stabilisation (300000) */
 } master_options;
 
 /* Run until SIGTERM or SIGINT: 0, or non-zero when it cannot start (the

@@ -252,6 +252,18 @@ void api_metrics(master *m, http_exchange *x, const http_request *r)
            "# TYPE qyvol_cluster_app_pending gauge\n");
     for (size_t i = 0; i < m->state.napps; i++)
         add(t, "qyvol_cluster_app_pending{app=\"%s\"} %d\n", m->state.apps[i].name, m->state.apps[i].pending != NULL);
+    add(t, "# HELP qyvol_cluster_autoscale_desired The autoscaler's last decision, in replicas (autoscaled apps).\n"
+           "# TYPE qyvol_cluster_autoscale_desired gauge\n");
+    for (size_t i = 0; i < m->state.napps; i++)
+        if (m->state.apps[i].autoscale.max && m->state.apps[i].autoscale_desired)
+            add(t, "qyvol_cluster_autoscale_desired{app=\"%s\"} %u\n", m->state.apps[i].name,
+                m->state.apps[i].autoscale_desired);
+    add(t, "# HELP qyvol_cluster_autoscale_cpu_utilisation The app's CPU use, percent of what its replicas ask for.\n"
+           "# TYPE qyvol_cluster_autoscale_cpu_utilisation gauge\n");
+    for (size_t i = 0; i < m->state.napps; i++)
+        if (m->state.apps[i].autoscale.max && m->state.apps[i].utilisation >= 0)
+            add(t, "qyvol_cluster_autoscale_cpu_utilisation{app=\"%s\"} %.1f\n", m->state.apps[i].name,
+                m->state.apps[i].utilisation);
     add(t, "# HELP qyvol_cluster_replicas Replicas per app and node, placed or ready.\n"
            "# TYPE qyvol_cluster_replicas gauge\n");
     for (size_t i = 0; i < m->state.napps; i++) {

@@ -42,6 +42,7 @@ static void free_app(m_app *a)
     json_decref(a->overrides);
     json_decref(a->nodes);
     json_decref(a->placement);
+    json_decref(a->cpu_samples);
     free(a->pending);
 }
 
@@ -87,6 +88,8 @@ m_app *state_add_app(m_state *s, const char *name)
     a->overrides = json_object();
     a->nodes = json_array();
     a->placement = json_object();
+    a->cpu_samples = json_object();
+    a->utilisation = -1;
     return a;
 }
 
@@ -144,6 +147,10 @@ json_t *app_to_json(const m_app *a, bool with_placement)
     if (!j) return NULL;
     json_object_set_new(j, "pending", a->pending ? json_string(a->pending) : json_null());
     if (with_placement) json_object_set(j, "placement", a->placement);
+    json_object_set_new(j, "autoscale", a->autoscale.max ? json_pack("{s:i,s:i,s:i}", "min", (int)a->autoscale.min, "max",
+                                                                     (int)a->autoscale.max, "cpu_threshold",
+                                                                     (int)a->autoscale.cpu_threshold)
+                                                         : json_null());
     return j;
 }
 
@@ -171,6 +178,11 @@ static bool app_from_json(m_app *a, json_t *j)
     const char *pending = json_string_value(json_object_get(j, "pending"));
     free(a->pending);
     a->pending = pending ? strdup(pending) : NULL;
+    json_t *as = json_object_get(j, "autoscale");
+    autoscale_spec spec = {(uint32_t)json_integer_value(json_object_get(as, "min")),
+                           (uint32_t)json_integer_value(json_object_get(as, "max")),
+                           (uint32_t)json_integer_value(json_object_get(as, "cpu_threshold"))};
+    a->autoscale = json_is_object(as) && !autoscale_spec_problem(&spec) ? spec : (autoscale_spec){0};
     return true;
 }
 

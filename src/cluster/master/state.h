@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/autoscale.h"
 #include "cluster/store.h"
 
 #define M_NAME_MAX 64
@@ -48,6 +49,15 @@ typedef struct m_app {
     char *pending;             /* why not all are placed; NULL when they are */
     uint64_t deployed_ms;
     int64_t mod_revision;      /* of apps/NAME */
+    /* Autoscaling (POST /v1/apps/NAME/autoscale), kept with the app;
+     * autoscale.max 0: off. */
+    autoscale_spec autoscale;
+    /* What the autoscaler saw and did, in memory only (autoscaler.h). */
+    autoscale_history scale_history;
+    json_t *cpu_samples;       /* {"NODE":[cpu_seconds, heartbeat_ns]}: the last use read */
+    double utilisation;        /* percent of the CPU asked for; < 0: not measured yet */
+    uint32_t autoscale_desired;/* the last decision; 0: none yet */
+    uint64_t autoscaled_ms;    /* when it was made */
 } m_app;
 
 typedef struct m_state {

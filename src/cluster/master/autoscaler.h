@@ -1,0 +1,21 @@
+/*
+ * autoscaler.h — the master's autoscaler: every --autoscale-interval it
+ * reads each autoscaled app's CPU use from the nodes' heartbeats (the
+ * cumulative cpu_seconds of its replicas, per node), turns it into a
+ * utilisation of the CPU the replicas ask for, and sets the app's wanted
+ * replicas by the HPA rule (cluster/autoscale.h). Placing them is left to
+ * the next reconcile, as for `scale`.
+ */
+#ifndef QYVOL_CLUSTER_MASTER_AUTOSCALER_H
+#define QYVOL_CLUSTER_MASTER_AUTOSCALER_H
+
+#include "cluster/master/internal.h"
+
+/* One round over every autoscaled app. */
+void autoscaler_run(master *m);
+
+/* Set an app's wanted replicas and save it (scale and the autoscaler).
+ * False with why when the store refused (nothing changed then). */
+bool master_set_wanted(master *m, m_app *a, uint32_t replicas, char *why, size_t whylen);
+
+#endif
