@@ -233,6 +233,27 @@ expect "status after remove" 1 "no app" "$QYV" cluster status web
 
 for i in 1 2; do stop_pid "${npid[$i]}" "node-$i"; done
 stop_pid "$mpid" "master"
+# `qyv cluster up`: the one-command local cluster, with its own config.
+(
+    export XDG_CONFIG_HOME=$tmp/up-config
+    "$QYV" cluster up --nodes 2 --dir "$tmp/up" >"$tmp/up.out" 2>&1 &
+    upid=$!
+    two_ready() { [ "$("$QYV" cluster list-nodes 2>/dev/null | grep -c ' ready ')" -eq 2 ]; }
+    until_true 20 two_ready && ok "cluster up --nodes 2: a master and two nodes ready" ||
+        bad "cluster up" "$(head -c 600 "$tmp/up.out")"
+    expect "deploy on the cluster up made" 0 "" "$QYV" cluster deploy examples/http-hello/app.qyv --replicas 2
+    iport_up=$(grep -m1 -oE 'node-1 .*apps on 127\.0\.0\.1:[0-9]+' "$tmp/up.out" | grep -oE '[0-9]+$')
+    up_serves() { curl -sf "http://127.0.0.1:$iport_up/hello/up" | grep -q "asked for '/up'"; }
+    until_true 10 up_serves && ok "the app serves on a node of cluster up" || bad "cluster up serves" "ingress $iport_up"
+    kill -INT "$upid"
+    for _ in $(seq 100); do kill -0 "$upid" 2>/dev/null || break; sleep 0.1; done
+    left=$(pgrep -f "$tmp/up" | wc -l)
+    ! kill -0 "$upid" 2>/dev/null && [ "$left" -eq 0 ] && ok "Ctrl-C stops the whole local cluster" ||
+        { bad "cluster up stops" "$left processes left"; kill -KILL "$upid" 2>/dev/null; pkill -KILL -f "$tmp/up"; }
+    echo "$passed $failed" >"$tmp/up.counts"
+)
+read -r passed failed <"$tmp/up.counts"
+
 grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/*.log &&
     bad "no sanitizer report" "$(grep -h -m1 -A30 -E 'Sanitizer|runtime error' "$tmp"/*.log | head -40)"
 
