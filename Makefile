@@ -112,7 +112,7 @@ $(BUILD)/tests/test_client: $(BUILD)/obj/tests/unit/test_client.o $(CLUSTER_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson -lcmocka $(LDLIBS)
 # The cluster commands' arguments and configuration, without a master.
 $(BUILD)/tests/test_cluster_cli: $(BUILD)/obj/tests/unit/test_cluster_cli.o \
-    $(call obj,src/cli/cluster_args.c src/cli/cluster_config.c src/cli/cluster_table.c src/cluster/token.c) $(MANIFEST_LIB)
+    $(call obj,src/cli/cluster_args.c src/cli/cluster_config.c src/cli/cluster_table.c src/cluster/token.c src/cluster/names.c) $(MANIFEST_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lyaml -lcmocka $(LDLIBS)
 # Bundles: packed from manifests (the manifest library), unpacked safely.

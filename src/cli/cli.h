@@ -46,6 +46,10 @@ uint8_t *cli_read_file(const char *path, size_t *len);
  * and return QYV_EXIT_USAGE. */
 int cli_option_error(const char *command, int opt, char **argv, int optind_after);
 
+/* "qyv COMMAND: " and fmt with arg, then "usage: SYNOPSIS  (qyv COMMAND
+ * --help for more)" on stderr; returns status. */
+int cli_usage_error(const char *command, const char *synopsis, int status, const char *fmt, const char *arg);
+
 /* ADDRESS:PORT (IPv6 as [::1]:8080) into addr and port. */
 bool cli_parse_listen(const char *s, char *addr, size_t addrlen, uint16_t *port);
 

@@ -17,7 +17,7 @@ int cluster_app_operand(cluster_ctx *ctx, const char *arg, char *name, size_t si
     char why[1024];
     if (cluster_app_name(arg, name, size, why, sizeof why)) return QYV_EXIT_OK;
     cluster_say(ctx, "%s", why);
-    return cluster_valid_name(arg) || strchr(arg, '/') || strstr(arg, ".qyv") ? QYV_EXIT_FAILURE : QYV_EXIT_USAGE;
+    return cluster_name_valid(arg) || strchr(arg, '/') || strstr(arg, ".qyv") ? QYV_EXIT_FAILURE : QYV_EXIT_USAGE;
 }
 
 static const char scale_usage[] =

@@ -78,21 +78,12 @@ bool cluster_parse_server(const char *text, char *out, size_t size, char *why, s
     return true;
 }
 
-bool cluster_valid_name(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > 63 || name[0] == '-' || name[n - 1] == '-') return false;
-    for (size_t i = 0; i < n; i++)
-        if (!islower((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) && name[i] != '-') return false;
-    return true;
-}
-
 bool cluster_app_name(const char *arg, char *out, size_t size, char *why, size_t whylen)
 {
     size_t n = strlen(arg);
     bool manifest = strchr(arg, '/') || (n > 4 && !strcmp(arg + n - 4, ".qyv"));
     if (!manifest) {
-        if (!cluster_valid_name(arg))
+        if (!cluster_name_valid(arg))
             return cluster_fail(why, whylen, "'%s' is neither a manifest (FILE.qyv) nor an app name (lower-case letters, "
                         "digits and '-', at most 63)", arg);
         snprintf(out, size, "%s", arg);
@@ -143,7 +134,7 @@ static bool add_nodes(json_t *overrides, const char *arg, char *why, size_t whyl
             return cluster_fail(why, whylen, "--nodes takes node names separated by commas, not '%s'", arg);
         memcpy(name, s, k);
         name[k] = 0;
-        if (!cluster_valid_name(name))
+        if (!cluster_name_valid(name))
             return cluster_fail(why, whylen, "--nodes: '%s' is not a node name (lower-case letters, digits and '-')", name);
         bool seen = false;
         for (size_t i = 0; i < json_array_size(nodes); i++)

@@ -14,6 +14,7 @@
 #ifndef QYVOL_CLI_CLUSTER_H
 #define QYVOL_CLI_CLUSTER_H
 
+#include "cluster/names.h"
 #include "cluster/token.h"
 #include <jansson.h>
 #include <limits.h>
@@ -78,8 +79,6 @@ bool cluster_fail(char *why, size_t whylen, const char *fmt, ...) __attribute__(
  * http://HOST[:PORT][/], HOST alone (port 7000). https:// is refused
  * (TLS is not available yet). Into out as HOST:PORT. */
 bool cluster_parse_server(const char *text, char *out, size_t size, char *why, size_t whylen);
-/* A node or app name: [a-z0-9]([a-z0-9-]*[a-z0-9])?, at most 63. */
-bool cluster_valid_name(const char *name);
 /* The app an argument names: a manifest file (its `name`; a manifest that
  * does not load gives its FILE:LINE:COLUMN message) or an app name. */
 bool cluster_app_name(const char *arg, char *out, size_t size, char *why, size_t whylen);

@@ -77,7 +77,7 @@ int cluster_list_options(cluster_ctx *ctx, int argc, char **argv, const char *us
 
 bool cluster_node_option(cluster_ctx *ctx, const char *arg, const char **node)
 {
-    if (!cluster_valid_name(arg)) {
+    if (!cluster_name_valid(arg)) {
         cluster_say(ctx, "--node: '%s' is not a node name (lower-case letters, digits and '-')", arg);
         return false;
     }

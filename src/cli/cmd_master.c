@@ -13,7 +13,7 @@
 
 #include "cli.h"
 #include "cluster/master/master.h"
-#include "cluster/token.h"
+#include "cli/cluster_cli.h"
 #include "manifest/read_file.h"
 #include "manifest/units.h"
 #include "serve/log.h"
@@ -48,18 +48,7 @@ static const char usage_text[] =
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fputs("qyv master: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\nusage: qyv master --data DIR [OPTIONS]  (qyv master --help for more)\n", stderr);
-    return QYV_EXIT_USAGE;
-}
-
-/* The default token file, as `qyv cluster init` writes it. */
-static void default_token_file(char *out, size_t n)
-{
-    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-    if (xdg && *xdg == '/') snprintf(out, n, "%s/qyvol/token", xdg);
-    else snprintf(out, n, "%s/.config/qyvol/token", home ? home : "");
+    return cli_usage_error("master", "qyv master --data DIR [OPTIONS]", QYV_EXIT_USAGE, fmt, arg);
 }
 
 int cmd_master(int argc, char **argv)
@@ -133,8 +122,17 @@ int cmd_master(int argc, char **argv)
     if (!mo.data_dir) return usage_error("%s", "--data DIR is needed: where the cluster's state is kept");
     if (mo.down_after_ms <= mo.heartbeat_ms)
         return usage_error("%s", "--down-after must be longer than --heartbeat");
-    if (!*token_file) default_token_file(token_file, sizeof token_file);
     char why[1200];
+    /* By default the token `qyv cluster init` wrote, in the client's
+     * configuration folder. */
+    char config_dir[900];
+    if (!*token_file) {
+        if (!cluster_config_dir(config_dir, sizeof config_dir, why, sizeof why)) {
+            fprintf(stderr, "qyv master: no --token-file, and %s\n", why);
+            return QYV_EXIT_FAILURE;
+        }
+        snprintf(token_file, sizeof token_file, "%s/token", config_dir);
+    }
     if (!cluster_token_read(token_file, token, sizeof token, why, sizeof why)) {
         fprintf(stderr, "qyv master: %s\n", why);
         return QYV_EXIT_FAILURE;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cluster/names.h"
 #include "cluster/node/node.h"
 #include "manifest/units.h"
 #include "serve/log.h"
@@ -45,18 +46,7 @@ static const char usage_text[] =
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fputs("qyv node: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\nusage: qyv node --listen ADDR:PORT --data DIR --token-file FILE [OPTIONS]  (qyv node --help for more)\n",
-          stderr);
-    return QYV_EXIT_USAGE;
-}
-
-static bool valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-') return false;
-    return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+    return cli_usage_error("node", "qyv node --listen ADDR:PORT --data DIR --token-file FILE [OPTIONS]", QYV_EXIT_USAGE, fmt, arg);
 }
 
 int cmd_node(int argc, char **argv)
@@ -98,7 +88,7 @@ int cmd_node(int argc, char **argv)
         case 'd': o.data_dir = optarg; break;
         case 't': o.token_file = optarg; break;
         case 'n':
-            if (!valid_name(optarg))
+            if (!cluster_name_valid(optarg))
                 return usage_error("--name takes lower-case letters, digits and '-' (63 at most), not '%s'", optarg);
             o.name = optarg;
             break;

@@ -40,11 +40,7 @@ static const char usage_text[] =
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fputs("qyv run: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\n", stderr);
-    fputs("usage: qyv run [OPTIONS] FILE [--] [ARGS...]  (qyv run --help for more)\n", stderr);
-    return QYV_EXIT_CANNOT_RUN;
+    return cli_usage_error("run", "qyv run [OPTIONS] FILE [--] [ARGS...]", QYV_EXIT_CANNOT_RUN, fmt, arg);
 }
 
 static bool ends_with(const char *s, const char *suffix)

@@ -54,10 +54,7 @@ static const char usage_text[] =
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fputs("qyv serve: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\nusage: qyv serve [OPTIONS] FILE.qyv...  (qyv serve --help for more)\n", stderr);
-    return QYV_EXIT_USAGE;
+    return cli_usage_error("serve", "qyv serve [OPTIONS] FILE.qyv...", QYV_EXIT_USAGE, fmt, arg);
 }
 
 /* `qyv serve --reload`: ask the server at address:port to load its

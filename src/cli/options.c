@@ -20,6 +20,14 @@ int cli_option_error(const char *command, int opt, char **argv, int optind_after
     return QYV_EXIT_USAGE;
 }
 
+int cli_usage_error(const char *command, const char *synopsis, int status, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "qyv %s: ", command);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nusage: %s  (qyv %s --help for more)\n", synopsis, command);
+    return status;
+}
+
 bool cli_parse_listen(const char *s, char *addr, size_t addrlen, uint16_t *port)
 {
     const char *colon = strrchr(s, ':');

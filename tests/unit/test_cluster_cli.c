@@ -86,20 +86,20 @@ static void test_server_addresses(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    assert_true(cluster_valid_name("node-a"));
-    assert_true(cluster_valid_name("web2"));
-    assert_true(cluster_valid_name("a"));
-    assert_false(cluster_valid_name(""));
-    assert_false(cluster_valid_name("-a"));
-    assert_false(cluster_valid_name("a-"));
-    assert_false(cluster_valid_name("Node"));
-    assert_false(cluster_valid_name("a_b"));
-    assert_false(cluster_valid_name("a.b"));
+    assert_true(cluster_name_valid("node-a"));
+    assert_true(cluster_name_valid("web2"));
+    assert_true(cluster_name_valid("a"));
+    assert_false(cluster_name_valid(""));
+    assert_false(cluster_name_valid("-a"));
+    assert_false(cluster_name_valid("a-"));
+    assert_false(cluster_name_valid("Node"));
+    assert_false(cluster_name_valid("a_b"));
+    assert_false(cluster_name_valid("a.b"));
     char long_name[80];
     memset(long_name, 'a', 64), long_name[64] = 0;
-    assert_false(cluster_valid_name(long_name));
+    assert_false(cluster_name_valid(long_name));
     long_name[63] = 0;
-    assert_true(cluster_valid_name(long_name));
+    assert_true(cluster_name_valid(long_name));
 }
 
 static void write_text(const char *path, const char *text)

@@ -18,6 +18,7 @@
 #include "cluster/client.h"
 #include "cluster/master/autoscaler.h"
 #include "cluster/master/check.h"
+#include "cluster/names.h"
 #include "cluster/master/internal.h"
 #include "cluster/master/reconcile.h"
 #include "serve/log.h"
@@ -137,7 +138,7 @@ static void post_register(master *m, http_exchange *x, const http_request *r)
     json_int_t mem = json_integer_value(json_object_get(cap, "memory"));
     json_int_t cpu = json_integer_value(json_object_get(cap, "cpu"));
     char why[300];
-    if (!name || !state_name_ok(name)) {
+    if (!name || !cluster_name_valid(name)) {
         respond_error(x, 400, "a node name must be lower-case letters, digits and '-' (at most 63), not '%s'",
                       name ? name : "");
     } else if (!address || !*address || strlen(address) >= M_ADDR_MAX) {
@@ -355,14 +356,6 @@ static void delete_node(master *m, http_exchange *x, const char *name)
 
 /* ------------------------------------------------------------ bundles */
 
-static bool is_digest(const char *s)
-{
-    if (strlen(s) != 64) return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return false;
-    return true;
-}
-
 static bool write_file(const char *path, const void *data, size_t len)
 {
     char tmp[1024];
@@ -421,7 +414,7 @@ static void post_bundle(master *m, http_exchange *x, const http_request *r)
 
 static void get_bundle(master *m, http_exchange *x, const char *hex)
 {
-    if (!is_digest(hex)) {
+    if (!bundle_digest_valid(hex)) {
         respond_error(x, 400, "'%.80s' is not a bundle digest (64 hex digits)", hex);
         return;
     }
@@ -517,7 +510,7 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     probe.nodes = json_array();
     if (!overrides) overrides = json_object();
     else json_incref(overrides);
-    if (!bundle || !is_digest(bundle) || !manifest) {
+    if (!bundle || !bundle_digest_valid(bundle) || !manifest) {
         respond_error(x, 400, "give the bundle's digest and the manifest's path in it");
         goto out;
     }

@@ -2,6 +2,7 @@
  * check.c — an app checked before the cluster accepts it.
  */
 #include "cluster/master/check.h"
+#include "cluster/names.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -72,7 +73,7 @@ bool check_overrides(json_t *o, char *why, size_t whylen)
                     snprintf(why, whylen, "env takes KEY=VALUE, not '%.100s'", s);
                     return false;
                 }
-                if (!strcmp(key, "nodes") && !state_name_ok(s)) {
+                if (!strcmp(key, "nodes") && !cluster_name_valid(s)) {
                     snprintf(why, whylen, "'%.100s' is not a node name", s);
                     return false;
                 }
@@ -85,22 +86,10 @@ bool check_overrides(json_t *o, char *why, size_t whylen)
     return true;
 }
 
-static bool safe_relative(const char *path)
-{
-    if (!*path || path[0] == '/') return false;
-    for (const char *p = path; *p;) {
-        size_t n = strcspn(p, "/");
-        if ((n == 2 && !strncmp(p, "..", 2)) || n == 0) return false;
-        p += n;
-        if (*p == '/') p++;
-    }
-    return true;
-}
-
 bool check_app(const char *bundle_dir, const char *manifest, json_t *overrides, m_app *app, char *why,
                size_t whylen)
 {
-    if (!safe_relative(manifest)) {
+    if (!cluster_bundle_path_valid(manifest)) {
         snprintf(why, whylen, "the manifest path '%.200s' must be relative and inside the bundle", manifest);
         return false;
     }
@@ -121,7 +110,7 @@ bool check_app(const char *bundle_dir, const char *manifest, json_t *overrides, 
         snprintf(why, whylen, "%s: the cluster serves http apps, and this one is not (add 'type: http')", manifest);
         goto out;
     }
-    if (!state_name_ok(rc.name)) {
+    if (!cluster_name_valid(rc.name)) {
         snprintf(why, whylen, "%s: the app's name '%s' must be lower-case letters, digits and '-' (at most 63) "
                  "to run in the cluster", manifest, rc.name);
         goto out;

@@ -3,6 +3,8 @@
  */
 #include "cluster/master/state.h"
 
+#include "cluster/names.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +22,6 @@ uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-bool state_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > 63 || name[0] == '-' || name[n - 1] == '-') return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
-            return false;
-    return true;
 }
 
 static void copy_str(char *dst, size_t n, const char *src)
@@ -220,7 +212,7 @@ static bool load_prefix(m_state *s, const char *prefix, bool apps, char *why, si
         const char *name = r.kvs[i].key + strlen(prefix);
         json_error_t je;
         json_t *j = json_loadb((const char *)r.kvs[i].value, r.kvs[i].value_len, 0, &je);
-        bool good = j && state_name_ok(name);
+        bool good = j && cluster_name_valid(name);
         if (good && apps) {
             m_app *a = state_add_app(s, name);
             good = a && app_from_json(a, j);

@@ -99,9 +99,6 @@ uint32_t node_ready_for(const m_node *n, const m_app *a);
 
 json_t *app_to_json(const m_app *a, bool with_placement);
 
-/* Checked names: [a-z0-9]([a-z0-9-]*[a-z0-9])?, at most 63 characters. */
-bool state_name_ok(const char *name);
-
 uint64_t now_ms(void);
 uint64_t now_ns(void);
 

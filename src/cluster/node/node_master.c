@@ -20,6 +20,7 @@
 
 #include "cluster/bundle.h"
 #include "cluster/client.h"
+#include "cluster/names.h"
 #include "cluster/node/node_impl.h"
 #include "serve/log.h"
 
@@ -149,14 +150,6 @@ static void register_here(session *s)
 
 /* ------------------------------------------------------------ bundles */
 
-static bool is_hex64(const char *s)
-{
-    if (!s || strlen(s) != 64) return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return false;
-    return true;
-}
-
 /* DATA/bundles/HEX/, fetched, checked and unpacked unless cached. */
 static bool ensure_bundle(session *s, const char *digest, char *dir, size_t dirlen, char *why, size_t whylen)
 {
@@ -220,27 +213,6 @@ static void assigned_free(assigned *a, size_t n)
     free(a);
 }
 
-static bool valid_name(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-') return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) return false;
-    return true;
-}
-
-static bool safe_relative(const char *p)
-{
-    if (!p || !*p || *p == '/') return false;
-    for (const char *s = p; *s;) {
-        size_t n = strcspn(s, "/");
-        if (n == 2 && !strncmp(s, "..", 2)) return false;
-        s += n;
-        while (*s == '/') s++;
-    }
-    return true;
-}
-
 /* One assignment (a JSON object of the answer) into *a; false with why. */
 static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_t whylen)
 {
@@ -249,7 +221,7 @@ static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_
     const char *manifest = json_string_value(json_object_get(j, "manifest"));
     json_t *ov = json_object_get(j, "overrides"), *env = json_object_get(ov, "env");
     json_int_t replicas = json_integer_value(json_object_get(j, "replicas"));
-    if (!valid_name(app) || !is_hex64(digest) || !safe_relative(manifest) || replicas < 1 || replicas > 10000) {
+    if (!cluster_name_valid(app) || !digest || !bundle_digest_valid(digest) || !cluster_bundle_path_valid(manifest) || replicas < 1 || replicas > 10000) {
         snprintf(why, whylen, "an assignment needs an app name, a digest, a manifest path inside the bundle and "
                               "replicas from 1 to 10000");
         return false;
