@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cluster/proxy.h"
+#include "serve/http_json.h"
 #include "serve/log.h"
 
 /* Endpoints one request may try, at most. */
@@ -148,16 +149,6 @@ static void forward_free(forward *f)
     free(f);
 }
 
-static void respond_json_error(http_exchange *x, int status, const char *message)
-{
-    json_t *j = json_pack("{s:s}", "error", message);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    http_field type = {"Content-Type", "application/json"};
-    http_respond(x, status, &type, 1, text ? text : "{}", text ? strlen(text) : 2);
-    free(text);
-}
-
 /* Run it here: the local runtime answers x. */
 static void run_here(forward *f)
 {
@@ -215,7 +206,7 @@ static void unreachable(forward *f, const char *why)
     }
     char text[400];
     snprintf(text, sizeof text, "node %s (%s) could not be reached: %s", f->peer->node, f->peer->ingress, why);
-    respond_json_error(f->x, 502, text);
+    http_respond_json_error(f->x, 502, "%s", text);
     forward_free(f);
 }
 
@@ -332,7 +323,7 @@ static void send_to_peer(forward *f)
     uint16_t port;
     enum evhttp_cmd_type type;
     if (!method_type(r->method, &type)) {
-        respond_json_error(f->x, 501, "this method cannot be forwarded to another node");
+        http_respond_json_error(f->x, 501, "this method cannot be forwarded to another node");
         forward_free(f);
         return;
     }
@@ -346,7 +337,7 @@ static void send_to_peer(forward *f)
     struct evhttp_request *req = conn ? evhttp_request_new(on_response, f) : NULL;
     if (!req) {
         if (conn) evhttp_connection_free(conn);
-        respond_json_error(f->x, 503, "out of memory");
+        http_respond_json_error(f->x, 503, "out of memory");
         forward_free(f);
         return;
     }
@@ -368,7 +359,7 @@ static void send_to_peer(forward *f)
     if (!uri) {
         evhttp_request_free(req);
         evhttp_connection_free(conn);
-        respond_json_error(f->x, 503, "out of memory");
+        http_respond_json_error(f->x, 503, "out of memory");
         forward_free(f);
         return;
     }
@@ -414,7 +405,7 @@ static void dispatch(forward *f)
         /* Another node chose this one: run it here or fail, never pass it on. */
         if (local_ok) run_here(f);
         else {
-            respond_json_error(f->x, 502, "forwarded here, but this node does not run the app (any more)");
+            http_respond_json_error(f->x, 502, "forwarded here, but this node does not run the app (any more)");
             forward_free(f);
         }
         return;
@@ -426,8 +417,8 @@ static void dispatch(forward *f)
         return;
     }
     if (!e) {
-        respond_json_error(f->x, f->ntried ? 502 : 503,
-                           f->ntried ? "no node serving the app could be reached" : "no node serves the app now");
+        http_respond_json_error(f->x, f->ntried ? 502 : 503, "%s",
+                                f->ntried ? "no node serving the app could be reached" : "no node serves the app now");
         forward_free(f);
         return;
     }
@@ -455,7 +446,7 @@ void proxy_handle(proxy *p, http_exchange *x, const http_request *r, route_entry
     f->r = r;
     if (!route) {
         forward_free(f);
-        respond_json_error(x, 404, "no app serves this path");
+        http_respond_json_error(x, 404, "no app serves this path");
         return;
     }
     f->app = strdup(app);

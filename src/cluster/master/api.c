@@ -21,38 +21,12 @@
 #include "cluster/names.h"
 #include "cluster/master/internal.h"
 #include "cluster/master/reconcile.h"
+#include "serve/http_json.h"
 #include "serve/log.h"
 
 #define NODE_CALL_MS 5000
 
 /* ------------------------------------------------------------ answers */
-
-static void respond_json(http_exchange *x, int status, json_t *body)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    http_field type = {"Content-Type", "application/json"};
-    if (!text) {
-        http_respond(x, 500, &type, 1, "{\"error\":\"out of memory\"}\n", 26);
-        return;
-    }
-    size_t n = strlen(text);
-    char *line = realloc(text, n + 2);
-    if (line) line[n] = '\n', line[n + 1] = '\0', text = line, n++;
-    http_respond(x, status, &type, 1, text, n);
-    free(text);
-}
-
-static void respond_error(http_exchange *x, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void respond_error(http_exchange *x, int status, const char *fmt, ...)
-{
-    char text[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    respond_json(x, status, json_pack("{s:s}", "error", text));
-}
 
 static const char *header(const http_request *r, const char *name)
 {
@@ -80,7 +54,7 @@ static json_t *body_json(const http_request *r, http_exchange *x)
     json_t *j = json_loadb(r->body, r->body_len, 0, &je);
     if (!json_is_object(j)) {
         json_decref(j);
-        respond_error(x, 400, "the body must be a JSON object (%s)", j ? "not an object" : je.text);
+        http_respond_json_error(x, 400, "the body must be a JSON object (%s)", j ? "not an object" : je.text);
         return NULL;
     }
     return j;
@@ -113,7 +87,7 @@ static void get_health(master *m, http_exchange *x)
     for (size_t i = 0; i < m->state.nnodes; i++) m->state.nodes[i].ready ? ready++ : down++;
     for (size_t i = 0; i < m->state.napps; i++) pending += m->state.apps[i].pending != NULL;
     const char *status = down || pending ? "degraded" : "ok";
-    respond_json(x, 200, json_pack("{s:s,s:s,s:s,s:s,s:{s:i,s:i},s:{s:i,s:i},s:I}", "status", status, "role",
+    http_respond_json(x, 200, json_pack("{s:s,s:s,s:s,s:s,s:{s:i,s:i},s:{s:i,s:i},s:I}", "status", status, "role",
                                    "master", "version", QYVOL_VERSION, "store", "sqlite", "nodes", "ready", ready,
                                    "down", down, "apps", "total", (int)m->state.napps, "pending", pending,
                                    "uptime_ms", (json_int_t)(now_ms() - m->started_ms)));
@@ -123,7 +97,7 @@ static void get_nodes(master *m, http_exchange *x)
 {
     json_t *list = json_array();
     for (size_t i = 0; i < m->state.nnodes; i++) json_array_append_new(list, node_json(m, &m->state.nodes[i]));
-    respond_json(x, 200, json_pack("{s:o}", "nodes", list));
+    http_respond_json(x, 200, json_pack("{s:o}", "nodes", list));
 }
 
 /* POST /v1/nodes/register: a node says where it is and what it has. */
@@ -139,23 +113,23 @@ static void post_register(master *m, http_exchange *x, const http_request *r)
     json_int_t cpu = json_integer_value(json_object_get(cap, "cpu"));
     char why[300];
     if (!name || !cluster_name_valid(name)) {
-        respond_error(x, 400, "a node name must be lower-case letters, digits and '-' (at most 63), not '%s'",
+        http_respond_json_error(x, 400, "a node name must be lower-case letters, digits and '-' (at most 63), not '%s'",
                       name ? name : "");
     } else if (!address || !*address || strlen(address) >= M_ADDR_MAX) {
-        respond_error(x, 400, "the node's address (HOST:PORT) is missing");
+        http_respond_json_error(x, 400, "the node's address (HOST:PORT) is missing");
     } else if (mem <= 0 || cpu <= 0) {
-        respond_error(x, 400, "the node's capacity (memory bytes, cpu millicores) must be positive");
+        http_respond_json_error(x, 400, "the node's capacity (memory bytes, cpu millicores) must be positive");
     } else {
         m_node *n = state_node(&m->state, name);
         if (n && n->ready && n->ever_heard && strcmp(n->address, address)) {
-            respond_error(x, 409, "the node name '%s' is taken by the node at %s", name, n->address);
+            http_respond_json_error(x, 409, "the node name '%s' is taken by the node at %s", name, n->address);
             json_decref(j);
             return;
         }
         bool is_new = !n;
         if (!n) n = state_add_node(&m->state, name);
         if (!n) {
-            respond_error(x, 500, "out of memory");
+            http_respond_json_error(x, 500, "out of memory");
             json_decref(j);
             return;
         }
@@ -171,7 +145,7 @@ static void post_register(master *m, http_exchange *x, const http_request *r)
         n->ever_heard = true;
         n->last_heartbeat_ns = now_ns();
         if (changed && !state_save_node(&m->state, n, why, sizeof why)) {
-            respond_error(x, 500, "%s", why);
+            http_respond_json_error(x, 500, "%s", why);
             json_decref(j);
             return;
         }
@@ -179,7 +153,7 @@ static void post_register(master *m, http_exchange *x, const http_request *r)
             log_json(LOG_INFO, is_new ? "node joined" : "node registered",
                      json_pack("{s:s,s:s,s:I,s:I}", "node", name, "address", address, "memory", mem, "cpu", cpu));
         m->dirty = true;
-        respond_json(x, 200, json_pack("{s:i,s:i}", "heartbeat_ms", (int)m->opt.heartbeat_ms, "down_after_ms",
+        http_respond_json(x, 200, json_pack("{s:i,s:i}", "heartbeat_ms", (int)m->opt.heartbeat_ms, "down_after_ms",
                                        (int)m->opt.down_after_ms));
     }
     json_decref(j);
@@ -236,7 +210,7 @@ static void post_heartbeat(master *m, http_exchange *x, const http_request *r, c
 {
     m_node *n = state_node(&m->state, name);
     if (!n) {
-        respond_error(x, 404, "no node '%s': register first", name);
+        http_respond_json_error(x, 404, "no node '%s': register first", name);
         return;
     }
     json_t *j = body_json(r, x);
@@ -256,7 +230,7 @@ static void post_heartbeat(master *m, http_exchange *x, const http_request *r, c
         log_json(LOG_INFO, "node back", json_pack("{s:s}", "node", n->name));
     }
     json_decref(j);
-    respond_json(x, 200, assignments_for(m, n));
+    http_respond_json(x, 200, assignments_for(m, n));
 }
 
 /* POST /v1/nodes {"address"}: qyv cluster add-node. The master calls the
@@ -287,16 +261,16 @@ static void add_node_done(master *m, void *arg)
     (void)m;
     add_node_job *job = arg;
     if (!job->called) {
-        respond_error(job->x, 502, "no node answered at %s: %s", job->address, job->why);
+        http_respond_json_error(job->x, 502, "no node answered at %s: %s", job->address, job->why);
     } else if (job->reply.status == 401) {
-        respond_error(job->x, 401, "the node at %s refused the cluster token: start it with the same --token-file",
+        http_respond_json_error(job->x, 401, "the node at %s refused the cluster token: start it with the same --token-file",
                       job->address);
     } else if (job->reply.status != 200) {
-        respond_error(job->x, 502, "the node at %s answered %ld: %.300s", job->address, job->reply.status,
+        http_respond_json_error(job->x, 502, "the node at %s answered %ld: %.300s", job->address, job->reply.status,
                       job->reply.body ? job->reply.body : "");
     } else {
         json_t *node = json_loadb(job->reply.body, job->reply.len, 0, NULL);
-        respond_json(job->x, 201, json_pack("{s:o}", "node", node ? node : json_object()));
+        http_respond_json(job->x, 201, json_pack("{s:o}", "node", node ? node : json_object()));
     }
     api_reply_free(&job->reply);
     free(job);
@@ -316,13 +290,13 @@ static void post_node(master *m, http_exchange *x, const http_request *r)
     if (!j) return;
     const char *address = json_string_value(json_object_get(j, "address"));
     if (!address || !*address || strlen(address) >= M_ADDR_MAX || !strchr(address, ':')) {
-        respond_error(x, 400, "give the node's address as HOST:PORT");
+        http_respond_json_error(x, 400, "give the node's address as HOST:PORT");
         json_decref(j);
         return;
     }
     add_node_job *job = calloc(1, sizeof *job);
     if (!job) {
-        respond_error(x, 500, "out of memory");
+        http_respond_json_error(x, 500, "out of memory");
         json_decref(j);
         return;
     }
@@ -332,7 +306,7 @@ static void post_node(master *m, http_exchange *x, const http_request *r)
     advertised(m, r, job->master_address, sizeof job->master_address);
     json_decref(j);
     if (!bg_start(m, add_node_work, add_node_done, job)) {
-        respond_error(x, 500, "cannot start a thread");
+        http_respond_json_error(x, 500, "cannot start a thread");
         free(job);
     }
 }
@@ -341,17 +315,17 @@ static void delete_node(master *m, http_exchange *x, const char *name)
 {
     char why[300];
     if (!state_node(&m->state, name)) {
-        respond_error(x, 404, "no node '%s'", name);
+        http_respond_json_error(x, 404, "no node '%s'", name);
         return;
     }
     if (!state_delete_node(&m->state, name, why, sizeof why)) {
-        respond_error(x, 500, "%s", why);
+        http_respond_json_error(x, 500, "%s", why);
         return;
     }
     state_remove_node(&m->state, name);
     log_json(LOG_INFO, "node removed", json_pack("{s:s}", "node", name));
     master_reconcile(m);
-    respond_json(x, 200, json_pack("{s:s}", "removed", name));
+    http_respond_json(x, 200, json_pack("{s:s}", "removed", name));
 }
 
 /* ------------------------------------------------------------ bundles */
@@ -380,7 +354,7 @@ static bool write_file(const char *path, const void *data, size_t len)
 static void post_bundle(master *m, http_exchange *x, const http_request *r)
 {
     if (!r->body_len) {
-        respond_error(x, 400, "the body must be the bundle (a tar)");
+        http_respond_json_error(x, 400, "the body must be the bundle (a tar)");
         return;
     }
     char hex[65], tar[800], dir[800], tmpdir[900], why[600];
@@ -389,40 +363,40 @@ static void post_bundle(master *m, http_exchange *x, const http_request *r)
     snprintf(dir, sizeof dir, "%s/%s", m->bundles_dir, hex);
     struct stat st;
     if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && stat(tar, &st) == 0) {
-        respond_json(x, 200, json_pack("{s:s,s:I}", "digest", hex, "size", (json_int_t)r->body_len));
+        http_respond_json(x, 200, json_pack("{s:s,s:I}", "digest", hex, "size", (json_int_t)r->body_len));
         return;
     }
     snprintf(tmpdir, sizeof tmpdir, "%s/.unpack-%s-%ld", m->bundles_dir, hex, (long)getpid());
     if (mkdir(tmpdir, 0700) != 0 && errno != EEXIST) {
-        respond_error(x, 500, "cannot make %s: %s", tmpdir, strerror(errno));
+        http_respond_json_error(x, 500, "cannot make %s: %s", tmpdir, strerror(errno));
         return;
     }
     if (!bundle_unpack((const uint8_t *)r->body, r->body_len, tmpdir, why, sizeof why)) {
         char cmd[1000];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
         if (system(cmd)) { /* best effort */ }
-        respond_error(x, 400, "the bundle cannot be unpacked: %s", why);
+        http_respond_json_error(x, 400, "the bundle cannot be unpacked: %s", why);
         return;
     }
     if (!write_file(tar, r->body, r->body_len) || (rename(tmpdir, dir) != 0 && errno != ENOTEMPTY && errno != EEXIST)) {
-        respond_error(x, 500, "cannot store the bundle in %s: %s", m->bundles_dir, strerror(errno));
+        http_respond_json_error(x, 500, "cannot store the bundle in %s: %s", m->bundles_dir, strerror(errno));
         return;
     }
     log_json(LOG_INFO, "bundle stored", json_pack("{s:s,s:I}", "digest", hex, "size", (json_int_t)r->body_len));
-    respond_json(x, 201, json_pack("{s:s,s:I}", "digest", hex, "size", (json_int_t)r->body_len));
+    http_respond_json(x, 201, json_pack("{s:s,s:I}", "digest", hex, "size", (json_int_t)r->body_len));
 }
 
 static void get_bundle(master *m, http_exchange *x, const char *hex)
 {
     if (!bundle_digest_valid(hex)) {
-        respond_error(x, 400, "'%.80s' is not a bundle digest (64 hex digits)", hex);
+        http_respond_json_error(x, 400, "'%.80s' is not a bundle digest (64 hex digits)", hex);
         return;
     }
     char tar[800];
     snprintf(tar, sizeof tar, "%s/%s.tar", m->bundles_dir, hex);
     FILE *f = fopen(tar, "rb");
     if (!f) {
-        respond_error(x, 404, "no bundle %s", hex);
+        http_respond_json_error(x, 404, "no bundle %s", hex);
         return;
     }
     fseek(f, 0, SEEK_END);
@@ -433,7 +407,7 @@ static void get_bundle(master *m, http_exchange *x, const char *hex)
     fclose(f);
     if (!ok) {
         free(data);
-        respond_error(x, 500, "cannot read %s", tar);
+        http_respond_json_error(x, 500, "cannot read %s", tar);
         return;
     }
     http_field type = {"Content-Type", "application/x-tar"};
@@ -477,13 +451,13 @@ static void get_apps(master *m, http_exchange *x, const char *name)
 {
     if (name) {
         m_app *a = state_app(&m->state, name);
-        if (!a) respond_error(x, 404, "no app '%s'", name);
-        else respond_json(x, 200, app_status(m, a));
+        if (!a) http_respond_json_error(x, 404, "no app '%s'", name);
+        else http_respond_json(x, 200, app_status(m, a));
         return;
     }
     json_t *list = json_array();
     for (size_t i = 0; i < m->state.napps; i++) json_array_append_new(list, app_status(m, &m->state.apps[i]));
-    respond_json(x, 200, json_pack("{s:o}", "apps", list));
+    http_respond_json(x, 200, json_pack("{s:o}", "apps", list));
 }
 
 /* Answer a deploy or scale: the placement, or 422 with why not all fit. */
@@ -493,7 +467,7 @@ static void respond_placed(master *m, http_exchange *x, const m_app *a, int ok_s
                           (int)a->wanted, "placement", a->placement);
     json_object_set_new(j, "pending", a->pending ? json_string(a->pending) : json_null());
     if (a->pending) json_object_set_new(j, "error", json_string(a->pending));
-    respond_json(x, a->pending ? 422 : ok_status, j);
+    http_respond_json(x, a->pending ? 422 : ok_status, j);
     (void)m;
 }
 
@@ -511,35 +485,35 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     if (!overrides) overrides = json_object();
     else json_incref(overrides);
     if (!bundle || !bundle_digest_valid(bundle) || !manifest) {
-        respond_error(x, 400, "give the bundle's digest and the manifest's path in it");
+        http_respond_json_error(x, 400, "give the bundle's digest and the manifest's path in it");
         goto out;
     }
     snprintf(dir, sizeof dir, "%s/%s", m->bundles_dir, bundle);
     struct stat st;
     if (stat(dir, &st) != 0) {
-        respond_error(x, 404, "no bundle %s: upload it first (POST /v1/bundles)", bundle);
+        http_respond_json_error(x, 404, "no bundle %s: upload it first (POST /v1/bundles)", bundle);
         goto out;
     }
     if (!check_app(dir, manifest, overrides, &probe, why, sizeof why)) {
-        respond_error(x, 400, "%s", why);
+        http_respond_json_error(x, 400, "%s", why);
         goto out;
     }
     for (size_t i = 0; i < m->state.napps; i++) {
         const m_app *o = &m->state.apps[i];
         if (!strcmp(o->name, probe.name)) continue;
         if (!strcmp(o->route, probe.route)) {
-            respond_error(x, 409, "the route '%s' is taken by the app '%s'", probe.route, o->name);
+            http_respond_json_error(x, 409, "the route '%s' is taken by the app '%s'", probe.route, o->name);
             goto out;
         }
         if (probe.port && o->port == probe.port) {
-            respond_error(x, 409, "the port %u is taken by the app '%s'", probe.port, o->name);
+            http_respond_json_error(x, 409, "the port %u is taken by the app '%s'", probe.port, o->name);
             goto out;
         }
     }
     size_t k;
     json_t *v;
     json_array_foreach(probe.nodes, k, v) if (!state_node(&m->state, json_string_value(v))) {
-        respond_error(x, 400, "--nodes names '%s', which is not a node of this cluster", json_string_value(v));
+        http_respond_json_error(x, 400, "--nodes names '%s', which is not a node of this cluster", json_string_value(v));
         goto out;
     }
     m_app *a = state_app(&m->state, probe.name);
@@ -549,7 +523,7 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
         json_t *same = json_pack("{s:s,s:I,s:i,s:O,s:b}", "app", a->name, "revision", (json_int_t)a->revision,
                                  "replicas", (int)a->wanted, "placement", a->placement, "unchanged", 1);
         json_object_set_new(same, "pending", a->pending ? json_string(a->pending) : json_null());
-        respond_json(x, 200, same);
+        http_respond_json(x, 200, same);
         goto out;
     }
     /* A new revision that asks for other resources is placed anew; when it
@@ -558,7 +532,7 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     if (a && (a->memory != probe.memory || a->cpu != probe.cpu || !json_equal(a->nodes, probe.nodes) ||
               probe.wanted > a->wanted)) {
         if (!reconcile_fits(&m->state, &probe, why, sizeof why)) {
-            respond_json(x, 422, json_pack("{s:s,s:s,s:I}", "error", why, "app", a->name, "revision",
+            http_respond_json(x, 422, json_pack("{s:s,s:s,s:I}", "error", why, "app", a->name, "revision",
                                            (json_int_t)a->revision));
             goto out;
         }
@@ -568,7 +542,7 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
         }
     }
     if (!a && !(a = state_add_app(&m->state, probe.name))) {
-        respond_error(x, 500, "out of memory");
+        http_respond_json_error(x, 500, "out of memory");
         goto out;
     }
     m_app before = *a;
@@ -589,7 +563,7 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     if (!state_save_revision(&m->state, a, why, sizeof why) || !state_save_app(&m->state, a, why, sizeof why)) {
         if (is_new) state_remove_app(&m->state, probe.name);
         else a->revision = before.revision;
-        respond_error(x, 500, "%s", why);
+        http_respond_json_error(x, 500, "%s", why);
         goto out;
     }
     m->deploys++;
@@ -608,7 +582,7 @@ static void post_scale(master *m, http_exchange *x, const http_request *r, const
 {
     m_app *a = state_app(&m->state, name);
     if (!a) {
-        respond_error(x, 404, "no app '%s'", name);
+        http_respond_json_error(x, 404, "no app '%s'", name);
         return;
     }
     json_t *j = body_json(r, x);
@@ -616,11 +590,11 @@ static void post_scale(master *m, http_exchange *x, const http_request *r, const
     json_t *v = json_object_get(j, "replicas");
     char why[300];
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 10000) {
-        respond_error(x, 400, "replicas must be a whole number from 0 to 10000");
+        http_respond_json_error(x, 400, "replicas must be a whole number from 0 to 10000");
     } else {
         uint32_t before = a->wanted;
         if (!master_set_wanted(m, a, (uint32_t)json_integer_value(v), why, sizeof why)) {
-            respond_error(x, 500, "%s", why);
+            http_respond_json_error(x, 500, "%s", why);
         } else {
             log_json(LOG_INFO, "scaled", json_pack("{s:s,s:i,s:i}", "app", name, "from", (int)before, "to",
                                                    (int)a->wanted));
@@ -637,7 +611,7 @@ static void put_autoscale(master *m, http_exchange *x, const http_request *r, co
 {
     m_app *a = state_app(&m->state, name);
     if (!a) {
-        respond_error(x, 404, "no app '%s'", name);
+        http_respond_json_error(x, 404, "no app '%s'", name);
         return;
     }
     json_t *j = on ? body_json(r, x) : NULL;
@@ -663,7 +637,7 @@ static void put_autoscale(master *m, http_exchange *x, const http_request *r, co
     }
     json_decref(j);
     if (problem) {
-        respond_error(x, 400, "%s", problem);
+        http_respond_json_error(x, 400, "%s", problem);
         return;
     }
     autoscale_spec before = a->autoscale;
@@ -671,7 +645,7 @@ static void put_autoscale(master *m, http_exchange *x, const http_request *r, co
     char why[300];
     if (!state_save_app(&m->state, a, why, sizeof why)) {
         a->autoscale = before;
-        respond_error(x, 500, "%s", why);
+        http_respond_json_error(x, 500, "%s", why);
         return;
     }
     /* A new spec starts a new history: the old window spoke of other bounds. */
@@ -685,24 +659,24 @@ static void put_autoscale(master *m, http_exchange *x, const http_request *r, co
     /* Bounds apply at once; the next round measures. */
     if (on) autoscaler_run(m);
     if (m->dirty) master_reconcile(m);
-    respond_json(x, 200, app_status(m, state_app(&m->state, name)));
+    http_respond_json(x, 200, app_status(m, state_app(&m->state, name)));
 }
 
 static void delete_app(master *m, http_exchange *x, const char *name)
 {
     char why[300];
     if (!state_app(&m->state, name)) {
-        respond_error(x, 404, "no app '%s'", name);
+        http_respond_json_error(x, 404, "no app '%s'", name);
         return;
     }
     if (!state_delete_app(&m->state, name, why, sizeof why)) {
-        respond_error(x, 500, "%s", why);
+        http_respond_json_error(x, 500, "%s", why);
         return;
     }
     state_remove_app(&m->state, name);
     log_json(LOG_INFO, "removed", json_pack("{s:s}", "app", name));
     master_wake_nodes(m);
-    respond_json(x, 200, json_pack("{s:s}", "removed", name));
+    http_respond_json(x, 200, json_pack("{s:s}", "removed", name));
 }
 
 /* ------------------------------------------------------------ logs */
@@ -788,7 +762,7 @@ static void logs_done(master *m, void *arg)
 static void get_logs(master *m, http_exchange *x, const http_request *r, const char *app)
 {
     if (!state_app(&m->state, app)) {
-        respond_error(x, 404, "no app '%s'", app);
+        http_respond_json_error(x, 404, "no app '%s'", app);
         return;
     }
     /* node=NAME limits it; level and tail pass through. */
@@ -804,7 +778,7 @@ static void get_logs(master *m, http_exchange *x, const http_request *r, const c
         if (*q) q++;
     }
     if (*node && !state_node(&m->state, node)) {
-        respond_error(x, 404, "no node '%s'", node);
+        http_respond_json_error(x, 404, "no node '%s'", node);
         return;
     }
     logs_job *job = calloc(1, sizeof *job);
@@ -817,7 +791,7 @@ static void get_logs(master *m, http_exchange *x, const http_request *r, const c
     if (!job || !job->names || !job->addresses) {
         if (job) free(job->names), free(job->addresses), json_decref(job->lines);
         free(job);
-        respond_error(x, 500, "out of memory");
+        http_respond_json_error(x, 500, "out of memory");
         return;
     }
     job->x = x;
@@ -840,7 +814,7 @@ static void get_logs(master *m, http_exchange *x, const http_request *r, const c
         size_t used = strlen(job->query);
         snprintf(job->query + used, sizeof job->query - used, "&follow=1");
         bool started = master_follow_logs(m, x, job->query, chosen, job->nnodes);
-        if (!started) respond_error(x, 500, "out of memory");
+        if (!started) http_respond_json_error(x, 500, "out of memory");
         json_decref(job->lines);
         free(job->names);
         free(job->addresses);
@@ -849,7 +823,7 @@ static void get_logs(master *m, http_exchange *x, const http_request *r, const c
     }
     if (!bg_start(m, logs_work, logs_done, job)) {
         job->errors[0] = '\0';
-        respond_error(x, 500, "cannot start a thread");
+        http_respond_json_error(x, 500, "cannot start a thread");
         json_decref(job->lines);
         free(job->names);
         free(job->addresses);
@@ -879,7 +853,7 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r)
 {
     master *m = ctx;
     if (strncmp(r->path, "/v1/", 4)) {
-        respond_error(x, 404, "the API is under /v1/ (docs/api.md)");
+        http_respond_json_error(x, 404, "the API is under /v1/ (docs/api.md)");
         return;
     }
     if (!authorized(m, r)) {
@@ -912,5 +886,5 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r)
     else if (n == 3 && !strcmp(seg[0], "apps") && !strcmp(seg[2], "autoscale") && (post || del))
         put_autoscale(m, x, r, seg[1], post);
     else if (n == 3 && !strcmp(seg[0], "apps") && !strcmp(seg[2], "logs") && get) get_logs(m, x, r, seg[1]);
-    else respond_error(x, 404, "no endpoint %s %s (docs/api.md)", method, r->path);
+    else http_respond_json_error(x, 404, "no endpoint %s %s (docs/api.md)", method, r->path);
 }

@@ -9,25 +9,8 @@
 
 #include "cluster/node/node_impl.h"
 #include "serve/control.h"
+#include "serve/http_json.h"
 #include "serve/log.h"
-
-void node_respond_json(http_exchange *x, int status, json_t *body)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(body);
-    http_field type = {"Content-Type", "application/json"};
-    if (!text) {
-        http_respond(x, 500, &type, 1, "{\"error\":\"out of memory\"}", 25);
-        return;
-    }
-    http_respond(x, status, &type, 1, text, strlen(text));
-    free(text);
-}
-
-static void respond_error(http_exchange *x, int status, const char *message)
-{
-    node_respond_json(x, status, json_pack("{s:s}", "error", message));
-}
 
 static const char *header_of(const http_request *r, const char *name)
 {
@@ -56,13 +39,13 @@ static void join(node *n, http_exchange *x, const http_request *r)
     const char *colon = master ? strrchr(master, ':') : NULL;
     if (!master || !colon || colon == master || !colon[1] || strlen(master) >= sizeof n->master) {
         json_decref(body);
-        respond_error(x, 400, "the body must be {\"master\":\"HOST:PORT\"}");
+        http_respond_json_error(x, 400, "the body must be {\"master\":\"HOST:PORT\"}");
         return;
     }
     node_set_master(n, master);
     log_json(LOG_INFO, "joining a master", json_pack("{s:s}", "master", master));
     json_decref(body);
-    node_respond_json(x, 200, node_identity(n));
+    http_respond_json(x, 200, node_identity(n));
 }
 
 static void metrics(node *n, http_exchange *x)
@@ -70,7 +53,7 @@ static void metrics(node *n, http_exchange *x)
     size_t len;
     char *text = runtime_metrics(n->rt, &len);
     if (!text) {
-        respond_error(x, 500, "out of memory");
+        http_respond_json_error(x, 500, "out of memory");
         return;
     }
     http_field type = {"Content-Type", "text/plain; version=0.0.4; charset=utf-8"};
@@ -83,7 +66,7 @@ static void health(node *n, http_exchange *x)
     bool healthy;
     json_t *apps = runtime_health(n->rt, NULL, &healthy);
     const char *status = n->draining ? "draining" : healthy ? "ok" : "degraded";
-    node_respond_json(x, n->draining ? 503 : 200,
+    http_respond_json(x, n->draining ? 503 : 200,
                       json_pack("{s:s,s:s,s:s,s:o}", "status", status, "role", "node", "name", n->name, "apps", apps));
 }
 
@@ -110,7 +93,7 @@ void node_api_request(void *ctx, http_exchange *x, const http_request *r)
     }
     const char *path = r->path;
     if (!strcmp(path, "/v1/node")) {
-        if (method_is(x, r, "GET")) node_respond_json(x, 200, node_identity(n));
+        if (method_is(x, r, "GET")) http_respond_json(x, 200, node_identity(n));
     } else if (!strcmp(path, "/v1/node/join")) {
         if (method_is(x, r, "POST")) join(n, x, r);
     } else if (!strcmp(path, "/v1/node/wake")) {
@@ -119,7 +102,7 @@ void node_api_request(void *ctx, http_exchange *x, const http_request *r)
             n->wake = true;
             pthread_cond_broadcast(&n->cond);
             pthread_mutex_unlock(&n->mu);
-            node_respond_json(x, 200, json_pack("{s:b}", "woken", 1));
+            http_respond_json(x, 200, json_pack("{s:b}", "woken", 1));
         }
     } else if (!strcmp(path, "/v1/logs")) {
         if (method_is(x, r, "GET")) log_query_serve(&n->followers, x, r);
@@ -128,6 +111,6 @@ void node_api_request(void *ctx, http_exchange *x, const http_request *r)
     } else if (!strcmp(path, "/v1/health")) {
         if (method_is(x, r, "GET")) health(n, x);
     } else {
-        respond_error(x, 404, "no such endpoint on a node (see docs/api.md)");
+        http_respond_json_error(x, 404, "no such endpoint on a node (see docs/api.md)");
     }
 }

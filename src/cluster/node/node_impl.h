@@ -75,7 +75,6 @@ typedef struct node {
 void node_api_request(void *ctx, http_exchange *x, const http_request *r);
 /* GET /v1/node's body. */
 json_t *node_identity(node *n);
-void node_respond_json(http_exchange *x, int status, json_t *body);
 
 /* node_master.c: the thread, started once the loop runs. */
 bool node_master_start(node *n);
