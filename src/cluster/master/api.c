@@ -372,9 +372,7 @@ static void post_bundle(master *m, http_exchange *x, const http_request *r)
         return;
     }
     if (!bundle_unpack((const uint8_t *)r->body, r->body_len, tmpdir, why, sizeof why)) {
-        char cmd[1000];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd)) { /* best effort */ }
+        rmdir(tmpdir); /* bundle_unpack leaves it empty when it fails */
         http_respond_json_error(x, 400, "the bundle cannot be unpacked: %s", why);
         return;
     }
