@@ -725,6 +725,21 @@ static int parse_error_status(struct http_conn *c, const char **why)
     }
 }
 
+/* Run the parser over the next len received bytes. False when they are
+ * not HTTP: the request is refused (and the connection ends). */
+static bool feed(struct http_conn *c, size_t len)
+{
+    size_t n = http_parser_execute(&c->parser, &parser_settings, c->in.data + c->consumed, len);
+    c->consumed += n;
+    c->head_scan = c->consumed;
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e == HPE_OK || e == HPE_PAUSED) return true;
+    const char *why;
+    int status = parse_error_status(c, &why);
+    refuse(c, status, why);
+    return false;
+}
+
 /* The whole request is here: hand it over. */
 static void dispatch(struct http_conn *c)
 {
@@ -820,17 +835,7 @@ static void process_input(struct http_conn *c)
             reset_request(c);
             c->target_len = 0;
             c->head_started = false;
-            size_t len = end - c->consumed;
-            size_t n = http_parser_execute(&c->parser, &parser_settings, h, len);
-            c->consumed += n;
-            c->head_scan = c->consumed;
-            enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-            if (e != HPE_OK && e != HPE_PAUSED) {
-                const char *why;
-                int status = parse_error_status(c, &why);
-                refuse(c, status, why);
-                break;
-            }
+            if (!feed(c, end - c->consumed)) break;
             if (c->message_done) {
                 dispatch(c);
                 continue;
@@ -840,17 +845,7 @@ static void process_input(struct http_conn *c)
             c->again = true;
         } else if (c->state == CONN_BODY) {
             if (c->consumed == c->in.len) break;
-            size_t n = http_parser_execute(&c->parser, &parser_settings, c->in.data + c->consumed,
-                                           c->in.len - c->consumed);
-            c->consumed += n;
-            c->head_scan = c->consumed;
-            enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-            if (e != HPE_OK && e != HPE_PAUSED) {
-                const char *why;
-                int status = parse_error_status(c, &why);
-                refuse(c, status, why);
-                break;
-            }
+            if (!feed(c, c->in.len - c->consumed)) break;
             c->deadline_ns = after_ms(lim->idle_timeout_ms);
             if (c->message_done) dispatch(c);
         }
