@@ -98,7 +98,7 @@ $(BUILD)/tests/test_wasi: $(BUILD)/obj/tests/unit/test_wasi.o $(WASI_LIB) $(ENGI
 # The cluster's store and scheduler, tested without processes.
 $(BUILD)/tests/test_store: $(BUILD)/obj/tests/unit/test_store.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lsqlite3 -lcmocka $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lsqlite3 -lcurl -ljansson -lcrypto -lcmocka $(LDLIBS)
 $(BUILD)/tests/test_scheduler: $(BUILD)/obj/tests/unit/test_scheduler.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)

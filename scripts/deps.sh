@@ -11,6 +11,7 @@ PACKAGES=(
     libjansson-dev libcmocka-dev                 # spec-test runner, unit tests
     libyaml-dev libevent-dev libhttp-parser-dev  # manifests, HTTP serving
     libsqlite3-dev                               # the cluster master's state store
+    etcd-server                                  # several masters on etcd (store_etcd.c, tests/e2e/ha.sh)
     libarchive-dev libssl-dev                    # cluster bundles (tar, SHA-256)
     libcurl4-openssl-dev                         # the cluster API client (qyv cluster)
     rustc libstd-rust-dev-wasm32                 # Rust WASI guests (examples)

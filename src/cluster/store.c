@@ -65,18 +65,32 @@ store *store_open(const char *url, store_status *st)
         }
         return store_sqlite_open(path, url, st);
     }
-    if (strncmp(url, "etcd://", 7) == 0) {
-        store_fail(st, NULL, url, STORE_EUNSUPPORTED, "the etcd store is not built yet (use sqlite:PATH)");
-        return NULL;
-    }
+    if (strncmp(url, "etcd://", 7) == 0)
+        return store_etcd_open(url + 7, url, st);
     store_fail(st, NULL, url, STORE_EINVAL, "unknown kind of store (expected sqlite:PATH or etcd://HOST:PORT[,...])");
     return NULL;
 }
 
 void store_close(store *s)
 {
-    if (s)
+    if (s) {
+        free(s->guard_key);
         s->backend->close(s);
+    }
+}
+
+const char *store_kind(const store *s) { return s->backend->name; }
+
+bool store_set_guard(store *s, const char *key, int64_t create_revision, store_status *st)
+{
+    status_ok(st);
+    char *copy = NULL;
+    if (key && !(copy = strdup(key)))
+        return store_fail(st, s, NULL, STORE_ENOMEM, "out of memory");
+    free(s->guard_key);
+    s->guard_key = copy;
+    s->guard_create_revision = create_revision;
+    return true;
 }
 
 /* ---- argument checks, shared by every backend */
@@ -132,6 +146,8 @@ static bool check_ops(store *s, const store_op *ops, size_t n, const char *branc
             return false;
         if (op->kind == STORE_PUT && !check_value(s, op->key, op->value, op->value_len, st))
             return false;
+        if (op->lease && !s->backend->lease_grant)
+            return store_fail(st, s, NULL, STORE_EUNSUPPORTED, "put %s: this store has no leases", op->key);
     }
     for (size_t i = 0; i < n; i++) {
         if (ops[i].kind != STORE_PUT)
@@ -199,7 +215,48 @@ bool store_txn(store *s, const store_compare *cmps, size_t ncmps, const store_op
     if (!check_compares(s, cmps, ncmps, st) || !check_ops(s, success, nsuccess, "success", st) ||
         !check_ops(s, failure, nfailure, "failure", st))
         return false;
-    return s->backend->txn(s, cmps, ncmps, success, nsuccess, failure, nfailure, res, st);
+    if (!s->guard_key)
+        return s->backend->txn(s, cmps, ncmps, success, nsuccess, failure, nfailure, res, st);
+    if (ncmps + 1 > STORE_MAX_TXN_OPS)
+        return store_fail(st, s, NULL, STORE_EINVAL, "transaction: %zu compares and the guard, more than the %d allowed",
+                          ncmps, STORE_MAX_TXN_OPS);
+    store_compare *guarded = malloc((ncmps + 1) * sizeof *guarded);
+    if (!guarded)
+        return store_fail(st, s, NULL, STORE_ENOMEM, "out of memory");
+    if (ncmps)
+        memcpy(guarded, cmps, ncmps * sizeof *cmps);
+    guarded[ncmps] = (store_compare){.key = s->guard_key, .target = STORE_TARGET_CREATE, .relation = STORE_EQUAL,
+                                     .number = s->guard_create_revision};
+    bool ok = s->backend->txn(s, guarded, ncmps + 1, success, nsuccess, failure, nfailure, res, st);
+    free(guarded);
+    return ok;
+}
+
+static bool leases(store *s, store_status *st)
+{
+    status_ok(st);
+    return s->backend->lease_grant ||
+           store_fail(st, s, NULL, STORE_EUNSUPPORTED, "a %s store has no leases (use etcd://)", s->backend->name);
+}
+
+bool store_lease_grant(store *s, int64_t ttl_seconds, int64_t *lease, store_status *st)
+{
+    if (!leases(s, st))
+        return false;
+    if (ttl_seconds <= 0)
+        return store_fail(st, s, NULL, STORE_EINVAL, "lease: a time to live of %lld s", (long long)ttl_seconds);
+    return s->backend->lease_grant(s, ttl_seconds, lease, st);
+}
+
+bool store_lease_keepalive(store *s, int64_t lease, int64_t *ttl_left, store_status *st)
+{
+    *ttl_left = 0;
+    return leases(s, st) && s->backend->lease_keepalive(s, lease, ttl_left, st);
+}
+
+bool store_lease_revoke(store *s, int64_t lease, store_status *st)
+{
+    return leases(s, st) && s->backend->lease_revoke(s, lease, st);
 }
 
 void store_kv_free(store_kv *kv)

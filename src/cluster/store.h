@@ -86,7 +86,10 @@ typedef struct store_range {
  *   sqlite:PATH        an SQLite database file (created, mode 0600, if
  *                      missing; its folder must exist)
  *   sqlite::memory:    a private in-memory store (tests)
- *   etcd://HOST:PORT[,HOST:PORT...]   refused for now: not built yet
+ *   etcd://HOST:PORT[,HOST:PORT...][/PREFIX]
+ *                      etcd v3 (its JSON gateway); keys live under PREFIX
+ *                      (default /qyvol/); calls fail over between the
+ *                      endpoints. The first call is made at once.
  * NULL on failure, with st saying why. */
 store *store_open(const char *url, store_status *st);
 /* Close it (NULL is fine). Everything committed stays committed. */
@@ -139,6 +142,7 @@ typedef struct store_op {
     const char *key;
     const void *value;      /* PUT */
     size_t value_len;
+    int64_t lease;          /* PUT: the key goes when the lease does (0: none; etcd only) */
 } store_op;
 
 typedef struct store_txn_result {
@@ -170,6 +174,28 @@ bool store_put_if(store *s, const char *key, const void *value, size_t len, int6
 /* Delete if the key's mod_revision is expected (it must exist). */
 bool store_delete_if(store *s, const char *key, int64_t expected_mod_revision, store_txn_result *res,
                      store_status *st);
+
+/* ---- leases (etcd; SQLite answers STORE_EUNSUPPORTED)
+ *
+ * A lease lives ttl_seconds past its last keep-alive; the keys put with
+ * it are deleted when it expires or is revoked. Masters elect their
+ * leader with one (cluster/master/leader.h). */
+bool store_lease_grant(store *s, int64_t ttl_seconds, int64_t *lease, store_status *st);
+/* *ttl_left is the lease's time to live after this keep-alive: 0 when the
+ * lease has already expired. */
+bool store_lease_keepalive(store *s, int64_t lease, int64_t *ttl_left, store_status *st);
+bool store_lease_revoke(store *s, int64_t lease, store_status *st);
+
+/* ---- fencing
+ *
+ * From now on every transaction through this handle also compares key's
+ * create_revision with create_revision: when the key was deleted or
+ * created anew (another master took the lead), the transaction does not
+ * hold and no success op runs. NULL key: no guard. */
+bool store_set_guard(store *s, const char *key, int64_t create_revision, store_status *st);
+
+/* "sqlite" or "etcd". */
+const char *store_kind(const store *s);
 
 /* A code's name for messages ("STORE_EBUSY" -> "busy"). */
 const char *store_code_name(store_code code);

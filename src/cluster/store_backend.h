@@ -1,5 +1,5 @@
 /*
- * store_backend.h — what a state-store backend (SQLite now, etcd next)
+ * store_backend.h — what a state-store backend (SQLite or etcd)
  * implements behind store.h, and the helpers store.c gives them. store.c
  * checks every argument (key and value sizes, the shape of a transaction)
  * before a backend sees it, so backends refuse the same things.
@@ -18,15 +18,24 @@ typedef struct store_backend {
     bool (*range)(store *s, const char *prefix, size_t limit, store_range *out, store_status *st);
     bool (*txn)(store *s, const store_compare *cmps, size_t ncmps, const store_op *ops, size_t nops,
                 const store_op *else_ops, size_t nelse, store_txn_result *res, store_status *st);
+    /* Leases; NULL when the backend has none (SQLite). */
+    bool (*lease_grant)(store *s, int64_t ttl_seconds, int64_t *lease, store_status *st);
+    bool (*lease_keepalive)(store *s, int64_t lease, int64_t *ttl_left, store_status *st);
+    bool (*lease_revoke)(store *s, int64_t lease, store_status *st);
 } store_backend;
 
 /* Every backend's handle starts with this. */
 struct store {
     const store_backend *backend;
     char url[160];      /* for messages, shortened if need be */
+    /* store_set_guard: a compare added to every transaction. */
+    char *guard_key;
+    int64_t guard_create_revision;
 };
 
 store *store_sqlite_open(const char *path, const char *url, store_status *st);
+/* rest: what follows "etcd://". */
+store *store_etcd_open(const char *rest, const char *url, store_status *st);
 
 /* Fill st (may be NULL) with code and a message "store URL: ..." and
  * return false. */

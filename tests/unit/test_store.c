@@ -3,7 +3,11 @@
  * in memory and in a file: revisions and per-key metadata as etcd keeps
  * them, transactions that apply all or nothing, ranges in key order,
  * limits, reopening, and two handles (and two processes) on one file whose
- * compare-and-swaps never both win.
+ * compare-and-swaps never both win. The same tests then run on etcd (a
+ * one-member etcd started here on free ports, in a temporary folder), each
+ * under a key prefix of its own; they are skipped, saying so, when
+ * /usr/bin/etcd is missing. etcd's revisions are shared by every prefix,
+ * so expected revisions count from the revision a test starts at (REV).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,18 +18,43 @@
 
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cluster/store.h"
 
+/* The etcd the tests run against ("127.0.0.1:PORT"), or "" for SQLite. */
+static char g_etcd[64];
+/* The store's revision when the test opened it; REV(n) is its n-th. */
+static int64_t g_base;
+#define REV(n) (g_base + (int64_t)(n))
+static int g_prefix_seq;
+
+static int64_t revision(store *s);
+
+/* A URL for a store no other test uses: an etcd key prefix of its own. */
+static void fresh_etcd_url(char *url, size_t n)
+{
+    snprintf(url, n, "etcd://%s/test-%d-%d/", g_etcd, (int)getpid(), ++g_prefix_seq);
+}
+
+/* A new, empty store: SQLite in memory, or a fresh prefix in etcd. */
 static store *open_memory(void)
 {
+    char url[160] = "sqlite::memory:";
+    if (*g_etcd)
+        fresh_etcd_url(url, sizeof url);
     store_status st;
-    store *s = store_open("sqlite::memory:", &st);
+    store *s = store_open(url, &st);
     if (!s)
         fail_msg("%s", st.message);
+    g_base = revision(s);
     return s;
 }
 
@@ -36,8 +65,19 @@ typedef struct tmp {
     char url[160];
 } tmp;
 
+/* On etcd, a fresh prefix instead (nothing to make or remove). */
+static store *open_url(const char *url);
+
 static void tmp_make(tmp *t)
 {
+    g_base = 0;
+    if (*g_etcd) {
+        fresh_etcd_url(t->url, sizeof t->url);
+        store *s = open_url(t->url);
+        g_base = revision(s);
+        store_close(s);
+        return;
+    }
     snprintf(t->dir, sizeof t->dir, "/tmp/qyvol-store-XXXXXX");
     assert_non_null(mkdtemp(t->dir));
     snprintf(t->path, sizeof t->path, "%s/state.db", t->dir);
@@ -46,6 +86,8 @@ static void tmp_make(tmp *t)
 
 static void tmp_remove(tmp *t)
 {
+    if (*g_etcd)
+        return;
     const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
     for (size_t i = 0; i < 4; i++) {
         char p[160];
@@ -70,7 +112,7 @@ static void put(store *s, const char *key, const char *value, int64_t want_revis
     store_status st;
     if (!store_put(s, key, value, strlen(value), &rev, &st))
         fail_msg("%s", st.message);
-    assert_int_equal(rev, want_revision);
+    assert_int_equal(rev, REV(want_revision));
 }
 
 /* Get a key that must exist. */
@@ -92,8 +134,8 @@ static void assert_value(store *s, const char *key, const char *value, int64_t c
     assert_string_equal(kv.key, key);
     assert_int_equal(kv.value_len, strlen(value));
     assert_string_equal((const char *)kv.value, value);
-    assert_int_equal(kv.create_revision, create);
-    assert_int_equal(kv.mod_revision, mod);
+    assert_int_equal(kv.create_revision, REV(create));
+    assert_int_equal(kv.mod_revision, REV(mod));
     assert_int_equal(kv.version, version);
     store_kv_free(&kv);
 }
@@ -122,7 +164,7 @@ static void revisions_and_versions(void **state)
 {
     (void)state;
     store *s = open_memory();
-    assert_int_equal(revision(s), 0);
+    assert_int_equal(revision(s), REV(0));
     assert_missing(s, "apps/web");
     put(s, "apps/web", "{\"replicas\":1}", 1);
     assert_value(s, "apps/web", "{\"replicas\":1}", 1, 1, 1);
@@ -138,7 +180,7 @@ static void revisions_and_versions(void **state)
     assert_true(store_txn(s, NULL, 0, &del, 1, NULL, 0, &res, &st));
     assert_true(res.succeeded);
     assert_int_equal(res.deleted, 1);
-    assert_int_equal(res.revision, 4);
+    assert_int_equal(res.revision, REV(4));
     assert_missing(s, "apps/web");
     put(s, "apps/web", "again", 5);
     assert_value(s, "apps/web", "again", 5, 5, 1);
@@ -147,8 +189,8 @@ static void revisions_and_versions(void **state)
     del.key = "apps/none";
     assert_true(store_txn(s, NULL, 0, &del, 1, NULL, 0, &res, &st));
     assert_int_equal(res.deleted, 0);
-    assert_int_equal(res.revision, 5);
-    assert_int_equal(revision(s), 5);
+    assert_int_equal(res.revision, REV(5));
+    assert_int_equal(revision(s), REV(5));
 
     /* An empty value is a value. */
     put(s, "tokens/empty", "", 6);
@@ -169,27 +211,27 @@ static void put_if_is_compare_and_swap(void **state)
     /* 0: the key must not exist. */
     assert_true(store_put_if(s, "apps/web", "v1", 2, 0, &res, &st));
     assert_true(res.succeeded);
-    assert_int_equal(res.revision, 1);
+    assert_int_equal(res.revision, REV(1));
     assert_true(store_put_if(s, "apps/web", "v2", 2, 0, &res, &st));
     assert_false(res.succeeded);
-    assert_int_equal(res.revision, 1);
+    assert_int_equal(res.revision, REV(1));
     assert_value(s, "apps/web", "v1", 1, 1, 1);
     /* The right mod_revision wins once; the same one again loses. */
-    assert_true(store_put_if(s, "apps/web", "v2", 2, 1, &res, &st));
+    assert_true(store_put_if(s, "apps/web", "v2", 2, REV(1), &res, &st));
     assert_true(res.succeeded);
-    assert_int_equal(res.revision, 2);
-    assert_true(store_put_if(s, "apps/web", "v3", 2, 1, &res, &st));
+    assert_int_equal(res.revision, REV(2));
+    assert_true(store_put_if(s, "apps/web", "v3", 2, REV(1), &res, &st));
     assert_false(res.succeeded);
     assert_value(s, "apps/web", "v2", 1, 2, 2);
     /* delete_if: the same rule, and a missing key never matches. */
-    assert_true(store_delete_if(s, "apps/web", 1, &res, &st));
+    assert_true(store_delete_if(s, "apps/web", REV(1), &res, &st));
     assert_false(res.succeeded);
     assert_true(store_delete_if(s, "apps/none", 0, &res, &st));
     assert_false(res.succeeded);
-    assert_true(store_delete_if(s, "apps/web", 2, &res, &st));
+    assert_true(store_delete_if(s, "apps/web", REV(2), &res, &st));
     assert_true(res.succeeded);
     assert_int_equal(res.deleted, 1);
-    assert_int_equal(res.revision, 3);
+    assert_int_equal(res.revision, REV(3));
     assert_missing(s, "apps/web");
     store_close(s);
 }
@@ -203,7 +245,7 @@ static void txn_is_atomic(void **state)
     put(s, "replicas/web/1", "r1", 3);
 
     /* All the success ops at one revision. */
-    store_compare cmp = store_cmp_mod("apps/web", 1);
+    store_compare cmp = store_cmp_mod("apps/web", REV(1));
     store_op ops[] = {
         {.kind = STORE_PUT, .key = "apps/web", .value = "new", .value_len = 3},
         {.kind = STORE_PUT, .key = "revisions/web/2", .value = "new", .value_len = 3},
@@ -213,7 +255,7 @@ static void txn_is_atomic(void **state)
     store_status st;
     assert_true(store_txn(s, &cmp, 1, ops, 3, NULL, 0, &res, &st));
     assert_true(res.succeeded);
-    assert_int_equal(res.revision, 4);
+    assert_int_equal(res.revision, REV(4));
     assert_int_equal(res.deleted, 2);
     assert_value(s, "apps/web", "new", 1, 4, 2);
     assert_value(s, "revisions/web/2", "new", 4, 4, 1);
@@ -223,7 +265,7 @@ static void txn_is_atomic(void **state)
     store_op other = {.kind = STORE_PUT, .key = "conflicts/web", .value = "x", .value_len = 1};
     assert_true(store_txn(s, &cmp, 1, ops, 3, &other, 1, &res, &st));
     assert_false(res.succeeded);
-    assert_int_equal(res.revision, 5);
+    assert_int_equal(res.revision, REV(5));
     assert_value(s, "apps/web", "new", 1, 4, 2);
     assert_value(s, "conflicts/web", "x", 5, 5, 1);
     store_close(s);
@@ -236,7 +278,7 @@ static void failed_compare_changes_nothing(void **state)
     put(s, "a", "1", 1);
     put(s, "b", "2", 2);
     /* The first compare holds, the second does not. */
-    store_compare cmps[] = {store_cmp_mod("a", 1), store_cmp_mod("b", 1)};
+    store_compare cmps[] = {store_cmp_mod("a", REV(1)), store_cmp_mod("b", REV(1))};
     store_op ops[] = {
         {.kind = STORE_PUT, .key = "a", .value = "changed", .value_len = 7},
         {.kind = STORE_DELETE, .key = "b"},
@@ -246,8 +288,8 @@ static void failed_compare_changes_nothing(void **state)
     store_status st;
     assert_true(store_txn(s, cmps, 2, ops, 3, NULL, 0, &res, &st));
     assert_false(res.succeeded);
-    assert_int_equal(res.revision, 2);
-    assert_int_equal(revision(s), 2);
+    assert_int_equal(res.revision, REV(2));
+    assert_int_equal(revision(s), REV(2));
     assert_value(s, "a", "1", 1, 1, 1);
     assert_value(s, "b", "2", 2, 2, 1);
     assert_missing(s, "c");
@@ -300,14 +342,14 @@ static void compare_targets(void **state)
     assert_true(holds(s, store_cmp_mod("missing", 0)));
     store_compare v = {.key = "k", .target = STORE_TARGET_VERSION, .relation = STORE_EQUAL, .number = 2};
     assert_true(holds(s, v));
-    store_compare cr = {.key = "k", .target = STORE_TARGET_CREATE, .relation = STORE_LESS, .number = 2};
+    store_compare cr = {.key = "k", .target = STORE_TARGET_CREATE, .relation = STORE_LESS, .number = REV(2)};
     assert_true(holds(s, cr));
     cr.relation = STORE_GREATER;
     assert_false(holds(s, cr));
-    store_compare m = {.key = "k", .target = STORE_TARGET_MOD, .relation = STORE_GREATER, .number = 1};
+    store_compare m = {.key = "k", .target = STORE_TARGET_MOD, .relation = STORE_GREATER, .number = REV(1)};
     assert_true(holds(s, m));
     /* None of these changed anything. */
-    assert_int_equal(revision(s), 2);
+    assert_int_equal(revision(s), REV(2));
     store_close(s);
 }
 
@@ -315,7 +357,7 @@ static void revisions_are_monotonic(void **state)
 {
     (void)state;
     store *s = open_memory();
-    int64_t last = 0;
+    int64_t last = g_base;
     store_status st;
     for (int i = 0; i < 200; i++) {
         char key[32], value[32];
@@ -330,7 +372,7 @@ static void revisions_are_monotonic(void **state)
         assert_int_equal(kv.version, i / 17 + 1);
         store_kv_free(&kv);
     }
-    assert_int_equal(revision(s), 200);
+    assert_int_equal(revision(s), REV(200));
     store_close(s);
 }
 
@@ -350,7 +392,7 @@ static void range_in_key_order(void **state)
     const char *want[] = {"apps/", "apps/Alpha", "apps/alpha", "apps/beta", "apps/beta/1", "apps/zeta"};
     assert_int_equal(r.count, 6);
     assert_false(r.more);
-    assert_int_equal(r.revision, 9);
+    assert_int_equal(r.revision, REV(9));
     for (size_t i = 0; i < 6; i++) {
         assert_string_equal(r.kvs[i].key, want[i]);
         assert_string_equal((const char *)r.kvs[i].value, want[i]);
@@ -376,7 +418,7 @@ static void range_in_key_order(void **state)
     store_range_free(&r);
     assert_true(store_range_prefix(s, "tokens/", 0, &r, &st));
     assert_int_equal(r.count, 0);
-    assert_int_equal(r.revision, 9);
+    assert_int_equal(r.revision, REV(9));
     store_range_free(&r);
     store_close(s);
 }
@@ -394,7 +436,7 @@ static void delete_prefix(void **state)
     store_status st;
     assert_true(store_txn(s, NULL, 0, &op, 1, NULL, 0, &res, &st));
     assert_int_equal(res.deleted, 2);
-    assert_int_equal(res.revision, 10);
+    assert_int_equal(res.revision, REV(10));
     assert_missing(s, "revisions/web/1");
     store_kv kv = get(s, "revisions/web2/1");
     store_kv_free(&kv);
@@ -412,7 +454,7 @@ static void delete_prefix(void **state)
     op.key = "nothing/";
     assert_true(store_txn(s, NULL, 0, &op, 1, NULL, 0, &res, &st));
     assert_int_equal(res.deleted, 0);
-    assert_int_equal(res.revision, 11);
+    assert_int_equal(res.revision, REV(11));
     store_close(s);
 }
 
@@ -482,7 +524,7 @@ static void bad_arguments_refused(void **state)
     store_txn_result res;
     store_status st;
     assert_true(store_txn(s, NULL, 0, many, STORE_MAX_TXN_OPS, NULL, 0, &res, &st));
-    assert_int_equal(res.revision, 1);
+    assert_int_equal(res.revision, REV(1));
     free(many);
     free(keys);
     /* Nothing refused was written. */
@@ -494,13 +536,22 @@ static void bad_arguments_refused(void **state)
     store_close(s);
 }
 
+static int closed_port(void);
+
 static void urls(void **state)
 {
     (void)state;
     store_status st;
-    assert_null(store_open("etcd://127.0.0.1:2379", &st));
-    assert_int_equal(st.code, STORE_EUNSUPPORTED);
-    assert_non_null(strstr(st.message, "not built yet"));
+    char url[96];
+    snprintf(url, sizeof url, "etcd://127.0.0.1:%d", closed_port());
+    assert_null(store_open(url, &st));
+    assert_int_equal(st.code, STORE_EIO);
+    assert_non_null(strstr(st.message, "no etcd member answers"));
+    const char *bad[] = {"etcd://", "etcd://host", "etcd://:2379", "etcd://h:1,,h:2", "etcd://h:"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_null(store_open(bad[i], &st));
+        assert_int_equal(st.code, STORE_EINVAL);
+    }
     assert_null(store_open("postgres://x", &st));
     assert_int_equal(st.code, STORE_EINVAL);
     assert_non_null(strstr(st.message, "expected sqlite:PATH"));
@@ -509,6 +560,67 @@ static void urls(void **state)
     assert_null(store_open("sqlite:/nonexistent-qyvol-dir/state.db", &st));
     assert_int_equal(st.code, STORE_EIO);
     assert_non_null(strstr(st.message, "/nonexistent-qyvol-dir/state.db: No such file"));
+}
+
+/* ---- leases and the guard */
+
+static void leases(void **state)
+{
+    (void)state;
+    store *s = open_memory();
+    store_status st;
+    int64_t lease = 0, ttl = -1;
+    if (!*g_etcd) {
+        /* SQLite has none, and says so. */
+        assert_false(store_lease_grant(s, 5, &lease, &st));
+        assert_int_equal(st.code, STORE_EUNSUPPORTED);
+        store_op op = {.kind = STORE_PUT, .key = "leader", .value = "x", .value_len = 1, .lease = 7};
+        store_txn_result res;
+        assert_false(store_txn(s, NULL, 0, &op, 1, NULL, 0, &res, &st));
+        assert_int_equal(st.code, STORE_EUNSUPPORTED);
+        store_close(s);
+        return;
+    }
+    assert_true(store_lease_grant(s, 30, &lease, &st));
+    assert_true(lease != 0);
+    store_op op = {.kind = STORE_PUT, .key = "leader", .value = "me", .value_len = 2, .lease = lease};
+    store_compare missing = store_cmp_missing("leader");
+    store_txn_result res;
+    assert_true(store_txn(s, &missing, 1, &op, 1, NULL, 0, &res, &st));
+    assert_true(res.succeeded);
+    /* A second campaign loses while the first lease lives. */
+    assert_true(store_txn(s, &missing, 1, &op, 1, NULL, 0, &res, &st));
+    assert_false(res.succeeded);
+    assert_true(store_lease_keepalive(s, lease, &ttl, &st));
+    assert_true(ttl > 0 && ttl <= 30);
+    /* Revoking the lease deletes its keys. */
+    assert_true(store_lease_revoke(s, lease, &st));
+    assert_missing(s, "leader");
+    assert_true(store_lease_keepalive(s, lease, &ttl, &st));
+    assert_int_equal(ttl, 0);
+    store_close(s);
+}
+
+static void guard_fences_writes(void **state)
+{
+    (void)state;
+    store *s = open_memory();
+    store_status st;
+    put(s, "leader", "me", 1);
+    assert_true(store_set_guard(s, "leader", REV(1), &st));
+    put(s, "apps/web", "1", 2);
+    /* Another leader: the key created anew. Nothing passes the guard. */
+    store_op del = {.kind = STORE_DELETE, .key = "leader"};
+    store_op again = {.kind = STORE_PUT, .key = "leader", .value = "other", .value_len = 5};
+    store_txn_result res;
+    assert_true(store_set_guard(s, NULL, 0, &st));
+    assert_true(store_txn(s, NULL, 0, &del, 1, NULL, 0, &res, &st));
+    assert_true(store_txn(s, NULL, 0, &again, 1, NULL, 0, &res, &st));
+    assert_true(store_set_guard(s, "leader", REV(1), &st));
+    assert_true(store_put_if(s, "apps/web", "2", 1, REV(2), &res, &st));
+    assert_false(res.succeeded);
+    assert_value(s, "apps/web", "1", 2, 2, 1);
+    store_close(s);
 }
 
 /* ---- files */
@@ -529,7 +641,7 @@ static void file_reopen_keeps_everything(void **state)
     assert_int_equal(sb.st_mode & 0777, 0600);
 
     s = open_url(t.url);
-    assert_int_equal(revision(s), 3);
+    assert_int_equal(revision(s), REV(3));
     assert_value(s, "apps/web", "{\"v\":2}", 1, 2, 2);
     assert_value(s, "nodes/a", "{}", 3, 3, 1);
     put(s, "nodes/b", "{}", 4);
@@ -608,16 +720,16 @@ static void two_handles_conflict(void **state)
     /* Both read the same mod_revision; the first write wins, the second
      * is refused and sees the first one's value. */
     store_kv ka = get(a, "apps/web"), kb = get(b, "apps/web");
-    assert_int_equal(ka.mod_revision, 1);
-    assert_int_equal(kb.mod_revision, 1);
+    assert_int_equal(ka.mod_revision, REV(1));
+    assert_int_equal(kb.mod_revision, REV(1));
     store_txn_result res;
     store_status st;
     assert_true(store_put_if(b, "apps/web", "b2", 2, kb.mod_revision, &res, &st));
     assert_true(res.succeeded);
-    assert_int_equal(res.revision, 2);
+    assert_int_equal(res.revision, REV(2));
     assert_true(store_put_if(a, "apps/web", "a2", 2, ka.mod_revision, &res, &st));
     assert_false(res.succeeded);
-    assert_int_equal(res.revision, 2);
+    assert_int_equal(res.revision, REV(2));
     assert_value(a, "apps/web", "b2", 1, 2, 2);
     store_kv_free(&ka);
     store_kv_free(&kb);
@@ -625,7 +737,7 @@ static void two_handles_conflict(void **state)
     /* Revisions go on from whichever handle committed last. */
     put(a, "nodes/a", "{}", 3);
     put(b, "nodes/b", "{}", 4);
-    assert_int_equal(revision(a), 4);
+    assert_int_equal(revision(a), REV(4));
     store_close(a);
     store_close(b);
     tmp_remove(&t);
@@ -683,10 +795,111 @@ static void two_processes_never_both_win(void **state)
     store_kv kv = get(s, "counter");
     assert_string_equal((const char *)kv.value, "200");
     assert_int_equal(kv.version, 2 * TIMES);
-    assert_int_equal(revision(s), 2 * TIMES);
+    assert_int_equal(revision(s), REV(2 * TIMES));
     store_kv_free(&kv);
     store_close(s);
     tmp_remove(&t);
+}
+
+/* ---- etcd: a one-member cluster started for these tests */
+
+/* A TCP port nothing listens on now. */
+static int closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+typedef struct etcd_proc {
+    pid_t pid;
+    char dir[64];
+} etcd_proc;
+
+/* Start etcd in a temporary folder on free ports; wait (10 s at most)
+ * until it answers. False, saying why, when it cannot. */
+static bool etcd_start(etcd_proc *e)
+{
+    if (access("/usr/bin/etcd", X_OK) != 0) {
+        printf("SKIP etcd store tests: /usr/bin/etcd is missing (Debian package etcd-server)\n");
+        return false;
+    }
+    snprintf(e->dir, sizeof e->dir, "/tmp/qyvol-etcd-XXXXXX");
+    if (!mkdtemp(e->dir))
+        return false;
+    int client = closed_port(), peer = closed_port();
+    char data[96], log[96], curls[64], purls[64], cluster[96];
+    snprintf(data, sizeof data, "%s/data", e->dir);
+    snprintf(log, sizeof log, "%s/log", e->dir);
+    snprintf(curls, sizeof curls, "http://127.0.0.1:%d", client);
+    snprintf(purls, sizeof purls, "http://127.0.0.1:%d", peer);
+    snprintf(cluster, sizeof cluster, "default=%s", purls);
+    e->pid = fork();
+    if (e->pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl("/usr/bin/etcd", "etcd", "--data-dir", data, "--listen-client-urls", curls, "--advertise-client-urls",
+              curls, "--listen-peer-urls", purls, "--initial-advertise-peer-urls", purls, "--initial-cluster",
+              cluster, "--heartbeat-interval", "50", "--election-timeout", "500", "--log-level", "error",
+              (char *)NULL);
+        _exit(127);
+    }
+    snprintf(g_etcd, sizeof g_etcd, "127.0.0.1:%d", client);
+    char url[96];
+    snprintf(url, sizeof url, "etcd://%s", g_etcd);
+    for (int i = 0; i < 100; i++) {
+        store_status st;
+        store *s = store_open(url, &st);
+        if (s) {
+            store_close(s);
+            return true;
+        }
+        usleep(100 * 1000);
+    }
+    printf("etcd did not answer at %s within 10 s (see %s)\n", g_etcd, log);
+    return false;
+}
+
+/* SIGTERM, then SIGKILL after 5 s; the folder removed. */
+static void etcd_stop(etcd_proc *e)
+{
+    if (e->pid > 0) {
+        kill(e->pid, SIGTERM);
+        int status;
+        for (int i = 0; i < 50 && waitpid(e->pid, &status, WNOHANG) == 0; i++)
+            usleep(100 * 1000);
+        if (waitpid(e->pid, &status, WNOHANG) == 0) {
+            kill(e->pid, SIGKILL);
+            waitpid(e->pid, &status, 0);
+        }
+    }
+    if (*e->dir) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
+        if (system(cmd) != 0)
+            printf("cannot remove %s\n", e->dir);
+    }
+    g_etcd[0] = '\0';
+}
+
+/* The endpoint list fails over: a dead endpoint first, then etcd. */
+static void etcd_failover(void **state)
+{
+    (void)state;
+    char url[160];
+    snprintf(url, sizeof url, "etcd://127.0.0.1:%d,%s/failover-%d/", closed_port(), g_etcd, (int)getpid());
+    store *s = open_url(url);
+    g_base = revision(s);
+    put(s, "apps/web", "x", 1);
+    assert_value(s, "apps/web", "x", 1, 1, 1);
+    store_close(s);
 }
 
 int main(void)
@@ -707,6 +920,33 @@ int main(void)
         cmocka_unit_test(refuses_what_is_not_a_store),
         cmocka_unit_test(two_handles_conflict),
         cmocka_unit_test(two_processes_never_both_win),
+        cmocka_unit_test(leases),
+        cmocka_unit_test(guard_fences_writes),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* What both backends must do alike. */
+    const struct CMUnitTest on_etcd[] = {
+        cmocka_unit_test(revisions_and_versions),
+        cmocka_unit_test(put_if_is_compare_and_swap),
+        cmocka_unit_test(txn_is_atomic),
+        cmocka_unit_test(failed_compare_changes_nothing),
+        cmocka_unit_test(compare_targets),
+        cmocka_unit_test(revisions_are_monotonic),
+        cmocka_unit_test(range_in_key_order),
+        cmocka_unit_test(delete_prefix),
+        cmocka_unit_test(large_values),
+        cmocka_unit_test(bad_arguments_refused),
+        cmocka_unit_test(two_handles_conflict),
+        cmocka_unit_test(two_processes_never_both_win),
+        cmocka_unit_test(leases),
+        cmocka_unit_test(guard_fences_writes),
+        cmocka_unit_test(etcd_failover),
+    };
+    int failed = cmocka_run_group_tests_name("store on SQLite", tests, NULL, NULL);
+    etcd_proc e = {0};
+    if (etcd_start(&e))
+        failed += cmocka_run_group_tests_name("store on etcd", on_etcd, NULL, NULL);
+    else if (e.pid > 0)
+        failed++;
+    etcd_stop(&e);
+    return failed;
 }
