@@ -34,7 +34,7 @@ static bool parse_port(const char *s, long *port)
     return true;
 }
 
-bool cluster_parse_server(const char *text, char *out, size_t size, char *why, size_t whylen)
+static bool parse_one_server(const char *text, char *out, size_t size, char *why, size_t whylen)
 {
     const char *s = text;
     if (!strncmp(s, "https://", 8))
@@ -75,6 +75,27 @@ bool cluster_parse_server(const char *text, char *out, size_t size, char *why, s
         return cluster_fail(why, whylen, "'%s': the port must be a number from 1 to 65535", text);
     int k = snprintf(out, size, v6 ? "[%s]:%ld" : "%s:%ld", host, port);
     if (k < 0 || (size_t)k >= size) return cluster_fail(why, whylen, "'%s' is too long", text);
+    return true;
+}
+
+/* Several masters (docs/ha.md): "A,B,C", each as one server. */
+bool cluster_parse_server(const char *text, char *out, size_t size, char *why, size_t whylen)
+{
+    if (!strchr(text, ',')) return parse_one_server(text, out, size, why, whylen);
+    size_t used = 0;
+    out[0] = 0;
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, ",");
+        char one[CLUSTER_ADDRESS_MAX], parsed[CLUSTER_ADDRESS_MAX];
+        if (!len || len >= sizeof one) return cluster_fail(why, whylen, "'%s' is not a list HOST:PORT,HOST:PORT,...", text);
+        memcpy(one, p, len);
+        one[len] = 0;
+        if (!parse_one_server(one, parsed, sizeof parsed, why, whylen)) return false;
+        int k = snprintf(out + used, size - used, "%s%s", used ? "," : "", parsed);
+        if (k < 0 || (size_t)k >= size - used) return cluster_fail(why, whylen, "'%s' is too long", text);
+        used += (size_t)k;
+        p += len + (p[len] == ',');
+    }
     return true;
 }
 

@@ -116,10 +116,12 @@ int cluster_init(cluster_ctx *ctx, int argc, char **argv)
 }
 
 static const char set_master_usage[] =
-    "usage: qyv cluster set-master HOST:PORT\n"
+    "usage: qyv cluster set-master HOST:PORT[,HOST:PORT...]\n"
     "\n"
     "Make HOST:PORT (or http://HOST[:PORT], port 7000 by default) the master\n"
-    "the cluster commands talk to, in ~/.config/qyvol/cluster.json.\n";
+    "the cluster commands talk to, in ~/.config/qyvol/cluster.json. Name every\n"
+    "master of a cluster on etcd, comma-separated: commands go to the one that\n"
+    "answers (docs/ha.md).\n";
 
 int cluster_set_master(cluster_ctx *ctx, int argc, char **argv)
 {

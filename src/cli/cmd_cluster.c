@@ -20,7 +20,7 @@ static const char usage_text[] =
     "setting up:\n"
     "  init [--force] [--dir DIR]   make a cluster token and the client configuration\n"
     "  up [--nodes N] [--dir DIR]   run a master and N nodes on this machine until Ctrl-C\n"
-    "  set-master HOST:PORT         the master the commands talk to\n"
+    "  set-master HOST:PORT[,...]   the master(s) the commands talk to\n"
     "  auth --token TOKEN           store the cluster token for the commands\n"
     "  add-node HOST:PORT           have the master adopt the node running there\n"
     "looking:\n"

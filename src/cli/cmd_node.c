@@ -26,7 +26,9 @@ static const char usage_text[] =
     "  --data DIR           where bundles are cached (DIR/bundles/)\n"
     "  --token-file FILE    the cluster token (qyv cluster init makes it)\n"
     "  --name NAME          the node's name (default: the host name)\n"
-    "  --master HOST:PORT   the master to register with (else: wait for\n"
+    "  --master HOST:PORT[,HOST:PORT...]\n"
+    "                       the master to register with, or every master of a\n"
+    "                       cluster on etcd (docs/ha.md) (else: wait for\n"
     "                       qyv cluster add-node)\n"
     "  --ingress ADDR:PORT  where apps are served (default: the --listen\n"
     "                       address, port 8080)\n"
@@ -81,8 +83,15 @@ int cmd_node(int argc, char **argv)
             have_ingress = true;
             break;
         case 'm':
-            if (!cli_parse_listen(optarg, master_host, sizeof master_host, &port))
-                return usage_error("--master takes HOST:PORT, not '%s'", optarg);
+            /* One master, or several (HOST:PORT,HOST:PORT,...): each is checked. */
+            for (const char *p = optarg; *p;) {
+                size_t len = strcspn(p, ",");
+                char one[256];
+                snprintf(one, sizeof one, "%.*s", (int)(len < 255 ? len : 255), p);
+                if (!len || len > 255 || !cli_parse_listen(one, master_host, sizeof master_host, &port))
+                    return usage_error("--master takes HOST:PORT[,HOST:PORT...], not '%s'", optarg);
+                p += len + (p[len] == ',');
+            }
             o.master = optarg;
             break;
         case 'd': o.data_dir = optarg; break;

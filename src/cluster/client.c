@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cluster/client.h"
 
@@ -162,21 +163,115 @@ static bool perform(const char *address, const char *method, const char *path, c
     return ok;
 }
 
+static bool call_one(const char *address, const char *method, const char *path, const char *token,
+                     const char *content_type, const void *body, size_t body_len, long timeout_ms,
+                     long connect_timeout_ms, api_reply *out, char *why, size_t whylen)
+{
+    return perform(address, method, path, token, content_type, body, body_len, timeout_ms,
+                   timeout_ms < connect_timeout_ms ? timeout_ms : connect_timeout_ms, NULL, NULL, out, why, whylen);
+}
+
+/* ---- several masters: "HOST:PORT,HOST:PORT,..." */
+
+#define MAX_ADDRESSES 16
+/* A master that cannot be connected to within this is passed over. */
+#define FAILOVER_CONNECT_MS 1000
+#define FAILOVER_PAUSE_MS 200
+
+/* The address of a list that answered last, for the whole process, so
+ * that calls do not knock at a dead master first every time. */
+static pthread_mutex_t preferred_lock = PTHREAD_MUTEX_INITIALIZER;
+static char preferred[256];
+
+static size_t split_addresses(const char *list, char (*out)[256])
+{
+    size_t n = 0;
+    for (const char *p = list; *p && n < MAX_ADDRESSES;) {
+        size_t len = strcspn(p, ",");
+        if (len && len < 256) snprintf(out[n++], 256, "%.*s", (int)len, p);
+        p += len + (p[len] == ',');
+    }
+    return n;
+}
+
+static size_t first_choice(char (*addrs)[256], size_t n)
+{
+    size_t first = 0;
+    pthread_mutex_lock(&preferred_lock);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(addrs[i], preferred)) first = i;
+    pthread_mutex_unlock(&preferred_lock);
+    return first;
+}
+
+static void remember(const char *address)
+{
+    pthread_mutex_lock(&preferred_lock);
+    snprintf(preferred, sizeof preferred, "%s", address);
+    pthread_mutex_unlock(&preferred_lock);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
 bool api_call(const char *address, const char *method, const char *path, const char *token,
               const char *content_type, const void *body, size_t body_len, long timeout_ms, api_reply *out,
               char *why, size_t whylen)
 {
     if (timeout_ms <= 0) timeout_ms = 30000;
-    return perform(address, method, path, token, content_type, body, body_len, timeout_ms,
-                   timeout_ms < 10000 ? timeout_ms : 10000, NULL, NULL, out, why, whylen);
+    if (!strchr(address, ','))
+        return call_one(address, method, path, token, content_type, body, body_len, timeout_ms, 10000, out, why,
+                        whylen);
+    /* Masters in turn, from the one that answered last: one that does not
+     * answer, or answers 503 (no master leads yet: an election is on), is
+     * left for the next, round after round until timeout_ms. */
+    char addrs[MAX_ADDRESSES][256];
+    size_t n = split_addresses(address, addrs);
+    if (!n) {
+        snprintf(why, whylen, "no master address in '%.200s'", address);
+        *out = (api_reply){0};
+        return false;
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool answered = false;
+    for (size_t i = first_choice(addrs, n), tries = 0;; i = (i + 1) % n, tries++) {
+        if (tries && tries % n == 0) {
+            if (ms_since(&t0) + FAILOVER_PAUSE_MS >= timeout_ms) break;
+            struct timespec pause = {0, FAILOVER_PAUSE_MS * 1000000L};
+            nanosleep(&pause, NULL);
+        }
+        long left = timeout_ms - ms_since(&t0);
+        if (left <= 0) break;
+        if (answered) api_reply_free(out);
+        answered = call_one(addrs[i], method, path, token, content_type, body, body_len, left, FAILOVER_CONNECT_MS,
+                            out, why, whylen);
+        if (answered && out->status != 503) {
+            remember(addrs[i]);
+            return true;
+        }
+    }
+    return answered;
 }
 
 bool api_stream(const char *address, const char *method, const char *path, const char *token,
                 long connect_timeout_ms, api_piece_fn piece, void *arg, api_reply *out, char *why, size_t whylen)
 {
     if (connect_timeout_ms <= 0) connect_timeout_ms = 10000;
-    return perform(address, method, path, token, NULL, NULL, 0, 0, connect_timeout_ms, piece, arg, out, why,
-                   whylen);
+    char addrs[MAX_ADDRESSES][256];
+    size_t n = split_addresses(address, addrs);
+    /* Several masters: the first that answers. */
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (perform(addrs[i], method, path, token, NULL, NULL, 0, 0, FAILOVER_CONNECT_MS, piece, arg, out, why,
+                    whylen))
+            return true;
+    }
+    return perform(n ? addrs[n - 1] : address, method, path, token, NULL, NULL, 0, 0, connect_timeout_ms, piece, arg,
+                   out, why, whylen);
 }
 
 const char *api_error(const api_reply *reply, char *buf, size_t size)

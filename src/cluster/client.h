@@ -38,7 +38,10 @@ typedef struct api_reply {
 
 void api_reply_free(api_reply *reply);
 
-/* METHOD http://ADDRESS/PATH. address is HOST:PORT ([::1]:7000 for IPv6).
+/* METHOD http://ADDRESS/PATH. address is HOST:PORT ([::1]:7000 for IPv6),
+ * or several masters' "HOST:PORT,HOST:PORT,...": then the call goes to
+ * the one that answered last, and fails over to the next when one does
+ * not answer or answers 503 (no master leads yet), until timeout_ms.
  * token (may be NULL) goes in "Authorization: Bearer TOKEN"; body (may be
  * NULL) with body_len bytes of content_type is sent with it. timeout_ms
  * bounds the whole call (0: 30 s). */
@@ -53,7 +56,8 @@ typedef bool (*api_piece_fn)(const char *data, size_t len, void *arg);
 /* A GET (or other body-less method) whose 2xx answer goes to piece as it
  * comes, for as long as the server sends it; out->body stays empty. A
  * non-2xx answer is collected in out instead. Only connecting is bounded
- * (connect_timeout_ms; 0: 10 s). */
+ * (connect_timeout_ms; 0: 10 s). Several addresses: the first that
+ * answers. */
 bool api_stream(const char *address, const char *method, const char *path, const char *token,
                 long connect_timeout_ms, api_piece_fn piece, void *arg, api_reply *out, char *why, size_t whylen);
 
