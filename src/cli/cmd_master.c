@@ -22,7 +22,7 @@ static const char usage_text[] =
     "usage: qyv master --data DIR [OPTIONS]\n"
     "\n"
     "Run the cluster's control plane: the API (docs/api.md) that `qyv cluster`\n"
-    "commands and nodes talk to, the cluster's state (SQLite in DIR), the\n"
+    "commands and nodes talk to, the cluster's state (SQLite in DIR, or etcd), the\n"
     "scheduler and node health. Logs are JSON lines on stdout; SIGTERM stops it.\n"
     "\n"
     "options:\n"
@@ -32,7 +32,14 @@ static const char usage_text[] =
     "                       wrote, $XDG_CONFIG_HOME/qyvol/token)\n"
     "  --ingress ADDR:PORT  also serve every app's route here, balanced over the\n"
     "                       nodes that run it\n"
-    "  --store URL          the state store (default sqlite:DIR/state.db)\n"
+    "  --store URL          the state store: sqlite:FILE (default DIR/state.db), or\n"
+    "                       etcd://HOST:PORT[,HOST:PORT...] shared by several\n"
+    "                       masters, one of which leads (docs/ha.md)\n"
+    "  --advertise HOST:PORT\n"
+    "                       where other masters and nodes reach this one (etcd;\n"
+    "                       default: the --listen address)\n"
+    "  --lease-ttl SECONDS  the leader's etcd lease: a dead leader is replaced\n"
+    "                       within about this (default 2)\n"
     "  --heartbeat DURATION how often nodes report (default 1s)\n"
     "  --down-after DURATION\n"
     "                       a node silent this long is down and its replicas\n"
@@ -59,10 +66,11 @@ int cmd_master(int argc, char **argv)
         {"store", required_argument, NULL, 's'},    {"heartbeat", required_argument, NULL, 'b'},
         {"down-after", required_argument, NULL, 'D'}, {"log-level", required_argument, NULL, 'L'},
         {"autoscale-interval", required_argument, NULL, 'A'}, {"scale-down-window", required_argument, NULL, 'W'},
+        {"advertise", required_argument, NULL, 'a'}, {"lease-ttl", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     char address[256] = "127.0.0.1", ingress[256] = "", token_file[1024] = "", token[1024];
-    master_options mo = {.address = address, .port = 7000, .heartbeat_ms = 1000, .down_after_ms = 3000,
+    master_options mo = {.address = address, .port = 7000, .heartbeat_ms = 1000, .down_after_ms = 3000, .lease_ttl_s = 2,
                          .autoscale_interval_ms = 5000, .scale_down_window_ms = 300000};
     int opt;
     optind = 1;
@@ -84,6 +92,21 @@ int cmd_master(int argc, char **argv)
         case 'd': mo.data_dir = optarg; break;
         case 't': snprintf(token_file, sizeof token_file, "%s", optarg); break;
         case 's': mo.store_url = optarg; break;
+        case 'a': {
+            char host[256];
+            uint16_t port;
+            if (!cli_parse_listen(optarg, host, sizeof host, &port))
+                return usage_error("--advertise takes HOST:PORT, not '%s'", optarg);
+            mo.advertise = optarg;
+            break;
+        }
+        case 'T': {
+            char *end;
+            long ttl = strtol(optarg, &end, 10);
+            if (*end || ttl < 1 || ttl > 60) return usage_error("--lease-ttl takes whole seconds from 1 to 60, not '%s'", optarg);
+            mo.lease_ttl_s = (unsigned)ttl;
+            break;
+        }
         case 'b':
         case 'D':
             if (!qv_parse_duration(optarg, &ms, why, sizeof why)) {

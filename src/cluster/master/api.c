@@ -18,6 +18,7 @@
 #include "cluster/client.h"
 #include "cluster/master/autoscaler.h"
 #include "cluster/master/check.h"
+#include "cluster/master/ha.h"
 #include "cluster/names.h"
 #include "cluster/master/internal.h"
 #include "cluster/master/reconcile.h"
@@ -87,10 +88,10 @@ static void get_health(master *m, http_exchange *x)
     for (size_t i = 0; i < m->state.nnodes; i++) m->state.nodes[i].ready ? ready++ : down++;
     for (size_t i = 0; i < m->state.napps; i++) pending += m->state.apps[i].pending != NULL;
     const char *status = down || pending ? "degraded" : "ok";
-    http_respond_json(x, 200, json_pack("{s:s,s:s,s:s,s:s,s:{s:i,s:i},s:{s:i,s:i},s:I}", "status", status, "role",
-                                   "master", "version", QYVOL_VERSION, "store", "sqlite", "nodes", "ready", ready,
-                                   "down", down, "apps", "total", (int)m->state.napps, "pending", pending,
-                                   "uptime_ms", (json_int_t)(now_ms() - m->started_ms)));
+    master_ha_health(m, x, json_pack("{s:s,s:s,s:s,s:{s:i,s:i},s:{s:i,s:i},s:I}", "status", status, "role", "master",
+                                     "version", QYVOL_VERSION, "nodes", "ready", ready, "down", down, "apps", "total",
+                                     (int)m->state.napps, "pending", pending, "uptime_ms",
+                                     (json_int_t)(now_ms() - m->started_ms)));
 }
 
 static void get_nodes(master *m, http_exchange *x)
@@ -280,6 +281,7 @@ static void add_node_done(master *m, void *arg)
 static void advertised(master *m, const http_request *r, char *out, size_t n)
 {
     const char *a = m->opt.address;
+    if (master_ha_addresses(m, out, n)) return; /* every master, for nodes to fail over */
     if (strcmp(a, "0.0.0.0") && strcmp(a, "::") && *a) snprintf(out, n, "%s:%u", a, m->opt.port);
     else snprintf(out, n, "%s", r->host);
 }
@@ -330,54 +332,18 @@ static void delete_node(master *m, http_exchange *x, const char *name)
 
 /* ------------------------------------------------------------ bundles */
 
-static bool write_file(const char *path, const void *data, size_t len)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return false;
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        p += w, left -= (size_t)w;
-    }
-    bool ok = !left && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (ok) ok = rename(tmp, path) == 0;
-    if (!ok) unlink(tmp);
-    return ok;
-}
-
 static void post_bundle(master *m, http_exchange *x, const http_request *r)
 {
     if (!r->body_len) {
         http_respond_json_error(x, 400, "the body must be the bundle (a tar)");
         return;
     }
-    char hex[65], tar[800], dir[800], tmpdir[900], why[600];
+    char hex[65], why[900];
+    int status = 500;
     bundle_digest((const uint8_t *)r->body, r->body_len, hex);
-    snprintf(tar, sizeof tar, "%s/%s.tar", m->bundles_dir, hex);
-    snprintf(dir, sizeof dir, "%s/%s", m->bundles_dir, hex);
-    struct stat st;
-    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && stat(tar, &st) == 0) {
-        http_respond_json(x, 200, json_pack("{s:s,s:I}", "digest", hex, "size", (json_int_t)r->body_len));
-        return;
-    }
-    snprintf(tmpdir, sizeof tmpdir, "%s/.unpack-%s-%ld", m->bundles_dir, hex, (long)getpid());
-    if (mkdir(tmpdir, 0700) != 0 && errno != EEXIST) {
-        http_respond_json_error(x, 500, "cannot make %s: %s", tmpdir, strerror(errno));
-        return;
-    }
-    if (!bundle_unpack((const uint8_t *)r->body, r->body_len, tmpdir, why, sizeof why)) {
-        rmdir(tmpdir); /* bundle_unpack leaves it empty when it fails */
-        http_respond_json_error(x, 400, "the bundle cannot be unpacked: %s", why);
-        return;
-    }
-    if (!write_file(tar, r->body, r->body_len) || (rename(tmpdir, dir) != 0 && errno != ENOTEMPTY && errno != EEXIST)) {
-        http_respond_json_error(x, 500, "cannot store the bundle in %s: %s", m->bundles_dir, strerror(errno));
+    if (!master_bundle_save(m, r->body, r->body_len, hex, &status, why, sizeof why) ||
+        !master_bundle_share(m, hex, r->body, r->body_len, why, sizeof why)) {
+        http_respond_json_error(x, status, "%s", why);
         return;
     }
     log_json(LOG_INFO, "bundle stored", json_pack("{s:s,s:I}", "digest", hex, "size", (json_int_t)r->body_len));
@@ -393,6 +359,9 @@ static void get_bundle(master *m, http_exchange *x, const char *hex)
     char tar[800];
     snprintf(tar, sizeof tar, "%s/%s.tar", m->bundles_dir, hex);
     FILE *f = fopen(tar, "rb");
+    char why[600];
+    /* Another master may have received it (several masters on etcd). */
+    if (!f && master_bundle_fetch(m, hex, why, sizeof why)) f = fopen(tar, "rb");
     if (!f) {
         http_respond_json_error(x, 404, "no bundle %s", hex);
         return;
@@ -488,7 +457,7 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     }
     snprintf(dir, sizeof dir, "%s/%s", m->bundles_dir, bundle);
     struct stat st;
-    if (stat(dir, &st) != 0) {
+    if (stat(dir, &st) != 0 && (!master_bundle_fetch(m, bundle, why, sizeof why) || stat(dir, &st) != 0)) {
         http_respond_json_error(x, 404, "no bundle %s: upload it first (POST /v1/bundles)", bundle);
         goto out;
     }
@@ -558,7 +527,7 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     json_decref(a->nodes);
     a->nodes = json_incref(probe.nodes);
     a->deployed_ms = now_ms();
-    if (!state_save_revision(&m->state, a, why, sizeof why) || !state_save_app(&m->state, a, why, sizeof why)) {
+    if (!state_save_deploy(&m->state, a, why, sizeof why)) {
         if (is_new) state_remove_app(&m->state, probe.name);
         else a->revision = before.revision;
         http_respond_json_error(x, 500, "%s", why);
@@ -867,6 +836,12 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r)
     const char *method = r->method;
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST"),
          del = !strcmp(method, "DELETE");
+    /* Several masters: only the leader's state is current, so a follower
+     * hands every call but health to it (docs/ha.md). */
+    if (!(n == 1 && !strcmp(seg[0], "health") && get) && !master_leading(m)) {
+        master_forward(m, x, r);
+        return;
+    }
     if (n == 1 && !strcmp(seg[0], "health") && get) get_health(m, x);
     else if (n == 1 && !strcmp(seg[0], "metrics") && get) api_metrics(m, x, r);
     else if (n == 1 && !strcmp(seg[0], "nodes") && get) get_nodes(m, x);

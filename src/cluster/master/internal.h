@@ -40,6 +40,12 @@ typedef struct master {
     pthread_mutex_t bg_lock;
     bg_job *bg_done;
     int bg_running;
+    /* Several masters on etcd (ha.h); leader NULL on SQLite. */
+    struct leader *leader;
+    char store_url[700];
+    bool leading;              /* as the loop last acted on it */
+    bool store_ok;             /* etcd answered the election thread */
+    char leader_address[300];
     /* Counters for /v1/metrics. */
     uint64_t reconciles, deploys, placements;
     double scheduling_seconds, last_scheduling_seconds;

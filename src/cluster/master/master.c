@@ -16,6 +16,7 @@
 
 #include "cluster/client.h"
 #include "cluster/master/autoscaler.h"
+#include "cluster/master/ha.h"
 #include "cluster/master/internal.h"
 #include "cluster/master/reconcile.h"
 #include "cluster/proxy.h"
@@ -181,6 +182,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     master *m = arg;
+    /* Only the leader watches nodes, scales and places (ha.h). */
+    master_ha_tick(m);
+    if (!m->leading) return;
     uint64_t now = now_ns();
     for (size_t i = 0; i < m->state.nnodes; i++) {
         m_node *n = &m->state.nodes[i];
@@ -253,7 +257,8 @@ int master_run(const master_options *options)
         fprintf(stderr, "qyv master: cannot open the state store %s: %s\n", url, st.message);
         goto out;
     }
-    if (!state_load(&m->state, m->st, why, sizeof why)) {
+    snprintf(m->store_url, sizeof m->store_url, "%s", url);
+    if (!state_load(&m->state, m->st, why, sizeof why) || !master_ha_start(m, url, why, sizeof why)) {
         fprintf(stderr, "qyv master: %s\n", why);
         goto out;
     }
@@ -321,6 +326,7 @@ out:
     if (m->base) event_base_free(m->base);
     for (int i = 0; i < 2; i++)
         if (m->bg_pipe[i] >= 0) close(m->bg_pipe[i]);
+    master_ha_stop(m);
     state_free(&m->state);
     store_close(m->st);
     log_shutdown();

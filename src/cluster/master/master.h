@@ -1,6 +1,7 @@
 /*
  * master.h — `qyv master`: the cluster's control plane. It keeps the
- * cluster's state in the store (store.h: SQLite in --data, or etcd later),
+ * cluster's state in the store (store.h: SQLite in --data, or etcd shared
+ * by several masters, one of which leads: ha.h),
  * answers the API (docs/api.md) on --listen, tracks nodes by their
  * heartbeats, places replicas with the scheduler (scheduler.h) and hands
  * nodes their assignments in the answers to their heartbeats.
@@ -15,6 +16,8 @@ typedef struct master_options {
     uint16_t port;
     const char *data_dir;      /* state.db, bundles/ */
     const char *store_url;     /* NULL: sqlite:DATA/state.db */
+    const char *advertise;     /* HOST:PORT other masters and nodes reach this one at (etcd) */
+    unsigned lease_ttl_s;      /* the leader's lease, etcd (2) */
     const char *ingress_address; /* NULL: no ingress */
     uint16_t ingress_port;
     const char *token;         /* the cluster token */

@@ -324,12 +324,41 @@ bool state_delete_node(m_state *s, const char *name, char *why, size_t whylen)
     return delete_key(s, key, why, whylen);
 }
 
-bool state_save_revision(m_state *s, const m_app *a, char *why, size_t whylen)
+/* The app and its new revision record in one transaction: a deploy is
+ * wholly applied or not at all, and a deploy tried again (after a master
+ * died before answering) does not find half of itself in the store. */
+bool state_save_deploy(m_state *s, m_app *a, char *why, size_t whylen)
 {
-    char key[160];
-    snprintf(key, sizeof key, "revisions/%s/%010lld", a->name, (long long)a->revision);
-    json_t *j = json_pack("{s:I,s:s,s:s,s:O,s:I}", "revision", (json_int_t)a->revision, "digest", a->digest,
-                          "manifest", a->manifest, "overrides", a->overrides, "time_ms", (json_int_t)a->deployed_ms);
-    int64_t mod = 0;
-    return save(s, key, j, &mod, why, whylen);
+    char app_key[128], rev_key[160];
+    snprintf(app_key, sizeof app_key, "apps/%s", a->name);
+    snprintf(rev_key, sizeof rev_key, "revisions/%s/%010lld", a->name, (long long)a->revision);
+    json_t *rev = json_pack("{s:I,s:s,s:s,s:O,s:I}", "revision", (json_int_t)a->revision, "digest", a->digest,
+                            "manifest", a->manifest, "overrides", a->overrides, "time_ms", (json_int_t)a->deployed_ms);
+    json_t *app = app_to_json(a, true);
+    char *rev_text = rev ? json_dumps(rev, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *app_text = app ? json_dumps(app, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(rev);
+    json_decref(app);
+    bool ok = false;
+    if (!rev_text || !app_text) {
+        snprintf(why, whylen, "out of memory");
+    } else {
+        /* A revision number is never reused; the app is as it was read. */
+        store_compare cmps[2] = {store_cmp_mod(app_key, a->mod_revision), store_cmp_missing(rev_key)};
+        store_op ops[2] = {{.kind = STORE_PUT, .key = app_key, .value = app_text, .value_len = strlen(app_text)},
+                           {.kind = STORE_PUT, .key = rev_key, .value = rev_text, .value_len = strlen(rev_text)}};
+        store_txn_result res;
+        store_status st;
+        if (!store_txn(s->st, cmps, 2, ops, 2, NULL, 0, &res, &st)) {
+            snprintf(why, whylen, "cannot write %s: %s", app_key, st.message);
+        } else if (!res.succeeded) {
+            snprintf(why, whylen, "%s was changed by another writer (or this master no longer leads)", app_key);
+        } else {
+            a->mod_revision = res.revision;
+            ok = true;
+        }
+    }
+    free(rev_text);
+    free(app_text);
+    return ok;
 }

@@ -88,8 +88,9 @@ bool state_save_app(m_state *s, m_app *a, char *why, size_t whylen);
 bool state_save_node(m_state *s, m_node *n, char *why, size_t whylen);
 bool state_delete_app(m_state *s, const char *name, char *why, size_t whylen);
 bool state_delete_node(m_state *s, const char *name, char *why, size_t whylen);
-/* Record a deployed revision (revisions/APP/N). */
-bool state_save_revision(m_state *s, const m_app *a, char *why, size_t whylen);
+/* A deploy: the app and its revision record (revisions/APP/N), in one
+ * transaction conditional on the app as read. */
+bool state_save_deploy(m_state *s, m_app *a, char *why, size_t whylen);
 
 /* Replicas of app placed on node. */
 uint32_t app_placed_on(const m_app *a, const char *node);
