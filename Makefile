@@ -161,6 +161,14 @@ unit: $(UNIT_BINS)
 check:
 	scripts/test.sh
 
+# The fault-injection suite (docs/ha.md): several masters on a 3-member
+# etcd under load, each fault in turn, then CHAOS rounds that restart
+# every process in random order.
+CHAOS ?= 20
+.PHONY: chaos
+chaos: $(BUILD)/qyv examples
+	CHAOS=$(CHAOS) tests/e2e/ha.sh $(BUILD)
+
 # Only the official spec tests; SHARED is the shared read-only test data.
 SHARED ?= ../shared
 .PHONY: spectest-run

@@ -190,4 +190,11 @@ int cluster_remove(cluster_ctx *ctx, int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
 
+/* --- several masters (cluster_masters.c) --- */
+
+/* Ask each master (those configured and those etcd lists) for its health
+ * on its own; print a line per master and per etcd member (not with
+ * --output json). *ok: exactly one leads. Returns the rows. */
+json_t *cluster_masters_health(cluster_ctx *ctx, const json_t *health, bool *ok);
+
 #endif

@@ -112,7 +112,9 @@ static const char health_usage[] =
     "usage: qyv cluster health [--output json]\n"
     "\n"
     "Ask the master how it and every node are. Exit status 0 only when the\n"
-    "master answers and every node is ready; 1 otherwise.\n";
+    "master answers and every node is ready; 1 otherwise. With several\n"
+    "masters on etcd, also each master's role (leader, follower or down) and\n"
+    "each etcd member's health; exactly one master must lead.\n";
 
 int cluster_health(cluster_ctx *ctx, int argc, char **argv)
 {
@@ -126,13 +128,21 @@ int cluster_health(cluster_ctx *ctx, int argc, char **argv)
     size_t ready = 0, count = json_array_size(nodes);
     for (size_t i = 0; i < count; i++) ready += !strcmp(str(json_array_get(nodes, i), "status"), "ready");
     bool healthy = ready == count;
+    /* Several masters on etcd: each one's role, and etcd's members. */
+    bool ha = !strcmp(str(health, "store"), "etcd"), one_leader = true;
+    if (ha && !ctx->json)
+        printf("masters (store etcd, version %s):\n", str(health, "version"));
+    json_t *masters = ha ? cluster_masters_health(ctx, health, &one_leader) : NULL;
+    healthy = healthy && one_leader;
     if (ctx->json) {
         json_t *out = json_pack("{s:b, s:O, s:O}", "healthy", healthy, "master", health, "nodes", nodes);
+        if (masters) json_object_set(out, "masters", masters);
         cluster_print_json(out);
         json_decref(out);
     } else {
-        printf("master %s: %s (version %s, store %s)\n", ctx->master, str(health, "status"), str(health, "version"),
-               str(health, "store"));
+        if (!ha)
+            printf("master %s: %s (version %s, store %s)\n", ctx->master, str(health, "status"),
+                   str(health, "version"), str(health, "store"));
         for (size_t i = 0; i < count; i++) {
             const json_t *node = json_array_get(nodes, i);
             char age[32] = "-";
@@ -146,6 +156,7 @@ int cluster_health(cluster_ctx *ctx, int argc, char **argv)
         if (!count) printf("no nodes yet: nothing can run\n");
         printf("%s: %zu of %zu nodes ready\n", healthy ? "healthy" : "unhealthy", ready, count);
     }
+    json_decref(masters);
     json_decref(health);
     json_decref(root);
     return healthy ? QYV_EXIT_OK : QYV_EXIT_FAILURE;

@@ -247,13 +247,18 @@ bool api_call(const char *address, const char *method, const char *path, const c
         }
         long left = timeout_ms - ms_since(&t0);
         if (left <= 0) break;
+        /* A master that accepts but does not answer (frozen, overloaded)
+         * gets its share of the time, not all of it. */
+        long share = timeout_ms / (long)n > FAILOVER_CONNECT_MS ? timeout_ms / (long)n : FAILOVER_CONNECT_MS;
         if (answered) api_reply_free(out);
-        answered = call_one(addrs[i], method, path, token, content_type, body, body_len, left, FAILOVER_CONNECT_MS,
-                            out, why, whylen);
+        answered = call_one(addrs[i], method, path, token, content_type, body, body_len, share < left ? share : left,
+                            FAILOVER_CONNECT_MS, out, why, whylen);
         if (answered && out->status != 503) {
             remember(addrs[i]);
             return true;
         }
+        /* The next call starts past this one. */
+        remember(addrs[(i + 1) % n]);
     }
     return answered;
 }

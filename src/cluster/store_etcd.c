@@ -32,6 +32,10 @@
  * (a master must notice a lost etcd well within its lease's TTL). */
 #define CONNECT_TIMEOUT_MS 500
 #define REQUEST_TIMEOUT_MS 1500
+/* A write waits longer: while etcd elects a new raft leader (after losing
+ * a member) it holds writes rather than refusing them, and a write cut
+ * short cannot be sent again (its outcome is unknown). */
+#define WRITE_TIMEOUT_MS 5000
 /* Answers are at most one range: values are 1 MiB at most, base64. */
 #define MAX_ANSWER ((size_t)256 << 20)
 
@@ -185,7 +189,7 @@ static bool request(etcd_store *e, const char *path, json_t *body, bool retry_se
         curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e->curl, CURLOPT_NOPROXY, "*");
         curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
-        curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)REQUEST_TIMEOUT_MS);
+        curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)(retry_sent ? REQUEST_TIMEOUT_MS : WRITE_TIMEOUT_MS));
         curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, errbuf);
         CURLcode rc = curl_easy_perform(e->curl);
         curl_slist_free_all(headers);

@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# Several masters on etcd, under faults (docs/ha.md): a 3-member etcd,
+# three masters, two nodes and an app under steady request load, then
+#   - kill -9 of the leading master: another leads within 3 s (measured),
+#     an acknowledged scale and deploy are kept and applied once;
+#   - kill -9 of a follower; kill -9 of an etcd member;
+#   - a frozen leader (SIGSTOP) is replaced, and once thawed does not lead;
+#   - a master cut off from etcd (the one member it knows is stopped)
+#     stops leading, and another takes over;
+# and the app serves throughout: no failed request, every answer its own.
+# With CHAOS=N (make chaos), then N rounds that each restart every process
+# (etcd members, masters, nodes) in random order, checking after each that
+# one master leads, the state is intact and the app serves.
+# Usage: tests/e2e/ha.sh [BUILD_DIR]. Ends with "N passed, N failed,
+# N skipped"; every process it starts is stopped. Skipped when
+# /usr/bin/etcd (Debian's etcd-server) is missing.
+set -u
+BUILD=${1:-build}
+QYV=$(cd "$(dirname "$BUILD/qyv")" && pwd)/qyv
+ETCD=${ETCD:-/usr/bin/etcd}
+CHAOS=${CHAOS:-0}
+passed=0 failed=0 skipped=0
+if [ ! -x "$ETCD" ]; then
+    echo "SKIP ha: $ETCD is missing (apt-get install etcd-server)"
+    echo "0 passed, 0 failed, 1 skipped"
+    exit 0
+fi
+tmp=$(mktemp -d)
+declare -A procs # name -> pid
+cleanup() {
+    for p in "${procs[@]}"; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
+    for _ in $(seq 30); do
+        alive=0
+        for p in "${procs[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ $alive -eq 0 ] && break
+        sleep 0.1
+    done
+    for p in "${procs[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    [ -n "${lpid:-}" ] && kill -KILL "$lpid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+ok() { echo "ok $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+source "$(dirname "$0")/cluster_lib.sh"
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+# Processes are disowned (no job notices when one is killed): wait_gone
+# polls instead of wait.
+gone() { ! kill -0 "$1" 2>/dev/null; }
+wait_gone() { until_true 10 gone "$1"; }
+
+# ---------------------------------------------------------------- etcd, 3 members
+# Fast elections (heartbeat 50 ms, election 500 ms) let the masters use a
+# 1 s lease (etcd's floor is 1.5 election timeouts).
+declare -a eclient epeer
+for i in 1 2 3; do eclient[$i]=$(free_port); epeer[$i]=$(free_port); done
+initial=""
+for i in 1 2 3; do initial+="${initial:+,}e$i=http://127.0.0.1:${epeer[$i]}"; done
+start_etcd() { # start_etcd I [new|existing]
+    local i=$1
+    "$ETCD" --name "e$i" --data-dir "$tmp/etcd$i" --listen-client-urls "http://127.0.0.1:${eclient[$i]}" \
+        --advertise-client-urls "http://127.0.0.1:${eclient[$i]}" --listen-peer-urls "http://127.0.0.1:${epeer[$i]}" \
+        --initial-advertise-peer-urls "http://127.0.0.1:${epeer[$i]}" --initial-cluster "$initial" \
+        --initial-cluster-state "${2:-new}" --initial-cluster-token "qyvol-ha-$$" \
+        --heartbeat-interval 50 --election-timeout 500 --log-level error >>"$tmp/etcd$i.log" 2>&1 &
+    procs[etcd$i]=$!
+    disown $!
+}
+for i in 1 2 3; do start_etcd $i; done
+etcd_healthy() { curl -sf "http://127.0.0.1:${eclient[$1]}/health" | grep -q '"health":"true"'; }
+all_etcd() { for i in 1 2 3; do etcd_healthy $i || return 1; done; }
+until_true 20 all_etcd && ok "a 3-member etcd runs" || bad "etcd starts" "$(tail -5 "$tmp"/etcd*.log)"
+endpoints="127.0.0.1:${eclient[1]},127.0.0.1:${eclient[2]},127.0.0.1:${eclient[3]}"
+
+# ---------------------------------------------------------------- three masters
+export XDG_CONFIG_HOME=$tmp/config
+"$QYV" cluster init >/dev/null 2>&1 || bad "cluster init" "failed"
+token_file=$XDG_CONFIG_HOME/qyvol/token
+token=$(cat "$token_file")
+declare -a mport
+for i in 1 2 3; do mport[$i]=$(free_port); done
+masters="127.0.0.1:${mport[1]},127.0.0.1:${mport[2]},127.0.0.1:${mport[3]}"
+start_master() { # start_master I [STORE]
+    local i=$1
+    "$QYV" master --listen 127.0.0.1:"${mport[$i]}" --data "$tmp/master$i" --store "${2:-etcd://$endpoints}" \
+        --lease-ttl 1 --token-file "$token_file" >>"$tmp/master$i.log" 2>&1 &
+    procs[master$i]=$!
+    disown $!
+}
+for i in 1 2 3; do start_master $i; done
+health() { curl -s -m 2 -H "Authorization: Bearer $token" "http://127.0.0.1:${mport[$1]}/v1/health"; }
+role() { health "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("ha_role","?"))' 2>/dev/null || echo down; }
+leader() { # the index of the one master that leads, or nothing
+    local found=""
+    for i in 1 2 3; do [ "$(role $i)" = leader ] && found+="$i"; done
+    [ ${#found} -eq 1 ] && echo "$found"
+}
+one_leader() { [ -n "$(leader)" ]; }
+until_true 15 one_leader && ok "exactly one of three masters leads" || bad "a leader" "$(for i in 1 2 3; do health $i; done)"
+"$QYV" cluster set-master "$masters" >/dev/null
+expect "cluster health: each master's role and etcd's members" 0 "leader" "$QYV" cluster health
+grep -c "follower" "$tmp/out" | grep -q 2 && grep -c "^etcd .*healthy" "$tmp/out" | grep -q 3 &&
+    ok "health: two followers, three healthy etcd members" || bad "health lines" "$(cat "$tmp/out")"
+
+# ---------------------------------------------------------------- nodes and an app
+declare -a nport iport
+for i in 1 2; do nport[$i]=$(free_port); iport[$i]=$(free_port); done
+start_node() {
+    local i=$1
+    "$QYV" node --listen 127.0.0.1:"${nport[$i]}" --ingress 127.0.0.1:"${iport[$i]}" --data "$tmp/node$i" \
+        --name "node-$i" --master "$masters" --token-file "$token_file" --capacity memory=1GiB,cpu=2 \
+        >>"$tmp/node$i.log" 2>&1 &
+    procs[node$i]=$!
+    disown $!
+}
+for i in 1 2; do start_node $i; done
+nodes_ready() { [ "$("$QYV" cluster list-nodes 2>/dev/null | grep -c ' ready ')" -eq 2 ]; }
+until_true 15 nodes_ready && ok "two nodes register through the master list" || bad "nodes" "$("$QYV" cluster list-nodes 2>&1)"
+app=$tmp/app
+mkdir -p "$app"
+cp examples/http-echo/echo.wasm "$app/"
+printf 'name: web\nentrypoint: echo.wasm\ntype: http\nroute: /web\ntimeout: 5s\n' >"$app/app.qyv"
+expect "deploy through a follower or the leader" 0 "revision 1" "$QYV" cluster deploy "$app/app.qyv" --replicas 4 --memory 16MB --cpu 0.1
+status_field() { "$QYV" cluster status web --output json 2>/dev/null | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+ready_is() { [ "$(status_field 'd["replicas"]["ready"]')" = "$1" ]; }
+until_true 20 ready_is 4 && ok "4 replicas ready" || bad "deploy" "$("$QYV" cluster status web 2>&1)"
+serving() { for i in 1 2; do curl -sf "http://127.0.0.1:${iport[$i]}/web/x" | grep -q '^path: /x$' || return 1; done; }
+until_true 10 serving && ok "both nodes serve the app" || bad "serving" "$(curl -s "http://127.0.0.1:${iport[1]}/web/x")"
+
+# Steady load on both nodes' ingress until $tmp/stop appears; a request
+# fails when it errs or the answer is not the app's own.
+python3 - "$tmp/stop" "${iport[1]}" "${iport[2]}" >"$tmp/load" <<'PY' &
+import http.client, os, sys, time
+stop, ports = sys.argv[1], sys.argv[2:]
+okc = fail = 0
+i = 0
+first = ""
+while not os.path.exists(stop):
+    p = ports[i % len(ports)]; i += 1
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", int(p), timeout=5)
+        c.request("GET", "/web/load"); r = c.getresponse(); body = r.read().decode(errors="replace")
+        if r.status == 200 and "path: /load" in body: okc += 1
+        else:
+            fail += 1
+            first = first or f"{r.status} {body[:80]!r}"
+    except Exception as e:
+        fail += 1
+        first = first or repr(e)
+    time.sleep(0.01)
+print(okc, fail, first)
+PY
+lpid=$!
+
+# ---------------------------------------------------------------- kill -9 the leader
+L=$(leader)
+kill -KILL "${procs[master$L]}"
+t0=$(date +%s%N)
+wait_gone "${procs[master$L]}"
+new_leader() { local l; l=$(leader) && [ "$l" != "$L" ]; }
+if until_true 10 new_leader; then
+    ms=$(ms_since "$t0")
+    echo "REPORT leader-failover-ms $ms"
+    [ "$ms" -le 3000 ] && ok "leader killed (kill -9): master $(leader) leads after $ms ms" ||
+        bad "failover within 3 s" "$ms ms"
+else
+    bad "a new leader" "$(for i in 1 2 3; do echo "$i: $(role $i)"; done)"
+fi
+# Acknowledged changes right after: applied once and kept.
+expect "scale acknowledged after the failover" 0 "6 replicas" "$QYV" cluster scale web --replicas 6
+expect "deploy acknowledged after the failover" 0 "revision 2" "$QYV" cluster deploy "$app/app.qyv" --replicas 6 --memory 16MB --cpu 0.1 --env V=2
+expect "the same deploy again changes nothing" 0 "unchanged|revision 2" "$QYV" cluster deploy "$app/app.qyv" --replicas 6 --memory 16MB --cpu 0.1 --env V=2
+until_true 20 ready_is 6 && ok "6 replicas ready under the new leader" || bad "scale" "$("$QYV" cluster status web 2>&1)"
+[ "$(status_field 'd["revision"]')" = 2 ] && ok "revision 2 exactly: the deploy applied once" || bad "revision" "$(status_field 'd["revision"]')"
+start_master "$L"
+rejoined() { [ "$(role "$L")" = follower ]; }
+until_true 10 rejoined && ok "the killed master, restarted, follows" || bad "restart" "$(health "$L")"
+
+# ---------------------------------------------------------------- kill -9 a follower
+L=$(leader)
+F=$(( L % 3 + 1 ))
+kill -KILL "${procs[master$F]}"
+expect "health names the dead follower down" 0 "master 127.0.0.1:${mport[$F]}: down" "$QYV" cluster health
+sleep 1.5
+[ "$(leader)" = "$L" ] && ok "a follower killed: the leader stays" || bad "leader after a follower died" "$(leader)"
+expect "scale with a follower dead" 0 "5 replicas" "$QYV" cluster scale web --replicas 5
+start_master "$F"
+
+# ---------------------------------------------------------------- kill -9 an etcd member
+kill -KILL "${procs[etcd1]}"
+t0=$(date +%s%N)
+expect "scale with an etcd member dead" 0 "6 replicas" "$QYV" cluster scale web --replicas 6
+echo "REPORT scale-after-etcd-member-kill-ms $(ms_since "$t0")"
+until_true 10 one_leader && ok "one master leads with 2 of 3 etcd members" || bad "leader without etcd1" "$(leader)"
+start_etcd 1 existing
+until_true 15 all_etcd && ok "the etcd member restarts and rejoins" || bad "etcd1 rejoins" "$(tail -3 "$tmp/etcd1.log")"
+
+# ---------------------------------------------------------------- a frozen leader
+L=$(leader)
+kill -STOP "${procs[master$L]}"
+t0=$(date +%s%N)
+# (The frozen master is not asked: it would not answer.)
+other_leads() { for i in 1 2 3; do [ $i != "$L" ] && [ "$(role $i)" = leader ] && return 0; done; return 1; }
+until_true 10 other_leads && ok "leader frozen (SIGSTOP): another master leads after $(ms_since "$t0") ms" ||
+    bad "frozen leader replaced" "$(for i in 1 2 3; do echo "$i: $(role $i)"; done)"
+expect "scale while the old leader is frozen" 0 "4 replicas" "$QYV" cluster scale web --replicas 4
+kill -CONT "${procs[master$L]}"
+thawed_follows() { [ "$(role "$L")" = follower ] && one_leader; }
+until_true 5 thawed_follows && ok "thawed, the old leader follows (one leader)" || bad "thawed" "$(health "$L")"
+until_true 20 ready_is 4 && ok "4 replicas: the thawed master undid nothing" || bad "after thaw" "$("$QYV" cluster status web 2>&1)"
+
+# ---------------------------------------------------------------- a master cut off from etcd
+# Master C knows only etcd member 3; the other masters stop (their leases
+# revoked), so C leads; then member 3 is frozen: C is cut off from etcd.
+C=3
+for i in 1 2; do kill -TERM "${procs[master$i]}"; done
+for i in 1 2; do wait_gone "${procs[master$i]}"; done
+kill -TERM "${procs[master$C]}"
+wait_gone "${procs[master$C]}"
+start_master $C "etcd://127.0.0.1:${eclient[3]}"
+c_leads() { [ "$(role $C)" = leader ]; }
+until_true 10 c_leads && ok "master $C (on etcd member 3 only) leads" || bad "C leads" "$(health $C)"
+kill -STOP "${procs[etcd3]}"
+t0=$(date +%s%N)
+c_stopped() { [ "$(role $C)" = follower ]; }
+if until_true 10 c_stopped; then
+    ok "cut off from etcd, master $C stops leading after $(ms_since "$t0") ms"
+else
+    bad "cut-off master stops leading" "$(health $C)"
+fi
+grep -q '"no longer leading"' "$tmp/master$C.log" && ok "it says why in its log" || bad "log" "$(tail -3 "$tmp/master$C.log")"
+start_master 1
+one_leads() { [ "$(role 1)" = leader ] && c_stopped; }
+until_true 10 one_leads && ok "master 1 leads meanwhile" || bad "master 1 leads" "$(health 1)"
+expect "scale through the master list while C is cut off" 0 "5 replicas" "$QYV" cluster scale web --replicas 5
+kill -CONT "${procs[etcd3]}"
+until_true 10 all_etcd && ok "etcd member 3 thawed" || bad "etcd3" "unhealthy"
+start_master 2
+until_true 10 one_leader && [ "$(role $C)" = follower ] && ok "healed: one leader, master $C follows" ||
+    bad "healed" "$(for i in 1 2 3; do echo "$i: $(role $i)"; done)"
+until_true 20 ready_is 5 && ok "5 replicas ready after every fault" || bad "final state" "$("$QYV" cluster status web 2>&1)"
+
+# ---------------------------------------------------------------- chaos: restart everything, at random
+for round in $(seq "$CHAOS"); do
+    order=$(printf '%s\n' etcd1 etcd2 etcd3 master1 master2 master3 node1 node2 | shuf)
+    for p in $order; do
+        kill -KILL "${procs[$p]}" 2>/dev/null
+        wait_gone "${procs[$p]}"
+        case $p in
+        etcd*) start_etcd "${p#etcd}" existing ;;
+        master*) start_master "${p#master}" ;;
+        node*) start_node "${p#node}" ;;
+        esac
+        sleep 0.$((RANDOM % 5))
+    done
+    t0=$(date +%s%N)
+    if until_true 20 all_etcd && until_true 15 one_leader && until_true 20 ready_is 5 && until_true 10 serving; then
+        ok "chaos round $round ($(echo $order | tr '\n' ' ')): recovered in $(ms_since "$t0") ms"
+    else
+        bad "chaos round $round" "$(echo $order) / leader $(leader) / $("$QYV" cluster status web 2>&1 | head -3)"
+    fi
+done
+
+# ---------------------------------------------------------------- the load's verdict
+touch "$tmp/stop"
+wait "$lpid"
+lpid=""
+read -r okc failc first <"$tmp/load"
+if [ "$CHAOS" -gt 0 ]; then
+    echo "REPORT chaos-requests ok=$okc failed=$failc"
+    ok "load through the chaos rounds: $okc served, $failc failed (nodes restart too)"
+elif [ "${failc:-1}" -eq 0 ] && [ "${okc:-0}" -gt 100 ]; then
+    ok "the app served throughout: $okc requests, 0 failed, every answer its own"
+else
+    bad "requests during the faults" "$failc failed, $okc served (first: $first)"
+fi
+echo "REPORT ha-requests ok=$okc failed=$failc"
+for p in "${!procs[@]}"; do kill -0 "${procs[$p]}" 2>/dev/null || bad "$p still runs" "it died"; done
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
