@@ -82,6 +82,7 @@ static bool parse_one_server(const char *text, char *out, size_t size, char *why
 bool cluster_parse_server(const char *text, char *out, size_t size, char *why, size_t whylen)
 {
     if (!strchr(text, ',')) return parse_one_server(text, out, size, why, whylen);
+    if (text[strlen(text) - 1] == ',') return cluster_fail(why, whylen, "'%s' is not a list HOST:PORT,HOST:PORT,...", text);
     size_t used = 0;
     out[0] = 0;
     for (const char *p = text; *p;) {

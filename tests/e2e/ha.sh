@@ -276,5 +276,12 @@ else
 fi
 echo "REPORT ha-requests ok=$okc failed=$failc"
 for p in "${!procs[@]}"; do kill -0 "${procs[$p]}" 2>/dev/null || bad "$p still runs" "it died"; done
+# Masters and nodes stop cleanly on SIGTERM (sanitizers then report leaks).
+for p in master1 master2 master3 node1 node2; do kill -TERM "${procs[$p]}"; done
+stopped=1
+for p in master1 master2 master3 node1 node2; do wait_gone "${procs[$p]}" || stopped=0; done
+[ $stopped -eq 1 ] && ok "masters and nodes stop on SIGTERM" || bad "SIGTERM" "some still run after 10 s"
+grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/master*.log "$tmp"/node*.log &&
+    bad "no sanitizer report" "$(grep -h -m1 -A30 -E 'Sanitizer|runtime error' "$tmp"/master*.log "$tmp"/node*.log | head -40)"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -3,7 +3,8 @@
  * one-connection HTTP server on a thread here: what it sends (method,
  * path, token, body), what it keeps of the answer, streaming in pieces,
  * the "error" text of a refusal, and the why of a port where nothing
- * listens or a server that never answers.
+ * listens or a server that never answers; several masters' addresses,
+ * failed over.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -198,6 +199,62 @@ static void test_timeout(void **state)
     assert_non_null(strstr(why, ": no answer within 300 ms"));
 }
 
+/* Several masters: past one where nothing listens and one that answers
+ * 503 (no leader yet) to the one that answers; then the one that
+ * answered is asked first. */
+static void test_several_masters_fail_over(void **state)
+{
+    (void)state;
+    server dead, busy, good;
+    start(&dead, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", NULL);
+    api_reply r;
+    char why[256], list[256];
+    assert_true(api_call(dead.address, "GET", "/", NULL, NULL, NULL, 0, 5000, &r, why, sizeof why));
+    api_reply_free(&r);
+    stop(&dead);
+    start(&busy, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 24\r\nConnection: close\r\n\r\n"
+                 "{\"error\":\"no leader\"}\n", NULL);
+    start(&good, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n", NULL);
+    snprintf(list, sizeof list, "%s,%s,%s", dead.address, busy.address, good.address);
+    assert_true(api_call(list, "POST", "/v1/apps/web/scale", "t", "application/json", "{}", 2, 5000, &r, why,
+                         sizeof why));
+    stop(&busy);
+    stop(&good);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "ok\n");
+    api_reply_free(&r);
+    assert_non_null(strstr(busy.request, "POST /v1/apps/web/scale HTTP/1.1\r\n"));
+    assert_non_null(strstr(good.request, "POST /v1/apps/web/scale HTTP/1.1\r\n"));
+    /* The one that answered comes first now: nothing else is asked. */
+    start(&good, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", NULL);
+    snprintf(list, sizeof list, "%s,%s", dead.address, good.address);
+    assert_true(api_call(list, "GET", "/v1/health", NULL, NULL, NULL, 0, 5000, &r, why, sizeof why));
+    stop(&good);
+    assert_int_equal(r.status, 204);
+    api_reply_free(&r);
+}
+
+/* Every master down: the call fails once its time is up, saying why. */
+static void test_several_masters_all_down(void **state)
+{
+    (void)state;
+    server a, b;
+    start(&a, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", NULL);
+    start(&b, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", NULL);
+    api_reply r;
+    char why[256], list[160];
+    assert_true(api_call(a.address, "GET", "/", NULL, NULL, NULL, 0, 5000, &r, why, sizeof why));
+    api_reply_free(&r);
+    assert_true(api_call(b.address, "GET", "/", NULL, NULL, NULL, 0, 5000, &r, why, sizeof why));
+    api_reply_free(&r);
+    stop(&a);
+    stop(&b);
+    snprintf(list, sizeof list, "%s,%s", a.address, b.address);
+    assert_false(api_call(list, "GET", "/v1/health", NULL, NULL, NULL, 0, 700, &r, why, sizeof why));
+    assert_non_null(strstr(why, "connection refused"));
+    assert_null(r.body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +264,8 @@ int main(void)
         cmocka_unit_test(test_stream_refusal_is_kept),
         cmocka_unit_test(test_nothing_listens),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_several_masters_fail_over),
+        cmocka_unit_test(test_several_masters_all_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,6 +81,11 @@ static void test_server_addresses(void **state)
     server_bad("", "not HOST:PORT");
     server_bad("a b:1", "not HOST:PORT");
     server_bad("[zz]:1", "IPV6");
+    /* Several masters (docs/ha.md): each one as above. */
+    server_ok("10.0.0.1:7000,http://10.0.0.2,[::1]:7001", "10.0.0.1:7000,10.0.0.2:7000,[::1]:7001");
+    server_bad("10.0.0.1:7000,,10.0.0.2", "list");
+    server_bad("10.0.0.1:7000,", "list");
+    server_bad("10.0.0.1:7000,h:0", "port");
 }
 
 static void test_names(void **state)
