@@ -166,6 +166,12 @@ if until_true 10 new_leader; then
 else
     bad "a new leader" "$(for i in 1 2 3; do echo "$i: $(role $i)"; done)"
 fi
+# The new leader never received the bundle: it has it from etcd.
+digest=$(status_field 'd["digest"]')
+NL=$(leader)
+curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:${mport[$NL]}/v1/bundles/$digest" -o "$tmp/bundle.tar"
+[ "$(sha256sum <"$tmp/bundle.tar" | cut -d' ' -f1)" = "$digest" ] && grep -q '"bundle fetched from the store"' "$tmp/master$NL.log" &&
+    ok "the new leader serves the bundle, fetched from etcd" || bad "bundle from etcd" "$(tail -3 "$tmp/master$NL.log")"
 # Acknowledged changes right after: applied once and kept.
 expect "scale acknowledged after the failover" 0 "6 replicas" "$QYV" cluster scale web --replicas 6
 expect "deploy acknowledged after the failover" 0 "revision 2" "$QYV" cluster deploy "$app/app.qyv" --replicas 6 --memory 16MB --cpu 0.1 --env V=2

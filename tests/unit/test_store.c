@@ -904,41 +904,23 @@ static void etcd_failover(void **state)
 
 int main(void)
 {
+/* What both backends must do alike. */
+#define BOTH_BACKENDS                                                                                              \
+    cmocka_unit_test(revisions_and_versions), cmocka_unit_test(put_if_is_compare_and_swap),                      \
+        cmocka_unit_test(txn_is_atomic), cmocka_unit_test(failed_compare_changes_nothing),                       \
+        cmocka_unit_test(compare_targets), cmocka_unit_test(revisions_are_monotonic),                            \
+        cmocka_unit_test(range_in_key_order), cmocka_unit_test(delete_prefix), cmocka_unit_test(large_values),   \
+        cmocka_unit_test(bad_arguments_refused), cmocka_unit_test(two_handles_conflict),                         \
+        cmocka_unit_test(two_processes_never_both_win), cmocka_unit_test(leases),                                \
+        cmocka_unit_test(guard_fences_writes)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(revisions_and_versions),
-        cmocka_unit_test(put_if_is_compare_and_swap),
-        cmocka_unit_test(txn_is_atomic),
-        cmocka_unit_test(failed_compare_changes_nothing),
-        cmocka_unit_test(compare_targets),
-        cmocka_unit_test(revisions_are_monotonic),
-        cmocka_unit_test(range_in_key_order),
-        cmocka_unit_test(delete_prefix),
-        cmocka_unit_test(large_values),
-        cmocka_unit_test(bad_arguments_refused),
+        BOTH_BACKENDS,
         cmocka_unit_test(urls),
         cmocka_unit_test(file_reopen_keeps_everything),
         cmocka_unit_test(refuses_what_is_not_a_store),
-        cmocka_unit_test(two_handles_conflict),
-        cmocka_unit_test(two_processes_never_both_win),
-        cmocka_unit_test(leases),
-        cmocka_unit_test(guard_fences_writes),
     };
-    /* What both backends must do alike. */
     const struct CMUnitTest on_etcd[] = {
-        cmocka_unit_test(revisions_and_versions),
-        cmocka_unit_test(put_if_is_compare_and_swap),
-        cmocka_unit_test(txn_is_atomic),
-        cmocka_unit_test(failed_compare_changes_nothing),
-        cmocka_unit_test(compare_targets),
-        cmocka_unit_test(revisions_are_monotonic),
-        cmocka_unit_test(range_in_key_order),
-        cmocka_unit_test(delete_prefix),
-        cmocka_unit_test(large_values),
-        cmocka_unit_test(bad_arguments_refused),
-        cmocka_unit_test(two_handles_conflict),
-        cmocka_unit_test(two_processes_never_both_win),
-        cmocka_unit_test(leases),
-        cmocka_unit_test(guard_fences_writes),
+        BOTH_BACKENDS,
         cmocka_unit_test(etcd_failover),
     };
     int failed = cmocka_run_group_tests_name("store on SQLite", tests, NULL, NULL);

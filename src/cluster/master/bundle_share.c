@@ -88,22 +88,34 @@ static bool put_fenced(master *m, const store_op *op, char *why, size_t whylen)
     return true;
 }
 
+/* bundles/HEX (named in key): whether it is there, and the size it says. */
+static bool read_meta(master *m, const char *hex, char key[128], size_t *size, bool *found, char *why, size_t whylen)
+{
+    snprintf(key, 128, "bundles/%s", hex);
+    store_kv kv;
+    store_status st;
+    if (!store_get(m->st, key, &kv, found, &st)) {
+        snprintf(why, whylen, "cannot read the bundle from the store: %s", st.message);
+        return false;
+    }
+    *size = 0;
+    if (*found) {
+        json_t *meta = json_loadb((const char *)kv.value, kv.value_len, 0, NULL);
+        *size = (size_t)json_integer_value(json_object_get(meta, "size"));
+        json_decref(meta);
+        store_kv_free(&kv);
+    }
+    return true;
+}
+
 bool master_bundle_share(master *m, const char *hex, const void *data, size_t len, char *why, size_t whylen)
 {
     if (strcmp(store_kind(m->st), "etcd")) return true;
     char key[128];
-    snprintf(key, sizeof key, "bundles/%s", hex);
-    store_kv kv;
+    size_t size;
     bool found;
-    store_status st;
-    if (!store_get(m->st, key, &kv, &found, &st)) {
-        snprintf(why, whylen, "cannot share the bundle: %s", st.message);
-        return false;
-    }
-    if (found) {
-        store_kv_free(&kv);
-        return true;
-    }
+    if (!read_meta(m, hex, key, &size, &found, why, whylen)) return false;
+    if (found) return true;
     /* Fenced like every write of the leader (store_set_guard). */
     size_t chunks = (len + CHUNK - 1) / CHUNK;
     for (size_t i = 0; i < chunks; i++) {
@@ -126,22 +138,15 @@ bool master_bundle_fetch(master *m, const char *hex, char *why, size_t whylen)
         return false;
     }
     char key[128];
-    snprintf(key, sizeof key, "bundles/%s", hex);
-    store_kv kv;
+    size_t size;
     bool found;
-    store_status st;
-    if (!store_get(m->st, key, &kv, &found, &st)) {
-        snprintf(why, whylen, "cannot read the bundle from the store: %s", st.message);
-        return false;
-    }
+    if (!read_meta(m, hex, key, &size, &found, why, whylen)) return false;
     if (!found) {
         snprintf(why, whylen, "no bundle %s", hex);
         return false;
     }
-    json_t *meta = json_loadb((const char *)kv.value, kv.value_len, 0, NULL);
-    size_t size = (size_t)json_integer_value(json_object_get(meta, "size"));
-    json_decref(meta);
-    store_kv_free(&kv);
+    store_kv kv;
+    store_status st;
     char prefix[140];
     snprintf(prefix, sizeof prefix, "bundles/%s/", hex);
     uint8_t *data = malloc(size ? size : 1);
