@@ -23,6 +23,7 @@ const char *store_code_name(store_code code)
     case STORE_EFULL: return "no space left";
     case STORE_ECORRUPT: return "corrupt";
     case STORE_ENOMEM: return "out of memory";
+    case STORE_EUNKNOWN: return "outcome unknown";
     }
     return "unknown";
 }

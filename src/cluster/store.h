@@ -53,6 +53,7 @@ typedef enum store_code {
     STORE_EFULL,       /* no space left: nothing was written */
     STORE_ECORRUPT,    /* not a store, damaged, or of a newer schema */
     STORE_ENOMEM,
+    STORE_EUNKNOWN,    /* a write was sent and no answer came: it may or may not have applied */
 } store_code;
 
 typedef struct store_status {

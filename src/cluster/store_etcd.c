@@ -231,8 +231,8 @@ static bool request(etcd_store *e, const char *path, json_t *body, bool retry_se
     free(text);
     if (ok) return true;
     if (unknown)
-        return store_fail(st, &e->base, NULL, STORE_EIO, "%s: no answer (%s); whether it applied is unknown", path,
-                          last);
+        return store_fail(st, &e->base, NULL, STORE_EUNKNOWN, "%s: no answer (%s); whether it applied is unknown",
+                          path, last);
     return store_fail(st, &e->base, NULL, STORE_EIO, "%s: no etcd member answers (last: %s)", path, last);
 }
 

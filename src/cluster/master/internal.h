@@ -34,6 +34,7 @@ typedef struct master {
     bool stopping;
     uint64_t started_ms;
     uint64_t autoscaled_ns;    /* the autoscaler's last round */
+    uint64_t ticked_ns;        /* the last tick, to notice a stalled loop */
     /* Background jobs. */
     int bg_pipe[2];
     struct event *bg_event;

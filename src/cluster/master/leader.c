@@ -15,10 +15,11 @@
 
 #include "cluster/store.h"
 
-/* How often the lease is kept alive and the leader key read: a quarter
- * of the TTL, at most this, so that a follower sees the key go within
- * this of etcd deleting it. */
-#define MAX_PERIOD_MS 250
+/* How often the lease is kept alive: a quarter of the TTL, at most this. */
+#define MAX_KEEPALIVE_MS 250
+/* How often the leader key is read: a follower campaigns within this of
+ * etcd deleting the key of a dead leader. */
+#define POLL_MS 100
 #define MASTERS_EVERY_NS 1000000000ull
 
 struct leader {
@@ -183,14 +184,20 @@ static void read_masters(leader *l)
 static void *leader_main(void *arg)
 {
     leader *l = arg;
-    uint64_t period_ms = (uint64_t)l->ttl_s * 1000u / 4;
-    if (period_ms > MAX_PERIOD_MS) period_ms = MAX_PERIOD_MS;
+    uint64_t keepalive_ms = (uint64_t)l->ttl_s * 1000u / 4;
+    if (keepalive_ms > MAX_KEEPALIVE_MS) keepalive_ms = MAX_KEEPALIVE_MS;
+    uint64_t kept_ns = 0;
     for (;;) {
         pthread_mutex_lock(&l->mu);
         bool stop = l->stopping;
         pthread_mutex_unlock(&l->mu);
         if (stop) break;
-        bool ok = keep_lease(l) && l->lease && register_master(l) && follow_or_campaign(l);
+        bool ok = true;
+        if (!l->lease || mono_ns() - kept_ns >= keepalive_ms * 1000000u) {
+            kept_ns = mono_ns();
+            ok = keep_lease(l);
+        }
+        ok = ok && l->lease && register_master(l) && follow_or_campaign(l);
         if (ok) {
             read_masters(l);
             pthread_mutex_lock(&l->mu);
@@ -200,7 +207,7 @@ static void *leader_main(void *arg)
         }
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += (long)(period_ms * 1000000u);
+        until.tv_nsec += POLL_MS * 1000000L;
         until.tv_sec += until.tv_nsec / 1000000000L;
         until.tv_nsec %= 1000000000L;
         pthread_mutex_lock(&l->mu);

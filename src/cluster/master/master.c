@@ -184,8 +184,18 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     master *m = arg;
     /* Only the leader watches nodes, scales and places (ha.h). */
     master_ha_tick(m);
-    if (!m->leading) return;
     uint64_t now = now_ns();
+    /* A loop that stalled (a store call waiting out an etcd election)
+     * could not take heartbeats meanwhile: the stall does not count
+     * against the nodes. */
+    uint64_t gap = m->ticked_ns ? now - m->ticked_ns : 0;
+    m->ticked_ns = now;
+    if (gap > 4ull * TICK_MS * 1000000u) {
+        for (size_t i = 0; i < m->state.nnodes; i++) m->state.nodes[i].last_heartbeat_ns += gap;
+        log_json(LOG_WARN, "the master's loop stalled; node silence meanwhile is forgiven",
+                 json_pack("{s:I}", "stalled_ms", (json_int_t)(gap / 1000000u)));
+    }
+    if (!m->leading) return;
     for (size_t i = 0; i < m->state.nnodes; i++) {
         m_node *n = &m->state.nodes[i];
         if (!n->ready || now - n->last_heartbeat_ns < (uint64_t)m->opt.down_after_ms * 1000000u) continue;

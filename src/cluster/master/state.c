@@ -248,6 +248,33 @@ void state_free(m_state *s)
     memset(s, 0, sizeof *s);
 }
 
+/* Run a transaction that puts text at key if key's mod_revision is still
+ * mod (with whatever else it compares and writes). When its outcome is
+ * unknown (etcd took it and lost its raft leader before answering), read
+ * key back: holding text at a new revision, it applied; still at mod, it
+ * did not, and is sent again (at most twice more); anything else, another
+ * writer changed it. So a write is never applied twice, and never
+ * reported failed when it applied. */
+static bool txn_settled(m_state *s, const store_compare *cmps, size_t ncmps, const store_op *ops, size_t nops,
+                        const char *key, const char *text, int64_t mod, store_txn_result *res, store_status *st)
+{
+    for (int tries = 0;; tries++) {
+        if (store_txn(s->st, cmps, ncmps, ops, nops, NULL, 0, res, st)) return true;
+        if (st->code != STORE_EUNKNOWN || tries == 2) return false;
+        store_kv kv;
+        bool found;
+        store_status read_st;
+        if (!store_get(s->st, key, &kv, &found, &read_st)) return false;
+        int64_t now = found ? kv.mod_revision : 0;
+        bool ours = found && now != mod && kv.value_len == strlen(text) && !memcmp(kv.value, text, kv.value_len);
+        if (found) store_kv_free(&kv);
+        if (ours || now != mod) {
+            *res = (store_txn_result){.succeeded = ours, .revision = now};
+            return true;
+        }
+    }
+}
+
 /* Put key = j if its mod_revision is still *mod (0: must not exist);
  * *mod becomes the new one. */
 static bool save(m_state *s, const char *key, json_t *j, int64_t *mod, char *why, size_t whylen)
@@ -260,7 +287,9 @@ static bool save(m_state *s, const char *key, json_t *j, int64_t *mod, char *why
     }
     store_txn_result res;
     store_status st;
-    bool ok = store_put_if(s->st, key, text, strlen(text), *mod, &res, &st);
+    store_compare cmp = store_cmp_mod(key, *mod);
+    store_op op = {.kind = STORE_PUT, .key = key, .value = text, .value_len = strlen(text)};
+    bool ok = txn_settled(s, &cmp, 1, &op, 1, key, text, *mod, &res, &st);
     free(text);
     if (!ok) {
         snprintf(why, whylen, "cannot write %s: %s", key, st.message);
@@ -349,7 +378,7 @@ bool state_save_deploy(m_state *s, m_app *a, char *why, size_t whylen)
                            {.kind = STORE_PUT, .key = rev_key, .value = rev_text, .value_len = strlen(rev_text)}};
         store_txn_result res;
         store_status st;
-        if (!store_txn(s->st, cmps, 2, ops, 2, NULL, 0, &res, &st)) {
+        if (!txn_settled(s, cmps, 2, ops, 2, app_key, app_text, a->mod_revision, &res, &st)) {
             snprintf(why, whylen, "cannot write %s: %s", app_key, st.message);
         } else if (!res.succeeded) {
             snprintf(why, whylen, "%s was changed by another writer (or this master no longer leads)", app_key);
