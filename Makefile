@@ -163,11 +163,12 @@ check:
 
 # The fault-injection suite (docs/ha.md): several masters on a 3-member
 # etcd under load, each fault in turn, then CHAOS rounds that restart
-# every process in random order.
+# every process in random order; and the master's disk full.
 CHAOS ?= 20
 .PHONY: chaos
 chaos: $(BUILD)/qyv examples
 	CHAOS=$(CHAOS) tests/e2e/ha.sh $(BUILD)
+	tests/e2e/disk_full.sh $(BUILD)
 
 # Only the official spec tests; SHARED is the shared read-only test data.
 SHARED ?= ../shared

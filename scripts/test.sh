@@ -125,6 +125,8 @@ run_wasi_suites() {
     run_counted "autoscale$label" tests/e2e/autoscale.sh "$build"
     step "several masters on etcd, under faults$label"
     run_counted "several masters on etcd$label" tests/e2e/ha.sh "$build"
+    step "the master's disk full$label"
+    run_counted "disk full$label" tests/e2e/disk_full.sh "$build"
     step "a cluster across network namespaces$label"
     run_counted "cluster in namespaces$label" tests/e2e/cluster_netns.sh "$build"
     step "deadlines around host calls$label"

@@ -512,7 +512,6 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
         http_respond_json_error(x, 500, "out of memory");
         goto out;
     }
-    m_app before = *a;
     a->revision++;
     snprintf(a->digest, sizeof a->digest, "%s", bundle);
     snprintf(a->manifest, sizeof a->manifest, "%s", manifest);
@@ -528,8 +527,10 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     a->nodes = json_incref(probe.nodes);
     a->deployed_ms = now_ms();
     if (!state_save_deploy(&m->state, a, why, sizeof why)) {
-        if (is_new) state_remove_app(&m->state, probe.name);
-        else a->revision = before.revision;
+        /* Memory goes back to what the store holds. */
+        char reload_why[300];
+        if (!state_reload_app(&m->state, probe.name, reload_why, sizeof reload_why))
+            log_json(LOG_ERROR, "cannot read an app again", json_pack("{s:s}", "reason", reload_why));
         http_respond_json_error(x, 500, "%s", why);
         goto out;
     }

@@ -391,3 +391,28 @@ bool state_save_deploy(m_state *s, m_app *a, char *why, size_t whylen)
     free(app_text);
     return ok;
 }
+
+/* Forget what memory holds of the app and read it again from the store
+ * (after a write that failed half-way through changing it in memory). */
+bool state_reload_app(m_state *s, const char *name, char *why, size_t whylen)
+{
+    char key[128];
+    snprintf(key, sizeof key, "apps/%s", name);
+    state_remove_app(s, name);
+    store_kv kv;
+    bool found;
+    store_status st;
+    if (!store_get(s->st, key, &kv, &found, &st)) {
+        snprintf(why, whylen, "cannot read %s again: %s", key, st.message);
+        return false;
+    }
+    if (!found) return true;
+    json_t *j = json_loadb((const char *)kv.value, kv.value_len, 0, NULL);
+    m_app *a = state_add_app(s, name);
+    bool ok = j && a && app_from_json(a, j);
+    if (a) a->mod_revision = kv.mod_revision;
+    json_decref(j);
+    store_kv_free(&kv);
+    if (!ok) snprintf(why, whylen, "the stored state is damaged at key '%s'", key);
+    return ok;
+}

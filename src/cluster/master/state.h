@@ -92,6 +92,10 @@ bool state_delete_node(m_state *s, const char *name, char *why, size_t whylen);
  * transaction conditional on the app as read. */
 bool state_save_deploy(m_state *s, m_app *a, char *why, size_t whylen);
 
+/* Read one app again from the store, replacing what memory holds (gone
+ * from memory when it is gone from the store). */
+bool state_reload_app(m_state *s, const char *name, char *why, size_t whylen);
+
 /* Replicas of app placed on node. */
 uint32_t app_placed_on(const m_app *a, const char *node);
 uint32_t app_placed_total(const m_app *a);
