@@ -39,7 +39,7 @@ cleanup() {
     done
     for p in "${procs[@]}"; do kill -KILL "$p" 2>/dev/null; done
     [ -n "${lpid:-}" ] && kill -KILL "$lpid" 2>/dev/null
-    rm -rf "$tmp"
+    [ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
 ok() { echo "ok $1"; passed=$((passed + 1)); }
@@ -92,12 +92,13 @@ export XDG_CONFIG_HOME=$tmp/config
 "$QYV" cluster init >/dev/null 2>&1 || bad "cluster init" "failed"
 token_file=$XDG_CONFIG_HOME/qyvol/token
 token=$(cat "$token_file")
-declare -a mport
-for i in 1 2 3; do mport[$i]=$(free_port); done
+declare -a mport mingress
+for i in 1 2 3; do mport[$i]=$(free_port); mingress[$i]=$(free_port); done
 masters="127.0.0.1:${mport[1]},127.0.0.1:${mport[2]},127.0.0.1:${mport[3]}"
 start_master() { # start_master I [STORE]
     local i=$1
-    "$QYV" master --listen 127.0.0.1:"${mport[$i]}" --data "$tmp/master$i" --store "${2:-etcd://$endpoints}" \
+    "$QYV" master --listen 127.0.0.1:"${mport[$i]}" --ingress 127.0.0.1:"${mingress[$i]}" --data "$tmp/master$i" \
+        --store "${2:-etcd://$endpoints}" \
         --lease-ttl 1 --heartbeat 500ms --down-after 1500ms --token-file "$token_file" >>"$tmp/master$i.log" 2>&1 &
     procs[master$i]=$!
     disown $!
@@ -141,6 +142,9 @@ ready_is() { [ "$(status_field 'd["replicas"]["ready"]')" = "$1" ]; }
 until_true 20 ready_is 4 && ok "4 replicas ready" || bad "deploy" "$("$QYV" cluster status web 2>&1)"
 serving() { for i in 1 2; do curl -sf "http://127.0.0.1:${iport[$i]}/web/x" | grep -q '^path: /x$' || return 1; done; }
 until_true 10 serving && ok "both nodes serve the app" || bad "serving" "$(curl -s "http://127.0.0.1:${iport[1]}/web/x")"
+masters_serve() { for i in 1 2 3; do curl -sf "http://127.0.0.1:${mingress[$i]}/web/m" | grep -q '^path: /m$' || return 1; done; }
+until_true 10 masters_serve && ok "every master's ingress serves the app, the followers' with the leader's routes" ||
+    bad "masters' ingress" "$(for i in 1 2 3; do curl -s "http://127.0.0.1:${mingress[$i]}/web/m" | head -1; done)"
 
 # Steady load on the nodes' ingress until $tmp/stop appears; a request
 # fails when it errs or the answer is not the app's own.

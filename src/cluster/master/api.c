@@ -846,6 +846,8 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r)
     if (n == 1 && !strcmp(seg[0], "health") && get) get_health(m, x);
     else if (n == 1 && !strcmp(seg[0], "metrics") && get) api_metrics(m, x, r);
     else if (n == 1 && !strcmp(seg[0], "nodes") && get) get_nodes(m, x);
+    else if (n == 1 && !strcmp(seg[0], "routes") && get)
+        http_respond_json(x, 200, json_pack("{s:o}", "routes", master_routes(m)));
     else if (n == 1 && !strcmp(seg[0], "nodes") && post) post_node(m, x, r);
     else if (n == 2 && !strcmp(seg[0], "nodes") && !strcmp(seg[1], "register") && post) post_register(m, x, r);
     else if (n == 2 && !strcmp(seg[0], "nodes") && del) delete_node(m, x, seg[1]);

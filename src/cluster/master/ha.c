@@ -114,6 +114,51 @@ bool master_leading(master *m)
     return v.leading && m->leading;
 }
 
+/* ------------------------------------------------------------ a follower's ingress */
+
+#define ROUTES_EVERY_NS 1000000000ull
+
+typedef struct routes_job {
+    char leader[300];
+    char token[512];
+    api_reply reply;
+    bool called;
+    char why[300];
+} routes_job;
+
+static void routes_work(void *arg)
+{
+    routes_job *job = arg;
+    job->called = api_call(job->leader, "GET", "/v1/routes", job->token, NULL, NULL, 0, 2000, &job->reply, job->why,
+                           sizeof job->why);
+}
+
+static void routes_done(master *m, void *arg)
+{
+    routes_job *job = arg;
+    m->routes_asked = false;
+    json_t *j = job->called && job->reply.status == 200 ? json_loadb(job->reply.body, job->reply.len, 0, NULL) : NULL;
+    json_t *routes = json_object_get(j, "routes");
+    /* Led meanwhile: the leader's own routes rule. */
+    if (json_is_array(routes) && m->proxy && !m->leading) master_set_ingress_routes(m, json_incref(routes));
+    json_decref(j);
+    api_reply_free(&job->reply);
+    free(job);
+}
+
+void master_ha_follow_routes(master *m)
+{
+    uint64_t now = now_ns();
+    if (m->routes_asked || !*m->leader_address || now - m->routes_asked_ns < ROUTES_EVERY_NS) return;
+    routes_job *job = calloc(1, sizeof *job);
+    if (!job) return;
+    snprintf(job->leader, sizeof job->leader, "%s", m->leader_address);
+    snprintf(job->token, sizeof job->token, "%s", m->opt.token);
+    m->routes_asked_ns = now;
+    if (bg_start(m, routes_work, routes_done, job)) m->routes_asked = true;
+    else free(job);
+}
+
 /* ------------------------------------------------------------ forwarding */
 
 typedef struct forward_job {

@@ -24,6 +24,9 @@ void master_ha_stop(master *m);
 /* From the tick: take the lead (rebuild the state from the store, fence
  * writes with the new leader key) or give it up. */
 void master_ha_tick(master *m);
+/* A follower's ingress: ask the leader for its routes (GET /v1/routes)
+ * about once a second, and serve those. */
+void master_ha_follow_routes(master *m);
 /* Whether this master leads now (always, on SQLite). */
 bool master_leading(master *m);
 /* Answer a call that only the leader may: by forwarding it, or 503 when

@@ -47,6 +47,8 @@ typedef struct master {
     bool leading;              /* as the loop last acted on it */
     bool store_ok;             /* etcd answered the election thread */
     char leader_address[300];
+    bool routes_asked;         /* a follower's GET /v1/routes is under way */
+    uint64_t routes_asked_ns;
     /* Counters for /v1/metrics. */
     uint64_t reconciles, deploys, placements;
     double scheduling_seconds, last_scheduling_seconds;
@@ -64,6 +66,8 @@ bool master_follow_logs(master *m, http_exchange *x, const char *path, const m_n
 
 /* Where every app is served (the heartbeat answer's "routes"). */
 json_t *master_routes(master *m);
+/* Give the ingress these routes, if they changed (taken over). */
+void master_set_ingress_routes(master *m, json_t *routes);
 
 /* Ask the ready nodes for a heartbeat now (their assignments changed). */
 void master_wake_nodes(master *m);

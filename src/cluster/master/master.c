@@ -152,11 +152,8 @@ void master_reconcile(master *m)
                                                    m->state.apps[i].pending));
 }
 
-/* The ingress's routes follow the cluster's. */
-static void update_routes(master *m)
+void master_set_ingress_routes(master *m, json_t *routes)
 {
-    if (!m->proxy) return;
-    json_t *routes = master_routes(m);
     char *text = json_dumps(routes, JSON_COMPACT);
     if (text && (!m->routes_text || strcmp(text, m->routes_text))) {
         char why[300];
@@ -169,6 +166,12 @@ static void update_routes(master *m)
     }
     free(text);
     json_decref(routes);
+}
+
+/* The ingress's routes follow the cluster's. */
+static void update_routes(master *m)
+{
+    if (m->proxy) master_set_ingress_routes(m, master_routes(m));
 }
 
 static void on_ingress(void *ctx, http_exchange *x, const http_request *r)
@@ -191,11 +194,17 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     uint64_t gap = m->ticked_ns ? now - m->ticked_ns : 0;
     m->ticked_ns = now;
     if (gap > 4ull * TICK_MS * 1000000u) {
-        for (size_t i = 0; i < m->state.nnodes; i++) m->state.nodes[i].last_heartbeat_ns += gap;
+        /* As if each had just been heard (some were, since the loop
+         * came back): the next silence counts from now. */
+        for (size_t i = 0; i < m->state.nnodes; i++)
+            if (m->state.nodes[i].last_heartbeat_ns < now) m->state.nodes[i].last_heartbeat_ns = now;
         log_json(LOG_WARN, "the master's loop stalled; node silence meanwhile is forgiven",
                  json_pack("{s:I}", "stalled_ms", (json_int_t)(gap / 1000000u)));
     }
-    if (!m->leading) return;
+    if (!m->leading) {
+        if (m->proxy) master_ha_follow_routes(m);
+        return;
+    }
     for (size_t i = 0; i < m->state.nnodes; i++) {
         m_node *n = &m->state.nodes[i];
         if (!n->ready || now - n->last_heartbeat_ns < (uint64_t)m->opt.down_after_ms * 1000000u) continue;
