@@ -1,6 +1,7 @@
-# Shared by the cluster's end-to-end tests (cluster.sh, autoscale.sh): a
-# free loopback port, a command's status and output checked, and bounded
-# polling. The caller defines ok, bad and $tmp.
+# Shared by the cluster's end-to-end tests (cluster.sh, autoscale.sh,
+# ha.sh, disk_full.sh): a free loopback port, a command's status and output
+# checked, bounded polling, the echo app "web" and its status. The caller
+# defines ok, bad, $tmp (and $QYV for the app's status).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # expect NAME STATUS REGEX CMD...: exit status and output.
 expect() {
@@ -22,3 +23,12 @@ until_true() {
     done
     return 1
 }
+# echo_app DIR: the echo example as the app "web" on /web, in DIR.
+echo_app() {
+    mkdir -p "$1"
+    cp examples/http-echo/echo.wasm "$1/"
+    printf 'name: web\nentrypoint: echo.wasm\ntype: http\nroute: /web\ntimeout: 5s\n' >"$1/app.qyv"
+}
+# status_field EXPR: EXPR (Python, on d) of `qyv cluster status web --output json`.
+status_field() { "$QYV" cluster status web --output json 2>/dev/null | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+ready_is() { [ "$(status_field 'd["replicas"]["ready"]')" = "$1" ]; }

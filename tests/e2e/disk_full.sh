@@ -53,12 +53,8 @@ pids+=($!)
 node_ready() { "$QYV" cluster list-nodes 2>/dev/null | grep -q ' ready '; }
 until_true 10 node_ready && ok "a master on a 6 MiB tmpfs, and a node" || bad "start" "$(tail -3 "$tmp/master.log")"
 app=$tmp/app
-mkdir -p "$app"
-cp examples/http-echo/echo.wasm "$app/"
-printf 'name: web\nentrypoint: echo.wasm\ntype: http\nroute: /web\ntimeout: 5s\n' >"$app/app.qyv"
+echo_app "$app"
 expect "deploy" 0 "revision 1" "$QYV" cluster deploy "$app/app.qyv" --replicas 2 --memory 16MB --cpu 0.1
-status_field() { "$QYV" cluster status web --output json 2>/dev/null | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-ready_is() { [ "$(status_field 'd["replicas"]["ready"]')" = "$1" ]; }
 until_true 15 ready_is 2 && ok "2 replicas ready" || bad "deploy" "$("$QYV" cluster status web 2>&1)"
 serves() { curl -sf "http://127.0.0.1:$iport/web/x" | grep -q '^path: /x$'; }
 

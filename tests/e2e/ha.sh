@@ -133,12 +133,8 @@ for i in 1 2; do start_node $i; done
 nodes_ready() { [ "$("$QYV" cluster list-nodes 2>/dev/null | grep -c ' ready ')" -eq 2 ]; }
 until_true 15 nodes_ready && ok "two nodes register through the master list" || bad "nodes" "$("$QYV" cluster list-nodes 2>&1)"
 app=$tmp/app
-mkdir -p "$app"
-cp examples/http-echo/echo.wasm "$app/"
-printf 'name: web\nentrypoint: echo.wasm\ntype: http\nroute: /web\ntimeout: 5s\n' >"$app/app.qyv"
+echo_app "$app"
 expect "deploy through a follower or the leader" 0 "revision 1" "$QYV" cluster deploy "$app/app.qyv" --replicas 4 --memory 16MB --cpu 0.1
-status_field() { "$QYV" cluster status web --output json 2>/dev/null | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-ready_is() { [ "$(status_field 'd["replicas"]["ready"]')" = "$1" ]; }
 until_true 20 ready_is 4 && ok "4 replicas ready" || bad "deploy" "$("$QYV" cluster status web 2>&1)"
 serving() { for i in 1 2; do curl -sf "http://127.0.0.1:${iport[$i]}/web/x" | grep -q '^path: /x$' || return 1; done; }
 until_true 10 serving && ok "both nodes serve the app" || bad "serving" "$(curl -s "http://127.0.0.1:${iport[1]}/web/x")"
