@@ -130,7 +130,11 @@ static bool follow_or_campaign(leader *l)
         pthread_mutex_lock(&l->mu);
         l->holds_key = l->my_revision && kv.create_revision == l->my_revision;
         l->leader_revision = kv.create_revision;
-        snprintf(l->leader_address, sizeof l->leader_address, "%s", address ? address : "");
+        /* Our own address on a key we did not create: a previous run of
+         * this master (killed) whose lease has not expired yet. No one
+         * leads meanwhile; calls must not be forwarded to ourselves. */
+        bool stale_self = !l->holds_key && address && !strcmp(address, l->address);
+        snprintf(l->leader_address, sizeof l->leader_address, "%s", address && !stale_self ? address : "");
         pthread_mutex_unlock(&l->mu);
         json_decref(j);
         store_kv_free(&kv);
