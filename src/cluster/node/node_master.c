@@ -249,8 +249,12 @@ static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_
     }
     a->spec.overrides.env = a->env;
     a->spec.overrides.nenv = nenv;
-    /* The assignment as a whole is the version: any change replaces. */
-    a->key = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    /* The assignment but its replicas is the version: any change of it
+     * replaces the app, a new number of replicas resizes its pool. */
+    json_t *version = json_copy(j);
+    if (version) json_object_del(version, "replicas");
+    a->key = version ? json_dumps(version, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(version);
     a->spec.key = a->key;
     if (!a->env || !a->key) {
         snprintf(why, whylen, "out of memory");
