@@ -123,6 +123,8 @@ struct pool {
     struct event *flush;       /* writes the channels' pending requests */
     channel *to_flush;
     uint64_t last_usage_ns;
+    double load_seconds;       /* requests running or queued, integrated over time */
+    uint64_t load_at_ns;       /*   up to then */
     char host[300], port[8];
 };
 
@@ -762,6 +764,9 @@ static void tick(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     pool *p = arg;
     uint64_t now = wagi_now_ns();
+    /* Sampled each tick: the load times the time it held, about. */
+    if (p->load_at_ns) p->load_seconds += pool_load(p) * ((double)(now - p->load_at_ns) / 1e9);
+    p->load_at_ns = now;
     for (int i = 0; i < p->nreplicas; i++) {
         replica *r = p->replicas[i];
         if (r->limits) limits_tick(r->limits);
@@ -1017,6 +1022,8 @@ int pool_size(const pool *p) { return p->nserving; }
 bool pool_idle(const pool *p) { return !p->in_flight && !p->queue_head; }
 
 int pool_load(const pool *p) { return p->in_flight + (int)p->queued; }
+
+double pool_load_seconds(const pool *p) { return p->load_seconds; }
 
 json_t *pool_describe(const pool *p)
 {

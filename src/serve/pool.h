@@ -74,6 +74,10 @@ int pool_ready(const pool *p);
 int pool_size(const pool *p);
 /* Requests running on its replicas or waiting for one. */
 int pool_load(const pool *p);
+/* pool_load integrated over time since the pool started (sampled every
+ * tick), in request-seconds: its growth over an interval divided by the
+ * interval is the average load then (the autoscaler's in-flight signal). */
+double pool_load_seconds(const pool *p);
 
 /* Serve with `replicas` (at least 1) from now on, without touching the
  * others: new ones start (in rotation once ready, as at the start); those

@@ -406,10 +406,11 @@ json_t *runtime_apps(serve_runtime *rt)
     for (size_t i = 0; i < rt->napps; i++) {
         runtime_app *a = rt->apps[i];
         json_object_set_new(apps, a->app.name,
-                            json_pack("{s:I,s:i,s:i,s:s,s:f}", "revision", (json_int_t)a->revision, "replicas",
+                            json_pack("{s:I,s:i,s:i,s:s,s:f,s:i,s:f}", "revision", (json_int_t)a->revision, "replicas",
                                       pool_size(a->pool), "ready", pool_ready(a->pool), "route",
                                       *a->app.route ? a->app.route : "/", "cpu_seconds",
-                                      a->app.metrics ? metrics_app_cpu_seconds(a->app.metrics) : 0.0));
+                                      a->app.metrics ? metrics_app_cpu_seconds(a->app.metrics) : 0.0, "inflight",
+                                      pool_load(a->pool), "inflight_seconds", pool_load_seconds(a->pool)));
     }
     return apps;
 }

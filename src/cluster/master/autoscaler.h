@@ -11,6 +11,9 @@
 
 #include "cluster/master/internal.h"
 
+/* The app's scale-down window: its own, else the master's. */
+uint64_t autoscale_window_ms(const master *m, const m_app *a);
+
 /* One round over every autoscaled app. */
 void autoscaler_run(master *m);
 
