@@ -519,6 +519,7 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     }
     m_app *a = state_app(&m->state, probe.name);
     bool is_new = !a;
+    autoscale_settle_deploy(a, &probe);
     /* The same bundle, manifest and overrides again: nothing to do. */
     if (a && !strcmp(a->digest, bundle) && !strcmp(a->manifest, manifest) && json_equal(a->overrides, overrides)) {
         json_t *same = json_pack("{s:s,s:I,s:i,s:O,s:b}", "app", a->name, "revision", (json_int_t)a->revision,
@@ -556,6 +557,7 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     snprintf(a->algorithm, sizeof a->algorithm, "%s", probe.algorithm);
     a->port = probe.port;
     a->wanted = probe.wanted;
+    autoscale_take(a, &probe.autoscale);
     a->memory = probe.memory;
     a->cpu = probe.cpu;
     json_decref(a->nodes);

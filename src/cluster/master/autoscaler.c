@@ -4,6 +4,7 @@
 #include "cluster/master/autoscaler.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "serve/log.h"
 
@@ -126,4 +127,22 @@ void autoscaler_run(master *m)
     uint64_t now = now_ms();
     for (size_t i = 0; i < m->state.napps; i++)
         if (m->state.apps[i].autoscale.max) autoscale_app(m, &m->state.apps[i], now);
+}
+
+void autoscale_settle_deploy(const m_app *current, m_app *probe)
+{
+    if (!probe->autoscale.max && current) probe->autoscale = current->autoscale;
+    const autoscale_spec *as = &probe->autoscale;
+    if (!as->max) return;
+    uint32_t now = current ? current->wanted : as->min;
+    probe->wanted = now < as->min ? as->min : now > as->max ? as->max : now;
+}
+
+void autoscale_take(m_app *a, const autoscale_spec *spec)
+{
+    if (!memcmp(&a->autoscale, spec, sizeof *spec)) return;
+    a->autoscale = *spec;
+    memset(&a->scale_history, 0, sizeof a->scale_history);
+    a->autoscale_desired = 0;
+    a->autoscale_why[0] = '\0';
 }
