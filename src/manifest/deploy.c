@@ -59,9 +59,9 @@ static bool parse_autoscale(mf_ctx *ctx, yaml_node_t *value, const char *key, vo
 
 static const mf_key deploy_keys[] = {
     {"replicas", parse_replicas},
-    {"autoscale", parse_autoscale},
     {"resources", parse_resources},
     {"health_check", parse_health},
+    {"autoscale", parse_autoscale},
 };
 static const mf_alias deploy_aliases[] = {
     {"instances", "replicas"}, {"scale", "replicas"}, {"limits", "resources"},
