@@ -66,12 +66,21 @@ uint32_t autoscale_recommend(const autoscale_spec *spec, uint32_t current, autos
     return d->recommended;
 }
 
+void autoscale_start(autoscale_history *h, uint64_t now_ms, uint32_t current)
+{
+    if (h->n) return;
+    h->at_ms[0] = now_ms;
+    h->replicas[0] = current;
+    h->n = 1;
+}
+
 uint32_t autoscale_decide(autoscale_history *h, const autoscale_spec *spec, uint64_t now_ms, uint64_t window_ms,
                           uint32_t current, autoscale_observed seen, autoscale_decision *d)
 {
     autoscale_decision own;
     if (!d) d = &own;
     uint32_t recommended = autoscale_recommend(spec, current, seen, d);
+    autoscale_start(h, now_ms, current);
     /* Forget what left the window, and what this recommendation outranks. */
     size_t first = 0;
     while (first < h->n && now_ms - h->at_ms[first] > window_ms) first++;

@@ -73,9 +73,14 @@ const char *autoscale_spec_problem(const autoscale_spec *spec);
 uint32_t autoscale_recommend(const autoscale_spec *spec, uint32_t current, autoscale_observed seen,
                              autoscale_decision *d);
 
+/* Start an empty history with the current count at now_ms, as the HPA
+ * does: a scale-down then waits a whole window after autoscaling starts
+ * (or the master restarts), instead of acting on the first quiet sample. */
+void autoscale_start(autoscale_history *h, uint64_t now_ms, uint32_t current);
+
 /* The rule with the stabilisation window (window_ms long) at now_ms: the
- * recommendation is recorded in h and the replicas to set returned (and
- * in d, with why, when d is not NULL). */
+ * recommendation is recorded in h (started first when empty) and the
+ * replicas to set returned (and in d, with why, when d is not NULL). */
 uint32_t autoscale_decide(autoscale_history *h, const autoscale_spec *spec, uint64_t now_ms, uint64_t window_ms,
                           uint32_t current, autoscale_observed seen, autoscale_decision *d);
 

@@ -128,6 +128,19 @@ static void inflight_signal(void **state)
     assert_int_equal(autoscale_recommend(&inflight_only, 4, (autoscale_observed){400, 2}, &d), 4);
 }
 
+/* A fresh history holds the count it starts with for a whole window: an
+ * app turned on at 5 replicas while idle stays at 5 that long. */
+static void a_start_holds_a_window(void **state)
+{
+    (void)state;
+    autoscale_history h = {0};
+    autoscale_start(&h, 0, 5);
+    autoscale_start(&h, 500, 9); /* not empty any more: no effect */
+    assert_int_equal(autoscale_decide(&h, &spec, 1000, 3000, 5, cpu(0), NULL), 5);
+    assert_int_equal(autoscale_decide(&h, &spec, 3000, 3000, 5, cpu(0), NULL), 5);
+    assert_int_equal(autoscale_decide(&h, &spec, 3001, 3000, 5, cpu(0), NULL), 2);
+}
+
 static void decisions_are_explained(void **state)
 {
     (void)state;
@@ -175,6 +188,7 @@ int main(void)
         cmocka_unit_test(down_to_the_highest_in_the_window),
         cmocka_unit_test(history_stays_bounded),
         cmocka_unit_test(inflight_signal),
+        cmocka_unit_test(a_start_holds_a_window),
         cmocka_unit_test(decisions_are_explained),
         cmocka_unit_test(specs_are_checked),
     };

@@ -103,6 +103,7 @@ static void autoscale_app(master *m, m_app *a, uint64_t now)
     uint32_t current = a->wanted;
     uint64_t window = autoscale_window_ms(m, a);
     autoscale_decision d;
+    autoscale_start(&a->scale_history, now, current);
     /* Nothing measured yet: kept within bounds only, and not recorded. */
     uint32_t desired = seen.cpu_percent < 0 && seen.inflight < 0
                            ? autoscale_recommend(&a->autoscale, current, seen, &d)
