@@ -120,7 +120,7 @@ grep -q '^header: HTTP_X_FROM_OVERRIDE=yes$' "$tmp/body" && ok "overrides.env re
 [ -f "$tmp/node-a/bundles/$digest/app.qyv" ] && ok "bundle cached in DATA/bundles/HEX" || bad "bundle cached" "$(ls -R "$tmp/node-a")"
 wait_for "heartbeat reports the app" reported node-a 's["apps"]["echo"]["replicas"]==1 and s["apps"]["echo"]["ready"]==1 and s["apps"]["echo"]["revision"]==1'
 
-# --- scaling replaces the pool with no request failing
+# --- scaling resizes the pool in place with no request failing
 # 100 requests of 50 ms, 4 at a time: the change lands in the middle.
 seq 100 | xargs -P 4 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 "http://127.0.0.1:$ia/e/s{}?sleep=50" >"$tmp/codes" &
 load=$!
@@ -130,7 +130,8 @@ wait $load
 wait_for "heartbeat reports 3 replicas" reported node-a 's["apps"]["echo"]["replicas"]==3 and s["apps"]["echo"]["ready"]==3'
 codes=$(sort "$tmp/codes" | uniq -c | tr -s ' ' | tr '\n' ' ')
 [ "$(grep -vc '^200$' "$tmp/codes")" = 0 ] && ok "scaled 1 -> 3 under load: every request 200 ($codes)" || bad "scale under load" "$codes"
-grep -q '"message":"app replaced"' "$tmp/node-a.log" && ok "logged: app replaced" || bad "logged: app replaced" "$(tail -3 "$tmp/node-a.log")"
+grep -q '"message":"app scaled".*"from":1,"to":3' "$tmp/node-a.log" && ok "logged: app scaled from 1 to 3 (not replaced)" ||
+    bad "logged: app scaled" "$(tail -3 "$tmp/node-a.log")"
 check "GET /v1/metrics" 200 '^qyvol_replicas_ready\{app="echo"\} 3$' "${auth[@]}" "http://127.0.0.1:$pa/v1/metrics"
 check "the master thread's lines are kept too" 200 '"message":"registered with the master"' "${auth[@]}" "http://127.0.0.1:$pa/v1/logs?tail=1000"
 check "GET /v1/logs?app=echo" 200 '"message":"request"' "${auth[@]}" "http://127.0.0.1:$pa/v1/logs?app=echo&tail=5"
