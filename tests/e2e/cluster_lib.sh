@@ -23,6 +23,10 @@ until_true() {
     return 1
 }
 
+# counts APP: its READY column in `qyv cluster status`, wanted/running/ready
+# (no python in polls: its start alone can take a second on a busy machine).
+counts() { "$QYV" cluster status "$1" 2>/dev/null | awk -v app="$1" '$1 == app { print $5; exit }'; }
+
 # start_cluster NODES MASTER_FLAGS...: `cluster init` in $tmp/config, a
 # master with the flags and NODES nodes (node-1, ...; 2 CPUs and 1 GiB
 # each) on free loopback ports, all ready. Sets master, token, nport[i],

@@ -25,13 +25,10 @@ cp "$NAP" "$app/nap.wasm"
 printf 'name: nap\nentrypoint: nap.wasm\ntype: http\nroute: /nap\ntimeout: 10s\n' >"$app/app.qyv"
 expect "deploy 2 replicas" 0 "" "$QYV" cluster deploy "$app/app.qyv" --replicas 2 --memory 32MiB
 field() { "$QYV" cluster status "${2:-nap}" --output json 2>/dev/null | python3 -c "import json,sys; a=json.load(sys.stdin); print($1)"; }
-# The status table's READY column, wanted/running/ready (no python in the
-# polls: its start alone can take a second on a busy machine).
-counts() { "$QYV" cluster status "${1:-nap}" 2>/dev/null | awk -v app="${1:-nap}" '$1 == app { print $5; exit }'; }
-ready() { counts | cut -d/ -f3; }
+ready() { counts nap | cut -d/ -f3; }
 wanted() { counts "${1:-nap}" | cut -d/ -f1; }
 # ready_is N: N wanted, running and ready (the ones taken out are gone).
-ready_is() { [ "$(counts)" = "$1/$1/$1" ]; }
+ready_is() { [ "$(counts nap)" = "$1/$1/$1" ]; }
 until_true 15 ready_is 2 && ok "2 replicas ready" || bad "2 ready" "$(ready)"
 # The replica processes: the nodes' children.
 replica_pids() { for i in 1 2; do pgrep -P "${npid[$i]}"; done | sort; }
