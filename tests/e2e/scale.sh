@@ -83,7 +83,8 @@ longs=$(cat "$tmp"/long* | tr '\n' ' ')
 [ "$longs" = "200 200 200 200 200 200 " ] && ok "the 6 long requests (2.5 s) finished with 200 across the scale-down" ||
     bad "long requests" "$longs"
 ready_is 1 && ok "1 replica left, the others gone" || bad "1 left" "$(field 'a["replicas"]')"
-[ "$(replica_pids | wc -l)" -eq 1 ] && ok "one replica process left" || bad "processes" "$(replica_pids | tr '\n' ' ')"
+one_process() { [ "$(replica_pids | wc -l)" -eq 1 ]; }
+until_true 5 one_process && ok "one replica process left" || bad "processes" "$(replica_pids | tr '\n' ' ')"
 wait "$lpid"
 read -r okc failc <"$tmp/load1"
 [ "$failc" -eq 0 ] && [ "$okc" -gt 100 ] && ok "request loop through scale up and down: $okc served, 0 failed" ||
@@ -111,6 +112,9 @@ until_true 15 ready_is 4 && echo "REPORT autoscale-inflight-ready-ms $((($(date 
 expect "status says why" 0 "last: .*requests in flight per replica, target 1" "$QYV" cluster status
 grep -q '"message":"autoscaled".*"inflight_per_replica"' "$tmp/master.log" && ok "the decision is logged" ||
     bad "logged" "$(grep autoscal "$tmp/master.log" | tail -2)"
+curl -s -H "Authorization: Bearer $token" "http://$master/v1/metrics" |
+    grep -qE '^qyvol_cluster_autoscale_inflight_per_replica\{app="nap"\} [0-9.]+$' &&
+    ok "/v1/metrics: qyvol_cluster_autoscale_inflight_per_replica" || bad "inflight metric" "missing"
 kill "$lpid" 2>/dev/null
 wait "$lpid" 2>/dev/null
 t0=$(date +%s%N)

@@ -264,6 +264,12 @@ void api_metrics(master *m, http_exchange *x, const http_request *r)
         if (m->state.apps[i].autoscale.max && m->state.apps[i].utilisation >= 0)
             add(t, "qyvol_cluster_autoscale_cpu_utilisation{app=\"%s\"} %.1f\n", m->state.apps[i].name,
                 m->state.apps[i].utilisation);
+    add(t, "# HELP qyvol_cluster_autoscale_inflight_per_replica The app's requests running or queued per replica, "
+           "on average.\n# TYPE qyvol_cluster_autoscale_inflight_per_replica gauge\n");
+    for (size_t i = 0; i < m->state.napps; i++)
+        if (m->state.apps[i].autoscale.max && m->state.apps[i].inflight >= 0)
+            add(t, "qyvol_cluster_autoscale_inflight_per_replica{app=\"%s\"} %.2f\n", m->state.apps[i].name,
+                m->state.apps[i].inflight);
     add(t, "# HELP qyvol_cluster_replicas Replicas per app and node, placed or ready.\n"
            "# TYPE qyvol_cluster_replicas gauge\n");
     for (size_t i = 0; i < m->state.napps; i++) {
