@@ -185,6 +185,11 @@ void cluster_print_autoscale(const json_t *app);
 int cluster_status(cluster_ctx *ctx, int argc, char **argv);
 int cluster_logs(cluster_ctx *ctx, int argc, char **argv);
 int cluster_remove(cluster_ctx *ctx, int argc, char **argv);
+/* `auth token create|list|revoke` and `audit` (cluster_access.c). */
+int cluster_auth_token(cluster_ctx *ctx, int argc, char **argv);
+int cluster_audit(cluster_ctx *ctx, int argc, char **argv);
+/* `secret set|list|remove` (cluster_secret.c). */
+int cluster_secret(cluster_ctx *ctx, int argc, char **argv);
 
 /* `qyv cluster ...` and `qyv deploy FILE SERVER` (cmd_cluster.c). */
 int cmd_cluster(int argc, char **argv);
