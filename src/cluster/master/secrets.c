@@ -303,8 +303,14 @@ void secrets_attach(master *m, json_t *assignment, const json_t *overrides)
             free(value);
             secret_plain_free(plain, len);
         } else {
-            log_json(LOG_ERROR, "cannot give a secret to a node", json_pack("{s:s,s:O,s:s}", "secret", name,
-                                                                             "version", v, "reason", why));
+            /* Once per problem, not at every heartbeat while it lasts. */
+            static char last[600];
+            char now[600];
+            snprintf(now, sizeof now, "%s:%lld:%s", name, (long long)json_integer_value(v), why);
+            if (strcmp(now, last))
+                log_json(LOG_ERROR, "cannot give a secret to a node", json_pack("{s:s,s:O,s:s}", "secret", name,
+                                                                                 "version", v, "reason", why));
+            snprintf(last, sizeof last, "%s", now);
         }
         free(box);
         json_decref(j);

@@ -240,8 +240,12 @@ static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_
     json_int_t cpu = json_integer_value(json_object_get(ov, "cpu"));
     a->spec.overrides.memory_bytes = memory > 0 ? (uint64_t)memory : 0;
     a->spec.overrides.cpu_millicores = cpu > 0 && cpu <= UINT32_MAX ? (uint32_t)cpu : 0;
-    /* The manifest's secrets first, so that --env overrides them too. */
-    if (!node_secrets_resolve(j, a->manifest, &a->secrets, why, whylen)) return false;
+    /* The manifest's secrets first, so that --env overrides them too. The
+     * master sends "secrets" with every app that names some; without it
+     * the manifest is read as qyv serve reads it (and refused if it names
+     * one). */
+    bool has_secrets = json_object_get(j, "secrets") != NULL;
+    if (has_secrets && !node_secrets_resolve(j, a->manifest, &a->secrets, why, whylen)) return false;
     size_t nsecret = a->secrets.nenv, nenv = nsecret + json_array_size(env);
     a->env = calloc(nenv + 1, sizeof *a->env);
     for (size_t i = 0; a->env && i < nsecret; i++) a->env[i] = a->secrets.env[i];
@@ -255,7 +259,7 @@ static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_
     }
     a->spec.overrides.env = a->env;
     a->spec.overrides.nenv = nenv;
-    a->spec.overrides.secrets_given = true;
+    a->spec.overrides.secrets_given = has_secrets;
     a->spec.overrides.mount_host = (const char *const *)a->secrets.host;
     a->spec.overrides.mount_guest = (const char *const *)a->secrets.guest;
     a->spec.overrides.nmounts = a->secrets.nmounts;
