@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "cli/cluster_cli.h"
@@ -31,15 +30,6 @@ static const char audit_usage[] =
     "The master's audit log: every change (deploy, scale, remove, secrets,\n"
     "tokens, nodes...) with who asked (the token's name), what and when;\n"
     "the last 1000. Needs an admin token.\n";
-
-/* "2026-12-07 03:04:05" (UTC) for ms since the epoch. */
-static void format_time(json_int_t ms, char *out, size_t size)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, size, "%Y-%m-%d %H:%M:%S", &tm);
-}
 
 static int token_create(cluster_ctx *ctx, int argc, char **argv)
 {
@@ -79,73 +69,45 @@ static int token_create(cluster_ctx *ctx, int argc, char **argv)
     return QYV_EXIT_OK;
 }
 
+static void token_row(cluster_table *t, const json_t *tok)
+{
+    char when[40] = "-";
+    json_t *ms = json_object_get(tok, "created_ms");
+    if (ms) cluster_format_time((uint64_t)json_integer_value(ms), when, sizeof when);
+    const char *by = json_string_value(json_object_get(tok, "created_by"));
+    cluster_table_cell(t, "%s", json_string_value(json_object_get(tok, "name")));
+    cluster_table_cell(t, "%s", json_string_value(json_object_get(tok, "role")));
+    cluster_table_cell(t, "%s", when);
+    cluster_table_cell(t, "%s", by ? by : "(--token-file)");
+}
+
 static int token_list(cluster_ctx *ctx, int argc, char **argv)
 {
     int status = cluster_list_options(ctx, argc, argv, token_usage, 0);
     if (status >= 0) return status;
-    json_t *root = cluster_get(ctx, "/v1/tokens");
-    if (!root) return QYV_EXIT_FAILURE;
-    if (ctx->json) {
-        cluster_print_json(root);
-    } else {
-        cluster_table t;
-        cluster_table_init(&t, 4);
-        cluster_table_cell(&t, "NAME"), cluster_table_cell(&t, "ROLE"), cluster_table_cell(&t, "CREATED (UTC)"),
-            cluster_table_cell(&t, "BY");
-        size_t i;
-        json_t *tok;
-        json_array_foreach(json_object_get(root, "tokens"), i, tok) {
-            char when[40] = "-";
-            json_t *ms = json_object_get(tok, "created_ms");
-            if (ms) format_time(json_integer_value(ms), when, sizeof when);
-            const char *by = json_string_value(json_object_get(tok, "created_by"));
-            cluster_table_cell(&t, "%s", json_string_value(json_object_get(tok, "name")));
-            cluster_table_cell(&t, "%s", json_string_value(json_object_get(tok, "role")));
-            cluster_table_cell(&t, "%s", when);
-            cluster_table_cell(&t, "%s", by ? by : "(--token-file)");
-        }
-        cluster_table_print(&t);
-    }
-    json_decref(root);
-    return QYV_EXIT_OK;
+    static const char *const headers[] = {"NAME", "ROLE", "CREATED (UTC)", "BY"};
+    return cluster_list_table(ctx, "/v1/tokens", "tokens", headers, 4, token_row);
 }
 
 static int token_revoke(cluster_ctx *ctx, int argc, char **argv)
 {
-    int status;
-    const char *name = cluster_one_operand(ctx, argc, argv, token_usage, &status);
-    if (!name) return status;
-    if (!cluster_name_valid(name)) {
-        cluster_say(ctx, "'%s' is not a token's name", name);
-        return QYV_EXIT_USAGE;
-    }
-    char path[128];
-    snprintf(path, sizeof path, "/v1/tokens/%s", name);
-    api_reply reply;
-    if (!cluster_call(ctx, "DELETE", path, NULL, NULL, 0, 0, &reply)) return QYV_EXIT_FAILURE;
-    json_t *root = cluster_answer(ctx, &reply, 0);
-    api_reply_free(&reply);
-    if (!root) return QYV_EXIT_FAILURE;
-    printf("revoked the token %s\n", name);
-    json_decref(root);
-    return QYV_EXIT_OK;
+    return cluster_delete_named(ctx, argc, argv, token_usage, "tokens", "revoked the token");
 }
 
 int cluster_auth_token(cluster_ctx *ctx, int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(token_usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? QYV_EXIT_USAGE : QYV_EXIT_OK;
-    }
-    static char command[64];
-    snprintf(command, sizeof command, "cluster auth token %s", argv[1]);
-    ctx->command = command;
-    if (!strcmp(argv[1], "create")) return token_create(ctx, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "list")) return token_list(ctx, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "revoke")) return token_revoke(ctx, argc - 1, argv + 1);
-    cluster_say(ctx, "unknown action '%s' (create, list, revoke)", argv[1]);
-    fputs(token_usage, stderr);
-    return QYV_EXIT_USAGE;
+    static const cluster_action actions[] = {{"create", token_create}, {"list", token_list}, {"revoke", token_revoke}};
+    return cluster_run_action(ctx, argc, argv, token_usage, "cluster auth token", actions, 3);
+}
+
+static void audit_row(cluster_table *t, const json_t *e)
+{
+    char when[40];
+    cluster_format_time((uint64_t)json_integer_value(json_object_get(e, "ts_ms")), when, sizeof when);
+    cluster_table_cell(t, "%s", when);
+    cluster_table_cell(t, "%s", json_string_value(json_object_get(e, "who")));
+    cluster_table_cell(t, "%s", json_string_value(json_object_get(e, "what")));
+    cluster_table_cell(t, "%s", json_string_value(json_object_get(e, "peer")));
 }
 
 int cluster_audit(cluster_ctx *ctx, int argc, char **argv)
@@ -181,27 +143,6 @@ int cluster_audit(cluster_ctx *ctx, int argc, char **argv)
     }
     char path[64];
     snprintf(path, sizeof path, "/v1/audit?tail=%ld", tail);
-    json_t *root = cluster_get(ctx, path);
-    if (!root) return QYV_EXIT_FAILURE;
-    if (ctx->json) {
-        cluster_print_json(root);
-    } else {
-        cluster_table t;
-        cluster_table_init(&t, 4);
-        cluster_table_cell(&t, "WHEN (UTC)"), cluster_table_cell(&t, "WHO"), cluster_table_cell(&t, "WHAT"),
-            cluster_table_cell(&t, "FROM");
-        size_t i;
-        json_t *e;
-        json_array_foreach(json_object_get(root, "entries"), i, e) {
-            char when[40];
-            format_time(json_integer_value(json_object_get(e, "ts_ms")), when, sizeof when);
-            cluster_table_cell(&t, "%s", when);
-            cluster_table_cell(&t, "%s", json_string_value(json_object_get(e, "who")));
-            cluster_table_cell(&t, "%s", json_string_value(json_object_get(e, "what")));
-            cluster_table_cell(&t, "%s", json_string_value(json_object_get(e, "peer")));
-        }
-        cluster_table_print(&t);
-    }
-    json_decref(root);
-    return QYV_EXIT_OK;
+    static const char *const headers[] = {"WHEN (UTC)", "WHO", "WHAT", "FROM"};
+    return cluster_list_table(ctx, path, "entries", headers, 4, audit_row);
 }

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "cli/cluster_cli.h"
@@ -86,78 +85,38 @@ static int secret_set(cluster_ctx *ctx, int argc, char **argv)
     return QYV_EXIT_OK;
 }
 
+static void secret_row(cluster_table *t, const json_t *s)
+{
+    char at[40], used[300] = "";
+    cluster_format_time((uint64_t)json_integer_value(json_object_get(s, "updated_ms")), at, sizeof at);
+    size_t k;
+    json_t *app;
+    json_array_foreach(json_object_get(s, "used_by"), k, app) {
+        size_t n = strlen(used);
+        snprintf(used + n, sizeof used - n, "%s%s", n ? "," : "", json_string_value(app));
+    }
+    cluster_table_cell(t, "%s", json_string_value(json_object_get(s, "name")));
+    cluster_table_cell(t, "%lld", (long long)json_integer_value(json_object_get(s, "version")));
+    cluster_table_cell(t, "%s", at);
+    cluster_table_cell(t, "%s", *used ? used : "-");
+}
+
 static int secret_list(cluster_ctx *ctx, int argc, char **argv)
 {
     int status = cluster_list_options(ctx, argc, argv, secret_usage, 0);
     if (status >= 0) return status;
-    json_t *root = cluster_get(ctx, "/v1/secrets");
-    if (!root) return QYV_EXIT_FAILURE;
-    if (ctx->json) {
-        cluster_print_json(root);
-    } else {
-        cluster_table t;
-        cluster_table_init(&t, 4);
-        cluster_table_cell(&t, "NAME"), cluster_table_cell(&t, "VERSION"), cluster_table_cell(&t, "UPDATED (UTC)"),
-            cluster_table_cell(&t, "USED BY");
-        size_t i;
-        json_t *s;
-        json_array_foreach(json_object_get(root, "secrets"), i, s) {
-            time_t when = (time_t)(json_integer_value(json_object_get(s, "updated_ms")) / 1000);
-            struct tm tm;
-            char at[40], used[300] = "";
-            gmtime_r(&when, &tm);
-            strftime(at, sizeof at, "%Y-%m-%d %H:%M:%S", &tm);
-            size_t k;
-            json_t *app;
-            json_array_foreach(json_object_get(s, "used_by"), k, app) {
-                size_t n = strlen(used);
-                snprintf(used + n, sizeof used - n, "%s%s", n ? "," : "", json_string_value(app));
-            }
-            cluster_table_cell(&t, "%s", json_string_value(json_object_get(s, "name")));
-            cluster_table_cell(&t, "%lld", (long long)json_integer_value(json_object_get(s, "version")));
-            cluster_table_cell(&t, "%s", at);
-            cluster_table_cell(&t, "%s", *used ? used : "-");
-        }
-        cluster_table_print(&t);
-    }
-    json_decref(root);
-    return QYV_EXIT_OK;
+    static const char *const headers[] = {"NAME", "VERSION", "UPDATED (UTC)", "USED BY"};
+    return cluster_list_table(ctx, "/v1/secrets", "secrets", headers, 4, secret_row);
 }
 
 static int secret_remove(cluster_ctx *ctx, int argc, char **argv)
 {
-    int status;
-    const char *name = cluster_one_operand(ctx, argc, argv, secret_usage, &status);
-    if (!name) return status;
-    if (!cluster_name_valid(name)) {
-        cluster_say(ctx, "'%s' is not a secret's name", name);
-        return QYV_EXIT_USAGE;
-    }
-    char path[128];
-    snprintf(path, sizeof path, "/v1/secrets/%s", name);
-    api_reply reply;
-    if (!cluster_call(ctx, "DELETE", path, NULL, NULL, 0, 0, &reply)) return QYV_EXIT_FAILURE;
-    json_t *root = cluster_answer(ctx, &reply, 0);
-    api_reply_free(&reply);
-    if (!root) return QYV_EXIT_FAILURE;
-    printf("removed the secret %s\n", name);
-    json_decref(root);
-    return QYV_EXIT_OK;
+    return cluster_delete_named(ctx, argc, argv, secret_usage, "secrets", "removed the secret");
 }
 
 int cluster_secret(cluster_ctx *ctx, int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(secret_usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? QYV_EXIT_USAGE : QYV_EXIT_OK;
-    }
-    static char command[64];
-    snprintf(command, sizeof command, "cluster secret %s", argv[1]);
-    ctx->command = command;
-    if (!strcmp(argv[1], "set")) return secret_set(ctx, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "list")) return secret_list(ctx, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "remove") || !strcmp(argv[1], "rm")) return secret_remove(ctx, argc - 1, argv + 1);
-    cluster_say(ctx, "unknown action '%s' (set, list, remove)", argv[1]);
-    fputs(secret_usage, stderr);
-    return QYV_EXIT_USAGE;
+    static const cluster_action actions[] = {
+        {"set", secret_set}, {"list", secret_list}, {"remove", secret_remove}, {"rm", secret_remove}};
+    return cluster_run_action(ctx, argc, argv, secret_usage, "cluster secret", actions, 4);
 }
