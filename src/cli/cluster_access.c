@@ -106,7 +106,16 @@ static void audit_row(cluster_table *t, const json_t *e)
     cluster_format_time((uint64_t)json_integer_value(json_object_get(e, "ts_ms")), when, sizeof when);
     cluster_table_cell(t, "%s", when);
     cluster_table_cell(t, "%s", json_string_value(json_object_get(e, "who")));
-    cluster_table_cell(t, "%s", json_string_value(json_object_get(e, "what")));
+    char what[600];
+    int used = snprintf(what, sizeof what, "%s", json_string_value(json_object_get(e, "what")));
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(e, "detail"), k, v) {
+        if (used < 0 || (size_t)used >= sizeof what) break;
+        if (json_is_string(v)) used += snprintf(what + used, sizeof what - (size_t)used, " %s=%s", k, json_string_value(v));
+        else used += snprintf(what + used, sizeof what - (size_t)used, " %s=%lld", k, (long long)json_integer_value(v));
+    }
+    cluster_table_cell(t, "%s", what);
     cluster_table_cell(t, "%s", json_string_value(json_object_get(e, "peer")));
 }
 

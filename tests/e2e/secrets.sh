@@ -140,6 +140,8 @@ grep -qF -- "${viewer#viewer.}" "$tmp/master.log" "$tmp/master/state.db"* &&
 for what in "PUT /v1/secrets/db" "POST /v1/apps" "POST /v1/tokens" "DELETE /v1/tokens/viewer" "DELETE /v1/secrets/spare"; do
     grep -qE "admin +$what" "$tmp/audit" && ok "audit: $what by admin" || bad "audit: $what" "$(head -c 800 "$tmp/audit")"
 done
+grep -qE "admin +POST /v1/apps bundle=[0-9a-f]{64} manifest=app.qyv " "$tmp/audit" &&
+    ok "audit: what a deploy asked for (bundle, manifest)" || bad "audit detail" "$(grep 'POST /v1/apps' "$tmp/audit")"
 grep -q "/heartbeat" "$tmp/audit" && bad "audit: no heartbeats" "$(grep heartbeat "$tmp/audit" | head -2)" ||
     ok "audit: the nodes' heartbeats are not changes"
 

@@ -143,6 +143,25 @@ static void audit_trim(master *m)
     store_range_free(&range);
 }
 
+/* What a change asked for, from its body: only the fields named here
+ * (which app, how many, which token and role...), never anything else —
+ * not env overrides, and no body at all of /v1/secrets/ (it is the
+ * secret). NULL when none. */
+static json_t *audit_detail(const http_request *r)
+{
+    static const char *const fields[] = {"bundle", "manifest", "replicas", "name", "role", "min", "max",
+                                         "cpu_threshold", "address"};
+    if (!strncmp(r->path, "/v1/secrets", 11) || !r->body_len || r->body[0] != '{') return NULL;
+    json_t *body = json_loadb(r->body, r->body_len, 0, NULL), *detail = json_object();
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        json_t *v = json_object_get(body, fields[i]);
+        if (json_is_string(v) || json_is_integer(v)) json_object_set(detail, fields[i], v);
+    }
+    json_decref(body);
+    if (!json_object_size(detail)) json_decref(detail), detail = NULL;
+    return detail;
+}
+
 void access_audit(master *m, const http_request *r, const access_caller *who)
 {
     static unsigned since_trim = AUDIT_TRIM_EVERY; /* trim at the first write */
@@ -155,6 +174,8 @@ void access_audit(master *m, const http_request *r, const access_caller *who)
     snprintf(what, sizeof what, "%s %s", r->method, r->path);
     json_t *entry = json_pack("{s:I,s:s,s:s,s:s}", "ts_ms", (json_int_t)ms, "who", who->name, "what", what, "peer",
                               r->peer);
+    json_t *detail = audit_detail(r);
+    if (detail) json_object_set_new(entry, "detail", detail);
     char *text = json_dumps(entry, JSON_COMPACT);
     json_decref(entry);
     store_status st;
