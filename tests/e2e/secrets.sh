@@ -145,6 +145,14 @@ grep -qE "admin +POST /v1/apps bundle=[0-9a-f]{64} manifest=app.qyv " "$tmp/audi
 grep -q "/heartbeat" "$tmp/audit" && bad "audit: no heartbeats" "$(grep heartbeat "$tmp/audit" | head -2)" ||
     ok "audit: the nodes' heartbeats are not changes"
 
+# The log is bounded: 1100 more changes (refused ones count: they are
+# recorded as they arrive) leave at most 1000 + 50 entries.
+urls=()
+for _ in $(seq 1100); do urls+=("http://$master/v1/nodes"); done
+curl -s -o /dev/null -X POST -d '{}' -H "Authorization: Bearer $admin" "${urls[@]}"
+n=$(curl -s -H "Authorization: Bearer $admin" "http://$master/v1/audit" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))')
+[ "$n" -ge 1000 ] && [ "$n" -le 1050 ] && ok "the audit log keeps the last 1000 or so ($n)" || bad "audit bounded" "$n entries"
+
 # ---------------------------------------------------------------- values nowhere
 api=$tmp/api-answers
 for p in /v1/apps /v1/apps/sec /v1/secrets /v1/audit /v1/tokens /v1/nodes /v1/health; do
