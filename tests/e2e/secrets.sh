@@ -68,6 +68,9 @@ expect "a secret file under /app: FILE:LINE:COLUMN" 1 "bad.qyv:5:11: 'secrets\[0
     "$QYV" validate "$tmp/bad.qyv"
 printf 'name: x\nentrypoint: x.wasm\nenv:\n  A: {secrte: db}\n' >"$tmp/bad2.qyv"
 expect "a misspelt env secret: FILE:LINE:COLUMN" 1 "bad2.qyv:4:7: unknown key 'secrte'" "$QYV" validate "$tmp/bad2.qyv"
+printf 'name: x\nentrypoint: secret_echo.wasm\nsecrets: [{name: db, path: /s/db}]\n' >"$app/cli.qyv"
+expect "qyv run: secrets need a cluster" 125 "cli.qyv:3:28: 'secrets' gives the secret 'db' as /s/db, and secrets are given by a cluster" \
+    "$QYV" run "$app/cli.qyv"
 sport=$(free_port)
 expect "qyv serve: secrets need a cluster" 1 "app.qyv:6:16: 'env.DB_PASSWORD' takes the value of the secret 'db', and secrets are given by a cluster" \
     timeout 10 "$QYV" serve --listen 127.0.0.1:"$sport" "$app/app.qyv"
