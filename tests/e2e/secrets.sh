@@ -156,6 +156,32 @@ curl -s -o /dev/null -X POST -d '{}' -H "Authorization: Bearer $admin" "${urls[@
 n=$(curl -s -H "Authorization: Bearer $admin" "http://$master/v1/audit" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))')
 [ "$n" -ge 1000 ] && [ "$n" -le 1050 ] && ok "the audit log keeps the last 1000 or so ($n)" || bad "audit bounded" "$n entries"
 
+# ---------------------------------------------------------------- another key
+# A master restarted with another key cannot open the secrets: it says so,
+# and the node keeps the app running with the values it has.
+kill -TERM "${pids[0]}"
+wait "${pids[0]}" 2>/dev/null
+"$QYV" master --listen "$master" --data "$tmp/master" --secret-key-file "$tmp/keys/other.key" \
+    >"$tmp/master2.log" 2>&1 &
+pids[0]=$!
+until_true 10 curl -sf -H "Authorization: Bearer $admin" "http://$master/v1/health" ||
+    bad "master restarts" "$(tail -5 "$tmp/master2.log")"
+grep -q '"message":"a secret was sealed with another key; it cannot be opened with this one".*"secret":"db"' \
+    "$tmp/master2.log" && ok "a master with another key says which secrets it cannot open" ||
+    bad "another key" "$(head -5 "$tmp/master2.log")"
+until_true 5 grep -q '"message":"cannot give a secret to a node"' "$tmp/master2.log" &&
+    ok "... and logs that it cannot give them to the node" || bad "cannot give" "$(tail -3 "$tmp/master2.log")"
+sleep 1
+answer | grep -q "^env=$V2\$" && ok "the node keeps the app running with the values it has" ||
+    bad "kept running" "$(answer); $(tail -3 "$tmp/node.log")"
+kill -TERM "${pids[0]}"
+wait "${pids[0]}" 2>/dev/null
+"$QYV" master --listen "$master" --data "$tmp/master" --secret-key-file "$tmp/keys/secret.key" \
+    >>"$tmp/master.log" 2>&1 &
+pids[0]=$!
+until_true 10 curl -sf -H "Authorization: Bearer $admin" "http://$master/v1/health" ||
+    bad "master restarts with its key" "$(tail -5 "$tmp/master.log")"
+
 # ---------------------------------------------------------------- values nowhere
 api=$tmp/api-answers
 for p in /v1/apps /v1/apps/sec /v1/secrets /v1/audit /v1/tokens /v1/nodes /v1/health; do
@@ -167,7 +193,7 @@ done
 b64() { printf '%s' "$1" | base64 -w0; }
 for v in "$V1" "$V2" "$F1"; do
     for form in "$v" "$(b64 "$v")"; do
-        hits=$(grep -alF -- "$form" "$tmp/master/state.db"* "$tmp/master.log" "$tmp/node.log" "$api" "$tmp/audit" 2>/dev/null)
+        hits=$(grep -alF -- "$form" "$tmp/master/state.db"* "$tmp/master.log" "$tmp/master2.log" "$tmp/node.log" "$api" "$tmp/audit" 2>/dev/null)
         [ -z "$hits" ] && ok "a secret value is in no store file, log, API answer or audit (${form:0:12}...)" ||
             bad "secret value leaked" "${form:0:12}... in $hits"
     done

@@ -20,6 +20,11 @@
 
 static char root[600];
 static pid_t root_owner;
+/* The values last sent for each (app, bundle, manifest, versions), by the
+ * hash that names it, and those used since the last sweep. A version never
+ * changes, so when a master cannot send a value it sent before (a master
+ * without the key, after a failover) the app keeps running with it. */
+static json_t *cache, *used;
 
 /* The node's private folder, made at first need. */
 static bool ensure_root(char *why, size_t whylen)
@@ -170,6 +175,25 @@ bool node_secrets_resolve(json_t *j, const char *manifest_path, node_secret_use 
         snprintf(why, whylen, "%s", err.message);
         return false;
     }
+    /* One folder per (app, bundle, manifest, versions): its content never
+     * changes, so it is written once (and the values can be cached). */
+    char *pins = json_dumps(json_object_get(json_object_get(j, "overrides"), "secret_versions"),
+                            JSON_COMPACT | JSON_SORT_KEYS);
+    char ident[2048], hash[65];
+    snprintf(ident, sizeof ident, "%s\n%s\n%s\n%s", app, json_string_value(json_object_get(j, "digest")),
+             manifest_path, pins ? pins : "");
+    free(pins);
+    secret_sha256_hex(ident, strlen(ident), hash);
+    hash[16] = 0;
+    if (!cache) cache = json_object(), used = json_object();
+    bool complete = true;
+    for (size_t i = 0; i < m->env.count + m->secret_file_count; i++) {
+        const char *name = i < m->env.count ? m->env.vars[i].secret : m->secret_files[i - m->env.count].name;
+        if (name && !json_string_value(json_object_get(json_object_get(secrets, name), "value"))) complete = false;
+    }
+    if (complete) json_object_set(cache, hash, secrets);
+    else if (json_object_get(cache, hash)) secrets = json_object_get(cache, hash);
+    json_object_set_new(used, hash, json_true());
     bool ok = true;
     for (size_t i = 0; ok && i < m->env.count; i++) {
         const qv_env_var *var = &m->env.vars[i];
@@ -190,15 +214,7 @@ bool node_secrets_resolve(json_t *j, const char *manifest_path, node_secret_use 
         free(v);
     }
     if (ok && m->secret_file_count) {
-        /* One folder per (app, bundle, manifest, versions): its content
-         * never changes, so it is written once. */
-        char *pins = json_dumps(json_object_get(json_object_get(j, "overrides"), "secret_versions"),
-                                JSON_COMPACT | JSON_SORT_KEYS);
-        char ident[2048], hash[65], dir[800], tmp[900];
-        snprintf(ident, sizeof ident, "%s\n%s\n%s\n%s", app, json_string_value(json_object_get(j, "digest")),
-                 manifest_path, pins ? pins : "");
-        free(pins);
-        secret_sha256_hex(ident, strlen(ident), hash);
+        char dir[800], tmp[900];
         ok = ensure_root(why, whylen);
         if (ok) {
             snprintf(dir, sizeof dir, "%s/%s-%.16s", root, app, hash);
@@ -245,6 +261,10 @@ void node_secret_use_free(node_secret_use *u)
 
 void node_secrets_sweep(void)
 {
+    const char *k;
+    json_t *v, *t;
+    json_object_foreach_safe(cache, t, k, v) if (!json_object_get(used, k)) json_object_del(cache, k);
+    json_object_clear(used);
     if (!root[0]) return;
     DIR *d = opendir(root);
     if (!d) return;
@@ -262,6 +282,9 @@ void node_secrets_sweep(void)
 
 void node_secrets_cleanup(void)
 {
+    json_decref(cache);
+    json_decref(used);
+    cache = used = NULL;
     /* Only the node itself: a replica (a fork) must not. */
     if (root[0] && getpid() == root_owner) remove_tree(root);
     root[0] = 0;

@@ -7,7 +7,9 @@
  * is given read-only. A folder serves one (app, bundle, secret versions):
  * it is written once, and removed when no assignment used it for
  * NODE_SECRETS_KEEP_S seconds (the old replicas have drained by then), and
- * all of them when the node stops.
+ * all of them when the node stops. The values of each (app, bundle,
+ * versions) are kept in memory while it is assigned: a master that cannot
+ * send them any more (it lacks the key) does not stop the app.
  */
 #ifndef QYVOL_CLUSTER_NODE_SECRETS_H
 #define QYVOL_CLUSTER_NODE_SECRETS_H
@@ -30,7 +32,8 @@ typedef struct node_secret_use {
  * that cannot be an env value, a folder that cannot be written). */
 bool node_secrets_resolve(json_t *j, const char *manifest_path, node_secret_use *out, char *why, size_t whylen);
 void node_secret_use_free(node_secret_use *u);
-/* Remove the folders no assignment used lately. */
+/* Forget the values no assignment used since the last sweep; remove the
+ * folders none used lately. */
 void node_secrets_sweep(void);
 /* Remove every folder (the node stops; its replicas are gone). */
 void node_secrets_cleanup(void);
