@@ -57,11 +57,11 @@ start_cluster() {
         bad "$count nodes ready" "$("$QYV" cluster list-nodes 2>&1; tail -3 "$tmp/node1.log")"
 }
 
-# stop_all: SIGTERM to every pid in pids, SIGKILL to those left after 5 s.
+# stop_all: SIGTERM to every process in the caller's array pids, SIGKILL
+# to those still running 10 s later.
 stop_all() {
-    local p alive
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for _ in $(seq 50); do
+    for _ in $(seq 100); do
         alive=0
         for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
         [ $alive -eq 0 ] && break
