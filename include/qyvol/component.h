@@ -120,7 +120,8 @@ bool qv_chost_func(qv_chost *host, const char *iface, const char *name, const ch
                    void *env);
 /* A named type of `iface`: ("wasi:io/streams@0.2.12", "stream-error",
  * "variant { last-operation-failed(own<error>), closed }"): record, variant,
- * enum, flags, or another name for a type. A type or resource of another
+ * enum, flags, or another name for a type (for a resource's name: the
+ * resource itself, as WIT's `type headers = fields`). A type or resource of another
  * interface is brought in by qv_chost_use(host, iface, from_iface, name),
  * as WIT's `use`. Return false if def does not parse (reason on stderr). */
 bool qv_chost_type(qv_chost *host, const char *iface, const char *name, const char *def);

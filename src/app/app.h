@@ -40,6 +40,17 @@ typedef struct run_config {
     char *name;                /* the manifest's app name, or NULL */
     char *route;               /* http apps: the URL prefix they answer */
     bool http;                 /* type: http */
+    /* runtime: 0 either (told by the entrypoint's bytes), 1 a preview 1
+     * module, 2 a component; runtime_at its "FILE:LINE:COLUMN" or NULL. */
+    int runtime;
+    char *runtime_at;
+    /* permissions.net for outbound wasi:http: 0 none, 1 any, 2 the
+     * hosts and ports listed (none listed: any of them). */
+    int net;
+    char **net_hosts;
+    size_t nnet_hosts;
+    uint16_t *net_ports;
+    size_t nnet_ports;
     /* deploy.health_check (http apps under qyv serve); its timing already
      * defaults to the balancer's check below. */
     bool health_enabled;

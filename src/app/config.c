@@ -128,5 +128,9 @@ void run_config_free(run_config *rc)
     free(rc->name);
     free(rc->route);
     free(rc->health_path);
+    free(rc->runtime_at);
+    for (size_t i = 0; i < rc->nnet_hosts; i++) free(rc->net_hosts[i]);
+    free(rc->net_hosts);
+    free(rc->net_ports);
     memset(rc, 0, sizeof *rc);
 }
