@@ -1,0 +1,34 @@
+# wasi:http components (docs/components.md, "HTTP components"):
+# examples/http-component/app.js made a component by componentize-js (npm's
+# @bytecodealliance/componentize-js, installed next to jco by
+# scripts/deps.sh), against WIT made from jco's own WASI WIT
+# (tests/components/http/wit.sh). Without the tool the example is skipped
+# with a message, and so are the tests that need it.
+COMPONENTIZE_JS ?= $(firstword $(wildcard /opt/qyvol-tools/jco/node_modules/.bin/componentize-js))
+JCO_WIT ?= $(dir $(JCO))../@bytecodealliance/jco/lib/wit/builtin/0.2.12
+HTTP_JS_COMPONENT := examples/http-component/app.component.wasm
+ifneq ($(COMPONENTIZE_JS),)
+EXAMPLE_APPS += $(HTTP_JS_COMPONENT)
+examples: $(HTTP_JS_COMPONENT)
+all: $(HTTP_JS_COMPONENT)
+$(BUILD)/http-wit/world.wit: tests/components/http/world.wit tests/components/http/wit.sh
+	tests/components/http/wit.sh $(JCO_WIT) $(BUILD)/http-wit
+# componentize-js takes 20-30 s and a few hundred MB: once per change of app.js.
+$(HTTP_JS_COMPONENT): examples/http-component/app.js $(BUILD)/http-wit/world.wit
+	$(COMPONENTIZE_JS) --wit $(BUILD)/http-wit --world-name handler -o $@ $<
+else
+examples all: http-component-skipped
+.PHONY: http-component-skipped
+http-component-skipped:
+	@echo "make: componentize-js is not installed (scripts/deps.sh installs it): examples/http-component is not built, and its tests are skipped"
+endif
+
+# Hand-written wasi:http handlers (tests/components/http/*.wat, component
+# text assembled by jco): a minimal responder, one that traps and one that
+# never returns, for tests/e2e/http_components.sh and the per-request bench.
+HTTP_WAT_COMPONENTS := $(patsubst tests/components/http/%.wat,$(BUILD)/tests/components/http/%.wasm,\
+    $(wildcard tests/components/http/*.wat))
+all: $(HTTP_WAT_COMPONENTS)
+$(BUILD)/tests/components/http/%.wasm: tests/components/http/%.wat
+	@mkdir -p $(dir $@)
+	$(JCO) parse $< -o $@
