@@ -103,6 +103,8 @@ run_wasi_suites() {
         env GRANTS_WASM=build/tests/wasi/grants.component.wasm tests/wasi/grants/run.sh "$build"
     step "components end to end$label"
     run_counted "components$label" tests/e2e/components.sh "$build"
+    step "wasi:http components under qyv serve$label"
+    run_counted "wasi:http components$label" tests/e2e/http_components.sh "$build"
     step "examples through qyv run$label"
     run_counted "examples$label" tests/e2e/examples.sh "$build"
     step "qyv serve end to end$label"
