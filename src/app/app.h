@@ -13,6 +13,7 @@
 
 #include "manifest/manifest.h"
 #include "qyvol/wasi.h"
+#include "qyvol/wasi_http.h"
 
 /* Failures of run_from_manifest; they are also `qyv run`'s exit statuses. */
 enum {
@@ -98,6 +99,12 @@ bool run_set_env(run_config *rc, const char *kv);       /* replaces the same key
 bool run_add_preopen(run_config *rc, const char *host, const char *guest, unsigned access,
                      char **hidden, size_t nhidden);     /* takes host, guest, hidden */
 char *run_own(run_config *rc, char *s);                  /* keep s until run_config_free */
+/* Whether the entrypoint's kind (component or core module) is what
+ * `runtime` asks for; false with the reason ("FILE:LINE:COLUMN: ...") in why. */
+bool run_runtime_matches(const run_config *rc, bool component, char *why, size_t len);
+/* What outbound wasi:http requests may reach (permissions.net), ending by
+ * deadline_ns (0: none). Points into rc. */
+qv_http_policy run_http_policy(const run_config *rc, uint64_t deadline_ns);
 void run_config_free(run_config *rc);
 
 /* Why a manifest could not be made runnable: one line, starting with the

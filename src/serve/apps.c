@@ -89,12 +89,7 @@ bool serve_app_load(serve_app *app, const char *file, const char *name, const ap
     app->fingerprint = fingerprint(file, app->rc.module, app->rc.module_len, overrides);
     qv_error e = {0};
     bool component = qv_is_component(app->rc.module, app->rc.module_len);
-    if (app->rc.runtime && component != (app->rc.runtime == 2)) {
-        snprintf(err->text, sizeof err->text, "%s: 'runtime' is %s, but %s is a %s", app->rc.runtime_at,
-                 component ? "wasip1 (a core module)" : "wasip2 (a component)", app->rc.module_path,
-                 component ? "WebAssembly component" : "core WebAssembly module");
-        return false;
-    }
+    if (!run_runtime_matches(&app->rc, component, err->text, sizeof err->text)) return false;
     if (component) {
         bool ok = whttp_app_prepare(app, file, err);
         free(app->rc.module);

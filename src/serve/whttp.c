@@ -73,19 +73,6 @@ static bool view_request(const wagi_request *w, request_view *v)
     return true;
 }
 
-static qv_http_policy policy_of(const run_config *rc, uint64_t deadline_ns)
-{
-    return (qv_http_policy){
-        .net = rc->net == 0 ? QV_HTTP_NET_NONE : rc->net == 1 ? QV_HTTP_NET_ANY : QV_HTTP_NET_RESTRICTED,
-        .hosts = (const char *const *)rc->net_hosts,
-        .nhosts = rc->nnet_hosts,
-        .ports = rc->net_ports,
-        .nports = rc->nnet_ports,
-        .deadline_ns = deadline_ns,
-        .max_body = WAGI_MAX_OUTPUT,
-    };
-}
-
 /* What the guest wrote on stdout and stderr, for the log (stderr first). */
 static char *guest_output(qv_wasi *wasi, size_t *len)
 {
@@ -112,7 +99,8 @@ void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot,
     wire_response resp = {.status = 500, .why = "", .body = "", .err = ""};
     char why[700] = "";
     request_view view;
-    qv_http_policy policy = policy_of(&app->rc, deadline);
+    qv_http_policy policy = run_http_policy(&app->rc, deadline);
+    policy.max_body = WAGI_MAX_OUTPUT;
     qv_http_exchange *x = view_request(&wr->rq, &view) ? qv_http_exchange_new(&view.rq, &policy) : NULL;
     qv_store_limits limits = run_store_limits(app->rc.memory_bytes);
     qv_store *store = x ? qv_store_new(&limits) : NULL;
