@@ -55,6 +55,9 @@ size_t qv_component_import_count(const qv_component *c);
 const char *qv_component_import_name(const qv_component *c, size_t i);
 size_t qv_component_export_count(const qv_component *c);
 const char *qv_component_export_name(const qv_component *c, size_t i);
+/* The name of the export matching `iface` by version ("wasi:http/
+ * incoming-handler@0.2.0" matches "...@0.2.10"), or NULL. */
+const char *qv_component_find_export(const qv_component *c, const char *iface);
 
 /* ---------------------------------------------------------------- values */
 

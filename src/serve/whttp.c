@@ -17,7 +17,7 @@
 #include "qyvol/wasi_http.h"
 #include "serve/whttp.h"
 
-#define INCOMING_HANDLER "wasi:http/incoming-handler@0.2."
+#define INCOMING_HANDLER "wasi:http/incoming-handler@0.2.0"
 
 bool whttp_app_prepare(serve_app *app, const char *file, app_error *err)
 {
@@ -28,10 +28,7 @@ bool whttp_app_prepare(serve_app *app, const char *file, app_error *err)
                  app->rc.module_path, e.message, e.offset);
         return false;
     }
-    bool handler = false;
-    for (size_t i = 0; i < qv_component_export_count(app->component) && !handler; i++)
-        handler = !strncmp(qv_component_export_name(app->component, i), INCOMING_HANDLER, strlen(INCOMING_HANDLER));
-    if (!handler) {
+    if (!qv_component_find_export(app->component, INCOMING_HANDLER)) {
         snprintf(err->text, sizeof err->text, "%s: %s is a component that does not export "
                  "wasi:http/incoming-handler@0.2.x, so it cannot serve HTTP (a command component runs with `qyv run`)",
                  file, app->rc.module_path);
