@@ -115,10 +115,10 @@ qv_cval http_error_code(qv_ccall *c, uint32_t disc, const char *text)
     }
 }
 
-static qv_cval opt_string(qv_ccall *c, bool has, const char *s)
+qv_cval http_opt_string(qv_ccall *c, bool has, const char *s)
 {
     if (!has) return http_none();
-    qv_cval v = p2_string(c, s, strlen(s));
+    qv_cval v = p2_string(c, s ? s : "", s ? strlen(s) : 0);
     return http_some(c, &v);
 }
 
@@ -176,7 +176,7 @@ static qv_trap *in_request_method(qv_ccall *c, void *env, const qv_cval *a, qv_c
 static qv_trap *in_request_path(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
     const qv_http_exchange *x = a[0].of.rep;
-    r[0] = opt_string(c, true, x->path_with_query);
+    r[0] = http_opt_string(c, true, x->path_with_query);
     return NULL;
 }
 
@@ -190,7 +190,7 @@ static qv_trap *in_request_scheme(qv_ccall *c, void *env, const qv_cval *a, qv_c
 static qv_trap *in_request_authority(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
     const qv_http_exchange *x = a[0].of.rep;
-    r[0] = opt_string(c, x->authority != NULL, x->authority);
+    r[0] = http_opt_string(c, x->authority != NULL, x->authority);
     return NULL;
 }
 
@@ -240,7 +240,7 @@ static qv_trap *in_body_finish(qv_ccall *c, void *env, const qv_cval *a, qv_cval
     return NULL;
 }
 
-static qv_trap *trailers_subscribe(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
+qv_trap *http_subscribe_ready(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
     p2_pollable *ready = calloc(1, sizeof *ready); /* no deadline: ready now */
     if (!ready) return p2_trap_oom();
@@ -323,8 +323,7 @@ static qv_trap *out_response_headers(qv_ccall *c, void *env, const qv_cval *a, q
     return NULL;
 }
 
-/* body(): the first call makes it (kept by the response too). */
-static qv_trap *give_body(qv_ccall *c, http_body **slot, size_t max, qv_cval *r)
+qv_trap *http_give_body(qv_ccall *c, http_body **slot, size_t max, qv_cval *r)
 {
     if (*slot) {
         r[0] = own_or_err(c, NULL);
@@ -343,7 +342,7 @@ static qv_trap *out_response_body(qv_ccall *c, void *env, const qv_cval *a, qv_c
 {
     http_out_response *resp = a[0].of.rep;
     const qv_http_exchange *x = http_exchange_of(c, env);
-    return give_body(c, &resp->body, x ? x->policy.max_body : 0, r);
+    return http_give_body(c, &resp->body, x ? x->policy.max_body : 0, r);
 }
 
 static qv_trap *outparam_set(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
@@ -460,7 +459,7 @@ bool p2_define_http(p2_host *p, qv_chost *h)
         {NULL, "[method]incoming-request.consume", "func(self: borrow<incoming-request>) -> result<own<incoming-body>>", in_request_consume},
         {NULL, "[method]incoming-body.stream", "func(self: borrow<incoming-body>) -> result<own<input-stream>>", in_body_stream},
         {NULL, "[static]incoming-body.finish", "func(this: own<incoming-body>) -> own<future-trailers>", in_body_finish},
-        {NULL, "[method]future-trailers.subscribe", "func(self: borrow<future-trailers>) -> own<pollable>", trailers_subscribe},
+        {NULL, "[method]future-trailers.subscribe", "func(self: borrow<future-trailers>) -> own<pollable>", http_subscribe_ready},
         {NULL, "[method]future-trailers.get", "func(self: borrow<future-trailers>) -> option<result<result<option<own<fields>>, error-code>>>", trailers_get},
         {NULL, "[constructor]outgoing-response", "func(headers: own<fields>) -> own<outgoing-response>", out_response_new},
         {NULL, "[method]outgoing-response.status-code", "func(self: borrow<outgoing-response>) -> u16", out_response_status},

@@ -141,6 +141,13 @@ qv_http_exchange *http_exchange_of(qv_ccall *c, const p2_host *p);
 qv_cval http_error_code(qv_ccall *c, uint32_t disc, const char *text);
 qv_cval http_none(void);
 qv_cval http_some(qv_ccall *c, const qv_cval *v);
+/* option<string>: none unless has (s NULL is ""). */
+qv_cval http_opt_string(qv_ccall *c, bool has, const char *s);
+/* body() of a request or response: the first call makes the body (kept in
+ * *slot too, with a reference), later ones get an error. */
+qv_trap *http_give_body(qv_ccall *c, http_body **slot, size_t max, qv_cval *r);
+/* subscribe() of a future: a pollable ready at once (get blocks). */
+qv_trap *http_subscribe_ready(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r);
 
 /* Definitions (p2_http_fields.c, p2_http_out.c). */
 bool http_define_fields(p2_host *p, qv_chost *h);

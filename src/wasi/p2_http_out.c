@@ -51,19 +51,8 @@ static qv_trap *out_request_new(qv_ccall *c, void *env, const qv_cval *a, qv_cva
 static qv_trap *out_request_body(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
     http_out_request *rq = a[0].of.rep;
-    if (rq->body) {
-        r[0] = p2_case(c, QV_C_RESULT, 1, NULL);
-        return NULL;
-    }
-    http_body *b = http_body_new();
-    if (!b) return p2_trap_oom();
     const qv_http_exchange *x = http_exchange_of(c, env);
-    if (x) b->buf.max = x->policy.max_body;
-    b->refs = 2;
-    rq->body = b;
-    qv_cval own = p2_own(b);
-    r[0] = p2_ok(c, &own);
-    return NULL;
+    return http_give_body(c, &rq->body, x ? x->policy.max_body : 0, r);
 }
 
 static qv_trap *out_request_method(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
@@ -94,24 +83,17 @@ static qv_trap *out_request_set_method(qv_ccall *c, void *env, const qv_cval *a,
     return NULL;
 }
 
-static qv_cval opt_str(qv_ccall *c, bool has, const char *s)
-{
-    if (!has) return http_none();
-    qv_cval v = p2_string(c, s ? s : "", s ? strlen(s) : 0);
-    return http_some(c, &v);
-}
-
 static qv_trap *out_request_path(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
     const http_out_request *rq = a[0].of.rep;
-    r[0] = opt_str(c, rq->has_path, rq->path);
+    r[0] = http_opt_string(c, rq->has_path, rq->path);
     return NULL;
 }
 
 static qv_trap *out_request_authority(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
     const http_out_request *rq = a[0].of.rep;
-    r[0] = opt_str(c, rq->has_authority, rq->authority);
+    r[0] = http_opt_string(c, rq->has_authority, rq->authority);
     return NULL;
 }
 
@@ -304,14 +286,6 @@ static qv_trap *handle(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
     }
     qv_cval own = p2_own(f);
     r[0] = p2_ok(c, &own);
-    return NULL;
-}
-
-static qv_trap *future_subscribe(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
-{
-    p2_pollable *ready = calloc(1, sizeof *ready); /* get() blocks until the response is in */
-    if (!ready) return p2_trap_oom();
-    r[0] = p2_own(ready);
     return NULL;
 }
 
@@ -552,7 +526,7 @@ bool http_define_outgoing(p2_host *p, qv_chost *h)
         {NULL, "[method]request-options.set-first-byte-timeout", "func(self: borrow<request-options>, duration: " OPT_DURATION ") -> result", options_set_first_byte},
         {NULL, "[method]request-options.between-bytes-timeout", "func(self: borrow<request-options>) -> " OPT_DURATION, options_between},
         {NULL, "[method]request-options.set-between-bytes-timeout", "func(self: borrow<request-options>, duration: " OPT_DURATION ") -> result", options_set_between},
-        {NULL, "[method]future-incoming-response.subscribe", "func(self: borrow<future-incoming-response>) -> own<pollable>", future_subscribe},
+        {NULL, "[method]future-incoming-response.subscribe", "func(self: borrow<future-incoming-response>) -> own<pollable>", http_subscribe_ready},
         {NULL, "[method]future-incoming-response.get", "func(self: borrow<future-incoming-response>) -> option<result<result<own<incoming-response>, error-code>>>", future_get},
     };
     return p2_define_all(p, h, HTTP_TYPES, fns, sizeof fns / sizeof *fns) &&
