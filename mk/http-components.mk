@@ -11,11 +11,12 @@ ifneq ($(COMPONENTIZE_JS),)
 EXAMPLE_APPS += $(HTTP_JS_COMPONENT)
 examples: $(HTTP_JS_COMPONENT)
 all: $(HTTP_JS_COMPONENT)
-$(BUILD)/http-wit/world.wit: tests/components/http/world.wit tests/components/http/wit.sh
-	tests/components/http/wit.sh $(JCO_WIT) $(BUILD)/http-wit
+# In build/ whatever BUILD is: the example is one for every build folder.
+build/http-wit/world.wit: tests/components/http/world.wit tests/components/http/wit.sh
+	tests/components/http/wit.sh $(JCO_WIT) build/http-wit
 # componentize-js takes 20-30 s and a few hundred MB: once per change of app.js.
-$(HTTP_JS_COMPONENT): examples/http-component/app.js $(BUILD)/http-wit/world.wit
-	$(COMPONENTIZE_JS) --wit $(BUILD)/http-wit --world-name handler -o $@ $<
+$(HTTP_JS_COMPONENT): examples/http-component/app.js build/http-wit/world.wit
+	$(COMPONENTIZE_JS) --wit build/http-wit --world-name handler -o $@ $<
 else
 examples all: http-component-skipped
 .PHONY: http-component-skipped
