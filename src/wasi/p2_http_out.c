@@ -15,6 +15,7 @@
  */
 #include <curl/curl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,9 +505,16 @@ done:
 
 #define OPT_DURATION "option<u64>"
 
+/* libcurl's global set-up, once, whichever thread defines a host first
+ * (apps are loaded on a preparation thread). */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_ready;
+static void curl_setup(void) { curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
 bool http_define_outgoing(p2_host *p, qv_chost *h)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return false;
+    pthread_once(&curl_once, curl_setup);
+    if (curl_ready != CURLE_OK) return false;
     static const p2_fn fns[] = {
         {NULL, "[constructor]outgoing-request", "func(headers: own<fields>) -> own<outgoing-request>", out_request_new},
         {NULL, "[method]outgoing-request.body", "func(self: borrow<outgoing-request>) -> result<own<outgoing-body>>", out_request_body},
