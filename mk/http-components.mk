@@ -33,3 +33,8 @@ all: $(HTTP_WAT_COMPONENTS)
 $(BUILD)/tests/components/http/%.wasm: tests/components/http/%.wat
 	@mkdir -p $(dir $@)
 	$(JCO) parse $< -o $@
+
+# wasi:http through its API, in one process (tests/unit/test_wasi_http.c).
+$(BUILD)/tests/test_wasi_http: $(BUILD)/obj/tests/unit/test_wasi_http.o $(WASI_LIB) $(COMPONENT_LIB) $(ENGINE_LIB) | $(HTTP_WAT_COMPONENTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -lcmocka $(LDLIBS)

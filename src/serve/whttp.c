@@ -142,6 +142,10 @@ void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot,
         if (resp.trap == QV_TRAP_INTERRUPTED) {
             resp.status = 504;
             snprintf(why, sizeof why, "the app ran past its timeout of %llu ms", (unsigned long long)wr->timeout_ms);
+        } else if (qv_http_exchange_response(x, &answer), answer.body_too_large) {
+            /* A guest whose write failed at the limit may trap (JavaScript does): as WAGI's full stdout. */
+            resp.status = 502;
+            snprintf(why, sizeof why, "%s (the app then trapped: %s)", answer.why, qv_trap_message(trap));
         } else {
             snprintf(why, sizeof why, "the app trapped: %s", qv_trap_message(trap));
         }

@@ -568,13 +568,13 @@ void qv_http_exchange_response(qv_http_exchange *x, qv_http_response *out)
     }
     const http_out_response *resp = x->response;
     const http_body *b = resp->body;
-    if (b && !b->finished) {
-        out->why = "the app did not finish the response body (outgoing-body.finish)";
-        return;
-    }
-    if (b && b->buf.full) {
+    if (b && b->buf.full) { /* (a guest whose write failed may not finish the body either) */
         out->body_too_large = true;
         out->why = "the response body is larger than the app's limit allows";
+        return;
+    }
+    if (b && !b->finished) {
+        out->why = "the app did not finish the response body (outgoing-body.finish)";
         return;
     }
     free(x->out_headers);
