@@ -38,3 +38,12 @@ $(BUILD)/tests/components/http/%.wasm: tests/components/http/%.wat
 $(BUILD)/tests/test_wasi_http: $(BUILD)/obj/tests/unit/test_wasi_http.o $(WASI_LIB) $(COMPONENT_LIB) $(ENGINE_LIB) | $(HTTP_WAT_COMPONENTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -lcmocka $(LDLIBS)
+
+# Per-request cost in process: a wasi:http component against the WAGI
+# module doing the same (docs/components.md, "Numbers").
+$(BUILD)/bench/whttp-request: $(call obj,tests/components/http/bench_request.c) $(WASI_LIB) $(COMPONENT_LIB) $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl $(LDLIBS)
+.PHONY: bench-whttp
+bench-whttp: $(BUILD)/bench/whttp-request $(HTTP_WAT_COMPONENTS) examples/http-hello/hello.wasm
+	$(BUILD)/bench/whttp-request examples/http-hello/hello.wasm $(BUILD)/tests/components/http/hello.wasm
