@@ -115,7 +115,9 @@ typedef struct qv_env {
 } qv_env;
 
 typedef enum qv_runtime {
-    QV_RUNTIME_WASI,            /* the only runtime: WASI preview 1 */
+    QV_RUNTIME_WASI,            /* WASI: a preview 1 module or a 0.2 component, told by its bytes */
+    QV_RUNTIME_WASIP1,          /* a WASI preview 1 core module (WAGI for http apps) */
+    QV_RUNTIME_WASIP2,          /* a WASI 0.2 component (wasi:http for http apps) */
 } qv_runtime;
 
 typedef enum qv_app_type {
@@ -241,6 +243,7 @@ typedef struct qv_manifest {
     char *entrypoint_path;      /* entrypoint joined to dir */
     qv_manifest_pos entrypoint_at;
     qv_runtime runtime;
+    qv_manifest_pos runtime_at;  /* 0:0 when absent */
     char *language;             /* informational; NULL if absent */
     qv_app_type type;           /* without `type`: http when route or
                                  * deploy.health_check is given, else cli */

@@ -191,7 +191,7 @@ char *mf_join(const char *dir, const char *relative);
 /* ---------------------------------------------------------------- manifest.c */
 
 /* The manifest spelling of each enum value, indexed by the enum. */
-extern const char *const mf_runtime_names[1];
+extern const char *const mf_runtime_names[3];
 extern const char *const mf_app_type_names[2];
 extern const char *const mf_fs_access_names[4];   /* the scalar forms */
 extern const char *const mf_fs_type_names[2];

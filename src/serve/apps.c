@@ -12,6 +12,7 @@
 #include "qyvol/wasi.h"
 #include "qyvol/wasm.h"
 #include "serve/apps.h"
+#include "serve/whttp.h"
 
 /* FNV-1a, 64 bits: telling a changed app from an unchanged one, not a
  * defence against anyone (the cluster names bundles by SHA-256). */
@@ -100,13 +101,15 @@ bool serve_app_load(serve_app *app, const char *file, const char *name, const ap
     /* Read with the manifest, beneath its folder (app/app_paths.c). */
     app->fingerprint = fingerprint(file, app->rc.module, app->rc.module_len, overrides);
     qv_error e = {0};
-    if (qv_is_component(app->rc.module, app->rc.module_len)) {
-        snprintf(err->text, sizeof err->text, "%s: %s is a WebAssembly component; qyv serve runs WAGI modules, and "
-                 "serving components (wasi:http) is not built yet (qyv run runs command components)", file,
-                 app->rc.module_path);
+    bool component = qv_is_component(app->rc.module, app->rc.module_len);
+    if (!run_runtime_matches(&app->rc, component, err->text, sizeof err->text)) return false;
+    if (component) {
+        bool ok = whttp_app_prepare(app, file, err);
         free(app->rc.module);
         app->rc.module = NULL;
-        return false;
+        if (ok && !(app->metrics = metrics(ctx, app->name, app->route)))
+            snprintf(err->text, sizeof err->text, "out of memory");
+        return ok && app->metrics;
     }
     app->module = qv_module_new(app->rc.module, app->rc.module_len, &e);
     free(app->rc.module);
@@ -137,6 +140,8 @@ void serve_app_unload(serve_app *app)
     if (app->rc.scratch) run_scratch_remove(app->rc.scratch);
     if (app->imports) qv_wasi_pre_delete(app->imports);
     if (app->module) qv_module_delete(app->module);
+    if (app->component) qv_component_delete(app->component);
+    if (app->chost) qv_chost_delete(app->chost);
     run_config_free(&app->rc);
     memset(app, 0, sizeof *app);
 }

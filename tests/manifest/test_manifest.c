@@ -436,6 +436,7 @@ static void enum_names_match_the_format(void **state)
 {
     (void)state;
     assert_string_equal(qv_runtime_name(QV_RUNTIME_WASI), "wasi");
+    assert_string_equal(qv_runtime_name(QV_RUNTIME_WASIP2), "wasip2");
     assert_string_equal(qv_app_type_name(QV_APP_HTTP), "http");
     assert_string_equal(qv_fs_access_name(QV_FS_READ_WRITE), "read-write");
     assert_string_equal(qv_fs_access_name(QV_FS_PATHS), "paths");
@@ -744,7 +745,7 @@ static const bad_fixture bad_fixtures[] = {
     {"entrypoint_escapes.qyv",
      "2:13: 'entrypoint' must stay inside the manifest's folder; '..' is not allowed, got "
      "'../shared/app.wasm'"},
-    {"runtime_unknown.qyv", "3:10: 'runtime' must be wasi, got 'docker'"},
+    {"runtime_unknown.qyv", "3:10: 'runtime' must be wasi, wasip1 or wasip2, got 'docker'"},
     {"type_misspelt.qyv", "3:7: 'type' must be cli or http, got 'htpp'; did you mean 'http'?"},
     {"args_not_list.qyv", "3:7: 'args' must be a list, not a string"},
     {"env_list.qyv", "4:3: 'env' must be a map of NAME: value, not a list"},
@@ -1048,7 +1049,7 @@ static const inline_case inline_cases[] = {
     {BASE "type: grpc\n", 0, "3:7: 'type' must be cli or http, got 'grpc'"},
     {BASE "type: !custom http\n", 0,
      "3:7: YAML tags such as '!custom' are not supported; write the value without one"},
-    {BASE "runtime:\n", 0, "3:9: 'runtime' has no value; expected wasi"},
+    {BASE "runtime:\n", 0, "3:9: 'runtime' has no value; expected wasi, wasip1 or wasip2"},
     {"# comment\n---\n", 0, "2:1: the manifest is empty; expected keys such as 'name:' and 'entrypoint:'"},
     {"", 0, "1:1: the manifest is empty; expected keys such as 'name:' and 'entrypoint:'"},
     {"just text\n", 0,
