@@ -10,9 +10,17 @@
 # prints requests/s and latency percentiles of every run, each round's
 # ratio qyv / nginx, and the median of those ratios.
 #
-# Usage: bench/http/run.sh [BUILD_DIR]   (env: DURATION=4 ROUNDS=3 CONNECTIONS=32 THREADS=2 WORKERS=ncpu)
+# With a second build folder, each round also runs that build's qyv (the
+# two builds' order alternating from round to round), and the script prints
+# the median of the rounds' ratios second / first as well: how a change to
+# the data path is measured (`cp -r build /tmp/before`, change, rebuild,
+# `bench/http/run.sh /tmp/before build`).
+#
+# Usage: bench/http/run.sh [BUILD_DIR [SECOND_BUILD_DIR]]
+#        (env: DURATION=4 ROUNDS=3 CONNECTIONS=32 THREADS=2 WORKERS=ncpu)
 set -u
 BUILD=${1:-build}
+BUILD_B=${2:-}
 DURATION=${DURATION:-4}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-32}
@@ -64,11 +72,20 @@ CONF
 pids+=($!)
 wait_up "http://127.0.0.1:$nginx_port/hello/world"
 
-qyv_port=$(free_port)
-"$BUILD/qyv" serve --listen 127.0.0.1:"$qyv_port" --workers "$WORKERS" --log-level warn \
-    examples/http-hello/app.qyv >"$tmp/qyv.log" 2>&1 &
-pids+=($!)
-wait_up "http://127.0.0.1:$qyv_port/hello/world"
+# start_qyv BUILD_DIR: a server of that build; its port in qyv_port.
+start_qyv() {
+    qyv_port=$(free_port)
+    "$1/qyv" serve --listen 127.0.0.1:"$qyv_port" --workers "$WORKERS" --log-level warn \
+        examples/http-hello/app.qyv >>"$tmp/qyv.log" 2>&1 &
+    pids+=($!)
+    wait_up "http://127.0.0.1:$qyv_port/hello/world"
+}
+start_qyv "$BUILD"
+qyv_a_port=$qyv_port
+if [ -n "$BUILD_B" ]; then
+    start_qyv "$BUILD_B"
+    qyv_b_port=$qyv_port
+fi
 
 # run NAME URL: wrk's requests/s and latency percentiles; sets NAME_rps.
 run() {
@@ -82,16 +99,39 @@ run() {
     eval "${1}_rps=${rps:-0}"
 }
 
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+
 echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, keep-alive, $WORKERS workers each, $(nproc) CPUs, $ROUNDS rounds"
-ratios=()
+[ -n "$BUILD_B" ] && echo "qyv: $BUILD; qyv2: $BUILD_B"
+ratios=() ratios_b=() b_over_a=()
 for round in $(seq "$ROUNDS"); do
     echo "round $round"
     run nginx "http://127.0.0.1:$nginx_port/hello/world"
-    run qyv "http://127.0.0.1:$qyv_port/hello/world"
+    if [ -z "$BUILD_B" ]; then
+        run qyv "http://127.0.0.1:$qyv_a_port/hello/world"
+    elif [ $((round % 2)) = 1 ]; then
+        run qyv "http://127.0.0.1:$qyv_a_port/hello/world"
+        run qyv2 "http://127.0.0.1:$qyv_b_port/hello/world"
+    else
+        run qyv2 "http://127.0.0.1:$qyv_b_port/hello/world"
+        run qyv "http://127.0.0.1:$qyv_a_port/hello/world"
+    fi
     # shellcheck disable=SC2154
-    ratio=$(awk -v q="$qyv_rps" -v n="$nginx_rps" 'BEGIN { printf "%.2f", (n > 0) ? q / n : 0 }')
-    echo "  ratio qyv / nginx: $ratio"
-    ratios+=("$ratio")
+    r=$(ratio "$qyv_rps" "$nginx_rps")
+    ratios+=("$r")
+    if [ -n "$BUILD_B" ]; then
+        # shellcheck disable=SC2154
+        rb=$(ratio "$qyv2_rps" "$nginx_rps")
+        ratios_b+=("$rb")
+        b_over_a+=("$(ratio "$qyv2_rps" "$qyv_rps")")
+        echo "  ratio qyv / nginx: $r   qyv2 / nginx: $rb   qyv2 / qyv: ${b_over_a[-1]}"
+    else
+        echo "  ratio qyv / nginx: $r"
+    fi
 done
-median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-echo "ratio qyv / nginx: $median (median of $ROUNDS rounds: ${ratios[*]}; goal: at least 0.50)"
+echo "ratio qyv / nginx: $(printf '%s\n' "${ratios[@]}" | median) (median of $ROUNDS rounds: ${ratios[*]}; goal: at least 0.50)"
+if [ -n "$BUILD_B" ]; then
+    echo "ratio qyv2 / nginx: $(printf '%s\n' "${ratios_b[@]}" | median) (median of $ROUNDS rounds: ${ratios_b[*]})"
+    echo "ratio qyv2 / qyv: $(printf '%s\n' "${b_over_a[@]}" | median) (median of $ROUNDS rounds: ${b_over_a[*]})"
+fi
