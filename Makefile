@@ -120,6 +120,11 @@ $(BUILD)/tests/test_bundle: $(BUILD)/obj/tests/unit/test_bundle.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -larchive -lcrypto -lcmocka $(LDLIBS)
 
+# Secrets sealed at rest (AES-256-GCM) and their key file.
+$(BUILD)/tests/test_secret_box: $(BUILD)/obj/tests/unit/test_secret_box.o $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcrypto -lcmocka $(LDLIBS)
+
 # A node's routing choices and capacity, tested without sockets.
 $(BUILD)/tests/test_route_table: $(BUILD)/obj/tests/unit/test_route_table.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
@@ -132,7 +137,7 @@ $(BUILD)/tests/test_capacity: $(BUILD)/obj/tests/unit/test_capacity.o $(CLUSTER_
 RUNTIME_TEST_OBJ := $(call obj,$(filter-out src/serve/server.c,$(SERVE_SRC)) $(wildcard src/app/*.c))
 $(BUILD)/tests/test_serve_runtime: $(BUILD)/obj/tests/unit/test_serve_runtime.o $(RUNTIME_TEST_OBJ) $(MANIFEST_LIB) $(WASI_LIB) $(BUILD)/libqyvol_component.a $(ENGINE_LIB) | examples
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter-out examples,$^) -lyaml -levent -lhttp_parser -ljansson -lcmocka $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out examples,$^) -lyaml -levent -lhttp_parser -ljansson -lcurl -lcmocka $(LDLIBS)
 
 # The corpus tests read the spec tests' JSON scripts.
 $(BUILD)/tests/test_validate_corpus: LDLIBS += -ljansson

@@ -146,6 +146,47 @@ static int read_module(run_config *rc, const qv_manifest *m, int folder, app_err
     return APP_CANNOT_START;
 }
 
+/* runtime and permissions.net, for components (wasi:http's outbound requests). */
+static bool copy_runtime_and_net(run_config *rc, const qv_manifest *m)
+{
+    rc->runtime = (int)m->runtime;
+    if (m->runtime_at.line &&
+        asprintf(&rc->runtime_at, "%s:%u:%u", m->file, m->runtime_at.line, m->runtime_at.column) < 0) {
+        rc->runtime_at = NULL;
+        return false;
+    }
+    const qv_net_permission *net = &m->permissions.net;
+    rc->net = net->access == QV_NET_NONE ? 0 : net->access == QV_NET_ANY ? 1 : 2;
+    if (rc->net != 2) return true;
+    size_t nh = net->allowed_hosts.count, np = net->allowed_port_count;
+    rc->net_hosts = calloc(nh + 1, sizeof *rc->net_hosts);
+    rc->net_ports = calloc(np + 1, sizeof *rc->net_ports);
+    if (!rc->net_hosts || !rc->net_ports) return false;
+    for (; rc->nnet_hosts < nh; rc->nnet_hosts++)
+        if (!(rc->net_hosts[rc->nnet_hosts] = strdup(net->allowed_hosts.items[rc->nnet_hosts]))) return false;
+    if (np) memcpy(rc->net_ports, net->allowed_ports, np * sizeof *rc->net_ports);
+    rc->nnet_ports = np;
+    return true;
+}
+
+/* The first secret the manifest refers to, named in the message. */
+static void secrets_need_a_cluster(const qv_manifest *m, app_error *why)
+{
+    for (size_t i = 0; i < m->env.count; i++) {
+        const qv_env_var *v = &m->env.vars[i];
+        if (!v->secret) continue;
+        snprintf(why->text, sizeof why->text, "%s:%u:%u: 'env.%s' takes the value of the secret '%s', and secrets "
+                 "are given by a cluster: deploy it with `qyv cluster deploy` after `qyv cluster secret set %s ...` "
+                 "(qyv run and qyv serve have none; write the value itself here to run it alone)",
+                 m->file, v->at.line, v->at.column, v->name, v->secret, v->secret);
+        return;
+    }
+    const qv_secret_file *f = &m->secret_files[0];
+    snprintf(why->text, sizeof why->text, "%s:%u:%u: 'secrets' gives the secret '%s' as %s, and secrets are given "
+             "by a cluster: deploy it with `qyv cluster deploy` (qyv run and qyv serve have none; grant a folder "
+             "with permissions.fs to run it alone)", m->file, f->at.line, f->at.column, f->name, f->path);
+}
+
 int run_from_manifest(run_config *rc, const char *path, app_error *why)
 {
     qv_manifest_error err = {0};
@@ -158,6 +199,7 @@ int run_from_manifest(run_config *rc, const char *path, app_error *why)
     for (size_t i = 0; i < m->warning_count; i++)
         if (!run_add_warning(rc, m->warnings[i].message)) goto nomem;
     rc->http = m->type == QV_APP_HTTP;
+    if (!copy_runtime_and_net(rc, m)) goto nomem;
     if (m->route && !(rc->route = strdup(m->route))) goto nomem;
     if (!(rc->name = strdup(m->name))) goto nomem;
     const qv_health_check *hc = &m->deploy.health_check;
@@ -177,7 +219,13 @@ int run_from_manifest(run_config *rc, const char *path, app_error *why)
     if (!rc->module_path || !run_add_arg(rc, m->name)) goto nomem;
     for (size_t i = 0; i < m->args.count; i++)
         if (!run_add_arg(rc, m->args.items[i])) goto nomem;
+    if (!rc->secrets_given && qv_manifest_uses_secrets(m)) {
+        secrets_need_a_cluster(m, why);
+        qv_manifest_free(m);
+        return APP_CANNOT_START;
+    }
     for (size_t i = 0; i < m->env.count; i++) {
+        if (m->env.vars[i].secret) continue; /* the node sets it */
         char *kv = malloc(strlen(m->env.vars[i].name) + strlen(m->env.vars[i].value) + 2);
         if (!kv) goto nomem;
         sprintf(kv, "%s=%s", m->env.vars[i].name, m->env.vars[i].value);
@@ -188,6 +236,7 @@ int run_from_manifest(run_config *rc, const char *path, app_error *why)
     rc->timeout_ms = m->timeout_ms;
     rc->memory_bytes = m->deploy.resources.memory_bytes;
     rc->replicas = m->deploy.replicas;
+    rc->autoscale = m->deploy.autoscale;
     rc->cpu_millicores = m->deploy.resources.cpu_millicores;
     rc->lb_algorithm = (int)m->cluster.algorithm;
     /* Everything the manifest names is beneath its folder. */

@@ -91,11 +91,23 @@ typedef struct qv_string_list {
     size_t count;
 } qv_string_list;
 
-/* One `env` entry; entries keep the manifest's order. */
+/* One `env` entry; entries keep the manifest's order. A value written
+ * `{secret: NAME}` has value NULL and secret NAME: a cluster gives it
+ * (docs/manifest.md, "Secrets"). */
 typedef struct qv_env_var {
     char *name;
     char *value;
+    char *secret;
+    qv_manifest_pos at;         /* where the value is written */
 } qv_env_var;
+
+/* One `secrets` entry: the secret NAME as the read-only file PATH in the
+ * guest (an absolute path outside /app, in a folder other than /). */
+typedef struct qv_secret_file {
+    char *name;
+    char *path;
+    qv_manifest_pos at;
+} qv_secret_file;
 
 typedef struct qv_env {
     qv_env_var *vars;
@@ -103,7 +115,9 @@ typedef struct qv_env {
 } qv_env;
 
 typedef enum qv_runtime {
-    QV_RUNTIME_WASI,            /* the only runtime: WASI preview 1 */
+    QV_RUNTIME_WASI,            /* WASI: a preview 1 module or a 0.2 component, told by its bytes */
+    QV_RUNTIME_WASIP1,          /* a WASI preview 1 core module (WAGI for http apps) */
+    QV_RUNTIME_WASIP2,          /* a WASI 0.2 component (wasi:http for http apps) */
 } qv_runtime;
 
 typedef enum qv_app_type {
@@ -186,10 +200,24 @@ typedef struct qv_resources {
     uint32_t cpu_millicores;    /* 0: not set (no CPU quota) */
 } qv_resources;
 
+/* deploy.autoscale: the cluster sets the replicas from the load
+ * (docs/manifest.md; the master's autoscaler, docs/cluster.md). */
+typedef struct qv_autoscale {
+    bool enabled;               /* the key was present */
+    uint32_t min, max;          /* replicas, min <= max */
+    uint32_t cpu_threshold;     /* target CPU, percent of what is asked; 0: not a target */
+    uint32_t target_inflight;   /* target requests in flight per replica; 0: not a target */
+    int64_t window_ms;          /* scale-down stabilisation window; -1: the master's */
+} qv_autoscale;
+
+#define QV_MANIFEST_MAX_INFLIGHT 100000u
+#define QV_MANIFEST_MAX_WINDOW_MS (24ull * 3600 * 1000)
+
 typedef struct qv_deploy {
     uint32_t replicas;
     qv_resources resources;
     qv_health_check health_check;
+    qv_autoscale autoscale;
 } qv_deploy;
 
 typedef enum qv_lb_algorithm {
@@ -215,6 +243,7 @@ typedef struct qv_manifest {
     char *entrypoint_path;      /* entrypoint joined to dir */
     qv_manifest_pos entrypoint_at;
     qv_runtime runtime;
+    qv_manifest_pos runtime_at;  /* 0:0 when absent */
     char *language;             /* informational; NULL if absent */
     qv_app_type type;           /* without `type`: http when route or
                                  * deploy.health_check is given, else cli */
@@ -226,6 +255,8 @@ typedef struct qv_manifest {
     qv_fs_mount fs;
     qv_deploy deploy;
     qv_cluster cluster;
+    qv_secret_file *secret_files;   /* `secrets` */
+    size_t secret_file_count;
     qv_manifest_warning warnings[QV_MANIFEST_MAX_WARNINGS];
     size_t warning_count;       /* <= QV_MANIFEST_MAX_WARNINGS */
 } qv_manifest;
@@ -240,6 +271,9 @@ qv_manifest *qv_manifest_parse(const char *text, size_t len, const char *name,
                                qv_manifest_error *err);
 
 void qv_manifest_free(qv_manifest *manifest);
+
+/* Whether the manifest refers to any secret (env values or files). */
+bool qv_manifest_uses_secrets(const qv_manifest *manifest);
 
 /* The manifest spelling of each enum value ("wasi", "http", "read-write",
  * "memfs", "least_connections", ...). */

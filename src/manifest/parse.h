@@ -143,7 +143,7 @@ typedef struct mf_section {
 extern const mf_section mf_section_top, mf_section_permissions, mf_section_fs_paths,
     mf_section_net, mf_section_fs, mf_section_deploy, mf_section_resources,
     mf_section_health_check, mf_section_cluster, mf_section_load_balancer,
-    mf_section_balancer_health_check;
+    mf_section_balancer_health_check, mf_section_autoscale;
 
 /* Check that node is a mapping and call the section's parser for each key
  * (in file order) with target. Rejects unknown, duplicate, non-string and
@@ -174,6 +174,13 @@ bool mf_check_env_name(mf_ctx *ctx, const yaml_node_t *node, const char *key, co
 /* A host name ("api.example.com", "*.example.com") or an IP address. */
 bool mf_check_host(mf_ctx *ctx, const yaml_node_t *node, const char *key, const char *text);
 
+/* ---------------------------------------------------------------- secrets.c */
+
+/* An env value written {secret: NAME}: *secret gets NAME. */
+bool mf_read_env_secret(mf_ctx *ctx, const yaml_node_t *node, const char *key, char **secret);
+/* The top-level `secrets` list. */
+bool mf_parse_secrets(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target);
+
 /* ---------------------------------------------------------------- paths.c */
 
 /* The folder part of a file path: "a/b.qyv" -> "a", "b.qyv" -> ".". */
@@ -184,7 +191,7 @@ char *mf_join(const char *dir, const char *relative);
 /* ---------------------------------------------------------------- manifest.c */
 
 /* The manifest spelling of each enum value, indexed by the enum. */
-extern const char *const mf_runtime_names[1];
+extern const char *const mf_runtime_names[3];
 extern const char *const mf_app_type_names[2];
 extern const char *const mf_fs_access_names[4];   /* the scalar forms */
 extern const char *const mf_fs_type_names[2];
@@ -207,6 +214,8 @@ bool mf_read_top_level(mf_ctx *ctx, const yaml_node_t *root, qv_manifest *m);
 bool mf_parse_permissions(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target);
 bool mf_parse_fs(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target);
 bool mf_parse_deploy(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target);
+/* deploy.autoscale into a qv_autoscale (autoscale.c). */
+bool mf_parse_autoscale(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target);
 bool mf_parse_cluster(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target);
 
 /* ---------------------------------------------------------------- health_check.c */
