@@ -159,6 +159,16 @@ masters_serve() { for i in 1 2 3; do curl -sf "http://127.0.0.1:${mingress[$i]}/
 until_true 10 masters_serve && ok "every master's ingress serves the app, the followers' with the leader's routes" ||
     bad "masters' ingress" "$(for i in 1 2 3; do curl -s "http://127.0.0.1:${mingress[$i]}/web/m" | head -1; done)"
 
+# A follower forwards with the caller's own token: a read token stays
+# read-only through it.
+F=$(( $(leader) % 3 + 1 ))
+"$QYV" cluster auth token create viewer --role read >"$tmp/viewer" 2>/dev/null
+viewer=$(cat "$tmp/viewer")
+code() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $viewer" "$@"; }
+[ "$(code "http://127.0.0.1:${mport[$F]}/v1/apps")" = 200 ] &&
+    [ "$(code -X POST -d '{"replicas":9}' "http://127.0.0.1:${mport[$F]}/v1/apps/web/scale")" = 403 ] &&
+    ok "through a follower a read token reads, and may not scale (403)" || bad "read token via a follower" "$(cat "$tmp/viewer")"
+
 # Steady load on the nodes' ingress until $tmp/stop appears; a request
 # fails when it errs or the answer is not the app's own.
 # The ports to load are read from $tmp/ports each round (a node about to

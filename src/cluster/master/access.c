@@ -136,7 +136,7 @@ static void audit_trim(master *m)
     for (size_t done = 0; done < extra;) {
         store_op ops[STORE_MAX_TXN_OPS];
         size_t n = 0;
-        while (done < extra && n < STORE_MAX_TXN_OPS) ops[n++] = (store_op){STORE_DELETE, range.kvs[done++].key, NULL, 0};
+        while (done < extra && n < STORE_MAX_TXN_OPS) ops[n++] = (store_op){.kind = STORE_DELETE, .key = range.kvs[done++].key};
         store_txn_result res;
         if (!store_txn(m->st, NULL, 0, ops, n, NULL, 0, &res, &st)) break;
     }

@@ -802,23 +802,24 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r)
         http_respond_json_error(x, 404, "the API is under /v1/ (docs/api.md)");
         return;
     }
-    /* Who asks, whether their token's role allows it (access.h), and the
-     * audit log of changes. */
-    access_caller who;
-    if (!access_check(m, x, r, &who)) return;
-    access_audit(m, r, &who);
-    if (access_route(m, x, r, &who) || secrets_route(m, x, r)) return;
     char seg[4][128];
     size_t n = split_path(r->path, seg);
     const char *method = r->method;
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST"),
          del = !strcmp(method, "DELETE");
     /* Several masters: only the leader's state is current, so a follower
-     * hands every call but health to it (docs/ha.md). */
+     * hands every call but health to it (docs/ha.md), with the caller's
+     * own token: the leader checks it and audits the call. */
     if (!(n == 1 && !strcmp(seg[0], "health") && get) && !master_leading(m)) {
         master_forward(m, x, r);
         return;
     }
+    /* Who asks, whether their token's role allows it (access.h), and the
+     * audit log of changes. */
+    access_caller who;
+    if (!access_check(m, x, r, &who)) return;
+    access_audit(m, r, &who);
+    if (access_route(m, x, r, &who) || secrets_route(m, x, r)) return;
     if (n == 1 && !strcmp(seg[0], "health") && get) get_health(m, x);
     else if (n == 1 && !strcmp(seg[0], "metrics") && get) api_metrics(m, x, r);
     else if (n == 1 && !strcmp(seg[0], "nodes") && get) get_nodes(m, x);

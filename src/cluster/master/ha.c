@@ -241,7 +241,11 @@ void master_forward(master *m, http_exchange *x, const http_request *r)
     snprintf(job->leader, sizeof job->leader, "%s", m->leader_address);
     snprintf(job->method, sizeof job->method, "%s", r->method);
     snprintf(job->target, tlen, "%s%s%s", r->path, *r->query ? "?" : "", r->query);
-    snprintf(job->token, sizeof job->token, "%s", m->opt.token);
+    /* The caller's token, not this master's: the leader decides what it
+     * may do (a read-only token stays read-only). */
+    const char *auth = header(r, "Authorization");
+    snprintf(job->token, sizeof job->token, "%s",
+             auth && !strncasecmp(auth, "Bearer ", 7) ? auth + 7 : "");
     const char *type = header(r, "Content-Type");
     snprintf(job->content_type, sizeof job->content_type, "%s", type ? type : "");
     if (r->body_len) memcpy(job->body, r->body, r->body_len);
