@@ -169,7 +169,7 @@ static bool hop_by_hop(const char *name)
 {
     static const char *const names[] = {"Connection", "Keep-Alive", "TE", "Transfer-Encoding", "Upgrade",
                                         "Proxy-Connection", "Proxy-Authorization", "Content-Length",
-                                        PROXY_FORWARDED_HEADER, PROXY_REVISION_HEADER};
+                                        PROXY_FORWARDED_HEADER, PROXY_REVISION_HEADER, PROXY_NOT_SERVED_HEADER};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (!strcasecmp(name, names[i])) return true;
     return false;
@@ -257,6 +257,13 @@ static void on_response(struct evhttp_request *req, void *arg)
         return;
     }
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    if (code == 503 && evhttp_find_header(in, PROXY_NOT_SERVED_HEADER) && f->ntried < MAX_TRIES) {
+        /* The peer stopped running the app since our routes said it did
+         * (a rollout or a scale moved it): the request did not run there,
+         * so any method may go to another node. */
+        dispatch(f);
+        return;
+    }
     size_t n = 0, cap = 8;
     http_field *h = malloc(cap * sizeof *h);
     for (struct evkeyval *kv = in->tqh_first; h && kv; kv = kv->next.tqe_next) {
@@ -414,7 +421,9 @@ static void dispatch(forward *f)
         f->revision = revision ? strtoll(revision, NULL, 10) : 0;
         if (local_ok) run_here(f);
         else {
-            http_respond_json_error(f->x, 502, "forwarded here, but this node does not run the app (any more)");
+            http_field h[2] = {{"Content-Type", "application/json"}, {PROXY_NOT_SERVED_HEADER, "1"}};
+            static const char text[] = "{\"error\":\"forwarded here, but this node does not run the app (any more)\"}\n";
+            http_respond(f->x, 503, h, 2, text, sizeof text - 1);
             forward_free(f);
         }
         return;

@@ -13,7 +13,8 @@
  * (GET, HEAD, PUT, DELETE, OPTIONS) is sent again to another endpoint;
  * others get 502. A forwarded request carries PROXY_FORWARDED_HEADER
  * naming the node that forwarded it: a node receiving one never forwards
- * it again (it runs it here, or answers 502), so no request loops.
+ * it again (it runs it here, or answers 503 with PROXY_NOT_SERVED_HEADER,
+ * which sends the request elsewhere), so no request loops.
  */
 #ifndef QYVOL_CLUSTER_PROXY_H
 #define QYVOL_CLUSTER_PROXY_H
@@ -30,6 +31,10 @@
  * serve, during a rollout): the receiving node runs that one if it still
  * can, else the app's other. */
 #define PROXY_REVISION_HEADER "X-Qyvol-Revision"
+/* On a 503 from a node a request was forwarded to: the app does not run
+ * there (any more), the request did not run, and the forwarding node
+ * sends it to another (whatever its method). */
+#define PROXY_NOT_SERVED_HEADER "X-Qyvol-Not-Served"
 
 typedef struct proxy proxy;
 
