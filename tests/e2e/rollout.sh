@@ -73,7 +73,7 @@ rollout_field() {
 # loop_start NAME / loop_stop NAME: the request loop through every node.
 loop_start() {
     rm -f "$tmp/stop-$1"
-    $LOAD --targets "$targets" --path /web/x --stop-file "$tmp/stop-$1" --threads 3 --out "$tmp/load-$1" >/dev/null 2>&1 &
+    $LOAD --targets "$targets" --path /web/x --stop-file "$tmp/stop-$1" --threads 2 --out "$tmp/load-$1" >/dev/null 2>&1 &
     loop_pid=$!
     pids+=("$loop_pid")
     sleep 0.3

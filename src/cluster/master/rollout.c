@@ -497,10 +497,10 @@ static void undo(master *m, http_exchange *x, m_app *a, const http_request *req)
     if (req->body_len) {
         json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
         json_t *v = json_object_get(body, "revision");
-        to = json_is_integer(v) ? json_integer_value(v) : -1;
+        to = json_is_integer(v) ? json_integer_value(v) : json_is_object(body) && !v ? 0 : -1;
         json_decref(body);
-        if (to <= 0) {
-            http_respond_json_error(x, 400, "give {\"revision\": N} with N a revision number (or an empty body)");
+        if (to < 0) {
+            http_respond_json_error(x, 400, "give {\"revision\": N} with N a revision number (or {} for the one before)");
             return;
         }
     }
