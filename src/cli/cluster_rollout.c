@@ -140,6 +140,15 @@ static void describe(const json_t *app, char *out, size_t n)
 
 static bool moving(const char *state) { return state && (!strcmp(state, "progressing") || !strcmp(state, "paused")); }
 
+void cluster_print_rollout(const json_t *app, bool always)
+{
+    const char *state = json_string_value(json_object_get(json_object_get(app, "rollout"), "state"));
+    if (!state || (!always && !moving(state) && strcmp(state, "failed"))) return;
+    char line[600];
+    describe(app, line, sizeof line);
+    printf("%s\n", line);
+}
+
 /* Print where app's rollout is; with wait, until it ends (redrawn in place
  * on a terminal). The exit status: 0 unless it ended badly (then why). */
 int cluster_rollout_watch(cluster_ctx *ctx, const char *app, bool wait)

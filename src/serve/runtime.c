@@ -210,6 +210,18 @@ static ssize_t plan_index(const runtime_plan *plan, const char *instance)
     return -1;
 }
 
+/* Whether a (fresh) takes the place of a running app: its own instance,
+ * or another instance of its name that the plan does not keep. */
+static bool replaces(serve_runtime *rt, const runtime_plan *plan, const runtime_app *a)
+{
+    for (size_t i = 0; i < rt->napps; i++) {
+        const runtime_app *cur = rt->apps[i];
+        if (!strcmp(cur->instance, a->instance)) return true;
+        if (!strcmp(cur->app.name, a->app.name) && plan_index(plan, cur->instance) < 0) return true;
+    }
+    return false;
+}
+
 static void retire(serve_runtime *rt, runtime_app *a)
 {
     a->retired = true;
@@ -276,12 +288,12 @@ bool runtime_commit(serve_runtime *rt, runtime_plan *plan, bool exact, app_error
         for (size_t w = 0; e->fresh && w < e->app->app.rc.nwarnings; w++)
             log_json(LOG_WARN, e->app->app.rc.warnings[w], json_pack("{s:s}", "app", e->app->app.name));
         if (e->fresh)
-            log_json(LOG_INFO, index_of(rt->apps, rt->napps, e->app->instance) >= 0 ? "app replaced" : "app started",
+            log_json(LOG_INFO, replaces(rt, plan, e->app) ? "app replaced" : "app started",
                      json_pack("{s:s,s:s,s:i,s:I}", "app", e->app->app.name, "route",
                                *e->app->app.route ? e->app->app.route : "/", "replicas",
                                pool_size(e->app->pool), "revision", (json_int_t)e->revision));
-        e->app = NULL;
     }
+    for (size_t i = 0; i < plan->n; i++) plan->entries[i].app = NULL; /* the list has them now */
     free(rt->apps);
     rt->apps = list;
     rt->napps = n;
