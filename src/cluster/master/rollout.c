@@ -91,25 +91,13 @@ static json_t *counts_json(const rollout_counts *c)
                      "mean_ms", c->answered ? c->seconds * 1000 / (double)c->answered : 0.0);
 }
 
-/* Replicas of set ready on ready nodes (no more than are placed there). */
-static uint32_t ready_in(master *m, const char *app, const m_app *set)
-{
-    uint32_t total = 0;
-    for (size_t k = 0; set && k < m->state.nnodes; k++) {
-        const m_node *o = &m->state.nodes[k];
-        uint32_t placed = app_placed_on(set, o->name), ready = node_ready_at(o, app, set->revision);
-        if (o->ready) total += ready < placed ? ready : placed;
-    }
-    return total;
-}
-
 json_t *rollout_status(master *m, const m_app *a)
 {
     const m_rollout *r = a->rollout;
     if (!r) return json_null();
     const rollout_progress *g = &r->g;
-    uint32_t new_ready = ready_in(m, a->name, a->revision == r->to_revision ? a : NULL);
-    uint32_t old_ready = ready_in(m, a->name, r->stable);
+    uint32_t new_ready = set_ready(m, a->name, a->revision == r->to_revision ? a : NULL);
+    uint32_t old_ready = set_ready(m, a->name, r->stable);
     json_t *j = json_pack("{s:s,s:s,s:I,s:I,s:i,s:i,s:b,s:I,s:{s:i,s:i},s:{s:i,s:i},s:o,s:o,s:o}", "strategy",
                           rollout_strategy_name(r->policy.strategy), "state", rollout_state_name(g->state),
                           "from_revision", (json_int_t)r->from_revision, "to_revision", (json_int_t)r->to_revision,
@@ -189,7 +177,7 @@ static bool begin(master *m, m_app *a, const m_app *spec, int64_t revision, cons
     a->wanted = 0;
     a->rollout = r;
     /* The first step at once: the replicas it asks for are placed now. */
-    rollout_observed o = {.new_ready = ready_in(m, a->name, a), .old_ready = ready_in(m, a->name, stable),
+    rollout_observed o = {.new_ready = set_ready(m, a->name, a), .old_ready = set_ready(m, a->name, stable),
                           .now_ms = now};
     char step_why[300];
     rollout_step(policy, &r->g, &o, step_why, sizeof step_why);
@@ -335,8 +323,8 @@ static void step_app(master *m, m_app *a)
     m_rollout *r = a->rollout;
     rollout_observed o = {.now_ms = now_ms(), .promote = r->promote};
     r->promote = false;
-    o.new_ready = ready_in(m, a->name, a);
-    o.old_ready = ready_in(m, a->name, r->stable);
+    o.new_ready = set_ready(m, a->name, a);
+    o.old_ready = set_ready(m, a->name, r->stable);
     for (size_t k = 0; k < m->state.nnodes; k++) {
         const m_node *n = &m->state.nodes[k];
         add_counts(r, n, a->name, a->revision, &r->fresh);

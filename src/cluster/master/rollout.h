@@ -41,6 +41,9 @@ void rollout_history(master *m, http_exchange *x, const char *app);
  * "routes"): its ready endpoints, each with its revision, and while a
  * rollout has two revisions serving, the split between them. */
 json_t *app_route(master *m, const m_app *a);
+/* Replicas of app's set (the app, or its stable set; NULL: none) ready
+ * on ready nodes, no more than are placed on each. */
+uint32_t set_ready(master *m, const char *app, const m_app *set);
 /* What node n must run of app a: its revision, and its stable one while
  * a rollout keeps it. Appended to assignments. */
 void app_assignments(const m_app *a, const m_node *n, json_t *assignments);

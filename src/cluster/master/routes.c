@@ -22,11 +22,10 @@ static void set_endpoints(master *m, const char *app, const m_app *set, json_t *
     }
 }
 
-/* Replicas ready in a set. */
-static uint32_t set_ready(master *m, const char *app, const m_app *set)
+uint32_t set_ready(master *m, const char *app, const m_app *set)
 {
     uint32_t total = 0;
-    for (size_t k = 0; k < m->state.nnodes; k++) {
+    for (size_t k = 0; set && k < m->state.nnodes; k++) {
         const m_node *o = &m->state.nodes[k];
         uint32_t placed = app_placed_on(set, o->name), ready = node_ready_at(o, app, set->revision);
         if (o->ready) total += ready < placed ? ready : placed;
