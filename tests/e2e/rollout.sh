@@ -44,11 +44,13 @@ start_master || bad "master starts" "$(tail -5 "$tmp/master.log")"
 "$QYV" cluster set-master "$master" >/dev/null
 declare -a iport
 targets=""
+declare -a npid
 for i in 1 2 3; do
     nport=$(free_port)
     iport[$i]=$(free_port)
     "$QYV" node --listen 127.0.0.1:"$nport" --ingress 127.0.0.1:"${iport[$i]}" --data "$tmp/node$i" \
         --name "node-$i" --token-file "$token_file" --capacity memory=2GiB,cpu=4 >"$tmp/node$i.log" 2>&1 &
+    npid[$i]=$!
     pids+=("$!")
     until_true 10 curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$nport/v1/node" >/dev/null
     "$QYV" cluster add-node 127.0.0.1:"$nport" >/dev/null 2>&1 || bad "add-node node-$i" "$(tail -3 "$tmp/node$i.log")"
@@ -228,5 +230,20 @@ expect "abort with nothing under way" 1 "no rollout under way" "$QYV" cluster ro
 expect "a bad strategy is refused" 1 "rollout setting 'strategy'" \
     "$QYV" cluster deploy "$app/app.qyv" --env VERSION=9 --strategy big_bang
 
+# Everything stops cleanly (under the sanitizers: no leak, no error).
+for p in "$mpid" "${npid[@]}"; do kill -TERM "$p" 2>/dev/null; done
+stopped=""
+for p in "$mpid" "${npid[@]}"; do
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    wait "$p" 2>/dev/null
+    stopped+=" $?"
+done
+if [ "$stopped" = " 0 0 0 0" ] && ! grep -l "Sanitizer" "$tmp"/*.log >/dev/null 2>&1; then
+    ok "the master and the nodes stop cleanly"
+else
+    bad "clean stop" "exit statuses$stopped; $(grep -h -A40 Sanitizer "$tmp"/*.log | grep -E "Direct|Indirect|#[0-9] .*(src|json)" | head -40)"
+fi
+
+[ -n "${ROLLOUT_KEEP_LOGS:-}" ] && cp "$tmp"/*.log "$ROLLOUT_KEEP_LOGS"/
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

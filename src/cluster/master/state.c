@@ -324,7 +324,9 @@ bool state_save_app_and_records(m_state *s, m_app *a, const record_change *chang
     size_t k = 0;
     bool ok = false;
     snprintf(keys[k], sizeof keys[k], "apps/%s", a->name);
-    texts[k] = json_dumps(app_to_json(a, true), JSON_COMPACT | JSON_SORT_KEYS);
+    json_t *app = app_to_json(a, true);
+    texts[k] = app ? json_dumps(app, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(app);
     cmps[k] = store_cmp_mod(keys[k], a->mod_revision), k++;
     if (a->rollout) {
         json_t *r = rollout_to_json(a->rollout);
