@@ -38,7 +38,7 @@ static const char usage_text[] =
     "  --progress-deadline DUR  fail without progress this long (600s)\n"
     "  --rollback-on-failure  go back to the running revision when the new one\n"
     "                       fails its health checks, errors or latency, or the\n"
-    "                       deadline passes\n"
+    "                       deadline passes (and wait, as --wait)\n"
     "  --max-error-rate P%  5xx the new revision may have over the old (5%)\n"
     "  --max-latency DUR    mean latency it may have over the old (unbounded)\n"
     "  --wait               follow the rollout (or the first start) to its end\n"
@@ -216,6 +216,8 @@ int cluster_deploy(cluster_ctx *ctx, int argc, char **argv)
                 json_decref(overrides), json_decref(rollout);
                 return QYV_EXIT_USAGE;
             }
+            /* The guide's `deploy --rollback-on-failure` says how it went. */
+            if (!strcmp(flag, "--rollback-on-failure")) wait = true;
             break;
         }
         case 'W': wait = true; break;

@@ -248,6 +248,11 @@ rollout_verdict rollout_step(const rollout_policy *p, rollout_progress *g, const
     if (g->state != ROLLOUT_PROGRESSING) return ROLLOUT_WAIT;
     rollout_progress before = *g;
     if (o->new_ready > g->best_ready) g->best_ready = o->new_ready, g->progress_ms = o->now_ms;
+    if (o->new_unhealthy) {
+        snprintf(why, whylen, "the new revision fails its health checks: every new replica on %u node%s failed them",
+                 o->new_unhealthy, o->new_unhealthy == 1 ? "" : "s");
+        return ROLLOUT_FAIL;
+    }
     if (rollout_analysis_fails(p, &o->new_counts, &o->old_counts, why, whylen)) return ROLLOUT_FAIL;
     rollout_verdict v;
     switch (p->strategy) {

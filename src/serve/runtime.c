@@ -404,9 +404,10 @@ json_t *runtime_apps(serve_runtime *rt)
     for (size_t i = 0; i < rt->napps; i++) {
         runtime_app *a = rt->apps[i];
         json_object_set_new(apps, a->instance,
-                            json_pack("{s:s,s:I,s:i,s:i,s:s,s:f,s:I,s:I,s:f}", "app", a->app.name, "revision",
+                            json_pack("{s:s,s:I,s:i,s:i,s:b,s:s,s:f,s:I,s:I,s:f}", "app", a->app.name, "revision",
                                       (json_int_t)a->revision, "replicas", pool_size(a->pool), "ready",
-                                      pool_ready(a->pool), "route", *a->app.route ? a->app.route : "/",
+                                      pool_ready(a->pool), "healthy", runtime_app_healthy(a), "route",
+                                      *a->app.route ? a->app.route : "/",
                                       "cpu_seconds",
                                       a->app.metrics ? metrics_app_cpu_seconds(a->app.metrics) : 0.0, "answered",
                                       (json_int_t)a->answered, "failed", (json_int_t)a->failed, "answer_seconds",

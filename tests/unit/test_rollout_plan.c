@@ -173,6 +173,14 @@ static void failures_are_named(void **state)
     s.p.max_latency_ms = 500;
     assert_int_equal(sim_step(&s, 10), ROLLOUT_FAIL);
     assert_non_null(strstr(s.why, "latency"));
+    /* New replicas failing their health checks: at once, not at the deadline. */
+    sim_start(&s, ROLLOUT_BLUE_GREEN, 10, 10);
+    sim_step(&s, 100);
+    s.o.new_ready = 0;
+    s.o.new_unhealthy = 2;
+    assert_int_equal(rollout_step(&s.p, &s.g, &s.o, s.why, sizeof s.why), ROLLOUT_FAIL);
+    assert_non_null(strstr(s.why, "health checks"));
+    assert_non_null(strstr(s.why, "2 nodes"));
     /* The progress deadline: new replicas that never get ready. */
     sim_start(&s, ROLLOUT_ROLLING, 10, 10);
     s.p.progress_deadline_ms = 5000;

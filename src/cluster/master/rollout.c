@@ -327,6 +327,8 @@ static void step_app(master *m, m_app *a)
     o.old_ready = set_ready(m, a->name, r->stable);
     for (size_t k = 0; k < m->state.nnodes; k++) {
         const m_node *n = &m->state.nodes[k];
+        json_t *fresh = node_report(n, a->name, a->revision);
+        if (n->ready && app_placed_on(a, n->name) && json_is_false(json_object_get(fresh, "healthy"))) o.new_unhealthy++;
         add_counts(r, n, a->name, a->revision, &r->fresh);
         if (r->stable) add_counts(r, n, a->name, r->stable->revision, &r->old);
     }
