@@ -192,7 +192,7 @@ int cluster_rollout_watch(cluster_ctx *ctx, const char *app, bool wait)
         }
         json_decref(answer);
         if (done) return status;
-        struct timespec pause = {0, 200 * 1000000L};
+        struct timespec pause = {0, 100 * 1000000L};
         nanosleep(&pause, NULL);
     }
 }

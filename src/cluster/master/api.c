@@ -201,6 +201,9 @@ static void post_heartbeat(master *m, http_exchange *x, const http_request *r, c
         log_json(LOG_INFO, "node back", json_pack("{s:s}", "node", n->name));
     }
     json_decref(j);
+    /* What the node reports may let a rollout take its next step: take it
+     * now, so that this very answer carries it. */
+    rollout_tick(m);
     http_respond_json(x, 200, assignments_for(m, n));
 }
 
