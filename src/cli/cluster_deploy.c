@@ -191,7 +191,7 @@ int cluster_deploy(cluster_ctx *ctx, int argc, char **argv)
                 if (options[i].val == opt) name = options[i].name;
             if (!cluster_override(overrides, name, optarg, why, sizeof why)) {
                 cluster_say(ctx, "%s", why);
-                json_decref(overrides);
+                json_decref(overrides), json_decref(rollout);
                 return QYV_EXIT_USAGE;
             }
             break;
@@ -199,13 +199,13 @@ int cluster_deploy(cluster_ctx *ctx, int argc, char **argv)
         case 's':
             if (!cluster_parse_server(optarg, ctx->master, sizeof ctx->master, why, sizeof why)) {
                 cluster_say(ctx, "--server: %s", why);
-                json_decref(overrides);
+                json_decref(overrides), json_decref(rollout);
                 return QYV_EXIT_USAGE;
             }
             break;
         case 'o':
             if (!cluster_output_option(ctx, optarg)) {
-                json_decref(overrides);
+                json_decref(overrides), json_decref(rollout);
                 return QYV_EXIT_USAGE;
             }
             break;
@@ -228,7 +228,7 @@ int cluster_deploy(cluster_ctx *ctx, int argc, char **argv)
     if (argc - optind != 1) {
         cluster_say(ctx, argc == optind ? "needs the app's manifest, FILE.qyv" : "deploys one manifest at a time");
         fputs(usage_text, stderr);
-        json_decref(overrides);
+        json_decref(overrides), json_decref(rollout);
         return QYV_EXIT_USAGE;
     }
     const char *file = argv[optind];
@@ -237,7 +237,7 @@ int cluster_deploy(cluster_ctx *ctx, int argc, char **argv)
     char manifest[256], digest[65];
     if (!bundle_pack(file, &bundle, &len, manifest, sizeof manifest, why, sizeof why)) {
         cluster_say(ctx, "%s", why);
-        json_decref(overrides);
+        json_decref(overrides), json_decref(rollout);
         return QYV_EXIT_FAILURE;
     }
     bundle_digest(bundle, len, digest);
@@ -245,7 +245,7 @@ int cluster_deploy(cluster_ctx *ctx, int argc, char **argv)
     bool uploaded = upload(ctx, bundle, len, digest);
     free(bundle);
     if (!uploaded) {
-        json_decref(overrides);
+        json_decref(overrides), json_decref(rollout);
         return QYV_EXIT_FAILURE;
     }
     json_t *body = json_pack("{s:s, s:s, s:o}", "bundle", digest, "manifest", manifest, "overrides", overrides);

@@ -248,7 +248,7 @@ rollout_verdict rollout_step(const rollout_policy *p, rollout_progress *g, const
     if (g->state != ROLLOUT_PROGRESSING) return ROLLOUT_WAIT;
     rollout_progress before = *g;
     if (o->new_ready > g->best_ready) g->best_ready = o->new_ready, g->progress_ms = o->now_ms;
-    if (o->new_unhealthy) {
+    if (o->new_unhealthy && !o->new_ready) {
         snprintf(why, whylen, "the new revision fails its health checks: every new replica on %u node%s failed them",
                  o->new_unhealthy, o->new_unhealthy == 1 ? "" : "s");
         return ROLLOUT_FAIL;

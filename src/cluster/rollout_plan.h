@@ -24,9 +24,10 @@
  * more than max_error_rate percent of 5xx (and that much over the
  * stable's rate), or a mean latency max_latency_ms over the stable's,
  * once min_requests were answered, fail the rollout; so do new replicas
- * failing their health checks (every one on a node, `retries` times in a
- * row), and a progress deadline passed without a new replica becoming
- * ready or a step done.
+ * failing their health checks (every one on a node `retries` times in a
+ * row, and none ready anywhere: a slow node alone is not a bad release),
+ * and a progress deadline passed without a new replica becoming ready or
+ * a step done.
  */
 #ifndef QYVOL_CLUSTER_ROLLOUT_PLAN_H
 #define QYVOL_CLUSTER_ROLLOUT_PLAN_H
@@ -103,7 +104,8 @@ typedef struct rollout_progress {
 /* What the master saw since the step began. */
 typedef struct rollout_observed {
     uint32_t new_ready, old_ready;
-    uint32_t new_unhealthy;              /* nodes where every new replica fails its health checks */
+    uint32_t new_unhealthy;              /* nodes where every new replica fails its health checks:
+                                          * the rollout fails when no new replica anywhere is ready */
     rollout_counts new_counts, old_counts;
     uint64_t now_ms;
     bool promote;                        /* asked for the next step now */

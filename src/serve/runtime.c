@@ -177,9 +177,9 @@ runtime_plan *runtime_prepare(serve_runtime *rt, const app_spec *specs, size_t n
         for (size_t k = 0; k < i; k++) {
             const serve_app *a = &plan->entries[k].app->app, *b = &e->app->app;
             /* Instances of one app share its route. */
-            bool same_app = !strcmp(a->name, b->name);
-            const char *what = !strcmp(plan->entries[k].app->instance, e->app->instance) ? "name"
-                               : !same_app && !strcmp(a->route, b->route) ? "route" : NULL;
+            bool same_app = !strcmp(a->name, b->name), same_route = !strcmp(a->route, b->route);
+            bool same_instance = !strcmp(plan->entries[k].app->instance, e->app->instance);
+            const char *what = same_route && (same_instance || !same_app) ? "route" : same_instance ? "name" : NULL;
             if (!what) continue;
             if (*what == 'r')
                 snprintf(err->text, sizeof err->text, "%s and %s both want the route '%s'", specs[k].manifest,

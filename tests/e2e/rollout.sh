@@ -63,7 +63,7 @@ until_true 10 nodes_ready && ok "a master and three nodes" || bad "three nodes r
 app=$tmp/app
 mkdir -p "$app"
 cp "$VERSION_WASM" "$app/version.wasm"
-printf 'name: web\nentrypoint: version.wasm\ntype: http\nroute: /web\ntimeout: 5s\ndeploy:\n  replicas: 10\n  resources: {memory: 16MiB}\n  health_check: {path: /health, interval: 1s, timeout: 1s, retries: 1}\n' >"$app/app.qyv"
+printf 'name: web\nentrypoint: version.wasm\ntype: http\nroute: /web\ntimeout: 5s\ndeploy:\n  replicas: 10\n  resources: {memory: 16MiB}\n  health_check: {path: /health, interval: 2s, timeout: 2s, retries: 2}\n' >"$app/app.qyv"
 expect "first deploy, 10 replicas, --wait" 0 "10 of 10 replicas ready" \
     "$QYV" cluster deploy "$app/app.qyv" --env VERSION=1 --wait
 
@@ -107,6 +107,8 @@ EOF
 }
 
 # ---------------------------------------------------------------- rolling
+# The manifest changes too (the history says which keys).
+printf 'env:\n  STAGE: two\n' >>"$app/app.qyv"
 loop_start rolling
 t0=$(date +%s%N)
 expect "rolling update to version 2 (--wait)" 0 "succeeded" \
@@ -115,6 +117,8 @@ echo "REPORT rollout-rolling-ms $(ms_since "$t0")"
 loop_stop rolling
 loop_check rolling 1,2
 expect "status after rolling" 0 "rolling 1 -> 2 succeeded" "$QYV" cluster rollout status web
+expect "history: what changed" 0 "^2 .*bundle .*changed: app.qyv; manifest keys: env.STAGE.*overrides: env.* succeeded" \
+    "$QYV" cluster rollout history web
 
 # ---------------------------------------------------------------- blue-green
 loop_start blue-green

@@ -181,6 +181,13 @@ static void failures_are_named(void **state)
     assert_int_equal(rollout_step(&s.p, &s.g, &s.o, s.why, sizeof s.why), ROLLOUT_FAIL);
     assert_non_null(strstr(s.why, "health checks"));
     assert_non_null(strstr(s.why, "2 nodes"));
+    /* One node's failures while others' new replicas are ready: a slow
+     * node, not a bad release (the deadline still watches). */
+    sim_start(&s, ROLLOUT_BLUE_GREEN, 10, 10);
+    sim_step(&s, 100);
+    s.o.new_ready = 6;
+    s.o.new_unhealthy = 1;
+    assert_int_not_equal(rollout_step(&s.p, &s.g, &s.o, s.why, sizeof s.why), ROLLOUT_FAIL);
     /* The progress deadline: new replicas that never get ready. */
     sim_start(&s, ROLLOUT_ROLLING, 10, 10);
     s.p.progress_deadline_ms = 5000;

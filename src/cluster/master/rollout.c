@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cluster/master/autoscaler.h"
+#include "cluster/master/bundle_diff.h"
 #include "cluster/master/check.h"
 #include "serve/http_json.h"
 #include "serve/log.h"
@@ -49,15 +50,22 @@ static void take_spec(m_app *a, const m_app *src, bool with_placement)
     }
 }
 
-/* "bundle 1a2b3c4d -> 5e6f7a8b; overrides: env, replicas": what a new
- * revision changes over the running one, for the history. */
-static void describe_change(const m_app *from, const m_app *to, char *out, size_t n)
+/* "bundle 1a2b3c4d -> 5e6f7a8b (changed: app.wasm; manifest keys: env.MODE);
+ * overrides: env": what a new revision changes over the running one, for
+ * the history. */
+static void describe_change(master *m, const m_app *from, const m_app *to, char *out, size_t n)
 {
     size_t used = 0;
     out[0] = '\0';
-    if (strcmp(from->digest, to->digest))
-        used += (size_t)snprintf(out + used, n - used, "bundle %.8s -> %.8s", from->digest, to->digest);
-    if (strcmp(from->manifest, to->manifest) && used < n)
+    if (strcmp(from->digest, to->digest)) {
+        char old_dir[800], new_dir[800], files[400];
+        snprintf(old_dir, sizeof old_dir, "%s/%s", m->bundles_dir, from->digest);
+        snprintf(new_dir, sizeof new_dir, "%s/%s", m->bundles_dir, to->digest);
+        bundle_diff(old_dir, from->manifest, new_dir, to->manifest, files, sizeof files);
+        used += (size_t)snprintf(out + used, n - used, "bundle %.8s -> %.8s%s%s%s", from->digest, to->digest,
+                                 *files ? " (" : "", files, *files ? ")" : "");
+    }
+    if (used < n && strcmp(from->manifest, to->manifest))
         used += (size_t)snprintf(out + used, n - used, "%smanifest %s -> %s", used ? "; " : "", from->manifest,
                                  to->manifest);
     json_t *keys = json_array();
@@ -67,6 +75,7 @@ static void describe_change(const m_app *from, const m_app *to, char *out, size_
         json_array_append_new(keys, json_string(key));
     json_object_foreach(to->overrides, key, v) if (!json_object_get(from->overrides, key))
         json_array_append_new(keys, json_string(key));
+    if (used >= n) used = n - 1;
     for (size_t i = 0; i < json_array_size(keys) && used < n; i++)
         used += (size_t)snprintf(out + used, n - used, "%s%s", i ? ", " : used ? "; overrides: " : "overrides: ",
                                  json_string_value(json_array_get(keys, i)));
@@ -168,8 +177,8 @@ static bool begin(master *m, m_app *a, const m_app *spec, int64_t revision, cons
     r->stable = stable;
     r->mod_revision = previous ? previous->mod_revision : 0;
     rollout_start(policy, &r->g, spec->wanted, a->wanted, now);
-    char change[300];
-    describe_change(a, spec, change, sizeof change);
+    char change[600];
+    describe_change(m, a, spec, change, sizeof change);
     take_spec(a, spec, true);
     a->revision = revision;
     if (a->last_revision < revision) a->last_revision = revision;
