@@ -138,11 +138,14 @@ int cluster_set_master(cluster_ctx *ctx, int argc, char **argv)
 
 static const char auth_usage[] =
     "usage: qyv cluster auth --token TOKEN\n"
+    "       qyv cluster auth token create NAME [--role read|admin] | list | revoke NAME\n"
     "\n"
     "Store the cluster's token (printed by `qyv cluster init` where the\n"
     "cluster was made) for the commands: in ~/.config/qyvol/token, mode\n"
     "0600, or --token-file FILE. It replaces the token stored there.\n"
-    "--cert/--key: TLS comes with a later release.\n";
+    "--cert/--key: TLS comes with a later release.\n"
+    "`auth token ...` makes, lists and revokes named tokens (read-only or\n"
+    "admin): see `qyv cluster auth token --help`.\n";
 
 int cluster_auth(cluster_ctx *ctx, int argc, char **argv)
 {
@@ -153,6 +156,7 @@ int cluster_auth(cluster_ctx *ctx, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    if (argc > 1 && !strcmp(argv[1], "token")) return cluster_auth_token(ctx, argc - 1, argv + 1);
     const char *token = NULL;
     bool tls = false;
     int opt;
