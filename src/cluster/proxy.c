@@ -169,7 +169,7 @@ static bool hop_by_hop(const char *name)
 {
     static const char *const names[] = {"Connection", "Keep-Alive", "TE", "Transfer-Encoding", "Upgrade",
                                         "Proxy-Connection", "Proxy-Authorization", "Content-Length",
-                                        PROXY_FORWARDED_HEADER, PROXY_REVISION_HEADER, PROXY_NOT_SERVED_HEADER};
+                                        PROXY_FORWARDED_HEADER, PROXY_REVISION_HEADER, PROXY_NOT_HERE_HEADER};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (!strcasecmp(name, names[i])) return true;
     return false;
@@ -257,10 +257,10 @@ static void on_response(struct evhttp_request *req, void *arg)
         return;
     }
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    if (code == 503 && evhttp_find_header(in, PROXY_NOT_SERVED_HEADER) && f->ntried < MAX_TRIES) {
-        /* The peer stopped running the app since our routes said it did
-         * (a rollout or a scale moved it): the request did not run there,
-         * so any method may go to another node. */
+    if (code == 421 && evhttp_find_header(in, PROXY_NOT_HERE_HEADER)) {
+        /* The peer no longer runs the app and ran nothing: elsewhere. */
+        log_json(LOG_DEBUG, "the peer no longer runs the app; trying another endpoint",
+                 json_pack("{s:s,s:s}", "app", f->app, "node", f->peer->node));
         dispatch(f);
         return;
     }
@@ -419,11 +419,12 @@ static void dispatch(forward *f)
          * here or fail, never pass it on. */
         const char *revision = header_of(f->r, PROXY_REVISION_HEADER);
         f->revision = revision ? strtoll(revision, NULL, 10) : 0;
-        if (local_ok) run_here(f);
-        else {
-            http_field h[2] = {{"Content-Type", "application/json"}, {PROXY_NOT_SERVED_HEADER, "1"}};
-            static const char text[] = "{\"error\":\"forwarded here, but this node does not run the app (any more)\"}\n";
-            http_respond(f->x, 503, h, 2, text, sizeof text - 1);
+        if (local_ok) {
+            run_here(f);
+        } else {
+            static const char body[] = "{\"error\":\"forwarded here, but this node does not run the app (any more)\"}\n";
+            http_field fields[] = {{"Content-Type", "application/json"}, {PROXY_NOT_HERE_HEADER, "1"}};
+            http_respond(f->x, 421, fields, 2, body, sizeof body - 1);
             forward_free(f);
         }
         return;

@@ -13,8 +13,11 @@
  * (GET, HEAD, PUT, DELETE, OPTIONS) is sent again to another endpoint;
  * others get 502. A forwarded request carries PROXY_FORWARDED_HEADER
  * naming the node that forwarded it: a node receiving one never forwards
- * it again (it runs it here, or answers 503 with PROXY_NOT_SERVED_HEADER,
- * which sends the request elsewhere), so no request loops.
+ * it again, so no request loops. It runs it here, or, when the app no
+ * longer runs here (its replicas were just scaled away or moved, and the
+ * forwarding node's routes are a heartbeat behind), answers 421 with
+ * PROXY_NOT_HERE_HEADER: the request ran nowhere, so the forwarding node
+ * sends it to another endpoint whatever its method.
  */
 #ifndef QYVOL_CLUSTER_PROXY_H
 #define QYVOL_CLUSTER_PROXY_H
@@ -27,14 +30,11 @@
 #include "serve/http1.h"
 
 #define PROXY_FORWARDED_HEADER "X-Qyvol-Forwarded"
+#define PROXY_NOT_HERE_HEADER "X-Qyvol-Not-Here"
 /* The app's revision the forwarding node chose (while two revisions
  * serve, during a rollout): the receiving node runs that one if it still
  * can, else the app's other. */
 #define PROXY_REVISION_HEADER "X-Qyvol-Revision"
-/* On a 503 from a node a request was forwarded to: the app does not run
- * there (any more), the request did not run, and the forwarding node
- * sends it to another (whatever its method). */
-#define PROXY_NOT_SERVED_HEADER "X-Qyvol-Not-Served"
 
 typedef struct proxy proxy;
 

@@ -168,7 +168,7 @@ port_closed() { ! curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$np/"; }
 wait_for "the NodePort closes with its route" port_closed && ok "the NodePort closes with its route"
 check "node-a forwards to node-b" 200 '^header: HTTP_X_QYVOL_FORWARDED=node-a$' "http://127.0.0.1:$ia/e/fwd"
 grep -q '"path":"/e/fwd"' "$tmp/node-b.log" && ok "node-b ran the forwarded request" || bad "node-b ran it" "$(grep fwd "$tmp/node-b.log")"
-check "a forwarded request is never forwarded again" 503 'does not run the app' -H 'X-Qyvol-Forwarded: node-x' "http://127.0.0.1:$ia/e/loop"
+check "a forwarded request is never forwarded again (421: not here)" 421 'does not run the app' -H 'X-Qyvol-Forwarded: node-x' "http://127.0.0.1:$ia/e/loop"
 check "POST forwarded with its body" 200 '^body: posted$' -d posted "http://127.0.0.1:$ia/e/post"
 
 # --- node-b restarts: node-a's kept connections to it broke, which is no
