@@ -114,9 +114,11 @@ void runtime_housekeeping(serve_runtime *rt);
  * replicas in *replicas ({"APP":[{replica,state,pid,...}]}). */
 json_t *runtime_health(serve_runtime *rt, json_t **replicas, bool *all_healthy);
 /* {"INSTANCE":{"app":"NAME","revision":N,"replicas":N,"ready":N,"healthy":B,"route":"/r",
- * "cpu_seconds":S,"answered":N,"failed":N,"answer_seconds":S},...}
- * (healthy: false once every replica failed its health checks in a row;
- * cpu_seconds: the CPU time its replicas used so far, as in the metrics;
+ * "cpu_seconds":S,"inflight":N,"inflight_seconds":S,"answered":N,"failed":N,
+ * "answer_seconds":S},...} (healthy: false once every replica failed its
+ * health checks in a row; cpu_seconds: the CPU time its replicas used so
+ * far, as in the metrics; inflight: its requests running or queued now;
+ * inflight_seconds: that integrated over time, see pool_load_seconds;
  * answered, failed (5xx) and answer_seconds: this instance's answers) */
 json_t *runtime_apps(serve_runtime *rt);
 size_t runtime_app_count(const serve_runtime *rt);

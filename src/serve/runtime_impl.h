@@ -20,6 +20,7 @@ struct runtime_app {
     char *instance;            /* what names it among the runtime's apps: its
                                 * name, or the caller's (a cluster node runs
                                 * two revisions of one app as two instances) */
+    uint32_t replicas;         /* asked for (its pool's size); under rt->lock */
     bool retired;              /* replaced or removed: finishing its requests */
     /* Its answers (loop thread): for comparing two revisions of an app. */
     uint64_t answered, failed; /* failed: 5xx */

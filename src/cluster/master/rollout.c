@@ -256,6 +256,7 @@ void rollout_deploy(master *m, http_exchange *x, m_app *a, const m_app *probe, c
         }
         json_decref(a->overrides);
         a->overrides = json_deep_copy(probe->overrides);
+        autoscale_take(a, &probe->autoscale);
         master_reconcile(m);
         http_respond_json(x, 200, app_status(m, a));
         return;
@@ -270,6 +271,7 @@ void rollout_deploy(master *m, http_exchange *x, m_app *a, const m_app *probe, c
         http_respond_json_error(x, 500, "%s", why);
         return;
     }
+    autoscale_take(a, &probe->autoscale); /* the manifest's deploy.autoscale, applied once the rollout is done */
     m->deploys++;
     master_reconcile(m);
     http_respond_json(x, 201, app_status(m, a));
