@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Releases of a running app on a master and three nodes on loopback
-# (docs/cluster.md, "Releases"): a request loop runs through a rolling, a
+# (docs/cluster.md, "Release a new version"): a request loop runs through a rolling, a
 # blue-green and a canary rollout of 10 replicas (no failed request, every
 # answer from the old or the new version), the canary's split measured
 # over 10,000 requests, undo, a master restarted in the middle of a
@@ -17,47 +17,23 @@ LOAD="python3 $(dirname "$0")/rollout_load.py"
 passed=0 failed=0 skipped=0
 tmp=$(mktemp -d)
 pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 ok() { echo "ok $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
 source "$(dirname "$0")/cluster_lib.sh"
+trap 'stop_all; rm -rf "$tmp"' EXIT
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
-export XDG_CONFIG_HOME=$tmp/config
-"$QYV" cluster init >/dev/null 2>&1
-token_file=$XDG_CONFIG_HOME/qyvol/token
-token=$(cat "$token_file")
-master=127.0.0.1:$(free_port)
+start_cluster 3
+mpid=${pids[0]}
+# The master again, on its data (a restart).
 start_master() {
     "$QYV" master --listen "$master" --data "$tmp/master" >>"$tmp/master.log" 2>&1 &
     mpid=$!
     pids+=("$mpid")
     until_true 10 curl -sf -H "Authorization: Bearer $token" "http://$master/v1/health"
 }
-start_master || bad "master starts" "$(tail -5 "$tmp/master.log")"
-"$QYV" cluster set-master "$master" >/dev/null
-declare -a iport
 targets=""
-declare -a npid
-for i in 1 2 3; do
-    nport=$(free_port)
-    iport[$i]=$(free_port)
-    "$QYV" node --listen 127.0.0.1:"$nport" --ingress 127.0.0.1:"${iport[$i]}" --data "$tmp/node$i" \
-        --name "node-$i" --token-file "$token_file" --capacity memory=2GiB,cpu=4 >"$tmp/node$i.log" 2>&1 &
-    npid[$i]=$!
-    pids+=("$!")
-    until_true 10 curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$nport/v1/node" >/dev/null
-    "$QYV" cluster add-node 127.0.0.1:"$nport" >/dev/null 2>&1 || bad "add-node node-$i" "$(tail -3 "$tmp/node$i.log")"
-    targets+="${targets:+,}127.0.0.1:${iport[$i]}"
-done
-nodes_ready() { [ "$("$QYV" cluster list-nodes 2>/dev/null | grep -c ' ready ')" -eq 3 ]; }
-until_true 10 nodes_ready && ok "a master and three nodes" || bad "three nodes ready" "$("$QYV" cluster list-nodes 2>&1)"
+for i in 1 2 3; do targets+="${targets:+,}127.0.0.1:${iport[$i]}"; done
 
 # The app: a guest that says its VERSION, health-checked.
 app=$tmp/app
