@@ -80,8 +80,12 @@ $(CLUSTER_LIB): $(call obj,$(CLUSTER_SRC))
 
 # The master (src/cluster/master/), linked into qyv.
 MASTER_SRC := $(wildcard src/cluster/master/*.c)
-$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(call obj,$(MASTER_SRC)) $(CLUSTER_LIB) $(MANIFEST_LIB) $(WASI_LIB) $(BUILD)/libqyvol_component.a $(ENGINE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -lhttp_parser -ljansson $(CLUSTER_LIBS) $(LDLIBS)
+# TLS (src/tls/): the cluster's CA, contexts and the TLS front of the
+# HTTP servers (OpenSSL, libevent's OpenSSL bufferevents).
+TLS_SRC := $(wildcard src/tls/*.c)
+TLS_LIBS := -levent_openssl -lssl -lcrypto
+$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(call obj,$(MASTER_SRC)) $(call obj,$(TLS_SRC)) $(CLUSTER_LIB) $(MANIFEST_LIB) $(WASI_LIB) $(BUILD)/libqyvol_component.a $(ENGINE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -lhttp_parser -ljansson $(TLS_LIBS) $(CLUSTER_LIBS) $(LDLIBS)
 
 $(BUILD)/spectest: $(call obj,$(SPECTEST_SRC)) $(ENGINE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(LDLIBS)

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "cli/cluster_cli.h"
+#include "cli/cluster_tls.h"
 
 static const char usage_text[] =
     "usage: qyv cluster SUBCOMMAND [OPTIONS] [ARGS...]\n"
@@ -23,6 +24,8 @@ static const char usage_text[] =
     "  set-master HOST:PORT         the master the commands talk to\n"
     "  auth --token TOKEN           store the cluster token for the commands\n"
     "  add-node HOST:PORT           have the master adopt the node running there\n"
+    "  add-node                     (TLS) a join token and the command that starts a node with it\n"
+    "  token create                 a one-time join token for a new node (TLS)\n"
     "looking:\n"
     "  list-nodes                   nodes, their state, replicas and capacity\n"
     "  health                       exit 0 only when the master and every node are healthy\n"
@@ -63,7 +66,7 @@ static const subcommand subcommands[] = {
     {"deploy", cluster_deploy, false},      {"scale", cluster_scale, false},
     {"autoscale", cluster_autoscale, false},
     {"status", cluster_status, false},      {"logs", cluster_logs, false},
-    {"remove", cluster_remove, false},
+    {"remove", cluster_remove, false},      {"token", cluster_token, false},
 };
 
 /* Take the shared options out of argv (wherever they are, up to "--"),
@@ -197,7 +200,7 @@ int cmd_deploy(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (i != operands[1]) args[k++] = argv[i];
     args[k++] = "--server";
-    args[k++] = server;
+    args[k++] = argv[operands[1]]; /* as written: its scheme says HTTPS or HTTP */
     args[k] = NULL;
     status = cluster_deploy(&ctx, k, args);
     free(args);

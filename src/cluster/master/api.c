@@ -20,6 +20,7 @@
 #include "cluster/master/check.h"
 #include "cluster/names.h"
 #include "cluster/master/internal.h"
+#include "cluster/master/master_tls.h"
 #include "cluster/master/reconcile.h"
 #include "serve/http_json.h"
 #include "serve/log.h"
@@ -230,7 +231,10 @@ static void post_heartbeat(master *m, http_exchange *x, const http_request *r, c
         log_json(LOG_INFO, "node back", json_pack("{s:s}", "node", n->name));
     }
     json_decref(j);
-    http_respond_json(x, 200, assignments_for(m, n));
+    json_t *answer = assignments_for(m, n);
+    json_t *tls = master_tls_state(m);
+    if (tls) json_object_set_new(answer, "tls", tls);
+    http_respond_json(x, 200, answer);
 }
 
 /* POST /v1/nodes {"address"}: qyv cluster add-node. The master calls the
@@ -854,7 +858,9 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r)
         http_respond_json_error(x, 404, "the API is under /v1/ (docs/api.md)");
         return;
     }
-    if (!authorized(m, r)) {
+    bool admin = authorized(m, r);
+    if (master_tls_handle(m, x, r, admin)) return;
+    if (!admin && !master_tls_node_may(m, r)) {
         log_json(LOG_WARN, "refused: no or wrong token", json_pack("{s:s,s:s,s:s}", "method", r->method, "path",
                                                                      r->path, "peer", r->peer));
         http_field h[2] = {{"Content-Type", "application/json"}, {"WWW-Authenticate", "Bearer"}};
