@@ -60,19 +60,19 @@ until_true 5 in_ns 1 ping -c1 -W1 "${addr[2]}" && ok "nodes reach each other ove
     bad "network" "node 1 cannot ping node 2"
 
 export XDG_CONFIG_HOME=$tmp/config
-"$QYV" cluster init >/dev/null 2>&1 || bad "init" "failed"
+"$QYV" cluster init --plain-http >/dev/null 2>&1 || bad "init" "failed"
 token_file=$XDG_CONFIG_HOME/qyvol/token
 token=$(cat "$token_file")
 master=${addr[m]}:7000
 # `ip netns exec` runs the command in its own place: $! is the server.
-ip netns exec "qvt-m-$tag" "$QYV" master --listen 0.0.0.0:7000 --data "$tmp/master" >"$tmp/master.log" 2>&1 &
+ip netns exec "qvt-m-$tag" "$QYV" master --plain-http --listen 0.0.0.0:7000 --data "$tmp/master" >"$tmp/master.log" 2>&1 &
 pids+=($!)
 "$QYV" cluster set-master "$master" >/dev/null
 until_true 10 in_ns m curl -sf -H "Authorization: Bearer $token" "http://$master/v1/health" ||
     bad "master starts" "$(tail -3 "$tmp/master.log")"
 declare -A npid
 for n in 1 2 3; do
-    ip netns exec "qvt-$n-$tag" "$QYV" node --listen "${addr[$n]}:7001" --ingress "${addr[$n]}:8080" --master "$master" \
+    ip netns exec "qvt-$n-$tag" "$QYV" node --plain-http --listen "${addr[$n]}:7001" --ingress "${addr[$n]}:8080" --master "$master" \
         --name "node-$n" --data "$tmp/node$n" --token-file "$token_file" --capacity memory=512MiB,cpu=1 \
         >"$tmp/node$n.log" 2>&1 &
     npid[$n]=$!
