@@ -134,7 +134,7 @@ int cluster_token(cluster_ctx *ctx, int argc, char **argv)
     int opt;
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
         case 't':
             if (!duration_s(optarg, &ttl, 1, 7L * 86400)) {
