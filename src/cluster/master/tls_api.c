@@ -239,8 +239,8 @@ static void post_revoke(master *m, http_exchange *x, const http_request *r)
         size_t i;
         json_array_foreach(serials, i, s) n += revoke_serial(t, json_string_value(s), node);
         if (!json_array_size(serials)) {
-            json_decref(body);
             http_respond_json_error(x, 404, "no certificate was issued to a node '%s'", node);
+            json_decref(body);
             return;
         }
     } else if (serial && strspn(serial, "0123456789abcdefABCDEF") == strlen(serial) && *serial &&
