@@ -113,7 +113,7 @@ $(BUILD)/tests/test_autoscale: $(BUILD)/obj/tests/unit/test_autoscale.o $(CLUSTE
 # The API client, against a one-connection server on a thread.
 $(BUILD)/tests/test_client: $(BUILD)/obj/tests/unit/test_client.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson -lcmocka $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson -lssl -lcrypto -lcmocka $(LDLIBS)
 # The cluster commands' arguments and configuration, without a master.
 $(BUILD)/tests/test_cluster_cli: $(BUILD)/obj/tests/unit/test_cluster_cli.o \
     $(call obj,src/cli/cluster_args.c src/cli/cluster_config.c src/cli/cluster_table.c src/cluster/token.c src/cluster/names.c) $(MANIFEST_LIB)

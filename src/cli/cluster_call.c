@@ -49,6 +49,7 @@ static void use_transport(const cluster_ctx *ctx)
 {
     api_tls tls = {0};
     snprintf(tls.ca_file, sizeof tls.ca_file, "%.511s", ctx->ca_file);
+    snprintf(tls.server_role, sizeof tls.server_role, "master");
     api_set_tls(ctx->tls ? &tls : NULL);
 }
 

@@ -3,6 +3,8 @@
  */
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,31 @@ void api_set_tls(const api_tls *tls)
 
 bool api_tls_on(void) { return process_tls_on; }
 
+/* The server's own certificate must name the role asked for (its OU): a
+ * node's certificate, good as it is, does not make it the master. */
+static int verify_role(int ok, X509_STORE_CTX *store)
+{
+    if (!ok || X509_STORE_CTX_get_error_depth(store) != 0) return ok;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    const char *role = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+    X509_NAME *name = X509_get_subject_name(X509_STORE_CTX_get_current_cert(store));
+    int i = role ? X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, -1) : -1;
+    ASN1_STRING *ou = i >= 0 ? X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)) : NULL;
+    if (!role || (ou && (size_t)ASN1_STRING_length(ou) == strlen(role) &&
+                  !memcmp(ASN1_STRING_get0_data(ou), role, strlen(role))))
+        return 1;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+}
+
+static CURLcode set_role(CURL *curl, void *ssl_ctx, void *role)
+{
+    (void)curl;
+    SSL_CTX_set_app_data((SSL_CTX *)ssl_ctx, role);
+    SSL_CTX_set_verify((SSL_CTX *)ssl_ctx, SSL_VERIFY_PEER, verify_role);
+    return CURLE_OK;
+}
+
 /* https with the certificates of tls; false when a file cannot be set. */
 static bool use_tls(CURL *curl, const api_tls *tls)
 {
@@ -35,6 +62,9 @@ static bool use_tls(CURL *curl, const api_tls *tls)
         curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
         if (tls->crl_file[0] && access(tls->crl_file, R_OK) == 0)
             ok = ok && curl_easy_setopt(curl, CURLOPT_CRLFILE, tls->crl_file) == CURLE_OK;
+        if (tls->server_role[0])
+            ok = ok && curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, set_role) == CURLE_OK &&
+                 curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, (void *)tls->server_role) == CURLE_OK;
     }
     if (tls->cert_file[0]) {
         ok = ok && curl_easy_setopt(curl, CURLOPT_SSLCERT, tls->cert_file) == CURLE_OK &&

@@ -48,6 +48,7 @@ typedef struct api_tls {
     char key_file[512];
     char crl_file[512];    /* the CA's revocation list ("" or missing: none) */
     bool no_verify;        /* the server's certificate is not checked (a node fetching the CA it pins) */
+    char server_role[16];  /* the OU the server's certificate must have ("master", "node"; "": any) */
 } api_tls;
 
 /* Every call from now on speaks TLS as tls says (NULL: plain HTTP). Call

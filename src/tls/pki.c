@@ -193,12 +193,31 @@ X509 *pki_sign_csr(X509 *ca, EVP_PKEY *ca_key, X509_REQ *req, const char *cn, co
         snprintf(why, whylen, "the certificate request names '%s' (%s), not '%s' (%s)", got_cn, got_role, cn, role);
         return NULL;
     }
+    /* The only host name a request may ask for is its own name (the one a
+     * forwarding node checks); addresses are its own business. */
+    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+    STACK_OF(GENERAL_NAME) *sans = exts ? X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL) : NULL;
+    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); i++) {
+        GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+        const ASN1_STRING *dns = g->type == GEN_DNS ? g->d.dNSName : NULL;
+        bool own = dns && (size_t)ASN1_STRING_length(dns) == strlen(cn) &&
+                   !memcmp(ASN1_STRING_get0_data(dns), cn, strlen(cn));
+        if (g->type != GEN_IPADD && !own) {
+            snprintf(why, whylen, "the certificate request asks for a name other than '%s' and its addresses", cn);
+            GENERAL_NAMES_free(sans);
+            sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+            return NULL;
+        }
+    }
+    GENERAL_NAMES_free(sans);
     X509_NAME *name = X509_NAME_new();
     X509 *cert = name && set_name(name, cn, role) ? new_cert(name, pub, -60, ttl_seconds) : NULL;
     X509_NAME_free(name);
-    if (!cert) return fail(why, whylen, "cannot make the certificate");
+    if (!cert) {
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+        return fail(why, whylen, "cannot make the certificate");
+    }
     /* The SANs asked for, as they are. */
-    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
     for (int i = 0; exts && i < sk_X509_EXTENSION_num(exts); i++) {
         X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, i);
         if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) == NID_subject_alt_name) X509_add_ext(cert, ext, -1);

@@ -108,19 +108,19 @@ code=$(curl -s -m 5 --cacert "$CA" --cert "$tmp/node-1/tls/node.pem" -o /dev/nul
 
 # A certificate of the CA, through a join by hand (openssl makes the key
 # and the request); short-lived, then revoked.
-hand_join() { # NAME CERT_TTL -> $tmp/NAME.pem (certificate and key)
+hand_join() { # NAME CERT_TTL [OPENSSL REQ ARGS] -> $tmp/NAME.pem (certificate and key)
     local out
     out=$("$QYV" cluster token create --cert-ttl "$2") || return 1
     local t=${out#join token: }
     t=${t%% *}
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/$1.key" -out "$tmp/$1.csr" \
-        -subj "/O=qyvol/OU=node/CN=$1" 2>/dev/null || return 1
+        -subj "/O=qyvol/OU=node/CN=$1" "${@:3}" 2>/dev/null || return 1
     python3 - "$1" "$t" "$tmp/$1.csr" >"$tmp/$1.json" <<'EOF'
 import json, sys
 print(json.dumps({"name": sys.argv[1], "token": sys.argv[2], "csr": open(sys.argv[3]).read()}))
 EOF
     curl -sf --cacert "$CA" -H 'Content-Type: application/json' --data-binary @"$tmp/$1.json" "https://$master/v1/tls/join" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["certificate"], end="")' >"$tmp/$1.pem" || return 1
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["certificate"], end="")' >"$tmp/$1.pem" 2>/dev/null || return 1
     cat "$tmp/$1.key" >>"$tmp/$1.pem"
 }
 with_cert() { curl -s -m 5 --cacert "$CA" --cert "$1" -o /dev/null -w '%{http_code}' "${@:2}"; }
@@ -132,6 +132,10 @@ code=$(with_cert "$tmp/node-x.pem" "https://$master/v1/tls/crl")
 [ "$code" = 000 ] && ok "an expired certificate is refused" || bad "expired certificate" "HTTP $code"
 grep -q "certificate has expired" "$tmp/master.log" && ok "the refusal says it expired" || bad "expired logged" "$(grep refused "$tmp/master.log" | tail -1)"
 
+hand_join node-z 1h -addext "subjectAltName=DNS:node-1" && bad "a request for another node's name" "signed" ||
+    ok "a certificate request naming another node is refused"
+expect "a node's certificate does not make it the master" 1 "verification|certificate" \
+    "$QYV" cluster health --master "https://127.0.0.1:${nport[1]}"
 hand_join node-y 1h || bad "hand join node-y" "failed"
 code=$(with_cert "$tmp/node-y.pem" "https://$master/v1/tls/crl")
 [ "$code" = 200 ] || bad "node-y before revocation" "HTTP $code"

@@ -242,6 +242,7 @@ master_tls *master_tls_open(const master *m, char *why, size_t whylen)
     snprintf(calls.cert_file, sizeof calls.cert_file, "%s", f->cert);
     snprintf(calls.key_file, sizeof calls.key_file, "%s", f->key);
     snprintf(calls.crl_file, sizeof calls.crl_file, "%s", f->crl);
+    snprintf(calls.server_role, sizeof calls.server_role, PKI_ROLE_NODE); /* the master calls only nodes */
     api_set_tls(&calls);
     return t;
 }

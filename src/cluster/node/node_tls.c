@@ -215,6 +215,7 @@ static bool join(node_tls *t, struct node *n, char *why, size_t whylen)
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     api_tls trust_ca = {0};
     snprintf(trust_ca.ca_file, sizeof trust_ca.ca_file, "%s", t->cluster.ca);
+    snprintf(trust_ca.server_role, sizeof trust_ca.server_role, PKI_ROLE_MASTER);
     api_reply reply = {0};
     bool ok = text && api_call_tls(&trust_ca, n->master, "POST", "/v1/tls/join", n->opt.join_token ? NULL : n->token,
                                    "application/json", text, strlen(text), JOIN_TIMEOUT_MS, &reply, why, whylen);
@@ -293,6 +294,7 @@ node_tls *node_tls_open(struct node *n, char *why, size_t whylen)
     snprintf(calls.cert_file, sizeof calls.cert_file, "%s", t->cluster.cert);
     snprintf(calls.key_file, sizeof calls.key_file, "%s", t->cluster.key);
     snprintf(calls.crl_file, sizeof calls.crl_file, "%s", t->cluster.crl);
+    snprintf(calls.server_role, sizeof calls.server_role, PKI_ROLE_MASTER); /* a node calls only its master */
     api_set_tls(&calls);
     return t;
 }
