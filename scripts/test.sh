@@ -17,7 +17,16 @@ trap 'rm -rf "$LOG"' EXIT
 
 passed=0 failed=0 skipped=0 broken=()
 
-step() { printf '\n=== %s\n' "$*"; }
+# Each step's wall time is printed when the next one starts, and the slowest
+# are listed at the end: the whole command must stay well under CI's budget.
+step_name='' step_start=$SECONDS step_times=()
+step_done() {
+    [ -n "$step_name" ] || return 0
+    local took=$((SECONDS - step_start))
+    printf '(%ds)\n' "$took"
+    step_times+=("$(printf '%5d s  %s' "$took" "$step_name")")
+}
+step() { step_done; step_name=$*; step_start=$SECONDS; printf '\n=== %s\n' "$*"; }
 fail_step() { broken+=("$1"); echo "FAILED: $1"; }
 # A step that cannot run because an earlier one failed: say so, and fail.
 skip_step() { broken+=("$1 (not run)"); echo "NOT RUN: $1, because $2"; }
@@ -323,6 +332,10 @@ else
     skip_step "CLI smoke test" "the gcc build failed"
 fi
 
+step_done
+echo
+echo "slowest steps (of $SECONDS s in all):"
+printf '%s\n' "${step_times[@]}" | sort -rn | head -8
 echo
 if [ ${#broken[@]} -gt 0 ]; then
     echo "failed steps: ${broken[*]}"
