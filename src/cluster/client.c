@@ -223,6 +223,12 @@ static bool perform(const api_tls *tls, const char *address, const char *method,
             snprintf(reason, sizeof reason, "out of memory");
         else
             explain(curl, rc, errbuf, timeout_ms ? timeout_ms : connect_timeout_ms, reason, sizeof reason);
+        /* A server that refuses our certificate just closes the handshake;
+         * curl then speaks of sockets. Say what it likely means. */
+        if (tls && (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_SSL_CONNECT_ERROR ||
+                    strstr(reason, "getpeername")))
+            snprintf(reason + strlen(reason), sizeof reason - strlen(reason),
+                     " (the TLS handshake failed: is this side's certificate revoked, expired or not the cluster CA's?)");
         snprintf(why, whylen, "no answer from %s: %s", address, reason);
         api_reply_free(out);
         out->status = 0;

@@ -128,9 +128,9 @@ static bool take_certificate(node_tls *t, EVP_PKEY *key, const api_reply *reply,
     path_in(t, "generation", gen_path, sizeof gen_path);
     long generation = (long)json_integer_value(json_object_get(j, "generation"));
     snprintf(gen_text, sizeof gen_text, "%ld\n", generation);
+    if (!both) snprintf(why, whylen, "the master's answer holds no certificate for this node's key");
     bool ok = both && (!crl || pki_write(t->cluster.crl, crl, why, whylen)) &&
               pki_write(t->cluster.cert, both, why, whylen) && pki_write(gen_path, gen_text, why, whylen);
-    if (!both && !*why) snprintf(why, whylen, "the master's answer holds no certificate for this node's key");
     if (ok) {
         t->generation = generation;
         t->not_after = pki_cert_not_after(cert);
