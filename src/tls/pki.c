@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -381,6 +383,24 @@ bool pki_cert_matches_key(X509 *cert, EVP_PKEY *key)
     bool ok = X509_check_private_key(cert, key) == 1;
     ERR_clear_error();
     return ok;
+}
+
+void pki_local_addresses(char names[][64], size_t *n, size_t max)
+{
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) != 0) return;
+    for (struct ifaddrs *i = ifs; i && *n < max; i = i->ifa_next) {
+        int family = i->ifa_addr ? i->ifa_addr->sa_family : AF_UNSPEC;
+        if (family != AF_INET && family != AF_INET6) continue;
+        const void *a = family == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
+                                          : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+        char text[64];
+        if (!inet_ntop(family, a, text, sizeof text) || strchr(text, '%')) continue;
+        bool seen = false;
+        for (size_t j = 0; j < *n; j++) seen |= !strcmp(names[j], text);
+        if (!seen) snprintf(names[(*n)++], 64, "%s", text);
+    }
+    freeifaddrs(ifs);
 }
 
 bool pki_ca_pin(X509 *ca, char out[80])

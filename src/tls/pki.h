@@ -74,6 +74,11 @@ bool pki_cert_has_san(X509 *cert, const char *name);
 /* The key in cert matches key. */
 bool pki_cert_matches_key(X509 *cert, EVP_PKEY *key);
 
+/* This machine's interface addresses (IPv4 and IPv6, loopback too), for
+ * the certificate of a process listening on all of them: appended to
+ * names[*n] while *n < max, skipping those already there. */
+void pki_local_addresses(char names[][64], size_t *n, size_t max);
+
 /* "sha256:HEX" of the CA's public key (its DER SubjectPublicKeyInfo), as
  * kubeadm pins a CA. */
 bool pki_ca_pin(X509 *ca, char out[80]);

@@ -89,12 +89,21 @@ bool mtls_write_crl(master_tls *t, char *why, size_t whylen)
     return ok;
 }
 
-/* The master's host names and addresses its certificate names. */
+/* The master's host names and addresses its certificate names: its
+ * --listen address (every interface's when it listens on all), the
+ * --advertise names, localhost. */
 static size_t master_sans(const master *m, char sans[][256], size_t max)
 {
     size_t n = 0;
     const char *listen = m->opt.address;
-    if (strcmp(listen, "0.0.0.0") && strcmp(listen, "::") && *listen) snprintf(sans[n++], 256, "%s", listen);
+    if (strcmp(listen, "0.0.0.0") && strcmp(listen, "::") && *listen) {
+        snprintf(sans[n++], 256, "%s", listen);
+    } else {
+        char local[24][64];
+        size_t k = 0;
+        pki_local_addresses(local, &k, 24);
+        for (size_t i = 0; i < k && n < max - 8; i++) snprintf(sans[n++], 256, "%s", local[i]);
+    }
     if (m->opt.advertise) {
         const char *p = m->opt.advertise;
         while (*p && n < max - 3) {

@@ -5,7 +5,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,20 +84,7 @@ static size_t node_sans(const struct node *n, char sans[MAX_SANS][64])
         for (size_t j = 0; j < k; j++) dup |= !strcmp(sans[j], host);
         if (!dup && strlen(host) < 64) snprintf(sans[k++], 64, "%s", host);
     }
-    struct ifaddrs *ifs = NULL;
-    if (wildcard && getifaddrs(&ifs) == 0) {
-        for (struct ifaddrs *i = ifs; i && k < MAX_SANS; i = i->ifa_next) {
-            if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6)) continue;
-            char text[64];
-            const void *a = i->ifa_addr->sa_family == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
-                                                                : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-            if (!inet_ntop(i->ifa_addr->sa_family, a, text, sizeof text) || strchr(text, '%')) continue;
-            bool dup = false;
-            for (size_t j = 0; j < k; j++) dup |= !strcmp(sans[j], text);
-            if (!dup) snprintf(sans[k++], 64, "%s", text);
-        }
-        freeifaddrs(ifs);
-    }
+    if (wildcard) pki_local_addresses(sans, &k, MAX_SANS);
     return k;
 }
 
