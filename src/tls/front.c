@@ -218,7 +218,7 @@ static void connected(relay *r)
         relay_free(r);
         return;
     }
-    r->plain = bufferevent_socket_new(r->f->base, pair[1], BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    r->plain = bufferevent_socket_new(r->f->base, pair[1], BEV_OPT_CLOSE_ON_FREE);
     if (!r->plain) {
         close(pair[1]);
         relay_free(r);

@@ -203,4 +203,9 @@ curl -s -m 5 --cacert "$tmp/user.crt" --tls-max 1.2 "https://127.0.0.1:$sport/he
     bad "serve: TLS 1.2 refused" "answered" || ok "qyv serve: TLS 1.2 refused"
 expect "serve --tls-cert without --tls-key" 2 "go together" "$QYV" serve --tls-cert "$tmp/user.crt" "$REPO_ROOT/examples/http-hello/app.qyv"
 stop_all
+if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/*.log; then
+    bad "no sanitizer report" "$(grep -h -m1 -A30 -E 'Sanitizer|runtime error' "$tmp"/*.log | head -40)"
+else
+    ok "no sanitizer report in the logs"
+fi
 finish

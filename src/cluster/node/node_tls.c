@@ -82,7 +82,7 @@ static size_t node_sans(const struct node *n, char sans[MAX_SANS][64])
         }
         bool dup = false;
         for (size_t j = 0; j < k; j++) dup |= !strcmp(sans[j], host);
-        if (!dup && strlen(host) < 64) snprintf(sans[k++], 64, "%s", host);
+        if (!dup && strlen(host) < 64) snprintf(sans[k++], 64, "%.63s", host);
     }
     if (wildcard) pki_local_addresses(sans, &k, MAX_SANS);
     return k;
