@@ -124,6 +124,11 @@ $(BUILD)/tests/test_bundle: $(BUILD)/obj/tests/unit/test_bundle.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -larchive -lcrypto -lcmocka $(LDLIBS)
 
+# Secrets sealed at rest (AES-256-GCM) and their key file.
+$(BUILD)/tests/test_secret_box: $(BUILD)/obj/tests/unit/test_secret_box.o $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcrypto -lcmocka $(LDLIBS)
+
 # A node's routing choices and capacity, tested without sockets.
 $(BUILD)/tests/test_route_table: $(BUILD)/obj/tests/unit/test_route_table.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)

@@ -134,6 +134,8 @@ run_wasi_suites() {
     run_counted "cluster TLS$label" tests/e2e/tls.sh "$build"
     step "the autoscaler: load up, calm down$label"
     run_counted "autoscale$label" tests/e2e/autoscale.sh "$build"
+    step "secrets and tokens end to end$label"
+    run_counted "secrets and tokens$label" tests/e2e/secrets.sh "$build"
     step "a cluster across network namespaces$label"
     run_counted "cluster in namespaces$label" tests/e2e/cluster_netns.sh "$build"
     step "deadlines around host calls$label"
@@ -194,7 +196,7 @@ asan_ok=1
 asan_targets=(build/asan/spectest build/asan/qyv build/asan/wasitest build/asan/tests/wasi/escape.wasm
               build/asan/tests/wasi/escape-racer build/asan/tests/wasi/grants.wasm
               build/asan/tests/timeouts/hostloop.wasm build/asan/tests/e2e/cat.wasm
-              build/asan/tests/e2e/burn.wasm)
+              build/asan/tests/e2e/burn.wasm build/asan/tests/e2e/secret_echo.wasm)
 for t in tests/unit/test_*.c tests/manifest/test_*.c; do asan_targets+=("build/asan/tests/$(basename "$t" .c)"); done
 make -j"$JOBS" SAN=address OPT=-O1 BUILD=build/asan "${asan_targets[@]}" >"$LOG/asan.out" 2>&1 || { cat "$LOG/asan.out"; fail_step "asan build"; asan_ok=0; }
 

@@ -69,6 +69,11 @@ typedef struct run_config {
      * runner shows them (qyv run on stderr, qyv serve as warn lines). */
     char **warnings;
     size_t nwarnings;
+    /* Set by a cluster node before run_from_manifest: it gives the
+     * manifest's secrets itself (env over the manifest's, files as
+     * read-only preopens). Without it a manifest that refers to a secret
+     * does not start (secrets need a cluster). */
+    bool secrets_given;
 } run_config;
 
 /* The engine limits for a memory limit of `memory_bytes` (0: none): each

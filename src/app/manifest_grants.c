@@ -146,6 +146,24 @@ static int read_module(run_config *rc, const qv_manifest *m, int folder, app_err
     return APP_CANNOT_START;
 }
 
+/* The first secret the manifest refers to, named in the message. */
+static void secrets_need_a_cluster(const qv_manifest *m, app_error *why)
+{
+    for (size_t i = 0; i < m->env.count; i++) {
+        const qv_env_var *v = &m->env.vars[i];
+        if (!v->secret) continue;
+        snprintf(why->text, sizeof why->text, "%s:%u:%u: 'env.%s' takes the value of the secret '%s', and secrets "
+                 "are given by a cluster: deploy it with `qyv cluster deploy` after `qyv cluster secret set %s ...` "
+                 "(qyv run and qyv serve have none; write the value itself here to run it alone)",
+                 m->file, v->at.line, v->at.column, v->name, v->secret, v->secret);
+        return;
+    }
+    const qv_secret_file *f = &m->secret_files[0];
+    snprintf(why->text, sizeof why->text, "%s:%u:%u: 'secrets' gives the secret '%s' as %s, and secrets are given "
+             "by a cluster: deploy it with `qyv cluster deploy` (qyv run and qyv serve have none; grant a folder "
+             "with permissions.fs to run it alone)", m->file, f->at.line, f->at.column, f->name, f->path);
+}
+
 int run_from_manifest(run_config *rc, const char *path, app_error *why)
 {
     qv_manifest_error err = {0};
@@ -177,7 +195,13 @@ int run_from_manifest(run_config *rc, const char *path, app_error *why)
     if (!rc->module_path || !run_add_arg(rc, m->name)) goto nomem;
     for (size_t i = 0; i < m->args.count; i++)
         if (!run_add_arg(rc, m->args.items[i])) goto nomem;
+    if (!rc->secrets_given && qv_manifest_uses_secrets(m)) {
+        secrets_need_a_cluster(m, why);
+        qv_manifest_free(m);
+        return APP_CANNOT_START;
+    }
     for (size_t i = 0; i < m->env.count; i++) {
+        if (m->env.vars[i].secret) continue; /* the node sets it */
         char *kv = malloc(strlen(m->env.vars[i].name) + strlen(m->env.vars[i].value) + 2);
         if (!kv) goto nomem;
         sprintf(kv, "%s=%s", m->env.vars[i].name, m->env.vars[i].value);

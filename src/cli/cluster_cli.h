@@ -145,6 +145,27 @@ void cluster_format_cpu(uint64_t millicores, char *out, size_t size);
 /* 420 -> "420ms", 65000 -> "1m5s". */
 void cluster_format_age(uint64_t ms, char *out, size_t size);
 
+/* --- named things: tokens, secrets, the audit log (cluster_list.c) --- */
+
+typedef struct cluster_action {
+    const char *name;
+    int (*run)(cluster_ctx *ctx, int argc, char **argv);
+} cluster_action;
+/* argv[1] names one of actions: run it with argv + 1 (ctx->command
+ * becomes "PREFIX ACTION"); usage for --help, nothing or another name. */
+int cluster_run_action(cluster_ctx *ctx, int argc, char **argv, const char *usage, const char *prefix,
+                       const cluster_action *actions, size_t n);
+/* GET path: with --output json its JSON, else a table of the objects in
+ * its array `key`, one row() each, under the headers. The exit status. */
+int cluster_list_table(cluster_ctx *ctx, const char *path, const char *key, const char *const *headers,
+                       size_t columns, void (*row)(cluster_table *t, const json_t *item));
+/* DELETE /v1/COLLECTION/NAME for the one operand NAME; prints
+ * "DONE NAME". The exit status. */
+int cluster_delete_named(cluster_ctx *ctx, int argc, char **argv, const char *usage, const char *collection,
+                         const char *done);
+/* ms since the epoch as "2026-12-07 03:04:05" (UTC). */
+void cluster_format_time(uint64_t ms, char *out, size_t size);
+
 /* --- deploy's answer (cluster_deploy.c), shared with scale --- */
 
 /* Print "node-a 4, node-b 3" for a placement object. */
@@ -192,6 +213,11 @@ void cluster_print_autoscale(const json_t *app);
 int cluster_status(cluster_ctx *ctx, int argc, char **argv);
 int cluster_logs(cluster_ctx *ctx, int argc, char **argv);
 int cluster_remove(cluster_ctx *ctx, int argc, char **argv);
+/* `auth token create|list|revoke` and `audit` (cluster_access.c). */
+int cluster_auth_token(cluster_ctx *ctx, int argc, char **argv);
+int cluster_audit(cluster_ctx *ctx, int argc, char **argv);
+/* `secret set|list|remove` (cluster_secret.c). */
+int cluster_secret(cluster_ctx *ctx, int argc, char **argv);
 
 /* `qyv cluster ...` and `qyv deploy FILE SERVER` (cmd_cluster.c). */
 int cmd_cluster(int argc, char **argv);

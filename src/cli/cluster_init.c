@@ -180,6 +180,7 @@ static const char auth_usage[] =
     "       qyv cluster auth --cert cert.pem --key key.pem\n"
     "       qyv cluster auth --rotate\n"
     "       qyv cluster auth --revoke NODE|SERIAL\n"
+    "       qyv cluster auth token create NAME [--role read|admin] | list | revoke NAME\n"
     "\n"
     "--token: store the cluster's token (printed by `qyv cluster init` where\n"
     "the cluster was made) for the commands: in ~/.config/qyvol/token, mode\n"
@@ -191,7 +192,9 @@ static const char auth_usage[] =
     "--rotate: give the master and every node new keys and certificates,\n"
     "without dropping a connection; waits until every ready node has its own.\n"
     "--revoke: revoke a node's certificates (or one by its serial): the\n"
-    "master and the nodes refuse them from then on.\n";
+    "master and the nodes refuse them from then on.\n\n"
+    "`auth token ...` makes, lists and revokes named tokens (read-only or\n"
+    "admin): see `qyv cluster auth token --help`.\n";
 
 int cluster_auth(cluster_ctx *ctx, int argc, char **argv)
 {
@@ -204,6 +207,7 @@ int cluster_auth(cluster_ctx *ctx, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    if (argc > 1 && !strcmp(argv[1], "token")) return cluster_auth_token(ctx, argc - 1, argv + 1);
     const char *token = NULL, *cert = NULL, *key = NULL, *revoke = NULL;
     bool tls = false, rotate = false;
     int opt;

@@ -23,9 +23,11 @@ static const char usage_text[] =
     "  up [--nodes N] [--dir DIR]   run a master and N nodes on this machine until Ctrl-C\n"
     "  set-master HOST:PORT         the master the commands talk to\n"
     "  auth --token TOKEN           store the cluster token for the commands\n"
+    "  auth token create NAME [--role read|admin] | list | revoke NAME\n"
+    "                               named tokens: read-only ones for looking\n"
     "  add-node HOST:PORT           have the master adopt the node running there\n"
     "  add-node                     (TLS) a join token and the command that starts a node with it\n"
-    "  token create                 a one-time join token for a new node (TLS)\n"
+    "  token create                 a one-time join token for a new node (TLS; not `auth token`)\n"
     "looking:\n"
     "  list-nodes                   nodes, their state, replicas and capacity\n"
     "  health                       exit 0 only when the master and every node are healthy\n"
@@ -42,6 +44,10 @@ static const char usage_text[] =
     "  autoscale APP --min N --max N --cpu-threshold PERCENT | --off\n"
     "                               let the master set the replicas from CPU use\n"
     "  remove APP                   stop an app everywhere and forget it\n"
+    "secrets and audit:\n"
+    "  secret set NAME (--from-file F | --from-literal V) | list | remove NAME\n"
+    "                               secrets kept encrypted, given to apps by name\n"
+    "  audit [--tail N]             who changed what, when\n"
     "\n"
     "APP is an app's name or its manifest (FILE.qyv). List commands take\n"
     "--output json. Every subcommand takes:\n"
@@ -67,6 +73,7 @@ static const subcommand subcommands[] = {
     {"autoscale", cluster_autoscale, false},
     {"status", cluster_status, false},      {"logs", cluster_logs, false},
     {"remove", cluster_remove, false},      {"token", cluster_token, false},
+    {"secret", cluster_secret, false},      {"audit", cluster_audit, false},
 };
 
 /* Take the shared options out of argv (wherever they are, up to "--"),

@@ -33,6 +33,11 @@ static const char usage_text[] =
     "  --ingress ADDR:PORT  also serve every app's route here, balanced over the\n"
     "                       nodes that run it\n"
     "  --store URL          the state store (default sqlite:DIR/state.db)\n"
+    "  --secret-key-file FILE\n"
+    "                       the key secrets are sealed with: 64 hex digits, 0600,\n"
+    "                       made if missing; keep it apart from DIR, and give\n"
+    "                       every master the same (default: secret.key beside the\n"
+    "                       token, $XDG_CONFIG_HOME/qyvol/secret.key)\n"
     "  --heartbeat DURATION how often nodes report (default 1s)\n"
     "  --down-after DURATION\n"
     "                       a node silent this long is down and its replicas\n"
@@ -71,9 +76,10 @@ int cmd_master(int argc, char **argv)
         {"autoscale-interval", required_argument, NULL, 'A'}, {"scale-down-window", required_argument, NULL, 'W'},
         {"ca-dir", required_argument, NULL, 'C'}, {"advertise", required_argument, NULL, 'a'},
         {"node-cert-ttl", required_argument, NULL, 'T'}, {"plain-http", no_argument, NULL, 'P'},
+        {"secret-key-file", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
-    char address[256] = "127.0.0.1", ingress[256] = "", token_file[1024] = "", token[1024];
+    char address[256] = "127.0.0.1", ingress[256] = "", token_file[1024] = "", token[1024], key_file[1024] = "";
     master_options mo = {.address = address, .port = 7000, .heartbeat_ms = 1000, .down_after_ms = 3000,
                          .autoscale_interval_ms = 5000, .scale_down_window_ms = 300000};
     int opt;
@@ -96,6 +102,7 @@ int cmd_master(int argc, char **argv)
         case 'd': mo.data_dir = optarg; break;
         case 't': snprintf(token_file, sizeof token_file, "%s", optarg); break;
         case 's': mo.store_url = optarg; break;
+        case 'K': snprintf(key_file, sizeof key_file, "%s", optarg); break;
         case 'b':
         case 'D':
             if (!qv_parse_duration(optarg, &ms, why, sizeof why)) {
@@ -148,6 +155,15 @@ int cmd_master(int argc, char **argv)
     char config_dir[900];
     if (!mo.ca_dir && !mo.plain_http && cluster_config_dir(config_dir, sizeof config_dir, why, sizeof why))
         mo.ca_dir = config_dir;
+    if (!*key_file) { /* beside the token, outside --data */
+        if (!cluster_config_dir(config_dir, sizeof config_dir, why, sizeof why)) {
+            fprintf(stderr, "qyv master: no --secret-key-file, and %s\n", why);
+            return QYV_EXIT_FAILURE;
+        }
+        mkdir(config_dir, 0700);
+        snprintf(key_file, sizeof key_file, "%s/secret.key", config_dir);
+    }
+    mo.secret_key_file = key_file;
     if (!*token_file) {
         if (!cluster_config_dir(config_dir, sizeof config_dir, why, sizeof why)) {
             fprintf(stderr, "qyv master: no --token-file, and %s\n", why);

@@ -52,8 +52,14 @@ void qv_manifest_free(qv_manifest *m)
     for (size_t i = 0; i < m->env.count; i++) {
         free(m->env.vars[i].name);
         free(m->env.vars[i].value);
+        free(m->env.vars[i].secret);
     }
     free(m->env.vars);
+    for (size_t i = 0; i < m->secret_file_count; i++) {
+        free(m->secret_files[i].name);
+        free(m->secret_files[i].path);
+    }
+    free(m->secret_files);
     free(m->route);
     mf_string_list_free(&m->permissions.fs.read);
     mf_string_list_free(&m->permissions.fs.write);

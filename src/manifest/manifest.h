@@ -91,11 +91,23 @@ typedef struct qv_string_list {
     size_t count;
 } qv_string_list;
 
-/* One `env` entry; entries keep the manifest's order. */
+/* One `env` entry; entries keep the manifest's order. A value written
+ * `{secret: NAME}` has value NULL and secret NAME: a cluster gives it
+ * (docs/manifest.md, "Secrets"). */
 typedef struct qv_env_var {
     char *name;
     char *value;
+    char *secret;
+    qv_manifest_pos at;         /* where the value is written */
 } qv_env_var;
+
+/* One `secrets` entry: the secret NAME as the read-only file PATH in the
+ * guest (an absolute path outside /app, in a folder other than /). */
+typedef struct qv_secret_file {
+    char *name;
+    char *path;
+    qv_manifest_pos at;
+} qv_secret_file;
 
 typedef struct qv_env {
     qv_env_var *vars;
@@ -226,6 +238,8 @@ typedef struct qv_manifest {
     qv_fs_mount fs;
     qv_deploy deploy;
     qv_cluster cluster;
+    qv_secret_file *secret_files;   /* `secrets` */
+    size_t secret_file_count;
     qv_manifest_warning warnings[QV_MANIFEST_MAX_WARNINGS];
     size_t warning_count;       /* <= QV_MANIFEST_MAX_WARNINGS */
 } qv_manifest;
@@ -240,6 +254,9 @@ qv_manifest *qv_manifest_parse(const char *text, size_t len, const char *name,
                                qv_manifest_error *err);
 
 void qv_manifest_free(qv_manifest *manifest);
+
+/* Whether the manifest refers to any secret (env values or files). */
+bool qv_manifest_uses_secrets(const qv_manifest *manifest);
 
 /* The manifest spelling of each enum value ("wasi", "http", "read-write",
  * "memfs", "least_connections", ...). */

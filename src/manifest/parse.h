@@ -174,6 +174,13 @@ bool mf_check_env_name(mf_ctx *ctx, const yaml_node_t *node, const char *key, co
 /* A host name ("api.example.com", "*.example.com") or an IP address. */
 bool mf_check_host(mf_ctx *ctx, const yaml_node_t *node, const char *key, const char *text);
 
+/* ---------------------------------------------------------------- secrets.c */
+
+/* An env value written {secret: NAME}: *secret gets NAME. */
+bool mf_read_env_secret(mf_ctx *ctx, const yaml_node_t *node, const char *key, char **secret);
+/* The top-level `secrets` list. */
+bool mf_parse_secrets(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target);
+
 /* ---------------------------------------------------------------- paths.c */
 
 /* The folder part of a file path: "a/b.qyv" -> "a", "b.qyv" -> ".". */

@@ -95,7 +95,13 @@ static bool parse_env(mf_ctx *ctx, yaml_node_t *value, const char *key, void *ta
         }
         char var_key[MF_KEY_PATH_SIZE];
         mf_key_path(var_key, sizeof var_key, key, var->name);
-        if (!mf_read_string(ctx, mf_node(ctx, pairs[i].value), var_key, &var->value)) return false;
+        yaml_node_t *v = mf_node(ctx, pairs[i].value);
+        var->at = mf_pos(v);
+        if (v->type == YAML_MAPPING_NODE) { /* {secret: NAME} (secrets.c) */
+            if (!mf_read_env_secret(ctx, v, var_key, &var->secret)) return false;
+        } else if (!mf_read_string(ctx, v, var_key, &var->value)) {
+            return false;
+        }
     }
     return true;
 }
@@ -128,6 +134,7 @@ static const mf_key top_keys[] = {
     {"fs", mf_parse_fs},
     {"deploy", mf_parse_deploy},
     {"cluster", mf_parse_cluster},
+    {"secrets", mf_parse_secrets},
 };
 
 static const mf_alias top_aliases[] = {

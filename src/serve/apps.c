@@ -37,6 +37,10 @@ static uint64_t fingerprint(const char *file, const uint8_t *module, size_t modu
         uint64_t nums[4] = {ov->replicas, ov->memory_bytes, ov->cpu_millicores, ov->nenv};
         h = fnv(h, nums, sizeof nums);
         for (size_t i = 0; i < ov->nenv; i++) h = fnv(h, ov->env[i], strlen(ov->env[i]) + 1);
+        for (size_t i = 0; i < ov->nmounts; i++) {
+            h = fnv(h, ov->mount_host[i], strlen(ov->mount_host[i]) + 1);
+            h = fnv(h, ov->mount_guest[i], strlen(ov->mount_guest[i]) + 1);
+        }
     }
     return h;
 }
@@ -47,6 +51,13 @@ static bool apply_overrides(run_config *rc, const app_overrides *ov, app_error *
     if (ov->replicas) rc->replicas = ov->replicas;
     if (ov->memory_bytes) rc->memory_bytes = ov->memory_bytes;
     if (ov->cpu_millicores) rc->cpu_millicores = ov->cpu_millicores;
+    for (size_t i = 0; i < ov->nmounts; i++) {
+        char *host = strdup(ov->mount_host[i]), *guest = strdup(ov->mount_guest[i]);
+        if (!host || !guest || !run_add_preopen(rc, host, guest, QV_WASI_READ, NULL, 0)) {
+            snprintf(err->text, sizeof err->text, "out of memory");
+            return false;
+        }
+    }
     for (size_t i = 0; i < ov->nenv; i++) {
         const char *kv = ov->env[i];
         if (!strchr(kv, '=') || *kv == '=') {
@@ -66,6 +77,7 @@ bool serve_app_load(serve_app *app, const char *file, const char *name, const ap
 {
     memset(app, 0, sizeof *app);
     app->rc.fuel = -1;
+    app->rc.secrets_given = overrides && overrides->secrets_given;
     if (run_from_manifest(&app->rc, file, err)) return false;
     if (!app->rc.http) {
         snprintf(err->text, sizeof err->text, "%s is not an http app (type: http); run it with `qyv run`", file);

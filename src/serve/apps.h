@@ -23,6 +23,14 @@ typedef struct app_overrides {
     uint32_t cpu_millicores;   /* per replica */
     const char *const *env;    /* "K=V", set over the manifest's */
     size_t nenv;
+    /* A cluster node's secrets (docs/manifest.md, "Secrets"): the env
+     * values are in env; each mount gives the host folder read-only as
+     * the guest folder. With secrets_given the manifest's references to
+     * secrets are taken as met. */
+    bool secrets_given;
+    const char *const *mount_host;
+    const char *const *mount_guest;
+    size_t nmounts;
 } app_overrides;
 
 /* Finds or makes the metrics of (app name, route), so that counters go on

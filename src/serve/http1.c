@@ -486,6 +486,13 @@ void http_stream_end(http_exchange *c)
     answered(c, ok);
 }
 
+const char *http_request_header(const http_request *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (!strcasecmp(r->headers[i].name, name)) return r->headers[i].value;
+    return NULL;
+}
+
 const http_request *http_request_of(const http_exchange *x)
 {
     return &x->req;

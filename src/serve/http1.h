@@ -78,6 +78,9 @@ void http_server_free(http_server *s);
 
 size_t http_server_connections(const http_server *s);
 
+/* The value of r's header name (case-insensitive), or NULL. */
+const char *http_request_header(const http_request *r, const char *name);
+
 /* The request x answers. */
 const http_request *http_request_of(const http_exchange *x);
 

@@ -7,17 +7,6 @@
 # [BUILD_DIR]. Every process it starts is stopped.
 source "$(dirname "$0")/lib.sh"
 pids=()
-stop_all() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for _ in $(seq 50); do
-        alive=0
-        for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ $alive -eq 0 ] && break
-        sleep 0.1
-    done
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    pids=()
-}
 trap 'stop_all; rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/cluster_lib.sh"
 

@@ -22,3 +22,16 @@ until_true() {
     done
     return 1
 }
+# stop_all: SIGTERM to every process in the caller's array pids, SIGKILL
+# to those still running 10 s later.
+stop_all() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for _ in $(seq 100); do
+        alive=0
+        for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ $alive -eq 0 ] && break
+        sleep 0.1
+    done
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    pids=()
+}

@@ -1020,7 +1020,68 @@ static const inline_case inline_cases[] = {
     {"", 0, "1:1: the manifest is empty; expected keys such as 'name:' and 'entrypoint:'"},
     {"just text\n", 0,
      "1:1: the manifest must be a map of keys such as 'name:' and 'entrypoint:', not a string"},
+    /* Secrets (docs/manifest.md, "Secrets"). */
+    {BASE "env: {A: {secret: Db}}\n", 0,
+     "3:19: 'env.A.secret' may contain only lowercase letters, digits and '-' (it is used as a DNS label), got 'Db'"},
+    {BASE "env: {A: {secrte: db}}\n", 0,
+     "3:11: unknown key 'secrte' in 'env.A'; did you mean 'secret'?"},
+    {BASE "env: {A: {}}\n", 0,
+     "3:10: 'env.A' must be a string, or {secret: NAME} to take the value of a cluster secret"},
+    {BASE "env: {A: [db]}\n", 0,
+     "3:10: 'env.A' must be a string, not a list"},
+    {BASE "secrets: {name: db}\n", 0,
+     "3:10: 'secrets' must be a list of {name: SECRET, path: /secrets/FILE}, not a map"},
+    {BASE "secrets: [db]\n", 0,
+     "3:11: 'secrets[0]' must be {name: SECRET, path: /secrets/FILE}, not a string"},
+    {BASE "secrets: [{name: db}]\n", 0,
+     "3:11: 'secrets[0]' needs both 'name' (the secret) and 'path' (its file in the guest, e.g. /secrets/db)"},
+    {BASE "secrets: [{name: db, path: secrets/db}]\n", 0,
+     "3:28: 'secrets[0].path' must start with '/', got 'secrets/db'"},
+    {BASE "secrets: [{name: db, path: /db}]\n", 0,
+     "3:28: 'secrets[0].path' must name a file in a folder, e.g. /secrets/db (the folder is given to the guest read-only), got '/db'"},
+    {BASE "secrets: [{name: db, path: /app/db}]\n", 0,
+     "3:28: 'secrets[0].path' must be outside /app (the app's folder), e.g. /secrets/db, got '/app/db'"},
+    {BASE "secrets: [{name: db, path: /s/../db}]\n", 0,
+     "3:28: 'secrets[0].path' must not contain '.' or '..' segments, got '/s/../db'"},
+    {BASE "secrets: [{name: db, path: /s/db}, {name: x, path: /s/db}]\n", 0,
+     "3:36: 'secrets[1]': the path /s/db clashes with /s/db (line 3, column 28)"},
+    {BASE "secrets: [{name: db, path: /s/db}, {name: x, path: /s/db/x}]\n", 0,
+     "3:36: 'secrets[1]': the path /s/db/x clashes with /s/db (line 3, column 28)"},
+    {BASE "secrets: [{name: db, path: /s/db, mode: 0400}]\n", 0,
+     "3:35: unknown key 'mode' in 'secrets[0]'; expected one of: name, path"},
 };
+
+/* Env values and files from the cluster's secrets: names and paths kept,
+ * with where they are written. */
+static void secrets_are_read_by_name(void **state)
+{
+    (void)state;
+    static const char text[] = BASE "env:\n  PLAIN: x\n  DB_PASSWORD: {secret: db}\n"
+                               "secrets:\n  - {name: tls-key, path: /secrets/tls/key.pem}\n"
+                               "  - name: tls-cert\n    path: /secrets/tls/cert.pem\n";
+    qv_manifest_error err;
+    qv_manifest *m = qv_manifest_parse(text, sizeof text - 1, "t/app.qyv", &err);
+    if (!m) fail_msg("%s", err.message);
+    assert_true(qv_manifest_uses_secrets(m));
+    assert_int_equal(m->env.count, 2);
+    assert_string_equal(m->env.vars[0].value, "x");
+    assert_null(m->env.vars[0].secret);
+    assert_null(m->env.vars[1].value);
+    assert_string_equal(m->env.vars[1].secret, "db");
+    assert_int_equal(m->env.vars[1].at.line, 5);
+    assert_int_equal(m->env.vars[1].at.column, 16);
+    assert_int_equal(m->secret_file_count, 2);
+    assert_string_equal(m->secret_files[0].name, "tls-key");
+    assert_string_equal(m->secret_files[0].path, "/secrets/tls/key.pem");
+    assert_string_equal(m->secret_files[1].name, "tls-cert");
+    assert_int_equal(m->secret_files[1].at.line, 9);
+    qv_manifest_free(m);
+    static const char plain[] = BASE "env: {A: b}\n";
+    m = qv_manifest_parse(plain, sizeof plain - 1, "t/app.qyv", &err);
+    assert_non_null(m);
+    assert_false(qv_manifest_uses_secrets(m));
+    qv_manifest_free(m);
+}
 
 static void inline_mistakes_are_reported(void **state)
 {
@@ -1202,6 +1263,7 @@ int main(void)
         cmocka_unit_test(inline_mistakes_are_reported),
         cmocka_unit_test(deep_and_anchored_manifests_fail_fast),
         cmocka_unit_test(long_lists_are_capped),
+        cmocka_unit_test(secrets_are_read_by_name),
         cmocka_unit_test(unreadable_files_are_reported),
         cmocka_unit_test(every_bad_fixture_is_checked),
     };

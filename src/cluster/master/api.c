@@ -16,38 +16,20 @@
 
 #include "cluster/bundle.h"
 #include "cluster/client.h"
+#include "cluster/master/access.h"
 #include "cluster/master/autoscaler.h"
 #include "cluster/master/check.h"
 #include "cluster/names.h"
 #include "cluster/master/internal.h"
 #include "cluster/master/master_tls.h"
 #include "cluster/master/reconcile.h"
+#include "cluster/master/secrets.h"
 #include "serve/http_json.h"
 #include "serve/log.h"
 
 #define NODE_CALL_MS 5000
 
 /* ------------------------------------------------------------ answers */
-
-static const char *header(const http_request *r, const char *name)
-{
-    for (size_t i = 0; i < r->nheaders; i++)
-        if (!strcasecmp(r->headers[i].name, name)) return r->headers[i].value;
-    return NULL;
-}
-
-/* The bearer token equals the cluster's, compared in constant time (its
- * length aside). */
-static bool authorized(const master *m, const http_request *r)
-{
-    const char *h = header(r, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7)) return false;
-    const char *t = h + 7, *want = m->opt.token;
-    size_t n = strlen(t), k = strlen(want);
-    unsigned char diff = n != k;
-    for (size_t i = 0; i < k; i++) diff |= (unsigned char)(want[i] ^ (i < n ? t[i] : 0));
-    return diff == 0;
-}
 
 static json_t *body_json(const http_request *r, http_exchange *x)
 {
@@ -197,11 +179,12 @@ static json_t *assignments_for(master *m, const m_node *n)
     for (size_t i = 0; i < m->state.napps; i++) {
         const m_app *a = &m->state.apps[i];
         uint32_t here = app_placed_on(a, n->name);
-        if (here)
-            json_array_append_new(assignments,
-                                  json_pack("{s:s,s:I,s:s,s:s,s:O,s:i}", "app", a->name, "revision",
-                                            (json_int_t)a->revision, "digest", a->digest, "manifest", a->manifest,
-                                            "overrides", a->overrides, "replicas", (int)here));
+        if (!here) continue;
+        json_t *one = json_pack("{s:s,s:I,s:s,s:s,s:O,s:i}", "app", a->name, "revision", (json_int_t)a->revision,
+                                "digest", a->digest, "manifest", a->manifest, "overrides", a->overrides, "replicas",
+                                (int)here);
+        secrets_attach(m, one, a->overrides);
+        json_array_append_new(assignments, one);
     }
     return json_pack("{s:o,s:o}", "assignments", assignments, "routes", master_routes(m));
 }
@@ -497,6 +480,12 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
         goto out;
     }
     if (!check_app(dir, manifest, overrides, &probe, why, sizeof why)) {
+        http_respond_json_error(x, 400, "%s", why);
+        goto out;
+    }
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", dir, manifest);
+    if (!secrets_pin(m, path, manifest, overrides, why, sizeof why)) {
         http_respond_json_error(x, 400, "%s", why);
         goto out;
     }
@@ -858,16 +847,19 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r)
         http_respond_json_error(x, 404, "the API is under /v1/ (docs/api.md)");
         return;
     }
-    bool admin = authorized(m, r);
-    if (master_tls_handle(m, x, r, admin)) return;
-    if (!admin && !master_tls_node_may(m, r)) {
-        log_json(LOG_WARN, "refused: no or wrong token", json_pack("{s:s,s:s,s:s}", "method", r->method, "path",
-                                                                     r->path, "peer", r->peer));
-        http_field h[2] = {{"Content-Type", "application/json"}, {"WWW-Authenticate", "Bearer"}};
-        static const char text[] = "{\"error\":\"a valid cluster token is needed (Authorization: Bearer TOKEN)\"}\n";
-        http_respond(x, 401, h, 2, text, sizeof text - 1);
-        return;
+    /* Who asks, whether their token's role allows it (access.h), and the
+     * audit log of changes. Without a token, a node's own calls may come
+     * with its certificate, and /v1/tls/ says itself who may call what
+     * (master_tls.h). */
+    bool by_certificate = !http_request_header(r, "Authorization") &&
+                          (master_tls_node_may(m, r) || !strncmp(r->path, "/v1/tls/", 8));
+    access_caller who = {0};
+    if (!by_certificate) {
+        if (!access_check(m, x, r, &who)) return;
+        access_audit(m, r, &who);
     }
+    if (master_tls_handle(m, x, r, who.role == ACCESS_ADMIN)) return;
+    if (access_route(m, x, r, &who) || secrets_route(m, x, r)) return;
     char seg[4][128];
     size_t n = split_path(r->path, seg);
     const char *method = r->method;

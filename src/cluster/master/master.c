@@ -19,6 +19,7 @@
 #include "cluster/master/internal.h"
 #include "cluster/master/master_tls.h"
 #include "cluster/master/reconcile.h"
+#include "cluster/master/secrets.h"
 #include "cluster/proxy.h"
 #include "serve/log.h"
 
@@ -259,6 +260,10 @@ int master_run(const master_options *options)
         fprintf(stderr, "qyv master: %s\n", why);
         goto out;
     }
+    if (options->secret_key_file && !secrets_open(m, options->secret_key_file, why, sizeof why)) {
+        fprintf(stderr, "qyv master: --secret-key-file: %s\n", why);
+        goto out;
+    }
     /* Nodes known from before a restart are taken as ready until they
      * have had the time to send a heartbeat: their replicas stay put. */
     for (size_t i = 0; i < m->state.nnodes; i++) {
@@ -336,6 +341,7 @@ out:
     for (int i = 0; i < 2; i++)
         if (m->bg_pipe[i] >= 0) close(m->bg_pipe[i]);
     state_free(&m->state);
+    secrets_close();
     store_close(m->st);
     log_shutdown();
     return status;

@@ -19,6 +19,7 @@ typedef struct master_options {
     const char *ingress_address; /* NULL: no ingress */
     uint16_t ingress_port;
     const char *token;         /* the cluster token */
+    const char *secret_key_file; /* the key secrets are sealed with (secrets.h) */
     unsigned heartbeat_ms;     /* asked of nodes (1000) */
     unsigned down_after_ms;    /* a node silent this long is down (3000) */
     unsigned autoscale_interval_ms; /* how often autoscaled apps are measured (5000) */

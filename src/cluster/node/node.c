@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cluster/node/node_impl.h"
+#include "cluster/node/node_secrets.h"
 #include "cluster/node/node_tls.h"
 #include "cluster/token.h"
 #include "serve/drain.h"
@@ -309,6 +310,7 @@ static void stop(node *n)
     json_decref(n->handoff_routes);
     log_followers_end(&n->followers);
     runtime_free(n->rt);
+    node_secrets_cleanup(); /* the replicas that read them are gone */
     limits_cleanup();
     for (node_port **lists[2] = {&n->ports, &n->closing_ports}, ***l = lists; l < lists + 2; l++)
         while (**l) {

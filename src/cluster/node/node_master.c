@@ -22,6 +22,7 @@
 #include "cluster/client.h"
 #include "cluster/names.h"
 #include "cluster/node/node_impl.h"
+#include "cluster/node/node_secrets.h"
 #include "cluster/node/node_tls.h"
 #include "serve/log.h"
 
@@ -203,6 +204,7 @@ typedef struct assigned {
     char manifest[4400];
     char *key;
     const char **env;
+    node_secret_use secrets;   /* env values and read-only folders */
 } assigned;
 
 static void assigned_free(assigned *a, size_t n)
@@ -210,6 +212,7 @@ static void assigned_free(assigned *a, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(a[i].key);
         free(a[i].env);
+        node_secret_use_free(&a[i].secrets);
     }
     free(a);
 }
@@ -238,10 +241,17 @@ static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_
     json_int_t cpu = json_integer_value(json_object_get(ov, "cpu"));
     a->spec.overrides.memory_bytes = memory > 0 ? (uint64_t)memory : 0;
     a->spec.overrides.cpu_millicores = cpu > 0 && cpu <= UINT32_MAX ? (uint32_t)cpu : 0;
-    size_t nenv = json_array_size(env);
+    /* The manifest's secrets first, so that --env overrides them too. The
+     * master sends "secrets" with every app that names some; without it
+     * the manifest is read as qyv serve reads it (and refused if it names
+     * one). */
+    bool has_secrets = json_object_get(j, "secrets") != NULL;
+    if (has_secrets && !node_secrets_resolve(j, a->manifest, &a->secrets, why, whylen)) return false;
+    size_t nsecret = a->secrets.nenv, nenv = nsecret + json_array_size(env);
     a->env = calloc(nenv + 1, sizeof *a->env);
-    for (size_t i = 0; a->env && i < nenv; i++) {
-        const char *kv = json_string_value(json_array_get(env, i));
+    for (size_t i = 0; a->env && i < nsecret; i++) a->env[i] = a->secrets.env[i];
+    for (size_t i = nsecret; a->env && i < nenv; i++) {
+        const char *kv = json_string_value(json_array_get(env, i - nsecret));
         if (!kv) {
             snprintf(why, whylen, "%s: overrides.env must be strings KEY=VALUE", app);
             return false;
@@ -250,8 +260,17 @@ static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_
     }
     a->spec.overrides.env = a->env;
     a->spec.overrides.nenv = nenv;
-    /* The assignment as a whole is the version: any change replaces. */
-    a->key = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    a->spec.overrides.secrets_given = has_secrets;
+    a->spec.overrides.mount_host = (const char *const *)a->secrets.host;
+    a->spec.overrides.mount_guest = (const char *const *)a->secrets.guest;
+    a->spec.overrides.nmounts = a->secrets.nmounts;
+    /* The assignment as a whole is the version: any change replaces. Its
+     * secrets' values are left out: the versions pinned in overrides say
+     * the same, and a key is no place for a secret. */
+    json_t *bare = json_copy(j);
+    json_object_del(bare, "secrets");
+    a->key = bare ? json_dumps(bare, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(bare);
     a->spec.key = a->key;
     if (!a->env || !a->key) {
         snprintf(why, whylen, "out of memory");
@@ -323,6 +342,7 @@ static void apply_answer(session *s, json_t *answer)
         if (!read_assignment(s, json_array_get(list, i), a, why, sizeof why)) {
             all_ok = false;
             free(a->key), free(a->env);
+            node_secret_use_free(&a->secrets);
             memset(a, 0, sizeof *a);
             assignment_problem(s, why);
         } else if (is_bad(s, a->key)) {
@@ -356,6 +376,7 @@ static void apply_answer(session *s, json_t *answer)
     }
     free_keys(s->bad, s->nbad);
     s->bad = bad, s->nbad = nbad, bad = NULL;
+    node_secrets_sweep();
     if (all_ok) s->last_failure[0] = '\0';
     /* Replicas are starting: report them ready soon, not a heartbeat
      * later (the master routes to them once they are). */
