@@ -141,7 +141,7 @@ $(BUILD)/tests/test_capacity: $(BUILD)/obj/tests/unit/test_capacity.o $(CLUSTER_
 RUNTIME_TEST_OBJ := $(call obj,$(filter-out src/serve/server.c,$(SERVE_SRC)) $(wildcard src/app/*.c))
 $(BUILD)/tests/test_serve_runtime: $(BUILD)/obj/tests/unit/test_serve_runtime.o $(RUNTIME_TEST_OBJ) $(MANIFEST_LIB) $(WASI_LIB) $(BUILD)/libqyvol_component.a $(ENGINE_LIB) | examples
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter-out examples,$^) -lyaml -levent -lhttp_parser -ljansson -lcmocka $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out examples,$^) -lyaml -levent -lhttp_parser -ljansson -lcurl -lcmocka $(LDLIBS)
 
 # The corpus tests read the spec tests' JSON scripts.
 $(BUILD)/tests/test_validate_corpus: LDLIBS += -ljansson

@@ -35,7 +35,7 @@ $(BUILD)/tests/test_component: $(BUILD)/obj/tests/unit/test_component.o $(COMPON
 $(BUILD)/fuzz/fuzz_component: tests/fuzz/fuzz_component.c $(COMPONENT_SRC) $(WASI_SRC) $(ENGINE_SRC) \
         $(wildcard src/component/*.h src/wasi/*.h src/engine/*.h include/qyvol/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_component.c $(COMPONENT_SRC) $(WASI_SRC) $(ENGINE_SRC) $(LDLIBS)
+	$(FUZZ_CC) -std=c17 $(CPPFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_component.c $(COMPONENT_SRC) $(WASI_SRC) $(ENGINE_SRC) -lcurl $(LDLIBS)
 fuzz: $(BUILD)/fuzz/fuzz_component
 
 # The WASI 0.2 host through its API.

@@ -13,7 +13,7 @@ PACKAGES=(
     libsqlite3-dev                               # the cluster master's state store
     libarchive-dev libssl-dev                    # cluster bundles (tar, SHA-256), the cluster's TLS
     openssl                                      # tests/e2e/tls.sh makes certificates with its CLI
-    libcurl4-openssl-dev                         # the cluster API client (qyv cluster)
+    libcurl4-openssl-dev                         # the cluster API client (qyv cluster), outbound wasi:http
     rustc libstd-rust-dev-wasm32                 # Rust WASI guests (examples)
     hyperfine curl wrk nginx-light               # benchmarks (bench/, bench/http)
     python3 iproute2 iputils-ping                # raw-socket HTTP tests, network namespaces (tests/e2e)
@@ -44,13 +44,28 @@ install_jco() {
             "@bytecodealliance/jco@$JCO_VERSION" >/dev/null
 }
 
+# componentize-js (npm's @bytecodealliance/componentize-js) makes a
+# JavaScript wasi:http handler a component with a JavaScript engine inside
+# (examples/http-component, mk/http-components.mk). jco depends on it, so
+# it is usually there already; installed into jco's prefix when missing.
+COMPONENTIZE_JS_VERSION=0.22.0
+have_componentize_js() {
+    [ "$("$JCO_DIR/node_modules/.bin/componentize-js" --version 2>/dev/null)" = "$COMPONENTIZE_JS_VERSION" ]
+}
+install_componentize_js() {
+    have_componentize_js && return 0
+    echo "deps.sh: installing componentize-js $COMPONENTIZE_JS_VERSION (npm) into $JCO_DIR"
+    "${SUDO[@]}" npm install --prefix "$JCO_DIR" --no-audit --no-fund --loglevel=error \
+        "@bytecodealliance/componentize-js@$COMPONENTIZE_JS_VERSION" >/dev/null
+}
+
 missing=()
 for p in "${PACKAGES[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$p")
     fi
 done
-[ ${#missing[@]} -eq 0 ] && have_promtool && have_jco && exit 0
+[ ${#missing[@]} -eq 0 ] && have_promtool && have_jco && have_componentize_js && exit 0
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -75,7 +90,7 @@ if ! have_promtool; then
     extract_promtool || { "${SUDO[@]}" apt-get update -qq && extract_promtool; }
 fi
 if [ ${#missing[@]} -eq 0 ]; then
-    install_jco
+    install_jco && install_componentize_js
     exit
 fi
 echo "deps.sh: installing ${missing[*]}"
@@ -95,4 +110,4 @@ elif ! install; then
     "${SUDO[@]}" apt-get update -qq
     install
 fi
-install_jco
+install_jco && install_componentize_js

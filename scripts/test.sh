@@ -112,6 +112,8 @@ run_wasi_suites() {
         env GRANTS_WASM=build/tests/wasi/grants.component.wasm tests/wasi/grants/run.sh "$build"
     step "components end to end$label"
     run_counted "components$label" tests/e2e/components.sh "$build"
+    step "wasi:http components under qyv serve$label"
+    run_counted "wasi:http components$label" tests/e2e/http_components.sh "$build"
     step "examples through qyv run$label"
     run_counted "examples$label" tests/e2e/examples.sh "$build"
     step "qyv serve end to end$label"
@@ -134,6 +136,8 @@ run_wasi_suites() {
     run_counted "cluster TLS$label" tests/e2e/tls.sh "$build"
     step "the autoscaler: load up, calm down$label"
     run_counted "autoscale$label" tests/e2e/autoscale.sh "$build"
+    step "scaling in place (drained) and on requests in flight$label"
+    run_counted "scaling$label" tests/e2e/scale.sh "$build"
     step "secrets and tokens end to end$label"
     run_counted "secrets and tokens$label" tests/e2e/secrets.sh "$build"
     step "a cluster across network namespaces$label"
@@ -196,7 +200,8 @@ asan_ok=1
 asan_targets=(build/asan/spectest build/asan/qyv build/asan/wasitest build/asan/tests/wasi/escape.wasm
               build/asan/tests/wasi/escape-racer build/asan/tests/wasi/grants.wasm
               build/asan/tests/timeouts/hostloop.wasm build/asan/tests/e2e/cat.wasm
-              build/asan/tests/e2e/burn.wasm build/asan/tests/e2e/secret_echo.wasm)
+              build/asan/tests/e2e/burn.wasm build/asan/tests/e2e/secret_echo.wasm
+              build/asan/tests/e2e/nap.wasm)
 for t in tests/unit/test_*.c tests/manifest/test_*.c; do asan_targets+=("build/asan/tests/$(basename "$t" .c)"); done
 make -j"$JOBS" SAN=address OPT=-O1 BUILD=build/asan "${asan_targets[@]}" >"$LOG/asan.out" 2>&1 || { cat "$LOG/asan.out"; fail_step "asan build"; asan_ok=0; }
 
@@ -325,7 +330,7 @@ if [ $gcc_ok -eq 1 ]; then
     expect_cli 0 '^Hola from a Qyvol component!$' $q run examples/hello-component/app.qyv
     mkdir -p "$LOG/comp" && cp examples/hello-component/app.component.wasm "$LOG/comp/" &&
         printf 'name: c\nentrypoint: app.component.wasm\ntype: http\n' >"$LOG/comp/app.qyv"
-    expect_cli 1 'is a WebAssembly component; qyv serve runs WAGI modules' $q serve --listen 127.0.0.1:1 "$LOG/comp/app.qyv"
+    expect_cli 1 'is a component that does not export wasi:http/incoming-handler@0.2.x' $q serve --listen 127.0.0.1:1 "$LOG/comp/app.qyv"
     expect_cli 0 'qyv-node.service' bash -c "make -s install PREFIX=/opt/qyvol DESTDIR='$LOG/inst' >/dev/null &&
         '$LOG/inst/opt/qyvol/bin/qyv' version >/dev/null && grep -l 'ExecStart=/opt/qyvol/bin/qyv node' '$LOG/inst/opt/qyvol/lib/systemd/system/'*.service"
     [ $cli_ok -eq 1 ] && echo "$cli_checks CLI checks passed (qyv invoke build/examples/fib.wasm fib 30 -> 832040, ...)"

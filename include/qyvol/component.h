@@ -55,6 +55,9 @@ size_t qv_component_import_count(const qv_component *c);
 const char *qv_component_import_name(const qv_component *c, size_t i);
 size_t qv_component_export_count(const qv_component *c);
 const char *qv_component_export_name(const qv_component *c, size_t i);
+/* The name of the export matching `iface` by version ("wasi:http/
+ * incoming-handler@0.2.0" matches "...@0.2.10"), or NULL. */
+const char *qv_component_find_export(const qv_component *c, const char *iface);
 
 /* ---------------------------------------------------------------- values */
 
@@ -120,7 +123,8 @@ bool qv_chost_func(qv_chost *host, const char *iface, const char *name, const ch
                    void *env);
 /* A named type of `iface`: ("wasi:io/streams@0.2.12", "stream-error",
  * "variant { last-operation-failed(own<error>), closed }"): record, variant,
- * enum, flags, or another name for a type. A type or resource of another
+ * enum, flags, or another name for a type (for a resource's name: the
+ * resource itself, as WIT's `type headers = fields`). A type or resource of another
  * interface is brought in by qv_chost_use(host, iface, from_iface, name),
  * as WIT's `use`. Return false if def does not parse (reason on stderr). */
 bool qv_chost_type(qv_chost *host, const char *iface, const char *name, const char *def);

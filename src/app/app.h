@@ -13,6 +13,7 @@
 
 #include "manifest/manifest.h"
 #include "qyvol/wasi.h"
+#include "qyvol/wasi_http.h"
 
 /* Failures of run_from_manifest; they are also `qyv run`'s exit statuses. */
 enum {
@@ -40,6 +41,17 @@ typedef struct run_config {
     char *name;                /* the manifest's app name, or NULL */
     char *route;               /* http apps: the URL prefix they answer */
     bool http;                 /* type: http */
+    /* runtime: 0 either (told by the entrypoint's bytes), 1 a preview 1
+     * module, 2 a component; runtime_at its "FILE:LINE:COLUMN" or NULL. */
+    int runtime;
+    char *runtime_at;
+    /* permissions.net for outbound wasi:http: 0 none, 1 any, 2 the
+     * hosts and ports listed (none listed: any of them). */
+    int net;
+    char **net_hosts;
+    size_t nnet_hosts;
+    uint16_t *net_ports;
+    size_t nnet_ports;
     /* deploy.health_check (http apps under qyv serve); its timing already
      * defaults to the balancer's check below. */
     bool health_enabled;
@@ -54,6 +66,7 @@ typedef struct run_config {
     uint32_t lb_check_retries;
     /* deploy and cluster (qyv serve). */
     uint32_t replicas;         /* processes serving the app, >= 1 */
+    qv_autoscale autoscale;    /* deploy.autoscale (the cluster's autoscaler) */
     uint32_t cpu_millicores;   /* per replica; 0: no quota */
     int lb_algorithm;          /* qv_lb_algorithm */
     char **owned;              /* strings the preopens point to */
@@ -92,6 +105,12 @@ bool run_set_env(run_config *rc, const char *kv);       /* replaces the same key
 bool run_add_preopen(run_config *rc, const char *host, const char *guest, unsigned access,
                      char **hidden, size_t nhidden);     /* takes host, guest, hidden */
 char *run_own(run_config *rc, char *s);                  /* keep s until run_config_free */
+/* Whether the entrypoint's kind (component or core module) is what
+ * `runtime` asks for; false with the reason ("FILE:LINE:COLUMN: ...") in why. */
+bool run_runtime_matches(const run_config *rc, bool component, char *why, size_t len);
+/* What outbound wasi:http requests may reach (permissions.net), ending by
+ * deadline_ns (0: none). Points into rc. */
+qv_http_policy run_http_policy(const run_config *rc, uint64_t deadline_ns);
 void run_config_free(run_config *rc);
 
 /* Why a manifest could not be made runnable: one line, starting with the

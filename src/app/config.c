@@ -103,6 +103,27 @@ bool run_add_app_grant(run_config *rc, char *rel, char *guest, unsigned access, 
     return true;
 }
 
+bool run_runtime_matches(const run_config *rc, bool component, char *why, size_t len)
+{
+    if (!rc->runtime || component == (rc->runtime == 2)) return true;
+    snprintf(why, len, "%s: 'runtime' is %s, but %s is a %s", rc->runtime_at ? rc->runtime_at : rc->label,
+             component ? "wasip1 (a core module)" : "wasip2 (a component)", rc->module_path,
+             component ? "WebAssembly component" : "core WebAssembly module");
+    return false;
+}
+
+qv_http_policy run_http_policy(const run_config *rc, uint64_t deadline_ns)
+{
+    return (qv_http_policy){
+        .net = rc->net == 0 ? QV_HTTP_NET_NONE : rc->net == 1 ? QV_HTTP_NET_ANY : QV_HTTP_NET_RESTRICTED,
+        .hosts = (const char *const *)rc->net_hosts,
+        .nhosts = rc->nnet_hosts,
+        .ports = rc->net_ports,
+        .nports = rc->nnet_ports,
+        .deadline_ns = deadline_ns,
+    };
+}
+
 void run_config_free(run_config *rc)
 {
     for (size_t i = 0; i < rc->npreopens; i++) {
@@ -128,5 +149,9 @@ void run_config_free(run_config *rc)
     free(rc->name);
     free(rc->route);
     free(rc->health_path);
+    free(rc->runtime_at);
+    for (size_t i = 0; i < rc->nnet_hosts; i++) free(rc->net_hosts[i]);
+    free(rc->net_hosts);
+    free(rc->net_ports);
     memset(rc, 0, sizeof *rc);
 }

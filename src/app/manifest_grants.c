@@ -146,6 +146,29 @@ static int read_module(run_config *rc, const qv_manifest *m, int folder, app_err
     return APP_CANNOT_START;
 }
 
+/* runtime and permissions.net, for components (wasi:http's outbound requests). */
+static bool copy_runtime_and_net(run_config *rc, const qv_manifest *m)
+{
+    rc->runtime = (int)m->runtime;
+    if (m->runtime_at.line &&
+        asprintf(&rc->runtime_at, "%s:%u:%u", m->file, m->runtime_at.line, m->runtime_at.column) < 0) {
+        rc->runtime_at = NULL;
+        return false;
+    }
+    const qv_net_permission *net = &m->permissions.net;
+    rc->net = net->access == QV_NET_NONE ? 0 : net->access == QV_NET_ANY ? 1 : 2;
+    if (rc->net != 2) return true;
+    size_t nh = net->allowed_hosts.count, np = net->allowed_port_count;
+    rc->net_hosts = calloc(nh + 1, sizeof *rc->net_hosts);
+    rc->net_ports = calloc(np + 1, sizeof *rc->net_ports);
+    if (!rc->net_hosts || !rc->net_ports) return false;
+    for (; rc->nnet_hosts < nh; rc->nnet_hosts++)
+        if (!(rc->net_hosts[rc->nnet_hosts] = strdup(net->allowed_hosts.items[rc->nnet_hosts]))) return false;
+    if (np) memcpy(rc->net_ports, net->allowed_ports, np * sizeof *rc->net_ports);
+    rc->nnet_ports = np;
+    return true;
+}
+
 /* The first secret the manifest refers to, named in the message. */
 static void secrets_need_a_cluster(const qv_manifest *m, app_error *why)
 {
@@ -176,6 +199,7 @@ int run_from_manifest(run_config *rc, const char *path, app_error *why)
     for (size_t i = 0; i < m->warning_count; i++)
         if (!run_add_warning(rc, m->warnings[i].message)) goto nomem;
     rc->http = m->type == QV_APP_HTTP;
+    if (!copy_runtime_and_net(rc, m)) goto nomem;
     if (m->route && !(rc->route = strdup(m->route))) goto nomem;
     if (!(rc->name = strdup(m->name))) goto nomem;
     const qv_health_check *hc = &m->deploy.health_check;
@@ -212,6 +236,7 @@ int run_from_manifest(run_config *rc, const char *path, app_error *why)
     rc->timeout_ms = m->timeout_ms;
     rc->memory_bytes = m->deploy.resources.memory_bytes;
     rc->replicas = m->deploy.replicas;
+    rc->autoscale = m->deploy.autoscale;
     rc->cpu_millicores = m->deploy.resources.cpu_millicores;
     rc->lb_algorithm = (int)m->cluster.algorithm;
     /* Everything the manifest names is beneath its folder. */

@@ -109,6 +109,12 @@ int run_module(const run_config *rc, bool no_openat2)
     const uint8_t *binary = rc->module ? rc->module : bytes;
     /* A component (WASI 0.2) runs its wasi:cli/run export instead of _start. */
     bool is_component = qv_is_component(binary, len);
+    char mismatch[600];
+    if (!run_runtime_matches(rc, is_component, mismatch, sizeof mismatch)) {
+        free(bytes);
+        fprintf(stderr, "qyv run: %s\n", mismatch);
+        return QYV_EXIT_CANNOT_RUN;
+    }
     qv_component *component = is_component ? qv_component_new(binary, len, &err) : NULL;
     qv_module *module = is_component ? NULL : qv_module_new(binary, len, &err);
     free(bytes);
@@ -118,6 +124,7 @@ int run_module(const run_config *rc, bool no_openat2)
         return QYV_EXIT_CANNOT_RUN;
     }
     qv_chost *host = NULL;
+    qv_http_exchange *outbound = NULL;
     qv_store_limits limits = run_store_limits(rc->memory_bytes);
     qv_store *store = qv_store_new(&limits);
     qv_linker *linker = store ? qv_linker_new(store) : NULL;
@@ -139,7 +146,12 @@ int run_module(const run_config *rc, bool no_openat2)
         fprintf(stderr, "qyv run: %s: %s\n", rc->label, linker ? why : "out of memory");
         goto out;
     }
-    if (is_component && (!(host = qv_chost_new()) || !qv_wasip2_define(wasi, host))) {
+    /* A command component may make outbound wasi:http requests, as permissions.net allows. */
+    struct timespec end = deadline_after(rc->timeout_ms);
+    uint64_t deadline = rc->timeout_ms ? (uint64_t)end.tv_sec * 1000000000u + (uint64_t)end.tv_nsec : 0;
+    qv_http_policy policy = run_http_policy(rc, deadline);
+    if (is_component && (!(host = qv_chost_new()) || !qv_wasip2_define(wasi, host) ||
+                         !qv_wasi_http_define(wasi, host) || !(outbound = qv_http_exchange_new(NULL, &policy)))) {
         fprintf(stderr, "qyv run: out of memory\n");
         goto out;
     }
@@ -156,6 +168,7 @@ int run_module(const run_config *rc, bool no_openat2)
     int code = -1;
     bool command = true;
     if (is_component) {
+        qv_wasi_http_attach(wasi, outbound);
         cinst = qv_cinstance_new(store, component, host, &trap, &err);
         if (cinst) code = qv_wasip2_run(wasi, cinst, &trap);
     } else {
@@ -194,5 +207,7 @@ out:
     qv_module_delete(module);
     qv_component_delete(component);
     qv_chost_delete(host);
+    if (outbound && *qv_http_exchange_notes(outbound)) fprintf(stderr, "qyv run: %s", qv_http_exchange_notes(outbound));
+    qv_http_exchange_free(outbound);
     return status;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "component/decode.h"
+#include "component/host.h"
 
 static const uint8_t component_preamble[8] = {0x00, 0x61, 0x73, 0x6D, 0x0D, 0x00, 0x01, 0x00};
 
@@ -551,3 +552,14 @@ size_t qv_component_import_count(const qv_component *c) { return c->nimports; }
 const char *qv_component_import_name(const qv_component *c, size_t i) { return i < c->nimports ? c->imports[i].name : NULL; }
 size_t qv_component_export_count(const qv_component *c) { return c->nexports; }
 const char *qv_component_export_name(const qv_component *c, size_t i) { return i < c->nexports ? c->exports[i].name : NULL; }
+
+const char *qv_component_find_export(const qv_component *c, const char *iface)
+{
+    char want[256], have[256];
+    cm_semver_key(iface, want, sizeof want);
+    for (uint32_t i = 0; i < c->nexports; i++) {
+        cm_semver_key(c->exports[i].name, have, sizeof have);
+        if (!strcmp(want, have)) return c->exports[i].name;
+    }
+    return NULL;
+}

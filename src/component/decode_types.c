@@ -606,6 +606,7 @@ bool cm_read_alias(dstate *d, cm_def *def)
             return cm_fail(d, "alias export: '%s' of instance %u is a %s, not a %s", def->name, def->idx,
                            cm_sort_name(e->sort), cm_sort_name(sort));
         what = e->type;
+        if (sort == S_TYPE) def->type = e->type; /* what a nested instantiation is given */
     } else if (target == 0x01) { /* export of a core instance */
         def->op = OP_ALIAS_CORE_EXPORT;
         def->idx = qe_read_u32(d->r);

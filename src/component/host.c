@@ -305,7 +305,10 @@ bool qv_chost_type(qv_chost *h, const char *iface, const char *name, const char 
     else if (kw && !strcmp(kw, "variant")) t = finish(parse_list(&w, QV_C_VARIANT, '{', '}', L_CASES));
     else if (kw && !strcmp(kw, "enum")) t = finish(parse_list(&w, QV_C_ENUM, '{', '}', L_LABELS));
     else if (kw && !strcmp(kw, "flags")) t = finish(parse_list(&w, QV_C_FLAGS, '{', '}', L_LABELS));
-    else {
+    else if (kw && (t = cm_host_named(w.f, kw)) && t->kind == CM_RESOURCE && (skip(&w), !*w.s)) {
+        /* Another name for a resource (WIT's `type headers = fields`,
+         * `use ...{error as io-error}`): the same type, not a handle. */
+    } else {
         w.s = save;
         w.ok = true;
         t = parse_type(&w);

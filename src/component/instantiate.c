@@ -396,7 +396,7 @@ static bool alias_export(build *b, const cm_def *def)
 {
     const cm_rinst *r = get(b, S_INSTANCE, def->idx);
     int64_t i = cm_names_find(&r->index, def->name);
-    if (i >= 0 && r->sorts[i] == def->sort) return put(b, def->sort, def->sort == S_TYPE ? NULL : r->items[i]);
+    if (i >= 0 && r->sorts[i] == def->sort) return put(b, def->sort, def->sort == S_TYPE ? (void *)def->type : r->items[i]);
     return link_error(b, def, "alias export: instance %u has no %s '%s'", def->idx, cm_sort_name(def->sort), def->name);
 }
 

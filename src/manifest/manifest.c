@@ -6,7 +6,7 @@
 
 #include "parse.h"
 
-const char *const mf_runtime_names[1] = {"wasi"};
+const char *const mf_runtime_names[3] = {"wasi", "wasip1", "wasip2"};
 const char *const mf_app_type_names[2] = {"cli", "http"};
 const char *const mf_fs_access_names[4] = {"none", "read", "write", "read-write"};
 const char *const mf_fs_type_names[2] = {"diskfs", "memfs"};

@@ -28,6 +28,7 @@ static bool parse_runtime(mf_ctx *ctx, yaml_node_t *value, const char *key, void
 {
     qv_manifest *m = target;
     int runtime;
+    m->runtime_at = mf_pos(value);
     if (!mf_read_enum(ctx, value, key, mf_runtime_names, COUNT(mf_runtime_names), &runtime))
         return false;
     m->runtime = (qv_runtime)runtime;

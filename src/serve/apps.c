@@ -12,6 +12,7 @@
 #include "qyvol/wasi.h"
 #include "qyvol/wasm.h"
 #include "serve/apps.h"
+#include "serve/whttp.h"
 
 /* FNV-1a, 64 bits: telling a changed app from an unchanged one, not a
  * defence against anyone (the cluster names bundles by SHA-256). */
@@ -33,8 +34,9 @@ static uint64_t fingerprint(const char *file, const uint8_t *module, size_t modu
     free(manifest);
     h = fnv(h, &module_len, sizeof module_len);
     h = fnv(h, module, module_len);
+    /* Not the replicas override: a pool changes its size in place. */
     if (ov) {
-        uint64_t nums[4] = {ov->replicas, ov->memory_bytes, ov->cpu_millicores, ov->nenv};
+        uint64_t nums[3] = {ov->memory_bytes, ov->cpu_millicores, ov->nenv};
         h = fnv(h, nums, sizeof nums);
         for (size_t i = 0; i < ov->nenv; i++) h = fnv(h, ov->env[i], strlen(ov->env[i]) + 1);
         for (size_t i = 0; i < ov->nmounts; i++) {
@@ -99,13 +101,15 @@ bool serve_app_load(serve_app *app, const char *file, const char *name, const ap
     /* Read with the manifest, beneath its folder (app/app_paths.c). */
     app->fingerprint = fingerprint(file, app->rc.module, app->rc.module_len, overrides);
     qv_error e = {0};
-    if (qv_is_component(app->rc.module, app->rc.module_len)) {
-        snprintf(err->text, sizeof err->text, "%s: %s is a WebAssembly component; qyv serve runs WAGI modules, and "
-                 "serving components (wasi:http) is not built yet (qyv run runs command components)", file,
-                 app->rc.module_path);
+    bool component = qv_is_component(app->rc.module, app->rc.module_len);
+    if (!run_runtime_matches(&app->rc, component, err->text, sizeof err->text)) return false;
+    if (component) {
+        bool ok = whttp_app_prepare(app, file, err);
         free(app->rc.module);
         app->rc.module = NULL;
-        return false;
+        if (ok && !(app->metrics = metrics(ctx, app->name, app->route)))
+            snprintf(err->text, sizeof err->text, "out of memory");
+        return ok && app->metrics;
     }
     app->module = qv_module_new(app->rc.module, app->rc.module_len, &e);
     free(app->rc.module);
@@ -136,6 +140,8 @@ void serve_app_unload(serve_app *app)
     if (app->rc.scratch) run_scratch_remove(app->rc.scratch);
     if (app->imports) qv_wasi_pre_delete(app->imports);
     if (app->module) qv_module_delete(app->module);
+    if (app->component) qv_component_delete(app->component);
+    if (app->chost) qv_chost_delete(app->chost);
     run_config_free(&app->rc);
     memset(app, 0, sizeof *app);
 }

@@ -12,6 +12,7 @@
 #include "serve/cgi.h"
 #include "serve/wagi.h"
 #include "serve/replica.h"
+#include "serve/whttp.h"
 #include "serve/wire.h"
 
 typedef struct replica_thread {
@@ -89,6 +90,10 @@ static bool write_full(int fd, const void *buf, size_t n)
 static void handle(replica_thread *t, const wire_request *wr, wire_buf *out)
 {
     const serve_app *app = t->app;
+    if (app->component) {
+        whttp_answer(app, wr, &t->slot, out);
+        return;
+    }
     wagi_result res;
     wagi_run(app, &wr->rq, wr->timeout_ms, &t->slot, &res);
     cgi_response cgi = {0};

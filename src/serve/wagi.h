@@ -21,6 +21,10 @@ typedef struct serve_app {
     const char *route;      /* URL prefix, no trailing '/' ("" for "/") */
     qv_module *module;
     struct qv_wasi_pre *imports; /* module's imports, resolved to WASI once */
+    /* Or a wasi:http component (whttp.h), with the host its instances
+     * link against. */
+    struct qv_component *component;
+    struct qv_chost *chost;
     struct app_metrics *metrics;
     uint64_t fingerprint;   /* of manifest, module and overrides (apps.h) */
 } serve_app;

@@ -75,6 +75,7 @@ struct qv_wasi {
     int stdio_host[3];
     int stdio_flags[3];
     wasi_membuf mem[3];     /* stdio_in_memory: stdin, stdout, stderr */
+    struct qv_http_exchange *http; /* wasi:http's (qv_wasi_http_attach), or NULL */
 };
 
 /* FD_MEMORY reads and writes (a pipe-like stream). */

@@ -19,6 +19,10 @@ typedef struct p2_stream {
     wasi_membuf *mem;
     uint64_t offset;
     bool positional, append, closed;
+    /* Called when the guest drops the stream: what owns mem (an HTTP
+     * body) lets go of it. NULL: nothing to do. */
+    void (*on_drop)(void *owner);
+    void *owner;
 } p2_stream;
 
 /* A filesystem descriptor: an entry of the preview 1 descriptor table
@@ -79,6 +83,7 @@ p2_stream *p2_stream_new(int host, wasi_membuf *mem);
 typedef struct p2_host {
     qv_wasi *w;             /* NULL: each instance's (qv_cinstance_set_data) */
     qv_crestype *error, *pollable, *input, *output, *descriptor, *dirstream, *term_in, *term_out;
+    struct p2_http_types *http; /* p2_http.c's */
 } p2_host;
 
 /* A host function of interface `iface` (NULL: the table's default). */
@@ -96,5 +101,7 @@ bool p2_define_io(p2_host *p, qv_chost *h);
 bool p2_define_cli(p2_host *p, qv_chost *h);
 bool p2_define_clocks_random(p2_host *p, qv_chost *h);
 bool p2_define_fs(p2_host *p, qv_chost *h);
+/* wasi:http types and outgoing-handler (p2_http*.c). */
+bool p2_define_http(p2_host *p, qv_chost *h);
 
 #endif

@@ -122,6 +122,7 @@ static void drop_stream(void *env, void *rep)
 {
     p2_stream *s = rep;
     if (s->host >= 0) close(s->host);
+    if (s->on_drop) s->on_drop(s->owner);
     free(s);
 }
 

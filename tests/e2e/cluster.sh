@@ -117,6 +117,17 @@ only_12() { "$QYV" cluster status hello --output json | python3 -c 'import json,
 until_true 10 only_12 && ok "--nodes node-1,node-2: replicas only there" || bad "--nodes" "$("$QYV" cluster status hello 2>&1)"
 expect "deploy --nodes naming no node" 1 "not a node" "$QYV" cluster deploy examples/http-hello/app.qyv --nodes node-9
 expect "remove hello" 0 "" "$QYV" cluster remove hello
+# A wasi:http component (the hand-written handler), served by the nodes through the same runtime.
+capp=$tmp/component-app
+mkdir -p "$capp"
+cp build/tests/components/http/hello.wasm "$capp/app.component.wasm"
+printf 'name: whttp\nentrypoint: app.component.wasm\nruntime: wasip2\ntype: http\nroute: /whttp\n' >"$capp/app.qyv"
+expect "deploy a wasi:http component" 0 "" "$QYV" cluster deploy "$capp/app.qyv" --replicas 3
+component_served() {
+    for i in 1 2 3; do curl -sf "http://127.0.0.1:${iport[$i]}/whttp/x" | grep -q '^Hello from a hand-written wasi:http' || return 1; done
+}
+until_true 10 component_served && ok "every node's ingress serves the component" || bad "component served" "$(curl -s "http://127.0.0.1:${iport[1]}/whttp/x")"
+expect "remove the component app" 0 "" "$QYV" cluster remove whttp
 # logs --follow: lines from the nodes as they come.
 "$QYV" cluster logs web --follow >"$tmp/follow" 2>&1 &
 fpid=$!

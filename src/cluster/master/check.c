@@ -118,14 +118,26 @@ bool check_app(const char *bundle_dir, const char *manifest, json_t *overrides, 
     }
     /* Read with the manifest, beneath the app's folder (app/app_paths.c). */
     qv_error e = {0};
-    if (qv_is_component(rc.module, rc.module_len)) {
-        snprintf(why, whylen, "%s: the entrypoint is a WebAssembly component; the cluster serves WAGI modules, and "
-                 "serving components (wasi:http) is not built yet", manifest);
+    bool component = qv_is_component(rc.module, rc.module_len);
+    char text[900];
+    if (!run_runtime_matches(&rc, component, text, sizeof text)) {
+        relative_message(bundle_dir, text, why, whylen);
         goto out;
+    }
+    if (component) { /* served as nodes serve it: a wasi:http handler (serve/whttp.c) */
+        qv_component *c = qv_component_new(rc.module, rc.module_len, &e);
+        bool valid = c != NULL, handler = c && qv_component_find_export(c, "wasi:http/incoming-handler@0.2.0");
+        qv_component_delete(c);
+        if (!handler) {
+            snprintf(why, whylen, "%s: the entrypoint is %s%s", manifest,
+                     valid ? "a component that does not export wasi:http/incoming-handler@0.2.x"
+                           : "not a valid WebAssembly component: ", valid ? "" : e.message);
+            goto out;
+        }
+        goto accepted;
     }
     module = qv_module_new(rc.module, rc.module_len, &e);
     if (!module) {
-        char text[900];
         snprintf(text, sizeof text, "%s: %s is not a valid WebAssembly module: %s (at byte %zu)", manifest,
                  rc.module_path, e.message, e.offset);
         relative_message(bundle_dir, text, why, whylen);
@@ -138,11 +150,16 @@ bool check_app(const char *bundle_dir, const char *manifest, json_t *overrides, 
         goto out;
     }
     qv_wasi_pre_delete(pre);
+accepted:
     snprintf(app->name, sizeof app->name, "%s", rc.name);
     snprintf(app->route, sizeof app->route, "%s", rc.route && *rc.route ? rc.route : "/");
     snprintf(app->algorithm, sizeof app->algorithm, "%s", qv_lb_algorithm_name((qv_lb_algorithm)rc.lb_algorithm));
     json_t *v;
     app->wanted = (v = json_object_get(overrides, "replicas")) ? (uint32_t)json_integer_value(v) : rc.replicas;
+    const qv_autoscale *as = &rc.autoscale;
+    app->autoscale = as->enabled ? (autoscale_spec){as->min, as->max, as->cpu_threshold, as->target_inflight,
+                                                    as->window_ms}
+                                 : AUTOSCALE_OFF;
     app->memory = (v = json_object_get(overrides, "memory")) ? (uint64_t)json_integer_value(v)
                   : rc.memory_bytes ? rc.memory_bytes : CHECK_DEFAULT_MEMORY;
     app->cpu = (v = json_object_get(overrides, "cpu")) ? (uint64_t)json_integer_value(v) : rc.cpu_millicores;

@@ -1,0 +1,20 @@
+/*
+ * whttp.h — one HTTP request handled by a wasi:http component
+ * (docs/components.md): a fresh instance of the app's component, its
+ * wasi:http/incoming-handler called with the request, the response it
+ * sets passed on; outbound requests as permissions.net allows.
+ */
+#ifndef QYVOL_SERVE_WHTTP_H
+#define QYVOL_SERVE_WHTTP_H
+
+#include "serve/wagi.h"
+#include "serve/wire.h"
+
+/* Make the host the app's instances link against (once, when the app is
+ * loaded): WASI 0.2 and wasi:http, for any context. false with err. */
+bool whttp_app_prepare(serve_app *app, const char *file, app_error *err);
+
+/* Run the request and append the answer to out (as replica.c's handle). */
+void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot, wire_buf *out);
+
+#endif
