@@ -132,6 +132,8 @@ run_wasi_suites() {
     run_counted "qyv node$label" tests/e2e/node.sh "$build"
     step "a cluster: a master and three nodes end to end$label"
     run_counted "cluster$label" tests/e2e/cluster.sh "$build"
+    step "the cluster's TLS: join tokens, mutual TLS, revocation, ingress HTTPS, rotation$label"
+    run_counted "cluster TLS$label" tests/e2e/tls.sh "$build"
     step "the autoscaler: load up, calm down$label"
     run_counted "autoscale$label" tests/e2e/autoscale.sh "$build"
     step "releases: rolling, blue-green, canary, rollback$label"

@@ -197,7 +197,8 @@ int cluster_deploy(cluster_ctx *ctx, int argc, char **argv)
             break;
         }
         case 's':
-            if (!cluster_parse_server(optarg, ctx->master, sizeof ctx->master, why, sizeof why)) {
+            if (!cluster_parse_server(optarg, ctx->master, sizeof ctx->master, why, sizeof why) ||
+                !cluster_ctx_transport(ctx, optarg, why, sizeof why)) {
                 cluster_say(ctx, "--server: %s", why);
                 json_decref(overrides), json_decref(rollout);
                 return QYV_EXIT_USAGE;

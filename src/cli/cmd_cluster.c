@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "cli/cluster_cli.h"
+#include "cli/cluster_tls.h"
 
 static const char usage_text[] =
     "usage: qyv cluster SUBCOMMAND [OPTIONS] [ARGS...]\n"
@@ -25,6 +26,8 @@ static const char usage_text[] =
     "  auth token create NAME [--role read|admin] | list | revoke NAME\n"
     "                               named tokens: read-only ones for looking\n"
     "  add-node HOST:PORT           have the master adopt the node running there\n"
+    "  add-node                     (TLS) a join token and the command that starts a node with it\n"
+    "  token create                 a one-time join token for a new node (TLS; not `auth token`)\n"
     "looking:\n"
     "  list-nodes                   nodes, their state, replicas and capacity\n"
     "  health                       exit 0 only when the master and every node are healthy\n"
@@ -73,7 +76,7 @@ static const subcommand subcommands[] = {
     {"deploy", cluster_deploy, false},      {"scale", cluster_scale, false},
     {"autoscale", cluster_autoscale, false}, {"rollout", cluster_rollout, false},
     {"status", cluster_status, false},      {"logs", cluster_logs, false},
-    {"remove", cluster_remove, false},
+    {"remove", cluster_remove, false},      {"token", cluster_token, false},
     {"secret", cluster_secret, false},      {"audit", cluster_audit, false},
 };
 
@@ -210,7 +213,7 @@ int cmd_deploy(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (i != operands[1]) args[k++] = argv[i];
     args[k++] = "--server";
-    args[k++] = server;
+    args[k++] = argv[operands[1]]; /* as written: its scheme says HTTPS or HTTP */
     args[k] = NULL;
     status = cluster_deploy(&ctx, k, args);
     free(args);

@@ -61,6 +61,13 @@ route_table *proxy_routes(proxy *p);
  * app of a NodePort, whatever the path. 404 when no route matches. */
 void proxy_handle(proxy *p, http_exchange *x, const http_request *r, route_entry *port_route);
 
+/* Forward over TLS: ctx(arg) gives the client context to use for each
+ * new connection (the CA to check peers against, this process's
+ * certificate; it may change when certificates rotate). The peer is asked
+ * for its node name (SNI) and its certificate must name it. */
+struct ssl_ctx_st;
+void proxy_set_tls(proxy *p, struct ssl_ctx_st *(*ctx)(void *arg), void *arg);
+
 /* Requests forwarded and not answered yet. */
 long proxy_in_flight(const proxy *p);
 

@@ -78,7 +78,7 @@ start_master() {
 }
 # start_node NAME API INGRESS: logs to $tmp/NAME.log, pid in node_pid.
 start_node() {
-    "$QYV" node --name "$1" --listen 127.0.0.1:"$2" --ingress 127.0.0.1:"$3" --data "$tmp/$1" \
+    "$QYV" node --plain-http --name "$1" --listen 127.0.0.1:"$2" --ingress 127.0.0.1:"$3" --data "$tmp/$1" \
         --master 127.0.0.1:"$mp" --token-file "$tmp/token" --workers 2 >"$tmp/$1.log" 2>&1 &
     node_pid=$!
     procs+=("$node_pid")

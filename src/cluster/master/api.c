@@ -21,6 +21,7 @@
 #include "cluster/master/check.h"
 #include "cluster/names.h"
 #include "cluster/master/internal.h"
+#include "cluster/master/master_tls.h"
 #include "cluster/master/reconcile.h"
 #include "cluster/master/rollout.h"
 #include "cluster/master/secrets.h"
@@ -193,7 +194,10 @@ static void post_heartbeat(master *m, http_exchange *x, const http_request *r, c
     /* What the node reports may let a rollout take its next step: take it
      * now, so that this very answer carries it. */
     rollout_tick(m);
-    http_respond_json(x, 200, assignments_for(m, n));
+    json_t *answer = assignments_for(m, n);
+    json_t *tls = master_tls_state(m);
+    if (tls) json_object_set_new(answer, "tls", tls);
+    http_respond_json(x, 200, answer);
 }
 
 /* POST /v1/nodes {"address"}: qyv cluster add-node. The master calls the
@@ -831,10 +835,17 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r)
         return;
     }
     /* Who asks, whether their token's role allows it (access.h), and the
-     * audit log of changes. */
-    access_caller who;
-    if (!access_check(m, x, r, &who)) return;
-    access_audit(m, r, &who);
+     * audit log of changes. Without a token, a node's own calls may come
+     * with its certificate, and /v1/tls/ says itself who may call what
+     * (master_tls.h). */
+    bool by_certificate = !http_request_header(r, "Authorization") &&
+                          (master_tls_node_may(m, r) || !strncmp(r->path, "/v1/tls/", 8));
+    access_caller who = {0};
+    if (!by_certificate) {
+        if (!access_check(m, x, r, &who)) return;
+        access_audit(m, r, &who);
+    }
+    if (master_tls_handle(m, x, r, who.role == ACCESS_ADMIN)) return;
     if (access_route(m, x, r, &who) || secrets_route(m, x, r)) return;
     char seg[4][128];
     size_t n = split_path(r->path, seg);

@@ -24,6 +24,7 @@ typedef struct master {
     http_server *api;
     http_server *ingress;      /* --ingress: apps served through the nodes */
     struct proxy *proxy;
+    struct master_tls *tls;    /* NULL: plain HTTP (--plain-http) */
     char *routes_text;         /* the routes the proxy has, to notice changes */
     store *st;
     m_state state;

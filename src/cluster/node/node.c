@@ -16,6 +16,7 @@
 
 #include "cluster/node/node_impl.h"
 #include "cluster/node/node_secrets.h"
+#include "cluster/node/node_tls.h"
 #include "cluster/token.h"
 #include "serve/drain.h"
 #include "serve/limits.h"
@@ -259,6 +260,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (n->draining) return;
     n->draining = true;
     log_followers_end(&n->followers);
+    node_tls_drain(n->tls);
     http_server_drain(n->api);
     http_server_drain(n->ingress_http);
     for (node_port *np = n->ports; np; np = np->next) http_server_drain(np->http);
@@ -270,6 +272,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 /* The cluster token (cluster/token.h). */
 static bool read_token(node *n, char *why, size_t whylen)
 {
+    if (!n->opt.token_file && !n->opt.plain_http) return true; /* a TLS node may hold only its certificate */
     if (!n->opt.token_file) {
         snprintf(why, whylen, "--token-file FILE is needed: the cluster token (`qyv cluster init` makes one)");
         return false;
@@ -325,9 +328,13 @@ static bool start(node *n, char *why, size_t whylen)
         snprintf(why, whylen, "out of memory");
         return false;
     }
-    if (http_server_listen(n->api, n->opt.listen_address, n->opt.listen_port, why, whylen) != 0 ||
-        http_server_listen(n->ingress_http, n->opt.ingress_address, n->opt.ingress_port, why, whylen) != 0)
+    if (!n->opt.plain_http) {
+        if (!(n->tls = node_tls_open(n, why, whylen)) || !node_tls_listen(n->tls, n, why, whylen)) return false;
+        proxy_set_tls(n->proxy, node_tls_client_ctx, n->tls);
+    } else if (http_server_listen(n->api, n->opt.listen_address, n->opt.listen_port, why, whylen) != 0 ||
+               http_server_listen(n->ingress_http, n->opt.ingress_address, n->opt.ingress_port, why, whylen) != 0) {
         return false;
+    }
     if (pipe2(n->handoff_pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
         !(n->handoff_event = event_new(n->base, n->handoff_pipe[0], EV_READ | EV_PERSIST, on_handoff, n)) ||
         event_add(n->handoff_event, NULL) || !(n->tick = event_new(n->base, -1, EV_PERSIST, on_tick, n)) ||
@@ -365,6 +372,7 @@ static void stop(node *n)
             http_server_free(np->http);
             free(np);
         }
+    node_tls_free(n->tls); /* its fronts first: they hand connections to the servers */
     http_server_free(n->api);
     http_server_free(n->ingress_http);
     proxy_free(n->proxy);
@@ -406,10 +414,11 @@ int node_run(const node_options *opt)
         fprintf(stderr, "qyv node: %s\n", why);
         goto out;
     }
-    json_t *fields = json_pack("{s:s,s:s,s:s,s:o,s:{s:I,s:I},s:s}", "name", n->name, "address", n->address,
+    json_t *fields = json_pack("{s:s,s:s,s:s,s:o,s:{s:I,s:I},s:s,s:s}", "name", n->name, "address", n->address,
                                "ingress", n->ingress, "master", *n->master ? json_string(n->master) : json_null(),
                                "capacity", "memory", (json_int_t)n->opt.capacity.memory, "cpu",
-                               (json_int_t)n->opt.capacity.cpu, "limits", limits_mode());
+                               (json_int_t)n->opt.capacity.cpu, "limits", limits_mode(), "transport",
+                               n->tls ? "tls1.3" : "plain http");
     log_json(LOG_INFO, "node listening", fields);
     event_base_dispatch(n->base);
     log_json(LOG_INFO, "stopped", NULL);
