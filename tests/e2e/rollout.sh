@@ -27,7 +27,7 @@ start_cluster 3
 mpid=${pids[0]}
 # The master again, on its data (a restart).
 start_master() {
-    "$QYV" master --listen "$master" --data "$tmp/master" >>"$tmp/master.log" 2>&1 &
+    "$QYV" master --plain-http --listen "$master" --data "$tmp/master" >>"$tmp/master.log" 2>&1 &
     mpid=$!
     pids+=("$mpid")
     until_true 10 curl -sf -H "Authorization: Bearer $token" "http://$master/v1/health"
