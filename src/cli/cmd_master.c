@@ -35,9 +35,11 @@ static const char usage_text[] =
     "  --store URL          the state store: sqlite:FILE (default DIR/state.db), or\n"
     "                       etcd://HOST:PORT[,HOST:PORT...] shared by several\n"
     "                       masters, one of which leads (docs/ha.md)\n"
-    "  --advertise HOST:PORT\n"
-    "                       where other masters and nodes reach this one (etcd;\n"
-    "                       default: the --listen address)\n"
+    "  --advertise HOST[:PORT][,NAME...]\n"
+    "                       where other masters and nodes reach this one (HOST:PORT;\n"
+    "                       the port is --listen's when left out; default: the\n"
+    "                       --listen address); every HOST and NAME is also named\n"
+    "                       in the master's certificate\n"
     "  --lease-ttl SECONDS  the leader's etcd lease: a dead leader is replaced\n"
     "                       within about this (default 2)\n"
     "  --secret-key-file FILE\n"
@@ -56,8 +58,70 @@ static const char usage_text[] =
     "                       the autoscaler scales down to the highest replicas it\n"
     "                       recommended during this window (default 5m; 0 for none;\n"
     "                       an app's own window, autoscale --window, wins)\n"
+    "  --ca-dir DIR         the cluster CA `qyv cluster init` made (default: its\n"
+    "                       folder, $XDG_CONFIG_HOME/qyvol); copied into DIR/tls\n"
+    "                       on the first start\n"
+
+    "  --node-cert-ttl DURATION\n"
+    "                       how long node certificates are good (default 720h;\n"
+    "                       nodes renew theirs when two thirds have passed)\n"
+    "  --plain-http         no TLS: the API and nodes speak plain HTTP with the\n"
+    "                       token only (for a closed test network)\n"
     "  --log-level LEVEL    debug, info (default), warn or error\n"
     "  -h, --help           print this help\n";
+
+/* One --advertise entry, HOST, HOST:PORT, [V6] or [V6]:PORT (a bare V6
+ * has no port): its host, and its port or 0. */
+static bool advertise_entry(const char *entry, char *host, size_t hostlen, uint16_t *port)
+{
+    const char *end = entry + strlen(entry), *colon = strrchr(entry, ':');
+    *port = 0;
+    if (entry[0] == '[') {
+        const char *close = strchr(entry, ']');
+        if (!close || (close[1] && close[1] != ':')) return false;
+        colon = close[1] ? close + 1 : NULL;
+        end = close;
+        entry++;
+    } else if (colon && strchr(entry, ':') != colon) {
+        colon = NULL; /* a bare IPv6 address */
+    } else if (colon) {
+        end = colon;
+    }
+    if (colon) {
+        char *stop;
+        long p = strtol(colon + 1, &stop, 10);
+        if (*stop || stop == colon + 1 || p < 1 || p > 65535) return false;
+        *port = (uint16_t)p;
+    }
+    if (end == entry || (size_t)(end - entry) >= hostlen) return false;
+    snprintf(host, hostlen, "%.*s", (int)(end - entry), entry);
+    return true;
+}
+
+/* --advertise HOST[:PORT][,NAME...]: the first entry is where other
+ * masters and nodes reach this one (reach, HOST:PORT; the port is
+ * --listen's when left out), and every entry's host is named in the
+ * master's certificate (names, comma-separated). */
+static bool parse_advertise(const char *list, uint16_t listen_port, char *reach, size_t reachlen, char *names,
+                            size_t nameslen)
+{
+    *reach = *names = 0;
+    for (const char *p = list;; p++) {
+        size_t len = strcspn(p, ",");
+        char entry[256], host[256];
+        uint16_t port;
+        if (!len || len >= sizeof entry) return false;
+        snprintf(entry, sizeof entry, "%.*s", (int)len, p);
+        if (!advertise_entry(entry, host, sizeof host, &port)) return false;
+        if (!*reach)
+            snprintf(reach, reachlen, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port ? port : listen_port);
+        size_t used = strlen(names);
+        if (snprintf(names + used, nameslen - used, "%s%s", used ? "," : "", host) >= (int)(nameslen - used))
+            return false;
+        p += len;
+        if (!*p) return true;
+    }
+}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -72,11 +136,15 @@ int cmd_master(int argc, char **argv)
         {"store", required_argument, NULL, 's'},    {"heartbeat", required_argument, NULL, 'b'},
         {"down-after", required_argument, NULL, 'D'}, {"log-level", required_argument, NULL, 'L'},
         {"autoscale-interval", required_argument, NULL, 'A'}, {"scale-down-window", required_argument, NULL, 'W'},
-        {"advertise", required_argument, NULL, 'a'}, {"lease-ttl", required_argument, NULL, 'T'},
+        {"ca-dir", required_argument, NULL, 'C'}, {"advertise", required_argument, NULL, 'a'},
+        {"lease-ttl", required_argument, NULL, 'E'}, {"node-cert-ttl", required_argument, NULL, 'T'},
+        {"plain-http", no_argument, NULL, 'P'},
         {"secret-key-file", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     char address[256] = "127.0.0.1", ingress[256] = "", token_file[1024] = "", token[1024], key_file[1024] = "";
+    const char *advertise = NULL;
+    char reach[300], names[1024];
     master_options mo = {.address = address, .port = 7000, .heartbeat_ms = 1000, .down_after_ms = 3000, .lease_ttl_s = 2,
                          .autoscale_interval_ms = 5000, .scale_down_window_ms = 300000};
     int opt;
@@ -99,15 +167,8 @@ int cmd_master(int argc, char **argv)
         case 'd': mo.data_dir = optarg; break;
         case 't': snprintf(token_file, sizeof token_file, "%s", optarg); break;
         case 's': mo.store_url = optarg; break;
-        case 'a': {
-            char host[256];
-            uint16_t port;
-            if (!cli_parse_listen(optarg, host, sizeof host, &port))
-                return usage_error("--advertise takes HOST:PORT, not '%s'", optarg);
-            mo.advertise = optarg;
-            break;
-        }
-        case 'T': {
+        case 'a': advertise = optarg; break;
+        case 'E': {
             char *end;
             long ttl = strtol(optarg, &end, 10);
             if (*end || ttl < 1 || ttl > 60) return usage_error("--lease-ttl takes whole seconds from 1 to 60, not '%s'", optarg);
@@ -137,6 +198,13 @@ int cmd_master(int argc, char **argv)
                                    optarg);
             *(opt == 'A' ? &mo.autoscale_interval_ms : &mo.scale_down_window_ms) = (unsigned)ms;
             break;
+        case 'C': mo.ca_dir = optarg; break;
+        case 'P': mo.plain_http = true; break;
+        case 'T':
+            if (!qv_parse_duration(optarg, &ms, why, sizeof why) || ms < 1000 || ms > 10ull * 365 * 86400000)
+                return usage_error("--node-cert-ttl goes from 1s to 87600h, not '%s'", optarg);
+            mo.node_cert_ttl_s = (long)(ms / 1000);
+            break;
         case 'L':
             if (!log_level_parse(optarg, &level))
                 return usage_error("--log-level takes debug, info, warn or error, not '%s'", optarg);
@@ -153,10 +221,19 @@ int cmd_master(int argc, char **argv)
     if (!mo.data_dir) return usage_error("%s", "--data DIR is needed: where the cluster's state is kept");
     if (mo.down_after_ms <= mo.heartbeat_ms)
         return usage_error("%s", "--down-after must be longer than --heartbeat");
+    if (advertise) {
+        if (!parse_advertise(advertise, mo.port, reach, sizeof reach, names, sizeof names))
+            return usage_error("--advertise takes HOST[:PORT][,NAME...] (e.g. 10.0.0.1:7000,master.example), not '%s'",
+                               advertise);
+        mo.advertise = reach;
+        mo.advertise_names = names;
+    }
     char why[1200];
     /* By default the token `qyv cluster init` wrote, in the client's
      * configuration folder. */
     char config_dir[900];
+    if (!mo.ca_dir && !mo.plain_http && cluster_config_dir(config_dir, sizeof config_dir, why, sizeof why))
+        mo.ca_dir = config_dir;
     if (!*key_file) { /* beside the token, outside --data */
         if (!cluster_config_dir(config_dir, sizeof config_dir, why, sizeof why)) {
             fprintf(stderr, "qyv master: no --secret-key-file, and %s\n", why);

@@ -11,6 +11,7 @@
 
 #include "cluster/client.h"
 #include "cluster/master/leader.h"
+#include "cluster/master/master_tls.h"
 #include "serve/http_json.h"
 #include "serve/log.h"
 
@@ -120,6 +121,8 @@ bool master_leading(master *m)
 
 typedef struct routes_job {
     char leader[300];
+    api_tls tls;               /* to the leader */
+    bool tls_on;
     char token[512];
     api_reply reply;
     bool called;
@@ -129,7 +132,7 @@ typedef struct routes_job {
 static void routes_work(void *arg)
 {
     routes_job *job = arg;
-    job->called = api_call(job->leader, "GET", "/v1/routes", job->token, NULL, NULL, 0, 2000, &job->reply, job->why,
+    job->called = api_call_tls(job->tls_on ? &job->tls : NULL, job->leader, "GET", "/v1/routes", job->token, NULL, NULL, 0, 2000, &job->reply, job->why,
                            sizeof job->why);
 }
 
@@ -153,6 +156,7 @@ void master_ha_follow_routes(master *m)
     routes_job *job = calloc(1, sizeof *job);
     if (!job) return;
     snprintf(job->leader, sizeof job->leader, "%s", m->leader_address);
+    job->tls_on = master_tls_master_calls(m, &job->tls);
     snprintf(job->token, sizeof job->token, "%s", m->opt.token);
     m->routes_asked_ns = now;
     if (bg_start(m, routes_work, routes_done, job)) m->routes_asked = true;
@@ -164,6 +168,8 @@ void master_ha_follow_routes(master *m)
 typedef struct forward_job {
     http_exchange *x;
     char leader[300];
+    api_tls tls;               /* to the leader */
+    bool tls_on;
     char method[16];
     char *target;              /* path?query */
     char token[512];
@@ -186,7 +192,7 @@ static const char *header(const http_request *r, const char *name)
 static void forward_work(void *arg)
 {
     forward_job *job = arg;
-    job->called = api_call(job->leader, job->method, job->target, job->token,
+    job->called = api_call_tls(job->tls_on ? &job->tls : NULL, job->leader, job->method, job->target, job->token,
                            *job->content_type ? job->content_type : NULL, job->body_len ? job->body : NULL,
                            job->body_len, job->timeout_ms, &job->reply, job->why, sizeof job->why);
 }
@@ -239,6 +245,7 @@ void master_forward(master *m, http_exchange *x, const http_request *r)
     }
     job->x = x;
     snprintf(job->leader, sizeof job->leader, "%s", m->leader_address);
+    job->tls_on = master_tls_master_calls(m, &job->tls);
     snprintf(job->method, sizeof job->method, "%s", r->method);
     snprintf(job->target, tlen, "%s%s%s", r->path, *r->query ? "?" : "", r->query);
     /* The caller's token, not this master's: the leader decides what it
@@ -292,7 +299,8 @@ static void health_work(void *arg)
     for (size_t i = 0; i < job->n; i++) {
         api_reply reply;
         char why[300];
-        bool called = api_call(job->endpoints[i], "GET", "/health", NULL, NULL, NULL, 0, ETCD_HEALTH_MS, &reply, why,
+        /* etcd speaks plain HTTP here, whatever the cluster's API does. */
+        bool called = api_call_tls(NULL, job->endpoints[i], "GET", "/health", NULL, NULL, NULL, 0, ETCD_HEALTH_MS, &reply, why,
                                sizeof why);
         json_t *j = called ? json_loadb(reply.body, reply.len, 0, NULL) : NULL;
         const char *h = json_string_value(json_object_get(j, "health"));

@@ -9,6 +9,7 @@
 #ifndef QYVOL_CLUSTER_MASTER_H
 #define QYVOL_CLUSTER_MASTER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct master_options {
@@ -16,7 +17,8 @@ typedef struct master_options {
     uint16_t port;
     const char *data_dir;      /* state.db, bundles/ */
     const char *store_url;     /* NULL: sqlite:DATA/state.db */
-    const char *advertise;     /* HOST:PORT other masters and nodes reach this one at (etcd) */
+    const char *advertise;     /* HOST:PORT other masters and nodes reach this one at (etcd; NULL: --listen's) */
+    const char *advertise_names; /* more names and addresses for the master's certificate, comma-separated */
     unsigned lease_ttl_s;      /* the leader's lease, etcd (2) */
     const char *ingress_address; /* NULL: no ingress */
     uint16_t ingress_port;
@@ -26,6 +28,9 @@ typedef struct master_options {
     unsigned down_after_ms;    /* a node silent this long is down (3000) */
     unsigned autoscale_interval_ms; /* how often autoscaled apps are measured (5000) */
     unsigned scale_down_window_ms;  /* the autoscaler's scale-down stabilisation (300000) */
+    bool plain_http;           /* no TLS (master_tls.h): asked for explicitly */
+    const char *ca_dir;        /* where `qyv cluster init` put the CA (copied into DATA/tls once) */
+    long node_cert_ttl_s;      /* how long node certificates are good (0: 30 days) */
 } master_options;
 
 /* Run until SIGTERM or SIGINT: 0, or non-zero when it cannot start (the
