@@ -102,7 +102,14 @@ endpoints="127.0.0.1:${eclient[1]},127.0.0.1:${eclient[2]},127.0.0.1:${eclient[3
 
 # ---------------------------------------------------------------- three masters
 export XDG_CONFIG_HOME=$tmp/config
-"$QYV" cluster init >/dev/null 2>&1 || bad "cluster init" "failed"
+# Plain HTTP by default; HA_TLS=1 runs the same scenarios over the
+# cluster's TLS (followers forward to the leader with their certificate).
+if [ "${HA_TLS:-0}" = 1 ]; then
+    plain=() api=https cacert=(--cacert "$XDG_CONFIG_HOME/qyvol/ca.crt")
+else
+    plain=(--plain-http) api=http cacert=()
+fi
+"$QYV" cluster init "${plain[@]}" >/dev/null 2>&1 || bad "cluster init" "failed"
 token_file=$XDG_CONFIG_HOME/qyvol/token
 token=$(cat "$token_file")
 declare -a mport mingress
@@ -110,14 +117,14 @@ for i in 1 2 3; do mport[$i]=$(free_port); mingress[$i]=$(free_port); done
 masters="127.0.0.1:${mport[1]},127.0.0.1:${mport[2]},127.0.0.1:${mport[3]}"
 start_master() { # start_master I [STORE]
     local i=$1
-    "$QYV" master --listen 127.0.0.1:"${mport[$i]}" --ingress 127.0.0.1:"${mingress[$i]}" --data "$tmp/master$i" \
+    "$QYV" master "${plain[@]}" --listen 127.0.0.1:"${mport[$i]}" --ingress 127.0.0.1:"${mingress[$i]}" --data "$tmp/master$i" \
         --store "${2:-etcd://$endpoints}" \
         --lease-ttl 1 --token-file "$token_file" >>"$tmp/master$i.log" 2>&1 &
     procs[master$i]=$!
     disown $!
 }
 for i in 1 2 3; do start_master $i; done
-health() { curl -s -m 2 -H "Authorization: Bearer $token" "http://127.0.0.1:${mport[$1]}/v1/health"; }
+health() { curl -s -m 2 "${cacert[@]}" -H "Authorization: Bearer $token" "$api://127.0.0.1:${mport[$1]}/v1/health"; }
 role() { health "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("ha_role","?"))' 2>/dev/null || echo down; }
 leader() { # the index of the one master that leads, or nothing
     local found=""
@@ -140,7 +147,7 @@ declare -a nport iport
 for i in 1 2; do nport[$i]=$(free_port); iport[$i]=$(free_port); done
 start_node() {
     local i=$1
-    "$QYV" node --listen 127.0.0.1:"${nport[$i]}" --ingress 127.0.0.1:"${iport[$i]}" --data "$tmp/node$i" \
+    "$QYV" node "${plain[@]}" --listen 127.0.0.1:"${nport[$i]}" --ingress 127.0.0.1:"${iport[$i]}" --data "$tmp/node$i" \
         --name "node-$i" --master "$masters" --token-file "$token_file" --capacity memory=1GiB,cpu=2 \
         >>"$tmp/node$i.log" 2>&1 &
     procs[node$i]=$!
@@ -164,9 +171,9 @@ until_true 10 masters_serve && ok "every master's ingress serves the app, the fo
 F=$(( $(leader) % 3 + 1 ))
 "$QYV" cluster auth token create viewer --role read >"$tmp/viewer" 2>/dev/null
 viewer=$(cat "$tmp/viewer")
-code() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $viewer" "$@"; }
-[ "$(code "http://127.0.0.1:${mport[$F]}/v1/apps")" = 200 ] &&
-    [ "$(code -X POST -d '{"replicas":9}' "http://127.0.0.1:${mport[$F]}/v1/apps/web/scale")" = 403 ] &&
+code() { curl -s "${cacert[@]}" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $viewer" "$@"; }
+[ "$(code "$api://127.0.0.1:${mport[$F]}/v1/apps")" = 200 ] &&
+    [ "$(code -X POST -d '{"replicas":9}' "$api://127.0.0.1:${mport[$F]}/v1/apps/web/scale")" = 403 ] &&
     ok "through a follower a read token reads, and may not scale (403)" || bad "read token via a follower" "$(cat "$tmp/viewer")"
 
 # Steady load on the nodes' ingress until $tmp/stop appears; a request
@@ -218,12 +225,13 @@ fi
 # The new leader never received the bundle: it has it from etcd.
 digest=$(status_field 'd["digest"]')
 NL=$(leader)
-curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:${mport[$NL]}/v1/bundles/$digest" -o "$tmp/bundle.tar"
+curl -sf "${cacert[@]}" -H "Authorization: Bearer $token" "$api://127.0.0.1:${mport[$NL]}/v1/bundles/$digest" -o "$tmp/bundle.tar"
 [ "$(sha256sum <"$tmp/bundle.tar" | cut -d' ' -f1)" = "$digest" ] && grep -q '"bundle fetched from the store"' "$tmp/master$NL.log" &&
     ok "the new leader serves the bundle, fetched from etcd" || bad "bundle from etcd" "$(tail -3 "$tmp/master$NL.log")"
 # Acknowledged changes right after: applied once and kept.
 expect "scale acknowledged after the failover" 0 "6 replicas" "$QYV" cluster scale web --replicas 6
-expect "deploy acknowledged after the failover" 0 "revision 2" "$QYV" cluster deploy "$app/app.qyv" --replicas 6 --memory 16MB --cpu 0.1 --env V=2
+# A new revision of a running app rolls out (rollout.h).
+expect "deploy acknowledged after the failover" 0 "revision (1 -> )?2" "$QYV" cluster deploy "$app/app.qyv" --replicas 6 --memory 16MB --cpu 0.1 --env V=2
 expect "the same deploy again changes nothing" 0 "unchanged|revision 2" "$QYV" cluster deploy "$app/app.qyv" --replicas 6 --memory 16MB --cpu 0.1 --env V=2
 until_true 20 ready_is 6 && ok "6 replicas ready under the new leader" || bad "scale" "$("$QYV" cluster status web 2>&1)"
 [ "$(status_field 'd["revision"]')" = 2 ] && ok "revision 2 exactly: the deploy applied once" || bad "revision" "$(status_field 'd["revision"]')"
