@@ -86,8 +86,23 @@ void qv_wasi_http_attach(qv_wasi *wasi, qv_http_exchange *x);
  * caller's). */
 qv_trap *qv_http_handle(struct qv_cinstance *instance, qv_http_exchange *x);
 
+/* Where a response goes as the guest makes it, instead of being held
+ * whole: `head` when the guest sets the response-outparam, `body` with
+ * the bytes of each write to its body after that (what was written
+ * before comes first). Either returns false when the client is gone: the
+ * guest's writes then fail as on a closed stream. The response's whole
+ * body is still limited by the policy's max_body. */
+typedef struct qv_http_sink {
+    void *ctx;
+    bool (*head)(void *ctx, int status, const qv_http_field *headers, size_t nheaders);
+    bool (*body)(void *ctx, const void *data, size_t len);
+} qv_http_sink;
+/* Stream x's response to sink (copied); before qv_http_handle. */
+void qv_http_exchange_stream(qv_http_exchange *x, const qv_http_sink *sink);
+
 typedef struct qv_http_response {
     int status;                /* 0: the guest set no response (see why) */
+    bool streamed;             /* the head went to the sink: body is what is left */
     const qv_http_field *headers;
     size_t nheaders;
     const char *body;

@@ -90,6 +90,9 @@ struct http_conn {
     http_request req;
     http_field *fields;
     char *target_buf;
+    /* A streamed answer of a known length: the bytes still to come. */
+    bool stream_sized;
+    uint64_t stream_left;
     /* The handler's. */
     void (*abandon)(void *arg);
     void *abandon_arg;
@@ -254,6 +257,7 @@ static void reset_request(struct http_conn *c)
     free(c->target_buf);
     c->target_buf = NULL;
     c->abandon = NULL;
+    c->stream_sized = false;
     memset(&c->req, 0, sizeof c->req);
 }
 
@@ -444,25 +448,54 @@ void http_respond_text(http_exchange *x, int status, const char *message)
     http_respond(x, status, &type, 1, text, (size_t)n);
 }
 
-void http_stream_start(http_exchange *c, int status, const http_field *headers, size_t n)
+/* The head of a streamed answer: chunked unless sized (or HTTP/1.0,
+ * whose end is the close). */
+static void stream_head(http_exchange *c, int status, const http_field *headers, size_t n, bool sized,
+                        uint64_t length)
 {
     c->state = CONN_STREAMING;
+    c->stream_sized = sized && !bodiless_status(status);
+    c->stream_left = c->stream_sized && !c->req.head ? length : 0;
     if (c->dead) return;
-    bool chunked = c->req.version_minor >= 1 && !c->req.head;
-    if (!chunked && !c->req.head) c->keep_alive = false; /* HTTP/1.0: the end is the close */
+    bool chunked = !c->stream_sized && c->req.version_minor >= 1 && !c->req.head;
+    if (!c->stream_sized && !chunked && !c->req.head) c->keep_alive = false;
     bytes head = {0};
-    bool ok = build_head(c, &head, status, headers, n, chunked, 0);
+    bool ok = build_head(c, &head, status, headers, n, chunked, (size_t)length);
     struct iovec iov = {head.data, head.len};
     ok = ok && send_iov(c, &iov, 1);
     free(head.data);
     if (!ok) conn_close(c);
 }
 
+void http_stream_start(http_exchange *c, int status, const http_field *headers, size_t n)
+{
+    stream_head(c, status, headers, n, false, 0);
+}
+
+void http_stream_start_sized(http_exchange *c, int status, const http_field *headers, size_t n, uint64_t length)
+{
+    stream_head(c, status, headers, n, true, length);
+}
+
+void http_stream_abort(http_exchange *c)
+{
+    c->abandon = NULL;
+    c->keep_alive = false;
+    c->state = CONN_WRITING; /* not STREAMING: closing frees it */
+    if (c->dead) conn_free(c);
+    else conn_close(c);
+}
+
 void http_stream_write(http_exchange *c, const char *data, size_t len)
 {
     if (c->dead || c->req.head || !len) return;
+    if (c->stream_sized && len > c->stream_left) { /* more than it said: the framing would break */
+        conn_close(c);
+        return;
+    }
+    c->stream_left -= c->stream_sized ? len : 0;
     char size[24];
-    bool chunked = c->req.version_minor >= 1;
+    bool chunked = !c->stream_sized && c->req.version_minor >= 1;
     int k = chunked ? snprintf(size, sizeof size, "%zx\r\n", len) : 0;
     struct iovec iov[3] = {{size, (size_t)k}, {(void *)data, len}, {"\r\n", chunked ? 2 : 0}};
     if (!send_iov(c, iov, 3)) conn_close(c);
@@ -476,8 +509,12 @@ void http_stream_end(http_exchange *c)
         conn_free(c);
         return;
     }
+    if (c->stream_sized && c->stream_left) { /* less than it said */
+        http_stream_abort(c);
+        return;
+    }
     bool ok = true;
-    if (c->req.version_minor >= 1 && !c->req.head) {
+    if (!c->stream_sized && c->req.version_minor >= 1 && !c->req.head) {
         struct iovec iov = {"0\r\n\r\n", 5};
         ok = send_iov(c, &iov, 1);
     }

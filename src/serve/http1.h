@@ -96,6 +96,13 @@ void http_respond_text(http_exchange *x, int status, const char *message);
 void http_stream_start(http_exchange *x, int status, const http_field *headers, size_t nheaders);
 void http_stream_write(http_exchange *x, const char *data, size_t len);
 void http_stream_end(http_exchange *x);
+/* The same with Content-Length: length; writing more than that, or
+ * ending with less, cuts the connection (the framing would lie). */
+void http_stream_start_sized(http_exchange *x, int status, const http_field *headers, size_t nheaders,
+                             uint64_t length);
+/* Break a started stream off: the connection is closed, so that the
+ * client sees an incomplete answer rather than a whole one; frees x. */
+void http_stream_abort(http_exchange *x);
 
 const char *http_reason(int status);
 

@@ -388,6 +388,18 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
         }
         if (have < 4 + (size_t)len) return;
         const uint8_t *msg = evbuffer_pullup(in, 4 + (ssize_t)len);
+        if (msg && wire_part_kind(msg + 4, len)) {
+            /* A part of the head request's response: it keeps running. */
+            wire_part part;
+            if (!wire_part_decode(msg + 4, len, &part)) {
+                replica_down(r, 502, "the replica sent a malformed part of a response");
+                return;
+            }
+            if (ch->head->part && ch->head != &r->check) ch->head->part(ch->head, &part);
+            free((void *)part.headers);
+            evbuffer_drain(in, 4 + (size_t)len);
+            continue;
+        }
         wire_response resp;
         if (!msg || !wire_response_decode(msg + 4, len, &resp)) {
             replica_down(r, 502, "the replica sent a malformed response");

@@ -30,12 +30,17 @@ typedef struct pool_request pool_request;
  * `replica` is the replica's number, -1 when none ran it. */
 typedef void (*pool_done_fn)(pool_request *req, const wire_response *resp, int replica);
 
+/* A part of a streamed response (wire.h), before `done` is called with
+ * the whole response message that ends it. */
+typedef void (*pool_part_fn)(pool_request *req, const wire_part *part);
+
 /* A request as the pool sees it; the caller embeds it in its own state
  * and keeps it until `done` is called (exactly once). */
 struct pool_request {
     wire_buf msg;              /* the encoded request (wire_request_encode) */
     uint64_t timeout_ms;       /* as encoded: the front's own limit is a bit later */
     pool_done_fn done;
+    pool_part_fn part;         /* NULL: parts are dropped */
     bool cancelled;            /* the client went away: need not be run */
     /* The pool's. */
     uint64_t queued_ns;

@@ -73,25 +73,12 @@ static bool receive(int fd, inbox *in)
     }
 }
 
-static bool write_full(int fd, const void *buf, size_t n)
-{
-    const uint8_t *p = buf;
-    while (n) {
-        ssize_t put = write(fd, p, n);
-        if (put < 0 && errno == EINTR) continue;
-        if (put <= 0) return false;
-        p += put;
-        n -= (size_t)put;
-    }
-    return true;
-}
-
 /* Run one request and decide what the client gets. */
 static void handle(replica_thread *t, const wire_request *wr, wire_buf *out)
 {
     const serve_app *app = t->app;
     if (app->component) {
-        whttp_answer(app, wr, &t->slot, out);
+        whttp_answer(app, wr, &t->slot, out, wr->health ? -1 : t->fd);
         return;
     }
     wagi_result res;
@@ -170,8 +157,7 @@ static void *serve_socket(void *arg)
                 fprintf(stderr, "qyv replica: a request from the front is too large\n");
                 break;
             }
-            if (out.len && !write_full(t->fd, out.data, out.len)) break;
-            out.len = 0;
+            if (out.len && !wire_send(t->fd, &out)) break;
             /* Do not keep huge buffers around for the next small message. */
             if (out.cap > ((size_t)1 << 20)) wire_buf_free(&out);
             if (in.cap > ((size_t)1 << 20) && in.used == in.len) free(in.data), in = (inbox){0};
@@ -181,6 +167,12 @@ static void *serve_socket(void *arg)
         wire_request wr;
         if (!wire_request_decode(in.data + in.used + 4, len, &wr)) {
             fprintf(stderr, "qyv replica: a malformed request from the front\n");
+            break;
+        }
+        /* A component's response streams: its parts go out after the
+         * answers before it, which leave now (they would with its head). */
+        if (t->app->component && !wr.health && out.len && !wire_send(t->fd, &out)) {
+            free((void *)wr.rq.headers);
             break;
         }
         size_t mark = out.len;
@@ -195,12 +187,11 @@ static void *serve_socket(void *arg)
             out.len = mark;
             out.oom = false;
             wire_response small = {.status = 500, .why = "the response could not be passed on: out of memory",
-                                   .body = "", .err = ""};
+                                   .aborted = true, .body = "", .err = ""};
             if (!wire_response_encode(&out, &small)) break;
         }
         if (out.len >= WRITE_AFTER || (slow && out.len)) {
-            if (!write_full(t->fd, out.data, out.len)) break;
-            out.len = 0;
+            if (!wire_send(t->fd, &out)) break;
         }
     }
     wire_buf_free(&out);

@@ -19,6 +19,8 @@ typedef struct job {
     const char *method;
     char *path;
     uint64_t start_ns;
+    bool streaming;            /* a streamed response's head went to the client */
+    size_t streamed;           /* body bytes given to the client so far */
     char id[24];
 } job;
 
@@ -69,6 +71,58 @@ static void job_free(job *j)
     free(j);
 }
 
+/* The length the app's headers give its body, if they give one that is
+ * valid (digits only); -1 otherwise. */
+static long long declared_length(const wagi_header *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(h[i].name, "Content-Length")) continue;
+        const char *v = h[i].value;
+        if (!*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 18) return -1;
+        return strtoll(v, NULL, 10);
+    }
+    return -1;
+}
+
+/* A part of a streamed response (wasi:http components): the head goes to
+ * the client at once, with Content-Length when the app gave one (else
+ * chunked, or close-delimited for HTTP/1.0), and the body as it comes. */
+static void on_part(pool_request *pr, const wire_part *part)
+{
+    job *j = (job *)pr;
+    if (part->kind == WIRE_PART_BODY) {
+        if (!j->streaming) return;
+        http_stream_write(j->x, part->data, part->len);
+        j->streamed += part->len;
+        return;
+    }
+    if (j->streaming) return;
+    j->streaming = true;
+    http_field fixed[16], *h = part->nheaders + 1 <= 16 ? fixed : malloc((part->nheaders + 1) * sizeof *h);
+    size_t n = 0;
+    if (h) {
+        for (size_t i = 0; i < part->nheaders; i++) h[n++] = (http_field){part->headers[i].name, part->headers[i].value};
+        h[n++] = (http_field){"X-Request-Id", j->id};
+    }
+    long long length = declared_length(part->headers, part->nheaders);
+    if (length >= 0) http_stream_start_sized(j->x, part->status, h, n, (uint64_t)length);
+    else http_stream_start(j->x, part->status, h, n);
+    if (h != fixed) free(h);
+}
+
+/* The end of a streamed response: its last bytes, or the connection cut
+ * when the app failed after its head went out (its status cannot change). */
+static size_t end_stream(job *j, const wire_response *resp)
+{
+    if (resp->aborted || !resp->started) { /* !started: the pool's own answer (the replica died) */
+        http_stream_abort(j->x);
+        return j->streamed;
+    }
+    http_stream_write(j->x, resp->body, resp->body_len);
+    http_stream_end(j->x);
+    return j->streamed + resp->body_len;
+}
+
 /* The pool's answer: send it, log it, count it. */
 static void reply(pool_request *pr, const wire_response *resp, int replica_index)
 {
@@ -76,7 +130,9 @@ static void reply(pool_request *pr, const wire_response *resp, int replica_index
     char replica[16] = "";
     if (replica_index >= 0) snprintf(replica, sizeof replica, "%d", replica_index);
     size_t bytes = 0;
-    if (resp->status >= 500 && !resp->nheaders) {
+    if (j->streaming) {
+        bytes = end_stream(j, resp);
+    } else if (resp->status >= 500 && !resp->nheaders) {
         char text[700];
         int n = snprintf(text, sizeof text, "%d %s: %s (request %s)\n", resp->status, http_reason(resp->status),
                          resp->status == 504 ? "the app took too long" : "the app failed", j->id);
@@ -179,6 +235,7 @@ void runtime_serve(serve_runtime *rt, runtime_app *ra, http_exchange *x, const h
     }
     j->pr.timeout_ms = app->rc.timeout_ms;
     j->pr.done = reply;
+    j->pr.part = on_part;
     http_on_abandon(x, on_abandon, j);
     metrics_request_started(app->metrics);
     rt->in_flight++;

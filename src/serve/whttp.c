@@ -89,10 +89,36 @@ static char *guest_output(qv_wasi *wasi, size_t *len)
     return text;
 }
 
-void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot, wire_buf *out)
+/* The response going to the front in parts as the guest makes it. */
+typedef struct to_front {
+    int fd;
+    wire_buf *out;
+    bool head_sent;
+} to_front;
+
+static bool send_head(void *ctx, int status, const qv_http_field *headers, size_t n)
+{
+    to_front *f = ctx;
+    wagi_header fixed[32] = {0}, *list = n <= 32 ? fixed : calloc(n, sizeof *list);
+    if (!list) return false;
+    for (size_t i = 0; i < n; i++) list[i] = (wagi_header){headers[i].name, headers[i].value};
+    bool ok = wire_part_head_encode(f->out, status, list, n) && wire_send(f->fd, f->out);
+    if (list != fixed) free(list);
+    f->head_sent = ok;
+    return ok;
+}
+
+static bool send_body(void *ctx, const void *data, size_t len)
+{
+    to_front *f = ctx;
+    return wire_part_body_encode(f->out, data, len) && wire_send(f->fd, f->out);
+}
+
+void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot, wire_buf *out, int fd)
 {
     uint64_t t0 = wagi_now_ns();
     uint64_t deadline = wr->timeout_ms ? t0 + wr->timeout_ms * 1000000u : 0;
+    to_front front = {fd, out, false};
     wire_response resp = {.status = 500, .why = "", .body = "", .err = ""};
     char why[700] = "";
     request_view view;
@@ -122,6 +148,7 @@ void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot,
         goto done;
     }
     qv_wasi_http_attach(wasi, x);
+    if (fd >= 0) qv_http_exchange_stream(x, &(qv_http_sink){&front, send_head, send_body});
     atomic_store(&slot->deadline_ns, deadline);
     atomic_store(&slot->store, store);
     qv_error e = {0};
@@ -166,10 +193,12 @@ void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot,
     for (size_t i = 0; i < answer.nheaders; i++) headers[i] = (wagi_header){answer.headers[i].name, answer.headers[i].value};
     resp.status = answer.status;
     resp.headers = headers;
-    resp.nheaders = answer.nheaders;
+    resp.nheaders = answer.streamed ? 0 : answer.nheaders; /* streamed: the head went already */
     resp.body = answer.body;
     resp.body_len = answer.body_len;
-done:;
+done:
+    /* Its head is out: a failure now can only cut the client off. */
+    resp.aborted = front.head_sent && *why;
     /* What the host refused or failed to do for the guest goes to the log too. */
     const char *notes = x ? qv_http_exchange_notes(x) : "";
     if (*notes) {

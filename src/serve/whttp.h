@@ -14,7 +14,11 @@
  * loaded): WASI 0.2 and wasi:http, for any context. false with err. */
 bool whttp_app_prepare(serve_app *app, const char *file, app_error *err);
 
-/* Run the request and append the answer to out (as replica.c's handle). */
-void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot, wire_buf *out);
+/* Run the request and append the answer to out (as replica.c's handle).
+ * With fd >= 0 (the socket to the front) the response streams: when the
+ * guest sets it, what out holds and the head are written to fd, then
+ * each piece of the body the guest writes (wire.h's parts); the whole
+ * response message that ends it is appended to out as usual. */
+void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot, wire_buf *out, int fd);
 
 #endif

@@ -22,6 +22,9 @@ typedef struct p2_stream {
     /* Called when the guest drops the stream: what owns mem (an HTTP
      * body) lets go of it. NULL: nothing to do. */
     void (*on_drop)(void *owner);
+    /* Called after bytes were added to mem: what owns it (a response body
+     * being streamed) passes them on. 0 or a WASI errno for the write. */
+    int (*after_write)(void *owner);
     void *owner;
 } p2_stream;
 

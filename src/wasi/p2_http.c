@@ -36,6 +36,27 @@ void http_body_release(void *body)
 
 static void body_dtor(void *env, void *rep) { http_body_release(rep); }
 
+/* A streamed response body: what the guest wrote goes on to the sink,
+ * the buffer is emptied for the next write. */
+static int body_pass_on(void *owner)
+{
+    http_body *b = owner;
+    qv_http_exchange *x = b->streaming_to;
+    if (!x || !b->buf.len) return 0;
+    if (x->sink_gone) return W_EPIPE;
+    if (b->buf.len > x->policy.max_body - x->body_streamed) {
+        b->buf.full = true;
+        return W_EFBIG;
+    }
+    if (!x->sink.body(x->sink.ctx, b->buf.data, b->buf.len)) {
+        x->sink_gone = true;
+        return W_EPIPE;
+    }
+    x->body_streamed += b->buf.len;
+    b->buf.len = b->buf.pos = 0;
+    return 0;
+}
+
 p2_stream *http_body_stream(http_body *b)
 {
     p2_stream *s = p2_stream_new(-1, &b->buf);
@@ -43,6 +64,7 @@ p2_stream *http_body_stream(http_body *b)
     b->refs++;
     b->stream_taken = true;
     s->on_drop = http_body_release;
+    s->after_write = body_pass_on;
     s->owner = b;
     return s;
 }
@@ -345,6 +367,33 @@ static qv_trap *out_response_body(qv_ccall *c, void *env, const qv_cval *a, qv_c
     return http_give_body(c, &resp->body, x ? x->policy.max_body : 0, r);
 }
 
+/* The response's headers as fields (in x->out_headers); false when out of memory. */
+static bool list_headers(qv_http_exchange *x)
+{
+    const http_fields *h = x->response->headers;
+    free(x->out_headers);
+    x->out_headers = calloc(h->n + 1, sizeof *x->out_headers);
+    if (!x->out_headers) return false;
+    for (size_t i = 0; i < h->n; i++) x->out_headers[i] = (qv_http_field){h->at[i].name, h->at[i].value};
+    return true;
+}
+
+/* The guest set its response: the head goes to the sink, and the body
+ * follows it from now on (what was written already first). */
+static void stream_head(qv_http_exchange *x)
+{
+    if (!list_headers(x) || !x->sink.head(x->sink.ctx, x->response->status, x->out_headers, x->response->headers->n)) {
+        x->sink_gone = true;
+        return;
+    }
+    x->head_streamed = true;
+    http_body *b = x->response->body;
+    if (b) {
+        b->streaming_to = x;
+        body_pass_on(b);
+    }
+}
+
 static qv_trap *outparam_set(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
     qv_http_exchange *x = a[0].of.rep;
@@ -359,6 +408,7 @@ static qv_trap *outparam_set(qv_ccall *c, void *env, const qv_cval *a, qv_cval *
         x->error = resp->of.var.payload ? resp->of.var.payload->of.var.disc : EC_INTERNAL_ERROR;
     } else {
         x->response = resp->of.var.payload->of.rep;
+        if (x->sink.head) stream_head(x);
     }
     return NULL;
 }
@@ -540,6 +590,8 @@ void qv_http_exchange_free(qv_http_exchange *x)
     free(x);
 }
 
+void qv_http_exchange_stream(qv_http_exchange *x, const qv_http_sink *sink) { x->sink = *sink; }
+
 const char *qv_http_exchange_notes(const qv_http_exchange *x) { return x->notes; }
 
 qv_trap *qv_http_handle(qv_cinstance *ci, qv_http_exchange *x)
@@ -558,6 +610,7 @@ void qv_http_exchange_response(qv_http_exchange *x, qv_http_response *out)
 {
     memset(out, 0, sizeof *out);
     out->why = "";
+    out->streamed = x->head_streamed;
     if (!x->answered) {
         out->why = "the app returned without setting a response (response-outparam.set)";
         return;
@@ -577,14 +630,10 @@ void qv_http_exchange_response(qv_http_exchange *x, qv_http_response *out)
         out->why = "the app did not finish the response body (outgoing-body.finish)";
         return;
     }
-    free(x->out_headers);
-    x->out_headers = calloc(resp->headers->n + 1, sizeof *x->out_headers);
-    if (!x->out_headers) {
+    if (!x->head_streamed && !list_headers(x)) {
         out->why = "out of memory";
         return;
     }
-    for (size_t i = 0; i < resp->headers->n; i++)
-        x->out_headers[i] = (qv_http_field){resp->headers->at[i].name, resp->headers->at[i].value};
     out->status = resp->status;
     out->headers = x->out_headers;
     out->nheaders = resp->headers->n;

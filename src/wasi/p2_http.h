@@ -56,6 +56,9 @@ typedef struct http_body {
     wasi_membuf buf;
     bool owns_data;         /* buf.data is this body's to free */
     bool stream_taken, finished;
+    /* The incoming request's response body once its head was streamed:
+     * every write goes on to the exchange's sink. */
+    struct qv_http_exchange *streaming_to;
 } http_body;
 http_body *http_body_new(void);
 void http_body_release(void *body);
@@ -122,6 +125,9 @@ struct qv_http_exchange {
     uint32_t error;
     http_out_response *response;
     qv_http_field *out_headers; /* for qv_http_exchange_response */
+    qv_http_sink sink;      /* head NULL: the response is held whole */
+    bool head_streamed, sink_gone;
+    uint64_t body_streamed; /* bytes given to the sink */
     char notes[1024];
     size_t notes_len;
 };

@@ -95,7 +95,8 @@ int p2_stream_write(p2_stream *s, qv_store *store, const void *buf, size_t len)
     if (s->mem) {
         size_t done;
         struct iovec v = {(void *)buf, len};
-        return wasi_mem_write(s->mem, store, &v, 1, &done);
+        int err = wasi_mem_write(s->mem, store, &v, 1, &done);
+        return !err && s->after_write ? s->after_write(s->owner) : err;
     }
     if (s->host < 0) return W_EBADF;
     const char *p = buf;
