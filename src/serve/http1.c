@@ -93,6 +93,8 @@ struct http_conn {
     /* A streamed answer of a known length: the bytes still to come. */
     bool stream_sized;
     uint64_t stream_left;
+    void (*drained)(void *arg); /* once what is queued has gone (http_on_drained) */
+    void *drained_arg;
     /* The handler's. */
     void (*abandon)(void *arg);
     void *abandon_arg;
@@ -258,6 +260,7 @@ static void reset_request(struct http_conn *c)
     c->target_buf = NULL;
     c->abandon = NULL;
     c->stream_sized = false;
+    c->drained = NULL;
     memset(&c->req, 0, sizeof c->req);
 }
 
@@ -321,6 +324,11 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
     if (r == 0) return;
     event_del(c->wev);
     if (c->state == CONN_WRITING || c->state == CONN_CLOSING) answer_written(c);
+    else if (c->state == CONN_STREAMING && c->drained) {
+        void (*fn)(void *) = c->drained;
+        c->drained = NULL;
+        fn(c->drained_arg);
+    }
 }
 
 /* Send iov: straight to the socket when nothing waits before it, the
@@ -520,6 +528,17 @@ void http_stream_end(http_exchange *c)
     }
     if (c->srv->draining) c->keep_alive = false;
     answered(c, ok);
+}
+
+size_t http_stream_queued(const http_exchange *x)
+{
+    return x->dead ? 0 : x->out.len - x->out_sent;
+}
+
+void http_on_drained(http_exchange *x, void (*fn)(void *arg), void *arg)
+{
+    x->drained = fn;
+    x->drained_arg = arg;
 }
 
 const http_request *http_request_of(const http_exchange *x)

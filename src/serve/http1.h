@@ -103,6 +103,11 @@ void http_stream_start_sized(http_exchange *x, int status, const http_field *hea
 /* Break a started stream off: the connection is closed, so that the
  * client sees an incomplete answer rather than a whole one; frees x. */
 void http_stream_abort(http_exchange *x);
+/* Bytes of a stream the client has not taken yet (0 once it went away),
+ * and fn(arg), called once when they have all gone: a producer waits for
+ * a slow client instead of queueing without end. */
+size_t http_stream_queued(const http_exchange *x);
+void http_on_drained(http_exchange *x, void (*fn)(void *arg), void *arg);
 
 const char *http_reason(int status);
 

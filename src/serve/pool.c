@@ -75,6 +75,7 @@ typedef struct channel {
     int depth;
     uint64_t head_since_ns;    /* when the head began to run (about) */
     bool flushing;             /* on the pool's flush list */
+    bool paused;               /* not read: the head's client is slow (pool_pause) */
     struct channel *next_flush;
 } channel;
 
@@ -274,6 +275,7 @@ static void send_on(channel *ch, pool_request *req)
     if (ch->tail) ch->tail->next = req;
     else ch->head = req;
     ch->tail = req;
+    req->running_on = ch;
     ch->depth++;
     r->in_flight++;
     if (req != &r->check) p->in_flight++;
@@ -333,7 +335,9 @@ static pool_request *pop_head(channel *ch, uint64_t now)
     if (!ch->head) ch->tail = NULL;
     ch->depth--;
     ch->head_since_ns = now;
+    ch->paused = false;
     req->next = NULL;
+    req->running_on = NULL;
     return req;
 }
 
@@ -378,7 +382,7 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
     for (;;) {
         size_t have = evbuffer_get_length(in);
         uint8_t len_bytes[4];
-        if (have < 4) return;
+        if (have < 4 || ch->paused) return;
         evbuffer_copyout(in, len_bytes, 4);
         uint32_t len = wire_length(len_bytes);
         if (len > WIRE_MAX_MESSAGE || !ch->head) {
@@ -419,6 +423,28 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
         if (r->state == REPLICA_DOWN) return; /* health_result replaced it */
         drain_queue(p);
     }
+}
+
+void pool_pause(pool_request *req)
+{
+    channel *ch = req->running_on;
+    if (!ch || ch->fd < 0 || ch->head != req || ch->paused) return;
+    ch->paused = true;
+    event_del(ch->readable);
+}
+
+static void unpause(channel *ch)
+{
+    ch->paused = false;
+    if (ch->fd < 0) return;
+    event_add(ch->readable, NULL);
+    event_active(ch->readable, EV_READ, 0); /* what was read already waits in ch->in */
+}
+
+void pool_resume(pool_request *req)
+{
+    channel *ch = req->running_on;
+    if (ch && ch->paused && ch->head == req) unpause(ch);
 }
 
 /* ------------------------------------------------------------ health checks */
@@ -520,6 +546,7 @@ static void close_channel(channel *ch)
     event_del(ch->writable);
     close(ch->fd);
     ch->fd = -1;
+    ch->paused = false;
     evbuffer_drain(ch->in, evbuffer_get_length(ch->in));
     evbuffer_drain(ch->out, evbuffer_get_length(ch->out));
 }
@@ -756,6 +783,11 @@ static void tick(evutil_socket_t fd, short what, void *arg)
         for (int c = 0; r->state != REPLICA_DOWN && c < p->opt.channels; c++) {
             channel *ch = &r->channels[c];
             pool_request *req = ch->head;
+            if (ch->paused && req && req->timeout_ms && now >= ch->head_since_ns + req->timeout_ms * 1000000u) {
+                /* Its client did not take the answer in time: read on, for the caller to drop. */
+                unpause(ch);
+                if (req->part) req->part(req, NULL);
+            }
             if (!req || !req->timeout_ms || now < ch->head_since_ns + (req->timeout_ms + GRACE_MS) * 1000000u)
                 continue;
             /* The replica did not stop the instance: only killing it can. */

@@ -31,7 +31,9 @@ typedef struct pool_request pool_request;
 typedef void (*pool_done_fn)(pool_request *req, const wire_response *resp, int replica);
 
 /* A part of a streamed response (wire.h), before `done` is called with
- * the whole response message that ends it. */
+ * the whole response message that ends it. NULL: the request ran past its
+ * timeout while its reading was paused (pool_pause); what follows is read
+ * again, and the caller should drop it. */
 typedef void (*pool_part_fn)(pool_request *req, const wire_part *part);
 
 /* A request as the pool sees it; the caller embeds it in its own state
@@ -42,6 +44,7 @@ struct pool_request {
     pool_done_fn done;
     pool_part_fn part;         /* NULL: parts are dropped */
     bool cancelled;            /* the client went away: need not be run */
+    struct channel *running_on;/* the pool's */
     /* The pool's. */
     uint64_t queued_ns;
     pool_request *next;
@@ -67,6 +70,13 @@ typedef enum pool_verdict {
 } pool_verdict;
 
 pool_verdict pool_submit(pool *p, pool_request *req);
+
+/* Stop reading the replica's answer to req, which is running (its client
+ * is slow: the replica then waits, its guest blocked in its writes), and
+ * read it again. Within req's timeout: past it, parts are read again and
+ * part(req, NULL) is called. */
+void pool_pause(pool_request *req);
+void pool_resume(pool_request *req);
 
 /* Whether the app counts as healthy (for /_qyvol/health). */
 bool pool_healthy(const pool *p);

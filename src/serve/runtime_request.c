@@ -20,6 +20,7 @@ typedef struct job {
     char *path;
     uint64_t start_ns;
     bool streaming;            /* a streamed response's head went to the client */
+    bool cut;                  /* ... and was cut off: x is gone */
     size_t streamed;           /* body bytes given to the client so far */
     char id[24];
 } job;
@@ -87,13 +88,32 @@ static long long declared_length(const wagi_header *h, size_t n)
 /* A part of a streamed response (wasi:http components): the head goes to
  * the client at once, with Content-Length when the app gave one (else
  * chunked, or close-delimited for HTTP/1.0), and the body as it comes. */
+static void resume(void *arg)
+{
+    pool_resume(&((job *)arg)->pr);
+}
+
+/* What the client has not taken of a streamed response: past this, the
+ * replica waits (its guest blocks in its writes) until it has all gone. */
+#define STREAM_QUEUE_MAX ((size_t)1 << 20)
+
 static void on_part(pool_request *pr, const wire_part *part)
 {
     job *j = (job *)pr;
+    if (j->cut) return;
+    if (!part) { /* its client did not read it within the timeout */
+        if (j->streaming) http_stream_abort(j->x);
+        j->cut = j->streaming;
+        return;
+    }
     if (part->kind == WIRE_PART_BODY) {
         if (!j->streaming) return;
         http_stream_write(j->x, part->data, part->len);
         j->streamed += part->len;
+        if (http_stream_queued(j->x) > STREAM_QUEUE_MAX) {
+            pool_pause(pr);
+            http_on_drained(j->x, resume, j);
+        }
         return;
     }
     if (j->streaming) return;
@@ -114,6 +134,7 @@ static void on_part(pool_request *pr, const wire_part *part)
  * when the app failed after its head went out (its status cannot change). */
 static size_t end_stream(job *j, const wire_response *resp)
 {
+    if (j->cut) return j->streamed;
     if (resp->aborted || !resp->started) { /* !started: the pool's own answer (the replica died) */
         http_stream_abort(j->x);
         return j->streamed;
@@ -151,6 +172,9 @@ static void reply(pool_request *pr, const wire_response *resp, int replica_index
         if (h != fixed) free(h);
     }
     log_stderr(j, resp, replica);
+    if (j->cut)
+        log_json(LOG_WARN, "the client did not take the response within the app's timeout: it was cut off",
+                 json_pack("{s:s,s:s,s:s}", "app", j->app->app.name, "replica", replica, "request_id", j->id));
     if (*resp->why)
         log_json(LOG_WARN, resp->why,
                  json_pack("{s:s,s:s,s:s}", "app", j->app->app.name, "replica", replica, "request_id", j->id));
@@ -166,6 +190,7 @@ static void on_abandon(void *arg)
 {
     job *j = arg;
     j->pr.cancelled = true;
+    pool_resume(&j->pr); /* a streamed answer is dropped from now on */
 }
 
 /* Retry-After for an app failing its health checks: its next check. */
