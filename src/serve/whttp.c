@@ -39,6 +39,12 @@ bool whttp_app_prepare(serve_app *app, const char *file, app_error *err)
         snprintf(err->text, sizeof err->text, "cannot define the WASI 0.2 host: out of memory");
         return false;
     }
+    /* Linked at every request: what cannot link is refused now, once. */
+    if (!qv_component_check_imports(app->component, app->chost, &e)) {
+        snprintf(err->text, sizeof err->text, "%s: %s cannot be served: %s (at byte %zu)", file, app->rc.module_path,
+                 e.message, e.offset);
+        return false;
+    }
     return true;
 }
 
