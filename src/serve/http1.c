@@ -389,7 +389,8 @@ static bool bodiless_status(int status)
 }
 
 /* The status line and headers of an answer: chunked, or with
- * Content-Length: len when the status allows a body. */
+ * Content-Length: len when the status allows a body (none for SIZE_MAX:
+ * the close ends it). */
 static bool build_head(struct http_conn *c, bytes *h, int status, const http_field *headers, size_t n,
                        bool chunked, size_t len)
 {
@@ -404,7 +405,7 @@ static bool build_head(struct http_conn *c, bytes *h, int status, const http_fie
     }
     k = 0;
     if (chunked) k = snprintf(line, sizeof line, "Transfer-Encoding: chunked\r\n");
-    else if (!bodiless_status(status)) k = snprintf(line, sizeof line, "Content-Length: %zu\r\n", len);
+    else if (!bodiless_status(status) && len != SIZE_MAX) k = snprintf(line, sizeof line, "Content-Length: %zu\r\n", len);
     ok = ok && append(h, line, (size_t)k);
     if (!c->keep_alive) ok = ok && append(h, "Connection: close\r\n", 19);
     else if (c->req.version_minor == 0) ok = ok && append(h, "Connection: keep-alive\r\n", 24);
@@ -468,7 +469,7 @@ static void stream_head(http_exchange *c, int status, const http_field *headers,
     bool chunked = !c->stream_sized && c->req.version_minor >= 1 && !c->req.head;
     if (!c->stream_sized && !chunked && !c->req.head) c->keep_alive = false;
     bytes head = {0};
-    bool ok = build_head(c, &head, status, headers, n, chunked, (size_t)length);
+    bool ok = build_head(c, &head, status, headers, n, chunked, c->stream_sized || c->req.head ? (size_t)length : SIZE_MAX);
     struct iovec iov = {head.data, head.len};
     ok = ok && send_iov(c, &iov, 1);
     free(head.data);

@@ -1,10 +1,10 @@
 ;; A wasi:http handler whose response streams, written by hand, for
 ;; tests/e2e/http_components.sh. It sets its response (no headers, so
-;; the body is chunked) before writing the body, then by its path:
-;;   /stream        "first part", a pause of 600 ms, "second part"
-;;   /stream/big    50 MiB (800 writes of 64 KiB)
-;;   /stream/trap   "first part", then a trap (after the head went out)
-;; (The three are told apart by the length of the path: 7, 11 and 12.)
+;; the body is chunked) before writing the body, then by the last letter
+;; of its path:
+;;   .../big   50 MiB (800 writes of 64 KiB)
+;;   .../trap  "first part", then a trap (after the head went out)
+;;   other     "first part", a pause of 600 ms, "second part"
 (component $C
   (import "wasi:io/error@0.2.0" (instance $io-error-iface
     (export "error" (type (sub resource)))))
@@ -131,7 +131,8 @@
     (func (export "handle") (param $request i32) (param $out i32)
       (local $response i32) (local $body i32) (local $stream i32) (local $pause i32) (local $n i32) (local $i i32)
       (call $path (local.get $request) (i32.const 16))
-      (local.set $n (i32.load (i32.const 24)))
+      ;; option<string> at 16: its case, then the string's address and length.
+      (local.set $n (i32.load8_u (i32.sub (i32.add (i32.load (i32.const 20)) (i32.load (i32.const 24))) (i32.const 1))))
       (local.set $response (call $response-new (call $fields-new)))
       (call $response-body (local.get $response) (i32.const 0))
       (local.set $body (call $ok-handle))
@@ -139,7 +140,7 @@
       (local.set $stream (call $ok-handle))
       (call $outparam-set (local.get $out) (i32.const 0) (local.get $response)
                           (i32.const 0) (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))
-      (if (i32.eq (local.get $n) (i32.const 11))
+      (if (i32.eq (local.get $n) (i32.const 103)) ;; 'g'
         (then
           (loop $more
             (call $put (local.get $stream) (i32.const 65536) (i32.const 65536))
@@ -147,7 +148,7 @@
             (br_if $more (i32.lt_u (local.get $i) (i32.const 800)))))
         (else
           (call $put (local.get $stream) (i32.const 256) (i32.const 11))
-          (if (i32.eq (local.get $n) (i32.const 12)) (then unreachable))
+          (if (i32.eq (local.get $n) (i32.const 112)) (then unreachable)) ;; 'p'
           (local.set $pause (call $sleep-for (i64.const 600000000)))
           (call $block (local.get $pause))
           (call $drop-pollable (local.get $pause))
