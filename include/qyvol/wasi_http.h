@@ -62,6 +62,14 @@ typedef struct qv_http_policy {
     size_t max_body;           /* the most a response body (in or out) may hold; 0: 64 MiB */
 } qv_http_policy;
 
+/* A request body that arrives in pieces while the guest runs: next gives
+ * the next piece (*data valid until the next call; 1), or says the body
+ * ended (0) or broke off (-1: the guest's read fails). It may block. */
+typedef struct qv_http_body_source {
+    void *ctx;
+    int (*next)(void *ctx, const char **data, size_t *len);
+} qv_http_body_source;
+
 typedef struct qv_http_request {
     const char *method;        /* "GET" */
     const char *path_with_query; /* "/x?y=1" */
@@ -70,6 +78,7 @@ typedef struct qv_http_request {
     size_t nheaders;
     const void *body;          /* must live as long as the exchange */
     size_t body_len;
+    const qv_http_body_source *body_source; /* non-NULL: the body comes from it (body unused) */
 } qv_http_request;
 
 /* One request's exchange (the request is copied, except its body). NULL

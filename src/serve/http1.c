@@ -95,6 +95,10 @@ struct http_conn {
     uint64_t stream_left;
     void (*drained)(void *arg); /* once what is queued has gone (http_on_drained) */
     void *drained_arg;
+    /* A body passed on as it arrives (http_server_stream_bodies). */
+    bool body_streams, body_paused;
+    size_t body_seen;
+    http_body_sink body_sink;
     /* The handler's. */
     void (*abandon)(void *arg);
     void *abandon_arg;
@@ -107,6 +111,7 @@ struct http_server {
     http_limits limits;
     http_handler handler;
     void *ctx;
+    http_body_filter stream_bodies;
     int listen_fd;
     struct event *accept_ev, *tick_ev, *backoff_ev;
     bool accepting;          /* the accept event is on */
@@ -261,6 +266,9 @@ static void reset_request(struct http_conn *c)
     c->abandon = NULL;
     c->stream_sized = false;
     c->drained = NULL;
+    c->body_streams = c->body_paused = false;
+    c->body_seen = 0;
+    c->body_sink = (http_body_sink){0};
     memset(&c->req, 0, sizeof c->req);
 }
 
@@ -415,6 +423,7 @@ static bool build_head(struct http_conn *c, bytes *h, int status, const http_fie
 /* The answer is handed to the socket (or queued): on to what follows. */
 static void answered(struct http_conn *c, bool sent)
 {
+    if (c->body_streams && !c->message_done) c->keep_alive = false; /* the rest of the body is not read */
     reset_request(c);
     c->state = c->refused ? CONN_CLOSING : CONN_WRITING; /* not HANDLING: a close frees it */
     if (!sent) {
@@ -725,9 +734,14 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
-    if (c->body.len + n > c->srv->limits.max_body) {
+    if (c->body_seen + n > c->srv->limits.max_body) {
         c->error_status = 413, c->error_why = "the request body is larger than the server accepts";
         return -1;
+    }
+    c->body_seen += n;
+    if (c->body_streams && c->body_sink.data) {
+        c->body_sink.data(c->body_sink.arg, at, n);
+        return 0;
     }
     return append(&c->body, at, n) ? 0 : -1;
 }
@@ -737,6 +751,7 @@ static int on_message_complete(http_parser *p)
     struct http_conn *c = p->data;
     c->message_done = true;
     http_parser_pause(p, 1);
+    if (c->body_streams && c->body_sink.end) c->body_sink.end(c->body_sink.arg, NULL);
     return 0;
 }
 
@@ -797,15 +812,16 @@ static bool feed(struct http_conn *c, size_t len)
     return false;
 }
 
-/* The whole request is here: hand it over. */
-static void dispatch(struct http_conn *c)
+/* The request's fields and target, for the handler; false when refused. */
+static bool prepare(struct http_conn *c)
 {
     http_request *r = &c->req;
     c->fields = realloc(c->fields, (c->nspans ? c->nspans : 1) * sizeof *c->fields);
+    free(c->target_buf); /* prepared once already when offered early */
     c->target_buf = malloc(c->target_len + 3);
     if (!c->fields || !c->target_buf) {
         refuse(c, 503, "out of memory");
-        return;
+        return false;
     }
     for (size_t i = 0; i < c->nspans; i++)
         c->fields[i] = (http_field){span_name(c, &c->spans[i]), c->arena.data + c->spans[i].value};
@@ -813,7 +829,7 @@ static void dispatch(struct http_conn *c)
                                         &r->query);
     if (why) {
         refuse(c, 400, why);
-        return;
+        return false;
     }
     r->headers = c->fields;
     r->nheaders = c->nspans;
@@ -821,9 +837,69 @@ static void dispatch(struct http_conn *c)
     r->body_len = c->body.len;
     r->peer = c->peer;
     r->peer_loopback = !strncmp(c->peer, "127.", 4) || !strcmp(c->peer, "::1");
+    return true;
+}
+
+static void hand_over(struct http_conn *c)
+{
     c->state = CONN_HANDLING;
     c->deadline_ns = 0;
-    c->srv->handler(c->srv->ctx, c, r);
+    c->srv->handler(c->srv->ctx, c, &c->req);
+}
+
+/* The whole request is here: hand it over. */
+static void dispatch(struct http_conn *c)
+{
+    if (prepare(c)) hand_over(c);
+}
+
+/* The head is here and its body is coming: hand it over now if the
+ * handler takes bodies as they arrive. */
+static bool dispatch_early(struct http_conn *c)
+{
+    if (!c->srv->stream_bodies || !prepare(c)) return false;
+    if (!c->srv->stream_bodies(c->srv->ctx, &c->req)) return false;
+    c->body_streams = c->req.body_streams = true;
+    hand_over(c);
+    return true;
+}
+
+/* More of a body being passed on. Past an error nothing more is parsed
+ * (the answer closes the connection): the sink hears why. */
+static void feed_streamed(struct http_conn *c)
+{
+    size_t n = http_parser_execute(&c->parser, &parser_settings, c->in.data + c->consumed, c->in.len - c->consumed);
+    c->consumed += n;
+    c->head_scan = c->consumed;
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e == HPE_OK || e == HPE_PAUSED) return;
+    const char *why;
+    parse_error_status(c, &why);
+    c->message_done = true;
+    c->keep_alive = false;
+    c->consumed = c->in.len;
+    if (c->body_sink.end) c->body_sink.end(c->body_sink.arg, why);
+}
+
+void http_server_stream_bodies(http_server *s, http_body_filter wants)
+{
+    s->stream_bodies = wants;
+}
+
+void http_body_take(http_exchange *c, const http_body_sink *sink)
+{
+    c->body_sink = *sink;
+    if (c->body.len) sink->data(sink->arg, c->body.data, c->body.len); /* (none: taken at once) */
+    c->body.len = 0;
+}
+
+void http_body_pause(http_exchange *c, bool paused)
+{
+    if (c->body_paused == paused) return;
+    c->body_paused = paused;
+    if (paused || c->dead || !c->body_streams) return;
+    set_reading(c, true);
+    process_input(c);
 }
 
 /* Where the head starting at from ends (just past its empty line), or 0
@@ -897,6 +973,11 @@ static void process_input(struct http_conn *c)
                 dispatch(c);
                 continue;
             }
+            if (dispatch_early(c)) {
+                c->again = true;
+                continue;
+            }
+            if (c->state != CONN_HEAD) break; /* refused by prepare */
             c->state = CONN_BODY;
             c->deadline_ns = after_ms(lim->idle_timeout_ms);
             c->again = true;
@@ -905,6 +986,9 @@ static void process_input(struct http_conn *c)
             if (!feed(c, c->in.len - c->consumed)) break;
             c->deadline_ns = after_ms(lim->idle_timeout_ms);
             if (c->message_done) dispatch(c);
+        } else if (c->body_streams && !c->message_done && !c->body_paused) {
+            if (c->consumed == c->in.len) break;
+            feed_streamed(c);
         }
         if (c->consumed == c->in.len) c->in.len = c->consumed = c->head_scan = 0;
     } while (c->again);
@@ -937,7 +1021,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     for (;;) {
         /* A handled request's pipelined followers are not read past a
          * bound: what waits must not grow without end. */
-        bool waiting = c->state != CONN_HEAD && c->state != CONN_BODY;
+        bool waiting = c->state != CONN_HEAD && c->state != CONN_BODY &&
+                       !(c->body_streams && !c->message_done && !c->body_paused);
         if (waiting && c->in.len - c->consumed > s->limits.max_head + READ_CHUNK) {
             set_reading(c, false);
             break;
@@ -957,7 +1042,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         conn_close(c); /* end of stream or reset: abandons a request being handled */
         return;
     }
-    if (c->state == CONN_HEAD || c->state == CONN_BODY) process_input(c);
+    if (c->state == CONN_HEAD || c->state == CONN_BODY || (c->body_streams && !c->message_done)) process_input(c);
 }
 
 /* ------------------------------------------------------------ accepting */

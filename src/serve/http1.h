@@ -40,6 +40,7 @@ typedef struct http_request {
     const char *host;          /* the Host header; "" when absent (HTTP/1.0) */
     const char *body;          /* NUL-terminated; "" when none */
     size_t body_len;
+    bool body_streams;         /* the body is still coming: http_body_take */
     const char *peer;          /* the client's address */
     bool peer_loopback;        /* from this machine */
 } http_request;
@@ -108,6 +109,28 @@ void http_stream_abort(http_exchange *x);
  * a slow client instead of queueing without end. */
 size_t http_stream_queued(const http_exchange *x);
 void http_on_drained(http_exchange *x, void (*fn)(void *arg), void *arg);
+
+/* ---- request bodies as they arrive
+ *
+ * With a filter set, a request whose head announces a body is offered to
+ * it as soon as the head is read (path, query and headers set, no body);
+ * when it says yes the handler is called at once with body_streams set,
+ * and takes the body with http_body_take. The body limit still holds; a
+ * body that breaks it or the framing ends with an error, and so does one
+ * the client abandons (and http_on_abandon is called). An answer given
+ * before the whole body came closes the connection after it. */
+typedef bool (*http_body_filter)(void *ctx, const http_request *req);
+void http_server_stream_bodies(http_server *s, http_body_filter wants);
+
+typedef struct http_body_sink {
+    void *arg;
+    void (*data)(void *arg, const char *data, size_t len);
+    void (*end)(void *arg, const char *error); /* error NULL: the whole body came */
+} http_body_sink;
+/* The body's pieces from now on, then its end (not after x is answered). */
+void http_body_take(http_exchange *x, const http_body_sink *sink);
+/* Stop reading the client's body for now (the consumer is behind), or go on. */
+void http_body_pause(http_exchange *x, bool paused);
 
 const char *http_reason(int status);
 

@@ -174,6 +174,7 @@ static channel *free_channel(replica *r, int depth, uint64_t now)
     for (int c = 0; c < r->pool->opt.channels; c++) {
         channel *ch = &r->channels[c];
         if (ch->fd < 0 || ch->depth >= depth) continue;
+        if (ch->tail && ch->tail->body_open) continue; /* its body is still being sent */
         if (ch->depth && now - ch->head_since_ns > PIPELINE_MAX_AGE_NS) continue;
         if (!best || ch->depth < best->depth) best = ch;
     }
@@ -267,6 +268,18 @@ static void drain_queue(pool *p)
 
 /* ------------------------------------------------------------ talking to replicas */
 
+/* Write the channel's pending bytes when the loop has run the callbacks
+ * that were ready (flush_channels). */
+static void schedule_flush(channel *ch)
+{
+    pool *p = ch->r->pool;
+    if (ch->flushing) return;
+    ch->flushing = true;
+    ch->next_flush = p->to_flush;
+    p->to_flush = ch;
+    event_active(p->flush, EV_TIMEOUT, 0);
+}
+
 static void send_on(channel *ch, pool_request *req)
 {
     replica *r = ch->r;
@@ -284,12 +297,23 @@ static void send_on(channel *ch, pool_request *req)
         replica_down(r, 502, "cannot write to the replica");
         return;
     }
-    if (!ch->flushing) {
-        ch->flushing = true;
-        ch->next_flush = p->to_flush;
-        p->to_flush = ch;
-        event_active(p->flush, EV_TIMEOUT, 0);
-    }
+    schedule_flush(ch);
+}
+
+bool pool_send_more(pool_request *req, const void *bytes, size_t len)
+{
+    channel *ch = req->running_on;
+    if (!ch) return wire_buf_append(&req->msg, bytes, len);
+    if (ch->fd < 0) return true; /* closed: its answer is on its way */
+    if (evbuffer_add(ch->out, bytes, len) != 0) return false;
+    schedule_flush(ch);
+    return true;
+}
+
+size_t pool_unsent(const pool_request *req)
+{
+    const channel *ch = req->running_on;
+    return ch ? evbuffer_get_length(ch->out) : req->msg.len;
 }
 
 /* Write what a channel holds; false when the replica cannot be written to. */
@@ -301,7 +325,13 @@ static bool write_out(channel *ch)
         if (n < 0 && errno == EAGAIN) break;
         if (n <= 0) return false;
     }
-    if (evbuffer_get_length(ch->out)) event_add(ch->writable, NULL);
+    if (evbuffer_get_length(ch->out)) {
+        event_add(ch->writable, NULL);
+    } else if (ch->tail && ch->tail->sent) { /* a body's sender waits for room */
+        void (*sent)(pool_request *) = ch->tail->sent;
+        ch->tail->sent = NULL;
+        sent(ch->tail);
+    }
     return true;
 }
 
@@ -408,6 +438,17 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
         if (!msg || !wire_response_decode(msg + 4, len, &resp)) {
             replica_down(r, 502, "the replica sent a malformed response");
             return;
+        }
+        if (ch->head->body_open) { /* answered before its whole body was sent: end it for the replica */
+            wire_buf end = {0};
+            ch->head->body_open = false;
+            bool ok = wire_part_end_encode(&end, false) && evbuffer_add(ch->out, end.data, end.len) == 0;
+            wire_buf_free(&end);
+            if (!ok) {
+                replica_down(r, 502, "cannot write to the replica");
+                return;
+            }
+            schedule_flush(ch);
         }
         pool_request *req = pop_head(ch, wagi_now_ns());
         r->in_flight--;

@@ -44,6 +44,10 @@ struct pool_request {
     pool_done_fn done;
     pool_part_fn part;         /* NULL: parts are dropped */
     bool cancelled;            /* the client went away: need not be run */
+    /* Its body follows msg (pool_send_more) until body_open is cleared:
+     * nothing is sent behind it on its socket meanwhile. */
+    bool body_open;
+    void (*sent)(pool_request *req); /* once, when all given so far is written */
     struct channel *running_on;/* the pool's */
     /* The pool's. */
     uint64_t queued_ns;
@@ -70,6 +74,14 @@ typedef enum pool_verdict {
 } pool_verdict;
 
 pool_verdict pool_submit(pool *p, pool_request *req);
+
+/* More of the request (its body's parts, wire.h): written after what was
+ * given before, now or once the request goes to a replica. false when out
+ * of memory. When it runs, the pool ends an open body itself (an END
+ * that says it broke off) once the answer came. */
+bool pool_send_more(pool_request *req, const void *bytes, size_t len);
+/* Bytes given to the pool for req and not yet written to a replica. */
+size_t pool_unsent(const pool_request *req);
 
 /* Stop reading the replica's answer to req, which is running (its client
  * is slow: the replica then waits, its guest blocked in its writes), and

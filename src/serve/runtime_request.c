@@ -21,6 +21,7 @@ typedef struct job {
     uint64_t start_ns;
     bool streaming;            /* a streamed response's head went to the client */
     bool cut;                  /* ... and was cut off: x is gone */
+    wire_buf part;             /* a request body's part being encoded */
     size_t streamed;           /* body bytes given to the client so far */
     char id[24];
 } job;
@@ -67,6 +68,7 @@ static void log_access(const job *j, const wire_response *resp, const char *repl
 static void job_free(job *j)
 {
     wire_buf_free(&j->pr.msg);
+    wire_buf_free(&j->part);
     free(j->path);
     runtime_app_release(j->app);
     free(j);
@@ -116,7 +118,7 @@ static void on_part(pool_request *pr, const wire_part *part)
         }
         return;
     }
-    if (j->streaming) return;
+    if (j->streaming || part->kind != WIRE_PART_HEAD) return;
     j->streaming = true;
     http_field fixed[16], *h = part->nheaders + 1 <= 16 ? fixed : malloc((part->nheaders + 1) * sizeof *h);
     size_t n = 0;
@@ -185,11 +187,63 @@ static void reply(pool_request *pr, const wire_response *resp, int replica_index
     job_free(j);
 }
 
+/* ---- a request body passed on as it arrives (wasi:http components) */
+
+/* What the replica has not taken of the body: past this, the client's
+ * body is not read until it has. */
+#define BODY_QUEUE_MAX ((size_t)1 << 20)
+
+static void body_sent(pool_request *pr)
+{
+    http_body_pause(((job *)pr)->x, false);
+}
+
+static void send_part(job *j, bool encoded)
+{
+    bool ok = encoded && pool_send_more(&j->pr, j->part.data, j->part.len);
+    j->part.len = 0;
+    j->part.oom = false;
+    if (!ok) { /* out of memory: the body breaks off for the guest */
+        if (wire_part_end_encode(&j->part, false)) pool_send_more(&j->pr, j->part.data, j->part.len);
+        j->part.len = 0;
+        j->pr.body_open = false;
+    }
+}
+
+static void on_body_data(void *arg, const char *data, size_t len)
+{
+    job *j = arg;
+    if (!j->pr.body_open) return;
+    send_part(j, wire_part_body_encode(&j->part, data, len));
+    if (j->pr.body_open && pool_unsent(&j->pr) > BODY_QUEUE_MAX) {
+        j->pr.sent = body_sent;
+        http_body_pause(j->x, true);
+    }
+}
+
+static void end_body(job *j, bool whole)
+{
+    if (!j->pr.body_open) return;
+    send_part(j, wire_part_end_encode(&j->part, whole));
+    j->pr.body_open = false;
+    j->pr.sent = NULL;
+}
+
+static void on_body_end(void *arg, const char *error)
+{
+    job *j = arg;
+    if (error)
+        log_json(LOG_INFO, "the request body broke off",
+                 json_pack("{s:s,s:s,s:s}", "app", j->app->app.name, "request_id", j->id, "reason", error));
+    end_body(j, !error);
+}
+
 /* The client went away: a request still queued need not run. */
 static void on_abandon(void *arg)
 {
     job *j = arg;
     j->pr.cancelled = true;
+    end_body(j, false);
     pool_resume(&j->pr); /* a streamed answer is dropped from now on */
 }
 
@@ -208,6 +262,11 @@ static void respond_unhealthy(http_exchange *x, const serve_app *app)
 static bool header_for_guest(const char *name)
 {
     return strcasecmp(name, "Proxy") && !strchr(name, '_');
+}
+
+bool runtime_app_streams_bodies(const runtime_app *app)
+{
+    return app->app.component != NULL;
 }
 
 void runtime_serve(serve_runtime *rt, runtime_app *ra, http_exchange *x, const http_request *r)
@@ -250,6 +309,7 @@ void runtime_serve(serve_runtime *rt, runtime_app *ra, http_exchange *x, const h
                .body_len = r->body_len},
         .timeout_ms = app->rc.timeout_ms,
         .id = j->id,
+        .body_follows = r->body_streams,
     };
     bool ok = list && wire_request_encode(&j->pr.msg, &wr);
     if (list != fixed) free(list);
@@ -261,9 +321,12 @@ void runtime_serve(serve_runtime *rt, runtime_app *ra, http_exchange *x, const h
     j->pr.timeout_ms = app->rc.timeout_ms;
     j->pr.done = reply;
     j->pr.part = on_part;
+    j->pr.body_open = r->body_streams;
     http_on_abandon(x, on_abandon, j);
     metrics_request_started(app->metrics);
     rt->in_flight++;
+    /* (Before submitting: an answer given at once lets go of the sink.) */
+    if (r->body_streams) http_body_take(x, &(http_body_sink){j, on_body_data, on_body_end});
     pool_verdict v = pool_submit(p, &j->pr); /* may answer (reply) before returning */
     if (v == POOL_TAKEN) return;
     http_on_abandon(x, NULL, NULL);

@@ -120,7 +120,8 @@ static bool send_body(void *ctx, const void *data, size_t len)
     return wire_part_body_encode(f->out, data, len) && wire_send(f->fd, f->out);
 }
 
-void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot, wire_buf *out, int fd)
+void whttp_answer(const serve_app *app, const wire_request *wr, const qv_http_body_source *body, wagi_slot *slot,
+                  wire_buf *out, int fd)
 {
     uint64_t t0 = wagi_now_ns();
     uint64_t deadline = wr->timeout_ms ? t0 + wr->timeout_ms * 1000000u : 0;
@@ -130,7 +131,9 @@ void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot,
     request_view view;
     qv_http_policy policy = run_http_policy(&app->rc, deadline);
     policy.max_body = WAGI_MAX_OUTPUT;
-    qv_http_exchange *x = view_request(&wr->rq, &view) ? qv_http_exchange_new(&view.rq, &policy) : NULL;
+    bool viewed = view_request(&wr->rq, &view);
+    view.rq.body_source = body;
+    qv_http_exchange *x = viewed ? qv_http_exchange_new(&view.rq, &policy) : NULL;
     qv_store_limits limits = run_store_limits(app->rc.memory_bytes);
     qv_store *store = x ? qv_store_new(&limits) : NULL;
     qv_wasi_config cfg = {

@@ -7,6 +7,7 @@
 #ifndef QYVOL_SERVE_WHTTP_H
 #define QYVOL_SERVE_WHTTP_H
 
+#include "qyvol/wasi_http.h"
 #include "serve/wagi.h"
 #include "serve/wire.h"
 
@@ -19,6 +20,8 @@ bool whttp_app_prepare(serve_app *app, const char *file, app_error *err);
  * guest sets it, what out holds and the head are written to fd, then
  * each piece of the body the guest writes (wire.h's parts); the whole
  * response message that ends it is appended to out as usual. */
-void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot, wire_buf *out, int fd);
+/* With body non-NULL the request's body comes from it (wr->body_follows). */
+void whttp_answer(const serve_app *app, const wire_request *wr, const qv_http_body_source *body, wagi_slot *slot,
+                  wire_buf *out, int fd);
 
 #endif

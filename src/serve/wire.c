@@ -167,7 +167,7 @@ bool wire_request_encode(wire_buf *b, const wire_request *r)
     const wagi_request *q = &r->rq;
     size_t at = begin(b);
     put_u64(b, r->timeout_ms);
-    put_u32(b, r->health);
+    put_u32(b, (uint32_t)r->health | (uint32_t)r->body_follows << 1);
     put_str(b, r->id);
     put_str(b, q->method);
     put_str(b, q->path);
@@ -188,7 +188,9 @@ bool wire_request_decode(const uint8_t *msg, size_t len, wire_request *r)
     memset(r, 0, sizeof *r);
     wagi_request *q = &r->rq;
     r->timeout_ms = get_u64(&rd);
-    r->health = get_u32(&rd) != 0;
+    uint32_t flags = get_u32(&rd);
+    r->health = flags & 1;
+    r->body_follows = flags & 2;
     r->id = get_str(&rd);
     q->method = get_str(&rd);
     q->path = get_str(&rd);
@@ -263,10 +265,24 @@ bool wire_part_body_encode(wire_buf *b, const void *data, size_t len)
     return end(b, at);
 }
 
+bool wire_part_end_encode(wire_buf *b, bool ok)
+{
+    size_t at = begin(b);
+    put_u32(b, WIRE_PART_END);
+    put_u32(b, ok);
+    return end(b, at);
+}
+
+bool wire_buf_append(wire_buf *b, const void *data, size_t len)
+{
+    put_raw(b, data, len);
+    return !b->oom;
+}
+
 int wire_part_kind(const uint8_t *msg, size_t len)
 {
     uint32_t kind = len >= 4 ? wire_length(msg) : 0;
-    return kind == WIRE_PART_HEAD || kind == WIRE_PART_BODY ? (int)kind : WIRE_PART_NONE;
+    return kind >= WIRE_PART_HEAD && kind <= WIRE_PART_END ? (int)kind : WIRE_PART_NONE;
 }
 
 bool wire_part_decode(const uint8_t *msg, size_t len, wire_part *p)
@@ -277,6 +293,8 @@ bool wire_part_decode(const uint8_t *msg, size_t len, wire_part *p)
     if (p->kind == WIRE_PART_HEAD) {
         p->status = (int)get_u32(&rd);
         p->headers = get_headers(&rd, &p->nheaders);
+    } else if (p->kind == WIRE_PART_END) {
+        p->ok = get_u32(&rd) != 0;
     } else {
         p->data = get_bytes(&rd, &p->len);
     }

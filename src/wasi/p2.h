@@ -25,6 +25,9 @@ typedef struct p2_stream {
     /* Called after bytes were added to mem: what owns it (a response body
      * being streamed) passes them on. 0 or a WASI errno for the write. */
     int (*after_write)(void *owner);
+    /* Called before a read finds mem empty: what owns it (a request body
+     * arriving in pieces) refills it. 0 or a WASI errno for the read. */
+    int (*before_read)(void *owner);
     void *owner;
 } p2_stream;
 

@@ -57,6 +57,35 @@ static int body_pass_on(void *owner)
     return 0;
 }
 
+/* A request body arriving in pieces: the next one, once the guest has
+ * read the last. */
+static int body_pull(void *owner)
+{
+    http_body *b = owner;
+    qv_http_exchange *x = b->pulling_from;
+    while (x && !b->source_done) {
+        const char *data;
+        size_t len;
+        int got = x->source.next(x->source.ctx, &data, &len);
+        if (got <= 0) {
+            b->source_done = true;
+            return got < 0 ? W_EIO : 0;
+        }
+        if (!len) continue;
+        if (len > b->buf.cap) {
+            char *grown = realloc(b->buf.data, len);
+            if (!grown) return W_ENOMEM;
+            b->buf.data = grown;
+            b->buf.cap = len;
+        }
+        memcpy(b->buf.data, data, len);
+        b->buf.len = len;
+        b->buf.pos = 0;
+        return 0;
+    }
+    return 0;
+}
+
 p2_stream *http_body_stream(http_body *b)
 {
     p2_stream *s = p2_stream_new(-1, &b->buf);
@@ -65,6 +94,7 @@ p2_stream *http_body_stream(http_body *b)
     b->stream_taken = true;
     s->on_drop = http_body_release;
     s->after_write = body_pass_on;
+    s->before_read = body_pull;
     s->owner = b;
     return s;
 }
@@ -228,10 +258,14 @@ static qv_trap *in_request_consume(qv_ccall *c, void *env, const qv_cval *a, qv_
     qv_http_exchange *x = a[0].of.rep;
     http_body *b = NULL;
     if (!x->body_consumed && (b = http_body_new())) {
-        /* The request's bytes, read in place: the exchange outlives the instance. */
-        b->owns_data = false;
-        b->buf.data = (char *)x->body;
-        b->buf.len = b->buf.cap = x->body_len;
+        if (x->source.next) {
+            b->pulling_from = x; /* read as it arrives (body_pull) */
+        } else {
+            /* The request's bytes, read in place: the exchange outlives the instance. */
+            b->owns_data = false;
+            b->buf.data = (char *)x->body;
+            b->buf.len = b->buf.cap = x->body_len;
+        }
         x->body_consumed = true;
     } else if (!x->body_consumed) {
         return p2_trap_oom();
@@ -567,6 +601,7 @@ qv_http_exchange *qv_http_exchange_new(const qv_http_request *rq, const qv_http_
         x->request_headers->immutable = true;
         x->body = rq->body;
         x->body_len = rq->body_len;
+        if (rq->body_source) x->source = *rq->body_source;
     }
     if (!ok) {
         qv_http_exchange_free(x);

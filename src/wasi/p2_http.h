@@ -59,6 +59,10 @@ typedef struct http_body {
     /* The incoming request's response body once its head was streamed:
      * every write goes on to the exchange's sink. */
     struct qv_http_exchange *streaming_to;
+    /* The incoming request's body when it arrives in pieces: reads refill
+     * buf from the exchange's source until it ends. */
+    struct qv_http_exchange *pulling_from;
+    bool source_done;
 } http_body;
 http_body *http_body_new(void);
 void http_body_release(void *body);
@@ -119,6 +123,7 @@ struct qv_http_exchange {
     http_fields *request_headers;
     const void *body;
     size_t body_len;
+    qv_http_body_source source; /* next NULL: the body is body/body_len */
     bool body_consumed;
     /* The answer, from response-outparam.set. */
     bool answered, answered_error;

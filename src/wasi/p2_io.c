@@ -78,7 +78,8 @@ int p2_stream_read(p2_stream *s, void *buf, size_t len, size_t *done)
     *done = 0;
     if (s->mem) {
         struct iovec v = {buf, len};
-        return wasi_mem_read(s->mem, &v, 1, done);
+        int err = s->before_read && s->mem->pos == s->mem->len ? s->before_read(s->owner) : 0;
+        return err ? err : wasi_mem_read(s->mem, &v, 1, done);
     }
     if (s->host < 0) return W_EBADF;
     ssize_t n;

@@ -4,6 +4,7 @@
 ;; of its path:
 ;;   .../big   50 MiB (800 writes of 64 KiB)
 ;;   .../trap  "first part", then a trap (after the head went out)
+;;   .../echo  the request body back, each piece as soon as it was read
 ;;   other     "first part", a pause of 600 ms, "second part"
 (component $C
   (import "wasi:io/error@0.2.0" (instance $io-error-iface
@@ -15,9 +16,13 @@
     (export "error" (type $err (eq $err0)))
     (type $se (variant (case "last-operation-failed" (own $err)) (case "closed")))
     (export "stream-error" (type $stream-error (eq $se)))
+    (export "input-stream" (type $is (sub resource)))
+    (export "[method]input-stream.blocking-read"
+      (func (param "self" (borrow $is)) (param "len" u64) (result (result (list u8) (error $stream-error)))))
     (export "[method]output-stream.blocking-write-and-flush"
       (func (param "self" (borrow $os)) (param "contents" (list u8)) (result (result (error $stream-error)))))))
   (alias export $streams "output-stream" (type $output-stream))
+  (alias export $streams "input-stream" (type $input-stream))
   (import "wasi:io/poll@0.2.0" (instance $poll
     (export "pollable" (type $p (sub resource)))
     (export "[method]pollable.block" (func (param "self" (borrow $p))))))
@@ -36,6 +41,12 @@
       (func (param "self" (borrow $incoming-request)) (result (option string))))
     (alias outer $C $output-stream (type $os0))
     (export "output-stream" (type $os (eq $os0)))
+    (alias outer $C $input-stream (type $is0))
+    (export "input-stream" (type $is (eq $is0)))
+    (export "incoming-body" (type $incoming-body (sub resource)))
+    (export "[method]incoming-request.consume"
+      (func (param "self" (borrow $incoming-request)) (result (result (own $incoming-body)))))
+    (export "[method]incoming-body.stream" (func (param "self" (borrow $incoming-body)) (result (result (own $is)))))
     (type $dns (record (field "rcode" (option string)) (field "info-code" (option u16))))
     (type $tls (record (field "alert-id" (option u8)) (field "alert-message" (option string))))
     (type $fsp (record (field "field-name" (option string)) (field "field-size" (option u32))))
@@ -73,7 +84,7 @@
     (memory (export "memory") 2)
     (data (i32.const 256) "first part\0a")
     (data (i32.const 288) "second part\0a")
-    (global $top (mut i32) (i32.const 4096))
+    (global $top (export "top") (mut i32) (i32.const 4096))
     (func (export "realloc") (param i32 i32 i32 i32) (result i32)
       (local $at i32)
       (local.set $at (i32.and (i32.add (global.get $top) (i32.sub (local.get 2) (i32.const 1)))
@@ -92,6 +103,9 @@
   (alias export $http "[static]response-outparam.set" (func $outparam-set))
   (alias export $http "[method]incoming-request.path-with-query" (func $path))
   (alias export $streams "[method]output-stream.blocking-write-and-flush" (func $write))
+  (alias export $streams "[method]input-stream.blocking-read" (func $read))
+  (alias export $http "[method]incoming-request.consume" (func $consume))
+  (alias export $http "[method]incoming-body.stream" (func $in-body-stream))
   (alias export $clock "subscribe-duration" (func $sleep-for))
   (alias export $poll "[method]pollable.block" (func $block))
   (core func $fields-new* (canon lower (func $fields-new)))
@@ -102,6 +116,10 @@
   (core func $outparam-set* (canon lower (func $outparam-set) (memory $memory)))
   (core func $path* (canon lower (func $path) (memory $memory) (realloc $realloc)))
   (core func $write* (canon lower (func $write) (memory $memory)))
+  (core func $read* (canon lower (func $read) (memory $memory) (realloc $realloc)))
+  (core func $consume* (canon lower (func $consume) (memory $memory)))
+  (core func $in-body-stream* (canon lower (func $in-body-stream) (memory $memory)))
+  (core func $drop-input (canon resource.drop $input-stream))
   (core func $sleep-for* (canon lower (func $sleep-for)))
   (core func $block* (canon lower (func $block)))
   (core func $drop-stream (canon resource.drop $output-stream))
@@ -109,6 +127,11 @@
 
   (core module $main
     (import "libc" "memory" (memory 2))
+    (import "libc" "top" (global $top (mut i32)))
+    (import "http" "read" (func $read (param i32 i64 i32)))
+    (import "http" "consume" (func $consume (param i32 i32)))
+    (import "http" "in-body-stream" (func $in-body-stream (param i32 i32)))
+    (import "http" "drop-input" (func $drop-input (param i32)))
     (import "http" "fields-new" (func $fields-new (result i32)))
     (import "http" "response-new" (func $response-new (param i32) (result i32)))
     (import "http" "response-body" (func $response-body (param i32 i32)))
@@ -130,6 +153,7 @@
       (if (i32.load8_u (i32.const 0)) (then unreachable)))
     (func (export "handle") (param $request i32) (param $out i32)
       (local $response i32) (local $body i32) (local $stream i32) (local $pause i32) (local $n i32) (local $i i32)
+      (local $in i32)
       (call $path (local.get $request) (i32.const 16))
       ;; option<string> at 16: its case, then the string's address and length.
       (local.set $n (i32.load8_u (i32.sub (i32.add (i32.load (i32.const 20)) (i32.load (i32.const 24))) (i32.const 1))))
@@ -140,19 +164,32 @@
       (local.set $stream (call $ok-handle))
       (call $outparam-set (local.get $out) (i32.const 0) (local.get $response)
                           (i32.const 0) (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))
+      (if (i32.eq (local.get $n) (i32.const 111)) ;; 'o': echo
+        (then
+          (call $consume (local.get $request) (i32.const 0))
+          (call $in-body-stream (call $ok-handle) (i32.const 0))
+          (local.set $in (call $ok-handle))
+          (block $done
+            (loop $more
+              (global.set $top (i32.const 4096)) ;; each piece read lands at the same place
+              (call $read (local.get $in) (i64.const 65536) (i32.const 32))
+              (br_if $done (i32.load8_u (i32.const 32))) ;; closed (or failed): the body ended
+              (call $put (local.get $stream) (i32.load (i32.const 36)) (i32.load (i32.const 40)))
+              (br $more)))
+          (call $drop-input (local.get $in))))
       (if (i32.eq (local.get $n) (i32.const 103)) ;; 'g'
         (then
           (loop $more
             (call $put (local.get $stream) (i32.const 65536) (i32.const 65536))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br_if $more (i32.lt_u (local.get $i) (i32.const 800)))))
-        (else
+        (else (if (i32.ne (local.get $n) (i32.const 111)) (then
           (call $put (local.get $stream) (i32.const 256) (i32.const 11))
           (if (i32.eq (local.get $n) (i32.const 112)) (then unreachable)) ;; 'p'
           (local.set $pause (call $sleep-for (i64.const 600000000)))
           (call $block (local.get $pause))
           (call $drop-pollable (local.get $pause))
-          (call $put (local.get $stream) (i32.const 288) (i32.const 12))))
+          (call $put (local.get $stream) (i32.const 288) (i32.const 12))))))
       (call $drop-stream (local.get $stream))
       (call $body-finish (local.get $body) (i32.const 0) (i32.const 0) (i32.const 0))
       (if (i32.load8_u (i32.const 0)) (then unreachable))))
@@ -167,6 +204,10 @@
       (export "outparam-set" (func $outparam-set*))
       (export "path" (func $path*))
       (export "write" (func $write*))
+      (export "read" (func $read*))
+      (export "consume" (func $consume*))
+      (export "in-body-stream" (func $in-body-stream*))
+      (export "drop-input" (func $drop-input))
       (export "sleep-for" (func $sleep-for*))
       (export "block" (func $block*))
       (export "drop-stream" (func $drop-stream))
