@@ -61,7 +61,7 @@ app command build/tests/components/cmd.component.wasm
 grep -q "does not export wasi:http/incoming-handler@0.2.x" "$tmp/out" &&
     ok "a command component is not served" || bad "a command component is not served" "$(head -3 "$tmp/out")"
 
-start --workers 2 "${apps[@]}" || exit 1
+start --workers 2 --max-body 64MiB "${apps[@]}" || exit 1
 
 check "hand-written handler" 200 '^Hello from a hand-written wasi:http component$' "$url/hello"
 check "a trap gives 500" 500 'the app failed' "$url/trap"
@@ -144,6 +144,36 @@ curl -s -o /dev/null --limit-rate 1M --max-time 0.3 "$url/stream/big"
 check "a client gone mid-stream: the next request works" 200 '^second part$' "$url/stream"
 wait_for "the cut is logged" grep -q "the client did not take the response within the app's timeout" "$tmp/log" &&
     ok "the cut is logged"
+
+# Request bodies as they arrive (stream.wat's /echo writes back each piece it reads).
+ms=$(timeout 20 python3 tests/e2e/slow_body.py "$port" /stream/echo echo 2>&1)
+[[ $ms =~ ^[0-9]+$ ]] && [ "$ms" -lt 250 ] &&
+    ok "a body sent in parts is read part by part (each echoed within ${ms} ms, before the next is sent)" ||
+    bad "a body read as it arrives" "$ms"
+head -c 52428800 /dev/urandom >"$tmp/50m"
+before=$(rss_kb)
+curl -s -o "$tmp/50m.back" --limit-rate 40M -w '%{http_code}' --data-binary @"$tmp/50m" "$url/stream/echo" >"$tmp/out" &
+curl_pid=$!
+peak=0
+while kill -0 "$curl_pid" 2>/dev/null; do
+    now=$(rss_kb)
+    [ "$now" -gt "$peak" ] && peak=$now
+    sleep 0.1
+done
+wait "$curl_pid"
+grown=$(((peak - before) / 1024))
+if [ "$(cat "$tmp/out")" != 200 ] || ! cmp -s "$tmp/50m" "$tmp/50m.back"; then bad "50 MiB upload echoed" "status $(cat "$tmp/out")"
+elif [[ $BUILD == *asan* ]]; then ok "50 MiB up and back through the guest (memory not checked under ASan)"
+elif [ $grown -lt 24 ]; then ok "50 MiB up and back through the guest, server and replicas grew ${grown} MiB"
+else bad "50 MiB upload in bounded memory" "server and replicas grew ${grown} MiB"; fi
+rm -f "$tmp/50m" "$tmp/50m.back"
+secs=$(timeout 20 python3 tests/e2e/slow_body.py "$port" /slow/echo stall 2>&1)
+[[ $secs =~ ^[0-9.]+$ ]] && awk -v s="$secs" 'BEGIN { exit !(s < 3) }' &&
+    ok "a stalled body ends at the app's timeout (connection closed after ${secs} s)" || bad "a stalled body" "$secs"
+timeout 20 python3 tests/e2e/slow_body.py "$port" /stream/echo leave
+check "a client gone mid-body: the next request works" 200 '^abc$' --data-binary abc "$url/stream/echo"
+check "a body over --max-body is still refused" 413 'larger than the server accepts' \
+    -H 'Content-Length: 67108865' --data-binary abc "$url/stream/echo"
 
 curl -s "$url/_qyvol/metrics" >"$tmp/metrics"
 grep -qE '^qyvol_http_requests_total\{app="trap",route="/trap",code="500"\} 2$' "$tmp/metrics" &&
