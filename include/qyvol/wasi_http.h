@@ -98,13 +98,18 @@ qv_trap *qv_http_handle(struct qv_cinstance *instance, qv_http_exchange *x);
 /* Where a response goes as the guest makes it, instead of being held
  * whole: `head` when the guest sets the response-outparam, `body` with
  * the bytes of each write to its body after that (what was written
- * before comes first). Either returns false when the client is gone: the
+ * before comes first), `flush` when they should be on their way. Either returns false when the client is gone: the
  * guest's writes then fail as on a closed stream. The response's whole
  * body is still limited by the policy's max_body. */
 typedef struct qv_http_sink {
     void *ctx;
     bool (*head)(void *ctx, int status, const qv_http_field *headers, size_t nheaders);
     bool (*body)(void *ctx, const void *data, size_t len);
+    /* When the guest flushes its body's stream or waits (a sleep, a poll,
+     * an outbound request): what head and body were given should go now;
+     * a sink may gather them until then (and the rest of the response
+     * comes at the end). NULL: nothing to do. */
+    bool (*flush)(void *ctx);
 } qv_http_sink;
 /* Stream x's response to sink (copied); before qv_http_handle. */
 void qv_http_exchange_stream(qv_http_exchange *x, const qv_http_sink *sink);

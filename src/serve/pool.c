@@ -412,7 +412,8 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
     for (;;) {
         size_t have = evbuffer_get_length(in);
         uint8_t len_bytes[4];
-        if (have < 4 || ch->paused) return;
+        if (ch->paused) return;
+        if (have < 4) break;
         evbuffer_copyout(in, len_bytes, 4);
         uint32_t len = wire_length(len_bytes);
         if (len > WIRE_MAX_MESSAGE || !ch->head) {
@@ -420,7 +421,7 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
                                                         : "the replica answered a request it was not given");
             return;
         }
-        if (have < 4 + (size_t)len) return;
+        if (have < 4 + (size_t)len) break;
         const uint8_t *msg = evbuffer_pullup(in, 4 + (ssize_t)len);
         if (msg && wire_part_kind(msg + 4, len)) {
             /* A part of the head request's response: it keeps running. */
@@ -464,6 +465,9 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
         if (r->state == REPLICA_DOWN) return; /* health_result replaced it */
         drain_queue(p);
     }
+    /* All that came is read: a response held back in parts may go now. */
+    pool_request *head = ch->head;
+    if (head && head->part && head != &r->check) head->part(head, &(wire_part){.kind = WIRE_PART_NONE});
 }
 
 void pool_pause(pool_request *req)

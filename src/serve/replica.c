@@ -79,6 +79,7 @@ static bool receive(int fd, inbox *in)
 typedef struct body_reader {
     int fd;
     inbox *in;
+    wire_buf *out;             /* the answer's parts gathered so far: sent before waiting */
     uint64_t deadline_ns;      /* CLOCK_MONOTONIC; 0: none */
     bool ended, broken;
 } body_reader;
@@ -108,7 +109,9 @@ static int body_next(void *ctx, const char **data, size_t *len)
         uint32_t n;
         bool bad = false;
         if (!next_message(b->in, &n, &bad)) {
-            if (bad || !wait_readable(b->fd, b->deadline_ns) || !receive(b->fd, b->in)) break;
+            if (bad || (b->out->len && !wire_send(b->fd, b->out)) || !wait_readable(b->fd, b->deadline_ns) ||
+                !receive(b->fd, b->in))
+                break;
             continue;
         }
         wire_part part;
@@ -129,14 +132,14 @@ static int body_next(void *ctx, const char **data, size_t *len)
     return -1;
 }
 
-/* Run one request and decide what the client gets. */
-static void handle(replica_thread *t, const wire_request *wr, body_reader *body, wire_buf *out)
+/* Run one request and decide what the client gets; true when it wrote
+ * to the socket on the way (a streamed response: out was emptied). */
+static bool handle(replica_thread *t, const wire_request *wr, body_reader *body, wire_buf *out)
 {
     const serve_app *app = t->app;
     if (app->component) {
         qv_http_body_source source = {body, body_next};
-        whttp_answer(app, wr, body ? &source : NULL, &t->slot, out, wr->health ? -1 : t->fd);
-        return;
+        return whttp_answer(app, wr, body ? &source : NULL, &t->slot, out, wr->health ? -1 : t->fd);
     }
     wagi_result res;
     wagi_run(app, &wr->rq, wr->timeout_ms, &t->slot, &res);
@@ -190,6 +193,7 @@ static void handle(replica_thread *t, const wire_request *wr, body_reader *body,
     free(headers);
     cgi_response_free(&cgi);
     wagi_result_free(&res);
+    return false;
 }
 
 /* Answers are written when no whole request is left to run, so that the
@@ -226,19 +230,13 @@ static void *serve_socket(void *arg)
             fprintf(stderr, "qyv replica: a malformed request from the front\n");
             break;
         }
-        /* A component's response streams: its parts go out after the
-         * answers before it, which leave now (they would with its head). */
-        if (t->app->component && !wr.health && out.len && !wire_send(t->fd, &out)) {
-            free((void *)wr.rq.headers);
-            break;
-        }
         size_t mark = out.len;
         uint64_t started = wagi_now_ns();
         /* A body that follows is read from the inbox past the request
          * (which the guest no longer needs once its exchange is made). */
-        body_reader body = {t->fd, &in, wr.timeout_ms ? started + wr.timeout_ms * 1000000u : 0, false, false};
+        body_reader body = {t->fd, &in, &out, wr.timeout_ms ? started + wr.timeout_ms * 1000000u : 0, false, false};
         if (wr.body_follows) in.used += 4 + (size_t)len;
-        handle(t, &wr, wr.body_follows ? &body : NULL, &out);
+        if (handle(t, &wr, wr.body_follows ? &body : NULL, &out)) mark = 0; /* what was before it went */
         bool slow = wagi_now_ns() - started > WRITE_AFTER_NS;
         free((void *)wr.rq.headers);
         if (!wr.body_follows) in.used += 4 + (size_t)len;

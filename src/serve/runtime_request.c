@@ -22,6 +22,11 @@ typedef struct job {
     bool streaming;            /* a streamed response's head went to the client */
     bool cut;                  /* ... and was cut off: x is gone */
     wire_buf part;             /* a request body's part being encoded */
+    /* A response head not sent yet (see on_part), encoded, then the body
+     * bytes that came after it. */
+    bool head_held;
+    wire_buf held;
+    size_t held_head_len;
     size_t streamed;           /* body bytes given to the client so far */
     char id[24];
 } job;
@@ -69,6 +74,7 @@ static void job_free(job *j)
 {
     wire_buf_free(&j->pr.msg);
     wire_buf_free(&j->part);
+    wire_buf_free(&j->held);
     free(j->path);
     runtime_app_release(j->app);
     free(j);
@@ -87,9 +93,6 @@ static long long declared_length(const wagi_header *h, size_t n)
     return -1;
 }
 
-/* A part of a streamed response (wasi:http components): the head goes to
- * the client at once, with Content-Length when the app gave one (else
- * chunked, or close-delimited for HTTP/1.0), and the body as it comes. */
 static void resume(void *arg)
 {
     pool_resume(&((job *)arg)->pr);
@@ -98,17 +101,81 @@ static void resume(void *arg)
 /* What the client has not taken of a streamed response: past this, the
  * replica waits (its guest blocks in its writes) until it has all gone. */
 #define STREAM_QUEUE_MAX ((size_t)1 << 20)
+/* The most body held back with a head (see on_part). */
+#define HELD_BODY_MAX ((size_t)64 << 10)
 
+/* The app's headers and ours, for x (into fixed when they fit). */
+static http_field *headers_for_client(const job *j, const wire_part *head, http_field *fixed, size_t nfixed, size_t *n)
+{
+    http_field *h = head->nheaders + 1 <= nfixed ? fixed : malloc((head->nheaders + 1) * sizeof *h);
+    *n = 0;
+    if (!h) return fixed;
+    for (size_t i = 0; i < head->nheaders; i++) h[(*n)++] = (http_field){head->headers[i].name, head->headers[i].value};
+    h[(*n)++] = (http_field){"X-Request-Id", j->id};
+    return h;
+}
+
+/* The held head, decoded (free part->headers). */
+static bool held_head(const job *j, wire_part *head)
+{
+    return wire_part_decode(j->held.data + 4, j->held_head_len - 4, head);
+}
+
+/* The held head and body go out as the start of a stream: Content-Length
+ * when the app gave one, else chunked (close-delimited for HTTP/1.0). */
+static void release_held(job *j)
+{
+    wire_part head;
+    j->head_held = false;
+    j->streaming = true;
+    if (!held_head(j, &head)) {
+        http_stream_abort(j->x);
+        j->cut = true;
+        return;
+    }
+    http_field fixed[16];
+    size_t n;
+    http_field *h = headers_for_client(j, &head, fixed, 16, &n);
+    long long length = declared_length(head.headers, head.nheaders);
+    if (length >= 0) http_stream_start_sized(j->x, head.status, h, n, (uint64_t)length);
+    else http_stream_start(j->x, head.status, h, n);
+    if (h != fixed) free(h);
+    free((void *)head.headers);
+    size_t body = j->held.len - j->held_head_len;
+    http_stream_write(j->x, (const char *)j->held.data + j->held_head_len, body);
+    j->streamed += body;
+    wire_buf_free(&j->held);
+}
+
+/* A part of a streamed response (wasi:http components). The head is held
+ * until what arrived with it has been read (the pool then gives a part of
+ * kind NONE), so that a small response that came whole is sent whole, in
+ * one write; then it goes out, and the body as it comes. */
 static void on_part(pool_request *pr, const wire_part *part)
 {
     job *j = (job *)pr;
     if (j->cut) return;
     if (!part) { /* its client did not read it within the timeout */
-        if (j->streaming) http_stream_abort(j->x);
-        j->cut = j->streaming;
+        if (j->streaming || j->head_held) http_stream_abort(j->x);
+        j->cut = j->streaming || j->head_held;
+        j->head_held = false;
         return;
     }
-    if (part->kind == WIRE_PART_BODY) {
+    switch (part->kind) {
+    case WIRE_PART_NONE:
+        if (j->head_held) release_held(j);
+        return;
+    case WIRE_PART_HEAD:
+        if (j->streaming || j->head_held) return;
+        j->head_held = wire_part_head_encode(&j->held, part->status, part->headers, part->nheaders);
+        j->held_head_len = j->held.len;
+        return;
+    case WIRE_PART_BODY:
+        if (j->head_held) {
+            if (!wire_buf_append(&j->held, part->data, part->len) || j->held.len - j->held_head_len > HELD_BODY_MAX)
+                release_held(j);
+            return;
+        }
         if (!j->streaming) return;
         http_stream_write(j->x, part->data, part->len);
         j->streamed += part->len;
@@ -118,18 +185,25 @@ static void on_part(pool_request *pr, const wire_part *part)
         }
         return;
     }
-    if (j->streaming || part->kind != WIRE_PART_HEAD) return;
-    j->streaming = true;
-    http_field fixed[16], *h = part->nheaders + 1 <= 16 ? fixed : malloc((part->nheaders + 1) * sizeof *h);
-    size_t n = 0;
-    if (h) {
-        for (size_t i = 0; i < part->nheaders; i++) h[n++] = (http_field){part->headers[i].name, part->headers[i].value};
-        h[n++] = (http_field){"X-Request-Id", j->id};
+}
+
+/* A streamed response that came whole before its head was sent: one
+ * answer, with Content-Length. */
+static size_t respond_held(job *j, const wire_response *resp)
+{
+    wire_part head;
+    j->head_held = false;
+    if (!wire_buf_append(&j->held, resp->body, resp->body_len) || !held_head(j, &head)) {
+        http_respond_text(j->x, 500, "out of memory");
+        return 0;
     }
-    long long length = declared_length(part->headers, part->nheaders);
-    if (length >= 0) http_stream_start_sized(j->x, part->status, h, n, (uint64_t)length);
-    else http_stream_start(j->x, part->status, h, n);
+    http_field fixed[16];
+    size_t n, len = j->held.len - j->held_head_len;
+    http_field *h = headers_for_client(j, &head, fixed, 16, &n);
+    http_respond(j->x, head.status, h, n, (const char *)j->held.data + j->held_head_len, len);
     if (h != fixed) free(h);
+    free((void *)head.headers);
+    return len;
 }
 
 /* The end of a streamed response: its last bytes, or the connection cut
@@ -153,7 +227,11 @@ static void reply(pool_request *pr, const wire_response *resp, int replica_index
     char replica[16] = "";
     if (replica_index >= 0) snprintf(replica, sizeof replica, "%d", replica_index);
     size_t bytes = 0;
-    if (j->streaming) {
+    /* A failure before anything went out still gets its status. */
+    if (j->head_held && (resp->aborted || !resp->started)) j->head_held = false;
+    if (j->head_held) {
+        bytes = respond_held(j, resp);
+    } else if (j->streaming) {
         bytes = end_stream(j, resp);
     } else if (resp->status >= 500 && !resp->nheaders) {
         char text[700];

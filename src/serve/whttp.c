@@ -100,6 +100,7 @@ typedef struct to_front {
     int fd;
     wire_buf *out;
     bool head_sent;
+    bool wrote;                /* to fd */
 } to_front;
 
 static bool send_head(void *ctx, int status, const qv_http_field *headers, size_t n)
@@ -108,24 +109,37 @@ static bool send_head(void *ctx, int status, const qv_http_field *headers, size_
     wagi_header fixed[32] = {0}, *list = n <= 32 ? fixed : calloc(n, sizeof *list);
     if (!list) return false;
     for (size_t i = 0; i < n; i++) list[i] = (wagi_header){headers[i].name, headers[i].value};
-    bool ok = wire_part_head_encode(f->out, status, list, n) && wire_send(f->fd, f->out);
+    bool ok = wire_part_head_encode(f->out, status, list, n);
     if (list != fixed) free(list);
     f->head_sent = ok;
     return ok;
 }
 
+/* What was gathered, in one write. */
+static bool send_now(void *ctx)
+{
+    to_front *f = ctx;
+    f->wrote = true;
+    return wire_send(f->fd, f->out);
+}
+
+/* Gathered parts go out at the guest's flush or wait, at the end, or past this. */
+#define GATHER_MAX ((size_t)64 << 10)
+
 static bool send_body(void *ctx, const void *data, size_t len)
 {
     to_front *f = ctx;
-    return wire_part_body_encode(f->out, data, len) && wire_send(f->fd, f->out);
+    return wire_part_body_encode(f->out, data, len) && (f->out->len < GATHER_MAX || send_now(f));
 }
 
-void whttp_answer(const serve_app *app, const wire_request *wr, const qv_http_body_source *body, wagi_slot *slot,
+
+
+bool whttp_answer(const serve_app *app, const wire_request *wr, const qv_http_body_source *body, wagi_slot *slot,
                   wire_buf *out, int fd)
 {
     uint64_t t0 = wagi_now_ns();
     uint64_t deadline = wr->timeout_ms ? t0 + wr->timeout_ms * 1000000u : 0;
-    to_front front = {fd, out, false};
+    to_front front = {fd, out, false, false};
     wire_response resp = {.status = 500, .why = "", .body = "", .err = ""};
     char why[700] = "";
     request_view view;
@@ -157,7 +171,7 @@ void whttp_answer(const serve_app *app, const wire_request *wr, const qv_http_bo
         goto done;
     }
     qv_wasi_http_attach(wasi, x);
-    if (fd >= 0) qv_http_exchange_stream(x, &(qv_http_sink){&front, send_head, send_body});
+    if (fd >= 0) qv_http_exchange_stream(x, &(qv_http_sink){&front, send_head, send_body, send_now});
     atomic_store(&slot->deadline_ns, deadline);
     atomic_store(&slot->store, store);
     qv_error e = {0};
@@ -228,4 +242,5 @@ done:
     qv_http_exchange_free(x);
     free(view.headers);
     free(view.path_with_query);
+    return front.wrote;
 }

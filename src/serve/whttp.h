@@ -17,11 +17,12 @@ bool whttp_app_prepare(serve_app *app, const char *file, app_error *err);
 
 /* Run the request and append the answer to out (as replica.c's handle).
  * With fd >= 0 (the socket to the front) the response streams: when the
- * guest sets it, what out holds and the head are written to fd, then
- * each piece of the body the guest writes (wire.h's parts); the whole
+ * guest flushes or waits, what out holds is written to fd with the head
+ * and the body so far (wire.h's parts), and so on; the whole
  * response message that ends it is appended to out as usual. */
-/* With body non-NULL the request's body comes from it (wr->body_follows). */
-void whttp_answer(const serve_app *app, const wire_request *wr, const qv_http_body_source *body, wagi_slot *slot,
+/* With body non-NULL the request's body comes from it (wr->body_follows).
+ * true when it wrote to fd (out was emptied on the way). */
+bool whttp_answer(const serve_app *app, const wire_request *wr, const qv_http_body_source *body, wagi_slot *slot,
                   wire_buf *out, int fd);
 
 #endif

@@ -76,6 +76,9 @@ struct qv_wasi {
     int stdio_flags[3];
     wasi_membuf mem[3];     /* stdio_in_memory: stdin, stdout, stderr */
     struct qv_http_exchange *http; /* wasi:http's (qv_wasi_http_attach), or NULL */
+    /* Called with http before the guest waits (p2_before_wait): set with
+     * it, so that WASI alone does not depend on wasi:http. */
+    void (*before_wait)(struct qv_http_exchange *http);
 };
 
 /* FD_MEMORY reads and writes (a pipe-like stream). */

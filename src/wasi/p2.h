@@ -28,6 +28,9 @@ typedef struct p2_stream {
     /* Called before a read finds mem empty: what owns it (a request body
      * arriving in pieces) refills it. 0 or a WASI errno for the read. */
     int (*before_read)(void *owner);
+    /* Called when the guest flushes the stream (flush, blocking-flush,
+     * blocking-write-and-flush): what owns mem passes on what it holds. */
+    int (*on_flush)(void *owner);
     void *owner;
 } p2_stream;
 
@@ -101,6 +104,13 @@ typedef struct p2_fn {
 bool p2_define_all(p2_host *p, qv_chost *h, const char *iface, const p2_fn *fns, size_t n);
 
 /* The context of a call: the host's, or the calling instance's. */
+/* Before the guest waits (a sleep, a poll): what a streamed HTTP response
+ * holds goes out, so that the client does not wait with it. */
+static inline void p2_before_wait(qv_wasi *w)
+{
+    if (w && w->before_wait) w->before_wait(w->http);
+}
+
 static inline qv_wasi *p2_wasi(qv_ccall *c, const p2_host *p) { return p->w ? p->w : (qv_wasi *)qv_ccall_data(c); }
 
 bool p2_define_io(p2_host *p, qv_chost *h);

@@ -86,6 +86,26 @@ static int body_pull(void *owner)
     return 0;
 }
 
+/* What the sink gathered goes out now (the guest flushed, or waits). */
+static int sink_flush(qv_http_exchange *x)
+{
+    if (!x->head_streamed || !x->sink.flush || x->sink_gone) return x->sink_gone ? W_EPIPE : 0;
+    if (x->sink.flush(x->sink.ctx)) return 0;
+    x->sink_gone = true;
+    return W_EPIPE;
+}
+
+static int body_flush(void *owner)
+{
+    http_body *b = owner;
+    return b->streaming_to ? sink_flush(b->streaming_to) : 0;
+}
+
+void http_flush_response(qv_http_exchange *x)
+{
+    if (x) sink_flush(x);
+}
+
 p2_stream *http_body_stream(http_body *b)
 {
     p2_stream *s = p2_stream_new(-1, &b->buf);
@@ -95,6 +115,7 @@ p2_stream *http_body_stream(http_body *b)
     s->on_drop = http_body_release;
     s->after_write = body_pass_on;
     s->before_read = body_pull;
+    s->on_flush = body_flush;
     s->owner = b;
     return s;
 }
@@ -424,7 +445,7 @@ static void stream_head(qv_http_exchange *x)
     http_body *b = x->response->body;
     if (b) {
         b->streaming_to = x;
-        body_pass_on(b);
+        body_pass_on(b); /* gathered by the sink, sent at the guest's next flush or wait, or at the end */
     }
 }
 
@@ -570,7 +591,11 @@ bool qv_wasi_http_define(qv_wasi *wasi, qv_chost *host)
     return p2_define_http(p, host);
 }
 
-void qv_wasi_http_attach(qv_wasi *wasi, qv_http_exchange *x) { wasi->http = x; }
+void qv_wasi_http_attach(qv_wasi *wasi, qv_http_exchange *x)
+{
+    wasi->http = x;
+    wasi->before_wait = x ? http_flush_response : NULL;
+}
 
 qv_http_exchange *qv_http_exchange_new(const qv_http_request *rq, const qv_http_policy *policy)
 {

@@ -163,6 +163,8 @@ qv_trap *http_subscribe_ready(qv_ccall *c, void *env, const qv_cval *a, qv_cval 
 /* Definitions (p2_http_fields.c, p2_http_out.c). */
 bool http_define_fields(p2_host *p, qv_chost *h);
 bool http_define_outgoing(p2_host *p, qv_chost *h);
+/* A streamed response's gathered parts go out (before a wait). */
+void http_flush_response(qv_http_exchange *x);
 /* Send the future's request (blocking) and fill in its outcome. */
 void http_send(qv_http_exchange *x, http_future_response *f, qv_store *store);
 

@@ -167,7 +167,10 @@ static qv_trap *pollable_ready(qv_ccall *c, void *env, const qv_cval *a, qv_cval
 static qv_trap *pollable_block(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
     const p2_pollable *p = a[0].of.rep;
-    if (!ready(p)) sleep_until(p->deadline_ns);
+    if (!ready(p)) {
+        p2_before_wait(p2_wasi(c, env));
+        sleep_until(p->deadline_ns);
+    }
     return NULL;
 }
 
@@ -181,7 +184,10 @@ static qv_trap *poll(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
         if (ready(p)) soonest = 0;
         else if (p->deadline_ns < soonest) soonest = p->deadline_ns;
     }
-    if (soonest) sleep_until(soonest);
+    if (soonest) {
+        p2_before_wait(p2_wasi(c, env));
+        sleep_until(soonest);
+    }
     uint32_t *out = qv_ccall_alloc(c, n * sizeof *out);
     if (!out) return p2_trap_oom();
     size_t k = 0;
@@ -285,11 +291,27 @@ static qv_trap *output_write_zeroes(qv_ccall *c, void *env, const qv_cval *a, qv
     return NULL;
 }
 
+/* The stream's owner passes on what it holds (p2_stream.on_flush). */
+static int flush_owner(p2_stream *s)
+{
+    int err = s->on_flush ? s->on_flush(s->owner) : 0;
+    if (err == W_EPIPE) s->closed = true;
+    return err;
+}
+
 static qv_trap *output_flush(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
     p2_stream *s = a[0].of.rep;
-    r[0] = s->closed ? p2_stream_closed(c) : p2_ok(c, NULL);
+    int err = s->closed ? W_EPIPE : flush_owner(s);
+    r[0] = err == W_EPIPE ? p2_stream_closed(c) : err ? p2_stream_failed(c, err) : p2_ok(c, NULL);
     return NULL;
+}
+
+static qv_trap *output_write_and_flush(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
+{
+    qv_trap *t = output_write(c, env, a, r);
+    if (t || r[0].of.var.disc) return t; /* the write failed: that is the answer */
+    return output_flush(c, env, a, r);
 }
 
 static qv_trap *output_splice(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
@@ -338,7 +360,7 @@ bool p2_define_io(p2_host *p, qv_chost *h)
         {NULL, "[method]input-stream.subscribe", "func(self: borrow<input-stream>) -> own<pollable>", subscribe},
         {NULL, "[method]output-stream.check-write", "func(self: borrow<output-stream>) -> result<u64, stream-error>", output_check_write},
         {NULL, "[method]output-stream.write", "func(self: borrow<output-stream>, contents: list<u8>) -> result<_, stream-error>", output_write},
-        {NULL, "[method]output-stream.blocking-write-and-flush", "func(self: borrow<output-stream>, contents: list<u8>) -> result<_, stream-error>", output_write},
+        {NULL, "[method]output-stream.blocking-write-and-flush", "func(self: borrow<output-stream>, contents: list<u8>) -> result<_, stream-error>", output_write_and_flush},
         {NULL, "[method]output-stream.flush", "func(self: borrow<output-stream>) -> result<_, stream-error>", output_flush},
         {NULL, "[method]output-stream.blocking-flush", "func(self: borrow<output-stream>) -> result<_, stream-error>", output_flush},
         {NULL, "[method]output-stream.subscribe", "func(self: borrow<output-stream>) -> own<pollable>", subscribe},

@@ -172,7 +172,7 @@ static void a_response_streams_to_the_sink(void **state)
     qv_component *c = load_handler("hello");
     collected k = {0};
     qv_http_request rq = get("/x");
-    serve_to(c, h, &rq, &no_net, &(qv_http_sink){&k, collect_head, collect_body}, &s);
+    serve_to(c, h, &rq, &no_net, &(qv_http_sink){&k, collect_head, collect_body, NULL}, &s);
     assert_int_equal(s.trap, 0);
     assert_true(s.resp.streamed);
     assert_int_equal(s.resp.status, 200);
@@ -184,7 +184,7 @@ static void a_response_streams_to_the_sink(void **state)
     c = load_handler("stream");
     k = (collected){0};
     rq = get("/x/trap");
-    serve_to(c, h, &rq, &no_net, &(qv_http_sink){&k, collect_head, collect_body}, &s);
+    serve_to(c, h, &rq, &no_net, &(qv_http_sink){&k, collect_head, collect_body, NULL}, &s);
     assert_int_equal(s.trap, QV_TRAP_UNREACHABLE);
     assert_int_equal(k.heads, 1);
     assert_int_equal(k.status, 200);
@@ -192,7 +192,7 @@ static void a_response_streams_to_the_sink(void **state)
     /* The client goes away during 50 MiB: the guest's next write fails (it traps on that). */
     k = (collected){.refuse_at = 3};
     rq = get("/x/big");
-    serve_to(c, h, &rq, &no_net, &(qv_http_sink){&k, collect_head, collect_body}, &s);
+    serve_to(c, h, &rq, &no_net, &(qv_http_sink){&k, collect_head, collect_body, NULL}, &s);
     assert_int_equal(s.trap, QV_TRAP_UNREACHABLE);
     assert_int_equal(k.writes, 3);
     assert_int_equal(k.total, 2 * 65536);

@@ -3,7 +3,7 @@
 ;; the body is chunked) before writing the body, then by the last letter
 ;; of its path:
 ;;   .../big   50 MiB (800 writes of 64 KiB)
-;;   .../trap  "first part", then a trap (after the head went out)
+;;   .../trap  "first part", a pause of 600 ms, then a trap (the head is out)
 ;;   .../echo  the request body back, each piece as soon as it was read
 ;;   other     "first part", a pause of 600 ms, "second part"
 (component $C
@@ -185,10 +185,10 @@
             (br_if $more (i32.lt_u (local.get $i) (i32.const 800)))))
         (else (if (i32.ne (local.get $n) (i32.const 111)) (then
           (call $put (local.get $stream) (i32.const 256) (i32.const 11))
-          (if (i32.eq (local.get $n) (i32.const 112)) (then unreachable)) ;; 'p'
           (local.set $pause (call $sleep-for (i64.const 600000000)))
           (call $block (local.get $pause))
           (call $drop-pollable (local.get $pause))
+          (if (i32.eq (local.get $n) (i32.const 112)) (then unreachable)) ;; 'p'
           (call $put (local.get $stream) (i32.const 288) (i32.const 12))))))
       (call $drop-stream (local.get $stream))
       (call $body-finish (local.get $body) (i32.const 0) (i32.const 0) (i32.const 0))
