@@ -66,6 +66,7 @@ typedef struct run_config {
     uint32_t lb_check_retries;
     /* deploy and cluster (qyv serve). */
     uint32_t replicas;         /* processes serving the app, >= 1 */
+    qv_autoscale autoscale;    /* deploy.autoscale (the cluster's autoscaler) */
     uint32_t cpu_millicores;   /* per replica; 0: no quota */
     int lb_algorithm;          /* qv_lb_algorithm */
     char **owned;              /* strings the preopens point to */

@@ -236,6 +236,7 @@ int run_from_manifest(run_config *rc, const char *path, app_error *why)
     rc->timeout_ms = m->timeout_ms;
     rc->memory_bytes = m->deploy.resources.memory_bytes;
     rc->replicas = m->deploy.replicas;
+    rc->autoscale = m->deploy.autoscale;
     rc->cpu_millicores = m->deploy.resources.cpu_millicores;
     rc->lb_algorithm = (int)m->cluster.algorithm;
     /* Everything the manifest names is beneath its folder. */

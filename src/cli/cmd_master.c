@@ -47,7 +47,8 @@ static const char usage_text[] =
     "                       (default 5s)\n"
     "  --scale-down-window DURATION\n"
     "                       the autoscaler scales down to the highest replicas it\n"
-    "                       recommended during this window (default 5m; 0 for none)\n"
+    "                       recommended during this window (default 5m; 0 for none;\n"
+    "                       an app's own window, autoscale --window, wins)\n"
     "  --log-level LEVEL    debug, info (default), warn or error\n"
     "  -h, --help           print this help\n";
 

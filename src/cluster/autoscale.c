@@ -5,6 +5,7 @@
 #include "cluster/autoscale.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *autoscale_spec_problem(const autoscale_spec *spec)
@@ -13,7 +14,11 @@ const char *autoscale_spec_problem(const autoscale_spec *spec)
     if (spec->max > AUTOSCALE_MAX_REPLICAS || spec->min > AUTOSCALE_MAX_REPLICAS)
         return "min and max must be at most 10000";
     if (spec->min > spec->max) return "min must not be more than max";
-    if (spec->cpu_threshold < 1 || spec->cpu_threshold > 100) return "cpu_threshold must be a percentage from 1 to 100";
+    if (spec->cpu_threshold > 100) return "cpu_threshold must be a percentage from 1 to 100";
+    if (spec->target_inflight > AUTOSCALE_MAX_INFLIGHT) return "target_inflight must be from 1 to 100000";
+    if (!spec->cpu_threshold && !spec->target_inflight)
+        return "give a target: cpu_threshold (percent) or target_inflight (requests per replica), or both";
+    if (spec->window_ms > (int64_t)AUTOSCALE_MAX_WINDOW_MS) return "the scale-down window must be at most 24h";
     return NULL;
 }
 
@@ -24,18 +29,58 @@ static uint32_t within(const autoscale_spec *spec, double replicas)
     return (uint32_t)replicas;
 }
 
-uint32_t autoscale_recommend(const autoscale_spec *spec, uint32_t current, double utilisation)
+/* One signal's answer (unbounded); *tolerated when within the tolerance. */
+static double by_signal(uint32_t current, double observed, double target, bool *tolerated)
 {
-    double ratio = utilisation / spec->cpu_threshold;
-    if (current == 0 || fabs(ratio - 1) <= AUTOSCALE_TOLERANCE) return within(spec, current);
+    double ratio = observed / target;
+    *tolerated = fabs(ratio - 1) <= AUTOSCALE_TOLERANCE + 1e-9; /* 2.2 / 2 is 1.1000000000000001 */
+    if (*tolerated) return current;
     /* The small margin keeps 3 × 0.8 / 0.8 from rounding up to 4. */
-    return within(spec, ceil(current * ratio - 1e-9));
+    return ceil(current * ratio - 1e-9);
+}
+
+uint32_t autoscale_recommend(const autoscale_spec *spec, uint32_t current, autoscale_observed seen,
+                             autoscale_decision *d)
+{
+    autoscale_decision own;
+    if (!d) d = &own;
+    memset(d, 0, sizeof *d);
+    d->current = current;
+    const struct { autoscale_signal signal; double observed, target; } signals[] = {
+        {AUTOSCALE_CPU, seen.cpu_percent, spec->cpu_threshold},
+        {AUTOSCALE_INFLIGHT, seen.inflight, spec->target_inflight},
+    };
+    double best = -1;
+    for (size_t i = 0; current && i < sizeof signals / sizeof *signals; i++) {
+        if (signals[i].target <= 0 || signals[i].observed < 0) continue;
+        bool tolerated;
+        double want = by_signal(current, signals[i].observed, signals[i].target, &tolerated);
+        if (want <= best) continue;
+        best = want;
+        d->signal = signals[i].signal;
+        d->observed = signals[i].observed;
+        d->target = signals[i].target;
+        d->tolerated = tolerated;
+    }
+    d->recommended = d->replicas = within(spec, best < 0 ? current : best);
+    return d->recommended;
+}
+
+void autoscale_start(autoscale_history *h, uint64_t now_ms, uint32_t current)
+{
+    if (h->n) return;
+    h->at_ms[0] = now_ms;
+    h->replicas[0] = current;
+    h->n = 1;
 }
 
 uint32_t autoscale_decide(autoscale_history *h, const autoscale_spec *spec, uint64_t now_ms, uint64_t window_ms,
-                          uint32_t current, double utilisation)
+                          uint32_t current, autoscale_observed seen, autoscale_decision *d)
 {
-    uint32_t recommended = autoscale_recommend(spec, current, utilisation);
+    autoscale_decision own;
+    if (!d) d = &own;
+    uint32_t recommended = autoscale_recommend(spec, current, seen, d);
+    autoscale_start(h, now_ms, current);
     /* Forget what left the window, and what this recommendation outranks. */
     size_t first = 0;
     while (first < h->n && now_ms - h->at_ms[first] > window_ms) first++;
@@ -50,7 +95,38 @@ uint32_t autoscale_decide(autoscale_history *h, const autoscale_spec *spec, uint
     }
     h->at_ms[h->n] = now_ms;
     h->replicas[h->n++] = recommended;
-    if (recommended >= current) return recommended; /* up (or stay) at once */
-    uint32_t highest = h->replicas[0];              /* the window's highest */
-    return highest < current ? highest : current;
+    if (recommended >= current) return d->replicas = recommended; /* up (or stay) at once */
+    uint32_t highest = h->replicas[0];                             /* the window's highest */
+    d->replicas = highest < current ? highest : current;
+    d->held = d->replicas > recommended;
+    return d->replicas;
+}
+
+/* "90s" rather than "90000ms". */
+static void duration(uint64_t ms, char *out, size_t outlen)
+{
+    if (ms % 60000 == 0 && ms) snprintf(out, outlen, "%llum", (unsigned long long)(ms / 60000));
+    else if (ms % 1000 == 0) snprintf(out, outlen, "%llus", (unsigned long long)(ms / 1000));
+    else snprintf(out, outlen, "%llums", (unsigned long long)ms);
+}
+
+void autoscale_explain(const autoscale_decision *d, uint64_t window_ms, char *out, size_t outlen)
+{
+    char what[160] = "nothing measured yet";
+    if (d->signal == AUTOSCALE_CPU)
+        snprintf(what, sizeof what, "CPU at %.0f%% of what the replicas ask for, target %.0f%%", d->observed,
+                 d->target);
+    else if (d->signal == AUTOSCALE_INFLIGHT)
+        snprintf(what, sizeof what, "%.2f requests in flight per replica, target %.0f", d->observed, d->target);
+    const char *note = d->signal && d->tolerated ? " (within the 10% tolerance)" : "";
+    char window[32];
+    duration(window_ms, window, sizeof window);
+    if (d->held)
+        snprintf(out, outlen, "%u kept: %s%s asks for %u, but scaling down waits for the %s window", d->replicas,
+                 what, note, d->recommended, window);
+    else if (d->replicas == d->current)
+        snprintf(out, outlen, "%u kept: %s%s", d->replicas, what, note);
+    else
+        snprintf(out, outlen, "%u -> %u: %s%s%s", d->current, d->replicas, what, note,
+                 d->replicas == d->recommended && d->signal == AUTOSCALE_NO_SIGNAL ? ", kept within min and max" : "");
 }

@@ -168,7 +168,7 @@ static bool hop_by_hop(const char *name)
 {
     static const char *const names[] = {"Connection", "Keep-Alive", "TE", "Transfer-Encoding", "Upgrade",
                                         "Proxy-Connection", "Proxy-Authorization", "Content-Length",
-                                        PROXY_FORWARDED_HEADER};
+                                        PROXY_FORWARDED_HEADER, PROXY_NOT_HERE_HEADER};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (!strcasecmp(name, names[i])) return true;
     return false;
@@ -256,6 +256,13 @@ static void on_response(struct evhttp_request *req, void *arg)
         return;
     }
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    if (code == 421 && evhttp_find_header(in, PROXY_NOT_HERE_HEADER)) {
+        /* The peer no longer runs the app and ran nothing: elsewhere. */
+        log_json(LOG_DEBUG, "the peer no longer runs the app; trying another endpoint",
+                 json_pack("{s:s,s:s}", "app", f->app, "node", f->peer->node));
+        dispatch(f);
+        return;
+    }
     size_t n = 0, cap = 8;
     http_field *h = malloc(cap * sizeof *h);
     for (struct evkeyval *kv = in->tqh_first; h && kv; kv = kv->next.tqe_next) {
@@ -403,9 +410,12 @@ static void dispatch(forward *f)
     bool local_ok = p->local.available && p->local.available(p->local.ctx, f->app, &load);
     if (header_of(f->r, PROXY_FORWARDED_HEADER)) {
         /* Another node chose this one: run it here or fail, never pass it on. */
-        if (local_ok) run_here(f);
-        else {
-            http_respond_json_error(f->x, 502, "forwarded here, but this node does not run the app (any more)");
+        if (local_ok) {
+            run_here(f);
+        } else {
+            static const char body[] = "{\"error\":\"forwarded here, but this node does not run the app (any more)\"}\n";
+            http_field fields[] = {{"Content-Type", "application/json"}, {PROXY_NOT_HERE_HEADER, "1"}};
+            http_respond(f->x, 421, fields, 2, body, sizeof body - 1);
             forward_free(f);
         }
         return;

@@ -13,7 +13,11 @@
  * (GET, HEAD, PUT, DELETE, OPTIONS) is sent again to another endpoint;
  * others get 502. A forwarded request carries PROXY_FORWARDED_HEADER
  * naming the node that forwarded it: a node receiving one never forwards
- * it again (it runs it here, or answers 502), so no request loops.
+ * it again, so no request loops. It runs it here, or, when the app no
+ * longer runs here (its replicas were just scaled away or moved, and the
+ * forwarding node's routes are a heartbeat behind), answers 421 with
+ * PROXY_NOT_HERE_HEADER: the request ran nowhere, so the forwarding node
+ * sends it to another endpoint whatever its method.
  */
 #ifndef QYVOL_CLUSTER_PROXY_H
 #define QYVOL_CLUSTER_PROXY_H
@@ -25,6 +29,7 @@
 #include "serve/http1.h"
 
 #define PROXY_FORWARDED_HEADER "X-Qyvol-Forwarded"
+#define PROXY_NOT_HERE_HEADER "X-Qyvol-Not-Here"
 
 typedef struct proxy proxy;
 

@@ -48,17 +48,8 @@ void qe_instance_free(qv_instance *inst)
      * module for its count: the embedder may delete the module before the
      * store. Segments are filled in order, so a partially built instance
      * stops at its first unallocated one. */
-    for (uint32_t i = 0; inst->elems && inst->elems[i].refs; i++) free(inst->elems[i].refs);
-    free(inst->elems);
-    free(inst->datas);
-    free(inst->funcs);
-    free(inst->tables);
-    free(inst->mems);
-    free(inst->globals);
-    free(inst->exports);
-    free(inst->export_names);
-    free(inst->own_funcs);
-    free(inst);
+    for (uint32_t i = 0; inst->elems[i].refs; i++) free(inst->elems[i].refs);
+    free(inst); /* and its arrays: one block (alloc_instance) */
 }
 
 /* What alloc_arrays takes, for the store's budget. */
@@ -70,19 +61,38 @@ static uint64_t arrays_bytes(const qe_module *m)
            ((uint64_t)m->ncodes + 1) * sizeof(qv_func);
 }
 
-static bool alloc_arrays(qv_instance *inst, const qe_module *m)
+/* Each of the instance's arrays is carved from one block after the
+ * instance itself (one calloc per instance rather than ten: a server makes
+ * an instance per request). An array of n + 1 entries of size `each`,
+ * aligned for any of them. */
+static size_t carve(size_t *at, uint64_t n, size_t each)
 {
-    inst->funcs = calloc(m->nfuncs + 1, sizeof *inst->funcs);
-    inst->tables = calloc(m->ntables + 1, sizeof *inst->tables);
-    inst->mems = calloc(m->nmems + 1, sizeof *inst->mems);
-    inst->globals = calloc(m->nglobals + 1, sizeof *inst->globals);
-    inst->elems = calloc(m->nelems + 1, sizeof *inst->elems);
-    inst->datas = calloc(m->ndatas + 1, sizeof *inst->datas);
-    inst->exports = calloc(m->nexports + 1, sizeof *inst->exports);
-    inst->export_names = calloc(m->nexports + 1, sizeof *inst->export_names);
-    inst->own_funcs = calloc(m->ncodes + 1, sizeof *inst->own_funcs);
-    return inst->funcs && inst->tables && inst->mems && inst->globals && inst->elems && inst->datas &&
-           inst->exports && inst->export_names && inst->own_funcs;
+    size_t offset = (*at + 15) & ~(size_t)15;
+    *at = offset + (size_t)(n + 1) * each;
+    return offset;
+}
+
+static qv_instance *alloc_instance(const qe_module *m)
+{
+    size_t at = sizeof(qv_instance);
+    size_t funcs = carve(&at, m->nfuncs, sizeof(qv_func *)), tables = carve(&at, m->ntables, sizeof(qv_table *)),
+           mems = carve(&at, m->nmems, sizeof(qv_memory *)), globals = carve(&at, m->nglobals, sizeof(qv_global *)),
+           elems = carve(&at, m->nelems, sizeof(qe_elem_inst)), datas = carve(&at, m->ndatas, sizeof(qe_data_inst)),
+           exports = carve(&at, m->nexports, sizeof(qv_extern)), names = carve(&at, m->nexports, sizeof(char *)),
+           own = carve(&at, m->ncodes, sizeof(qv_func));
+    char *block = calloc(1, at);
+    if (!block) return NULL;
+    qv_instance *inst = (qv_instance *)block;
+    inst->funcs = (qv_func **)(block + funcs);
+    inst->tables = (qv_table **)(block + tables);
+    inst->mems = (qv_memory **)(block + mems);
+    inst->globals = (qv_global **)(block + globals);
+    inst->elems = (qe_elem_inst *)(block + elems);
+    inst->datas = (qe_data_inst *)(block + datas);
+    inst->exports = (qv_extern *)(block + exports);
+    inst->export_names = (char **)(block + names);
+    inst->own_funcs = (qv_func *)(block + own);
+    return inst;
 }
 
 static void oom(qv_error *err)
@@ -227,14 +237,14 @@ qv_instance *qv_instance_new(qv_store *s, const qv_module *module, const qv_exte
         }
     }
     if (!qe_store_charge(s, arrays_bytes(m), "an instance", err)) return NULL;
-    qv_instance *inst = calloc(1, sizeof *inst);
+    qv_instance *inst = alloc_instance(m);
     if (!inst) {
         oom(err);
         return NULL;
     }
     inst->store = s;
     inst->module = module;
-    if (!alloc_arrays(inst, m) || !qe_store_track(s, QE_OBJ_INSTANCE, inst)) {
+    if (!qe_store_track(s, QE_OBJ_INSTANCE, inst)) {
         qe_instance_free(inst);
         oom(err);
         return NULL;

@@ -100,6 +100,7 @@
     X(unreachable)       /* */                                                              \
     X(br)                /* T */                                                            \
     X(i32_add_imm_br)    /* S I D T: fp[D] = fp[S] + I, then jump */                        \
+    X(i32_copy_add_imm_br) /* S I D C T: i32_copy_add_imm, then jump */                     \
     X(br_if)             /* S T: jump if fp[S].i32 != 0 */                                  \
     X(br_unless)         /* S T: jump if fp[S].i32 == 0 */                                  \
     X(br_table)          /* S I(n) T*n T(default) */                                        \
@@ -143,7 +144,9 @@
     X(f64_load_add_store) /* S(from) D(x) I(from offset) S(y) S(to) I(offset): x = load; store x + y */ \
     X(f64_add_load_store) /* the same, storing y + x */                                     \
     X(load8u_br_if_eq_imm) /* S(address) I(c) T D I(offset): D = byte; jump if D == c */    \
-    X(load8u_br_if_ne_imm) /* the same, jump if D != c */
+    X(load8u_br_if_ne_imm) /* the same, jump if D != c */                                  \
+    X(i32_copy_add_imm)  /* S I D C: fp[C] = fp[S], then fp[D] = fp[S] + I (`q = p++`) */   \
+    X(i32_xor_mul_imm)   /* S S I D: fp[D] = (fp[S] ^ fp[S]) * I (FNV hashing) */
 
 /* Every instruction, in the order of enum qe_opcode, for the lists built
  * from it (the enum, the interpreter's labels, the counting build's names):

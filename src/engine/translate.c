@@ -452,21 +452,20 @@ static void emit_return(tr *t)
 
 /* A branch back to a loop whose first instruction is an i32_add_imm (the
  * dispatch loop's pc++, a loop's i++) does that addition itself and lands
- * after it: i32_add_imm_br S I D T, one dispatch instead of two. Not while
- * the addition is the last instruction, which a local.set could still
- * retarget. */
+ * after it: i32_add_imm_br S I D T, one dispatch instead of two; the same
+ * for a post-increment (i32_copy_add_imm_br S I D C T: a scanner's
+ * `c = *p++`). Not while the addition is the last instruction, which a
+ * local.set could still retarget. */
 static bool branch_with_increment(tr *t, uint32_t start)
 {
-    if (start + 4 > t->len || t->code[start] != (uint32_t)qe_op_handlers[QE_I_i32_add_imm] ||
-        (t->last_valid && t->last_start == start))
-        return false;
-    uint32_t a = t->code[start + 1], k = t->code[start + 2], d = t->code[start + 3];
-    uint32_t at = emit_op(t, QE_I_i32_add_imm_br);
-    emit_word(t, a);
-    emit_word(t, k);
-    emit_word(t, d);
+    bool add = start + 4 <= t->len && t->code[start] == (uint32_t)qe_op_handlers[QE_I_i32_add_imm];
+    bool copy_add = start + 5 <= t->len && t->code[start] == (uint32_t)qe_op_handlers[QE_I_i32_copy_add_imm];
+    if ((!add && !copy_add) || (t->last_valid && t->last_start == start)) return false;
+    uint32_t words = add ? 3 : 4;
+    uint32_t at = emit_op(t, add ? QE_I_i32_add_imm_br : QE_I_i32_copy_add_imm_br);
+    for (uint32_t i = 1; i <= words; i++) emit_word(t, t->code[start + i]);
     emit_word(t, 0);
-    patch(t, at, at + 4, start + 4);
+    patch(t, at, at + 1 + words, start + 1 + words);
     return true;
 }
 
@@ -814,6 +813,39 @@ static bool fuse_f64_product(tr *t, int op)
     return true;
 }
 
+/* `q = p; p = q + k` (a post-increment, `*p++`): when the last
+ * instruction is a copy (no label since) and an i32.add with an immediate
+ * reads its source or its destination, the copy is taken back and the
+ * addition does it (i32_copy_add_imm S I D C); *from and *to get the
+ * copy's slots. */
+static bool take_copy_before(tr *t, uint32_t src, uint32_t *from, uint32_t *to)
+{
+    uint32_t at = t->cur_start;
+    if (at == NO_SLOT || at + 3 != t->len || t->oom || t->code[at] != (uint32_t)qe_op_handlers[QE_I_copy] ||
+        (src != t->code[at + 1] && src != t->code[at + 2]))
+        return false;
+    *from = t->code[at + 1];
+    *to = t->code[at + 2];
+    t->len = at;
+    t->cur_start = t->prev_start; /* what came before the copy comes before the sum */
+    return true;
+}
+
+/* An i32.mul by an immediate of an i32.xor just computed into its home
+ * slot (FNV hashing: `h = (h ^ c) * 16777619`): one instruction,
+ * i32_xor_mul_imm S S I D; *x and *y get the xor's operands. */
+static bool take_xor_before(tr *t, const vsent *a, uint32_t *x, uint32_t *y)
+{
+    if (!t->last_valid || t->last_op != QE_I_i32_xor || a->is_const || a->slot != home(t, t->vlen) ||
+        t->code[t->last_dst] != a->slot || t->last_start + 4 != t->len)
+        return false;
+    *x = t->code[t->last_start + 1];
+    *y = t->code[t->last_start + 2];
+    t->len = t->last_start;
+    t->last_valid = false;
+    return true;
+}
+
 static void emit_binary(tr *t, int op, uint8_t rtype)
 {
     if (fuse_f64_product(t, op)) return;
@@ -826,9 +858,31 @@ static void emit_binary(tr *t, int op, uint8_t rtype)
             b = tmp;
             imm = swapped;
         }
+        uint32_t x, y;
+        if (imm == QE_I_i32_mul_imm && take_xor_before(t, &a, &x, &y)) {
+            uint32_t d = push_home(t, rtype);
+            uint32_t at = emit_op(t, QE_I_i32_xor_mul_imm);
+            emit_word(t, x);
+            emit_word(t, y);
+            emit_word(t, (uint32_t)b.bits);
+            emit_word(t, d);
+            produced(t, at, at + 4, QE_I_i32_xor_mul_imm);
+            return;
+        }
+        uint32_t src = use(t, a);
+        if (imm == QE_I_i32_add_imm && take_copy_before(t, src, &x, &y)) {
+            uint32_t d = push_home(t, rtype);
+            uint32_t at = emit_op(t, QE_I_i32_copy_add_imm);
+            emit_word(t, x);
+            emit_word(t, (uint32_t)b.bits);
+            emit_word(t, d);
+            emit_word(t, y);
+            produced(t, at, at + 3, QE_I_i32_copy_add_imm);
+            return;
+        }
         uint32_t d = push_home(t, rtype);
         uint32_t at = emit_op(t, imm);
-        emit_word(t, use(t, a));
+        emit_word(t, src);
         emit_word(t, (uint32_t)b.bits);
         emit_word(t, d);
         produced(t, at, at + 3, imm);

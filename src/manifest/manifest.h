@@ -200,10 +200,24 @@ typedef struct qv_resources {
     uint32_t cpu_millicores;    /* 0: not set (no CPU quota) */
 } qv_resources;
 
+/* deploy.autoscale: the cluster sets the replicas from the load
+ * (docs/manifest.md; the master's autoscaler, docs/cluster.md). */
+typedef struct qv_autoscale {
+    bool enabled;               /* the key was present */
+    uint32_t min, max;          /* replicas, min <= max */
+    uint32_t cpu_threshold;     /* target CPU, percent of what is asked; 0: not a target */
+    uint32_t target_inflight;   /* target requests in flight per replica; 0: not a target */
+    int64_t window_ms;          /* scale-down stabilisation window; -1: the master's */
+} qv_autoscale;
+
+#define QV_MANIFEST_MAX_INFLIGHT 100000u
+#define QV_MANIFEST_MAX_WINDOW_MS (24ull * 3600 * 1000)
+
 typedef struct qv_deploy {
     uint32_t replicas;
     qv_resources resources;
     qv_health_check health_check;
+    qv_autoscale autoscale;
 } qv_deploy;
 
 typedef enum qv_lb_algorithm {

@@ -14,7 +14,7 @@ static const mf_section *const all_sections[] = {
     &mf_section_top,    &mf_section_permissions, &mf_section_fs_paths,
     &mf_section_net,    &mf_section_fs,          &mf_section_deploy,
     &mf_section_resources, &mf_section_health_check, &mf_section_cluster,
-    &mf_section_load_balancer, &mf_section_balancer_health_check,
+    &mf_section_load_balancer, &mf_section_balancer_health_check, &mf_section_autoscale,
 };
 
 void mf_key_path(char *buf, size_t size, const char *parent, const char *key)

@@ -34,8 +34,9 @@ static uint64_t fingerprint(const char *file, const uint8_t *module, size_t modu
     free(manifest);
     h = fnv(h, &module_len, sizeof module_len);
     h = fnv(h, module, module_len);
+    /* Not the replicas override: a pool changes its size in place. */
     if (ov) {
-        uint64_t nums[4] = {ov->replicas, ov->memory_bytes, ov->cpu_millicores, ov->nenv};
+        uint64_t nums[3] = {ov->memory_bytes, ov->cpu_millicores, ov->nenv};
         h = fnv(h, nums, sizeof nums);
         for (size_t i = 0; i < ov->nenv; i++) h = fnv(h, ov->env[i], strlen(ov->env[i]) + 1);
         for (size_t i = 0; i < ov->nmounts; i++) {

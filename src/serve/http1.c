@@ -377,13 +377,21 @@ static const char *date_value(http_server *s)
     return s->date;
 }
 
-/* Headers the server owns, or that would break the framing. */
-static bool header_allowed(const http_field *f)
+/* Headers the server owns, or that would break the framing; name_len is
+ * strlen(f->name). By length first: this runs for every header of every
+ * answer. */
+static bool header_allowed(const http_field *f, size_t name_len)
 {
-    static const char *const ours[] = {"content-length", "transfer-encoding", "connection", "keep-alive", "date"};
-    for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
-        if (!strcasecmp(f->name, ours[i])) return false;
-    if (!*f->name) return false;
+    const char *ours;
+    switch (name_len) {
+    case 0: return false;
+    case 4: ours = "date"; break;
+    case 10: ours = (f->name[0] | 0x20) == 'c' ? "connection" : "keep-alive"; break;
+    case 14: ours = "content-length"; break;
+    case 17: ours = "transfer-encoding"; break;
+    default: ours = NULL;
+    }
+    if (ours && !strcasecmp(f->name, ours)) return false;
     for (const char *p = f->name; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == ':' || (unsigned char)*p >= 0x7f) return false;
     for (const char *p = f->value; *p; p++)
@@ -396,25 +404,43 @@ static bool bodiless_status(int status)
     return status < 200 || status == 204 || status == 304;
 }
 
-/* The status line and headers of an answer: chunked, or with
- * Content-Length: len when the status allows a body (none for SIZE_MAX:
- * the close ends it). */
+/* The decimal digits of v at out (room for 20); their count. */
+static size_t put_decimal(char *out, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do digits[n++] = (char)('0' + v % 10), v /= 10;
+    while (v);
+    for (size_t i = 0; i < n; i++) out[i] = digits[n - 1 - i];
+    return n;
+}
+
+/* The status line and headers of an answer, without printf (this runs
+ * for every answer): chunked, or with Content-Length: len when the status
+ * allows a body (none for SIZE_MAX: the close ends it). */
 static bool build_head(struct http_conn *c, bytes *h, int status, const http_field *headers, size_t n,
                        bool chunked, size_t len)
 {
-    char line[160];
-    int k = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_reason(status),
-                     date_value(c->srv));
-    bool ok = append(h, line, (size_t)k);
+    const char *reason = http_reason(status), *date = date_value(c->srv);
+    size_t want = 128 + strlen(reason) + strlen(date);
+    for (size_t i = 0; i < n; i++) want += strlen(headers[i].name) + strlen(headers[i].value) + 4;
+    if (!reserve(h, want)) return false;
+    char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10), (char)('0' + status % 10), ' '};
+    bool ok = append(h, "HTTP/1.1 ", 9) && append(h, code, 4) && append(h, reason, strlen(reason)) &&
+              append(h, "\r\nDate: ", 8) && append(h, date, strlen(date)) && append(h, "\r\n", 2);
     for (size_t i = 0; ok && i < n; i++) {
-        if (!header_allowed(&headers[i])) continue;
-        ok = append(h, headers[i].name, strlen(headers[i].name)) && append(h, ": ", 2) &&
+        size_t name_len = strlen(headers[i].name);
+        if (!header_allowed(&headers[i], name_len)) continue;
+        ok = append(h, headers[i].name, name_len) && append(h, ": ", 2) &&
              append(h, headers[i].value, strlen(headers[i].value)) && append(h, "\r\n", 2);
     }
-    k = 0;
-    if (chunked) k = snprintf(line, sizeof line, "Transfer-Encoding: chunked\r\n");
-    else if (!bodiless_status(status) && len != SIZE_MAX) k = snprintf(line, sizeof line, "Content-Length: %zu\r\n", len);
-    ok = ok && append(h, line, (size_t)k);
+    if (chunked) ok = ok && append(h, "Transfer-Encoding: chunked\r\n", 28);
+    else if (!bodiless_status(status) && len != SIZE_MAX) {
+        char line[40] = "Content-Length: ";
+        size_t k = 16 + put_decimal(line + 16, len);
+        line[k++] = '\r', line[k++] = '\n';
+        ok = ok && append(h, line, k);
+    }
     if (!c->keep_alive) ok = ok && append(h, "Connection: close\r\n", 19);
     else if (c->req.version_minor == 0) ok = ok && append(h, "Connection: keep-alive\r\n", 24);
     return ok && append(h, "\r\n", 2);

@@ -44,9 +44,11 @@
 #define TICK_MS 100
 #define THROTTLE_TICK_MS 10
 
-typedef enum replica_state { REPLICA_STARTING, REPLICA_READY, REPLICA_DOWN } replica_state;
+/* LEAVING: taken out by pool_resize; it finishes the requests it has,
+ * then its sockets are closed and it is freed once its process exited. */
+typedef enum replica_state { REPLICA_STARTING, REPLICA_READY, REPLICA_DOWN, REPLICA_LEAVING } replica_state;
 
-static const char *const state_names[] = {"starting", "ready", "down"};
+static const char *const state_names[] = {"starting", "ready", "down", "draining"};
 
 typedef struct replica replica;
 
@@ -97,6 +99,7 @@ struct replica {
     uint32_t restarts;
     uint32_t generation;       /* processes this slot has had */
     bool replacing;            /* killed on purpose (health, timeout) */
+    bool leaving;              /* taken out by pool_resize: never restarted */
     char last_exit[160];
     replica_limits *limits;
     double cpu_seen;           /* CPU seconds already added to the metrics */
@@ -106,8 +109,11 @@ struct replica {
 struct pool {
     pool_options opt;
     serve_app *app;
-    replica *replicas;
-    int nreplicas;
+    /* Serving first ([0, nserving)), then those leaving: pointers, since
+     * events and channels point at their replica while the list grows. */
+    replica **replicas;
+    int nreplicas, nserving;
+    int next_index;            /* the number the next replica gets */
     pool_request *queue_head, *queue_tail;
     size_t queued;
     int in_flight;             /* sent to a replica */
@@ -118,12 +124,17 @@ struct pool {
     struct event *flush;       /* writes the channels' pending requests */
     channel *to_flush;
     uint64_t last_usage_ns;
+    double load_seconds;       /* requests running or queued, integrated over time */
+    uint64_t load_at_ns;       /*   up to then */
     char host[300], port[8];
 };
 
 static void replica_spawn(replica *r);
 static void replica_down(replica *r, int busy_status, const char *why);
 static void send_on(channel *ch, pool_request *req);
+static void replica_free_parts(replica *r);
+static void replica_forget(replica *r);
+static void let_go(replica *r);
 
 /* ------------------------------------------------------------ logging */
 
@@ -149,7 +160,7 @@ static void answer_locally(pool_request *req, int status, const char *why, int r
 static int ready_count(const pool *p)
 {
     int n = 0;
-    for (int i = 0; i < p->nreplicas; i++) n += p->replicas[i].state == REPLICA_READY;
+    for (int i = 0; i < p->nreplicas; i++) n += p->replicas[i]->state == REPLICA_READY;
     return n;
 }
 
@@ -159,7 +170,7 @@ static void update_health(pool *p)
     if (ready) p->unhealthy = false;
     if (p->retiring) return;
     metrics_set_healthy(p->app->metrics, !p->unhealthy);
-    metrics_replicas(p->app->metrics, ready, p->nreplicas);
+    metrics_replicas(p->app->metrics, ready, p->nserving);
 }
 
 /* ------------------------------------------------------------ choosing */
@@ -185,13 +196,13 @@ static channel *free_channel(replica *r, int depth, uint64_t now)
  * have a channel with fewer than `depth` requests. */
 static channel *choose_within(pool *p, int depth, uint64_t now)
 {
-    int n = p->nreplicas, best = -1;
+    int n = p->nserving, best = -1;
     switch ((qv_lb_algorithm)p->app->rc.lb_algorithm) {
     case QV_LB_LEAST_CONNECTIONS:
         for (int k = 0; k < n; k++) {
             int i = (p->next + k) % n;
-            if (free_channel(&p->replicas[i], depth, now) &&
-                (best < 0 || p->replicas[i].in_flight < p->replicas[best].in_flight))
+            if (free_channel(p->replicas[i], depth, now) &&
+                (best < 0 || p->replicas[i]->in_flight < p->replicas[best]->in_flight))
                 best = i;
         }
         break;
@@ -201,25 +212,25 @@ static channel *choose_within(pool *p, int depth, uint64_t now)
          * are 1 on one node; the cluster gives nodes their weights. */
         int total = 0;
         for (int i = 0; i < n; i++) {
-            if (!free_channel(&p->replicas[i], depth, now)) continue;
-            p->replicas[i].current_weight += 1;
+            if (!free_channel(p->replicas[i], depth, now)) continue;
+            p->replicas[i]->current_weight += 1;
             total += 1;
-            if (best < 0 || p->replicas[i].current_weight > p->replicas[best].current_weight) best = i;
+            if (best < 0 || p->replicas[i]->current_weight > p->replicas[best]->current_weight) best = i;
         }
-        if (best >= 0) p->replicas[best].current_weight -= total;
+        if (best >= 0) p->replicas[best]->current_weight -= total;
         break;
     }
     case QV_LB_ROUND_ROBIN:
     default:
         for (int k = 0; k < n && best < 0; k++) {
             int i = (p->next + k) % n;
-            if (free_channel(&p->replicas[i], depth, now)) best = i;
+            if (free_channel(p->replicas[i], depth, now)) best = i;
         }
         break;
     }
     if (best < 0) return NULL;
     p->next = (best + 1) % n;
-    return free_channel(&p->replicas[best], depth, now);
+    return free_channel(p->replicas[best], depth, now);
 }
 
 /* An idle channel if there is one, else room behind a running request. */
@@ -464,6 +475,10 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
         evbuffer_drain(in, 4 + (size_t)len);
         if (r->state == REPLICA_DOWN) return; /* health_result replaced it */
         drain_queue(p);
+        if (r->leaving && !r->in_flight) {
+            let_go(r); /* its last request answered */
+            return;
+        }
     }
     /* All that came is read: a response held back in parts may go now. */
     pool_request *head = ch->head;
@@ -499,7 +514,7 @@ static void health_check(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     replica *r = arg;
     pool *p = r->pool;
-    if (r->checking || r->state == REPLICA_DOWN || p->retiring) return;
+    if (r->checking || r->state == REPLICA_DOWN || r->leaving || p->retiring) return;
     /* Straight to this replica, bypassing the balancer; when every channel
      * is busy the replica is clearly answering: skip this round. */
     channel *ch = NULL;
@@ -533,6 +548,7 @@ static void health_result(replica *r, const wire_response *resp)
 {
     pool *p = r->pool;
     r->checking = false;
+    if (r->leaving) return;
     bool ok = resp->status >= 200 && resp->status < 400;
     metrics_health_check(p->app->metrics, ok);
     if (ok) {
@@ -578,7 +594,12 @@ static void restart_now(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     replica *r = arg;
-    if (r->pool->retiring || r->pid) return;
+    if (r->leaving && r->pid) {
+        /* let_go's deadline: it did not exit when its sockets closed. */
+        kill(r->pid, SIGKILL);
+        return;
+    }
+    if (r->pool->retiring || r->pid || r->leaving) return;
     r->restarts++;
     metrics_replica_restarted(r->pool->app->metrics);
     replica_spawn(r);
@@ -648,7 +669,7 @@ static void replica_exited(evutil_socket_t fd, short what, void *arg)
     int status = 0;
     struct rusage ru;
     if (wait4(r->pid, &status, WNOHANG, &ru) <= 0) return; /* not yet */
-    bool expected = r->replacing || p->retiring;
+    bool expected = r->replacing || p->retiring || r->leaving;
     describe_exit(status, r->last_exit, sizeof r->last_exit);
     limits_usage u = {0};
     bool oom = r->limits && limits_usage_read(r->limits, &u) && u.oom_kills > 0;
@@ -670,6 +691,11 @@ static void replica_exited(evutil_socket_t fd, short what, void *arg)
     r->pid = 0;
     if (r->limits) limits_delete(r->limits);
     r->limits = NULL;
+    if (r->leaving) {
+        replica_forget(r);
+        update_health(p);
+        return;
+    }
     if (p->retiring) return;
     uint64_t lived_ms = (wagi_now_ns() - r->started_ns) / 1000000;
     r->quick_deaths = lived_ms >= STABLE_MS ? 1 : r->quick_deaths + 1;
@@ -822,8 +848,11 @@ static void tick(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     pool *p = arg;
     uint64_t now = wagi_now_ns();
+    /* Sampled each tick: the load times the time it held, about. */
+    if (p->load_at_ns) p->load_seconds += pool_load(p) * ((double)(now - p->load_at_ns) / 1e9);
+    p->load_at_ns = now;
     for (int i = 0; i < p->nreplicas; i++) {
-        replica *r = &p->replicas[i];
+        replica *r = p->replicas[i];
         if (r->limits) limits_tick(r->limits);
         for (int c = 0; r->state != REPLICA_DOWN && c < p->opt.channels; c++) {
             channel *ch = &r->channels[c];
@@ -863,27 +892,125 @@ static void tick(evutil_socket_t fd, short what, void *arg)
     if (now - p->last_usage_ns >= 1000000000u) {
         p->last_usage_ns = now;
         uint64_t memory = 0;
-        for (int i = 0; i < p->nreplicas; i++) sample_usage(&p->replicas[i], &memory);
+        for (int i = 0; i < p->nreplicas; i++) sample_usage(p->replicas[i], &memory);
         if (!p->retiring) metrics_resources(p->app->metrics, memory, 0);
     }
 }
 
+/* ------------------------------------------------------------ replicas leaving */
+
+/* Free a replica whose process is gone (or never was), and r itself. */
+static void replica_free_parts(replica *r)
+{
+    const pool *p = r->pool;
+    if (r->exited) event_free(r->exited);
+    if (r->pidfd >= 0) close(r->pidfd);
+    if (r->health_timer) event_free(r->health_timer);
+    if (r->restart_timer) event_free(r->restart_timer);
+    if (r->limits) limits_delete(r->limits);
+    wire_buf_free(&r->check.msg);
+    for (int c = 0; r->channels && c < p->opt.channels; c++) {
+        channel *ch = &r->channels[c];
+        if (ch->readable) event_free(ch->readable);
+        if (ch->writable) event_free(ch->writable);
+        if (ch->in) evbuffer_free(ch->in);
+        if (ch->out) evbuffer_free(ch->out);
+    }
+    free(r->channels);
+    free(r);
+}
+
+/* A leaving replica whose process is gone: off the list, and freed. */
+static void replica_forget(replica *r)
+{
+    pool *p = r->pool;
+    for (int i = p->nserving; i < p->nreplicas; i++)
+        if (p->replicas[i] == r) {
+            p->replicas[i] = p->replicas[--p->nreplicas];
+            break;
+        }
+    log_replica(LOG_DEBUG, r, "replica gone", NULL);
+    replica_free_parts(r);
+}
+
+/* A leaving replica answered its last request: close its sockets (its
+ * threads see end of file and the process exits; replica_exited frees
+ * it), and kill it if it has not exited a second later. */
+static void let_go(replica *r)
+{
+    for (int c = 0; c < r->pool->opt.channels; c++) close_channel(&r->channels[c]);
+    kill(r->pid, SIGCONT); /* the CPU throttle may have stopped it */
+    struct timeval second = {1, 0};
+    evtimer_add(r->restart_timer, &second);
+}
+
 /* ------------------------------------------------------------ the pool */
+
+/* A replica's parts, made once and kept across its processes (each
+ * spawn gives the channels their sockets). NULL when out of memory. */
+static replica *replica_new(pool *p)
+{
+    replica *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->pool = p;
+    r->index = p->next_index++;
+    r->pidfd = -1;
+    r->channels = calloc((size_t)p->opt.channels, sizeof *r->channels);
+    r->restart_timer = evtimer_new(p->opt.base, restart_now, r);
+    r->health_timer = event_new(p->opt.base, -1, EV_PERSIST, health_check, r);
+    bool made = r->channels && r->restart_timer && r->health_timer;
+    for (int c = 0; made && c < p->opt.channels; c++) {
+        channel *ch = &r->channels[c];
+        *ch = (channel){.r = r, .fd = -1, .in = evbuffer_new(), .out = evbuffer_new()};
+        /* Assigned their socket at each spawn. */
+        ch->readable = event_new(p->opt.base, -1, 0, channel_readable, ch);
+        ch->writable = event_new(p->opt.base, -1, 0, channel_writable, ch);
+        made = ch->in && ch->out && ch->readable && ch->writable;
+    }
+    if (!made) {
+        replica_free_parts(r);
+        return NULL;
+    }
+    const run_config *rc = &p->app->rc;
+    if (rc->health_enabled) {
+        struct timeval interval = {(time_t)(rc->health_interval_ms / 1000),
+                                   (suseconds_t)(rc->health_interval_ms % 1000) * 1000};
+        event_add(r->health_timer, &interval);
+    }
+    return r;
+}
+
+/* Room in p->replicas for `more`; false when out of memory. */
+static bool make_room(pool *p, int more)
+{
+    replica **grown = realloc(p->replicas, (size_t)(p->nreplicas + more) * sizeof *grown);
+    if (grown) p->replicas = grown;
+    return grown != NULL;
+}
+
+/* Add a replica to those serving (it starts now); false when out of memory. */
+static bool add_replica(pool *p)
+{
+    replica *r = make_room(p, 1) ? replica_new(p) : NULL;
+    if (!r) return false;
+    /* Serving ones come first: the first leaving one moves to the end. */
+    p->replicas[p->nreplicas++] = p->replicas[p->nserving];
+    p->replicas[p->nserving++] = r;
+    replica_spawn(r);
+    return true;
+}
 
 pool *pool_start(const pool_options *opt, serve_app *app, char *why, size_t whylen)
 {
     pool *p = calloc(1, sizeof *p);
     int n = (int)(app->rc.replicas ? app->rc.replicas : 1);
-    if (p) p->replicas = calloc((size_t)n, sizeof *p->replicas);
-    if (!p || !p->replicas) {
-        free(p);
+    if (!p) {
         snprintf(why, whylen, "out of memory");
         return NULL;
     }
     p->opt = *opt;
     if (p->opt.channels < 1) p->opt.channels = 1;
     p->app = app;
-    p->nreplicas = n;
     /* An app failing its checks before a reload stays out until its new
      * replicas pass one. */
     p->unhealthy = !metrics_app_healthy(app->metrics);
@@ -894,38 +1021,71 @@ pool *pool_start(const pool_options *opt, serve_app *app, char *why, size_t whyl
     p->tick = event_new(opt->base, -1, EV_PERSIST, tick, p);
     if (p->tick) event_add(p->tick, &every);
     p->flush = event_new(opt->base, -1, 0, flush_channels, p);
-    for (int i = 0; i < n; i++) {
-        replica *r = &p->replicas[i];
-        r->pool = p;
-        r->index = i;
-        r->pidfd = -1;
-        r->channels = calloc((size_t)p->opt.channels, sizeof *r->channels);
-        r->restart_timer = evtimer_new(opt->base, restart_now, r);
-        r->health_timer = event_new(opt->base, -1, EV_PERSIST, health_check, r);
-        bool made = r->channels && r->restart_timer && r->health_timer && p->tick && p->flush;
-        for (int c = 0; made && c < p->opt.channels; c++) {
-            channel *ch = &r->channels[c];
-            *ch = (channel){.r = r, .fd = -1, .in = evbuffer_new(), .out = evbuffer_new()};
-            /* Assigned their socket at each spawn. */
-            ch->readable = event_new(opt->base, -1, 0, channel_readable, ch);
-            ch->writable = event_new(opt->base, -1, 0, channel_writable, ch);
-            made = ch->in && ch->out && ch->readable && ch->writable;
-        }
-        if (!made) {
-            p->nreplicas = i + 1;
-            pool_free(p);
-            snprintf(why, whylen, "out of memory");
-            return NULL;
-        }
-        if (app->rc.health_enabled) {
-            struct timeval interval = {(time_t)(app->rc.health_interval_ms / 1000),
-                                       (suseconds_t)(app->rc.health_interval_ms % 1000) * 1000};
-            event_add(r->health_timer, &interval);
-        }
+    bool made = p->tick && p->flush && make_room(p, n);
+    for (int i = 0; made && i < n; i++) {
+        replica *r = replica_new(p);
+        if (r) p->replicas[p->nreplicas++] = r;
+        made = r != NULL;
     }
-    for (int i = 0; i < n; i++) replica_spawn(&p->replicas[i]);
+    if (!made) {
+        pool_free(p);
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    p->nserving = n;
+    for (int i = 0; i < n; i++) replica_spawn(p->replicas[i]);
     update_health(p);
     return p;
+}
+
+/* The serving replica to take out first: one not in rotation, else the
+ * least busy, else the newest. */
+static int leaver(const pool *p)
+{
+    int best = -1;
+    for (int i = 0; i < p->nserving; i++) {
+        const replica *r = p->replicas[i], *b = best < 0 ? NULL : p->replicas[best];
+        bool ready = r->state == REPLICA_READY, b_ready = b && b->state == REPLICA_READY;
+        if (!b || (b_ready && !ready) || (ready == b_ready && r->in_flight <= b->in_flight)) best = i;
+    }
+    return best;
+}
+
+/* Take one replica out of rotation: it finishes what it runs (what waits
+ * in the queue goes to the others), then goes. */
+static void remove_replica(pool *p)
+{
+    int i = leaver(p);
+    replica *r = p->replicas[i];
+    p->replicas[i] = p->replicas[p->nserving - 1];
+    p->replicas[p->nserving - 1] = r;
+    p->nserving--;
+    r->state = REPLICA_LEAVING;
+    r->leaving = true;
+    event_del(r->health_timer);
+    event_del(r->restart_timer);
+    log_replica(LOG_DEBUG, r, "replica leaving", json_pack("{s:i}", "in_flight", r->in_flight));
+    if (!r->pid) replica_forget(r);
+    else if (!r->in_flight) let_go(r);
+}
+
+bool pool_resize(pool *p, int replicas, char *why, size_t whylen)
+{
+    if (replicas < 1) replicas = 1;
+    if (p->retiring) {
+        snprintf(why, whylen, "the pool is retiring");
+        return false;
+    }
+    while (p->nserving < replicas)
+        if (!add_replica(p)) {
+            snprintf(why, whylen, "out of memory");
+            update_health(p);
+            return false;
+        }
+    while (p->nserving > replicas) remove_replica(p);
+    update_health(p);
+    drain_queue(p);
+    return true;
 }
 
 pool_verdict pool_submit(pool *p, pool_request *req)
@@ -946,18 +1106,20 @@ bool pool_healthy(const pool *p) { return !p->unhealthy; }
 
 int pool_ready(const pool *p) { return ready_count(p); }
 
-int pool_size(const pool *p) { return p->nreplicas; }
+int pool_size(const pool *p) { return p->nserving; }
 
 bool pool_idle(const pool *p) { return !p->in_flight && !p->queue_head; }
 
 int pool_load(const pool *p) { return p->in_flight + (int)p->queued; }
 
+double pool_load_seconds(const pool *p) { return p->load_seconds; }
+
 json_t *pool_describe(const pool *p)
 {
     json_t *list = json_array();
     for (int i = 0; i < p->nreplicas; i++) {
-        const replica *r = &p->replicas[i];
-        json_t *o = json_pack("{s:i,s:s,s:i,s:i}", "replica", i, "state", state_names[r->state], "in_flight",
+        const replica *r = p->replicas[i];
+        json_t *o = json_pack("{s:i,s:s,s:i,s:i}", "replica", r->index, "state", state_names[r->state], "in_flight",
                               r->in_flight, "restarts", (int)r->restarts);
         if (r->pid) json_object_set_new(o, "pid", json_integer(r->pid));
         if (r->last_exit[0]) json_object_set_new(o, "last_exit", json_string(r->last_exit));
@@ -970,8 +1132,8 @@ void pool_retire(pool *p)
 {
     p->retiring = true;
     for (int i = 0; i < p->nreplicas; i++) {
-        event_del(p->replicas[i].health_timer);
-        event_del(p->replicas[i].restart_timer);
+        event_del(p->replicas[i]->health_timer);
+        event_del(p->replicas[i]->restart_timer);
     }
 }
 
@@ -981,24 +1143,24 @@ void pool_free(pool *p)
     p->retiring = true;
     /* Close every socket: a replica's threads see end of file and exit. */
     for (int i = 0; i < p->nreplicas; i++) {
-        replica *r = &p->replicas[i];
+        replica *r = p->replicas[i];
         for (int c = 0; r->channels && c < p->opt.channels; c++) {
             channel *ch = &r->channels[c];
             close_channel(ch);
             while (ch->head) {
                 pool_request *req = pop_head(ch, 0);
-                if (req != &r->check) answer_locally(req, 503, "the server is stopping", i);
+                if (req != &r->check) answer_locally(req, 503, "the server is stopping", r->index);
             }
         }
     }
     while (p->queue_head) answer_locally(dequeue(p), 503, "the server is stopping", -1);
     /* A replica the CPU throttle stopped would not see its sockets close. */
     for (int i = 0; i < p->nreplicas; i++)
-        if (p->replicas[i].pid) kill(p->replicas[i].pid, SIGCONT);
+        if (p->replicas[i]->pid) kill(p->replicas[i]->pid, SIGCONT);
     /* Give them a second in all, then kill. */
     uint64_t deadline = wagi_now_ns() + 1000000000u;
     for (int i = 0; i < p->nreplicas; i++) {
-        replica *r = &p->replicas[i];
+        replica *r = p->replicas[i];
         if (!r->pid) continue;
         struct pollfd pfd = {.fd = r->pidfd, .events = POLLIN};
         uint64_t now = wagi_now_ns();
@@ -1006,23 +1168,7 @@ void pool_free(pool *p)
         if (r->pidfd < 0 || poll(&pfd, 1, wait_ms) <= 0) kill(r->pid, SIGKILL);
         waitpid(r->pid, NULL, 0);
     }
-    for (int i = 0; i < p->nreplicas; i++) {
-        replica *r = &p->replicas[i];
-        if (r->exited) event_free(r->exited);
-        if (r->pidfd >= 0) close(r->pidfd);
-        if (r->health_timer) event_free(r->health_timer);
-        if (r->restart_timer) event_free(r->restart_timer);
-        if (r->limits) limits_delete(r->limits);
-        wire_buf_free(&r->check.msg);
-        for (int c = 0; r->channels && c < p->opt.channels; c++) {
-            channel *ch = &r->channels[c];
-            if (ch->readable) event_free(ch->readable);
-            if (ch->writable) event_free(ch->writable);
-            if (ch->in) evbuffer_free(ch->in);
-            if (ch->out) evbuffer_free(ch->out);
-        }
-        free(r->channels);
-    }
+    for (int i = 0; i < p->nreplicas; i++) replica_free_parts(p->replicas[i]);
     if (p->tick) event_free(p->tick);
     if (p->flush) event_free(p->flush);
     free(p->replicas);

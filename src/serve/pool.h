@@ -8,7 +8,8 @@
  * limits (limits.h), spreads requests over the ones in rotation by
  * load_balancer.algorithm, queues what no channel can take yet, checks
  * each replica's health (deploy.health_check), and replaces a replica
- * that dies or keeps failing its checks, with backoff.
+ * that dies or keeps failing its checks, with backoff. Its size changes
+ * while it runs (pool_resize).
  */
 #ifndef QYVOL_SERVE_POOL_H
 #define QYVOL_SERVE_POOL_H
@@ -100,6 +101,18 @@ int pool_ready(const pool *p);
 int pool_size(const pool *p);
 /* Requests running on its replicas or waiting for one. */
 int pool_load(const pool *p);
+/* pool_load integrated over time since the pool started (sampled every
+ * tick), in request-seconds: its growth over an interval divided by the
+ * interval is the average load then (the autoscaler's in-flight signal). */
+double pool_load_seconds(const pool *p);
+
+/* Serve with `replicas` (at least 1) from now on, without touching the
+ * others: new ones start (in rotation once ready, as at the start); those
+ * taken out leave rotation at once, finish the requests they run (what
+ * waits in the queue goes to the others), then stop. The ones not ready
+ * or least busy go first. False with why when out of memory (the pool is
+ * then as large as it could be made). */
+bool pool_resize(pool *p, int replicas, char *why, size_t whylen);
 
 /* After a reload: no more health checks or restarts; the requests taken
  * finish, then the owner frees the pool (pool_idle says when). */

@@ -14,6 +14,8 @@
 typedef struct plan_entry {
     runtime_app *app;          /* one reference */
     bool fresh;
+    uint32_t replicas;         /* the replicas wanted */
+    bool resize;               /* kept, with another number of replicas */
     char *key;                 /* the spec's key, given to the app at commit */
     int64_t revision;
 } plan_entry;
@@ -116,8 +118,19 @@ void runtime_plan_free(runtime_plan *plan)
 
 size_t runtime_plan_changes(const runtime_plan *plan) { return plan->changes; }
 
+/* Keep the running app cur for the entry, at `replicas` (0: as it is). */
+static void keep_running(serve_runtime *rt, plan_entry *e, runtime_app *cur, uint32_t replicas)
+{
+    e->app = cur;
+    pthread_mutex_lock(&rt->lock);
+    e->replicas = replicas ? replicas : cur->replicas;
+    e->resize = e->replicas != cur->replicas;
+    pthread_mutex_unlock(&rt->lock);
+}
+
 /* The app of one spec: the running one when its key or its fingerprint
- * says it is unchanged, else the one just loaded. */
+ * says it is unchanged (only its number of replicas may differ: that is
+ * changed in place), else the one just loaded. */
 static bool plan_one(serve_runtime *rt, const app_spec *spec, const char *name, plan_entry *e, app_error *err)
 {
     e->revision = spec->revision;
@@ -128,7 +141,7 @@ static bool plan_one(serve_runtime *rt, const app_spec *spec, const char *name, 
         bool same = cur && cur->key && !strcmp(cur->key, spec->key);
         pthread_mutex_unlock(&rt->lock);
         if (same) {
-            e->app = cur;
+            keep_running(rt, e, cur, spec->overrides.replicas);
             return true;
         }
         runtime_app_release(cur);
@@ -142,12 +155,13 @@ static bool plan_one(serve_runtime *rt, const app_spec *spec, const char *name, 
     runtime_app *cur = running_locked(rt, a->app.name);
     pthread_mutex_unlock(&rt->lock);
     if (cur && cur->app.fingerprint == a->app.fingerprint && !strcmp(cur->app.route, a->app.route)) {
+        keep_running(rt, e, cur, a->app.rc.replicas);
         runtime_app_release(a);
-        e->app = cur;
         return true;
     }
     runtime_app_release(cur);
     e->fresh = true;
+    e->replicas = a->app.rc.replicas;
     return true;
 oom:
     snprintf(err->text, sizeof err->text, "out of memory");
@@ -170,7 +184,7 @@ runtime_plan *runtime_prepare(serve_runtime *rt, const app_spec *specs, size_t n
             runtime_plan_free(plan);
             return NULL;
         }
-        plan->changes += e->fresh;
+        plan->changes += e->fresh || e->resize;
         for (size_t k = 0; k < i; k++) {
             const serve_app *a = &plan->entries[k].app->app, *b = &e->app->app;
             const char *what = !strcmp(a->route, b->route) ? "route" : !strcmp(a->name, b->name) ? "name" : NULL;
@@ -210,6 +224,18 @@ static void retire(serve_runtime *rt, runtime_app *a)
     if (a->pool) pool_retire(a->pool);
     rt->retired[rt->nretired++] = a; /* room made by the caller */
     log_json(LOG_DEBUG, "retiring the app's replicas", json_pack("{s:s}", "app", a->app.name));
+}
+
+/* A kept app's pool to its new number of replicas, in place. */
+static void resize(runtime_app *a)
+{
+    int before = pool_size(a->pool);
+    char why[200];
+    if (!pool_resize(a->pool, (int)a->replicas, why, sizeof why))
+        log_json(LOG_ERROR, "cannot scale the app", json_pack("{s:s,s:s}", "app", a->app.name, "reason", why));
+    else
+        log_json(LOG_INFO, "app scaled", json_pack("{s:s,s:i,s:i}", "app", a->app.name, "from", before, "to",
+                                                   pool_size(a->pool)));
 }
 
 bool runtime_commit(serve_runtime *rt, runtime_plan *plan, bool exact, app_error *err)
@@ -266,6 +292,7 @@ bool runtime_commit(serve_runtime *rt, runtime_plan *plan, bool exact, app_error
         e->app->key = e->key;
         e->key = NULL;
         e->app->revision = e->revision;
+        e->app->replicas = e->replicas;
         list[n++] = e->app;
         for (size_t w = 0; e->fresh && w < e->app->app.rc.nwarnings; w++)
             log_json(LOG_WARN, e->app->app.rc.warnings[w], json_pack("{s:s}", "app", e->app->app.name));
@@ -280,6 +307,9 @@ bool runtime_commit(serve_runtime *rt, runtime_plan *plan, bool exact, app_error
     rt->apps = list;
     rt->napps = n;
     pthread_mutex_unlock(&rt->lock);
+    /* Outside the lock: starting replicas forks. */
+    for (size_t i = 0; i < rt->napps; i++)
+        if (pool_size(rt->apps[i]->pool) != (int)rt->apps[i]->replicas) resize(rt->apps[i]);
     ok = true;
 out:
     if (!ok)
@@ -376,10 +406,11 @@ json_t *runtime_apps(serve_runtime *rt)
     for (size_t i = 0; i < rt->napps; i++) {
         runtime_app *a = rt->apps[i];
         json_object_set_new(apps, a->app.name,
-                            json_pack("{s:I,s:i,s:i,s:s,s:f}", "revision", (json_int_t)a->revision, "replicas",
+                            json_pack("{s:I,s:i,s:i,s:s,s:f,s:i,s:f}", "revision", (json_int_t)a->revision, "replicas",
                                       pool_size(a->pool), "ready", pool_ready(a->pool), "route",
                                       *a->app.route ? a->app.route : "/", "cpu_seconds",
-                                      a->app.metrics ? metrics_app_cpu_seconds(a->app.metrics) : 0.0));
+                                      a->app.metrics ? metrics_app_cpu_seconds(a->app.metrics) : 0.0, "inflight",
+                                      pool_load(a->pool), "inflight_seconds", pool_load_seconds(a->pool)));
     }
     return apps;
 }

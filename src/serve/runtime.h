@@ -109,8 +109,11 @@ void runtime_housekeeping(serve_runtime *rt);
 /* {"APP":"healthy"|"unhealthy",...}; with replicas, also each app's
  * replicas in *replicas ({"APP":[{replica,state,pid,...}]}). */
 json_t *runtime_health(serve_runtime *rt, json_t **replicas, bool *all_healthy);
-/* {"APP":{"revision":N,"replicas":N,"ready":N,"route":"/r","cpu_seconds":S},...}
- * (cpu_seconds: the CPU time its replicas used so far, as in the metrics) */
+/* {"APP":{"revision":N,"replicas":N,"ready":N,"route":"/r","cpu_seconds":S,
+ * "inflight":N,"inflight_seconds":S},...} (cpu_seconds: the CPU time its
+ * replicas used so far, as in the metrics; inflight: its requests running
+ * or queued now; inflight_seconds: that integrated over time, see
+ * pool_load_seconds) */
 json_t *runtime_apps(serve_runtime *rt);
 size_t runtime_app_count(const serve_runtime *rt);
 /* Prometheus text of every app's metrics (malloc'ed, *len bytes). */

@@ -17,6 +17,7 @@ struct runtime_app {
     pool *pool;                /* NULL until committed, and once freed */
     char *key;                 /* the caller's version key, or NULL; under rt->lock */
     int64_t revision;
+    uint32_t replicas;         /* asked for (its pool's size); under rt->lock */
     bool retired;              /* replaced or removed: finishing its requests */
 };
 

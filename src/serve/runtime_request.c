@@ -31,6 +31,20 @@ typedef struct job {
     char id[24];
 } job;
 
+/* v in the given base (10 or 16, lower case) at out, NUL-terminated: out
+ * has room for 21 bytes. Its length. Not snprintf: this runs several times
+ * per request. */
+static size_t format_u64(char *out, unsigned long long v, unsigned base)
+{
+    char digits[20];
+    size_t n = 0;
+    do digits[n++] = "0123456789abcdef"[v % base], v /= base;
+    while (v);
+    for (size_t i = 0; i < n; i++) out[i] = digits[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
 /* A JSON string for arbitrary bytes: invalid UTF-8 becomes '?'. */
 static json_t *json_bytes(const char *s, size_t n)
 {
@@ -224,8 +238,8 @@ static size_t end_stream(job *j, const wire_response *resp)
 static void reply(pool_request *pr, const wire_response *resp, int replica_index)
 {
     job *j = (job *)pr;
-    char replica[16] = "";
-    if (replica_index >= 0) snprintf(replica, sizeof replica, "%d", replica_index);
+    char replica[24] = "";
+    if (replica_index >= 0) format_u64(replica, (unsigned long long)replica_index, 10);
     size_t bytes = 0;
     /* A failure before anything went out still gets its status. */
     if (j->head_held && (resp->aborted || !resp->started)) j->head_held = false;
@@ -367,15 +381,19 @@ void runtime_serve(serve_runtime *rt, runtime_app *ra, http_exchange *x, const h
     runtime_app_retain(ra);
     j->method = r->method;
     j->start_ns = wagi_now_ns();
-    snprintf(j->id, sizeof j->id, "%llx-%llx", (unsigned long long)(rt->started_ns / 1000000 % 0xffffff),
-             (unsigned long long)++rt->next_id);
+    size_t id_len = format_u64(j->id, (unsigned long long)(rt->started_ns / 1000000 % 0xffffff), 16);
+    j->id[id_len++] = '-';
+    format_u64(j->id + id_len, (unsigned long long)++rt->next_id, 16);
     /* The request as the replica gets it: its strings point into the
      * request, which lives until we answer. */
     const char *host = r->host;
-    char port[8], hostbuf[300], server_name[256];
-    snprintf(port, sizeof port, "%u", rt->opt.port);
+    char port[24], hostbuf[300], server_name[256];
+    format_u64(port, rt->opt.port, 10);
     if (!*host) snprintf(hostbuf, sizeof hostbuf, "%s:%s", rt->opt.address, port), host = hostbuf;
-    snprintf(server_name, sizeof server_name, "%.*s", (int)strcspn(host, ":"), host);
+    size_t name_len = strcspn(host, ":");
+    if (name_len >= sizeof server_name) name_len = sizeof server_name - 1;
+    memcpy(server_name, host, name_len);
+    server_name[name_len] = '\0';
     wagi_header fixed[32], *list = r->nheaders <= 32 ? fixed : calloc(r->nheaders, sizeof *list);
     size_t n = 0;
     for (size_t k = 0; list && k < r->nheaders; k++)

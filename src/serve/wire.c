@@ -49,12 +49,18 @@ static void put_f64(wire_buf *b, double d)
     put_u64(b, v);
 }
 
+/* A length, the bytes and a NUL, with one check for room: a request's
+ * dozen strings and its headers go through here. */
 static void put_bytes(wire_buf *b, const char *p, size_t n)
 {
     if (n > WIRE_MAX_MESSAGE) b->oom = true;
-    put_u32(b, (uint32_t)n);
-    put_raw(b, p, n);
-    put_raw(b, "", 1);
+    reserve(b, 4 + n + 1);
+    if (b->oom) return;
+    uint8_t *d = b->data + b->len;
+    d[0] = (uint8_t)n, d[1] = (uint8_t)(n >> 8), d[2] = (uint8_t)(n >> 16), d[3] = (uint8_t)(n >> 24);
+    if (n) memcpy(d + 4, p, n);
+    d[4 + n] = 0;
+    b->len += 4 + n + 1;
 }
 
 static void put_str(wire_buf *b, const char *s) { put_bytes(b, s ? s : "", s ? strlen(s) : 0); }
@@ -165,6 +171,13 @@ static wagi_header *get_headers(wire_reader *r, size_t *count)
 bool wire_request_encode(wire_buf *b, const wire_request *r)
 {
     const wagi_request *q = &r->rq;
+    /* Room for all of it at once, rather than growing on the way. */
+    const char *strs[] = {r->id, q->method, q->path, q->query, q->protocol, q->host, q->server_name,
+                          q->server_port, q->remote_addr};
+    size_t need = 4 + 8 + 4 + 4 + q->body_len + 5;
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) need += 5 + (strs[i] ? strlen(strs[i]) : 0);
+    for (size_t i = 0; i < q->nheaders; i++) need += 10 + strlen(q->headers[i].name) + strlen(q->headers[i].value);
+    reserve(b, need);
     size_t at = begin(b);
     put_u64(b, r->timeout_ms);
     put_u32(b, (uint32_t)r->health | (uint32_t)r->body_follows << 1);

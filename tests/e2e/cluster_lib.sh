@@ -22,6 +22,41 @@ until_true() {
     done
     return 1
 }
+
+# counts APP: its READY column in `qyv cluster status`, wanted/running/ready
+# (no python in polls: its start alone can take a second on a busy machine).
+counts() { "$QYV" cluster status "$1" 2>/dev/null | awk -v app="$1" '$1 == app { print $5; exit }'; }
+
+# start_cluster NODES MASTER_FLAGS...: `cluster init` in $tmp/config, a
+# master with the flags and NODES nodes (node-1, ...; 2 CPUs and 1 GiB
+# each) on free loopback ports, all ready. Sets master, token, nport[i],
+# iport[i] (API and ingress ports), npid[i]; every pid goes in pids.
+start_cluster() {
+    local count=$1 i
+    shift
+    export XDG_CONFIG_HOME=$tmp/config
+    "$QYV" cluster init >/dev/null 2>&1 || bad "cluster init" "failed"
+    token=$(cat "$XDG_CONFIG_HOME/qyvol/token")
+    master=127.0.0.1:$(free_port)
+    "$QYV" master --listen "$master" --data "$tmp/master" "$@" >"$tmp/master.log" 2>&1 &
+    pids+=($!)
+    until_true 10 curl -sf -H "Authorization: Bearer $token" "http://$master/v1/health" ||
+        bad "master starts" "$(tail -5 "$tmp/master.log")"
+    "$QYV" cluster set-master "$master" >/dev/null
+    declare -g -a nport iport npid
+    for i in $(seq "$count"); do
+        nport[$i]=$(free_port) iport[$i]=$(free_port)
+        "$QYV" node --listen 127.0.0.1:"${nport[$i]}" --ingress 127.0.0.1:"${iport[$i]}" --data "$tmp/node$i" \
+            --name "node-$i" --master "$master" --token-file "$XDG_CONFIG_HOME/qyvol/token" \
+            --capacity memory=1GiB,cpu=2 >"$tmp/node$i.log" 2>&1 &
+        npid[$i]=$!
+        pids+=($!)
+    done
+    nodes_ready() { [ "$("$QYV" cluster list-nodes 2>/dev/null | grep -c ' ready ')" -eq "$count" ]; }
+    until_true 15 nodes_ready && ok "$count nodes ready" ||
+        bad "$count nodes ready" "$("$QYV" cluster list-nodes 2>&1; tail -3 "$tmp/node1.log")"
+}
+
 # stop_all: SIGTERM to every process in the caller's array pids, SIGKILL
 # to those still running 10 s later.
 stop_all() {

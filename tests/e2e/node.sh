@@ -40,9 +40,10 @@ cp "$tmp/broken.tar" "$tmp/m/$broken.tar"
 
 # plan A_REPLICAS B_REPLICAS [NODEPORT] [DEAD_ENDPOINT]: what the master
 # assigns node-a and node-b, and the route every node gets; with BROKEN=1
-# node-a is also assigned the broken app.
+# node-a is also assigned the broken app; with STALE=1 the route still
+# names node-b when it runs nothing (as a route a heartbeat old).
 plan() {
-    BROKEN=${BROKEN:-} python3 - "$digest" "$ia" "$ib" "$dead" "$broken" "$@" >"$tmp/m/plan.json.tmp" <<'PY'
+    BROKEN=${BROKEN:-} STALE=${STALE:-} python3 - "$digest" "$ia" "$ib" "$dead" "$broken" "$@" >"$tmp/m/plan.json.tmp" <<'PY'
 import json, os, sys
 digest, ia, ib, dead, broken, a, b = sys.argv[1:8]
 del sys.argv[1]
@@ -54,7 +55,7 @@ def assign(n):
 eps = []
 if len(sys.argv) > 8: eps.append({"node": "node-c", "ingress": "127.0.0.1:" + dead, "replicas": 1, "weight": 1})
 if a: eps.append({"node": "node-a", "ingress": "127.0.0.1:" + ia, "replicas": a, "weight": 1})
-if b: eps.append({"node": "node-b", "ingress": "127.0.0.1:" + ib, "replicas": b, "weight": 1})
+if b or os.environ.get("STALE"): eps.append({"node": "node-b", "ingress": "127.0.0.1:" + ib, "replicas": b or 1, "weight": 1})
 routes = [{"app": "echo", "route": "/e", "port": port, "algorithm": "round_robin", "endpoints": eps}] if eps else []
 extra = [{"app": "broken", "revision": 1, "digest": broken, "manifest": "app.qyv", "overrides": {},
           "replicas": 1}] if os.environ.get("BROKEN") else []
@@ -120,7 +121,7 @@ grep -q '^header: HTTP_X_FROM_OVERRIDE=yes$' "$tmp/body" && ok "overrides.env re
 [ -f "$tmp/node-a/bundles/$digest/app.qyv" ] && ok "bundle cached in DATA/bundles/HEX" || bad "bundle cached" "$(ls -R "$tmp/node-a")"
 wait_for "heartbeat reports the app" reported node-a 's["apps"]["echo"]["replicas"]==1 and s["apps"]["echo"]["ready"]==1 and s["apps"]["echo"]["revision"]==1'
 
-# --- scaling replaces the pool with no request failing
+# --- scaling resizes the pool in place with no request failing
 # 100 requests of 50 ms, 4 at a time: the change lands in the middle.
 seq 100 | xargs -P 4 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 "http://127.0.0.1:$ia/e/s{}?sleep=50" >"$tmp/codes" &
 load=$!
@@ -130,7 +131,8 @@ wait $load
 wait_for "heartbeat reports 3 replicas" reported node-a 's["apps"]["echo"]["replicas"]==3 and s["apps"]["echo"]["ready"]==3'
 codes=$(sort "$tmp/codes" | uniq -c | tr -s ' ' | tr '\n' ' ')
 [ "$(grep -vc '^200$' "$tmp/codes")" = 0 ] && ok "scaled 1 -> 3 under load: every request 200 ($codes)" || bad "scale under load" "$codes"
-grep -q '"message":"app replaced"' "$tmp/node-a.log" && ok "logged: app replaced" || bad "logged: app replaced" "$(tail -3 "$tmp/node-a.log")"
+grep -q '"message":"app scaled".*"from":1,"to":3' "$tmp/node-a.log" && ok "logged: app scaled from 1 to 3 (not replaced)" ||
+    bad "logged: app scaled" "$(tail -3 "$tmp/node-a.log")"
 check "GET /v1/metrics" 200 '^qyvol_replicas_ready\{app="echo"\} 3$' "${auth[@]}" "http://127.0.0.1:$pa/v1/metrics"
 check "the master thread's lines are kept too" 200 '"message":"registered with the master"' "${auth[@]}" "http://127.0.0.1:$pa/v1/logs?tail=1000"
 check "GET /v1/logs?app=echo" 200 '"message":"request"' "${auth[@]}" "http://127.0.0.1:$pa/v1/logs?app=echo&tail=5"
@@ -168,7 +170,7 @@ port_closed() { ! curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$np/"; }
 wait_for "the NodePort closes with its route" port_closed && ok "the NodePort closes with its route"
 check "node-a forwards to node-b" 200 '^header: HTTP_X_QYVOL_FORWARDED=node-a$' "http://127.0.0.1:$ia/e/fwd"
 grep -q '"path":"/e/fwd"' "$tmp/node-b.log" && ok "node-b ran the forwarded request" || bad "node-b ran it" "$(grep fwd "$tmp/node-b.log")"
-check "a forwarded request is never forwarded again" 502 'does not run the app' -H 'X-Qyvol-Forwarded: node-x' "http://127.0.0.1:$ia/e/loop"
+check "a forwarded request is never forwarded again (421: not here)" 421 'does not run the app' -H 'X-Qyvol-Forwarded: node-x' "http://127.0.0.1:$ia/e/loop"
 check "POST forwarded with its body" 200 '^body: posted$' -d posted "http://127.0.0.1:$ia/e/post"
 
 # --- node-b restarts: node-a's kept connections to it broke, which is no
@@ -200,6 +202,17 @@ local_n=$(grep -c '^path: /rr' "$tmp/rr")
 fwd_n=$(grep -c 'HTTP_X_QYVOL_FORWARDED=node-a' "$tmp/rr")
 [ "$local_n" = 4 ] && [ "$fwd_n" = 2 ] && ok "round robin over node-a and node-b: 2 local, 2 forwarded" ||
     bad "round robin across nodes" "$local_n answers, $fwd_n forwarded"
+
+# --- a route a heartbeat old names node-b, which runs nothing: node-b
+# answers 421 and node-a runs the request itself, a POST too
+STALE=1 plan 1 0
+wait_for "node-b stops the app" reported node-b 's["apps"]=={}'
+sleep 0.5
+for i in 1 2 3 4; do curl -s -o /dev/null -w '%{http_code}\n' -d posted "http://127.0.0.1:$ia/e/stale$i"; done >"$tmp/codes"
+[ "$(grep -vc '^200$' "$tmp/codes")" = 0 ] && ok "stale route: node-b's 421 sends the POSTs back here, all 200" ||
+    bad "stale route" "$(sort "$tmp/codes" | uniq -c | tr '\n' ' ')"
+grep -q '"path":"/e/stale' "$tmp/node-b.log" && bad "node-b ran nothing" "$(grep stale "$tmp/node-b.log" | head -2)" ||
+    ok "node-b ran none of them"
 
 # --- removal
 plan 0 0

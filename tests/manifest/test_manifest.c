@@ -447,6 +447,32 @@ static void enum_names_match_the_format(void **state)
 
 /* ------------------------------------------------------------ the guide's manifests */
 
+/* deploy.autoscale: every key read; without it autoscaling is off. */
+static void autoscale_is_read(void **state)
+{
+    (void)state;
+    qv_manifest *m = load_fixture("valid/autoscale.qyv");
+    const qv_autoscale *as = &m->deploy.autoscale;
+    assert_true(as->enabled);
+    assert_int_equal(as->min, 2);
+    assert_int_equal(as->max, 10);
+    assert_int_equal(as->cpu_threshold, 80);
+    assert_int_equal(as->target_inflight, 4);
+    assert_int_equal(as->window_ms, 120000);
+    qv_manifest_free(m);
+    m = load_fixture("valid/minimal.qyv");
+    assert_false(m->deploy.autoscale.enabled);
+    qv_manifest_free(m);
+    /* min defaults to 1, the window to the master's. */
+    const char text[] = "name: a\nentrypoint: a.wasm\ndeploy:\n  autoscale: {max: 3, target_inflight: 1}\n";
+    qv_manifest_error err;
+    m = qv_manifest_parse(text, sizeof text - 1, "inline.qyv", &err);
+    assert_non_null(m);
+    assert_int_equal(m->deploy.autoscale.min, 1);
+    assert_int_equal(m->deploy.autoscale.window_ms, -1);
+    qv_manifest_free(m);
+}
+
 static void guide_deploy_manifest_is_an_http_app(void **state)
 {
     (void)state;
@@ -672,7 +698,14 @@ static const bad_fixture bad_fixtures[] = {
     {"unknown_key_nested.qyv", "4:3: unknown key 'replica' in 'deploy'; did you mean 'replicas'?"},
     {"key_in_wrong_section.qyv", "3:1: unknown key 'replicas'; it belongs in 'deploy'"},
     {"unknown_key_no_match.qyv",
-     "5:3: unknown key 'zone' in 'deploy'; expected one of: replicas, resources, health_check"},
+     "5:3: unknown key 'zone' in 'deploy'; expected one of: replicas, resources, health_check, autoscale"},
+    {"autoscale_min_over_max.qyv", "5:10: 'deploy.autoscale.min' is 5, more than max (2)"},
+    {"autoscale_no_target.qyv",
+     "5:5: 'deploy.autoscale' needs a target: 'cpu_threshold' (percent of the CPU asked for) or "
+     "'target_inflight' (requests in flight per replica), or both"},
+    {"autoscale_no_max.qyv", "5:5: 'deploy.autoscale' needs 'max', the most replicas it may run"},
+    {"autoscale_cpu_over_100.qyv", "7:20: 'deploy.autoscale.cpu_threshold' must be between 1 and 100, got 150"},
+    {"autoscale_typo.qyv", "7:5: unknown key 'target_in_flight' in 'deploy.autoscale'; did you mean 'target_inflight'?"},
     {"key_wrong_case.qyv", "1:1: unknown key 'Name'; did you mean 'name'?"},
     {"merge_key.qyv", "4:3: YAML merge keys ('<<') are not supported; write the keys out"},
     {"duplicate_key.qyv", "4:1: duplicate key 'name'; it is already set at line 1, column 1"},
@@ -1252,6 +1285,7 @@ int main(void)
         cmocka_unit_test(minimal_manifest_gets_defaults),
         cmocka_unit_test(map_forms_of_permissions),
         cmocka_unit_test(guide_deploy_manifest_is_an_http_app),
+        cmocka_unit_test(autoscale_is_read),
         cmocka_unit_test(guide_load_balancer_checks_replicas),
         cmocka_unit_test(guide_net_permissions),
         cmocka_unit_test(guide_fs_permissions_warn_of_an_idle_exclude),

@@ -154,6 +154,19 @@ static void increments_feeding_locals_and_loads(void **state)
     assert_int_equal(call(fx, "load_after_increment", &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
 }
 
+static void post_increments_and_hashing(void **state)
+{
+    fixture *fx = *state;
+    qv_val p = qv_i32(16);
+    assert_int_equal(call_i32(fx, "post_increment", &p, 1), 15 * 1000 + 1);
+    p = qv_i32(10);
+    assert_int_equal(call_i32(fx, "post_increment_same", &p, 1), 15 * 1000 + 10);
+    qv_val hc[2] = {qv_i32((int32_t)2166136261u), qv_i32('a')};
+    assert_int_equal(call_i32(fx, "fnv_step", hc, 2), -468965076);
+    qv_val ab[2] = {qv_i32(12), qv_i32(10)};
+    assert_int_equal(call_i32(fx, "xor_kept", ab, 2), 24);
+}
+
 static void zeros_stored_to_locals(void **state)
 {
     fixture *fx = *state;
@@ -171,6 +184,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(stores_of_computed_values, setup, teardown),
         cmocka_unit_test_setup_teardown(byte_scans, setup, teardown),
         cmocka_unit_test_setup_teardown(increments_feeding_locals_and_loads, setup, teardown),
+        cmocka_unit_test_setup_teardown(post_increments_and_hashing, setup, teardown),
         cmocka_unit_test_setup_teardown(zeros_stored_to_locals, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

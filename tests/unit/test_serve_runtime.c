@@ -119,6 +119,85 @@ static void apply_keep_replace_remove(void **state)
     assert_int_equal(replicas_of(f, "echo"), -1);
 }
 
+/* The pids of the app's replicas in rotation or starting, sorted, in out
+ * (at most 8); how many. */
+static int pids_of(fixture *f, const char *app, long *out)
+{
+    json_t *replicas = NULL;
+    bool healthy;
+    json_decref(runtime_health(f->rt, &replicas, &healthy));
+    int n = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(replicas, app), i, r) {
+        const char *st = json_string_value(json_object_get(r, "state"));
+        if (n < 8 && strcmp(st, "draining")) out[n++] = (long)json_integer_value(json_object_get(r, "pid"));
+    }
+    json_decref(replicas);
+    for (int a = 0; a < n; a++)
+        for (int b = a + 1; b < n; b++)
+            if (out[b] < out[a]) {
+                long t = out[a];
+                out[a] = out[b], out[b] = t;
+            }
+    return n;
+}
+
+static bool has_pid(const long *pids, int n, long pid)
+{
+    for (int i = 0; i < n; i++)
+        if (pids[i] == pid) return true;
+    return false;
+}
+
+/* Another number of replicas is not another app: the pool grows and
+ * shrinks in place, and the replicas that stay keep their processes. */
+static void scale_in_place(void **state)
+{
+    fixture *f = *state;
+    app_error err;
+    app_spec spec = {.manifest = manifest(f, "s.qyv", "scaled", "/s", NULL), .name = "scaled", .key = "v1",
+                     .overrides = {.replicas = 2}};
+    if (!runtime_apply(f->rt, &spec, &err)) fail_msg("%s", err.text);
+    runtime_app *app = runtime_find(f->rt, "scaled");
+    long two[8], four[8], one[8];
+    assert_int_equal(pids_of(f, "scaled", two), 2);
+
+    spec.overrides.replicas = 4; /* the same key: resized, not reloaded */
+    runtime_plan *plan = runtime_prepare(f->rt, &spec, 1, &err);
+    assert_non_null(plan);
+    assert_int_equal(runtime_plan_changes(plan), 1);
+    assert_true(runtime_commit(f->rt, plan, false, &err));
+    assert_ptr_equal(runtime_find(f->rt, "scaled"), app);
+    assert_int_equal(replicas_of(f, "scaled"), 4);
+    assert_int_equal(pids_of(f, "scaled", four), 4);
+    assert_true(has_pid(four, 4, two[0]) && has_pid(four, 4, two[1]));
+
+    spec.overrides.replicas = 1;
+    assert_true(runtime_apply(f->rt, &spec, &err));
+    assert_ptr_equal(runtime_find(f->rt, "scaled"), app);
+    assert_int_equal(replicas_of(f, "scaled"), 1);
+    assert_int_equal(pids_of(f, "scaled", one), 1);
+    assert_true(has_pid(four, 4, one[0]));
+
+    /* Without keys, by fingerprint: the replicas override is left out of it. */
+    app_spec unkeyed = {.manifest = spec.manifest, .overrides = {.replicas = 3}};
+    assert_true(runtime_apply(f->rt, &unkeyed, &err));
+    assert_ptr_equal(runtime_find(f->rt, "scaled"), app);
+    assert_int_equal(replicas_of(f, "scaled"), 3);
+    long three[8];
+    assert_int_equal(pids_of(f, "scaled", three), 3);
+    assert_true(has_pid(three, 3, one[0]));
+    /* Leaving replicas go once their processes exited. */
+    for (int i = 0; i < 50; i++) event_base_loop(f->base, EVLOOP_NONBLOCK), usleep(20000);
+    json_t *replicas = NULL;
+    bool healthy;
+    json_decref(runtime_health(f->rt, &replicas, &healthy));
+    assert_int_equal(json_array_size(json_object_get(replicas, "scaled")), 3);
+    json_decref(replicas);
+    assert_true(runtime_remove(f->rt, "scaled"));
+}
+
 static void routes_and_refusals(void **state)
 {
     fixture *f = *state;
@@ -164,6 +243,7 @@ static void routes_and_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(scale_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(apply_keep_replace_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(routes_and_refusals, setup, teardown),
     };

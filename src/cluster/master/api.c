@@ -419,6 +419,9 @@ static json_t *app_status(master *m, const m_app *a)
     if (a->autoscale.max) {
         json_t *as = json_object_get(j, "autoscale");
         json_object_set_new(as, "utilisation", a->utilisation >= 0 ? json_real(a->utilisation) : json_null());
+        json_object_set_new(as, "inflight", a->inflight >= 0 ? json_real(a->inflight) : json_null());
+        json_object_set_new(as, "effective_window_ms", json_integer((json_int_t)autoscale_window_ms(m, a)));
+        json_object_set_new(as, "why", *a->autoscale_why ? json_string(a->autoscale_why) : json_null());
         json_object_set_new(as, "desired", a->autoscale_desired ? json_integer(a->autoscale_desired) : json_null());
         json_object_set_new(as, "decided_ms", a->autoscaled_ms ? json_integer((json_int_t)a->autoscaled_ms) : json_null());
     }
@@ -505,6 +508,7 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     }
     m_app *a = state_app(&m->state, probe.name);
     bool is_new = !a;
+    autoscale_settle_deploy(a, &probe);
     /* The same bundle, manifest and overrides again: nothing to do. */
     if (a && !strcmp(a->digest, bundle) && !strcmp(a->manifest, manifest) && json_equal(a->overrides, overrides)) {
         json_t *same = json_pack("{s:s,s:I,s:i,s:O,s:b}", "app", a->name, "revision", (json_int_t)a->revision,
@@ -542,6 +546,7 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     snprintf(a->algorithm, sizeof a->algorithm, "%s", probe.algorithm);
     a->port = probe.port;
     a->wanted = probe.wanted;
+    autoscale_take(a, &probe.autoscale);
     a->memory = probe.memory;
     a->cpu = probe.cpu;
     json_decref(a->nodes);
@@ -592,7 +597,8 @@ static void post_scale(master *m, http_exchange *x, const http_request *r, const
     json_decref(j);
 }
 
-/* POST /v1/apps/NAME/autoscale {"min","max","cpu_threshold"}; DELETE
+/* POST /v1/apps/NAME/autoscale {"min","max","cpu_threshold","target_inflight",
+ * "window_ms"} (autoscale_json.h); DELETE
  * turns it off (the replicas stay as they are). */
 static void put_autoscale(master *m, http_exchange *x, const http_request *r, const char *name, bool on)
 {
@@ -603,25 +609,8 @@ static void put_autoscale(master *m, http_exchange *x, const http_request *r, co
     }
     json_t *j = on ? body_json(r, x) : NULL;
     if (on && !j) return;
-    autoscale_spec spec = {0};
-    const char *problem = NULL;
-    if (on) {
-        json_t *min = json_object_get(j, "min"), *max = json_object_get(j, "max"),
-               *threshold = json_object_get(j, "cpu_threshold");
-        if (!json_is_integer(min) || !json_is_integer(max) || !json_is_integer(threshold))
-            problem = "give min, max and cpu_threshold as whole numbers";
-        else if (json_integer_value(min) < 0 || json_integer_value(max) < 0 || json_integer_value(threshold) < 0 ||
-                 json_integer_value(max) > AUTOSCALE_MAX_REPLICAS || json_integer_value(min) > AUTOSCALE_MAX_REPLICAS ||
-                 json_integer_value(threshold) > 100)
-            problem = json_integer_value(threshold) < 0 || json_integer_value(threshold) > 100
-                          ? "cpu_threshold must be a percentage from 1 to 100"
-                          : "min and max must be from 1 to 10000";
-        else {
-            spec = (autoscale_spec){(uint32_t)json_integer_value(min), (uint32_t)json_integer_value(max),
-                                    (uint32_t)json_integer_value(threshold)};
-            problem = autoscale_spec_problem(&spec);
-        }
-    }
+    autoscale_spec spec = AUTOSCALE_OFF;
+    const char *problem = on ? autoscale_spec_from_json(j, &spec) : NULL;
     json_decref(j);
     if (problem) {
         http_respond_json_error(x, 400, "%s", problem);
@@ -638,10 +627,10 @@ static void put_autoscale(master *m, http_exchange *x, const http_request *r, co
     /* A new spec starts a new history: the old window spoke of other bounds. */
     memset(&a->scale_history, 0, sizeof a->scale_history);
     a->autoscale_desired = 0;
-    a->utilisation = -1;
+    a->utilisation = a->inflight = -1;
+    a->autoscale_why[0] = '\0';
     if (on)
-        log_json(LOG_INFO, "autoscale on", json_pack("{s:s,s:i,s:i,s:i}", "app", name, "min", (int)spec.min, "max",
-                                                     (int)spec.max, "cpu_threshold", (int)spec.cpu_threshold));
+        log_json(LOG_INFO, "autoscale on", json_pack("{s:s,s:o}", "app", name, "spec", autoscale_spec_to_json(&spec)));
     else log_json(LOG_INFO, "autoscale off", json_pack("{s:s,s:i}", "app", name, "replicas", (int)a->wanted));
     /* Bounds apply at once; the next round measures. */
     if (on) autoscaler_run(m);

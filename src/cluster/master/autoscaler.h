@@ -11,6 +11,20 @@
 
 #include "cluster/master/internal.h"
 
+/* The app's scale-down window: its own, else the master's. */
+uint64_t autoscale_window_ms(const master *m, const m_app *a);
+
+/* What a deploy (probe, checked; current: the running app or NULL) sets
+ * of the replicas and autoscaling (docs/cluster.md, "Scaling"): the
+ * manifest's deploy.autoscale, when it has one, turns autoscaling on or
+ * changes it; without one, what `qyv cluster autoscale` set stays. While
+ * autoscaling is on, the autoscaler owns the replicas: a deploy keeps the
+ * current count within min..max (a new app starts at min) instead of
+ * --replicas or deploy.replicas, as with a Kubernetes HPA. */
+void autoscale_settle_deploy(const m_app *current, m_app *probe);
+/* Take the deploy's spec into a (the history starts over when it changed). */
+void autoscale_take(m_app *a, const autoscale_spec *spec);
+
 /* One round over every autoscaled app. */
 void autoscaler_run(master *m);
 

@@ -156,6 +156,10 @@ accepted:
     snprintf(app->algorithm, sizeof app->algorithm, "%s", qv_lb_algorithm_name((qv_lb_algorithm)rc.lb_algorithm));
     json_t *v;
     app->wanted = (v = json_object_get(overrides, "replicas")) ? (uint32_t)json_integer_value(v) : rc.replicas;
+    const qv_autoscale *as = &rc.autoscale;
+    app->autoscale = as->enabled ? (autoscale_spec){as->min, as->max, as->cpu_threshold, as->target_inflight,
+                                                    as->window_ms}
+                                 : AUTOSCALE_OFF;
     app->memory = (v = json_object_get(overrides, "memory")) ? (uint64_t)json_integer_value(v)
                   : rc.memory_bytes ? rc.memory_bytes : CHECK_DEFAULT_MEMORY;
     app->cpu = (v = json_object_get(overrides, "cpu")) ? (uint64_t)json_integer_value(v) : rc.cpu_millicores;

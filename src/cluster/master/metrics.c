@@ -6,6 +6,7 @@
  * `qyv cluster metrics`.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,12 +259,24 @@ void api_metrics(master *m, http_exchange *x, const http_request *r)
         if (m->state.apps[i].autoscale.max && m->state.apps[i].autoscale_desired)
             add(t, "qyvol_cluster_autoscale_desired{app=\"%s\"} %u\n", m->state.apps[i].name,
                 m->state.apps[i].autoscale_desired);
-    add(t, "# HELP qyvol_cluster_autoscale_cpu_utilisation The app's CPU use, percent of what its replicas ask for.\n"
-           "# TYPE qyvol_cluster_autoscale_cpu_utilisation gauge\n");
-    for (size_t i = 0; i < m->state.napps; i++)
-        if (m->state.apps[i].autoscale.max && m->state.apps[i].utilisation >= 0)
-            add(t, "qyvol_cluster_autoscale_cpu_utilisation{app=\"%s\"} %.1f\n", m->state.apps[i].name,
-                m->state.apps[i].utilisation);
+    /* What the autoscaler measured, per signal (autoscaled apps, once measured). */
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } signals[] = {
+        {"qyvol_cluster_autoscale_cpu_utilisation", "The app's CPU use, percent of what its replicas ask for.",
+         offsetof(m_app, utilisation)},
+        {"qyvol_cluster_autoscale_inflight_per_replica",
+         "The app's requests running or queued per replica, on average.", offsetof(m_app, inflight)},
+    };
+    for (size_t k = 0; k < sizeof signals / sizeof *signals; k++) {
+        add(t, "# HELP %s %s\n# TYPE %s gauge\n", signals[k].name, signals[k].help, signals[k].name);
+        for (size_t i = 0; i < m->state.napps; i++) {
+            const m_app *a = &m->state.apps[i];
+            double value = *(const double *)((const char *)a + signals[k].offset);
+            if (a->autoscale.max && value >= 0) add(t, "%s{app=\"%s\"} %.2f\n", signals[k].name, a->name, value);
+        }
+    }
     add(t, "# HELP qyvol_cluster_replicas Replicas per app and node, placed or ready.\n"
            "# TYPE qyvol_cluster_replicas gauge\n");
     for (size_t i = 0; i < m->state.napps; i++) {

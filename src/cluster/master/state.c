@@ -81,7 +81,8 @@ m_app *state_add_app(m_state *s, const char *name)
     a->nodes = json_array();
     a->placement = json_object();
     a->cpu_samples = json_object();
-    a->utilisation = -1;
+    a->utilisation = a->inflight = -1;
+    a->autoscale = AUTOSCALE_OFF;
     return a;
 }
 
@@ -139,10 +140,7 @@ json_t *app_to_json(const m_app *a, bool with_placement)
     if (!j) return NULL;
     json_object_set_new(j, "pending", a->pending ? json_string(a->pending) : json_null());
     if (with_placement) json_object_set(j, "placement", a->placement);
-    json_object_set_new(j, "autoscale", a->autoscale.max ? json_pack("{s:i,s:i,s:i}", "min", (int)a->autoscale.min, "max",
-                                                                     (int)a->autoscale.max, "cpu_threshold",
-                                                                     (int)a->autoscale.cpu_threshold)
-                                                         : json_null());
+    json_object_set_new(j, "autoscale", autoscale_spec_to_json(&a->autoscale));
     return j;
 }
 
@@ -171,10 +169,7 @@ static bool app_from_json(m_app *a, json_t *j)
     free(a->pending);
     a->pending = pending ? strdup(pending) : NULL;
     json_t *as = json_object_get(j, "autoscale");
-    autoscale_spec spec = {(uint32_t)json_integer_value(json_object_get(as, "min")),
-                           (uint32_t)json_integer_value(json_object_get(as, "max")),
-                           (uint32_t)json_integer_value(json_object_get(as, "cpu_threshold"))};
-    a->autoscale = json_is_object(as) && !autoscale_spec_problem(&spec) ? spec : (autoscale_spec){0};
+    if (!json_is_object(as) || autoscale_spec_from_json(as, &a->autoscale)) a->autoscale = AUTOSCALE_OFF;
     return true;
 }
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cluster/autoscale.h"
+#include "cluster/autoscale_json.h"
 #include "cluster/store.h"
 
 #define M_NAME_MAX 64
@@ -54,8 +54,10 @@ typedef struct m_app {
     autoscale_spec autoscale;
     /* What the autoscaler saw and did, in memory only (autoscaler.h). */
     autoscale_history scale_history;
-    json_t *cpu_samples;       /* {"NODE":[cpu_seconds, heartbeat_ns]}: the last use read */
+    json_t *cpu_samples;       /* {"NODE":{"cpu":[...],"inflight":[...]}}: the counters read */
     double utilisation;        /* percent of the CPU asked for; < 0: not measured yet */
+    double inflight;           /* requests in flight per replica; < 0: not measured yet */
+    char autoscale_why[300];   /* the last decision in words */
     uint32_t autoscale_desired;/* the last decision; 0: none yet */
     uint64_t autoscaled_ms;    /* when it was made */
 } m_app;

@@ -263,11 +263,12 @@ static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_
     a->spec.overrides.mount_host = (const char *const *)a->secrets.host;
     a->spec.overrides.mount_guest = (const char *const *)a->secrets.guest;
     a->spec.overrides.nmounts = a->secrets.nmounts;
-    /* The assignment as a whole is the version: any change replaces. Its
-     * secrets' values are left out: the versions pinned in overrides say
-     * the same, and a key is no place for a secret. */
+    /* The assignment is the version, but for its replicas and its secrets'
+     * values: any other change replaces the app, a new number of replicas
+     * resizes its pool in place. The secrets' versions pinned in overrides
+     * say the same as their values, and a key is no place for a secret. */
     json_t *bare = json_copy(j);
-    json_object_del(bare, "secrets");
+    if (bare) json_object_del(bare, "secrets"), json_object_del(bare, "replicas");
     a->key = bare ? json_dumps(bare, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(bare);
     a->spec.key = a->key;

@@ -93,4 +93,23 @@
       (local.set $a (i32.add (local.get $a) (i32.const 2)))
       (br_if $l (i32.lt_u (local.get $a) (local.get $n))))
     (local.set $a (i32.const 0))
-    (i32.add (i32.mul (local.get $a) (i32.const 100)) (local.get $b))))
+    (i32.add (i32.mul (local.get $a) (i32.const 100)) (local.get $b)))
+  ;; a post-increment, `q = p++` (i32_copy_add_imm), at the start of a loop
+  ;; entered again by br (i32_copy_add_imm_br): counts the bytes before the
+  ;; first zero at p
+  (func (export "post_increment") (param $p i32) (result i32) (local $q i32) (local $n i32)
+    (loop $l
+      (local.set $p (i32.add (local.tee $q (local.get $p)) (i32.const 1)))
+      (if (i32.load8_u (local.get $q))
+        (then (local.set $n (i32.add (local.get $n) (i32.const 1))) (br $l))))
+    (i32.add (i32.mul (local.get $n) (i32.const 1000)) (i32.sub (local.get $p) (local.get $q))))
+  ;; the sum written over the copy it was made from: q = p, then q = q + 5
+  (func (export "post_increment_same") (param $p i32) (result i32) (local $q i32)
+    (local.set $q (i32.add (local.tee $q (local.get $p)) (i32.const 5)))
+    (i32.add (i32.mul (local.get $q) (i32.const 1000)) (local.get $p)))
+  ;; FNV-1a's step, h = (h ^ c) * 16777619 (i32_xor_mul_imm); not when the
+  ;; xor is kept in a local as well
+  (func (export "fnv_step") (param $h i32) (param $c i32) (result i32)
+    (i32.mul (i32.xor (local.get $h) (local.get $c)) (i32.const 16777619)))
+  (func (export "xor_kept") (param $a i32) (param $b i32) (result i32) (local $t i32)
+    (i32.add (i32.mul (local.tee $t (i32.xor (local.get $a) (local.get $b))) (i32.const 3)) (local.get $t))))
