@@ -82,6 +82,7 @@ typedef struct body_reader {
     wire_buf *out;             /* the answer's parts gathered so far: sent before waiting */
     uint64_t deadline_ns;      /* CLOCK_MONOTONIC; 0: none */
     bool ended, broken;
+    bool sent;                 /* out was written (and emptied) while waiting */
 } body_reader;
 
 /* Wait until the socket has more (or the deadline passes: false). */
@@ -109,6 +110,7 @@ static int body_next(void *ctx, const char **data, size_t *len)
         uint32_t n;
         bool bad = false;
         if (!next_message(b->in, &n, &bad)) {
+            if (b->out->len) b->sent = true;
             if (bad || (b->out->len && !wire_send(b->fd, b->out)) || !wait_readable(b->fd, b->deadline_ns) ||
                 !receive(b->fd, b->in))
                 break;
@@ -234,9 +236,9 @@ static void *serve_socket(void *arg)
         uint64_t started = wagi_now_ns();
         /* A body that follows is read from the inbox past the request
          * (which the guest no longer needs once its exchange is made). */
-        body_reader body = {t->fd, &in, &out, wr.timeout_ms ? started + wr.timeout_ms * 1000000u : 0, false, false};
+        body_reader body = {t->fd, &in, &out, wr.timeout_ms ? started + wr.timeout_ms * 1000000u : 0, false, false, false};
         if (wr.body_follows) in.used += 4 + (size_t)len;
-        if (handle(t, &wr, wr.body_follows ? &body : NULL, &out)) mark = 0; /* what was before it went */
+        if (handle(t, &wr, wr.body_follows ? &body : NULL, &out) || body.sent) mark = 0; /* what was before it went */
         bool slow = wagi_now_ns() - started > WRITE_AFTER_NS;
         free((void *)wr.rq.headers);
         if (!wr.body_follows) in.used += 4 + (size_t)len;

@@ -170,8 +170,8 @@ static void on_part(pool_request *pr, const wire_part *part)
     job *j = (job *)pr;
     if (j->cut) return;
     if (!part) { /* its client did not read it within the timeout */
-        if (j->streaming || j->head_held) http_stream_abort(j->x);
-        j->cut = j->streaming || j->head_held;
+        if (j->streaming || j->head_held) http_stream_abort(j->x); /* x is gone */
+        j->cut = j->streaming = j->streaming || j->head_held;
         j->head_held = false;
         return;
     }
