@@ -80,8 +80,12 @@ $(CLUSTER_LIB): $(call obj,$(CLUSTER_SRC))
 
 # The master (src/cluster/master/), linked into qyv.
 MASTER_SRC := $(wildcard src/cluster/master/*.c)
-$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(call obj,$(MASTER_SRC)) $(CLUSTER_LIB) $(MANIFEST_LIB) $(WASI_LIB) $(BUILD)/libqyvol_component.a $(ENGINE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -lhttp_parser -ljansson $(CLUSTER_LIBS) $(LDLIBS)
+# TLS (src/tls/): the cluster's CA, contexts and the TLS front of the
+# HTTP servers (OpenSSL, libevent's OpenSSL bufferevents).
+TLS_SRC := $(wildcard src/tls/*.c)
+TLS_LIBS := -levent_openssl -lssl -lcrypto
+$(BUILD)/qyv: $(call obj,$(CLI_SRC)) $(call obj,$(SERVE_SRC)) $(call obj,$(MASTER_SRC)) $(call obj,$(TLS_SRC)) $(CLUSTER_LIB) $(MANIFEST_LIB) $(WASI_LIB) $(BUILD)/libqyvol_component.a $(ENGINE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lyaml -levent -levent_pthreads -lhttp_parser -ljansson $(TLS_LIBS) $(CLUSTER_LIBS) $(LDLIBS)
 
 $(BUILD)/spectest: $(call obj,$(SPECTEST_SRC)) $(ENGINE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(LDLIBS)
@@ -106,10 +110,14 @@ $(BUILD)/tests/test_scheduler: $(BUILD)/obj/tests/unit/test_scheduler.o $(CLUSTE
 $(BUILD)/tests/test_autoscale: $(BUILD)/obj/tests/unit/test_autoscale.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+# The rollout state machine.
+$(BUILD)/tests/test_rollout_plan: $(BUILD)/obj/tests/unit/test_rollout_plan.o $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LDLIBS)
 # The API client, against a one-connection server on a thread.
 $(BUILD)/tests/test_client: $(BUILD)/obj/tests/unit/test_client.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson -lcmocka $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson -lssl -lcrypto -lcmocka $(LDLIBS)
 # The cluster commands' arguments and configuration, without a master.
 $(BUILD)/tests/test_cluster_cli: $(BUILD)/obj/tests/unit/test_cluster_cli.o \
     $(call obj,src/cli/cluster_args.c src/cli/cluster_config.c src/cli/cluster_table.c src/cluster/token.c src/cluster/names.c) $(MANIFEST_LIB)

@@ -9,9 +9,10 @@ PACKAGES=(
     clang-19 lld-19 libclang-rt-19-dev          # warnings check, libFuzzer, sanitizers
     wasi-libc libclang-rt-19-dev-wasm32 wabt     # building WebAssembly guests
     libjansson-dev libcmocka-dev                 # spec-test runner, unit tests
-    libyaml-dev libevent-dev libhttp-parser-dev  # manifests, HTTP serving
+    libyaml-dev libevent-dev libhttp-parser-dev  # manifests, HTTP serving (libevent-dev brings libevent_openssl: TLS)
     libsqlite3-dev                               # the cluster master's state store
-    libarchive-dev libssl-dev                    # cluster bundles (tar, SHA-256)
+    libarchive-dev libssl-dev                    # cluster bundles (tar, SHA-256), the cluster's TLS
+    openssl                                      # tests/e2e/tls.sh makes certificates with its CLI
     libcurl4-openssl-dev                         # the cluster API client (qyv cluster), outbound wasi:http
     rustc libstd-rust-dev-wasm32                 # Rust WASI guests (examples)
     hyperfine curl wrk nginx-light               # benchmarks (bench/, bench/http)

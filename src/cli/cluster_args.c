@@ -37,11 +37,9 @@ static bool parse_port(const char *s, long *port)
 bool cluster_parse_server(const char *text, char *out, size_t size, char *why, size_t whylen)
 {
     const char *s = text;
-    if (!strncmp(s, "https://", 8))
-        return cluster_fail(why, whylen, "'%s': https needs TLS, which is not available yet (it comes with a later release); "
-                    "use http://HOST:PORT", text);
-    if (!strncmp(s, "http://", 7)) s += 7;
-    else if (strstr(s, "://")) return cluster_fail(why, whylen, "'%s': only http:// addresses are spoken", text);
+    if (!strncmp(s, "https://", 8)) s += 8;
+    else if (!strncmp(s, "http://", 7)) s += 7;
+    else if (strstr(s, "://")) return cluster_fail(why, whylen, "'%s': only https:// and http:// addresses are spoken", text);
     char buf[CLUSTER_ADDRESS_MAX];
     size_t n = strcspn(s, "/");
     if (s[n] && strcmp(s + n, "/")) return cluster_fail(why, whylen, "'%s': a server address has no path", text);

@@ -44,11 +44,21 @@ static void say_unreachable(const cluster_ctx *ctx, const char *why)
     cluster_say(ctx, "no master answered at %s", rest);
 }
 
+/* HTTPS checked against the cluster CA, or plain HTTP, as ctx says. */
+static void use_transport(const cluster_ctx *ctx)
+{
+    api_tls tls = {0};
+    snprintf(tls.ca_file, sizeof tls.ca_file, "%.511s", ctx->ca_file);
+    snprintf(tls.server_role, sizeof tls.server_role, "master");
+    api_set_tls(ctx->tls ? &tls : NULL);
+}
+
 bool cluster_stream(cluster_ctx *ctx, const char *path, api_piece_fn piece, void *arg, api_reply *out)
 {
     char why[1024];
     if (!have_token(ctx)) return false;
-    if (ctx->debug) fprintf(stderr, "> GET http://%s%s\n", ctx->master, path);
+    use_transport(ctx);
+    if (ctx->debug) fprintf(stderr, "> GET %s://%s%s\n", ctx->tls ? "https" : "http", ctx->master, path);
     if (api_stream(ctx->master, "GET", path, ctx->token, 0, piece, arg, out, why, sizeof why)) return true;
     say_unreachable(ctx, why);
     return false;
@@ -59,8 +69,9 @@ bool cluster_call(cluster_ctx *ctx, const char *method, const char *path, const 
 {
     char why[1024];
     if (!have_token(ctx)) return false;
+    use_transport(ctx);
     if (ctx->debug) {
-        fprintf(stderr, "> %s http://%s%s", method, ctx->master, path);
+        fprintf(stderr, "> %s %s://%s%s", method, ctx->tls ? "https" : "http", ctx->master, path);
         if (body) fprintf(stderr, " (%zu bytes of %s)", len, content_type ? content_type : "data");
         fputc('\n', stderr);
         if (body && content_type && !strcmp(content_type, "application/json"))

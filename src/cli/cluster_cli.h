@@ -42,6 +42,8 @@ typedef struct cluster_ctx {
     char master[CLUSTER_ADDRESS_MAX];   /* in effect */
     char token_file[PATH_MAX];          /* in effect */
     char token[256];                    /* read when first needed */
+    bool tls;                           /* the master speaks HTTPS (checked against ca_file) */
+    char ca_file[PATH_MAX];             /* the cluster CA: $QYVOL_CA, else CONFIG/ca.crt */
     bool debug;                         /* print each API call */
     bool json;                          /* --output json */
 } cluster_ctx;
@@ -59,6 +61,11 @@ bool cluster_config_save(const char *dir, const cluster_config *cfg, char *why, 
  * the master's address is bad, ctx->master is "" and the rest is set. */
 bool cluster_ctx_resolve(cluster_ctx *ctx, const char *flag_master, const char *flag_token_file, char *why,
                          size_t whylen);
+/* HTTPS or plain HTTP to the master named by text (as given: a scheme
+ * decides; without one, HTTPS when the cluster CA is there, as `qyv
+ * cluster init` leaves it). Sets ctx->tls and ctx->ca_file; false with
+ * why when https:// is asked for and there is no CA to check it with. */
+bool cluster_ctx_transport(cluster_ctx *ctx, const char *text, char *why, size_t whylen);
 /* Write text + "\n" to path with mode 0600, atomically; refuses to
  * replace an existing file unless replace. */
 bool cluster_secret_write(const char *path, const char *text, bool replace, char *why, size_t whylen);
@@ -76,8 +83,8 @@ bool cluster_token_new(char out[65], char *why, size_t whylen);
 bool cluster_fail(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* A master or node address as people write it: HOST:PORT, [V6]:PORT,
- * http://HOST[:PORT][/], HOST alone (port 7000). https:// is refused
- * (TLS is not available yet). Into out as HOST:PORT. */
+ * http://HOST[:PORT][/], https://HOST[:PORT][/], HOST alone (port 7000).
+ * Into out as HOST:PORT. */
 bool cluster_parse_server(const char *text, char *out, size_t size, char *why, size_t whylen);
 /* The app an argument names: a manifest file (its `name`; a manifest that
  * does not load gives its FILE:LINE:COLUMN message) or an app name. */
@@ -204,6 +211,18 @@ int cluster_autoscale(cluster_ctx *ctx, int argc, char **argv);
  * object (GET /v1/apps/NAME), or "... off" (cluster_autoscale.c). */
 void cluster_print_autoscale(const json_t *app);
 int cluster_status(cluster_ctx *ctx, int argc, char **argv);
+/* cluster_rollout.c: `qyv cluster rollout ...`; a deploy flag of the
+ * rollout (--strategy, --steps, ...) into the body's "rollout" object
+ * (false after saying why, or for a flag it does not know); a rollout
+ * followed (wait: to its end; the exit status says how it ended). */
+int cluster_rollout(cluster_ctx *ctx, int argc, char **argv);
+bool cluster_rollout_flag(cluster_ctx *ctx, json_t *rollout, const char *flag, const char *text);
+int cluster_rollout_watch(cluster_ctx *ctx, const char *app, bool wait);
+/* The line of an app's rollout (its object, GET /v1/apps/NAME): always,
+ * or only while it moves or stands failed. */
+void cluster_print_rollout(const json_t *app, bool always);
+/* deploy --wait for an app's first start: every replica ready. */
+int cluster_wait_ready(cluster_ctx *ctx, const char *app);
 int cluster_logs(cluster_ctx *ctx, int argc, char **argv);
 int cluster_remove(cluster_ctx *ctx, int argc, char **argv);
 /* `auth token create|list|revoke` and `audit` (cluster_access.c). */

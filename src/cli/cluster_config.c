@@ -142,13 +142,30 @@ bool cluster_ctx_resolve(cluster_ctx *ctx, const char *flag_master, const char *
                        : env_master && *env_master ? env_master
                        : ctx->config.master[0] ? ctx->config.master
                        : CLUSTER_DEFAULT_MASTER;
-    char err[256];
-    if (cluster_parse_server(master, ctx->master, sizeof ctx->master, err, sizeof err)) return true;
+    char err[PATH_MAX + 256];
+    if (cluster_parse_server(master, ctx->master, sizeof ctx->master, err, sizeof err))
+        return cluster_ctx_transport(ctx, master, why, whylen);
     ctx->master[0] = 0;
     if (flag_master) return cluster_fail(why, whylen, "--master: %s", err);
     if (env_master && *env_master) return cluster_fail(why, whylen, "QYVOL_MASTER: %s", err);
     return cluster_fail(why, whylen, "%s/cluster.json: %s (set another with `qyv cluster set-master HOST:PORT`)",
                         ctx->config_dir, err);
+}
+
+bool cluster_ctx_transport(cluster_ctx *ctx, const char *text, char *why, size_t whylen)
+{
+    const char *env_ca = getenv("QYVOL_CA");
+    bool ok = env_ca && *env_ca ? copy(ctx->ca_file, sizeof ctx->ca_file, env_ca)
+                                : join(ctx->ca_file, sizeof ctx->ca_file, ctx->config_dir, "ca.crt", why, whylen);
+    if (!ok) return cluster_fail(why, whylen, "the CA file's path is too long");
+    bool have_ca = access(ctx->ca_file, R_OK) == 0;
+    if (!strncmp(text, "http://", 7)) ctx->tls = false;
+    else if (!strncmp(text, "https://", 8)) ctx->tls = true;
+    else ctx->tls = have_ca;
+    if (ctx->tls && !have_ca)
+        return cluster_fail(why, whylen, "%s: https needs the cluster CA to check the master with, and %s cannot be read "
+                            "(copy the ca.crt `qyv cluster init` made there, or set QYVOL_CA)", text, ctx->ca_file);
+    return true;
 }
 
 bool cluster_secret_write(const char *path, const char *text, bool replace, char *why, size_t whylen)

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "cli/cluster_cli.h"
+#include "cli/cluster_tls.h"
 
 /* The configuration with the token file made absolute, saved. */
 static bool save_config(cluster_ctx *ctx, const char *master)
@@ -43,18 +44,27 @@ bool cluster_ensure_token(cluster_ctx *ctx, bool replace, bool *made)
 }
 
 static const char init_usage[] =
-    "usage: qyv cluster init [--force] [--dir DIR]\n"
+    "usage: qyv cluster init [--force] [--dir DIR] [--advertise NAMES] [--plain-http]\n"
     "\n"
     "Make a new cluster: a random cluster token (256 bits, in\n"
-    "~/.config/qyvol/token, mode 0600, or --token-file) and the client\n"
-    "configuration (~/.config/qyvol/cluster.json), then print how to start\n"
-    "the master and the nodes.\n"
+    "~/.config/qyvol/token, mode 0600, or --token-file), the cluster's\n"
+    "certificate authority and the master's certificate (ca.crt, ca.key,\n"
+    "master.pem, mode 0600, beside the token) and the client configuration\n"
+    "(~/.config/qyvol/cluster.json), then print how to start the master and\n"
+    "the nodes. Every call in the cluster then speaks TLS 1.3.\n"
     "\n"
     "options:\n"
-    "  --force       replace an existing token (the master and nodes holding\n"
-    "                the old one then refuse the commands)\n"
+    "  --force       replace an existing token and CA (the master and nodes\n"
+    "                holding the old ones then refuse the commands)\n"
     "  --dir DIR     where the printed commands keep the master's and nodes'\n"
     "                data (default ~/.local/share/qyvol/cluster)\n"
+    "  --advertise NAMES\n"
+    "                host names or addresses (comma-separated) the master is\n"
+    "                reached at, for its certificate (besides the master's\n"
+    "                address, localhost and 127.0.0.1)\n"
+    "  --plain-http  no CA: the cluster speaks plain HTTP with the token only\n"
+    "                (for a closed test network; master and nodes then need\n"
+    "                --plain-http too)\n"
     "  -h, --help    print this help\n";
 
 int cluster_init(cluster_ctx *ctx, int argc, char **argv)
@@ -62,11 +72,13 @@ int cluster_init(cluster_ctx *ctx, int argc, char **argv)
     static const struct option options[] = {
         {"force", no_argument, NULL, 'f'},
         {"dir", required_argument, NULL, 'd'},
+        {"advertise", required_argument, NULL, 'a'},
+        {"plain-http", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool force = false;
-    const char *dir_flag = NULL;
+    bool force = false, plain = false;
+    const char *dir_flag = NULL, *advertise = NULL;
     int opt;
     optind = 1;
     opterr = 0;
@@ -74,6 +86,8 @@ int cluster_init(cluster_ctx *ctx, int argc, char **argv)
         switch (opt) {
         case 'f': force = true; break;
         case 'd': dir_flag = optarg; break;
+        case 'a': advertise = optarg; break;
+        case 'P': plain = true; break;
         case 'h': fputs(init_usage, stdout); return QYV_EXIT_OK;
         default: return cluster_usage_error(ctx, init_usage, opt, argv);
         }
@@ -97,21 +111,43 @@ int cluster_init(cluster_ctx *ctx, int argc, char **argv)
     bool made;
     if (!cluster_ensure_token(ctx, force, &made)) return QYV_EXIT_FAILURE;
     const char *tf = ctx->config.token_file;
+    char pin[80] = "", host[CLUSTER_ADDRESS_MAX];
+    snprintf(host, sizeof host, "%s", ctx->master);
+    char *colon = strrchr(host, ':');
+    if (colon && host[0] != '[') *colon = 0;
+    if (!plain && !cluster_tls_init(ctx, host, advertise, pin)) return QYV_EXIT_FAILURE;
+    if (plain) {
+        printf("cluster token: %s (mode 0600; keep it secret)\n"
+               "client configuration: %s/cluster.json (master %s)\n"
+               "plain HTTP (--plain-http): no certificates; start the master and nodes with --plain-http\n"
+               "\n"
+               "Start the master (it keeps the cluster's state in --data):\n"
+               "  qyv master --listen %s --data %s/master --token-file %s --plain-http\n"
+               "\n"
+               "Start a node on each machine that runs apps, with a copy of the token file:\n"
+               "  qyv node --listen 0.0.0.0:7001 --data %s/node --master %s --token-file %s --plain-http\n",
+               tf, ctx->config_dir, ctx->config.master, ctx->config.master, data_abs, tf, data_abs,
+               ctx->config.master, tf);
+        return QYV_EXIT_OK;
+    }
+    printf("cluster CA: %s/ca.crt (pin %s); its key ca.key and the master's master.pem beside it (0600)\n", ctx->config_dir, pin);
     printf("cluster token: %s (mode 0600; keep it secret)\n"
            "client configuration: %s/cluster.json (master %s)\n"
            "\n"
            "Start the master (it keeps the cluster's state in --data):\n"
            "  qyv master --listen %s --data %s/master --token-file %s\n"
            "\n"
-           "Start a node on each machine that runs apps, with a copy of the token file:\n"
-           "  qyv node --listen 0.0.0.0:7001 --data %s/node --master %s --token-file %s\n"
+           "(it finds the CA here; on another machine copy ca.crt, ca.key and\n"
+           "master.pem into a folder and give it with --ca-dir)\n"
+           "\n"
+           "For each node, make a one-time join token; it prints the command that\n"
+           "starts the node, which gets its certificate from the master:\n"
+           "  qyv cluster token create\n"
            "and check them with `qyv cluster list-nodes` (if the master is on another\n"
-           "machine: `qyv cluster set-master HOST:PORT` first; a node started without\n"
-           "--master joins with `qyv cluster add-node HOST:PORT`).\n"
+           "machine: `qyv cluster set-master HOST:PORT` first).\n"
            "\n"
            "To try a whole cluster on this machine instead: qyv cluster up --nodes 3\n",
-           tf, ctx->config_dir, ctx->config.master, ctx->config.master, data_abs, tf, data_abs, ctx->config.master,
-           tf);
+           tf, ctx->config_dir, ctx->config.master, ctx->config.master, data_abs, tf);
     return QYV_EXIT_OK;
 }
 
@@ -126,11 +162,14 @@ int cluster_set_master(cluster_ctx *ctx, int argc, char **argv)
     int status;
     const char *arg = cluster_one_operand(ctx, argc, argv, set_master_usage, &status);
     if (!arg) return status;
-    char master[CLUSTER_ADDRESS_MAX], why[512];
-    if (!cluster_parse_server(arg, master, sizeof master, why, sizeof why)) {
+    char address[CLUSTER_ADDRESS_MAX], master[CLUSTER_ADDRESS_MAX + 16], why[512];
+    if (!cluster_parse_server(arg, address, sizeof address, why, sizeof why)) {
         cluster_say(ctx, "%s", why);
         return QYV_EXIT_USAGE;
     }
+    /* A scheme written is kept: it decides HTTPS or plain HTTP. */
+    const char *scheme = !strncmp(arg, "https://", 8) ? "https://" : !strncmp(arg, "http://", 7) ? "http://" : "";
+    snprintf(master, sizeof master, "%s%s", scheme, address);
     if (!save_config(ctx, master)) return QYV_EXIT_FAILURE;
     printf("master: %s (in %s/cluster.json)\n", master, ctx->config_dir);
     return QYV_EXIT_OK;
@@ -138,12 +177,22 @@ int cluster_set_master(cluster_ctx *ctx, int argc, char **argv)
 
 static const char auth_usage[] =
     "usage: qyv cluster auth --token TOKEN\n"
+    "       qyv cluster auth --cert cert.pem --key key.pem\n"
+    "       qyv cluster auth --rotate\n"
+    "       qyv cluster auth --revoke NODE|SERIAL\n"
     "       qyv cluster auth token create NAME [--role read|admin] | list | revoke NAME\n"
     "\n"
-    "Store the cluster's token (printed by `qyv cluster init` where the\n"
-    "cluster was made) for the commands: in ~/.config/qyvol/token, mode\n"
+    "--token: store the cluster's token (printed by `qyv cluster init` where\n"
+    "the cluster was made) for the commands: in ~/.config/qyvol/token, mode\n"
     "0600, or --token-file FILE. It replaces the token stored there.\n"
-    "--cert/--key: TLS comes with a later release.\n"
+    "\n"
+    "--cert/--key: serve HTTPS on every node's ingress (and the master's)\n"
+    "with this certificate (a PEM chain) and key: the master keeps them and\n"
+    "hands them to the nodes, which serve them within seconds.\n"
+    "--rotate: give the master and every node new keys and certificates,\n"
+    "without dropping a connection; waits until every ready node has its own.\n"
+    "--revoke: revoke a node's certificates (or one by its serial): the\n"
+    "master and the nodes refuse them from then on.\n\n"
     "`auth token ...` makes, lists and revokes named tokens (read-only or\n"
     "admin): see `qyv cluster auth token --help`.\n";
 
@@ -153,27 +202,31 @@ int cluster_auth(cluster_ctx *ctx, int argc, char **argv)
         {"token", required_argument, NULL, 't'},
         {"cert", required_argument, NULL, 'c'},
         {"key", required_argument, NULL, 'k'},
+        {"rotate", no_argument, NULL, 'r'},
+        {"revoke", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     if (argc > 1 && !strcmp(argv[1], "token")) return cluster_auth_token(ctx, argc - 1, argv + 1);
-    const char *token = NULL;
-    bool tls = false;
+    const char *token = NULL, *cert = NULL, *key = NULL, *revoke = NULL;
+    bool tls = false, rotate = false;
     int opt;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
         switch (opt) {
         case 't': token = optarg; break;
-        case 'c':
-        case 'k': tls = true; break;
+        case 'c': cert = optarg, tls = true; break;
+        case 'k': key = optarg, tls = true; break;
+        case 'r': rotate = tls = true; break;
+        case 'R': revoke = optarg, tls = true; break;
         case 'h': fputs(auth_usage, stdout); return QYV_EXIT_OK;
         default: return cluster_usage_error(ctx, auth_usage, opt, argv);
         }
     }
+    if (tls && !token && optind == argc) return cluster_auth_tls(ctx, cert, key, rotate, revoke);
     if (tls) {
-        cluster_say(ctx, "--cert and --key: TLS comes with a later release; the cluster API speaks plain HTTP "
-                    "with a bearer token for now (--token)");
+        cluster_say(ctx, "--token goes alone; --cert/--key, --rotate and --revoke go without it");
         return QYV_EXIT_USAGE;
     }
     if (!token || optind < argc) {

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "cli/cluster_cli.h"
+#include "cli/cluster_tls.h"
 
 static uint64_t num(const json_t *obj, const char *key)
 {
@@ -29,7 +30,9 @@ static const char add_node_usage[] =
     "\n"
     "Have the master adopt the node running at HOST:PORT (`qyv node --listen\n"
     "HOST:PORT`): the master calls it with the cluster token, and the node,\n"
-    "holding the same token, registers and starts sending heartbeats.\n";
+    "holding the same token, registers and starts sending heartbeats.\n"
+    "In a TLS cluster, without HOST:PORT: make a one-time join token and\n"
+    "print the command that starts a node with it (as `token create`).\n";
 
 static void print_node_line(const json_t *node)
 {
@@ -39,6 +42,7 @@ static void print_node_line(const json_t *node)
 int cluster_add_node(cluster_ctx *ctx, int argc, char **argv)
 {
     int status;
+    if (argc == 1 && ctx->tls) return cluster_join_command(ctx);
     const char *arg = cluster_one_operand(ctx, argc, argv, add_node_usage, &status);
     if (!arg) return status;
     char address[CLUSTER_ADDRESS_MAX], why[512];

@@ -45,7 +45,9 @@ static const char usage_text[] =
     "Run a whole cluster on this machine: a master and N nodes (default 3)\n"
     "on free loopback ports, as children of this command, until Ctrl-C.\n"
     "Makes a cluster token first if there is none (as `qyv cluster init`),\n"
-    "and points the cluster commands at the master while it runs.\n"
+    "and points the cluster commands at the master while it runs. It speaks\n"
+    "plain HTTP on loopback (--plain-http): a cluster of several machines is\n"
+    "made with `qyv cluster init`, which sets up TLS.\n"
     "\n"
     "options:\n"
     "  --nodes N     how many nodes (1-64)\n"
@@ -288,6 +290,7 @@ static bool start_one(cluster_ctx *ctx, child *c, const char *exe, const char *d
     args[k++] = "--ingress", args[k++] = c->ingress;
     args[k++] = "--data", args[k++] = dir;
     args[k++] = "--token-file", args[k++] = ctx->token_file;
+    args[k++] = "--plain-http"; /* loopback only, for trying things: no certificates to make */
     if (master) {
         args[k++] = "--name", args[k++] = c->name;
         args[k++] = "--master", args[k++] = (char *)master;
@@ -338,7 +341,7 @@ int cluster_up(cluster_ctx *ctx, int argc, char **argv)
     ok = ok && wait_ready(ctx, children, count, nodes, &signals);
     report_dead(ctx, children, count);
     /* Point the commands at this master while it runs. */
-    snprintf(ctx->config.master, sizeof ctx->config.master, "%s", children[0].listen);
+    snprintf(ctx->config.master, sizeof ctx->config.master, "http://%s", children[0].listen);
     if (ok && !cluster_config_save(ctx->config_dir, &ctx->config, why, sizeof why)) {
         cluster_say(ctx, "%s", why);
         ok = false;

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "cli/cluster_cli.h"
+#include "cli/cluster_tls.h"
 
 static const char usage_text[] =
     "usage: qyv cluster SUBCOMMAND [OPTIONS] [ARGS...]\n"
@@ -25,6 +26,8 @@ static const char usage_text[] =
     "  auth token create NAME [--role read|admin] | list | revoke NAME\n"
     "                               named tokens: read-only ones for looking\n"
     "  add-node HOST:PORT           have the master adopt the node running there\n"
+    "  add-node                     (TLS) a join token and the command that starts a node with it\n"
+    "  token create                 a one-time join token for a new node (TLS; not `auth token`)\n"
     "looking:\n"
     "  list-nodes                   nodes, their state, replicas and capacity\n"
     "  health                       exit 0 only when the master and every node are healthy\n"
@@ -36,7 +39,10 @@ static const char usage_text[] =
     "apps:\n"
     "  deploy FILE.qyv [--replicas N] [--memory SIZE] [--cpu N] [--env K=V]...\n"
     "         [--port P] [--nodes a,b] [--server HOST:PORT]\n"
+    "         [--strategy rolling|blue_green|canary] [--rollback-on-failure] [--wait]\n"
     "                               upload the app's folder and run it on the cluster\n"
+    "  rollout status|history|undo|pause|resume|promote|abort APP\n"
+    "                               follow and steer the release of a new revision\n"
     "  scale APP --replicas N       change how many replicas run, in place\n"
     "  autoscale APP --min N --max N [--cpu-threshold P] [--target-inflight N]\n"
     "            [--window D] | --off\n"
@@ -68,9 +74,9 @@ static const subcommand subcommands[] = {
     {"add-node", cluster_add_node, false},  {"list-nodes", cluster_list_nodes, false},
     {"health", cluster_health, false},      {"metrics", cluster_metrics, false},
     {"deploy", cluster_deploy, false},      {"scale", cluster_scale, false},
-    {"autoscale", cluster_autoscale, false},
+    {"autoscale", cluster_autoscale, false}, {"rollout", cluster_rollout, false},
     {"status", cluster_status, false},      {"logs", cluster_logs, false},
-    {"remove", cluster_remove, false},
+    {"remove", cluster_remove, false},      {"token", cluster_token, false},
     {"secret", cluster_secret, false},      {"audit", cluster_audit, false},
 };
 
@@ -179,7 +185,9 @@ int cmd_deploy(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1]) {
             /* Options of cluster deploy with a value skip it. */
-            if (!strchr(argv[i], '=') && strcmp(argv[i], "--debug")) i++;
+            if (!strchr(argv[i], '=') && strcmp(argv[i], "--debug") && strcmp(argv[i], "--wait") &&
+                !strstr(argv[i], "rollback-on-failure"))
+                i++;
             continue;
         }
         if (n == 2) {
@@ -205,7 +213,7 @@ int cmd_deploy(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (i != operands[1]) args[k++] = argv[i];
     args[k++] = "--server";
-    args[k++] = server;
+    args[k++] = argv[operands[1]]; /* as written: its scheme says HTTPS or HTTP */
     args[k] = NULL;
     status = cluster_deploy(&ctx, k, args);
     free(args);

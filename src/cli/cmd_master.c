@@ -49,6 +49,16 @@ static const char usage_text[] =
     "                       the autoscaler scales down to the highest replicas it\n"
     "                       recommended during this window (default 5m; 0 for none;\n"
     "                       an app's own window, autoscale --window, wins)\n"
+    "  --ca-dir DIR         the cluster CA `qyv cluster init` made (default: its\n"
+    "                       folder, $XDG_CONFIG_HOME/qyvol); copied into DIR/tls\n"
+    "                       on the first start\n"
+    "  --advertise NAMES    more host names or addresses (comma-separated) the\n"
+    "                       master's certificate names, for nodes and clients\n"
+    "  --node-cert-ttl DURATION\n"
+    "                       how long node certificates are good (default 720h;\n"
+    "                       nodes renew theirs when two thirds have passed)\n"
+    "  --plain-http         no TLS: the API and nodes speak plain HTTP with the\n"
+    "                       token only (for a closed test network)\n"
     "  --log-level LEVEL    debug, info (default), warn or error\n"
     "  -h, --help           print this help\n";
 
@@ -65,6 +75,8 @@ int cmd_master(int argc, char **argv)
         {"store", required_argument, NULL, 's'},    {"heartbeat", required_argument, NULL, 'b'},
         {"down-after", required_argument, NULL, 'D'}, {"log-level", required_argument, NULL, 'L'},
         {"autoscale-interval", required_argument, NULL, 'A'}, {"scale-down-window", required_argument, NULL, 'W'},
+        {"ca-dir", required_argument, NULL, 'C'}, {"advertise", required_argument, NULL, 'a'},
+        {"node-cert-ttl", required_argument, NULL, 'T'}, {"plain-http", no_argument, NULL, 'P'},
         {"secret-key-file", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
@@ -114,6 +126,14 @@ int cmd_master(int argc, char **argv)
                                    optarg);
             *(opt == 'A' ? &mo.autoscale_interval_ms : &mo.scale_down_window_ms) = (unsigned)ms;
             break;
+        case 'C': mo.ca_dir = optarg; break;
+        case 'a': mo.advertise = optarg; break;
+        case 'P': mo.plain_http = true; break;
+        case 'T':
+            if (!qv_parse_duration(optarg, &ms, why, sizeof why) || ms < 1000 || ms > 10ull * 365 * 86400000)
+                return usage_error("--node-cert-ttl goes from 1s to 87600h, not '%s'", optarg);
+            mo.node_cert_ttl_s = (long)(ms / 1000);
+            break;
         case 'L':
             if (!log_level_parse(optarg, &level))
                 return usage_error("--log-level takes debug, info, warn or error, not '%s'", optarg);
@@ -134,6 +154,8 @@ int cmd_master(int argc, char **argv)
     /* By default the token `qyv cluster init` wrote, in the client's
      * configuration folder. */
     char config_dir[900];
+    if (!mo.ca_dir && !mo.plain_http && cluster_config_dir(config_dir, sizeof config_dir, why, sizeof why))
+        mo.ca_dir = config_dir;
     if (!*key_file) { /* beside the token, outside --data */
         if (!cluster_config_dir(config_dir, sizeof config_dir, why, sizeof why)) {
             fprintf(stderr, "qyv master: no --secret-key-file, and %s\n", why);

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "cli/cluster_cli.h"
 #include "cluster/names.h"
 #include "cluster/node/node.h"
 #include "manifest/units.h"
@@ -38,6 +40,14 @@ static const char usage_text[] =
     "  --drain-timeout DURATION\n"
     "                       on SIGTERM, the longest wait for requests in\n"
     "                       flight (default 30s)\n"
+    "  --join TOKEN         a one-time join token (`qyv cluster token create`):\n"
+    "                       the node makes its key and gets its certificate from\n"
+    "                       the master; --token-file is then not needed\n"
+    "  --ca-pin sha256:HEX  trust the master's CA only if its key has this hash\n"
+    "  --ca FILE            or trust this CA (default: ca.crt of `qyv cluster init`\n"
+    "                       on this machine, else the one kept in DIR/tls)\n"
+    "  --plain-http         no TLS: the API, the master and other nodes are spoken\n"
+    "                       to in plain HTTP with the token only\n"
     "  --log-level LEVEL    debug, info (default), warn or error\n"
     "  -h, --help           print this help\n"
     "\n"
@@ -57,6 +67,8 @@ int cmd_node(int argc, char **argv)
         {"ingress", required_argument, NULL, 'i'},  {"token-file", required_argument, NULL, 't'},
         {"capacity", required_argument, NULL, 'c'}, {"workers", required_argument, NULL, 'w'},
         {"drain-timeout", required_argument, NULL, 'D'}, {"log-level", required_argument, NULL, 'L'},
+        {"join", required_argument, NULL, 'J'},     {"ca-pin", required_argument, NULL, 'p'},
+        {"ca", required_argument, NULL, 'C'},       {"plain-http", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     static char listen_addr[256], ingress_addr[256], master_host[256];
@@ -86,6 +98,14 @@ int cmd_node(int argc, char **argv)
             o.master = optarg;
             break;
         case 'd': o.data_dir = optarg; break;
+        case 'J': o.join_token = optarg; break;
+        case 'C': o.ca_file = optarg; break;
+        case 'P': o.plain_http = true; break;
+        case 'p':
+            if (strncmp(optarg, "sha256:", 7) || strlen(optarg) != 7 + 64 || strspn(optarg + 7, "0123456789abcdefABCDEF") != 64)
+                return usage_error("--ca-pin takes sha256:HEX (64 hex digits, as `qyv cluster token create` prints), not '%s'", optarg);
+            o.ca_pin = optarg;
+            break;
         case 't': o.token_file = optarg; break;
         case 'n':
             if (!cluster_name_valid(optarg))
@@ -126,7 +146,21 @@ int cmd_node(int argc, char **argv)
     if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
     if (!have_listen) return usage_error("%s", "--listen ADDR:PORT is needed (the node API)");
     if (!o.data_dir) return usage_error("%s", "--data DIR is needed (the bundle cache)");
-    if (!o.token_file) return usage_error("%s", "--token-file FILE is needed (the cluster token)");
+    if (!o.token_file && (o.plain_http || !o.join_token) && !o.ca_pin && !o.ca_file) {
+        /* A TLS node that joined before holds its certificate in DIR/tls. */
+        char kept[4200];
+        snprintf(kept, sizeof kept, "%s/tls/node.pem", o.data_dir);
+        if (o.plain_http || access(kept, R_OK) != 0)
+            return usage_error("%s", "--token-file FILE (the cluster token) or --join TOKEN (a join token) is needed");
+    }
+    if (o.plain_http && (o.join_token || o.ca_pin || o.ca_file))
+        return usage_error("%s", "--plain-http goes without --join, --ca-pin and --ca (they are for TLS)");
+    /* On the machine `qyv cluster init` ran on, its CA. */
+    char default_ca[4200], why_dir[300];
+    if (!o.plain_http && !o.ca_pin && !o.ca_file && cluster_config_dir(default_ca, sizeof default_ca - 8, why_dir, sizeof why_dir)) {
+        strcat(default_ca, "/ca.crt");
+        if (access(default_ca, R_OK) == 0) o.ca_file = default_ca;
+    }
     o.listen_address = listen_addr;
     if (!have_ingress) {
         snprintf(ingress_addr, sizeof ingress_addr, "%s", listen_addr);

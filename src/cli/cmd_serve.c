@@ -43,6 +43,9 @@ static const char usage_text[] =
     "  --drain-timeout DURATION\n"
     "                       on SIGTERM, the longest wait for requests in\n"
     "                       flight (default 60s)\n"
+    "  --tls-cert FILE      serve HTTPS (TLS 1.3) too, on the same port, with this\n"
+    "                       PEM certificate chain; --tls-key FILE its PEM key.\n"
+    "                       Replaced files are used within a second\n"
     "  --log-level LEVEL    debug, info (default), warn or error\n"
     "  --reload             tell the server at --listen to read its manifests\n"
     "                       and modules again (as SIGHUP does); requests in\n"
@@ -103,6 +106,8 @@ int cmd_serve(int argc, char **argv)
         {"header-timeout", required_argument, NULL, 'H'},
         {"max-connections", required_argument, NULL, 'C'},
         {"reload", no_argument, NULL, 'r'},
+        {"tls-cert", required_argument, NULL, 'T'},
+        {"tls-key", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -173,6 +178,8 @@ int cmd_serve(int argc, char **argv)
             log_set_level(level);
             break;
         case 'r': reload = true; break;
+        case 'T': so.tls_cert = optarg; break;
+        case 'K': so.tls_key = optarg; break;
         case 'h': fputs(usage_text, stdout); return QYV_EXIT_OK;
         default:
             cli_option_error("serve", opt, argv, optind);
@@ -185,6 +192,7 @@ int cmd_serve(int argc, char **argv)
         return ask_reload(address, so.port);
     }
     if (optind >= argc) return usage_error("%s", "no apps given: name one or more app.qyv files");
+    if (!so.tls_cert != !so.tls_key) return usage_error("%s", "--tls-cert and --tls-key go together");
     int status = serve_run(argv + optind, (size_t)(argc - optind), &so) ? QYV_EXIT_FAILURE : QYV_EXIT_OK;
     return status;
 }

@@ -3,12 +3,75 @@
  */
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster/client.h"
+
+static api_tls process_tls;
+static bool process_tls_on;
+
+void api_set_tls(const api_tls *tls)
+{
+    process_tls_on = tls && tls->ca_file[0];
+    if (process_tls_on) process_tls = *tls;
+}
+
+bool api_tls_on(void) { return process_tls_on; }
+
+/* The server's own certificate must name the role asked for (its OU): a
+ * node's certificate, good as it is, does not make it the master. */
+static int verify_role(int ok, X509_STORE_CTX *store)
+{
+    if (!ok || X509_STORE_CTX_get_error_depth(store) != 0) return ok;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    const char *role = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+    X509_NAME *name = X509_get_subject_name(X509_STORE_CTX_get_current_cert(store));
+    int i = role ? X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, -1) : -1;
+    ASN1_STRING *ou = i >= 0 ? X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)) : NULL;
+    if (!role || (ou && (size_t)ASN1_STRING_length(ou) == strlen(role) &&
+                  !memcmp(ASN1_STRING_get0_data(ou), role, strlen(role))))
+        return 1;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+}
+
+static CURLcode set_role(CURL *curl, void *ssl_ctx, void *role)
+{
+    (void)curl;
+    SSL_CTX_set_app_data((SSL_CTX *)ssl_ctx, role);
+    SSL_CTX_set_verify((SSL_CTX *)ssl_ctx, SSL_VERIFY_PEER, verify_role);
+    return CURLE_OK;
+}
+
+/* https with the certificates of tls; false when a file cannot be set. */
+static bool use_tls(CURL *curl, const api_tls *tls)
+{
+    bool ok = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3) == CURLE_OK;
+    if (tls->no_verify) {
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else {
+        ok = ok && curl_easy_setopt(curl, CURLOPT_CAINFO, tls->ca_file) == CURLE_OK;
+        curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+        if (tls->crl_file[0] && access(tls->crl_file, R_OK) == 0)
+            ok = ok && curl_easy_setopt(curl, CURLOPT_CRLFILE, tls->crl_file) == CURLE_OK;
+        if (tls->server_role[0])
+            ok = ok && curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, set_role) == CURLE_OK &&
+                 curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, (void *)tls->server_role) == CURLE_OK;
+    }
+    if (tls->cert_file[0]) {
+        ok = ok && curl_easy_setopt(curl, CURLOPT_SSLCERT, tls->cert_file) == CURLE_OK &&
+             curl_easy_setopt(curl, CURLOPT_SSLKEY, tls->key_file) == CURLE_OK;
+    }
+    return ok;
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_ready;
@@ -83,7 +146,7 @@ static void explain(CURL *curl, CURLcode rc, const char *errbuf, long timeout_ms
     if (out[0] >= 'A' && out[0] <= 'Z' && (out[1] < 'A' || out[1] > 'Z')) out[0] = (char)(out[0] - 'A' + 'a');
 }
 
-static bool perform(const char *address, const char *method, const char *path, const char *token,
+static bool perform(const api_tls *tls, const char *address, const char *method, const char *path, const char *token,
                     const char *content_type, const void *body, size_t body_len, long timeout_ms,
                     long connect_timeout_ms, api_piece_fn piece, void *arg, api_reply *out, char *why,
                     size_t whylen)
@@ -95,7 +158,8 @@ static bool perform(const char *address, const char *method, const char *path, c
         return false;
     }
     char url[2048];
-    if (snprintf(url, sizeof url, "http://%s%s", address, path) >= (int)sizeof url) {
+    if (tls && !tls->ca_file[0] && !tls->no_verify) tls = NULL;
+    if (snprintf(url, sizeof url, "%s://%s%s", tls ? "https" : "http", address, path) >= (int)sizeof url) {
         snprintf(why, whylen, "the request path is too long");
         return false;
     }
@@ -125,7 +189,13 @@ static bool perform(const char *address, const char *method, const char *path, c
     char errbuf[CURL_ERROR_SIZE] = "";
     call c = {.curl = curl, .out = out, .piece = piece, .arg = arg};
     curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
+    if (!tls) curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
+    else if (!use_tls(curl, tls)) {
+        snprintf(why, whylen, "cannot set up TLS for %s", address);
+        curl_slist_free_all(headers);
+        curl_easy_cleanup(curl);
+        return false;
+    }
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -153,6 +223,12 @@ static bool perform(const char *address, const char *method, const char *path, c
             snprintf(reason, sizeof reason, "out of memory");
         else
             explain(curl, rc, errbuf, timeout_ms ? timeout_ms : connect_timeout_ms, reason, sizeof reason);
+        /* A server that refuses our certificate just closes the handshake;
+         * curl then speaks of sockets. Say what it likely means. */
+        if (tls && (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_SSL_CONNECT_ERROR ||
+                    strstr(reason, "getpeername")))
+            snprintf(reason + strlen(reason), sizeof reason - strlen(reason),
+                     " (the TLS handshake failed: is this side's certificate revoked, expired or not the cluster CA's?)");
         snprintf(why, whylen, "no answer from %s: %s", address, reason);
         api_reply_free(out);
         out->status = 0;
@@ -167,7 +243,16 @@ bool api_call(const char *address, const char *method, const char *path, const c
               char *why, size_t whylen)
 {
     if (timeout_ms <= 0) timeout_ms = 30000;
-    return perform(address, method, path, token, content_type, body, body_len, timeout_ms,
+    return perform(process_tls_on ? &process_tls : NULL, address, method, path, token, content_type, body, body_len,
+                   timeout_ms, timeout_ms < 10000 ? timeout_ms : 10000, NULL, NULL, out, why, whylen);
+}
+
+bool api_call_tls(const api_tls *tls, const char *address, const char *method, const char *path, const char *token,
+                  const char *content_type, const void *body, size_t body_len, long timeout_ms, api_reply *out,
+                  char *why, size_t whylen)
+{
+    if (timeout_ms <= 0) timeout_ms = 30000;
+    return perform(tls, address, method, path, token, content_type, body, body_len, timeout_ms,
                    timeout_ms < 10000 ? timeout_ms : 10000, NULL, NULL, out, why, whylen);
 }
 
@@ -175,8 +260,8 @@ bool api_stream(const char *address, const char *method, const char *path, const
                 long connect_timeout_ms, api_piece_fn piece, void *arg, api_reply *out, char *why, size_t whylen)
 {
     if (connect_timeout_ms <= 0) connect_timeout_ms = 10000;
-    return perform(address, method, path, token, NULL, NULL, 0, 0, connect_timeout_ms, piece, arg, out, why,
-                   whylen);
+    return perform(process_tls_on ? &process_tls : NULL, address, method, path, token, NULL, NULL, 0, 0,
+                   connect_timeout_ms, piece, arg, out, why, whylen);
 }
 
 const char *api_error(const api_reply *reply, char *buf, size_t size)

@@ -13,8 +13,10 @@
  * Calls block, and are thread-safe: libcurl is set up once for the
  * process, each call has its own handle, no signals are used for
  * timeouts. Proxies from the environment are ignored (cluster addresses
- * are reached directly) and only plain http:// is spoken (TLS comes with
- * issue 13).
+ * are reached directly). Calls speak plain http:// until api_set_tls()
+ * names the cluster CA: then they speak https:// (TLS 1.3 only), check
+ * the server's certificate against the CA (and its revocation list) and
+ * its address, and show the process's own certificate when it has one.
  *
  * Both calls return false only when no HTTP answer came (nothing listens,
  * the host is unknown, the time ran out, the connection broke): why then
@@ -37,6 +39,28 @@ typedef struct api_reply {
 } api_reply;
 
 void api_reply_free(api_reply *reply);
+
+/* How calls speak TLS. Paths are read at each call, so that a
+ * certificate rotated on disk is used by the next call. */
+typedef struct api_tls {
+    char ca_file[512];     /* the CA servers are checked against; "": plain HTTP */
+    char cert_file[512];   /* the certificate shown to servers ("": none) */
+    char key_file[512];
+    char crl_file[512];    /* the CA's revocation list ("" or missing: none) */
+    bool no_verify;        /* the server's certificate is not checked (a node fetching the CA it pins) */
+    char server_role[16];  /* the OU the server's certificate must have ("master", "node"; "": any) */
+} api_tls;
+
+/* Every call from now on speaks TLS as tls says (NULL: plain HTTP). Call
+ * it before calls start on other threads. */
+void api_set_tls(const api_tls *tls);
+/* Whether calls speak TLS. */
+bool api_tls_on(void);
+
+/* api_call with its own TLS settings (tls may be NULL: plain HTTP). */
+bool api_call_tls(const api_tls *tls, const char *address, const char *method, const char *path, const char *token,
+                  const char *content_type, const void *body, size_t body_len, long timeout_ms, api_reply *out,
+                  char *why, size_t whylen);
 
 /* METHOD http://ADDRESS/PATH. address is HOST:PORT ([::1]:7000 for IPv6).
  * token (may be NULL) goes in "Authorization: Bearer TOKEN"; body (may be

@@ -3,6 +3,8 @@
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -46,6 +48,8 @@ struct proxy {
     long in_flight;
     idle_conn idle[IDLE_MAX];
     size_t nidle;
+    struct ssl_ctx_st *(*tls_ctx)(void *arg); /* NULL: plain HTTP */
+    void *tls_arg;
 };
 
 /* A request being forwarded (or about to be). */
@@ -58,6 +62,7 @@ typedef struct forward {
     route_peer *tried[MAX_TRIES];
     size_t ntried;
     route_peer *peer;          /* where it is now */
+    int64_t revision;          /* of the endpoint chosen; 0: any */
     struct evhttp_connection *conn; /* to the peer, while a try is on */
     struct evhttp_request *req;     /* the try's request */
     struct event *connect_timer;    /* while connecting */
@@ -87,10 +92,19 @@ proxy *proxy_new(struct event_base *base, const char *self, const proxy_local *l
     return p;
 }
 
+void proxy_set_tls(proxy *p, struct ssl_ctx_st *(*ctx)(void *arg), void *arg)
+{
+    p->tls_ctx = ctx;
+    p->tls_arg = arg;
+}
+
 void proxy_free(proxy *p)
 {
     if (!p) return;
-    for (size_t i = 0; i < p->nidle; i++) evhttp_connection_free(p->idle[i].conn);
+    for (size_t i = 0; i < p->nidle; i++) {
+        evhttp_connection_set_closecb(p->idle[i].conn, NULL, NULL);
+        evhttp_connection_free(p->idle[i].conn);
+    }
     route_table_free(&p->table);
     free(p->self);
     free(p);
@@ -108,8 +122,12 @@ void proxy_housekeeping(proxy *p)
     uint64_t now = now_ns();
     size_t kept = 0;
     for (size_t i = 0; i < p->nidle; i++) {
-        if (now - p->idle[i].since_ns < IDLE_MAX_AGE_NS) p->idle[kept++] = p->idle[i];
-        else evhttp_connection_free(p->idle[i].conn);
+        if (now - p->idle[i].since_ns < IDLE_MAX_AGE_NS) {
+            p->idle[kept++] = p->idle[i];
+        } else {
+            evhttp_connection_set_closecb(p->idle[i].conn, NULL, NULL);
+            evhttp_connection_free(p->idle[i].conn);
+        }
     }
     p->nidle = kept;
 }
@@ -122,6 +140,7 @@ static struct evhttp_connection *take_idle(proxy *p, route_peer *peer)
         if (p->idle[i].peer == peer && now - p->idle[i].since_ns < IDLE_MAX_AGE_NS) {
             struct evhttp_connection *conn = p->idle[i].conn;
             p->idle[i] = p->idle[--p->nidle];
+            evhttp_connection_set_closecb(conn, NULL, NULL);
             return conn;
         }
     return NULL;
@@ -154,11 +173,11 @@ static void run_here(forward *f)
 {
     proxy *p = f->p;
     if (f->path == NULL || !strcmp(f->path, f->r->path)) {
-        p->local.serve(p->local.ctx, f->app, f->x, f->r);
+        p->local.serve(p->local.ctx, f->app, f->revision, f->x, f->r);
     } else {
         http_request copy = *f->r;
         copy.path = f->path;
-        p->local.serve(p->local.ctx, f->app, f->x, &copy);
+        p->local.serve(p->local.ctx, f->app, f->revision, f->x, &copy);
     }
     forward_free(f);
 }
@@ -168,7 +187,7 @@ static bool hop_by_hop(const char *name)
 {
     static const char *const names[] = {"Connection", "Keep-Alive", "TE", "Transfer-Encoding", "Upgrade",
                                         "Proxy-Connection", "Proxy-Authorization", "Content-Length",
-                                        PROXY_FORWARDED_HEADER, PROXY_NOT_HERE_HEADER};
+                                        PROXY_FORWARDED_HEADER, PROXY_REVISION_HEADER, PROXY_NOT_HERE_HEADER};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (!strcasecmp(name, names[i])) return true;
     return false;
@@ -216,6 +235,8 @@ static void free_connection(evutil_socket_t fd, short what, void *arg)
     evhttp_connection_free(arg);
 }
 
+static void on_idle_closed(struct evhttp_connection *conn, void *arg);
+
 /* Done with f's connection: kept for the next request to its peer after
  * an answer (libevent has settled it before calling back, and connects
  * it again if it was closed), else freed. libevent still uses it when
@@ -227,6 +248,7 @@ static void release_connection(forward *f, bool answered)
     f->conn = NULL;
     if (answered && p->nidle < IDLE_MAX) {
         p->idle[p->nidle++] = (idle_conn){f->peer, conn, now_ns()};
+        if (p->tls_ctx) evhttp_connection_set_closecb(conn, on_idle_closed, p);
         return;
     }
     struct timeval now = {0, 0};
@@ -235,6 +257,21 @@ static void release_connection(forward *f, bool answered)
 }
 
 static void send_to_peer(forward *f);
+
+/* A kept TLS connection the peer closed is dropped rather than connected
+ * again by libevent (an OpenSSL bufferevent is not made to connect twice). */
+static void on_idle_closed(struct evhttp_connection *conn, void *arg)
+{
+    proxy *p = arg;
+    for (size_t i = 0; i < p->nidle; i++)
+        if (p->idle[i].conn == conn) {
+            p->idle[i] = p->idle[--p->nidle];
+            evhttp_connection_set_closecb(conn, NULL, NULL);
+            struct timeval now = {0, 0};
+            event_base_once(p->base, -1, EV_TIMEOUT, free_connection, conn, &now);
+            return;
+        }
+}
 
 static void on_response(struct evhttp_request *req, void *arg)
 {
@@ -321,6 +358,28 @@ static void on_connect_timeout(evutil_socket_t fd, short what, void *arg)
     unreachable(f, "no connection within 1 s");
 }
 
+/* A new connection to peer over TLS: it must show a certificate naming
+ * the node, which is also the server name asked for. */
+static struct evhttp_connection *tls_connection(proxy *p, route_peer *peer, const char *host, uint16_t port)
+{
+    SSL_CTX *ctx = p->tls_ctx(p->tls_arg);
+    SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+    if (!ssl || !SSL_set_tlsext_host_name(ssl, peer->node) || !SSL_set1_host(ssl, peer->node)) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    struct bufferevent *bev = bufferevent_openssl_socket_new(p->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (!bev) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    struct evhttp_connection *conn = evhttp_connection_base_bufferevent_new(p->base, NULL, bev, host, port);
+    if (!conn) bufferevent_free(bev);
+    return conn;
+}
+
 /* Send f to f->peer's ingress. */
 static void send_to_peer(forward *f)
 {
@@ -340,7 +399,7 @@ static void send_to_peer(forward *f)
     }
     struct evhttp_connection *conn = f->fresh_retry ? NULL : take_idle(p, f->peer);
     f->reused = conn != NULL;
-    if (!conn) conn = evhttp_connection_base_new(p->base, NULL, host, port);
+    if (!conn) conn = p->tls_ctx ? tls_connection(p, f->peer, host, port) : evhttp_connection_base_new(p->base, NULL, host, port);
     struct evhttp_request *req = conn ? evhttp_request_new(on_response, f) : NULL;
     if (!req) {
         if (conn) evhttp_connection_free(conn);
@@ -355,6 +414,11 @@ static void send_to_peer(forward *f)
         if (!hop_by_hop(r->headers[i].name)) evhttp_add_header(out, r->headers[i].name, r->headers[i].value);
     if (!header_of(r, "Host")) evhttp_add_header(out, "Host", f->peer->ingress);
     evhttp_add_header(out, PROXY_FORWARDED_HEADER, *p->self ? p->self : "master");
+    if (f->revision) {
+        char revision[24];
+        snprintf(revision, sizeof revision, "%lld", (long long)f->revision);
+        evhttp_add_header(out, PROXY_REVISION_HEADER, revision);
+    }
     const char *xff = header_of(r, "X-Forwarded-For");
     char forwarded_for[600];
     snprintf(forwarded_for, sizeof forwarded_for, "%s%s%s", xff ? xff : "", xff ? ", " : "", r->peer);
@@ -407,9 +471,12 @@ static void dispatch(forward *f)
 {
     proxy *p = f->p;
     int load = 0;
-    bool local_ok = p->local.available && p->local.available(p->local.ctx, f->app, &load);
+    bool local_ok = p->local.available && p->local.available(p->local.ctx, f->app, 0, &load);
     if (header_of(f->r, PROXY_FORWARDED_HEADER)) {
-        /* Another node chose this one: run it here or fail, never pass it on. */
+        /* Another node chose this one (and maybe the revision): run it
+         * here or fail, never pass it on. */
+        const char *revision = header_of(f->r, PROXY_REVISION_HEADER);
+        f->revision = revision ? strtoll(revision, NULL, 10) : 0;
         if (local_ok) {
             run_here(f);
         } else {
@@ -432,6 +499,7 @@ static void dispatch(forward *f)
         forward_free(f);
         return;
     }
+    f->revision = e->revision;
     if (e->local) {
         run_here(f);
         return;

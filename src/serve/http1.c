@@ -103,6 +103,7 @@ struct http_conn {
     void (*abandon)(void *arg);
     void *abandon_arg;
     char peer[64];
+    char peer_identity[280];
     struct http_conn *prev, *next;
 };
 
@@ -577,6 +578,13 @@ void http_on_drained(http_exchange *x, void (*fn)(void *arg), void *arg)
     x->drained_arg = arg;
 }
 
+const char *http_request_header(const http_request *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (!strcasecmp(r->headers[i].name, name)) return r->headers[i].value;
+    return NULL;
+}
+
 const http_request *http_request_of(const http_exchange *x)
 {
     return &x->req;
@@ -863,6 +871,7 @@ static bool prepare(struct http_conn *c)
     r->body_len = c->body.len;
     r->peer = c->peer;
     r->peer_loopback = !strncmp(c->peer, "127.", 4) || !strcmp(c->peer, "::1");
+    r->peer_identity = c->peer_identity;
     return true;
 }
 
@@ -1111,6 +1120,11 @@ static void peer_text(const struct sockaddr_storage *ss, char *out, size_t n)
 
 int http_server_adopt(http_server *s, int fd, const char *peer)
 {
+    return http_server_adopt_as(s, fd, peer, "");
+}
+
+int http_server_adopt_as(http_server *s, int fd, const char *peer, const char *identity)
+{
     struct http_conn *c = calloc(1, sizeof *c);
     if (c) {
         c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
@@ -1131,6 +1145,7 @@ int http_server_adopt(http_server *s, int fd, const char *peer)
     c->state = CONN_HEAD;
     c->deadline_ns = after_ms(s->limits.head_timeout_ms);
     snprintf(c->peer, sizeof c->peer, "%s", peer);
+    snprintf(c->peer_identity, sizeof c->peer_identity, "%s", identity);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     c->next = s->conns;

@@ -43,6 +43,7 @@ typedef struct http_request {
     bool body_streams;         /* the body is still coming: http_body_take */
     const char *peer;          /* the client's address */
     bool peer_loopback;        /* from this machine */
+    const char *peer_identity; /* "ROLE/NAME" of the client's verified TLS certificate, or "" (tls/front.h) */
 } http_request;
 
 /* Called for each request; must lead to exactly one http_respond (or a
@@ -65,6 +66,8 @@ int http_server_listen(http_server *s, const char *address, uint16_t port, char 
 /* Serve a connected, non-blocking socket (it is closed on failure, -1).
  * peer: the client's address as text. */
 int http_server_adopt(http_server *s, int fd, const char *peer);
+/* The same, for a client whose TLS certificate names identity. */
+int http_server_adopt_as(http_server *s, int fd, const char *peer, const char *identity);
 
 /* Accept no more connections; close the idle ones, and the others once
  * their current answer is sent. */
@@ -75,6 +78,9 @@ void http_server_drain(http_server *s);
 void http_server_free(http_server *s);
 
 size_t http_server_connections(const http_server *s);
+
+/* The value of r's header name (case-insensitive), or NULL. */
+const char *http_request_header(const http_request *r, const char *name);
 
 /* The request x answers. */
 const http_request *http_request_of(const http_exchange *x);

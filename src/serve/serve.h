@@ -23,6 +23,8 @@ typedef struct serve_options {
     int header_timeout_s;     /* a request's whole head must arrive within this */
     unsigned max_connections; /* open client connections at most */
     int drain_timeout_s;      /* on SIGTERM, longest wait for requests in flight */
+    const char *tls_cert;     /* HTTPS too with this PEM chain and key (tls/front.h); NULL: plain HTTP */
+    const char *tls_key;
 } serve_options;
 
 /* Load the manifests and serve their apps until SIGTERM or SIGINT (then

@@ -29,6 +29,7 @@
 #include "serve/log_query.h"
 #include "serve/runtime.h"
 #include "serve/serve.h"
+#include "tls/front.h"
 
 /* A request waiting for a reload's result. */
 typedef struct reload_waiter {
@@ -39,6 +40,7 @@ typedef struct reload_waiter {
 typedef struct server {
     struct event_base *base;
     http_server *http;
+    tls_front *tls;            /* --tls-cert: HTTPS and plain HTTP on the port */
     serve_runtime *rt;
     char *const *files;        /* the manifests, read again on reload */
     size_t nfiles;
@@ -286,6 +288,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     srv->draining = true;
     log_followers_end(&srv->followers);
     /* No new connections; idle ones close, busy ones after their answer. */
+    tls_front_drain(srv->tls);
     http_server_drain(srv->http);
     drain_start(&srv->drain, srv->base, (int)sig, srv->opt.drain_timeout_s, requests_in_flight, srv);
 }
@@ -372,7 +375,23 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
         fprintf(stderr, "qyv serve: cannot create the HTTP server\n");
         goto out;
     }
-    if (http_server_listen(srv->http, srv->opt.address, srv->opt.port, why, sizeof why) != 0) {
+    if (srv->opt.tls_cert) {
+        tls_files files = {0};
+        snprintf(files.cert, sizeof files.cert, "%s", srv->opt.tls_cert);
+        snprintf(files.key, sizeof files.key, "%s", srv->opt.tls_key);
+        tls_front_config c = {.public_id = &files, .plain = true, .name = "serve"};
+        if (access(files.cert, R_OK) != 0 || access(files.key, R_OK) != 0) {
+            snprintf(why, sizeof why, "cannot read --tls-cert %.200s or --tls-key %.200s: %s", files.cert, files.key, strerror(errno));
+        } else if ((srv->tls = tls_front_new(srv->base, srv->http, &c, why, sizeof why)) &&
+                   tls_front_listen(srv->tls, srv->opt.address, srv->opt.port, why, sizeof why) == 0) {
+            why[0] = 0;
+        }
+        if (why[0]) {
+            runtime_plan_free(plan);
+            fprintf(stderr, "qyv serve: %s\n", why);
+            goto out;
+        }
+    } else if (http_server_listen(srv->http, srv->opt.address, srv->opt.port, why, sizeof why) != 0) {
         runtime_plan_free(plan);
         fprintf(stderr, "qyv serve: %s\n", why);
         goto out;
@@ -425,6 +444,7 @@ out:
     if (srv->reload_done) event_free(srv->reload_done);
     for (int i = 0; i < 2; i++)
         if (srv->reload_pipe[i] >= 0) close(srv->reload_pipe[i]);
+    tls_front_free(srv->tls); /* before the server it hands connections to */
     http_server_free(srv->http);
     if (srv->base) event_base_free(srv->base);
     log_shutdown();

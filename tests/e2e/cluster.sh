@@ -39,15 +39,15 @@ mport=$(free_port)
 master=127.0.0.1:$mport
 
 # ---------------------------------------------------------------- init
-expect "cluster init" 0 "qyv master" "$QYV" cluster init
+expect "cluster init" 0 "qyv master" "$QYV" cluster init --plain-http
 token_file=$XDG_CONFIG_HOME/qyvol/token
 [ "$(stat -c %a "$token_file" 2>/dev/null)" = 600 ] && ok "token stored 0600" || bad "token stored 0600" "$(ls -l "$token_file" 2>&1)"
 [ "$(tr -d '\n' <"$token_file" | wc -c)" -ge 64 ] && ok "token has 256 bits" || bad "token length" "$(wc -c <"$token_file")"
-expect "init again refuses to overwrite" 1 "exists|--force" "$QYV" cluster init
+expect "init again refuses to overwrite" 1 "exists|--force" "$QYV" cluster init --plain-http
 token=$(cat "$token_file")
 
 mingress=$(free_port)
-"$QYV" master --listen "$master" --ingress 127.0.0.1:"$mingress" --data "$tmp/master" >"$tmp/master.log" 2>&1 &
+"$QYV" master --plain-http --listen "$master" --ingress 127.0.0.1:"$mingress" --data "$tmp/master" >"$tmp/master.log" 2>&1 &
 mpid=$!
 pids+=("$mpid")
 until_true 10 curl -sf -H "Authorization: Bearer $token" "http://$master/v1/health" ||
@@ -58,7 +58,7 @@ declare -a nport iport npid
 for i in 1 2 3; do
     nport[$i]=$(free_port)
     iport[$i]=$(free_port)
-    "$QYV" node --listen 127.0.0.1:"${nport[$i]}" --ingress 127.0.0.1:"${iport[$i]}" --data "$tmp/node$i" \
+    "$QYV" node --plain-http --listen 127.0.0.1:"${nport[$i]}" --ingress 127.0.0.1:"${iport[$i]}" --data "$tmp/node$i" \
         --name "node-$i" --token-file "$token_file" --capacity memory=1GiB,cpu=2 >"$tmp/node$i.log" 2>&1 &
     npid[$i]=$!
     pids+=("${npid[$i]}")
@@ -226,7 +226,7 @@ load 5 "${iport[1]}" "${iport[2]}" >"$tmp/load2" &
 lpid=$!
 sleep 0.5
 stop_pid "$mpid" "master"
-"$QYV" master --listen "$master" --ingress 127.0.0.1:"$mingress" --data "$tmp/master" >"$tmp/master2.log" 2>&1 &
+"$QYV" master --plain-http --listen "$master" --ingress 127.0.0.1:"$mingress" --data "$tmp/master" >"$tmp/master2.log" 2>&1 &
 mpid=$!
 pids+=("$mpid")
 until_true 10 curl -sf -H "Authorization: Bearer $token" "http://$master/v1/health" || bad "master restarts" "$(tail -5 "$tmp/master2.log")"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The `qyv cluster` commands and `qyv deploy` as a user meets them before
 # any master runs: `init` (token 0600, configuration, no overwrite without
-# --force), `set-master`, `auth`, what they refuse (https, TLS flags, bad
+# --force), `set-master`, `auth`, what they refuse (ftp://, bad TLS flags, bad
 # addresses and flags), what a port where nothing listens says, a broken
 # manifest or an app folder with a link leading out refused before any
 # call, --help everywhere. Real processes, a private XDG_CONFIG_HOME.
@@ -49,20 +49,21 @@ expect "init --force" 0 "cluster token: $cfg/token" "$QYV" cluster init --force
 # set-master, as the guide writes it, and what it refuses.
 expect "set-master" 0 "^master: localhost:8080" "$QYV" cluster set-master localhost:8080
 grep -q '"master": "localhost:8080"' "$cfg/cluster.json" && ok "set-master stored" || bad "set-master stored" "$(cat "$cfg/cluster.json")"
-expect "set-master http://" 0 "^master: 127.0.0.1:7000" "$QYV" cluster set-master http://127.0.0.1
-expect "set-master https" 2 "TLS, which is not available yet" "$QYV" cluster set-master https://mi-servidor.com
+expect "set-master http://" 0 "^master: http://127.0.0.1:7000" "$QYV" cluster set-master http://127.0.0.1
+expect "set-master https" 0 "^master: https://mi-servidor.com:7000" "$QYV" cluster set-master https://mi-servidor.com
 expect "set-master bad port" 2 "port must be a number from 1 to 65535" "$QYV" cluster set-master host:99999
 expect "set-master no operand" 2 "needs an operand" "$QYV" cluster set-master
 # A master address spoilt by hand is named, and set-master still mends it.
-sed -i 's|"master": "[^"]*"|"master": "https://x"|' "$cfg/cluster.json"
-expect "spoilt master named" 1 "cluster.json: 'https://x'.*qyv cluster set-master" "$QYV" cluster list-nodes
+sed -i 's|"master": "[^"]*"|"master": "ftp://x"|' "$cfg/cluster.json"
+expect "spoilt master named" 1 "cluster.json: 'ftp://x'.*qyv cluster set-master" "$QYV" cluster list-nodes
 expect "set-master mends it" 0 "^master: localhost:7000" "$QYV" cluster set-master localhost
 
-# auth: the guide's token stored 0600; TLS flags refused for now.
+# auth: the guide's token stored 0600; --cert/--key read and checked before any call.
 expect "auth --token" 0 "token stored in $cfg/token" "$QYV" cluster auth --token "mi-token-secreto"
 [ "$(cat "$cfg/token")" = mi-token-secreto ] && ok "auth stored the token" || bad "auth stored the token" "$(cat "$cfg/token")"
 grep -q "easy to guess" "$tmp/out" && ok "auth warns of a short token" || bad "auth warns of a short token" "$(cat "$tmp/out")"
-expect "auth --cert" 2 "TLS comes with a later release" "$QYV" cluster auth --cert cert.pem --key key.pem
+expect "auth --cert" 1 "cannot read cert.pem" "$QYV" cluster auth --cert cert.pem --key key.pem
+expect "auth --cert without --key" 2 "go together" "$QYV" cluster auth --cert cert.pem
 expect "auth with a space" 2 "printable ASCII without spaces" "$QYV" cluster auth --token "a b"
 expect "auth --token-file" 0 "token stored in $tmp/other-token" \
     "$QYV" cluster auth --token "$token" --token-file "$tmp/other-token"
@@ -85,11 +86,11 @@ printf 'name: web\nentrypoint: web.wasm\ntype: http\npermissions:\n  fs: read\n'
 printf '\0asm\1\0\0\0' >"$app/web.wasm"
 expect "deploy: no master" 1 "no master answered at 127.0.0.1:$free" \
     "$QYV" cluster deploy "$app/app.qyv" --replicas 10 --memory 512MB --master "127.0.0.1:$free"
-expect "deploy --debug shows the calls" 1 "> POST http://127.0.0.1:$free/v1/bundles \([0-9]+ bytes of application/x-tar\)" \
+expect "deploy --debug shows the calls" 1 "> POST https://127.0.0.1:$free/v1/bundles \([0-9]+ bytes of application/x-tar\)" \
     "$QYV" cluster deploy "$app/app.qyv" --debug --server "127.0.0.1:$free"
 expect "qyv deploy FILE SERVER" 1 "^qyv deploy: no master answered at 127.0.0.1:$free" \
     "$QYV" deploy "$app/app.qyv" "http://127.0.0.1:$free"
-expect "qyv deploy https" 2 "https needs TLS" "$QYV" deploy "$app/app.qyv" https://mi-servidor.com
+expect "qyv deploy ftp" 2 "only https:// and http://" "$QYV" deploy "$app/app.qyv" ftp://mi-servidor.com
 expect "qyv deploy without server" 2 "needs FILE.qyv and SERVER" "$QYV" deploy "$app/app.qyv"
 ln -s /etc "$app/data/etc"
 expect "deploy refuses a link out" 1 "'data/etc' leads outside the app folder" \
@@ -116,7 +117,7 @@ expect "up --nodes 0" 2 "--nodes takes a number from 1 to 64" "$QYV" cluster up 
 expect "cluster --help" 0 "^usage: qyv cluster SUBCOMMAND" "$QYV" cluster --help
 expect "cluster alone" 2 "^usage: qyv cluster SUBCOMMAND" "$QYV" cluster
 expect "unknown subcommand" 2 "unknown subcommand 'frobnicate'" "$QYV" cluster frobnicate
-for sub in init up set-master auth add-node list-nodes health metrics deploy scale status logs remove; do
+for sub in init up set-master auth token add-node list-nodes health metrics deploy scale status logs remove; do
     expect "cluster $sub --help" 0 "^usage: qyv cluster $sub" "$QYV" cluster "$sub" --help
 done
 expect "deploy --help" 0 "^usage: qyv deploy FILE.qyv SERVER" "$QYV" deploy --help

@@ -35,10 +35,10 @@ start_cluster() {
     local count=$1 i
     shift
     export XDG_CONFIG_HOME=$tmp/config
-    "$QYV" cluster init >/dev/null 2>&1 || bad "cluster init" "failed"
+    "$QYV" cluster init --plain-http >/dev/null 2>&1 || bad "cluster init" "failed"
     token=$(cat "$XDG_CONFIG_HOME/qyvol/token")
     master=127.0.0.1:$(free_port)
-    "$QYV" master --listen "$master" --data "$tmp/master" "$@" >"$tmp/master.log" 2>&1 &
+    "$QYV" master --plain-http --listen "$master" --data "$tmp/master" "$@" >"$tmp/master.log" 2>&1 &
     pids+=($!)
     until_true 10 curl -sf -H "Authorization: Bearer $token" "http://$master/v1/health" ||
         bad "master starts" "$(tail -5 "$tmp/master.log")"
@@ -46,7 +46,7 @@ start_cluster() {
     declare -g -a nport iport npid
     for i in $(seq "$count"); do
         nport[$i]=$(free_port) iport[$i]=$(free_port)
-        "$QYV" node --listen 127.0.0.1:"${nport[$i]}" --ingress 127.0.0.1:"${iport[$i]}" --data "$tmp/node$i" \
+        "$QYV" node --plain-http --listen 127.0.0.1:"${nport[$i]}" --ingress 127.0.0.1:"${iport[$i]}" --data "$tmp/node$i" \
             --name "node-$i" --master "$master" --token-file "$XDG_CONFIG_HOME/qyvol/token" \
             --capacity memory=1GiB,cpu=2 >"$tmp/node$i.log" 2>&1 &
         npid[$i]=$!

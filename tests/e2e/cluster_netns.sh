@@ -2,9 +2,11 @@
 # A cluster whose master and nodes really sit at different addresses: each
 # in its own network namespace, joined by veth pairs to a bridge in a
 # fifth namespace (10.77.0.0/24; nothing in this machine's own network is
-# touched). Nodes join with --master; an app with a NodePort is reached on
-# every node's own address; a node's ingress forwards to replicas on other
-# nodes; a node cut off the network stops getting traffic.
+# touched), all of it over TLS 1.3 as by default (the master's certificate
+# names its addresses, nodes get theirs when they join). Nodes join with
+# --master; an app with a NodePort is reached on every node's own address;
+# a node's ingress forwards to replicas on other nodes over mutual TLS; a
+# node cut off the network stops getting traffic.
 # Usage: tests/e2e/cluster_netns.sh [BUILD_DIR]. Needs root and `ip netns`:
 # without them it reports its checks as skipped. Ends with "N passed, N
 # failed, N skipped".
@@ -60,6 +62,8 @@ until_true 5 in_ns 1 ping -c1 -W1 "${addr[2]}" && ok "nodes reach each other ove
     bad "network" "node 1 cannot ping node 2"
 
 export XDG_CONFIG_HOME=$tmp/config
+# TLS, as by default: the master listens on all its addresses (its
+# certificate names each), the nodes join with the cluster token and CA.
 "$QYV" cluster init >/dev/null 2>&1 || bad "init" "failed"
 token_file=$XDG_CONFIG_HOME/qyvol/token
 token=$(cat "$token_file")
@@ -68,7 +72,7 @@ master=${addr[m]}:7000
 ip netns exec "qvt-m-$tag" "$QYV" master --listen 0.0.0.0:7000 --data "$tmp/master" >"$tmp/master.log" 2>&1 &
 pids+=($!)
 "$QYV" cluster set-master "$master" >/dev/null
-until_true 10 in_ns m curl -sf -H "Authorization: Bearer $token" "http://$master/v1/health" ||
+until_true 10 in_ns m curl -sf --cacert "$XDG_CONFIG_HOME/qyvol/ca.crt" -H "Authorization: Bearer $token" "https://$master/v1/health" ||
     bad "master starts" "$(tail -3 "$tmp/master.log")"
 declare -A npid
 for n in 1 2 3; do

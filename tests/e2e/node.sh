@@ -49,8 +49,9 @@ digest, ia, ib, dead, broken, a, b = sys.argv[1:8]
 del sys.argv[1]
 a, b = int(a), int(b)
 port = int(sys.argv[7]) if len(sys.argv) > 7 else 0
+# A scale keeps the revision (as the master does): only replicas change.
 def assign(n):
-    return [{"app": "echo", "revision": n, "digest": digest, "manifest": "app.qyv",
+    return [{"app": "echo", "revision": 1, "digest": digest, "manifest": "app.qyv",
              "overrides": {"env": ["HTTP_X_FROM_OVERRIDE=yes"]}, "replicas": n}] if n else []
 eps = []
 if len(sys.argv) > 8: eps.append({"node": "node-c", "ingress": "127.0.0.1:" + dead, "replicas": 1, "weight": 1})
@@ -77,7 +78,7 @@ start_master() {
 }
 # start_node NAME API INGRESS: logs to $tmp/NAME.log, pid in node_pid.
 start_node() {
-    "$QYV" node --name "$1" --listen 127.0.0.1:"$2" --ingress 127.0.0.1:"$3" --data "$tmp/$1" \
+    "$QYV" node --plain-http --name "$1" --listen 127.0.0.1:"$2" --ingress 127.0.0.1:"$3" --data "$tmp/$1" \
         --master 127.0.0.1:"$mp" --token-file "$tmp/token" --workers 2 >"$tmp/$1.log" 2>&1 &
     node_pid=$!
     procs+=("$node_pid")

@@ -17,6 +17,8 @@ ECHO=$BUILD/tests/e2e/secret_echo.wasm
 if [ ! -f "$ECHO" ]; then bad "the guest" "$ECHO is missing (make builds it)"; finish; exit; fi
 export XDG_CONFIG_HOME=$tmp/config
 "$QYV" cluster init >/dev/null 2>&1 || bad "cluster init" "failed"
+# TLS, as by default: curl checks the master against the cluster CA.
+export CURL_CA_BUNDLE=$XDG_CONFIG_HOME/qyvol/ca.crt
 admin=$(cat "$XDG_CONFIG_HOME/qyvol/token")
 # Values that must never show anywhere but in the guest's answers.
 V1="db-pw-$RANDOM$RANDOM-first" V2="db-pw-$RANDOM$RANDOM-second" F1="api-key-$RANDOM$RANDOM-file"
@@ -28,7 +30,7 @@ master=127.0.0.1:$(free_port)
 "$QYV" master --listen "$master" --data "$tmp/master" --secret-key-file "$tmp/keys/secret.key" \
     >"$tmp/master.log" 2>&1 &
 pids+=($!)
-until_true 10 curl -sf -H "Authorization: Bearer $admin" "http://$master/v1/health" ||
+until_true 10 curl -sf -H "Authorization: Bearer $admin" "https://$master/v1/health" ||
     bad "master starts" "$(tail -5 "$tmp/master.log")"
 "$QYV" cluster set-master "$master" >/dev/null
 [ "$(stat -c %a "$tmp/keys/secret.key")" = 600 ] && ok "the master made its secret key, 0600, outside --data" ||
@@ -103,7 +105,7 @@ expect "secret set: a new version" 0 "secret db: version 2" "$QYV" cluster secre
 sleep 2
 answer | grep -q "^env=$V1\$" && ok "a changed secret does not reach the running app by itself" ||
     bad "no silent change" "$(answer)"
-expect "redeploy takes the new version" 0 "deployed sec revision 2" "$QYV" cluster deploy "$app/app.qyv"
+expect "redeploy takes the new version" 0 "rolling out sec: revision 1 -> 2" "$QYV" cluster deploy "$app/app.qyv"
 until_true 15 serves "$V2" && ok "after the redeploy the app reads the new value" || bad "new value" "$(answer)"
 expect "secret list: names and versions" 0 "db +2 .* sec" "$QYV" cluster secret list
 expect "a secret in use cannot be removed" 1 "the app 'sec' uses the secret 'db'" "$QYV" cluster secret remove db
@@ -127,7 +129,7 @@ for change in "deploy $app/app.qyv" "scale sec --replicas 2" "remove sec" "secre
     # shellcheck disable=SC2086
     expect "read token refused: $change" 1 "may only read|403" as_viewer cluster $change
 done
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $viewer" "http://$master/v1/bundles/$(printf '0%.0s' $(seq 64))")
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $viewer" "https://$master/v1/bundles/$(printf '0%.0s' $(seq 64))")
 [ "$code" = 403 ] && ok "read token: no bundles (403)" || bad "bundles" "$code"
 grep -q '"message":"refused: read-only token".*"token":"viewer".*"path":"/v1/apps/sec/scale"' "$tmp/master.log" &&
     ok "the master logs each refusal with the token's name" || bad "refusal logged" "$(grep refused "$tmp/master.log" | tail -3)"
@@ -151,9 +153,9 @@ grep -q "/heartbeat" "$tmp/audit" && bad "audit: no heartbeats" "$(grep heartbea
 # The log is bounded: 1100 more changes (refused ones count: they are
 # recorded as they arrive) leave at most 1000 + 50 entries.
 urls=()
-for _ in $(seq 1100); do urls+=("http://$master/v1/nodes"); done
+for _ in $(seq 1100); do urls+=("https://$master/v1/nodes"); done
 curl -s -o /dev/null -X POST -d '{}' -H "Authorization: Bearer $admin" "${urls[@]}"
-n=$(curl -s -H "Authorization: Bearer $admin" "http://$master/v1/audit" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))')
+n=$(curl -s -H "Authorization: Bearer $admin" "https://$master/v1/audit" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))')
 [ "$n" -ge 1000 ] && [ "$n" -le 1050 ] && ok "the audit log keeps the last 1000 or so ($n)" || bad "audit bounded" "$n entries"
 
 # ---------------------------------------------------------------- another key
@@ -164,7 +166,7 @@ wait "${pids[0]}" 2>/dev/null
 "$QYV" master --listen "$master" --data "$tmp/master" --secret-key-file "$tmp/keys/other.key" \
     >"$tmp/master2.log" 2>&1 &
 pids[0]=$!
-until_true 10 curl -sf -H "Authorization: Bearer $admin" "http://$master/v1/health" ||
+until_true 10 curl -sf -H "Authorization: Bearer $admin" "https://$master/v1/health" ||
     bad "master restarts" "$(tail -5 "$tmp/master2.log")"
 grep -q '"message":"a secret was sealed with another key; it cannot be opened with this one".*"secret":"db"' \
     "$tmp/master2.log" && ok "a master with another key says which secrets it cannot open" ||
@@ -179,13 +181,13 @@ wait "${pids[0]}" 2>/dev/null
 "$QYV" master --listen "$master" --data "$tmp/master" --secret-key-file "$tmp/keys/secret.key" \
     >>"$tmp/master.log" 2>&1 &
 pids[0]=$!
-until_true 10 curl -sf -H "Authorization: Bearer $admin" "http://$master/v1/health" ||
+until_true 10 curl -sf -H "Authorization: Bearer $admin" "https://$master/v1/health" ||
     bad "master restarts with its key" "$(tail -5 "$tmp/master.log")"
 
 # ---------------------------------------------------------------- values nowhere
 api=$tmp/api-answers
 for p in /v1/apps /v1/apps/sec /v1/secrets /v1/audit /v1/tokens /v1/nodes /v1/health; do
-    curl -s -H "Authorization: Bearer $admin" "http://$master$p" >>"$api"
+    curl -s -H "Authorization: Bearer $admin" "https://$master$p" >>"$api"
 done
 "$QYV" cluster status sec --output json >>"$api" 2>&1
 "$QYV" cluster secret list --output json >>"$api" 2>&1

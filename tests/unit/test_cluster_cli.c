@@ -69,8 +69,9 @@ static void test_server_addresses(void **state)
     server_ok("http://127.0.0.1:7001/", "127.0.0.1:7001");
     server_ok("[::1]:7000", "[::1]:7000");
     server_ok("http://[fe80::1]", "[fe80::1]:7000");
-    server_bad("https://mi-servidor.com", "TLS");
-    server_bad("ftp://x:21", "only http://");
+    server_ok("https://mi-servidor.com", "mi-servidor.com:7000");
+    server_ok("https://10.0.0.1:7443/", "10.0.0.1:7443");
+    server_bad("ftp://x:21", "only https:// and http://");
     server_bad("http://h:7000/v1", "no path");
     server_bad("::1:7000", "brackets");
     server_bad("h:0", "port");
@@ -245,16 +246,21 @@ static void test_config_round_trip_and_precedence(void **state)
     assert_string_equal(ctx.master, "flag:7100");
     assert_string_equal(ctx.token_file, "/flag/token");
     /* A bad address names where it came from. */
-    assert_false(cluster_ctx_resolve(&ctx, "https://x", NULL, why, sizeof why));
+    assert_false(cluster_ctx_resolve(&ctx, "ftp://x", NULL, why, sizeof why));
     assert_non_null(strstr(why, "--master: "));
+    /* https without the cluster CA to check it with. */
+    assert_false(cluster_ctx_resolve(&ctx, "https://x", NULL, why, sizeof why));
+    assert_non_null(strstr(why, "cluster CA"));
+    assert_true(cluster_ctx_resolve(&ctx, "http://x", NULL, why, sizeof why));
+    assert_false(ctx.tls);
     unsetenv("QYVOL_MASTER");
     unsetenv("QYVOL_TOKEN_FILE");
     /* A bad stored master: said, with the way out, the token file still set. */
-    snprintf(cfg.master, sizeof cfg.master, "https://secure");
+    snprintf(cfg.master, sizeof cfg.master, "ftp://secure");
     snprintf(path, sizeof path, "%s/qyvol", tmp);
     assert_true(cluster_config_save(path, &cfg, why, sizeof why));
     assert_false(cluster_ctx_resolve(&ctx, NULL, NULL, why, sizeof why));
-    assert_non_null(strstr(why, "cluster.json: 'https://secure'"));
+    assert_non_null(strstr(why, "cluster.json: 'ftp://secure'"));
     assert_non_null(strstr(why, "qyv cluster set-master"));
     assert_string_equal(ctx.master, "");
     assert_string_equal(ctx.token_file, "/etc/qyvol/token");

@@ -24,6 +24,7 @@ typedef struct master {
     http_server *api;
     http_server *ingress;      /* --ingress: apps served through the nodes */
     struct proxy *proxy;
+    struct master_tls *tls;    /* NULL: plain HTTP (--plain-http) */
     char *routes_text;         /* the routes the proxy has, to notice changes */
     store *st;
     m_state state;
@@ -60,6 +61,9 @@ json_t *master_routes(master *m);
 
 /* Ask the ready nodes for a heartbeat now (their assignments changed). */
 void master_wake_nodes(master *m);
+
+/* An app's object for GET /v1/apps/NAME (api.c). */
+json_t *app_status(master *m, const m_app *a);
 
 /* Reconcile now and log what moved. */
 void master_reconcile(master *m);

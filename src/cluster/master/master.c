@@ -17,6 +17,8 @@
 #include "cluster/client.h"
 #include "cluster/master/autoscaler.h"
 #include "cluster/master/internal.h"
+#include "cluster/master/master_tls.h"
+#include "cluster/master/rollout.h"
 #include "cluster/master/reconcile.h"
 #include "cluster/master/secrets.h"
 #include "cluster/proxy.h"
@@ -191,6 +193,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         log_json(LOG_WARN, "node down", json_pack("{s:s,s:I}", "node", n->name, "silent_ms",
                                                  (json_int_t)((now - n->last_heartbeat_ns) / 1000000u)));
     }
+    rollout_tick(m);
     if (now - m->autoscaled_ns >= (uint64_t)m->opt.autoscale_interval_ms * 1000000u) {
         m->autoscaled_ns = now;
         autoscaler_run(m);
@@ -210,6 +213,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (m->stopping) return;
     m->stopping = true;
     log_json(LOG_INFO, "shutting down", json_pack("{s:s}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+    master_tls_drain(m->tls);
     http_server_drain(m->api);
     if (m->ingress) http_server_drain(m->ingress);
     if (!m->bg_running) event_base_loopexit(m->base, NULL);
@@ -280,7 +284,12 @@ int master_run(const master_options *options)
         fprintf(stderr, "qyv master: cannot set up the event loop\n");
         goto out;
     }
-    if (http_server_listen(m->api, options->address, options->port, why, sizeof why)) {
+    if (!options->plain_http && !(m->tls = master_tls_open(m, why, sizeof why))) {
+        fprintf(stderr, "qyv master: %s\n", why);
+        goto out;
+    }
+    if (m->tls ? !master_tls_listen_api(m->tls, m->base, m->api, options->address, options->port, why, sizeof why)
+               : http_server_listen(m->api, options->address, options->port, why, sizeof why) != 0) {
         fprintf(stderr, "qyv master: %s\n", why);
         goto out;
     }
@@ -289,8 +298,13 @@ int master_run(const master_options *options)
                                       .idle_timeout_ms = 30000, .max_connections = 10000};
         m->proxy = proxy_new(m->base, NULL, NULL, 300000);
         m->ingress = m->proxy ? http_server_new(m->base, &ingress_limits, on_ingress, m) : NULL;
-        if (!m->ingress || http_server_listen(m->ingress, options->ingress_address, options->ingress_port, why,
-                                              sizeof why)) {
+        if (m->proxy && m->tls) proxy_set_tls(m->proxy, master_tls_client_ctx, m->tls);
+        bool listening = m->ingress && (m->tls ? master_tls_listen_ingress(m->tls, m->base, m->ingress,
+                                                                           options->ingress_address,
+                                                                           options->ingress_port, why, sizeof why)
+                                               : http_server_listen(m->ingress, options->ingress_address,
+                                                                    options->ingress_port, why, sizeof why) == 0);
+        if (!listening) {
             fprintf(stderr, "qyv master: ingress: %s\n", m->ingress ? why : "out of memory");
             goto out;
         }
@@ -305,8 +319,9 @@ int master_run(const master_options *options)
         fprintf(stderr, "qyv master: cannot set up timers and signals\n");
         goto out;
     }
-    json_t *fields = json_pack("{s:s,s:i,s:s,s:i,s:i}", "address", options->address, "port", options->port, "store",
-                               url, "nodes", (int)m->state.nnodes, "apps", (int)m->state.napps);
+    json_t *fields = json_pack("{s:s,s:i,s:s,s:i,s:i,s:s}", "address", options->address, "port", options->port, "store",
+                               url, "nodes", (int)m->state.nnodes, "apps", (int)m->state.napps, "transport",
+                               m->tls ? "tls1.3" : "plain http");
     if (options->ingress_address)
         json_object_set_new(fields, "ingress", json_pack("{s:s,s:i}", "address", options->ingress_address, "port",
                                                          options->ingress_port));
@@ -319,6 +334,7 @@ out:
     if (m->sigterm) event_free(m->sigterm);
     if (m->sigint) event_free(m->sigint);
     if (m->bg_event) event_free(m->bg_event);
+    master_tls_free(m->tls); /* its fronts first: they hand connections to the servers */
     http_server_free(m->api);
     http_server_free(m->ingress);
     if (m->proxy) proxy_free(m->proxy);

@@ -8,6 +8,7 @@
 #ifndef QYVOL_CLUSTER_MASTER_H
 #define QYVOL_CLUSTER_MASTER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct master_options {
@@ -23,6 +24,10 @@ typedef struct master_options {
     unsigned down_after_ms;    /* a node silent this long is down (3000) */
     unsigned autoscale_interval_ms; /* how often autoscaled apps are measured (5000) */
     unsigned scale_down_window_ms;  /* the autoscaler's scale-down stabilisation (300000) */
+    bool plain_http;           /* no TLS (master_tls.h): asked for explicitly */
+    const char *ca_dir;        /* where `qyv cluster init` put the CA (copied into DATA/tls once) */
+    const char *advertise;     /* more names and addresses for the master's certificate, comma-separated */
+    long node_cert_ttl_s;      /* how long node certificates are good (0: 30 days) */
 } master_options;
 
 /* Run until SIGTERM or SIGINT: 0, or non-zero when it cannot start (the

@@ -16,6 +16,7 @@
 
 #include "cluster/node/node_impl.h"
 #include "cluster/node/node_secrets.h"
+#include "cluster/node/node_tls.h"
 #include "cluster/token.h"
 #include "serve/drain.h"
 #include "serve/limits.h"
@@ -32,21 +33,74 @@ static uint64_t now_ns(void)
 
 /* ------------------------------------------------------------ app traffic */
 
-static bool local_available(void *ctx, const char *app, int *load)
+void node_instance_name(char *out, size_t n, const char *app, int64_t revision)
+{
+    snprintf(out, n, "%s@%lld", app, (long long)revision);
+}
+
+/* The app's instance of that revision if it runs here and is healthy,
+ * else (revision 0, or that one gone or not ready) its healthy one of
+ * the highest revision. */
+static runtime_app *local_instance(node *n, const char *app, int64_t revision)
+{
+    if (revision > 0) {
+        char instance[100];
+        node_instance_name(instance, sizeof instance, app, revision);
+        runtime_app *a = runtime_find(n->rt, instance);
+        if (a && runtime_app_healthy(a)) return a;
+    }
+    return runtime_find_named(n->rt, app);
+}
+
+static bool local_available(void *ctx, const char *app, int64_t revision, int *load)
 {
     node *n = ctx;
-    runtime_app *a = runtime_find(n->rt, app);
-    if (!a || !runtime_app_healthy(a)) return false;
+    runtime_app *a = local_instance(n, app, revision);
+    if (!a) return false;
     *load = runtime_app_load(a);
     return true;
 }
 
-static void local_serve(void *ctx, const char *app, http_exchange *x, const http_request *r)
+static void local_serve(void *ctx, const char *app, int64_t revision, http_exchange *x, const http_request *r)
 {
     node *n = ctx;
-    runtime_app *a = runtime_find(n->rt, app);
+    runtime_app *a = local_instance(n, app, revision);
     if (a) runtime_serve(n->rt, a, x, r);
     else http_respond_text(x, 502, "the app does not run on this node any more");
+}
+
+json_t *node_apps(node *n)
+{
+    json_t *instances = runtime_apps(n->rt), *apps = json_object();
+    const char *instance;
+    json_t *one;
+    json_object_foreach(instances, instance, one) {
+        const char *name = json_string_value(json_object_get(one, "app"));
+        json_int_t revision = json_integer_value(json_object_get(one, "revision"));
+        if (!name) continue;
+        json_t *app = json_object_get(apps, name);
+        if (!app) {
+            app = json_pack("{s:I,s:{}}", "revision", revision, "revisions");
+            json_object_set_new(apps, name, app);
+        }
+        const char *key;
+        json_t *v;
+        json_object_foreach(one, key, v) {
+            if (!strcmp(key, "revision") || !strcmp(key, "app")) continue;
+            json_t *sum = json_object_get(app, key);
+            if (json_is_integer(v)) json_object_set_new(app, key, json_integer(json_integer_value(sum) + json_integer_value(v)));
+            else if (json_is_real(v)) json_object_set_new(app, key, json_real(json_number_value(sum) + json_real_value(v)));
+            else if (!sum) json_object_set(app, key, v);
+        }
+        if (revision > json_integer_value(json_object_get(app, "revision")))
+            json_object_set_new(app, "revision", json_integer(revision));
+        char rev[24];
+        snprintf(rev, sizeof rev, "%lld", (long long)revision);
+        json_object_del(one, "app");
+        json_object_set(json_object_get(app, "revisions"), rev, one);
+    }
+    json_decref(instances);
+    return apps;
 }
 
 static void on_ingress(void *ctx, http_exchange *x, const http_request *r)
@@ -151,7 +205,7 @@ static void remake_status(node *n)
 {
     uint64_t memory, cpu;
     runtime_reserved(n->rt, &memory, &cpu);
-    json_t *apps = runtime_apps(n->rt);
+    json_t *apps = node_apps(n);
     const char *name;
     json_t *a;
     json_object_foreach(apps, name, a) json_object_del(a, "route");
@@ -206,6 +260,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (n->draining) return;
     n->draining = true;
     log_followers_end(&n->followers);
+    node_tls_drain(n->tls);
     http_server_drain(n->api);
     http_server_drain(n->ingress_http);
     for (node_port *np = n->ports; np; np = np->next) http_server_drain(np->http);
@@ -217,6 +272,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 /* The cluster token (cluster/token.h). */
 static bool read_token(node *n, char *why, size_t whylen)
 {
+    if (!n->opt.token_file && !n->opt.plain_http) return true; /* a TLS node may hold only its certificate */
     if (!n->opt.token_file) {
         snprintf(why, whylen, "--token-file FILE is needed: the cluster token (`qyv cluster init` makes one)");
         return false;
@@ -272,9 +328,13 @@ static bool start(node *n, char *why, size_t whylen)
         snprintf(why, whylen, "out of memory");
         return false;
     }
-    if (http_server_listen(n->api, n->opt.listen_address, n->opt.listen_port, why, whylen) != 0 ||
-        http_server_listen(n->ingress_http, n->opt.ingress_address, n->opt.ingress_port, why, whylen) != 0)
+    if (!n->opt.plain_http) {
+        if (!(n->tls = node_tls_open(n, why, whylen)) || !node_tls_listen(n->tls, n, why, whylen)) return false;
+        proxy_set_tls(n->proxy, node_tls_client_ctx, n->tls);
+    } else if (http_server_listen(n->api, n->opt.listen_address, n->opt.listen_port, why, whylen) != 0 ||
+               http_server_listen(n->ingress_http, n->opt.ingress_address, n->opt.ingress_port, why, whylen) != 0) {
         return false;
+    }
     if (pipe2(n->handoff_pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
         !(n->handoff_event = event_new(n->base, n->handoff_pipe[0], EV_READ | EV_PERSIST, on_handoff, n)) ||
         event_add(n->handoff_event, NULL) || !(n->tick = event_new(n->base, -1, EV_PERSIST, on_tick, n)) ||
@@ -312,6 +372,7 @@ static void stop(node *n)
             http_server_free(np->http);
             free(np);
         }
+    node_tls_free(n->tls); /* its fronts first: they hand connections to the servers */
     http_server_free(n->api);
     http_server_free(n->ingress_http);
     proxy_free(n->proxy);
@@ -353,10 +414,11 @@ int node_run(const node_options *opt)
         fprintf(stderr, "qyv node: %s\n", why);
         goto out;
     }
-    json_t *fields = json_pack("{s:s,s:s,s:s,s:o,s:{s:I,s:I},s:s}", "name", n->name, "address", n->address,
+    json_t *fields = json_pack("{s:s,s:s,s:s,s:o,s:{s:I,s:I},s:s,s:s}", "name", n->name, "address", n->address,
                                "ingress", n->ingress, "master", *n->master ? json_string(n->master) : json_null(),
                                "capacity", "memory", (json_int_t)n->opt.capacity.memory, "cpu",
-                               (json_int_t)n->opt.capacity.cpu, "limits", limits_mode());
+                               (json_int_t)n->opt.capacity.cpu, "limits", limits_mode(), "transport",
+                               n->tls ? "tls1.3" : "plain http");
     log_json(LOG_INFO, "node listening", fields);
     event_base_dispatch(n->base);
     log_json(LOG_INFO, "stopped", NULL);

@@ -14,6 +14,7 @@
 #ifndef QYVOL_CLUSTER_NODE_H
 #define QYVOL_CLUSTER_NODE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cluster/capacity.h"
@@ -30,6 +31,10 @@ typedef struct node_options {
     node_capacity capacity;       /* 0s: detected */
     int workers;                  /* threads per replica; 0: one per CPU */
     int drain_timeout_s;
+    bool plain_http;              /* no TLS (node_tls.h): asked for explicitly */
+    const char *join_token;       /* a one-time join token (qyv cluster token create) */
+    const char *ca_pin;           /* "sha256:HEX" of the CA to trust when joining */
+    const char *ca_file;          /* or the CA itself */
 } node_options;
 
 /* Run until SIGTERM or SIGINT (drain, then 0); non-zero when the node

@@ -26,7 +26,7 @@ json_t *node_identity(node *n)
     pthread_mutex_unlock(&n->mu);
     return json_pack("{s:s,s:s,s:s,s:{s:I,s:I},s:o,s:o,s:s}", "name", n->name, "address", n->address, "ingress",
                      n->ingress, "capacity", "memory", (json_int_t)n->opt.capacity.memory, "cpu",
-                     (json_int_t)n->opt.capacity.cpu, "master", master, "apps", runtime_apps(n->rt), "version",
+                     (json_int_t)n->opt.capacity.cpu, "master", master, "apps", node_apps(n), "version",
                      QYVOL_VERSION);
 }
 
@@ -85,7 +85,9 @@ static bool method_is(http_exchange *x, const http_request *r, const char *metho
 void node_api_request(void *ctx, http_exchange *x, const http_request *r)
 {
     node *n = ctx;
-    if (!control_bearer_matches(header_of(r, "Authorization"), n->token)) {
+    /* The cluster token, or (TLS) the master's certificate. */
+    bool by_master = n->tls && r->peer_identity && !strncmp(r->peer_identity, "master/", 7);
+    if (!by_master && !control_bearer_matches(header_of(r, "Authorization"), n->token)) {
         http_field h[2] = {{"WWW-Authenticate", "Bearer"}, {"Content-Type", "application/json"}};
         static const char text[] = "{\"error\":\"the cluster token is needed (Authorization: Bearer TOKEN)\"}";
         http_respond(x, 401, h, 2, text, sizeof text - 1);

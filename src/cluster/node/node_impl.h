@@ -39,7 +39,8 @@ typedef struct node {
     char name[64];
     char address[300];         /* the API's HOST:PORT */
     char ingress[300];         /* the ingress' HOST:PORT */
-    char token[512];
+    char token[512];           /* "" in a TLS cluster joined with a join token */
+    struct node_tls *tls;      /* NULL: plain HTTP (--plain-http) */
     char bundles[4096];        /* DATA/bundles */
     struct event_base *base;
     http_server *api, *ingress_http;
@@ -81,10 +82,21 @@ bool node_master_start(node *n);
 void node_master_stop(node *n);
 /* A new master (POST /v1/node/join): register there. */
 void node_set_master(node *n, const char *master);
+/* From the master thread: a log line for the loop to write. */
+void node_thread_log(node *n, log_level level, const char *message, json_t *fields);
 /* On the loop (or once the thread is gone): write its queued log lines. */
 void node_flush_logs(node *n);
 /* On the loop: put in place what the thread handed over. */
 void node_take_handoff(node *n);
+
+/* node.c: the runtime's instance of an app's revision ("web@4"): a
+ * node runs each assigned revision as an instance of its own, so that
+ * two revisions serve side by side during a rollout. */
+void node_instance_name(char *out, size_t n, const char *app, int64_t revision);
+/* The apps that run here, by name: {"APP":{"revision":HIGHEST,
+ * "replicas":..., (numbers summed over its revisions), "revisions":
+ * {"N":{"replicas","ready","answered","failed","answer_seconds",...}}}}. */
+json_t *node_apps(node *n);
 
 /* node.c: open, keep or close the NodePorts the routes name. */
 void node_sync_ports(node *n);

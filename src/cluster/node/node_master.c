@@ -23,6 +23,7 @@
 #include "cluster/names.h"
 #include "cluster/node/node_impl.h"
 #include "cluster/node/node_secrets.h"
+#include "cluster/node/node_tls.h"
 #include "serve/log.h"
 
 #define CALL_TIMEOUT_MS 3000
@@ -71,7 +72,7 @@ static bool stopping(node *n)
 
 /* The thread's log lines go through the loop (log.h is the loop's: its
  * followers are HTTP streams): queued here, written by node_take_handoff. */
-static void thread_log(node *n, log_level level, const char *message, json_t *fields)
+void node_thread_log(node *n, log_level level, const char *message, json_t *fields)
 {
     queued_log *q = calloc(1, sizeof *q);
     if (q) q->message = strdup(message);
@@ -97,8 +98,8 @@ static void reachability(session *s, bool ok, const char *why)
     node *n = s->n;
     if (ok == s->reachable) return;
     s->reachable = ok;
-    if (ok) thread_log(n, LOG_INFO, "the master answers", json_pack("{s:s}", "master", s->master));
-    else thread_log(n, LOG_WARN, "the master cannot be reached; serving what runs here", json_pack("{s:s,s:s}", "master",
+    if (ok) node_thread_log(n, LOG_INFO, "the master answers", json_pack("{s:s}", "master", s->master));
+    else node_thread_log(n, LOG_WARN, "the master cannot be reached; serving what runs here", json_pack("{s:s,s:s}", "master",
                                                                                                 s->master, "reason", why));
 }
 
@@ -138,7 +139,7 @@ static void register_here(session *s)
         s->heartbeat_ms = ms >= 100 && ms <= 60000 ? (long)ms : 1000;
         json_decref(j);
         s->registered = true;
-        thread_log(n, LOG_INFO, "registered with the master",
+        node_thread_log(n, LOG_INFO, "registered with the master",
                  json_pack("{s:s,s:I}", "master", s->master, "heartbeat_ms", (json_int_t)s->heartbeat_ms));
     } else {
         char err[400], reason[600];
@@ -188,7 +189,7 @@ static bool ensure_bundle(session *s, const char *digest, char *dir, size_t dirl
         snprintf(why, whylen, "bundle %.12s: cannot move it in place: %s", digest, strerror(errno));
         goto out;
     }
-    thread_log(n, LOG_INFO, "bundle fetched", json_pack("{s:s,s:I}", "digest", digest, "bytes", (json_int_t)reply.len));
+    node_thread_log(n, LOG_INFO, "bundle fetched", json_pack("{s:s,s:I}", "digest", digest, "bytes", (json_int_t)reply.len));
     ok = true;
 out:
     api_reply_free(&reply);
@@ -201,6 +202,7 @@ out:
 typedef struct assigned {
     app_spec spec;
     char manifest[4400];
+    char instance[100];
     char *key;
     const char **env;
     node_secret_use secrets;   /* env values and read-only folders */
@@ -235,6 +237,8 @@ static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_
     a->spec.name = app;
     a->spec.manifest = a->manifest;
     a->spec.revision = json_integer_value(json_object_get(j, "revision"));
+    node_instance_name(a->instance, sizeof a->instance, app, a->spec.revision);
+    a->spec.instance = a->instance;
     a->spec.overrides.replicas = (uint32_t)replicas;
     json_int_t memory = json_integer_value(json_object_get(ov, "memory"));
     json_int_t cpu = json_integer_value(json_object_get(ov, "cpu"));
@@ -285,7 +289,7 @@ static void problem(session *s, const char *message, const char *reason)
     node *n = s->n;
     if (!strcmp(s->last_failure, reason)) return;
     snprintf(s->last_failure, sizeof s->last_failure, "%s", reason);
-    thread_log(n, LOG_ERROR, message, json_pack("{s:s}", "reason", reason));
+    node_thread_log(n, LOG_ERROR, message, json_pack("{s:s}", "reason", reason));
 }
 
 static void assignment_problem(session *s, const char *what) { problem(s, "cannot run an assigned app", what); }
@@ -364,7 +368,7 @@ static void apply_answer(session *s, json_t *answer)
             if (one) {
                 specs[kept++] = specs[i];
             } else {
-                thread_log(n, LOG_ERROR, "cannot run an assigned app; left out until its assignment changes",
+                node_thread_log(n, LOG_ERROR, "cannot run an assigned app; left out until its assignment changes",
                          json_pack("{s:s,s:s}", "app", specs[i].name, "reason", err.text));
                 char *key = strdup(specs[i].key);
                 if (key) bad[nbad++] = key;
@@ -407,13 +411,14 @@ static void heartbeat(session *s)
         s->registered = false; /* the master forgot this node: register again */
     } else if (reply.status != 200) {
         char err[400];
-        thread_log(n, LOG_WARN, "the master refused a heartbeat",
+        node_thread_log(n, LOG_WARN, "the master refused a heartbeat",
                  json_pack("{s:i,s:s}", "status", (int)reply.status, "reason", api_error(&reply, err, sizeof err)));
     } else {
         json_error_t e;
         json_t *answer = json_loadb(reply.body, reply.len, 0, &e);
         if (json_is_object(answer)) apply_answer(s, answer);
-        else thread_log(n, LOG_WARN, "the master's heartbeat answer is not JSON", json_pack("{s:s}", "reason", e.text));
+        if (json_is_object(answer)) node_tls_follow(n, s->master, json_object_get(answer, "tls"));
+        else node_thread_log(n, LOG_WARN, "the master's heartbeat answer is not JSON", json_pack("{s:s}", "reason", e.text));
         json_decref(answer);
     }
     api_reply_free(&reply);
