@@ -71,6 +71,23 @@
         (br_if $out (i32.ge_u (local.get $i) (local.get $n)))
         (br $l)))
     (local.get $s))
+  ;; a dispatch loop: the back edge's increment lands on the br_table
+  ;; (i32_add_imm_br_table); indices 0-5 pick a case, others leave
+  (func (export "dispatch_loop") (param $pc i32) (result i32) (local $s i32)
+    (block $exit
+      (loop $l
+        (local.set $pc (i32.add (local.get $pc) (i32.const 1)))
+        (block $c2
+          (block $c1
+            (block $c0
+              (br_table $c0 $c1 $c2 $c0 $c1 $c2 $exit (local.get $pc)))
+            (local.set $s (i32.add (local.get $s) (i32.const 1)))
+            (br $l))
+          (local.set $s (i32.add (local.get $s) (i32.const 10)))
+          (br $l))
+        (local.set $s (i32.add (local.get $s) (i32.const 100)))
+        (br $l)))
+    (local.get $s))
   ;; p = q = p + 4 (i32_add_imm_copy), then x = *(p += 4) (i32_add_imm_load)
   (func (export "two_locals") (param $p i32) (result i32) (local $q i32)
     (local.set $p (local.tee $q (i32.add (local.get $p) (i32.const 4))))
