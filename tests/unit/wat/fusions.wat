@@ -88,6 +88,17 @@
         (local.set $s (i32.add (local.get $s) (i32.const 100)))
         (br $l)))
     (local.get $s))
+  ;; fib(n - 1) + fib(n - 2): increments that are call arguments
+  ;; (i32_add_imm_call) and a returned sum (i32_add_return1)
+  (func $fib (export "fib") (param $n i32) (result i32)
+    (if (i32.lt_u (local.get $n) (i32.const 2)) (then (return (local.get $n))))
+    (i32.add (call $fib (i32.add (local.get $n) (i32.const -1)))
+             (call $fib (i32.add (local.get $n) (i32.const -2)))))
+  ;; two arguments, the increment computing the second one
+  (func $diff (param $a i32) (param $b i32) (result i32)
+    (i32.sub (local.get $a) (local.get $b)))
+  (func (export "call_second_arg") (param $a i32) (param $b i32) (result i32)
+    (call $diff (i32.sub (local.get $a) (local.get $b)) (i32.add (local.get $a) (i32.const 7))))
   ;; p = q = p + 4 (i32_add_imm_copy), then x = *(p += 4) (i32_add_imm_load)
   (func (export "two_locals") (param $p i32) (result i32) (local $q i32)
     (local.set $p (local.tee $q (i32.add (local.get $p) (i32.const 4))))
