@@ -962,6 +962,11 @@ L_i32_add_imm_call:
 L_i32_add_return1:
     fp[0].i32 = R(1).i32 + R(2).i32;
     goto L_return;
+L_i32_load8_u_shl_imm: {
+    EA(R(1).i32, 2, 1);
+    R(4).i32 = (uint32_t)mem[ea] << W(3);
+    NEXT(5);
+}
 #undef OP1
 #undef OP2
 #undef D1

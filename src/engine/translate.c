@@ -864,6 +864,22 @@ static bool take_xor_before(tr *t, const vsent *a, uint32_t *x, uint32_t *y)
     return true;
 }
 
+/* An i32.shl by an immediate of a byte just loaded into its home slot (a
+ * bytecode VM's register number scaled to an offset, `r[i->a]`): one
+ * instruction, i32_load8_u_shl_imm S O K D; *from and *offset get the
+ * load's address slot and offset. */
+static bool take_byte_load_before(tr *t, const vsent *a, uint32_t *from, uint32_t *offset)
+{
+    if (!t->last_valid || t->last_op != QE_I_i32_load8_u || a->is_const || a->slot != home(t, t->vlen) ||
+        t->code[t->last_dst] != a->slot || t->last_start + 4 != t->len)
+        return false;
+    *from = t->code[t->last_start + 1];
+    *offset = t->code[t->last_start + 3];
+    t->len = t->last_start;
+    t->last_valid = false;
+    return true;
+}
+
 static void emit_binary(tr *t, int op, uint8_t rtype)
 {
     if (fuse_f64_product(t, op)) return;
@@ -885,6 +901,16 @@ static void emit_binary(tr *t, int op, uint8_t rtype)
             emit_word(t, (uint32_t)b.bits);
             emit_word(t, d);
             produced(t, at, at + 4, QE_I_i32_xor_mul_imm);
+            return;
+        }
+        if (imm == QE_I_i32_shl_imm && take_byte_load_before(t, &a, &x, &y)) {
+            uint32_t d = push_home(t, rtype);
+            uint32_t at = emit_op(t, QE_I_i32_load8_u_shl_imm);
+            emit_word(t, x);
+            emit_word(t, y);
+            emit_word(t, (uint32_t)b.bits & 31);
+            emit_word(t, d);
+            produced(t, at, at + 4, QE_I_i32_load8_u_shl_imm);
             return;
         }
         uint32_t src = use(t, a);

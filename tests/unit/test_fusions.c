@@ -2,7 +2,7 @@
  * test_fusions.c — the instruction shapes the translator fuses into one
  * internal instruction (address additions in loads and stores, increments
  * before compare-and-branch and branches back, stores of computed values,
- * byte scans, f64 read-modify-write, a call's increment of its argument
+ * byte scans and scaled bytes, f64 read-modify-write, a call's increment of its argument
  * and a returned sum, zeros stored to locals): each must
  * compute exactly what the WebAssembly instructions it replaces compute,
  * out-of-bounds traps included. Module: wat/fusions.wat.
@@ -146,6 +146,11 @@ static void byte_scans(void **state)
     p = qv_i32(65535);
     qv_val r;
     assert_int_equal(call(fx, "byte_at", &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
+    p = qv_i32(497);
+    assert_int_equal(call_i32(fx, "byte_scaled", &p, 1), 255 << 2);
+    assert_int_equal(call_i32(fx, "byte_scaled_kept", &p, 1), 800 * 1000 + 200);
+    p = qv_i32(65533);
+    assert_int_equal(call(fx, "byte_scaled", &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
 }
 
 static void increments_feeding_locals_and_loads(void **state)
