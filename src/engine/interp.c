@@ -393,10 +393,6 @@ L_br_table: {
     uint32_t i = R(1).i32, n = W(2);
     JUMP(3 + (i < n ? i : n));
 }
-L_i32_add_imm_br_table:
-    R(3).i32 = R(1).i32 + W(2);
-    pc += (int32_t)W(4); /* onto the br_table, whose jump polls */
-    goto L_br_table;
 L_copy:
     R(2) = R(1);
     NEXT(3);

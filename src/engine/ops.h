@@ -101,7 +101,6 @@
     X(br)                /* T */                                                            \
     X(i32_add_imm_br)    /* S I D T: fp[D] = fp[S] + I, then jump */                        \
     X(i32_copy_add_imm_br) /* S I D C T: i32_copy_add_imm, then jump */                     \
-    X(i32_add_imm_br_table) /* S I D T: i32_add_imm_br landing on a br_table, run it */     \
     X(br_if)             /* S T: jump if fp[S].i32 != 0 */                                  \
     X(br_unless)         /* S T: jump if fp[S].i32 == 0 */                                  \
     X(br_table)          /* S I(n) T*n T(default) */                                        \

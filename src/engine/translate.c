@@ -475,12 +475,7 @@ static bool branch_with_increment(tr *t, uint32_t start)
     bool copy_add = start + 5 <= t->len && t->code[start] == (uint32_t)qe_op_handlers[QE_I_i32_copy_add_imm];
     if ((!add && !copy_add) || (t->last_valid && t->last_start == start)) return false;
     uint32_t words = add ? 3 : 4;
-    /* A dispatch loop's back edge lands on its br_table: run it without a
-     * dispatch of its own (i32_add_imm_br_table). */
-    bool to_table = add && start + 4 < t->len && t->code[start + 4] == (uint32_t)qe_op_handlers[QE_I_br_table];
-    uint32_t at = emit_op(t, to_table ? QE_I_i32_add_imm_br_table
-                             : add  ? QE_I_i32_add_imm_br
-                                    : QE_I_i32_copy_add_imm_br);
+    uint32_t at = emit_op(t, add ? QE_I_i32_add_imm_br : QE_I_i32_copy_add_imm_br);
     for (uint32_t i = 1; i <= words; i++) emit_word(t, t->code[start + i]);
     emit_word(t, 0);
     patch(t, at, at + 1 + words, start + 1 + words);

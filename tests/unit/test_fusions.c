@@ -109,12 +109,6 @@ static void increments_and_branches(void **state)
     assert_int_equal(call_i32(fx, "loop_br", &n, 1), 55);
     n = qv_i32(0);
     assert_int_equal(call_i32(fx, "loop_br", &n, 1), 1);
-    qv_val pc = qv_i32(0); /* cases 1 2 0 1 2, then the default */
-    assert_int_equal(call_i32(fx, "dispatch_loop", &pc, 1), 221);
-    pc = qv_i32(-1); /* from index 0 */
-    assert_int_equal(call_i32(fx, "dispatch_loop", &pc, 1), 222);
-    pc = qv_i32(-2); /* index 0xFFFFFFFF: the default at once */
-    assert_int_equal(call_i32(fx, "dispatch_loop", &pc, 1), 0);
 }
 
 static void stores_of_computed_values(void **state)

@@ -71,23 +71,6 @@
         (br_if $out (i32.ge_u (local.get $i) (local.get $n)))
         (br $l)))
     (local.get $s))
-  ;; a dispatch loop: the back edge's increment lands on the br_table
-  ;; (i32_add_imm_br_table); indices 0-5 pick a case, others leave
-  (func (export "dispatch_loop") (param $pc i32) (result i32) (local $s i32)
-    (block $exit
-      (loop $l
-        (local.set $pc (i32.add (local.get $pc) (i32.const 1)))
-        (block $c2
-          (block $c1
-            (block $c0
-              (br_table $c0 $c1 $c2 $c0 $c1 $c2 $exit (local.get $pc)))
-            (local.set $s (i32.add (local.get $s) (i32.const 1)))
-            (br $l))
-          (local.set $s (i32.add (local.get $s) (i32.const 10)))
-          (br $l))
-        (local.set $s (i32.add (local.get $s) (i32.const 100)))
-        (br $l)))
-    (local.get $s))
   ;; fib(n - 1) + fib(n - 2): increments that are call arguments
   ;; (i32_add_imm_call) and a returned sum (i32_add_return1)
   (func $fib (export "fib") (param $n i32) (result i32)
