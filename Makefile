@@ -106,6 +106,10 @@ $(BUILD)/tests/test_scheduler: $(BUILD)/obj/tests/unit/test_scheduler.o $(CLUSTE
 $(BUILD)/tests/test_autoscale: $(BUILD)/obj/tests/unit/test_autoscale.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+# The rollout state machine.
+$(BUILD)/tests/test_rollout_plan: $(BUILD)/obj/tests/unit/test_rollout_plan.o $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lcmocka $(LDLIBS)
 # The API client, against a one-connection server on a thread.
 $(BUILD)/tests/test_client: $(BUILD)/obj/tests/unit/test_client.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)

@@ -134,6 +134,8 @@ run_wasi_suites() {
     run_counted "cluster$label" tests/e2e/cluster.sh "$build"
     step "the autoscaler: load up, calm down$label"
     run_counted "autoscale$label" tests/e2e/autoscale.sh "$build"
+    step "releases: rolling, blue-green, canary, rollback$label"
+    run_counted "rollouts$label" tests/e2e/rollout.sh "$build"
     step "scaling in place (drained) and on requests in flight$label"
     run_counted "scaling$label" tests/e2e/scale.sh "$build"
     step "secrets and tokens end to end$label"
@@ -198,8 +200,8 @@ asan_ok=1
 asan_targets=(build/asan/spectest build/asan/qyv build/asan/wasitest build/asan/tests/wasi/escape.wasm
               build/asan/tests/wasi/escape-racer build/asan/tests/wasi/grants.wasm
               build/asan/tests/timeouts/hostloop.wasm build/asan/tests/e2e/cat.wasm
-              build/asan/tests/e2e/burn.wasm build/asan/tests/e2e/secret_echo.wasm
-              build/asan/tests/e2e/nap.wasm)
+              build/asan/tests/e2e/burn.wasm build/asan/tests/e2e/version.wasm
+              build/asan/tests/e2e/secret_echo.wasm build/asan/tests/e2e/nap.wasm)
 for t in tests/unit/test_*.c tests/manifest/test_*.c; do asan_targets+=("build/asan/tests/$(basename "$t" .c)"); done
 make -j"$JOBS" SAN=address OPT=-O1 BUILD=build/asan "${asan_targets[@]}" >"$LOG/asan.out" 2>&1 || { cat "$LOG/asan.out"; fail_step "asan build"; asan_ok=0; }
 

@@ -75,8 +75,8 @@ static const char status_usage[] =
     "usage: qyv cluster status [APP] [--output json]\n"
     "\n"
     "The apps on the cluster (or one): revision, route, replicas wanted,\n"
-    "running and ready, where they run, why any wait as pending, and the\n"
-    "autoscaler's last decision for autoscaled apps.\n";
+    "running and ready, where they run, why any wait as pending, the\n"
+    "autoscaler's last decision for autoscaled apps, and rollouts under way.\n";
 
 static long long count_of(const json_t *obj, const char *key)
 {
@@ -150,6 +150,7 @@ int cluster_status(cluster_ctx *ctx, int argc, char **argv)
         for (size_t i = 0; i < json_array_size(apps); i++)
             if (json_is_object(json_object_get(json_array_get(apps, i), "autoscale")))
                 cluster_print_autoscale(json_array_get(apps, i));
+        for (size_t i = 0; i < json_array_size(apps); i++) cluster_print_rollout(json_array_get(apps, i), false);
     }
     json_decref(single);
     json_decref(root);

@@ -204,6 +204,18 @@ int cluster_autoscale(cluster_ctx *ctx, int argc, char **argv);
  * object (GET /v1/apps/NAME), or "... off" (cluster_autoscale.c). */
 void cluster_print_autoscale(const json_t *app);
 int cluster_status(cluster_ctx *ctx, int argc, char **argv);
+/* cluster_rollout.c: `qyv cluster rollout ...`; a deploy flag of the
+ * rollout (--strategy, --steps, ...) into the body's "rollout" object
+ * (false after saying why, or for a flag it does not know); a rollout
+ * followed (wait: to its end; the exit status says how it ended). */
+int cluster_rollout(cluster_ctx *ctx, int argc, char **argv);
+bool cluster_rollout_flag(cluster_ctx *ctx, json_t *rollout, const char *flag, const char *text);
+int cluster_rollout_watch(cluster_ctx *ctx, const char *app, bool wait);
+/* The line of an app's rollout (its object, GET /v1/apps/NAME): always,
+ * or only while it moves or stands failed. */
+void cluster_print_rollout(const json_t *app, bool always);
+/* deploy --wait for an app's first start: every replica ready. */
+int cluster_wait_ready(cluster_ctx *ctx, const char *app);
 int cluster_logs(cluster_ctx *ctx, int argc, char **argv);
 int cluster_remove(cluster_ctx *ctx, int argc, char **argv);
 /* `auth token create|list|revoke` and `audit` (cluster_access.c). */

@@ -36,7 +36,10 @@ static const char usage_text[] =
     "apps:\n"
     "  deploy FILE.qyv [--replicas N] [--memory SIZE] [--cpu N] [--env K=V]...\n"
     "         [--port P] [--nodes a,b] [--server HOST:PORT]\n"
+    "         [--strategy rolling|blue_green|canary] [--rollback-on-failure] [--wait]\n"
     "                               upload the app's folder and run it on the cluster\n"
+    "  rollout status|history|undo|pause|resume|promote|abort APP\n"
+    "                               follow and steer the release of a new revision\n"
     "  scale APP --replicas N       change how many replicas run, in place\n"
     "  autoscale APP --min N --max N [--cpu-threshold P] [--target-inflight N]\n"
     "            [--window D] | --off\n"
@@ -68,7 +71,7 @@ static const subcommand subcommands[] = {
     {"add-node", cluster_add_node, false},  {"list-nodes", cluster_list_nodes, false},
     {"health", cluster_health, false},      {"metrics", cluster_metrics, false},
     {"deploy", cluster_deploy, false},      {"scale", cluster_scale, false},
-    {"autoscale", cluster_autoscale, false},
+    {"autoscale", cluster_autoscale, false}, {"rollout", cluster_rollout, false},
     {"status", cluster_status, false},      {"logs", cluster_logs, false},
     {"remove", cluster_remove, false},
     {"secret", cluster_secret, false},      {"audit", cluster_audit, false},
@@ -179,7 +182,9 @@ int cmd_deploy(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1]) {
             /* Options of cluster deploy with a value skip it. */
-            if (!strchr(argv[i], '=') && strcmp(argv[i], "--debug")) i++;
+            if (!strchr(argv[i], '=') && strcmp(argv[i], "--debug") && strcmp(argv[i], "--wait") &&
+                !strstr(argv[i], "rollback-on-failure"))
+                i++;
             continue;
         }
         if (n == 2) {

@@ -58,6 +58,7 @@ typedef struct forward {
     route_peer *tried[MAX_TRIES];
     size_t ntried;
     route_peer *peer;          /* where it is now */
+    int64_t revision;          /* of the endpoint chosen; 0: any */
     struct evhttp_connection *conn; /* to the peer, while a try is on */
     struct evhttp_request *req;     /* the try's request */
     struct event *connect_timer;    /* while connecting */
@@ -154,11 +155,11 @@ static void run_here(forward *f)
 {
     proxy *p = f->p;
     if (f->path == NULL || !strcmp(f->path, f->r->path)) {
-        p->local.serve(p->local.ctx, f->app, f->x, f->r);
+        p->local.serve(p->local.ctx, f->app, f->revision, f->x, f->r);
     } else {
         http_request copy = *f->r;
         copy.path = f->path;
-        p->local.serve(p->local.ctx, f->app, f->x, &copy);
+        p->local.serve(p->local.ctx, f->app, f->revision, f->x, &copy);
     }
     forward_free(f);
 }
@@ -168,7 +169,7 @@ static bool hop_by_hop(const char *name)
 {
     static const char *const names[] = {"Connection", "Keep-Alive", "TE", "Transfer-Encoding", "Upgrade",
                                         "Proxy-Connection", "Proxy-Authorization", "Content-Length",
-                                        PROXY_FORWARDED_HEADER, PROXY_NOT_HERE_HEADER};
+                                        PROXY_FORWARDED_HEADER, PROXY_REVISION_HEADER, PROXY_NOT_HERE_HEADER};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (!strcasecmp(name, names[i])) return true;
     return false;
@@ -355,6 +356,11 @@ static void send_to_peer(forward *f)
         if (!hop_by_hop(r->headers[i].name)) evhttp_add_header(out, r->headers[i].name, r->headers[i].value);
     if (!header_of(r, "Host")) evhttp_add_header(out, "Host", f->peer->ingress);
     evhttp_add_header(out, PROXY_FORWARDED_HEADER, *p->self ? p->self : "master");
+    if (f->revision) {
+        char revision[24];
+        snprintf(revision, sizeof revision, "%lld", (long long)f->revision);
+        evhttp_add_header(out, PROXY_REVISION_HEADER, revision);
+    }
     const char *xff = header_of(r, "X-Forwarded-For");
     char forwarded_for[600];
     snprintf(forwarded_for, sizeof forwarded_for, "%s%s%s", xff ? xff : "", xff ? ", " : "", r->peer);
@@ -407,9 +413,12 @@ static void dispatch(forward *f)
 {
     proxy *p = f->p;
     int load = 0;
-    bool local_ok = p->local.available && p->local.available(p->local.ctx, f->app, &load);
+    bool local_ok = p->local.available && p->local.available(p->local.ctx, f->app, 0, &load);
     if (header_of(f->r, PROXY_FORWARDED_HEADER)) {
-        /* Another node chose this one: run it here or fail, never pass it on. */
+        /* Another node chose this one (and maybe the revision): run it
+         * here or fail, never pass it on. */
+        const char *revision = header_of(f->r, PROXY_REVISION_HEADER);
+        f->revision = revision ? strtoll(revision, NULL, 10) : 0;
         if (local_ok) {
             run_here(f);
         } else {
@@ -432,6 +441,7 @@ static void dispatch(forward *f)
         forward_free(f);
         return;
     }
+    f->revision = e->revision;
     if (e->local) {
         run_here(f);
         return;

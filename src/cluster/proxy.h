@@ -24,21 +24,27 @@
 
 #include <event2/event.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "cluster/route_table.h"
 #include "serve/http1.h"
 
 #define PROXY_FORWARDED_HEADER "X-Qyvol-Forwarded"
 #define PROXY_NOT_HERE_HEADER "X-Qyvol-Not-Here"
+/* The app's revision the forwarding node chose (while two revisions
+ * serve, during a rollout): the receiving node runs that one if it still
+ * can, else the app's other. */
+#define PROXY_REVISION_HEADER "X-Qyvol-Revision"
 
 typedef struct proxy proxy;
 
 /* This node's way to run a request for app here: whether it can (the app
  * runs here and is healthy), how loaded it is, and running it (which
- * answers x). */
+ * answers x). revision: the app's revision wanted, 0 for any (serve
+ * falls back to any revision the app runs here). */
 typedef struct proxy_local {
-    bool (*available)(void *ctx, const char *app, int *load);
-    void (*serve)(void *ctx, const char *app, http_exchange *x, const http_request *r);
+    bool (*available)(void *ctx, const char *app, int64_t revision, int *load);
+    void (*serve)(void *ctx, const char *app, int64_t revision, http_exchange *x, const http_request *r);
     void *ctx;
 } proxy_local;
 

@@ -32,6 +32,7 @@ static void free_routes(route_entry *routes, size_t n)
         free(routes[i].app);
         free(routes[i].route);
         free(routes[i].endpoints);
+        free(routes[i].splits);
     }
     free(routes);
 }
@@ -42,6 +43,34 @@ static bool parse_algorithm(const char *s, route_algorithm *out)
     for (int i = 0; i < 3; i++)
         if (!strcmp(s, names[i])) return *out = (route_algorithm)i, true;
     return false;
+}
+
+/* The route's "split": [{"revision":N,"weight":W}, ...] (optional). */
+static bool parse_split(const json_t *j, route_entry *r, char *why, size_t whylen)
+{
+    const json_t *split = json_object_get(j, "split");
+    if (!split || json_is_null(split)) return true;
+    if (!json_is_array(split)) {
+        snprintf(why, whylen, "route of %s: split must be an array", r->app);
+        return false;
+    }
+    r->splits = calloc(json_array_size(split) + 1, sizeof *r->splits);
+    if (!r->splits) {
+        snprintf(why, whylen, "out of memory");
+        return false;
+    }
+    size_t i;
+    const json_t *e;
+    json_array_foreach(split, i, e) {
+        const json_t *rev = json_object_get(e, "revision"), *weight = json_object_get(e, "weight");
+        if (!json_is_integer(rev) || !json_is_integer(weight) || json_integer_value(weight) < 0 ||
+            json_integer_value(weight) > 1000000) {
+            snprintf(why, whylen, "route of %s: a split needs a revision and a weight from 0 to 1000000", r->app);
+            return false;
+        }
+        r->splits[r->nsplits++] = (route_split){json_integer_value(rev), (int)json_integer_value(weight), 0, 0};
+    }
+    return true;
 }
 
 /* One route of the JSON; false with why. */
@@ -96,8 +125,9 @@ static bool parse_route(route_table *t, const json_t *j, const char *self, route
         ep->replicas = json_is_integer(replicas) ? (int)json_integer_value(replicas) : 1;
         ep->weight = json_is_integer(weight) && json_integer_value(weight) > 0 ? (int)json_integer_value(weight) : 1;
         ep->local = self && !strcmp(node, self);
+        ep->revision = json_integer_value(json_object_get(e, "revision"));
     }
-    return true;
+    return parse_split(j, r, why, whylen);
 }
 
 /* Carry the rotation over from the old route of the same app. */
@@ -109,8 +139,13 @@ static void carry_state(const route_table *old, route_entry *r)
         r->next = r->nendpoints ? o->next % r->nendpoints : 0;
         for (size_t k = 0; k < r->nendpoints; k++)
             for (size_t m = 0; m < o->nendpoints; m++)
-                if (o->endpoints[m].peer == r->endpoints[k].peer)
+                if (o->endpoints[m].peer == r->endpoints[k].peer && o->endpoints[m].revision == r->endpoints[k].revision)
                     r->endpoints[k].current_weight = o->endpoints[m].current_weight;
+        for (size_t k = 0; k < r->nsplits; k++)
+            for (size_t m = 0; m < o->nsplits; m++)
+                if (o->splits[m].revision == r->splits[k].revision)
+                    r->splits[k].current_weight = o->splits[m].current_weight,
+                    r->splits[k].next = r->nendpoints ? o->splits[m].next % r->nendpoints : 0;
         return;
     }
 }
@@ -231,23 +266,75 @@ static route_endpoint *pick(route_entry *r, const bool *usable, int local_load)
     return &r->endpoints[best];
 }
 
+ssize_t route_split_pick(route_split *splits, size_t n, const bool *usable)
+{
+    /* Smooth weighted round robin among the revisions that can take the
+     * request; those of weight 0 only when no weighted one can. */
+    ssize_t best = -1;
+    int total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!usable[i] || splits[i].weight <= 0) continue;
+        splits[i].current_weight += splits[i].weight;
+        total += splits[i].weight;
+        if (best < 0 || splits[i].current_weight > splits[best].current_weight) best = (ssize_t)i;
+    }
+    if (best >= 0) {
+        splits[best].current_weight -= total;
+        return best;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (usable[i]) return (ssize_t)i;
+    return -1;
+}
+
+/* Whether endpoint e may take the request (pass 0: its peer must be up). */
+static bool endpoint_usable(const route_endpoint *e, int pass, uint64_t now_ns, route_peer *const *tried,
+                            size_t ntried, bool local_ok)
+{
+    return e->replicas > 0 && !was_tried(e, tried, ntried) && (e->local ? local_ok : true) &&
+           (pass == 1 || e->local || e->peer->down_until_ns <= now_ns);
+}
+
 route_endpoint *route_choose(route_entry *r, uint64_t now_ns, route_peer *const *tried, size_t ntried,
                              bool local_ok, int local_load)
 {
     if (!r->nendpoints) return NULL;
     bool stack[16], *usable = r->nendpoints <= 16 ? stack : calloc(r->nendpoints, sizeof *usable);
-    if (!usable) return NULL;
+    bool split_stack[4], *split_ok = r->nsplits <= 4 ? split_stack : calloc(r->nsplits, sizeof *split_ok);
+    if (!usable || !split_ok) {
+        if (usable != stack) free(usable);
+        if (split_ok != split_stack) free(split_ok);
+        return NULL;
+    }
     route_endpoint *chosen = NULL;
     /* First the peers that are up; then, if none, the down ones too. */
     for (int pass = 0; pass < 2 && !chosen; pass++) {
-        for (size_t i = 0; i < r->nendpoints; i++) {
-            const route_endpoint *e = &r->endpoints[i];
-            usable[i] = e->replicas > 0 && !was_tried(e, tried, ntried) && (e->local ? local_ok : true) &&
-                        (pass == 1 || e->local || e->peer->down_until_ns <= now_ns);
+        for (size_t i = 0; i < r->nendpoints; i++)
+            usable[i] = endpoint_usable(&r->endpoints[i], pass, now_ns, tried, ntried, local_ok);
+        if (r->nsplits) {
+            /* The revision first, then an endpoint of it. */
+            for (size_t k = 0; k < r->nsplits; k++) {
+                split_ok[k] = false;
+                for (size_t i = 0; i < r->nendpoints && !split_ok[k]; i++)
+                    split_ok[k] = usable[i] && r->endpoints[i].revision == r->splits[k].revision;
+            }
+            ssize_t s = route_split_pick(r->splits, r->nsplits, split_ok);
+            if (s < 0) continue;
+            for (size_t i = 0; i < r->nendpoints; i++)
+                usable[i] = usable[i] && r->endpoints[i].revision == r->splits[s].revision;
+            /* Each revision turns its own rotation: with one shared, two
+             * revisions taking turns would each start from the same place. */
+            size_t shared = r->next;
+            r->next = r->splits[s].next;
+            chosen = pick(r, usable, local_load);
+            r->splits[s].next = r->next;
+            r->next = shared;
+            continue;
         }
         chosen = pick(r, usable, local_load);
     }
     if (usable != stack) free(usable);
+    if (split_ok != split_stack) free(split_ok);
     return chosen;
 }
 

@@ -13,6 +13,15 @@
  * learnt about its peers (in flight, down) is kept in peers that outlive
  * route updates, so that a new route list loses none of it.
  *
+ * While an app is rolled out, a route carries two revisions: each
+ * endpoint names the revision it runs, and the route's "split" gives each
+ * revision a weight. A request first picks its revision by smooth
+ * weighted round robin over the split (deterministic: over any n
+ * requests each revision gets its share to within one request), then an
+ * endpoint of that revision by the route's algorithm. A revision with no
+ * usable endpoint is skipped (its weight goes to the others); one of
+ * weight 0 gets traffic only when no other is left.
+ *
  * Pure logic, no I/O: tested alone (tests/unit/test_route_table.c).
  */
 #ifndef QYVOL_CLUSTER_ROUTE_TABLE_H
@@ -22,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ROUTE_PEER_DOWN_MS 3000
 
@@ -35,11 +45,20 @@ typedef struct route_peer {
 
 typedef struct route_endpoint {
     route_peer *peer;
+    int64_t revision;          /* the app's revision it runs; 0: not said */
     int replicas;
     int weight;
     int current_weight;        /* smooth weighted round robin */
     bool local;                /* this node itself */
 } route_endpoint;
+
+/* One revision's share of a route's traffic. */
+typedef struct route_split {
+    int64_t revision;
+    int weight;                /* 0-100 (any scale: only ratios count) */
+    int current_weight;        /* smooth weighted round robin */
+    size_t next;               /* round robin's next endpoint, for this revision */
+} route_split;
 
 typedef enum route_algorithm { ROUTE_ROUND_ROBIN, ROUTE_LEAST_CONNECTIONS, ROUTE_WEIGHTED } route_algorithm;
 
@@ -51,6 +70,8 @@ typedef struct route_entry {
     route_endpoint *endpoints;
     size_t nendpoints;
     size_t next;               /* round robin's next endpoint */
+    route_split *splits;       /* by revision; none: every endpoint alike */
+    size_t nsplits;
 } route_entry;
 
 typedef struct route_table {
@@ -78,6 +99,11 @@ route_entry *route_table_port(route_table *t, uint16_t port);
  * none is left. */
 route_endpoint *route_choose(route_entry *r, uint64_t now_ns, route_peer *const *tried, size_t ntried,
                              bool local_ok, int local_load);
+
+/* The revision of the split a request goes to, by smooth weighted round
+ * robin over those whose usable[] says they have an endpoint left; -1
+ * when none has. Exposed for tests of the split alone. */
+ssize_t route_split_pick(route_split *splits, size_t n, const bool *usable);
 
 /* The peer could not be reached: no traffic for ROUTE_PEER_DOWN_MS. */
 void route_peer_down(route_peer *p, uint64_t now_ns);

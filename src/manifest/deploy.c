@@ -52,6 +52,11 @@ static bool parse_health(mf_ctx *ctx, yaml_node_t *value, const char *key, void 
     return mf_parse_deploy_health_check(ctx, value, key, &((qv_deploy *)target)->health_check);
 }
 
+static bool parse_strategy(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target)
+{
+    return mf_parse_deploy_strategy(ctx, value, key, &((qv_deploy *)target)->strategy);
+}
+
 static bool parse_autoscale(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target)
 {
     return mf_parse_autoscale(ctx, value, key, &((qv_deploy *)target)->autoscale);
@@ -61,11 +66,13 @@ static const mf_key deploy_keys[] = {
     {"replicas", parse_replicas},
     {"resources", parse_resources},
     {"health_check", parse_health},
+    {"strategy", parse_strategy},
     {"autoscale", parse_autoscale},
 };
 static const mf_alias deploy_aliases[] = {
     {"instances", "replicas"}, {"scale", "replicas"}, {"limits", "resources"},
     {"healthcheck", "health_check"}, {"health", "health_check"}, {"autoscaling", "autoscale"}, {"hpa", "autoscale"},
+    {"rollout", "strategy"}, {"update_strategy", "strategy"},
 };
 const mf_section mf_section_deploy = {"deploy", deploy_keys, COUNT(deploy_keys), deploy_aliases,
                                       COUNT(deploy_aliases)};

@@ -200,6 +200,32 @@ typedef struct qv_resources {
     uint32_t cpu_millicores;    /* 0: not set (no CPU quota) */
 } qv_resources;
 
+/* deploy.strategy: how the cluster rolls a new revision of the app out
+ * (docs/manifest.md, "Releases"). Each `*_set` says the key was written;
+ * unwritten ones take the cluster's defaults. */
+#define QV_STRATEGY_MAX_STEPS 10
+typedef enum qv_strategy_type { QV_STRATEGY_ROLLING, QV_STRATEGY_BLUE_GREEN, QV_STRATEGY_CANARY } qv_strategy_type;
+typedef struct qv_strategy {
+    bool present;
+    qv_strategy_type type;
+    uint32_t max_surge, max_unavailable;   /* counts, or percents when *_percent */
+    bool surge_percent, unavailable_percent, surge_set, unavailable_set;
+    uint32_t steps[QV_STRATEGY_MAX_STEPS]; /* canary: percent of traffic, rising, the last 100 */
+    size_t nsteps;
+    uint64_t pause_ms;                     /* canary: each step's pause */
+    bool pause_set, manual;                /* pause: manual, wait for `rollout promote` */
+    uint64_t keep_old_ms;                  /* blue_green: the old set kept after the switch */
+    bool keep_old_set;
+    uint64_t progress_deadline_ms;
+    bool progress_deadline_set;
+    bool rollback_on_failure, rollback_set;
+    double max_error_rate;                 /* percent */
+    bool max_error_rate_set;
+    uint64_t max_latency_ms;
+    bool max_latency_set;
+    uint32_t min_requests;
+    bool min_requests_set;
+} qv_strategy;
 /* deploy.autoscale: the cluster sets the replicas from the load
  * (docs/manifest.md; the master's autoscaler, docs/cluster.md). */
 typedef struct qv_autoscale {
@@ -217,6 +243,7 @@ typedef struct qv_deploy {
     uint32_t replicas;
     qv_resources resources;
     qv_health_check health_check;
+    qv_strategy strategy;
     qv_autoscale autoscale;
 } qv_deploy;
 

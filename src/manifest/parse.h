@@ -143,7 +143,7 @@ typedef struct mf_section {
 extern const mf_section mf_section_top, mf_section_permissions, mf_section_fs_paths,
     mf_section_net, mf_section_fs, mf_section_deploy, mf_section_resources,
     mf_section_health_check, mf_section_cluster, mf_section_load_balancer,
-    mf_section_balancer_health_check, mf_section_autoscale;
+    mf_section_balancer_health_check, mf_section_strategy, mf_section_autoscale;
 
 /* Check that node is a mapping and call the section's parser for each key
  * (in file order) with target. Rejects unknown, duplicate, non-string and
@@ -217,6 +217,11 @@ bool mf_parse_deploy(mf_ctx *ctx, yaml_node_t *value, const char *key, void *tar
 /* deploy.autoscale into a qv_autoscale (autoscale.c). */
 bool mf_parse_autoscale(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target);
 bool mf_parse_cluster(mf_ctx *ctx, yaml_node_t *value, const char *key, void *target);
+
+/* ---------------------------------------------------------------- strategy.c */
+
+/* deploy.strategy: a strategy's name or a mapping of its settings. */
+bool mf_parse_deploy_strategy(mf_ctx *ctx, yaml_node_t *value, const char *key, qv_strategy *s);
 
 /* ---------------------------------------------------------------- health_check.c */
 

@@ -34,6 +34,7 @@ void runtime_app_release(runtime_app *a)
     if (a->pool) pool_free(a->pool);
     serve_app_unload(&a->app);
     free(a->key);
+    free(a->instance);
     free(a);
 }
 
@@ -92,11 +93,11 @@ static app_metrics *metrics_for(void *ctx, const char *name, const char *route)
     return m;
 }
 
-/* The running app named name, retained; NULL if none. Under rt->lock. */
-static runtime_app *running_locked(serve_runtime *rt, const char *name)
+/* The running app of this instance, retained; NULL if none. Under rt->lock. */
+static runtime_app *running_locked(serve_runtime *rt, const char *instance)
 {
     for (size_t i = 0; i < rt->napps; i++)
-        if (!strcmp(rt->apps[i]->app.name, name)) {
+        if (!strcmp(rt->apps[i]->instance, instance)) {
             runtime_app_retain(rt->apps[i]);
             return rt->apps[i];
         }
@@ -134,10 +135,11 @@ static void keep_running(serve_runtime *rt, plan_entry *e, runtime_app *cur, uin
 static bool plan_one(serve_runtime *rt, const app_spec *spec, const char *name, plan_entry *e, app_error *err)
 {
     e->revision = spec->revision;
+    const char *instance = spec->instance ? spec->instance : name;
     if (has_key(spec->key) && !(e->key = strdup(spec->key))) goto oom;
-    if (name && has_key(spec->key)) {
+    if (instance && has_key(spec->key)) {
         pthread_mutex_lock(&rt->lock);
-        runtime_app *cur = running_locked(rt, name);
+        runtime_app *cur = running_locked(rt, instance);
         bool same = cur && cur->key && !strcmp(cur->key, spec->key);
         pthread_mutex_unlock(&rt->lock);
         if (same) {
@@ -151,8 +153,9 @@ static bool plan_one(serve_runtime *rt, const app_spec *spec, const char *name, 
     atomic_init(&a->refs, 1);
     e->app = a;
     if (!serve_app_load(&a->app, spec->manifest, name, &spec->overrides, metrics_for, rt, err)) return false;
+    if (!(a->instance = strdup(instance ? instance : a->app.name))) goto oom;
     pthread_mutex_lock(&rt->lock);
-    runtime_app *cur = running_locked(rt, a->app.name);
+    runtime_app *cur = running_locked(rt, a->instance);
     pthread_mutex_unlock(&rt->lock);
     if (cur && cur->app.fingerprint == a->app.fingerprint && !strcmp(cur->app.route, a->app.route)) {
         keep_running(rt, e, cur, a->app.rc.replicas);
@@ -187,7 +190,10 @@ runtime_plan *runtime_prepare(serve_runtime *rt, const app_spec *specs, size_t n
         plan->changes += e->fresh || e->resize;
         for (size_t k = 0; k < i; k++) {
             const serve_app *a = &plan->entries[k].app->app, *b = &e->app->app;
-            const char *what = !strcmp(a->route, b->route) ? "route" : !strcmp(a->name, b->name) ? "name" : NULL;
+            /* Instances of one app share its route. */
+            bool same_app = !strcmp(a->name, b->name), same_route = !strcmp(a->route, b->route);
+            bool same_instance = !strcmp(plan->entries[k].app->instance, e->app->instance);
+            const char *what = same_route && (same_instance || !same_app) ? "route" : same_instance ? "name" : NULL;
             if (!what) continue;
             if (*what == 'r')
                 snprintf(err->text, sizeof err->text, "%s and %s both want the route '%s'", specs[k].manifest,
@@ -204,18 +210,30 @@ runtime_plan *runtime_prepare(serve_runtime *rt, const app_spec *specs, size_t n
 
 /* ------------------------------------------------------------ commits */
 
-static ssize_t index_of(runtime_app **list, size_t n, const char *name)
+static ssize_t index_of(runtime_app **list, size_t n, const char *instance)
 {
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(list[i]->app.name, name)) return (ssize_t)i;
+        if (!strcmp(list[i]->instance, instance)) return (ssize_t)i;
     return -1;
 }
 
-static ssize_t plan_index(const runtime_plan *plan, const char *name)
+static ssize_t plan_index(const runtime_plan *plan, const char *instance)
 {
     for (size_t i = 0; i < plan->n; i++)
-        if (!strcmp(plan->entries[i].app->app.name, name)) return (ssize_t)i;
+        if (!strcmp(plan->entries[i].app->instance, instance)) return (ssize_t)i;
     return -1;
+}
+
+/* Whether a (fresh) takes the place of a running app: its own instance,
+ * or another instance of its name that the plan does not keep. */
+static bool replaces(serve_runtime *rt, const runtime_plan *plan, const runtime_app *a)
+{
+    for (size_t i = 0; i < rt->napps; i++) {
+        const runtime_app *cur = rt->apps[i];
+        if (!strcmp(cur->instance, a->instance)) return true;
+        if (!strcmp(cur->app.name, a->app.name) && plan_index(plan, cur->instance) < 0) return true;
+    }
+    return false;
 }
 
 static void retire(serve_runtime *rt, runtime_app *a)
@@ -245,9 +263,9 @@ bool runtime_commit(serve_runtime *rt, runtime_plan *plan, bool exact, app_error
     /* What stays running besides the plan must not clash with it. */
     for (size_t i = 0; !exact && i < rt->napps; i++) {
         const serve_app *a = &rt->apps[i]->app;
-        if (plan_index(plan, a->name) >= 0) continue;
+        if (plan_index(plan, rt->apps[i]->instance) >= 0) continue;
         for (size_t k = 0; k < plan->n; k++)
-            if (!strcmp(plan->entries[k].app->app.route, a->route)) {
+            if (strcmp(plan->entries[k].app->app.name, a->name) && !strcmp(plan->entries[k].app->app.route, a->route)) {
                 snprintf(err->text, sizeof err->text, "the route '%s' is the app '%s''s already",
                          *a->route ? a->route : "/", a->name);
                 goto out;
@@ -281,7 +299,7 @@ bool runtime_commit(serve_runtime *rt, runtime_plan *plan, bool exact, app_error
     /* Apps not in the plan: kept, or (exact) removed. */
     for (size_t i = 0; i < rt->napps; i++) {
         runtime_app *a = rt->apps[i];
-        ssize_t k = plan_index(plan, a->app.name);
+        ssize_t k = plan_index(plan, a->instance);
         if (k < 0 && !exact) list[n++] = a;
         else if (k < 0 || plan->entries[k].app != a) retire(rt, a);
         else runtime_app_release(a); /* kept: the plan's reference takes over */
@@ -297,12 +315,12 @@ bool runtime_commit(serve_runtime *rt, runtime_plan *plan, bool exact, app_error
         for (size_t w = 0; e->fresh && w < e->app->app.rc.nwarnings; w++)
             log_json(LOG_WARN, e->app->app.rc.warnings[w], json_pack("{s:s}", "app", e->app->app.name));
         if (e->fresh)
-            log_json(LOG_INFO, index_of(rt->apps, rt->napps, e->app->app.name) >= 0 ? "app replaced" : "app started",
-                     json_pack("{s:s,s:s,s:i}", "app", e->app->app.name, "route",
+            log_json(LOG_INFO, replaces(rt, plan, e->app) ? "app replaced" : "app started",
+                     json_pack("{s:s,s:s,s:i,s:I}", "app", e->app->app.name, "route",
                                *e->app->app.route ? e->app->app.route : "/", "replicas",
-                               pool_size(e->app->pool)));
-        e->app = NULL;
+                               pool_size(e->app->pool), "revision", (json_int_t)e->revision));
     }
+    for (size_t i = 0; i < plan->n; i++) plan->entries[i].app = NULL; /* the list has them now */
     free(rt->apps);
     rt->apps = list;
     rt->napps = n;
@@ -328,9 +346,9 @@ bool runtime_apply(serve_runtime *rt, const app_spec *spec, app_error *err)
     return plan && runtime_commit(rt, plan, false, err);
 }
 
-bool runtime_remove(serve_runtime *rt, const char *name)
+bool runtime_remove(serve_runtime *rt, const char *instance)
 {
-    ssize_t i = index_of(rt->apps, rt->napps, name);
+    ssize_t i = index_of(rt->apps, rt->napps, instance);
     runtime_app **grown = i < 0 ? NULL : realloc(rt->retired, (rt->nretired + 1) * sizeof *grown);
     if (!grown) return false;
     rt->retired = grown;
@@ -372,10 +390,20 @@ runtime_app *runtime_route(serve_runtime *rt, const char *path)
     return best;
 }
 
-runtime_app *runtime_find(serve_runtime *rt, const char *name)
+runtime_app *runtime_find(serve_runtime *rt, const char *instance)
 {
-    ssize_t i = index_of(rt->apps, rt->napps, name);
+    ssize_t i = index_of(rt->apps, rt->napps, instance);
     return i < 0 ? NULL : rt->apps[i];
+}
+
+runtime_app *runtime_find_named(serve_runtime *rt, const char *name)
+{
+    runtime_app *best = NULL;
+    for (size_t i = 0; i < rt->napps; i++) {
+        runtime_app *a = rt->apps[i];
+        if (!strcmp(a->app.name, name) && runtime_app_healthy(a) && (!best || a->revision > best->revision)) best = a;
+    }
+    return best;
 }
 
 const char *runtime_app_name(const runtime_app *app) { return app->app.name; }
@@ -394,8 +422,8 @@ json_t *runtime_health(serve_runtime *rt, json_t **replicas, bool *all_healthy)
         runtime_app *a = rt->apps[i];
         bool healthy = runtime_app_healthy(a);
         *all_healthy &= healthy;
-        json_object_set_new(apps, a->app.name, json_string(healthy ? "healthy" : "unhealthy"));
-        if (replicas) json_object_set_new(*replicas, a->app.name, pool_describe(a->pool));
+        json_object_set_new(apps, a->instance, json_string(healthy ? "healthy" : "unhealthy"));
+        if (replicas) json_object_set_new(*replicas, a->instance, pool_describe(a->pool));
     }
     return apps;
 }
@@ -405,12 +433,15 @@ json_t *runtime_apps(serve_runtime *rt)
     json_t *apps = json_object();
     for (size_t i = 0; i < rt->napps; i++) {
         runtime_app *a = rt->apps[i];
-        json_object_set_new(apps, a->app.name,
-                            json_pack("{s:I,s:i,s:i,s:s,s:f,s:i,s:f}", "revision", (json_int_t)a->revision, "replicas",
-                                      pool_size(a->pool), "ready", pool_ready(a->pool), "route",
+        json_object_set_new(apps, a->instance,
+                            json_pack("{s:s,s:I,s:i,s:i,s:b,s:s,s:f,s:i,s:f,s:I,s:I,s:f}", "app", a->app.name,
+                                      "revision", (json_int_t)a->revision, "replicas", pool_size(a->pool), "ready",
+                                      pool_ready(a->pool), "healthy", runtime_app_healthy(a), "route",
                                       *a->app.route ? a->app.route : "/", "cpu_seconds",
                                       a->app.metrics ? metrics_app_cpu_seconds(a->app.metrics) : 0.0, "inflight",
-                                      pool_load(a->pool), "inflight_seconds", pool_load_seconds(a->pool)));
+                                      pool_load(a->pool), "inflight_seconds", pool_load_seconds(a->pool),
+                                      "answered", (json_int_t)a->answered, "failed", (json_int_t)a->failed,
+                                      "answer_seconds", a->answer_seconds));
     }
     return apps;
 }

@@ -57,6 +57,10 @@ typedef struct app_spec {
      * once loaded. */
     const char *key;
     int64_t revision;          /* shown in runtime_apps (the cluster's revision) */
+    /* What tells this app from the runtime's others (NULL: its name).
+     * Instances of one name may run side by side and share its route (a
+     * node runs an app's old and new revision during a rollout). */
+    const char *instance;
 } app_spec;
 
 /* Load the apps of specs (any thread): what is new or changed is read and
@@ -77,13 +81,17 @@ bool runtime_commit(serve_runtime *rt, runtime_plan *plan, bool exact, app_error
 /* runtime_prepare and runtime_commit for one app, on the loop thread. */
 bool runtime_apply(serve_runtime *rt, const app_spec *spec, app_error *err);
 /* Retire the app's pool (its requests finish); false when no such app. */
-bool runtime_remove(serve_runtime *rt, const char *name);
+bool runtime_remove(serve_runtime *rt, const char *instance);
 
 /* ---- requests (loop thread) */
 
 /* The app whose route is the longest prefix of path (whole segments). */
 runtime_app *runtime_route(serve_runtime *rt, const char *path);
-runtime_app *runtime_find(serve_runtime *rt, const char *name);
+/* The app whose instance (its name unless the spec said) is `instance`. */
+runtime_app *runtime_find(serve_runtime *rt, const char *instance);
+/* A healthy instance of the app named name, the highest revision first;
+ * NULL when none is. */
+runtime_app *runtime_find_named(serve_runtime *rt, const char *name);
 const char *runtime_app_name(const runtime_app *app);
 const char *runtime_app_route(const runtime_app *app); /* "" for "/" */
 bool runtime_app_healthy(const runtime_app *app);
@@ -105,11 +113,13 @@ void runtime_housekeeping(serve_runtime *rt);
 /* {"APP":"healthy"|"unhealthy",...}; with replicas, also each app's
  * replicas in *replicas ({"APP":[{replica,state,pid,...}]}). */
 json_t *runtime_health(serve_runtime *rt, json_t **replicas, bool *all_healthy);
-/* {"APP":{"revision":N,"replicas":N,"ready":N,"route":"/r","cpu_seconds":S,
- * "inflight":N,"inflight_seconds":S},...} (cpu_seconds: the CPU time its
- * replicas used so far, as in the metrics; inflight: its requests running
- * or queued now; inflight_seconds: that integrated over time, see
- * pool_load_seconds) */
+/* {"INSTANCE":{"app":"NAME","revision":N,"replicas":N,"ready":N,"healthy":B,"route":"/r",
+ * "cpu_seconds":S,"inflight":N,"inflight_seconds":S,"answered":N,"failed":N,
+ * "answer_seconds":S},...} (healthy: false once every replica failed its
+ * health checks in a row; cpu_seconds: the CPU time its replicas used so
+ * far, as in the metrics; inflight: its requests running or queued now;
+ * inflight_seconds: that integrated over time, see pool_load_seconds;
+ * answered, failed (5xx) and answer_seconds: this instance's answers) */
 json_t *runtime_apps(serve_runtime *rt);
 size_t runtime_app_count(const serve_runtime *rt);
 /* Prometheus text of every app's metrics (malloc'ed, *len bytes). */

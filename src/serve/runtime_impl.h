@@ -17,8 +17,14 @@ struct runtime_app {
     pool *pool;                /* NULL until committed, and once freed */
     char *key;                 /* the caller's version key, or NULL; under rt->lock */
     int64_t revision;
+    char *instance;            /* what names it among the runtime's apps: its
+                                * name, or the caller's (a cluster node runs
+                                * two revisions of one app as two instances) */
     uint32_t replicas;         /* asked for (its pool's size); under rt->lock */
     bool retired;              /* replaced or removed: finishing its requests */
+    /* Its answers (loop thread): for comparing two revisions of an app. */
+    uint64_t answered, failed; /* failed: 5xx */
+    double answer_seconds;     /* summed */
 };
 
 struct serve_runtime {

@@ -83,6 +83,14 @@ static void job_free(job *j)
     free(j);
 }
 
+/* The instance's own counts (two revisions of an app are compared by them). */
+static void count_answer(runtime_app *a, int status, double seconds)
+{
+    a->answered++;
+    a->failed += status >= 500;
+    a->answer_seconds += seconds;
+}
+
 /* The pool's answer: send it, log it, count it. */
 static void reply(pool_request *pr, const wire_response *resp, int replica_index)
 {
@@ -113,8 +121,10 @@ static void reply(pool_request *pr, const wire_response *resp, int replica_index
         log_json(LOG_WARN, resp->why,
                  json_pack("{s:s,s:s,s:s}", "app", j->app->app.name, "replica", replica, "request_id", j->id));
     log_access(j, resp, replica, bytes);
-    metrics_request_done(j->app->app.metrics, resp->status, (double)(wagi_now_ns() - j->start_ns) / 1e9,
-                         resp->started ? resp->instantiate_s : 0, (qv_trap_kind)resp->trap);
+    double seconds = (double)(wagi_now_ns() - j->start_ns) / 1e9;
+    metrics_request_done(j->app->app.metrics, resp->status, seconds, resp->started ? resp->instantiate_s : 0,
+                         (qv_trap_kind)resp->trap);
+    count_answer(j->app, resp->status, seconds);
     j->rt->in_flight--;
     job_free(j);
 }
@@ -148,6 +158,7 @@ void runtime_serve(serve_runtime *rt, runtime_app *ra, http_exchange *x, const h
     serve_app *app = &ra->app;
     pool *p = ra->pool;
     if (!pool_healthy(p)) {
+        count_answer(ra, 503, 0);
         respond_unhealthy(x, app);
         return;
     }
@@ -205,6 +216,7 @@ void runtime_serve(serve_runtime *rt, runtime_app *ra, http_exchange *x, const h
     http_on_abandon(x, NULL, NULL);
     rt->in_flight--;
     metrics_request_done(app->metrics, 503, (double)(wagi_now_ns() - j->start_ns) / 1e9, 0, 0);
+    count_answer(ra, 503, 0);
     job_free(j);
     if (v == POOL_UNHEALTHY) respond_unhealthy(x, app);
     else http_respond_text(x, 503, "too many requests are waiting for this app");

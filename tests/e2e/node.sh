@@ -49,8 +49,9 @@ digest, ia, ib, dead, broken, a, b = sys.argv[1:8]
 del sys.argv[1]
 a, b = int(a), int(b)
 port = int(sys.argv[7]) if len(sys.argv) > 7 else 0
+# A scale keeps the revision (as the master does): only replicas change.
 def assign(n):
-    return [{"app": "echo", "revision": n, "digest": digest, "manifest": "app.qyv",
+    return [{"app": "echo", "revision": 1, "digest": digest, "manifest": "app.qyv",
              "overrides": {"env": ["HTTP_X_FROM_OVERRIDE=yes"]}, "replicas": n}] if n else []
 eps = []
 if len(sys.argv) > 8: eps.append({"node": "node-c", "ingress": "127.0.0.1:" + dead, "replicas": 1, "weight": 1})

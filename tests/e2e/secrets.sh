@@ -103,7 +103,7 @@ expect "secret set: a new version" 0 "secret db: version 2" "$QYV" cluster secre
 sleep 2
 answer | grep -q "^env=$V1\$" && ok "a changed secret does not reach the running app by itself" ||
     bad "no silent change" "$(answer)"
-expect "redeploy takes the new version" 0 "deployed sec revision 2" "$QYV" cluster deploy "$app/app.qyv"
+expect "redeploy takes the new version" 0 "rolling out sec: revision 1 -> 2" "$QYV" cluster deploy "$app/app.qyv"
 until_true 15 serves "$V2" && ok "after the redeploy the app reads the new value" || bad "new value" "$(answer)"
 expect "secret list: names and versions" 0 "db +2 .* sec" "$QYV" cluster secret list
 expect "a secret in use cannot be removed" 1 "the app 'sec' uses the secret 'db'" "$QYV" cluster secret remove db

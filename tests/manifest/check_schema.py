@@ -33,6 +33,7 @@ BEYOND_THE_SCHEMA = {
     "cpu_zero.qyv": "'0' as a string matches the CPU pattern",
     "timeout_zero.qyv": "0s matches the duration pattern",
     "net_host_url.qyv": "host syntax is checked by qyv only",
+    "strategy_steps_end_short.qyv": "that the last step is 100 is beyond a schema",
     "autoscale_min_over_max.qyv": "comparing two keys is beyond a schema",
 }
 

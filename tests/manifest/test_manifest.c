@@ -447,6 +447,40 @@ static void enum_names_match_the_format(void **state)
 
 /* ------------------------------------------------------------ the guide's manifests */
 
+/* deploy.strategy, the mapping with every key; and the name alone. */
+static void release_strategy_is_read(void **state)
+{
+    (void)state;
+    qv_manifest *m = load_fixture("valid/releases.qyv");
+    const qv_strategy *s = &m->deploy.strategy;
+    assert_true(s->present);
+    assert_int_equal(s->type, QV_STRATEGY_CANARY);
+    assert_int_equal(s->nsteps, 3);
+    assert_int_equal(s->steps[1], 50);
+    assert_true(s->pause_set);
+    assert_false(s->manual);
+    assert_int_equal(s->pause_ms, 120000);
+    assert_true(s->surge_set && !s->surge_percent);
+    assert_int_equal(s->max_surge, 2);
+    assert_true(s->unavailable_set && s->unavailable_percent);
+    assert_int_equal(s->max_unavailable, 10);
+    assert_int_equal(s->keep_old_ms, 60000);
+    assert_int_equal(s->progress_deadline_ms, 120000);
+    assert_true(s->rollback_set && s->rollback_on_failure);
+    assert_true(s->max_error_rate > 2.49 && s->max_error_rate < 2.51);
+    assert_int_equal(s->max_latency_ms, 250);
+    assert_int_equal(s->min_requests, 50);
+    qv_manifest_free(m);
+    static const char text[] = "name: web\nentrypoint: app.wasm\ndeploy:\n  strategy: blue_green\n";
+    qv_manifest_error err;
+    m = qv_manifest_parse(text, sizeof text - 1, "inline.qyv", &err);
+    assert_non_null(m);
+    assert_true(m->deploy.strategy.present);
+    assert_int_equal(m->deploy.strategy.type, QV_STRATEGY_BLUE_GREEN);
+    assert_false(m->deploy.strategy.surge_set);
+    qv_manifest_free(m);
+}
+
 /* deploy.autoscale: every key read; without it autoscaling is off. */
 static void autoscale_is_read(void **state)
 {
@@ -698,7 +732,15 @@ static const bad_fixture bad_fixtures[] = {
     {"unknown_key_nested.qyv", "4:3: unknown key 'replica' in 'deploy'; did you mean 'replicas'?"},
     {"key_in_wrong_section.qyv", "3:1: unknown key 'replicas'; it belongs in 'deploy'"},
     {"unknown_key_no_match.qyv",
-     "5:3: unknown key 'zone' in 'deploy'; expected one of: replicas, resources, health_check, autoscale"},
+     "5:3: unknown key 'zone' in 'deploy'; expected one of: replicas, resources, health_check, strategy, autoscale"},
+    {"strategy_steps_end_short.qyv",
+     "7:21: 'deploy.strategy.steps[2]' is the last step and must be 100: a canary ends with all the traffic"},
+    {"strategy_type_misspelt.qyv",
+     "5:13: 'deploy.strategy' must be rolling, blue_green or canary, got 'bluegreen'; did you mean 'blue_green'?"},
+    {"strategy_surge_over_100.qyv",
+     "6:16: 'deploy.strategy.max_surge' must be a count (0 to 10000) or a percentage such as 25%"},
+    {"strategy_error_rate_bare.qyv",
+     "7:21: 'deploy.strategy.max_error_rate' must be a percentage of failed (5xx) answers such as 5%"},
     {"autoscale_min_over_max.qyv", "5:10: 'deploy.autoscale.min' is 5, more than max (2)"},
     {"autoscale_no_target.qyv",
      "5:5: 'deploy.autoscale' needs a target: 'cpu_threshold' (percent of the CPU asked for) or "
@@ -1285,6 +1327,7 @@ int main(void)
         cmocka_unit_test(minimal_manifest_gets_defaults),
         cmocka_unit_test(map_forms_of_permissions),
         cmocka_unit_test(guide_deploy_manifest_is_an_http_app),
+        cmocka_unit_test(release_strategy_is_read),
         cmocka_unit_test(autoscale_is_read),
         cmocka_unit_test(guide_load_balancer_checks_replicas),
         cmocka_unit_test(guide_net_permissions),

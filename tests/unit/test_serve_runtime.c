@@ -3,8 +3,10 @@
  * own API: apply an app (its replica processes start), apply it again
  * unchanged (nothing restarts), with other overrides (new replicas, the
  * old pool retired), a clashing route refused, a bad manifest refused with
- * its FILE:LINE:COLUMN, remove; routing by longest prefix. Run from the
- * repository root (it uses examples/http-echo).
+ * its FILE:LINE:COLUMN, remove; routing by longest prefix; two revisions
+ * of one app side by side as instances sharing its route (a cluster node
+ * during a rollout). Run from the repository root (it uses
+ * examples/http-echo).
  */
 #include <event2/event.h>
 #include <setjmp.h>
@@ -240,12 +242,55 @@ static void routes_and_refusals(void **state)
     assert_int_equal(cpu, 0);
 }
 
+static void two_revisions_side_by_side(void **state)
+{
+    fixture *f = *state;
+    app_error err;
+    const char *path = manifest(f, "w.qyv", "web", "/w", NULL);
+    const char *env[] = {"VERSION=2"};
+    app_spec both[2] = {
+        {.name = "web", .manifest = path, .key = "k1", .revision = 1, .instance = "web@1"},
+        {.name = "web", .manifest = path, .key = "k2", .revision = 2, .instance = "web@2",
+         .overrides = {.env = env, .nenv = 1}},
+    };
+    runtime_plan *plan = runtime_prepare(f->rt, both, 2, &err);
+    if (!plan) fail_msg("%s", err.text);
+    assert_int_equal(runtime_plan_changes(plan), 2);
+    assert_true(runtime_commit(f->rt, plan, true, &err));
+    assert_int_equal(runtime_app_count(f->rt), 2);
+    runtime_app *one = runtime_find(f->rt, "web@1"), *two = runtime_find(f->rt, "web@2");
+    assert_non_null(one);
+    assert_non_null(two);
+    assert_ptr_not_equal(one, two);
+    assert_string_equal(runtime_app_name(two), "web");
+    /* Any healthy instance of the name: the highest revision. */
+    assert_ptr_equal(runtime_find_named(f->rt, "web"), two);
+    json_t *apps = runtime_apps(f->rt);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(apps, "web@1"), "app")), "web");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(apps, "web@2"), "revision")), 2);
+    assert_true(json_is_true(json_object_get(json_object_get(apps, "web@2"), "healthy")));
+    json_decref(apps);
+    /* Another app still may not take the route. */
+    app_spec other = {.manifest = manifest(f, "o.qyv", "other", "/w", NULL)};
+    assert_false(runtime_apply(f->rt, &other, &err));
+    assert_non_null(strstr(err.text, "the route '/w'"));
+    /* The rollout done: only revision 2 is assigned. */
+    plan = runtime_prepare(f->rt, &both[1], 1, &err);
+    assert_non_null(plan);
+    assert_int_equal(runtime_plan_changes(plan), 0);
+    assert_true(runtime_commit(f->rt, plan, true, &err));
+    assert_int_equal(runtime_app_count(f->rt), 1);
+    assert_null(runtime_find(f->rt, "web@1"));
+    assert_ptr_equal(runtime_find(f->rt, "web@2"), two);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(scale_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(apply_keep_replace_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(routes_and_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(two_revisions_side_by_side, setup, teardown),
     };
     log_set_level(LOG_ERROR); /* the runtime's own lines are not the test's */
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include "cluster/names.h"
 #include "cluster/master/internal.h"
 #include "cluster/master/reconcile.h"
+#include "cluster/master/rollout.h"
 #include "cluster/master/secrets.h"
 #include "serve/http_json.h"
 #include "serve/log.h"
@@ -141,33 +142,11 @@ static void post_register(master *m, http_exchange *x, const http_request *r)
     json_decref(j);
 }
 
-/* Where every app is served: per app, the nodes with ready replicas;
- * while none is ready yet, every node it is placed on (the first answers
- * once started). */
+/* Where every app is served (routes.c). */
 json_t *master_routes(master *m)
 {
     json_t *routes = json_array();
-    for (size_t i = 0; i < m->state.napps; i++) {
-        const m_app *a = &m->state.apps[i];
-        json_t *ready = json_array(), *placed = json_array();
-        for (size_t k = 0; k < m->state.nnodes; k++) {
-            const m_node *o = &m->state.nodes[k];
-            uint32_t count = app_placed_on(a, o->name);
-            if (!count || !o->ready || !*o->ingress) continue;
-            json_t *e = json_pack("{s:s,s:s,s:i,s:i,s:I}", "node", o->name, "ingress", o->ingress, "replicas",
-                                  (int)count, "ready", (int)node_ready_for(o, a), "weight",
-                                  (json_int_t)o->cpu_capacity);
-            json_array_append(placed, e);
-            if (node_ready_for(o, a)) json_array_append(ready, e);
-            json_decref(e);
-        }
-        json_t *endpoints = json_array_size(ready) ? ready : placed;
-        json_array_append_new(routes, json_pack("{s:s,s:s,s:i,s:s,s:I,s:O}", "app", a->name, "route", a->route,
-                                                "port", (int)a->port, "algorithm", a->algorithm, "revision",
-                                                (json_int_t)a->revision, "endpoints", endpoints));
-        json_decref(ready);
-        json_decref(placed);
-    }
+    for (size_t i = 0; i < m->state.napps; i++) json_array_append_new(routes, app_route(m, &m->state.apps[i]));
     return routes;
 }
 
@@ -176,14 +155,12 @@ static json_t *assignments_for(master *m, const m_node *n)
 {
     json_t *assignments = json_array();
     for (size_t i = 0; i < m->state.napps; i++) {
-        const m_app *a = &m->state.apps[i];
-        uint32_t here = app_placed_on(a, n->name);
-        if (!here) continue;
-        json_t *one = json_pack("{s:s,s:I,s:s,s:s,s:O,s:i}", "app", a->name, "revision", (json_int_t)a->revision,
-                                "digest", a->digest, "manifest", a->manifest, "overrides", a->overrides, "replicas",
-                                (int)here);
-        secrets_attach(m, one, a->overrides);
-        json_array_append_new(assignments, one);
+        size_t before = json_array_size(assignments);
+        app_assignments(&m->state.apps[i], n, assignments); /* a rollout's two revisions */
+        for (size_t k = before; k < json_array_size(assignments); k++) {
+            json_t *one = json_array_get(assignments, k);
+            secrets_attach(m, one, json_object_get(one, "overrides"));
+        }
     }
     return json_pack("{s:o,s:o}", "assignments", assignments, "routes", master_routes(m));
 }
@@ -213,6 +190,9 @@ static void post_heartbeat(master *m, http_exchange *x, const http_request *r, c
         log_json(LOG_INFO, "node back", json_pack("{s:s}", "node", n->name));
     }
     json_decref(j);
+    /* What the node reports may let a rollout take its next step: take it
+     * now, so that this very answer carries it. */
+    rollout_tick(m);
     http_respond_json(x, 200, assignments_for(m, n));
 }
 
@@ -398,7 +378,7 @@ static void get_bundle(master *m, http_exchange *x, const char *hex)
 
 /* ------------------------------------------------------------ apps */
 
-static json_t *app_status(master *m, const m_app *a)
+json_t *app_status(master *m, const m_app *a)
 {
     json_t *j = app_to_json(a, false), *placement = json_object();
     uint32_t running = 0, ready = 0;
@@ -406,9 +386,8 @@ static json_t *app_status(master *m, const m_app *a)
     json_t *v;
     json_object_foreach(a->placement, node, v) {
         const m_node *n = state_node(&m->state, node);
-        json_t *rep = n ? json_object_get(n->reported, a->name) : NULL;
-        uint32_t run = rep && json_integer_value(json_object_get(rep, "revision")) == a->revision
-                           ? (uint32_t)json_integer_value(json_object_get(rep, "replicas")) : 0;
+        json_t *rep = n ? node_report(n, a->name, a->revision) : NULL;
+        uint32_t run = (uint32_t)json_integer_value(json_object_get(rep, "replicas"));
         uint32_t rdy = n ? node_ready_for(n, a) : 0;
         if (n && !n->ready) run = rdy = 0;
         running += run, ready += rdy;
@@ -428,6 +407,7 @@ static json_t *app_status(master *m, const m_app *a)
     json_object_set_new(j, "replicas", json_pack("{s:i,s:i,s:i,s:i}", "wanted", (int)a->wanted, "placed",
                                                  (int)app_placed_total(a), "running", (int)running, "ready",
                                                  (int)ready));
+    json_object_set_new(j, "rollout", rollout_status(m, a));
     return j;
 }
 
@@ -527,17 +507,31 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
                                            (json_int_t)a->revision));
             goto out;
         }
-        if (a->memory != probe.memory || a->cpu != probe.cpu || !json_equal(a->nodes, probe.nodes)) {
+        if (!app_placed_total(a) && (a->memory != probe.memory || a->cpu != probe.cpu || !json_equal(a->nodes, probe.nodes))) {
             json_decref(a->placement);
             a->placement = json_object();
         }
     }
+    /* A new revision of an app that runs is a rollout (rollout.h). */
+    if (a && app_placed_total(a)) {
+        snprintf(probe.digest, sizeof probe.digest, "%s", bundle);
+        snprintf(probe.manifest, sizeof probe.manifest, "%s", manifest);
+        probe.overrides = overrides; /* borrowed */
+        rollout_deploy(m, x, a, &probe, dir, json_object_get(j, "rollout"));
+        goto out;
+    }
+    if (a && rollout_active(a)) {
+        http_respond_json_error(x, 409, "a rollout of %s is under way: wait for it, or abort it first", a->name);
+        goto out;
+    }
+
     if (!a && !(a = state_add_app(&m->state, probe.name))) {
         http_respond_json_error(x, 500, "out of memory");
         goto out;
     }
     m_app before = *a;
-    a->revision++;
+    a->revision = (a->last_revision > a->revision ? a->last_revision : a->revision) + 1;
+    a->last_revision = a->revision;
     snprintf(a->digest, sizeof a->digest, "%s", bundle);
     snprintf(a->manifest, sizeof a->manifest, "%s", manifest);
     json_decref(a->overrides);
@@ -554,7 +548,7 @@ static void post_app(master *m, http_exchange *x, const http_request *r)
     a->deployed_ms = now_ms();
     if (!state_save_revision(&m->state, a, why, sizeof why) || !state_save_app(&m->state, a, why, sizeof why)) {
         if (is_new) state_remove_app(&m->state, probe.name);
-        else a->revision = before.revision;
+        else a->revision = before.revision, a->last_revision = before.last_revision;
         http_respond_json_error(x, 500, "%s", why);
         goto out;
     }
@@ -575,6 +569,10 @@ static void post_scale(master *m, http_exchange *x, const http_request *r, const
     m_app *a = state_app(&m->state, name);
     if (!a) {
         http_respond_json_error(x, 404, "no app '%s'", name);
+        return;
+    }
+    if (rollout_active(a)) {
+        http_respond_json_error(x, 409, "a rollout of %s is under way: scale it once it is done (or aborted)", name);
         return;
     }
     json_t *j = body_json(r, x);
@@ -860,5 +858,9 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r)
     else if (n == 3 && !strcmp(seg[0], "apps") && !strcmp(seg[2], "autoscale") && (post || del))
         put_autoscale(m, x, r, seg[1], post);
     else if (n == 3 && !strcmp(seg[0], "apps") && !strcmp(seg[2], "logs") && get) get_logs(m, x, r, seg[1]);
+    else if (n == 3 && !strcmp(seg[0], "apps") && !strcmp(seg[2], "revisions") && get) rollout_history(m, x, seg[1]);
+    else if (n == 3 && !strcmp(seg[0], "apps") && !strcmp(seg[2], "rollout") && get) rollout_api(m, x, r, seg[1], NULL);
+    else if (n == 4 && !strcmp(seg[0], "apps") && !strcmp(seg[2], "rollout") && post)
+        rollout_api(m, x, r, seg[1], seg[3]);
     else http_respond_json_error(x, 404, "no endpoint %s %s (docs/api.md)", method, r->path);
 }

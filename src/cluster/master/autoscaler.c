@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/master/rollout.h"
 #include "serve/log.h"
 
 /* A node's rate is measured over at least this long: its replicas' CPU
@@ -127,7 +128,8 @@ void autoscaler_run(master *m)
 {
     uint64_t now = now_ms();
     for (size_t i = 0; i < m->state.napps; i++)
-        if (m->state.apps[i].autoscale.max) autoscale_app(m, &m->state.apps[i], now);
+        /* A rollout sets the replicas of both its revisions meanwhile. */
+        if (m->state.apps[i].autoscale.max && !rollout_active(&m->state.apps[i])) autoscale_app(m, &m->state.apps[i], now);
 }
 
 void autoscale_settle_deploy(const m_app *current, m_app *probe)

@@ -173,3 +173,36 @@ out:
     run_config_free(&rc);
     return ok;
 }
+
+bool check_rollout_policy(const char *bundle_dir, const char *manifest, rollout_policy *p, char *why,
+                          size_t whylen)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", bundle_dir, manifest);
+    qv_manifest_error err;
+    qv_manifest *m = qv_manifest_load(path, &err);
+    if (!m) {
+        relative_message(bundle_dir, err.message, why, whylen);
+        return false;
+    }
+    const qv_strategy *s = &m->deploy.strategy;
+    if (s->present) {
+        /* The manifest's enum follows rollout_strategy's order. */
+        p->strategy = (rollout_strategy)s->type;
+        if (s->surge_set) p->max_surge = s->max_surge, p->surge_percent = s->surge_percent;
+        if (s->unavailable_set) p->max_unavailable = s->max_unavailable, p->unavailable_percent = s->unavailable_percent;
+        if (s->nsteps) {
+            memcpy(p->steps, s->steps, s->nsteps * sizeof *p->steps);
+            p->nsteps = s->nsteps;
+        }
+        if (s->pause_set) p->pause_ms = s->pause_ms, p->manual = s->manual;
+        if (s->keep_old_set) p->keep_ms = s->keep_old_ms;
+        if (s->progress_deadline_set) p->progress_deadline_ms = s->progress_deadline_ms;
+        if (s->rollback_set) p->rollback_on_failure = s->rollback_on_failure;
+        if (s->max_error_rate_set) p->max_error_rate = s->max_error_rate;
+        if (s->max_latency_set) p->max_latency_ms = s->max_latency_ms;
+        if (s->min_requests_set) p->min_requests = s->min_requests;
+    }
+    qv_manifest_free(m);
+    return true;
+}

@@ -26,6 +26,11 @@
 bool check_app(const char *bundle_dir, const char *manifest, json_t *overrides, m_app *app, char *why,
                size_t whylen);
 
+/* The rollout policy the app's manifest asks for (deploy.strategy) set
+ * over p; false with why when the manifest cannot be read. */
+bool check_rollout_policy(const char *bundle_dir, const char *manifest, rollout_policy *p, char *why,
+                          size_t whylen);
+
 /* The overrides object, checked: known keys with values in range. */
 bool check_overrides(json_t *overrides, char *why, size_t whylen);
 

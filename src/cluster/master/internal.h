@@ -61,6 +61,9 @@ json_t *master_routes(master *m);
 /* Ask the ready nodes for a heartbeat now (their assignments changed). */
 void master_wake_nodes(master *m);
 
+/* An app's object for GET /v1/apps/NAME (api.c). */
+json_t *app_status(master *m, const m_app *a);
+
 /* Reconcile now and log what moved. */
 void master_reconcile(master *m);
 

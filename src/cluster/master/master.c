@@ -17,6 +17,7 @@
 #include "cluster/client.h"
 #include "cluster/master/autoscaler.h"
 #include "cluster/master/internal.h"
+#include "cluster/master/rollout.h"
 #include "cluster/master/reconcile.h"
 #include "cluster/master/secrets.h"
 #include "cluster/proxy.h"
@@ -191,6 +192,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         log_json(LOG_WARN, "node down", json_pack("{s:s,s:I}", "node", n->name, "silent_ms",
                                                  (json_int_t)((now - n->last_heartbeat_ns) / 1000000u)));
     }
+    rollout_tick(m);
     if (now - m->autoscaled_ns >= (uint64_t)m->opt.autoscale_interval_ms * 1000000u) {
         m->autoscaled_ns = now;
         autoscaler_run(m);

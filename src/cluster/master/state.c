@@ -36,6 +36,7 @@ static void free_app(m_app *a)
     json_decref(a->placement);
     json_decref(a->cpu_samples);
     free(a->pending);
+    rollout_free(a->rollout);
 }
 
 static void free_node(m_node *n)
@@ -105,7 +106,10 @@ void state_remove_node(m_state *s, const char *name)
     memmove(n, n + 1, (s->nnodes - i - 1) * sizeof *n);
     s->nnodes--;
     /* Its replicas are placed elsewhere by the next reconcile. */
-    for (size_t k = 0; k < s->napps; k++) json_object_del(s->apps[k].placement, name);
+    for (size_t k = 0; k < s->napps; k++) {
+        json_object_del(s->apps[k].placement, name);
+        if (s->apps[k].rollout && s->apps[k].rollout->stable) json_object_del(s->apps[k].rollout->stable->placement, name);
+    }
 }
 
 uint32_t app_placed_on(const m_app *a, const char *node)
@@ -123,17 +127,31 @@ uint32_t app_placed_total(const m_app *a)
     return total;
 }
 
-uint32_t node_ready_for(const m_node *n, const m_app *a)
+json_t *node_report(const m_node *n, const char *app, int64_t revision)
 {
-    json_t *r = json_object_get(n->reported, a->name);
-    if (!r || json_integer_value(json_object_get(r, "revision")) != a->revision) return 0;
-    return (uint32_t)json_integer_value(json_object_get(r, "ready"));
+    json_t *r = json_object_get(n->reported, app);
+    json_t *revisions = json_object_get(r, "revisions");
+    if (json_is_object(revisions)) {
+        char key[24];
+        snprintf(key, sizeof key, "%lld", (long long)revision);
+        return json_object_get(revisions, key);
+    }
+    /* A node that reports one revision per app. */
+    return r && json_integer_value(json_object_get(r, "revision")) == revision ? r : NULL;
 }
+
+uint32_t node_ready_at(const m_node *n, const char *app, int64_t revision)
+{
+    return (uint32_t)json_integer_value(json_object_get(node_report(n, app, revision), "ready"));
+}
+
+uint32_t node_ready_for(const m_node *n, const m_app *a) { return node_ready_at(n, a->name, a->revision); }
 
 json_t *app_to_json(const m_app *a, bool with_placement)
 {
-    json_t *j = json_pack("{s:s,s:I,s:s,s:s,s:O,s:s,s:i,s:s,s:i,s:I,s:I,s:O,s:I}", "name", a->name, "revision",
-                          (json_int_t)a->revision, "digest", a->digest, "manifest", a->manifest, "overrides",
+    json_t *j = json_pack("{s:s,s:I,s:I,s:s,s:s,s:O,s:s,s:i,s:s,s:i,s:I,s:I,s:O,s:I}", "name", a->name, "revision",
+                          (json_int_t)a->revision, "last_revision",
+                          (json_int_t)(a->last_revision > a->revision ? a->last_revision : a->revision), "digest", a->digest, "manifest", a->manifest, "overrides",
                           a->overrides, "route", a->route, "port", (int)a->port, "algorithm", a->algorithm,
                           "wanted", (int)a->wanted, "memory", (json_int_t)a->memory, "cpu", (json_int_t)a->cpu,
                           "nodes", a->nodes, "deployed_ms", (json_int_t)a->deployed_ms);
@@ -144,7 +162,7 @@ json_t *app_to_json(const m_app *a, bool with_placement)
     return j;
 }
 
-static bool app_from_json(m_app *a, json_t *j)
+bool app_from_json(m_app *a, json_t *j)
 {
     const char *digest = json_string_value(json_object_get(j, "digest"));
     const char *manifest = json_string_value(json_object_get(j, "manifest"));
@@ -156,6 +174,8 @@ static bool app_from_json(m_app *a, json_t *j)
     copy_str(a->route, sizeof a->route, route);
     copy_str(a->algorithm, sizeof a->algorithm, algorithm ? algorithm : "round_robin");
     a->revision = json_integer_value(json_object_get(j, "revision"));
+    a->last_revision = json_integer_value(json_object_get(j, "last_revision"));
+    if (a->last_revision < a->revision) a->last_revision = a->revision;
     a->port = (uint16_t)json_integer_value(json_object_get(j, "port"));
     a->wanted = (uint32_t)json_integer_value(json_object_get(j, "wanted"));
     a->memory = (uint64_t)json_integer_value(json_object_get(j, "memory"));
@@ -231,7 +251,8 @@ bool state_load(m_state *s, store *st, char *why, size_t whylen)
 {
     memset(s, 0, sizeof *s);
     s->st = st;
-    return load_prefix(s, "nodes/", false, why, whylen) && load_prefix(s, "apps/", true, why, whylen);
+    return load_prefix(s, "nodes/", false, why, whylen) && load_prefix(s, "apps/", true, why, whylen) &&
+           state_load_rollouts(s, why, whylen);
 }
 
 void state_free(m_state *s)
@@ -271,9 +292,83 @@ static bool save(m_state *s, const char *key, json_t *j, int64_t *mod, char *why
 
 bool state_save_app(m_state *s, m_app *a, char *why, size_t whylen)
 {
+    if (a->rollout) return state_save_app_and_records(s, a, NULL, 0, why, whylen);
     char key[128];
     snprintf(key, sizeof key, "apps/%s", a->name);
     return save(s, key, app_to_json(a, true), &a->mod_revision, why, whylen);
+}
+
+/* revisions/APP/N's key. */
+static void record_key(char *key, size_t n, const char *app, int64_t revision)
+{
+    snprintf(key, n, "revisions/%s/%010lld", app, (long long)revision);
+}
+
+bool state_save_app_and_records(m_state *s, m_app *a, const record_change *changes, size_t n, char *why,
+                                size_t whylen)
+{
+    enum { MOST = 8 };
+    if (n > MOST - 2) {
+        snprintf(why, whylen, "too many records in one change");
+        return false;
+    }
+    char keys[MOST][200];
+    char *texts[MOST] = {0};
+    store_compare cmps[MOST];
+    store_op ops[MOST];
+    size_t k = 0;
+    bool ok = false;
+    snprintf(keys[k], sizeof keys[k], "apps/%s", a->name);
+    json_t *app = app_to_json(a, true);
+    texts[k] = app ? json_dumps(app, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(app);
+    cmps[k] = store_cmp_mod(keys[k], a->mod_revision), k++;
+    if (a->rollout) {
+        json_t *r = rollout_to_json(a->rollout);
+        snprintf(keys[k], sizeof keys[k], "rollouts/%s", a->name);
+        texts[k] = r ? json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(r);
+        cmps[k] = store_cmp_mod(keys[k], a->rollout->mod_revision), k++;
+    }
+    store_status st;
+    for (size_t i = 0; i < n; i++, k++) {
+        record_key(keys[k], sizeof keys[k], a->name, changes[i].revision);
+        store_kv kv;
+        bool found = false;
+        if (!store_get(s->st, keys[k], &kv, &found, &st)) {
+            snprintf(why, whylen, "cannot read %s: %s", keys[k], st.message);
+            goto out;
+        }
+        json_t *record = found ? json_loadb((const char *)kv.value, kv.value_len, 0, NULL) : NULL;
+        if (!json_is_object(record)) json_decref(record), record = json_pack("{s:I}", "revision", (json_int_t)changes[i].revision);
+        json_object_update(record, changes[i].fields);
+        texts[k] = json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(record);
+        cmps[k] = store_cmp_mod(keys[k], found ? kv.mod_revision : 0);
+        if (found) store_kv_free(&kv);
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (!texts[i]) {
+            snprintf(why, whylen, "out of memory");
+            goto out;
+        }
+        ops[i] = (store_op){.kind = STORE_PUT, .key = keys[i], .value = texts[i], .value_len = strlen(texts[i])};
+    }
+    store_txn_result res;
+    if (!store_txn(s->st, cmps, k, ops, k, NULL, 0, &res, &st)) {
+        snprintf(why, whylen, "cannot write %s: %s", keys[0], st.message);
+        goto out;
+    }
+    if (!res.succeeded) {
+        snprintf(why, whylen, "%s or its rollout was changed by another writer", keys[0]);
+        goto out;
+    }
+    a->mod_revision = res.revision;
+    if (a->rollout) a->rollout->mod_revision = res.revision;
+    ok = true;
+out:
+    for (size_t i = 0; i < k; i++) free(texts[i]);
+    return ok;
 }
 
 bool state_save_node(m_state *s, m_node *n, char *why, size_t whylen)
@@ -299,13 +394,16 @@ static bool delete_key(m_state *s, const char *key, char *why, size_t whylen)
  * again under the name starts a history of its own. */
 bool state_delete_app(m_state *s, const char *name, char *why, size_t whylen)
 {
-    char key[128], revisions[128];
+    char key[128], revisions[128], rollout[128];
     snprintf(key, sizeof key, "apps/%s", name);
     snprintf(revisions, sizeof revisions, "revisions/%s/", name);
-    store_op ops[2] = {{.kind = STORE_DELETE, .key = key}, {.kind = STORE_DELETE_PREFIX, .key = revisions}};
+    snprintf(rollout, sizeof rollout, "rollouts/%s", name);
+    store_op ops[3] = {{.kind = STORE_DELETE, .key = key},
+                       {.kind = STORE_DELETE_PREFIX, .key = revisions},
+                       {.kind = STORE_DELETE, .key = rollout}};
     store_txn_result res;
     store_status st;
-    if (!store_txn(s->st, NULL, 0, ops, 2, NULL, 0, &res, &st)) {
+    if (!store_txn(s->st, NULL, 0, ops, 3, NULL, 0, &res, &st)) {
         snprintf(why, whylen, "cannot delete %s: %s", key, st.message);
         return false;
     }
@@ -322,7 +420,7 @@ bool state_delete_node(m_state *s, const char *name, char *why, size_t whylen)
 bool state_save_revision(m_state *s, const m_app *a, char *why, size_t whylen)
 {
     char key[160];
-    snprintf(key, sizeof key, "revisions/%s/%010lld", a->name, (long long)a->revision);
+    record_key(key, sizeof key, a->name, a->revision);
     json_t *j = json_pack("{s:I,s:s,s:s,s:O,s:I}", "revision", (json_int_t)a->revision, "digest", a->digest,
                           "manifest", a->manifest, "overrides", a->overrides, "time_ms", (json_int_t)a->deployed_ms);
     int64_t mod = 0;

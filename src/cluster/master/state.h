@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "cluster/autoscale_json.h"
+#include "cluster/rollout_plan.h"
 #include "cluster/store.h"
 
 #define M_NAME_MAX 64
@@ -33,9 +34,27 @@ typedef struct m_node {
     int64_t mod_revision;      /* of nodes/NAME */
 } m_node;
 
+struct m_app;
+
+/* A release of an app from its stable revision to a new one (rollout.h),
+ * kept in rollouts/APP: the last one stays there once done, for status. */
+typedef struct m_rollout {
+    rollout_policy policy;
+    rollout_progress g;
+    int64_t from_revision, to_revision;
+    struct m_app *stable;      /* the old set while it runs: its spec and placement */
+    char reason[512];          /* why it failed, was rolled back or aborted */
+    int64_t mod_revision;      /* of rollouts/APP */
+    /* In memory only (rebuilt after a restart). */
+    bool promote;              /* asked for the next step */
+    rollout_counts fresh, old; /* answers of the new and the stable revision since watched */
+    json_t *seen;              /* {"NODE":{"REV":[answered,failed,seconds]}}: the counts last read */
+} m_rollout;
+
 typedef struct m_app {
     char name[M_NAME_MAX];
-    int64_t revision;          /* deploys so far */
+    int64_t revision;          /* the revision wanted (the new one during a rollout) */
+    int64_t last_revision;     /* the highest given so far (a rollback goes back below it) */
     char digest[65];           /* the bundle */
     char manifest[256];        /* its path inside the bundle */
     json_t *overrides;         /* as deployed (object) */
@@ -60,6 +79,7 @@ typedef struct m_app {
     char autoscale_why[300];   /* the last decision in words */
     uint32_t autoscale_desired;/* the last decision; 0: none yet */
     uint64_t autoscaled_ms;    /* when it was made */
+    m_rollout *rollout;        /* the app's rollout, NULL when it never had one */
 } m_app;
 
 typedef struct m_state {
@@ -93,13 +113,43 @@ bool state_delete_node(m_state *s, const char *name, char *why, size_t whylen);
 /* Record a deployed revision (revisions/APP/N). */
 bool state_save_revision(m_state *s, const m_app *a, char *why, size_t whylen);
 
+/* Fields set on the record of a revision (revisions/APP/N, made when
+ * missing). */
+typedef struct record_change {
+    int64_t revision;
+    json_t *fields;            /* borrowed */
+} record_change;
+/* Write the app, its rollout (when it has one) and the changes to its
+ * revisions' records in one transaction, conditional on what each was
+ * read at: a rollout's step is applied whole or not at all. */
+bool state_save_app_and_records(m_state *s, m_app *a, const record_change *changes, size_t n, char *why,
+                                size_t whylen);
+
+/* state_rollout.c: a rollout to and from its JSON, the stable set's app
+ * made and freed, rollouts loaded into their apps. */
+json_t *rollout_to_json(const m_rollout *r);
+m_rollout *rollout_from_json(json_t *j, const char *app, char *why, size_t whylen);
+void rollout_free(m_rollout *r);
+/* A copy of a's spec and placement (not its rollout or autoscaler). */
+struct m_app *app_copy(const struct m_app *a);
+void app_free_copy(struct m_app *a);
+bool state_load_rollouts(m_state *s, char *why, size_t whylen);
+
+/* The report (the heartbeat's) of node n about the app's revision:
+ * {"replicas","ready","answered",...}, or NULL. */
+json_t *node_report(const m_node *n, const char *app, int64_t revision);
+
 /* Replicas of app placed on node. */
 uint32_t app_placed_on(const m_app *a, const char *node);
 uint32_t app_placed_total(const m_app *a);
-/* Replicas the node reports ready for the app at its current revision. */
+/* Replicas the node reports ready for the app at its current revision,
+ * or at revision. */
 uint32_t node_ready_for(const m_node *n, const m_app *a);
+uint32_t node_ready_at(const m_node *n, const char *app, int64_t revision);
 
 json_t *app_to_json(const m_app *a, bool with_placement);
+/* An app's fields from its stored JSON; false when something is missing. */
+bool app_from_json(m_app *a, json_t *j);
 
 uint64_t now_ms(void);
 uint64_t now_ns(void);

@@ -32,21 +32,74 @@ static uint64_t now_ns(void)
 
 /* ------------------------------------------------------------ app traffic */
 
-static bool local_available(void *ctx, const char *app, int *load)
+void node_instance_name(char *out, size_t n, const char *app, int64_t revision)
+{
+    snprintf(out, n, "%s@%lld", app, (long long)revision);
+}
+
+/* The app's instance of that revision if it runs here and is healthy,
+ * else (revision 0, or that one gone or not ready) its healthy one of
+ * the highest revision. */
+static runtime_app *local_instance(node *n, const char *app, int64_t revision)
+{
+    if (revision > 0) {
+        char instance[100];
+        node_instance_name(instance, sizeof instance, app, revision);
+        runtime_app *a = runtime_find(n->rt, instance);
+        if (a && runtime_app_healthy(a)) return a;
+    }
+    return runtime_find_named(n->rt, app);
+}
+
+static bool local_available(void *ctx, const char *app, int64_t revision, int *load)
 {
     node *n = ctx;
-    runtime_app *a = runtime_find(n->rt, app);
-    if (!a || !runtime_app_healthy(a)) return false;
+    runtime_app *a = local_instance(n, app, revision);
+    if (!a) return false;
     *load = runtime_app_load(a);
     return true;
 }
 
-static void local_serve(void *ctx, const char *app, http_exchange *x, const http_request *r)
+static void local_serve(void *ctx, const char *app, int64_t revision, http_exchange *x, const http_request *r)
 {
     node *n = ctx;
-    runtime_app *a = runtime_find(n->rt, app);
+    runtime_app *a = local_instance(n, app, revision);
     if (a) runtime_serve(n->rt, a, x, r);
     else http_respond_text(x, 502, "the app does not run on this node any more");
+}
+
+json_t *node_apps(node *n)
+{
+    json_t *instances = runtime_apps(n->rt), *apps = json_object();
+    const char *instance;
+    json_t *one;
+    json_object_foreach(instances, instance, one) {
+        const char *name = json_string_value(json_object_get(one, "app"));
+        json_int_t revision = json_integer_value(json_object_get(one, "revision"));
+        if (!name) continue;
+        json_t *app = json_object_get(apps, name);
+        if (!app) {
+            app = json_pack("{s:I,s:{}}", "revision", revision, "revisions");
+            json_object_set_new(apps, name, app);
+        }
+        const char *key;
+        json_t *v;
+        json_object_foreach(one, key, v) {
+            if (!strcmp(key, "revision") || !strcmp(key, "app")) continue;
+            json_t *sum = json_object_get(app, key);
+            if (json_is_integer(v)) json_object_set_new(app, key, json_integer(json_integer_value(sum) + json_integer_value(v)));
+            else if (json_is_real(v)) json_object_set_new(app, key, json_real(json_number_value(sum) + json_real_value(v)));
+            else if (!sum) json_object_set(app, key, v);
+        }
+        if (revision > json_integer_value(json_object_get(app, "revision")))
+            json_object_set_new(app, "revision", json_integer(revision));
+        char rev[24];
+        snprintf(rev, sizeof rev, "%lld", (long long)revision);
+        json_object_del(one, "app");
+        json_object_set(json_object_get(app, "revisions"), rev, one);
+    }
+    json_decref(instances);
+    return apps;
 }
 
 static void on_ingress(void *ctx, http_exchange *x, const http_request *r)
@@ -151,7 +204,7 @@ static void remake_status(node *n)
 {
     uint64_t memory, cpu;
     runtime_reserved(n->rt, &memory, &cpu);
-    json_t *apps = runtime_apps(n->rt);
+    json_t *apps = node_apps(n);
     const char *name;
     json_t *a;
     json_object_foreach(apps, name, a) json_object_del(a, "route");

@@ -26,7 +26,7 @@ json_t *node_identity(node *n)
     pthread_mutex_unlock(&n->mu);
     return json_pack("{s:s,s:s,s:s,s:{s:I,s:I},s:o,s:o,s:s}", "name", n->name, "address", n->address, "ingress",
                      n->ingress, "capacity", "memory", (json_int_t)n->opt.capacity.memory, "cpu",
-                     (json_int_t)n->opt.capacity.cpu, "master", master, "apps", runtime_apps(n->rt), "version",
+                     (json_int_t)n->opt.capacity.cpu, "master", master, "apps", node_apps(n), "version",
                      QYVOL_VERSION);
 }
 

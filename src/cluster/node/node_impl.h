@@ -86,6 +86,15 @@ void node_flush_logs(node *n);
 /* On the loop: put in place what the thread handed over. */
 void node_take_handoff(node *n);
 
+/* node.c: the runtime's instance of an app's revision ("web@4"): a
+ * node runs each assigned revision as an instance of its own, so that
+ * two revisions serve side by side during a rollout. */
+void node_instance_name(char *out, size_t n, const char *app, int64_t revision);
+/* The apps that run here, by name: {"APP":{"revision":HIGHEST,
+ * "replicas":..., (numbers summed over its revisions), "revisions":
+ * {"N":{"replicas","ready","answered","failed","answer_seconds",...}}}}. */
+json_t *node_apps(node *n);
+
 /* node.c: open, keep or close the NodePorts the routes name. */
 void node_sync_ports(node *n);
 

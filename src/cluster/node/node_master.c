@@ -201,6 +201,7 @@ out:
 typedef struct assigned {
     app_spec spec;
     char manifest[4400];
+    char instance[100];
     char *key;
     const char **env;
     node_secret_use secrets;   /* env values and read-only folders */
@@ -235,6 +236,8 @@ static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_
     a->spec.name = app;
     a->spec.manifest = a->manifest;
     a->spec.revision = json_integer_value(json_object_get(j, "revision"));
+    node_instance_name(a->instance, sizeof a->instance, app, a->spec.revision);
+    a->spec.instance = a->instance;
     a->spec.overrides.replicas = (uint32_t)replicas;
     json_int_t memory = json_integer_value(json_object_get(ov, "memory"));
     json_int_t cpu = json_integer_value(json_object_get(ov, "cpu"));
