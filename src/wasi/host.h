@@ -158,6 +158,11 @@ size_t wasi_iovecs_limit(struct iovec *v, int *count, size_t max);
 #define WASI_WAIT_INTERRUPTED (-2)
 struct pollfd;
 int wasi_wait(qv_caller *c, struct pollfd *fds, size_t nfds, int64_t timeout_ns);
+/* The same for a store (WASI 0.2's host functions have no qv_caller). */
+int wasi_wait_store(const qv_store *store, struct pollfd *fds, size_t nfds, int64_t timeout_ns);
+/* Wait until a read (or a write) on fd would not block: 0, W_EINTR when
+ * the store is interrupted, or a WASI errno. */
+int wasi_wait_fd(const qv_store *store, int fd, bool for_write);
 /* Before a read or write that could block (pipes, terminals, sockets; not
  * regular files, in-memory stdio or non-blocking descriptors): wait until
  * it would not. 0 or a WASI errno (EINTR when interrupted). */

@@ -84,7 +84,7 @@ void p2_drop_plain(void *env, void *rep);
 
 /* Stream I/O shared by streams and descriptors. Return a WASI errno.
  * Writes to an in-memory stream are charged to `store` (wasi_mem_write). */
-int p2_stream_read(p2_stream *s, void *buf, size_t len, size_t *done);
+int p2_stream_read(p2_stream *s, const qv_store *store, void *buf, size_t len, size_t *done);
 int p2_stream_write(p2_stream *s, qv_store *store, const void *buf, size_t len);
 p2_stream *p2_stream_new(int host, wasi_membuf *mem);
 
