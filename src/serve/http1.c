@@ -1218,7 +1218,7 @@ http_server *http_server_new(struct event_base *base, const http_limits *limits,
     return s;
 }
 
-int http_server_listen(http_server *s, const char *address, uint16_t port, char *why, size_t whylen)
+int http_listen_socket(const char *address, uint16_t port, char *why, size_t whylen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
     char service[8];
@@ -1238,6 +1238,13 @@ int http_server_listen(http_server *s, const char *address, uint16_t port, char 
         return -1;
     }
     freeaddrinfo(res);
+    return fd;
+}
+
+int http_server_listen(http_server *s, const char *address, uint16_t port, char *why, size_t whylen)
+{
+    int fd = http_listen_socket(address, port, why, whylen);
+    if (fd < 0) return -1;
     s->listen_fd = fd;
     s->accept_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_accept, s);
     if (!s->accept_ev) {

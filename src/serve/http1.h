@@ -62,6 +62,10 @@ http_server *http_server_new(struct event_base *base, const http_limits *limits,
 
 /* Listen on address:port (a name or a numeric address). -1 with why. */
 int http_server_listen(http_server *s, const char *address, uint16_t port, char *why, size_t whylen);
+/* A non-blocking TCP socket listening on ADDRESS:PORT (SO_REUSEADDR,
+ * backlog 1024), for servers that accept connections themselves (the TLS
+ * front); -1 with why said otherwise. */
+int http_listen_socket(const char *address, uint16_t port, char *why, size_t whylen);
 
 /* Serve a connected, non-blocking socket (it is closed on failure, -1).
  * peer: the client's address as text. */
