@@ -49,3 +49,9 @@ bench-components: $(BUILD)/bench/component-load $(COMPONENT_GUESTS)
 $(BUILD)/tests/wasi/grants.component.wasm: $(BUILD)/tests/wasi/grants.wasm
 	$(JCO) new $< --wasi-command -o $@
 all: $(BUILD)/tests/wasi/grants.component.wasm
+
+# The deadlines suite's guest as a component (tests/e2e/timeouts.sh): its
+# sleeps, polls and pipe reads go through wasi:io and wasi:clocks.
+$(BUILD)/tests/timeouts/hostloop.component.wasm: $(BUILD)/tests/timeouts/hostloop.wasm
+	$(JCO) new $< --wasi-command -o $@
+all: $(BUILD)/tests/timeouts/hostloop.component.wasm

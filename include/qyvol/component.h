@@ -137,6 +137,10 @@ bool qv_chost_use(qv_chost *host, const char *iface, const char *from_iface, con
  * a trap while instantiating (a core start function) NULL with *trap set. */
 qv_cinstance *qv_cinstance_new(qv_store *store, const qv_component *c, const qv_chost *host, qv_trap **trap,
                                qv_error *err);
+/* The link errors qv_cinstance_new would find in c's imports (an
+ * interface, function or resource the host lacks, a function of another
+ * type), found without instantiating: false with err set. */
+bool qv_component_check_imports(const qv_component *c, const qv_chost *host, qv_error *err);
 /* Drop the instance's resources (host destructors run). The store keeps
  * its core objects until it is deleted. */
 void qv_cinstance_delete(qv_cinstance *ci);

@@ -62,6 +62,14 @@ typedef struct qv_http_policy {
     size_t max_body;           /* the most a response body (in or out) may hold; 0: 64 MiB */
 } qv_http_policy;
 
+/* A request body that arrives in pieces while the guest runs: next gives
+ * the next piece (*data valid until the next call; 1), or says the body
+ * ended (0) or broke off (-1: the guest's read fails). It may block. */
+typedef struct qv_http_body_source {
+    void *ctx;
+    int (*next)(void *ctx, const char **data, size_t *len);
+} qv_http_body_source;
+
 typedef struct qv_http_request {
     const char *method;        /* "GET" */
     const char *path_with_query; /* "/x?y=1" */
@@ -70,6 +78,7 @@ typedef struct qv_http_request {
     size_t nheaders;
     const void *body;          /* must live as long as the exchange */
     size_t body_len;
+    const qv_http_body_source *body_source; /* non-NULL: the body comes from it (body unused) */
 } qv_http_request;
 
 /* One request's exchange (the request is copied, except its body). NULL
@@ -86,8 +95,28 @@ void qv_wasi_http_attach(qv_wasi *wasi, qv_http_exchange *x);
  * caller's). */
 qv_trap *qv_http_handle(struct qv_cinstance *instance, qv_http_exchange *x);
 
+/* Where a response goes as the guest makes it, instead of being held
+ * whole: `head` when the guest sets the response-outparam, `body` with
+ * the bytes of each write to its body after that (what was written
+ * before comes first), `flush` when they should be on their way. Either returns false when the client is gone: the
+ * guest's writes then fail as on a closed stream. The response's whole
+ * body is still limited by the policy's max_body. */
+typedef struct qv_http_sink {
+    void *ctx;
+    bool (*head)(void *ctx, int status, const qv_http_field *headers, size_t nheaders);
+    bool (*body)(void *ctx, const void *data, size_t len);
+    /* When the guest flushes its body's stream or waits (a sleep, a poll,
+     * an outbound request): what head and body were given should go now;
+     * a sink may gather them until then (and the rest of the response
+     * comes at the end). NULL: nothing to do. */
+    bool (*flush)(void *ctx);
+} qv_http_sink;
+/* Stream x's response to sink (copied); before qv_http_handle. */
+void qv_http_exchange_stream(qv_http_exchange *x, const qv_http_sink *sink);
+
 typedef struct qv_http_response {
     int status;                /* 0: the guest set no response (see why) */
+    bool streamed;             /* the head went to the sink: body is what is left */
     const qv_http_field *headers;
     size_t nheaders;
     const char *body;

@@ -949,6 +949,20 @@ L_i32_xor_mul_imm: {
     R(4).i32 = (R(1).i32 ^ R(2).i32) * W(3);
     NEXT(5);
 }
+L_i32_add_imm_call:
+    R(3).i32 = R(1).i32 + W(2);
+    callee = inst->funcs[W(4)];
+    nfp = fp + W(5);
+    ret = pc + 6;
+    goto do_call;
+L_i32_add_return1:
+    fp[0].i32 = R(1).i32 + R(2).i32;
+    goto L_return;
+L_i32_load8_u_shl_imm: {
+    EA(R(1).i32, 2, 1);
+    R(4).i32 = (uint32_t)mem[ea] << W(3);
+    NEXT(5);
+}
 #undef OP1
 #undef OP2
 #undef D1

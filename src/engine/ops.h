@@ -108,7 +108,10 @@
     X(copy2)             /* S D S D: two moves, in order */                                 \
     X(return)            /* results already in fp[0..) */                                   \
     X(return1)           /* S: fp[0] = fp[S], then return */                                \
+    X(i32_add_return1)   /* S S: fp[0] = fp[S] + fp[S] (i32), then return */                 \
+    X(i32_load8_u_shl_imm) /* S I(offset) I(shift) D: a byte loaded, shifted left */        \
     X(call)              /* I(function index) I(frame offset) */                            \
+    X(i32_add_imm_call)  /* S I D I(function index) I(frame offset): i32_add_imm, then call */ \
     X(call_indirect)     /* I(table) I(type id) S(element index) I(frame offset) */         \
     X(select)            /* S(cond) S(if true) S(if false) D */                             \
     X(global_get)        /* I(global) D */                                                  \

@@ -181,17 +181,23 @@ static void bind_here(tr *t)
     t->cur_start = t->prev_start = NO_SLOT;
 }
 
-/* Moves often come in runs (block results, call arguments, shuffles of
- * locals); pairs share one dispatch. */
+/* Whether the last instruction is `op`, `words` long, with no label since
+ * it (so it may be folded into the next one). */
+static bool last_instr_is(const tr *t, int op, uint32_t words)
+{
+    uint32_t at = t->cur_start;
+    return at != NO_SLOT && at + words == t->len && !t->oom && t->code[at] == (uint32_t)qe_op_handlers[op];
+}
+
 /* Whether the last instruction is an i32_add_imm writing `slot`, with no
  * label since it (so something may be folded into it). */
 static bool just_incremented(const tr *t, uint32_t slot)
 {
-    uint32_t at = t->cur_start;
-    return at != NO_SLOT && at + 4 == t->len && !t->oom &&
-           t->code[at] == (uint32_t)qe_op_handlers[QE_I_i32_add_imm] && t->code[at + 3] == slot;
+    return last_instr_is(t, QE_I_i32_add_imm, 4) && t->code[t->cur_start + 3] == slot;
 }
 
+/* Moves often come in runs (block results, call arguments, shuffles of
+ * locals); pairs share one dispatch. */
 static void emit_copy(tr *t, uint32_t from, uint32_t to)
 {
     /* `p = q = p + 4` (local.tee q; local.set p): the addition writes both. */
@@ -429,6 +435,13 @@ static void emit_return(tr *t)
         uint32_t s = v->is_const ? 0 : v->slot;
         if (s == 0) {
             emit_op(t, QE_I_return);
+        } else if (last_instr_is(t, QE_I_i32_add, 4) && t->code[t->cur_start + 3] == s) {
+            /* `return a + b` (fib's fib(n - 1) + fib(n - 2)): one dispatch. */
+            uint32_t at = t->cur_start, a = t->code[at + 1], b = t->code[at + 2];
+            t->len = at;
+            emit_op(t, QE_I_i32_add_return1);
+            emit_word(t, a);
+            emit_word(t, b);
         } else {
             emit_op(t, QE_I_return1);
             emit_word(t, s);
@@ -846,6 +859,22 @@ static bool take_xor_before(tr *t, const vsent *a, uint32_t *x, uint32_t *y)
     return true;
 }
 
+/* An i32.shl by an immediate of a byte just loaded into its home slot (a
+ * bytecode VM's register number scaled to an offset, `r[i->a]`): one
+ * instruction, i32_load8_u_shl_imm S O K D; *from and *offset get the
+ * load's address slot and offset. */
+static bool take_byte_load_before(tr *t, const vsent *a, uint32_t *from, uint32_t *offset)
+{
+    if (!t->last_valid || t->last_op != QE_I_i32_load8_u || a->is_const || a->slot != home(t, t->vlen) ||
+        t->code[t->last_dst] != a->slot || t->last_start + 4 != t->len)
+        return false;
+    *from = t->code[t->last_start + 1];
+    *offset = t->code[t->last_start + 3];
+    t->len = t->last_start;
+    t->last_valid = false;
+    return true;
+}
+
 static void emit_binary(tr *t, int op, uint8_t rtype)
 {
     if (fuse_f64_product(t, op)) return;
@@ -867,6 +896,16 @@ static void emit_binary(tr *t, int op, uint8_t rtype)
             emit_word(t, (uint32_t)b.bits);
             emit_word(t, d);
             produced(t, at, at + 4, QE_I_i32_xor_mul_imm);
+            return;
+        }
+        if (imm == QE_I_i32_shl_imm && take_byte_load_before(t, &a, &x, &y)) {
+            uint32_t d = push_home(t, rtype);
+            uint32_t at = emit_op(t, QE_I_i32_load8_u_shl_imm);
+            emit_word(t, x);
+            emit_word(t, y);
+            emit_word(t, (uint32_t)b.bits & 31);
+            emit_word(t, d);
+            produced(t, at, at + 4, QE_I_i32_load8_u_shl_imm);
             return;
         }
         uint32_t src = use(t, a);
@@ -1086,11 +1125,20 @@ static void emit_call(tr *t, const qe_functype *ft, int op, const uint32_t *imm,
 {
     uint32_t base = t->vlen - ft->nparams;
     materialize_from(t, base);
-    uint32_t at = emit_op(t, op);
+    if (op == QE_I_call && last_instr_is(t, QE_I_i32_add_imm, 4)) {
+        /* f(n - 1): the argument's increment and the call share one
+         * dispatch (i32_add_imm_call S I D F A). */
+        uint32_t at = t->cur_start, inc[3];
+        memcpy(inc, t->code + at + 1, sizeof inc);
+        t->len = at;
+        emit_op(t, QE_I_i32_add_imm_call);
+        for (uint32_t i = 0; i < 3; i++) emit_word(t, inc[i]);
+    } else {
+        emit_op(t, op);
+    }
     for (uint32_t i = 0; i < nimm; i++) emit_word(t, imm[i]);
     if (indirect) emit_word(t, index_slot);
     emit_word(t, home(t, base));
-    (void)at;
     t->vlen = base;
     for (uint32_t i = 0; i < ft->nresults; i++) push_home(t, qe_results(ft)[i]);
 }

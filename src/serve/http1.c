@@ -90,6 +90,15 @@ struct http_conn {
     http_request req;
     http_field *fields;
     char *target_buf;
+    /* A streamed answer of a known length: the bytes still to come. */
+    bool stream_sized;
+    uint64_t stream_left;
+    void (*drained)(void *arg); /* once what is queued has gone (http_on_drained) */
+    void *drained_arg;
+    /* A body passed on as it arrives (http_server_stream_bodies). */
+    bool body_streams, body_paused;
+    size_t body_seen;
+    http_body_sink body_sink;
     /* The handler's. */
     void (*abandon)(void *arg);
     void *abandon_arg;
@@ -103,6 +112,7 @@ struct http_server {
     http_limits limits;
     http_handler handler;
     void *ctx;
+    http_body_filter stream_bodies;
     int listen_fd;
     struct event *accept_ev, *tick_ev, *backoff_ev;
     bool accepting;          /* the accept event is on */
@@ -255,6 +265,11 @@ static void reset_request(struct http_conn *c)
     free(c->target_buf);
     c->target_buf = NULL;
     c->abandon = NULL;
+    c->stream_sized = false;
+    c->drained = NULL;
+    c->body_streams = c->body_paused = false;
+    c->body_seen = 0;
+    c->body_sink = (http_body_sink){0};
     memset(&c->req, 0, sizeof c->req);
 }
 
@@ -318,6 +333,11 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
     if (r == 0) return;
     event_del(c->wev);
     if (c->state == CONN_WRITING || c->state == CONN_CLOSING) answer_written(c);
+    else if (c->state == CONN_STREAMING && c->drained) {
+        void (*fn)(void *) = c->drained;
+        c->drained = NULL;
+        fn(c->drained_arg);
+    }
 }
 
 /* Send iov: straight to the socket when nothing waits before it, the
@@ -385,8 +405,6 @@ static bool bodiless_status(int status)
     return status < 200 || status == 204 || status == 304;
 }
 
-/* The status line and headers of an answer: chunked, or with
- * Content-Length: len when the status allows a body. */
 /* The decimal digits of v at out (room for 20); their count. */
 static size_t put_decimal(char *out, uint64_t v)
 {
@@ -398,8 +416,9 @@ static size_t put_decimal(char *out, uint64_t v)
     return n;
 }
 
-/* The status line and headers, without printf: this runs for every
- * answer. */
+/* The status line and headers of an answer, without printf (this runs
+ * for every answer): chunked, or with Content-Length: len when the status
+ * allows a body (none for SIZE_MAX: the close ends it). */
 static bool build_head(struct http_conn *c, bytes *h, int status, const http_field *headers, size_t n,
                        bool chunked, size_t len)
 {
@@ -417,7 +436,7 @@ static bool build_head(struct http_conn *c, bytes *h, int status, const http_fie
              append(h, headers[i].value, strlen(headers[i].value)) && append(h, "\r\n", 2);
     }
     if (chunked) ok = ok && append(h, "Transfer-Encoding: chunked\r\n", 28);
-    else if (!bodiless_status(status)) {
+    else if (!bodiless_status(status) && len != SIZE_MAX) {
         char line[40] = "Content-Length: ";
         size_t k = 16 + put_decimal(line + 16, len);
         line[k++] = '\r', line[k++] = '\n';
@@ -431,6 +450,7 @@ static bool build_head(struct http_conn *c, bytes *h, int status, const http_fie
 /* The answer is handed to the socket (or queued): on to what follows. */
 static void answered(struct http_conn *c, bool sent)
 {
+    if (c->body_streams && !c->message_done) c->keep_alive = false; /* the rest of the body is not read */
     reset_request(c);
     c->state = c->refused ? CONN_CLOSING : CONN_WRITING; /* not HANDLING: a close frees it */
     if (!sent) {
@@ -473,25 +493,54 @@ void http_respond_text(http_exchange *x, int status, const char *message)
     http_respond(x, status, &type, 1, text, (size_t)n);
 }
 
-void http_stream_start(http_exchange *c, int status, const http_field *headers, size_t n)
+/* The head of a streamed answer: chunked unless sized (or HTTP/1.0,
+ * whose end is the close). */
+static void stream_head(http_exchange *c, int status, const http_field *headers, size_t n, bool sized,
+                        uint64_t length)
 {
     c->state = CONN_STREAMING;
+    c->stream_sized = sized && !bodiless_status(status);
+    c->stream_left = c->stream_sized && !c->req.head ? length : 0;
     if (c->dead) return;
-    bool chunked = c->req.version_minor >= 1 && !c->req.head;
-    if (!chunked && !c->req.head) c->keep_alive = false; /* HTTP/1.0: the end is the close */
+    bool chunked = !c->stream_sized && c->req.version_minor >= 1 && !c->req.head;
+    if (!c->stream_sized && !chunked && !c->req.head) c->keep_alive = false;
     bytes head = {0};
-    bool ok = build_head(c, &head, status, headers, n, chunked, 0);
+    bool ok = build_head(c, &head, status, headers, n, chunked, c->stream_sized || c->req.head ? (size_t)length : SIZE_MAX);
     struct iovec iov = {head.data, head.len};
     ok = ok && send_iov(c, &iov, 1);
     free(head.data);
     if (!ok) conn_close(c);
 }
 
+void http_stream_start(http_exchange *c, int status, const http_field *headers, size_t n)
+{
+    stream_head(c, status, headers, n, false, 0);
+}
+
+void http_stream_start_sized(http_exchange *c, int status, const http_field *headers, size_t n, uint64_t length)
+{
+    stream_head(c, status, headers, n, true, length);
+}
+
+void http_stream_abort(http_exchange *c)
+{
+    c->abandon = NULL;
+    c->keep_alive = false;
+    c->state = CONN_WRITING; /* not STREAMING: closing frees it */
+    if (c->dead) conn_free(c);
+    else conn_close(c);
+}
+
 void http_stream_write(http_exchange *c, const char *data, size_t len)
 {
     if (c->dead || c->req.head || !len) return;
+    if (c->stream_sized && len > c->stream_left) { /* more than it said: the framing would break */
+        conn_close(c);
+        return;
+    }
+    c->stream_left -= c->stream_sized ? len : 0;
     char size[24];
-    bool chunked = c->req.version_minor >= 1;
+    bool chunked = !c->stream_sized && c->req.version_minor >= 1;
     int k = chunked ? snprintf(size, sizeof size, "%zx\r\n", len) : 0;
     struct iovec iov[3] = {{size, (size_t)k}, {(void *)data, len}, {"\r\n", chunked ? 2 : 0}};
     if (!send_iov(c, iov, 3)) conn_close(c);
@@ -505,13 +554,28 @@ void http_stream_end(http_exchange *c)
         conn_free(c);
         return;
     }
+    if (c->stream_sized && c->stream_left) { /* less than it said */
+        http_stream_abort(c);
+        return;
+    }
     bool ok = true;
-    if (c->req.version_minor >= 1 && !c->req.head) {
+    if (!c->stream_sized && c->req.version_minor >= 1 && !c->req.head) {
         struct iovec iov = {"0\r\n\r\n", 5};
         ok = send_iov(c, &iov, 1);
     }
     if (c->srv->draining) c->keep_alive = false;
     answered(c, ok);
+}
+
+size_t http_stream_queued(const http_exchange *x)
+{
+    return x->dead ? 0 : x->out.len - x->out_sent;
+}
+
+void http_on_drained(http_exchange *x, void (*fn)(void *arg), void *arg)
+{
+    x->drained = fn;
+    x->drained_arg = arg;
 }
 
 const char *http_request_header(const http_request *r, const char *name)
@@ -704,9 +768,14 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
-    if (c->body.len + n > c->srv->limits.max_body) {
+    if (c->body_seen + n > c->srv->limits.max_body) {
         c->error_status = 413, c->error_why = "the request body is larger than the server accepts";
         return -1;
+    }
+    c->body_seen += n;
+    if (c->body_streams && c->body_sink.data) {
+        c->body_sink.data(c->body_sink.arg, at, n);
+        return 0;
     }
     return append(&c->body, at, n) ? 0 : -1;
 }
@@ -716,6 +785,7 @@ static int on_message_complete(http_parser *p)
     struct http_conn *c = p->data;
     c->message_done = true;
     http_parser_pause(p, 1);
+    if (c->body_streams && c->body_sink.end) c->body_sink.end(c->body_sink.arg, NULL);
     return 0;
 }
 
@@ -776,15 +846,16 @@ static bool feed(struct http_conn *c, size_t len)
     return false;
 }
 
-/* The whole request is here: hand it over. */
-static void dispatch(struct http_conn *c)
+/* The request's fields and target, for the handler; false when refused. */
+static bool prepare(struct http_conn *c)
 {
     http_request *r = &c->req;
     c->fields = realloc(c->fields, (c->nspans ? c->nspans : 1) * sizeof *c->fields);
+    free(c->target_buf); /* prepared once already when offered early */
     c->target_buf = malloc(c->target_len + 3);
     if (!c->fields || !c->target_buf) {
         refuse(c, 503, "out of memory");
-        return;
+        return false;
     }
     for (size_t i = 0; i < c->nspans; i++)
         c->fields[i] = (http_field){span_name(c, &c->spans[i]), c->arena.data + c->spans[i].value};
@@ -792,7 +863,7 @@ static void dispatch(struct http_conn *c)
                                         &r->query);
     if (why) {
         refuse(c, 400, why);
-        return;
+        return false;
     }
     r->headers = c->fields;
     r->nheaders = c->nspans;
@@ -801,9 +872,69 @@ static void dispatch(struct http_conn *c)
     r->peer = c->peer;
     r->peer_loopback = !strncmp(c->peer, "127.", 4) || !strcmp(c->peer, "::1");
     r->peer_identity = c->peer_identity;
+    return true;
+}
+
+static void hand_over(struct http_conn *c)
+{
     c->state = CONN_HANDLING;
     c->deadline_ns = 0;
-    c->srv->handler(c->srv->ctx, c, r);
+    c->srv->handler(c->srv->ctx, c, &c->req);
+}
+
+/* The whole request is here: hand it over. */
+static void dispatch(struct http_conn *c)
+{
+    if (prepare(c)) hand_over(c);
+}
+
+/* The head is here and its body is coming: hand it over now if the
+ * handler takes bodies as they arrive. */
+static bool dispatch_early(struct http_conn *c)
+{
+    if (!c->srv->stream_bodies || !prepare(c)) return false;
+    if (!c->srv->stream_bodies(c->srv->ctx, &c->req)) return false;
+    c->body_streams = c->req.body_streams = true;
+    hand_over(c);
+    return true;
+}
+
+/* More of a body being passed on. Past an error nothing more is parsed
+ * (the answer closes the connection): the sink hears why. */
+static void feed_streamed(struct http_conn *c)
+{
+    size_t n = http_parser_execute(&c->parser, &parser_settings, c->in.data + c->consumed, c->in.len - c->consumed);
+    c->consumed += n;
+    c->head_scan = c->consumed;
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e == HPE_OK || e == HPE_PAUSED) return;
+    const char *why;
+    parse_error_status(c, &why);
+    c->message_done = true;
+    c->keep_alive = false;
+    c->consumed = c->in.len;
+    if (c->body_sink.end) c->body_sink.end(c->body_sink.arg, why);
+}
+
+void http_server_stream_bodies(http_server *s, http_body_filter wants)
+{
+    s->stream_bodies = wants;
+}
+
+void http_body_take(http_exchange *c, const http_body_sink *sink)
+{
+    c->body_sink = *sink;
+    if (c->body.len) sink->data(sink->arg, c->body.data, c->body.len); /* (none: taken at once) */
+    c->body.len = 0;
+}
+
+void http_body_pause(http_exchange *c, bool paused)
+{
+    if (c->body_paused == paused) return;
+    c->body_paused = paused;
+    if (paused || c->dead || !c->body_streams) return;
+    set_reading(c, true);
+    process_input(c);
 }
 
 /* Where the head starting at from ends (just past its empty line), or 0
@@ -877,6 +1008,11 @@ static void process_input(struct http_conn *c)
                 dispatch(c);
                 continue;
             }
+            if (dispatch_early(c)) {
+                c->again = true;
+                continue;
+            }
+            if (c->state != CONN_HEAD) break; /* refused by prepare */
             c->state = CONN_BODY;
             c->deadline_ns = after_ms(lim->idle_timeout_ms);
             c->again = true;
@@ -885,6 +1021,9 @@ static void process_input(struct http_conn *c)
             if (!feed(c, c->in.len - c->consumed)) break;
             c->deadline_ns = after_ms(lim->idle_timeout_ms);
             if (c->message_done) dispatch(c);
+        } else if (c->body_streams && !c->message_done && !c->body_paused) {
+            if (c->consumed == c->in.len) break;
+            feed_streamed(c);
         }
         if (c->consumed == c->in.len) c->in.len = c->consumed = c->head_scan = 0;
     } while (c->again);
@@ -917,7 +1056,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     for (;;) {
         /* A handled request's pipelined followers are not read past a
          * bound: what waits must not grow without end. */
-        bool waiting = c->state != CONN_HEAD && c->state != CONN_BODY;
+        bool waiting = c->state != CONN_HEAD && c->state != CONN_BODY &&
+                       !(c->body_streams && !c->message_done && !c->body_paused);
         if (waiting && c->in.len - c->consumed > s->limits.max_head + READ_CHUNK) {
             set_reading(c, false);
             break;
@@ -937,7 +1077,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         conn_close(c); /* end of stream or reset: abandons a request being handled */
         return;
     }
-    if (c->state == CONN_HEAD || c->state == CONN_BODY) process_input(c);
+    if (c->state == CONN_HEAD || c->state == CONN_BODY || (c->body_streams && !c->message_done)) process_input(c);
 }
 
 /* ------------------------------------------------------------ accepting */
@@ -1078,7 +1218,7 @@ http_server *http_server_new(struct event_base *base, const http_limits *limits,
     return s;
 }
 
-int http_server_listen(http_server *s, const char *address, uint16_t port, char *why, size_t whylen)
+int http_listen_socket(const char *address, uint16_t port, char *why, size_t whylen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
     char service[8];
@@ -1098,6 +1238,13 @@ int http_server_listen(http_server *s, const char *address, uint16_t port, char 
         return -1;
     }
     freeaddrinfo(res);
+    return fd;
+}
+
+int http_server_listen(http_server *s, const char *address, uint16_t port, char *why, size_t whylen)
+{
+    int fd = http_listen_socket(address, port, why, whylen);
+    if (fd < 0) return -1;
     s->listen_fd = fd;
     s->accept_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_accept, s);
     if (!s->accept_ev) {

@@ -40,6 +40,7 @@ typedef struct http_request {
     const char *host;          /* the Host header; "" when absent (HTTP/1.0) */
     const char *body;          /* NUL-terminated; "" when none */
     size_t body_len;
+    bool body_streams;         /* the body is still coming: http_body_take */
     const char *peer;          /* the client's address */
     bool peer_loopback;        /* from this machine */
     const char *peer_identity; /* "ROLE/NAME" of the client's verified TLS certificate, or "" (tls/front.h) */
@@ -61,6 +62,10 @@ http_server *http_server_new(struct event_base *base, const http_limits *limits,
 
 /* Listen on address:port (a name or a numeric address). -1 with why. */
 int http_server_listen(http_server *s, const char *address, uint16_t port, char *why, size_t whylen);
+/* A non-blocking TCP socket listening on ADDRESS:PORT (SO_REUSEADDR,
+ * backlog 1024), for servers that accept connections themselves (the TLS
+ * front); -1 with why said otherwise. */
+int http_listen_socket(const char *address, uint16_t port, char *why, size_t whylen);
 
 /* Serve a connected, non-blocking socket (it is closed on failure, -1).
  * peer: the client's address as text. */
@@ -102,6 +107,40 @@ void http_respond_text(http_exchange *x, int status, const char *message);
 void http_stream_start(http_exchange *x, int status, const http_field *headers, size_t nheaders);
 void http_stream_write(http_exchange *x, const char *data, size_t len);
 void http_stream_end(http_exchange *x);
+/* The same with Content-Length: length; writing more than that, or
+ * ending with less, cuts the connection (the framing would lie). */
+void http_stream_start_sized(http_exchange *x, int status, const http_field *headers, size_t nheaders,
+                             uint64_t length);
+/* Break a started stream off: the connection is closed, so that the
+ * client sees an incomplete answer rather than a whole one; frees x. */
+void http_stream_abort(http_exchange *x);
+/* Bytes of a stream the client has not taken yet (0 once it went away),
+ * and fn(arg), called once when they have all gone: a producer waits for
+ * a slow client instead of queueing without end. */
+size_t http_stream_queued(const http_exchange *x);
+void http_on_drained(http_exchange *x, void (*fn)(void *arg), void *arg);
+
+/* ---- request bodies as they arrive
+ *
+ * With a filter set, a request whose head announces a body is offered to
+ * it as soon as the head is read (path, query and headers set, no body);
+ * when it says yes the handler is called at once with body_streams set,
+ * and takes the body with http_body_take. The body limit still holds; a
+ * body that breaks it or the framing ends with an error, and so does one
+ * the client abandons (and http_on_abandon is called). An answer given
+ * before the whole body came closes the connection after it. */
+typedef bool (*http_body_filter)(void *ctx, const http_request *req);
+void http_server_stream_bodies(http_server *s, http_body_filter wants);
+
+typedef struct http_body_sink {
+    void *arg;
+    void (*data)(void *arg, const char *data, size_t len);
+    void (*end)(void *arg, const char *error); /* error NULL: the whole body came */
+} http_body_sink;
+/* The body's pieces from now on, then its end (not after x is answered). */
+void http_body_take(http_exchange *x, const http_body_sink *sink);
+/* Stop reading the client's body for now (the consumer is behind), or go on. */
+void http_body_pause(http_exchange *x, bool paused);
 
 const char *http_reason(int status);
 

@@ -77,6 +77,7 @@ typedef struct channel {
     int depth;
     uint64_t head_since_ns;    /* when the head began to run (about) */
     bool flushing;             /* on the pool's flush list */
+    bool paused;               /* not read: the head's client is slow (pool_pause) */
     struct channel *next_flush;
 } channel;
 
@@ -184,6 +185,7 @@ static channel *free_channel(replica *r, int depth, uint64_t now)
     for (int c = 0; c < r->pool->opt.channels; c++) {
         channel *ch = &r->channels[c];
         if (ch->fd < 0 || ch->depth >= depth) continue;
+        if (ch->tail && ch->tail->body_open) continue; /* its body is still being sent */
         if (ch->depth && now - ch->head_since_ns > PIPELINE_MAX_AGE_NS) continue;
         if (!best || ch->depth < best->depth) best = ch;
     }
@@ -277,6 +279,18 @@ static void drain_queue(pool *p)
 
 /* ------------------------------------------------------------ talking to replicas */
 
+/* Write the channel's pending bytes when the loop has run the callbacks
+ * that were ready (flush_channels). */
+static void schedule_flush(channel *ch)
+{
+    pool *p = ch->r->pool;
+    if (ch->flushing) return;
+    ch->flushing = true;
+    ch->next_flush = p->to_flush;
+    p->to_flush = ch;
+    event_active(p->flush, EV_TIMEOUT, 0);
+}
+
 static void send_on(channel *ch, pool_request *req)
 {
     replica *r = ch->r;
@@ -285,6 +299,7 @@ static void send_on(channel *ch, pool_request *req)
     if (ch->tail) ch->tail->next = req;
     else ch->head = req;
     ch->tail = req;
+    req->running_on = ch;
     ch->depth++;
     r->in_flight++;
     if (req != &r->check) p->in_flight++;
@@ -293,12 +308,23 @@ static void send_on(channel *ch, pool_request *req)
         replica_down(r, 502, "cannot write to the replica");
         return;
     }
-    if (!ch->flushing) {
-        ch->flushing = true;
-        ch->next_flush = p->to_flush;
-        p->to_flush = ch;
-        event_active(p->flush, EV_TIMEOUT, 0);
-    }
+    schedule_flush(ch);
+}
+
+bool pool_send_more(pool_request *req, const void *bytes, size_t len)
+{
+    channel *ch = req->running_on;
+    if (!ch) return wire_buf_append(&req->msg, bytes, len);
+    if (ch->fd < 0) return true; /* closed: its answer is on its way */
+    if (evbuffer_add(ch->out, bytes, len) != 0) return false;
+    schedule_flush(ch);
+    return true;
+}
+
+size_t pool_unsent(const pool_request *req)
+{
+    const channel *ch = req->running_on;
+    return ch ? evbuffer_get_length(ch->out) : req->msg.len;
 }
 
 /* Write what a channel holds; false when the replica cannot be written to. */
@@ -310,7 +336,13 @@ static bool write_out(channel *ch)
         if (n < 0 && errno == EAGAIN) break;
         if (n <= 0) return false;
     }
-    if (evbuffer_get_length(ch->out)) event_add(ch->writable, NULL);
+    if (evbuffer_get_length(ch->out)) {
+        event_add(ch->writable, NULL);
+    } else if (ch->tail && ch->tail->sent) { /* a body's sender waits for room */
+        void (*sent)(pool_request *) = ch->tail->sent;
+        ch->tail->sent = NULL;
+        sent(ch->tail);
+    }
     return true;
 }
 
@@ -344,7 +376,9 @@ static pool_request *pop_head(channel *ch, uint64_t now)
     if (!ch->head) ch->tail = NULL;
     ch->depth--;
     ch->head_since_ns = now;
+    ch->paused = false;
     req->next = NULL;
+    req->running_on = NULL;
     return req;
 }
 
@@ -389,7 +423,8 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
     for (;;) {
         size_t have = evbuffer_get_length(in);
         uint8_t len_bytes[4];
-        if (have < 4) return;
+        if (ch->paused) return;
+        if (have < 4) break;
         evbuffer_copyout(in, len_bytes, 4);
         uint32_t len = wire_length(len_bytes);
         if (len > WIRE_MAX_MESSAGE || !ch->head) {
@@ -397,12 +432,35 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
                                                         : "the replica answered a request it was not given");
             return;
         }
-        if (have < 4 + (size_t)len) return;
+        if (have < 4 + (size_t)len) break;
         const uint8_t *msg = evbuffer_pullup(in, 4 + (ssize_t)len);
+        if (msg && wire_part_kind(msg + 4, len)) {
+            /* A part of the head request's response: it keeps running. */
+            wire_part part;
+            if (!wire_part_decode(msg + 4, len, &part)) {
+                replica_down(r, 502, "the replica sent a malformed part of a response");
+                return;
+            }
+            if (ch->head->part && ch->head != &r->check) ch->head->part(ch->head, &part);
+            free((void *)part.headers);
+            evbuffer_drain(in, 4 + (size_t)len);
+            continue;
+        }
         wire_response resp;
         if (!msg || !wire_response_decode(msg + 4, len, &resp)) {
             replica_down(r, 502, "the replica sent a malformed response");
             return;
+        }
+        if (ch->head->body_open) { /* answered before its whole body was sent: end it for the replica */
+            wire_buf end = {0};
+            ch->head->body_open = false;
+            bool ok = wire_part_end_encode(&end, false) && evbuffer_add(ch->out, end.data, end.len) == 0;
+            wire_buf_free(&end);
+            if (!ok) {
+                replica_down(r, 502, "cannot write to the replica");
+                return;
+            }
+            schedule_flush(ch);
         }
         pool_request *req = pop_head(ch, wagi_now_ns());
         r->in_flight--;
@@ -422,6 +480,31 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
             return;
         }
     }
+    /* All that came is read: a response held back in parts may go now. */
+    pool_request *head = ch->head;
+    if (head && head->part && head != &r->check) head->part(head, &(wire_part){.kind = WIRE_PART_NONE});
+}
+
+void pool_pause(pool_request *req)
+{
+    channel *ch = req->running_on;
+    if (!ch || ch->fd < 0 || ch->head != req || ch->paused) return;
+    ch->paused = true;
+    event_del(ch->readable);
+}
+
+static void unpause(channel *ch)
+{
+    ch->paused = false;
+    if (ch->fd < 0) return;
+    event_add(ch->readable, NULL);
+    event_active(ch->readable, EV_READ, 0); /* what was read already waits in ch->in */
+}
+
+void pool_resume(pool_request *req)
+{
+    channel *ch = req->running_on;
+    if (ch && ch->paused && ch->head == req) unpause(ch);
 }
 
 /* ------------------------------------------------------------ health checks */
@@ -529,6 +612,7 @@ static void close_channel(channel *ch)
     event_del(ch->writable);
     close(ch->fd);
     ch->fd = -1;
+    ch->paused = false;
     evbuffer_drain(ch->in, evbuffer_get_length(ch->in));
     evbuffer_drain(ch->out, evbuffer_get_length(ch->out));
 }
@@ -773,6 +857,11 @@ static void tick(evutil_socket_t fd, short what, void *arg)
         for (int c = 0; r->state != REPLICA_DOWN && c < p->opt.channels; c++) {
             channel *ch = &r->channels[c];
             pool_request *req = ch->head;
+            if (ch->paused && req && req->timeout_ms && now >= ch->head_since_ns + req->timeout_ms * 1000000u) {
+                /* Its client did not take the answer in time: read on, for the caller to drop. */
+                unpause(ch);
+                if (req->part) req->part(req, NULL);
+            }
             if (!req || !req->timeout_ms || now < ch->head_since_ns + (req->timeout_ms + GRACE_MS) * 1000000u)
                 continue;
             /* The replica did not stop the instance: only killing it can. */

@@ -31,13 +31,25 @@ typedef struct pool_request pool_request;
  * `replica` is the replica's number, -1 when none ran it. */
 typedef void (*pool_done_fn)(pool_request *req, const wire_response *resp, int replica);
 
+/* A part of a streamed response (wire.h), before `done` is called with
+ * the whole response message that ends it. NULL: the request ran past its
+ * timeout while its reading was paused (pool_pause); what follows is read
+ * again, and the caller should drop it. */
+typedef void (*pool_part_fn)(pool_request *req, const wire_part *part);
+
 /* A request as the pool sees it; the caller embeds it in its own state
  * and keeps it until `done` is called (exactly once). */
 struct pool_request {
     wire_buf msg;              /* the encoded request (wire_request_encode) */
     uint64_t timeout_ms;       /* as encoded: the front's own limit is a bit later */
     pool_done_fn done;
+    pool_part_fn part;         /* NULL: parts are dropped */
     bool cancelled;            /* the client went away: need not be run */
+    /* Its body follows msg (pool_send_more) until body_open is cleared:
+     * nothing is sent behind it on its socket meanwhile. */
+    bool body_open;
+    void (*sent)(pool_request *req); /* once, when all given so far is written */
+    struct channel *running_on;/* the pool's */
     /* The pool's. */
     uint64_t queued_ns;
     pool_request *next;
@@ -63,6 +75,21 @@ typedef enum pool_verdict {
 } pool_verdict;
 
 pool_verdict pool_submit(pool *p, pool_request *req);
+
+/* More of the request (its body's parts, wire.h): written after what was
+ * given before, now or once the request goes to a replica. false when out
+ * of memory. When it runs, the pool ends an open body itself (an END
+ * that says it broke off) once the answer came. */
+bool pool_send_more(pool_request *req, const void *bytes, size_t len);
+/* Bytes given to the pool for req and not yet written to a replica. */
+size_t pool_unsent(const pool_request *req);
+
+/* Stop reading the replica's answer to req, which is running (its client
+ * is slow: the replica then waits, its guest blocked in its writes), and
+ * read it again. Within req's timeout: past it, parts are read again and
+ * part(req, NULL) is called. */
+void pool_pause(pool_request *req);
+void pool_resume(pool_request *req);
 
 /* Whether the app counts as healthy (for /_qyvol/health). */
 bool pool_healthy(const pool *p);

@@ -2,6 +2,7 @@
  * replica.c — see replica.h.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -73,26 +74,74 @@ static bool receive(int fd, inbox *in)
     }
 }
 
-static bool write_full(int fd, const void *buf, size_t n)
+/* A request's body arriving behind it (wire_request.body_follows): its
+ * parts read from the socket as the guest asks, until END. */
+typedef struct body_reader {
+    int fd;
+    inbox *in;
+    wire_buf *out;             /* the answer's parts gathered so far: sent before waiting */
+    uint64_t deadline_ns;      /* CLOCK_MONOTONIC; 0: none */
+    bool ended, broken;
+    bool sent;                 /* out was written (and emptied) while waiting */
+} body_reader;
+
+/* Wait until the socket has more (or the deadline passes: false). */
+static bool wait_readable(int fd, uint64_t deadline_ns)
 {
-    const uint8_t *p = buf;
-    while (n) {
-        ssize_t put = write(fd, p, n);
-        if (put < 0 && errno == EINTR) continue;
-        if (put <= 0) return false;
-        p += put;
-        n -= (size_t)put;
+    for (;;) {
+        int ms = -1;
+        if (deadline_ns) {
+            uint64_t now = wagi_now_ns();
+            if (now >= deadline_ns) return false;
+            uint64_t left = (deadline_ns - now + 999999) / 1000000;
+            ms = left > 60000 ? 60000 : (int)left;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int n = poll(&p, 1, ms);
+        if (n > 0) return true;
+        if (n < 0 && errno != EINTR) return false;
     }
-    return true;
 }
 
-/* Run one request and decide what the client gets. */
-static void handle(replica_thread *t, const wire_request *wr, wire_buf *out)
+static int body_next(void *ctx, const char **data, size_t *len)
+{
+    body_reader *b = ctx;
+    while (!b->ended) {
+        uint32_t n;
+        bool bad = false;
+        if (!next_message(b->in, &n, &bad)) {
+            if (b->out->len) b->sent = true;
+            if (bad || (b->out->len && !wire_send(b->fd, b->out)) || !wait_readable(b->fd, b->deadline_ns) ||
+                !receive(b->fd, b->in))
+                break;
+            continue;
+        }
+        wire_part part;
+        const uint8_t *msg = b->in->data + b->in->used + 4;
+        bool ok = wire_part_kind(msg, n) && wire_part_decode(msg, n, &part);
+        b->in->used += 4 + (size_t)n;
+        if (!ok || part.kind == WIRE_PART_HEAD) break;
+        if (part.kind == WIRE_PART_END) {
+            b->ended = true;
+            b->broken = !part.ok;
+            return part.ok ? 0 : -1;
+        }
+        *data = part.data; /* valid until the inbox is read again */
+        *len = part.len;
+        return 1;
+    }
+    if (!b->ended) b->broken = true;
+    return -1;
+}
+
+/* Run one request and decide what the client gets; true when it wrote
+ * to the socket on the way (a streamed response: out was emptied). */
+static bool handle(replica_thread *t, const wire_request *wr, body_reader *body, wire_buf *out)
 {
     const serve_app *app = t->app;
     if (app->component) {
-        whttp_answer(app, wr, &t->slot, out);
-        return;
+        qv_http_body_source source = {body, body_next};
+        return whttp_answer(app, wr, body ? &source : NULL, &t->slot, out, wr->health ? -1 : t->fd);
     }
     wagi_result res;
     wagi_run(app, &wr->rq, wr->timeout_ms, &t->slot, &res);
@@ -146,6 +195,7 @@ static void handle(replica_thread *t, const wire_request *wr, wire_buf *out)
     free(headers);
     cgi_response_free(&cgi);
     wagi_result_free(&res);
+    return false;
 }
 
 /* Answers are written when no whole request is left to run, so that the
@@ -170,8 +220,7 @@ static void *serve_socket(void *arg)
                 fprintf(stderr, "qyv replica: a request from the front is too large\n");
                 break;
             }
-            if (out.len && !write_full(t->fd, out.data, out.len)) break;
-            out.len = 0;
+            if (out.len && !wire_send(t->fd, &out)) break;
             /* Do not keep huge buffers around for the next small message. */
             if (out.cap > ((size_t)1 << 20)) wire_buf_free(&out);
             if (in.cap > ((size_t)1 << 20) && in.used == in.len) free(in.data), in = (inbox){0};
@@ -185,22 +234,35 @@ static void *serve_socket(void *arg)
         }
         size_t mark = out.len;
         uint64_t started = wagi_now_ns();
-        handle(t, &wr, &out);
+        /* A body that follows is read from the inbox past the request
+         * (which the guest no longer needs once its exchange is made). */
+        body_reader body = {t->fd, &in, &out, wr.timeout_ms ? started + wr.timeout_ms * 1000000u : 0, false, false, false};
+        if (wr.body_follows) in.used += 4 + (size_t)len;
+        if (handle(t, &wr, wr.body_follows ? &body : NULL, &out) || body.sent) mark = 0; /* what was before it went */
         bool slow = wagi_now_ns() - started > WRITE_AFTER_NS;
         free((void *)wr.rq.headers);
-        in.used += 4 + (size_t)len;
+        if (!wr.body_follows) in.used += 4 + (size_t)len;
         if (out.oom) {
             /* Too large or no memory for the response: say so briefly
              * (what the buffer held before it is intact). */
             out.len = mark;
             out.oom = false;
             wire_response small = {.status = 500, .why = "the response could not be passed on: out of memory",
-                                   .body = "", .err = ""};
+                                   .aborted = true, .body = "", .err = ""};
             if (!wire_response_encode(&out, &small)) break;
         }
-        if (out.len >= WRITE_AFTER || (slow && out.len)) {
-            if (!write_full(t->fd, out.data, out.len)) break;
-            out.len = 0;
+        if (out.len >= WRITE_AFTER || (slow && out.len) || (wr.body_follows && !body.ended)) {
+            if (!wire_send(t->fd, &out)) break;
+        }
+        /* The rest of a body the guest did not read: the front ends it
+         * once it has the answer. */
+        if (wr.body_follows && !body.ended) {
+            const char *data;
+            size_t n;
+            body.deadline_ns = 0;
+            body.broken = false;
+            while (body_next(&body, &data, &n) > 0) continue;
+            if (!body.ended) break; /* the front closed, or sent something else */
         }
     }
     wire_buf_free(&out);

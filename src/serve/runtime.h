@@ -98,6 +98,10 @@ bool runtime_app_healthy(const runtime_app *app);
 /* Its requests running and waiting (for least_connections across nodes). */
 int runtime_app_load(const runtime_app *app);
 
+/* Whether the app takes request bodies as they arrive (wasi:http
+ * components; WAGI modules get theirs whole, as CGI's stdin). */
+bool runtime_app_streams_bodies(const runtime_app *app);
+
 /* Run r on app and answer x (with X-Request-Id, an access log line, the
  * app's metrics), or answer 503 when it cannot take it. */
 void runtime_serve(serve_runtime *rt, runtime_app *app, http_exchange *x, const http_request *r);

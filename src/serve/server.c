@@ -263,6 +263,15 @@ static void on_request(void *ctx, http_exchange *x, const http_request *r)
     else runtime_serve(srv->rt, app, x, r);
 }
 
+/* Bodies go to the apps that take them as they arrive. */
+static bool streams_body(void *ctx, const http_request *r)
+{
+    server *srv = ctx;
+    if (!strncmp(r->path, "/_qyvol", 7) || srv->draining) return false;
+    runtime_app *app = runtime_route(srv->rt, r->path);
+    return app && runtime_app_streams_bodies(app);
+}
+
 /* ------------------------------------------------------------ shutdown */
 
 static long requests_in_flight(void *ctx)
@@ -358,6 +367,7 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
         .max_connections = srv->opt.max_connections,
     };
     srv->http = http_server_new(srv->base, &limits, on_request, srv);
+    if (srv->http) http_server_stream_bodies(srv->http, streams_body);
     if (!srv->http || pipe2(srv->reload_pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
         !(srv->reload_done = event_new(srv->base, srv->reload_pipe[0], EV_READ | EV_PERSIST, on_reload_done, srv)) ||
         event_add(srv->reload_done, NULL)) {

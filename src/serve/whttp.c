@@ -39,6 +39,12 @@ bool whttp_app_prepare(serve_app *app, const char *file, app_error *err)
         snprintf(err->text, sizeof err->text, "cannot define the WASI 0.2 host: out of memory");
         return false;
     }
+    /* Linked at every request: what cannot link is refused now, once. */
+    if (!qv_component_check_imports(app->component, app->chost, &e)) {
+        snprintf(err->text, sizeof err->text, "%s: %s cannot be served: %s (at byte %zu)", file, app->rc.module_path,
+                 e.message, e.offset);
+        return false;
+    }
     return true;
 }
 
@@ -89,16 +95,59 @@ static char *guest_output(qv_wasi *wasi, size_t *len)
     return text;
 }
 
-void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot, wire_buf *out)
+/* The response going to the front in parts as the guest makes it. */
+typedef struct to_front {
+    int fd;
+    wire_buf *out;
+    bool head_sent;
+    bool wrote;                /* to fd */
+} to_front;
+
+static bool send_head(void *ctx, int status, const qv_http_field *headers, size_t n)
+{
+    to_front *f = ctx;
+    wagi_header fixed[32] = {0}, *list = n <= 32 ? fixed : calloc(n, sizeof *list);
+    if (!list) return false;
+    for (size_t i = 0; i < n; i++) list[i] = (wagi_header){headers[i].name, headers[i].value};
+    bool ok = wire_part_head_encode(f->out, status, list, n);
+    if (list != fixed) free(list);
+    f->head_sent = ok;
+    return ok;
+}
+
+/* What was gathered, in one write. */
+static bool send_now(void *ctx)
+{
+    to_front *f = ctx;
+    f->wrote = true;
+    return wire_send(f->fd, f->out);
+}
+
+/* Gathered parts go out at the guest's flush or wait, at the end, or past this. */
+#define GATHER_MAX ((size_t)64 << 10)
+
+static bool send_body(void *ctx, const void *data, size_t len)
+{
+    to_front *f = ctx;
+    return wire_part_body_encode(f->out, data, len) && (f->out->len < GATHER_MAX || send_now(f));
+}
+
+
+
+bool whttp_answer(const serve_app *app, const wire_request *wr, const qv_http_body_source *body, wagi_slot *slot,
+                  wire_buf *out, int fd)
 {
     uint64_t t0 = wagi_now_ns();
     uint64_t deadline = wr->timeout_ms ? t0 + wr->timeout_ms * 1000000u : 0;
+    to_front front = {fd, out, false, false};
     wire_response resp = {.status = 500, .why = "", .body = "", .err = ""};
     char why[700] = "";
     request_view view;
     qv_http_policy policy = run_http_policy(&app->rc, deadline);
     policy.max_body = WAGI_MAX_OUTPUT;
-    qv_http_exchange *x = view_request(&wr->rq, &view) ? qv_http_exchange_new(&view.rq, &policy) : NULL;
+    bool viewed = view_request(&wr->rq, &view);
+    view.rq.body_source = body;
+    qv_http_exchange *x = viewed ? qv_http_exchange_new(&view.rq, &policy) : NULL;
     qv_store_limits limits = run_store_limits(app->rc.memory_bytes);
     qv_store *store = x ? qv_store_new(&limits) : NULL;
     qv_wasi_config cfg = {
@@ -122,6 +171,7 @@ void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot,
         goto done;
     }
     qv_wasi_http_attach(wasi, x);
+    if (fd >= 0) qv_http_exchange_stream(x, &(qv_http_sink){&front, send_head, send_body, send_now});
     atomic_store(&slot->deadline_ns, deadline);
     atomic_store(&slot->store, store);
     qv_error e = {0};
@@ -166,10 +216,12 @@ void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot,
     for (size_t i = 0; i < answer.nheaders; i++) headers[i] = (wagi_header){answer.headers[i].name, answer.headers[i].value};
     resp.status = answer.status;
     resp.headers = headers;
-    resp.nheaders = answer.nheaders;
+    resp.nheaders = answer.streamed ? 0 : answer.nheaders; /* streamed: the head went already */
     resp.body = answer.body;
     resp.body_len = answer.body_len;
-done:;
+done:
+    /* Its head is out: a failure now can only cut the client off. */
+    resp.aborted = front.head_sent && *why;
     /* What the host refused or failed to do for the guest goes to the log too. */
     const char *notes = x ? qv_http_exchange_notes(x) : "";
     if (*notes) {
@@ -190,4 +242,5 @@ done:;
     qv_http_exchange_free(x);
     free(view.headers);
     free(view.path_with_query);
+    return front.wrote;
 }

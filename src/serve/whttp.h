@@ -7,6 +7,7 @@
 #ifndef QYVOL_SERVE_WHTTP_H
 #define QYVOL_SERVE_WHTTP_H
 
+#include "qyvol/wasi_http.h"
 #include "serve/wagi.h"
 #include "serve/wire.h"
 
@@ -14,7 +15,14 @@
  * loaded): WASI 0.2 and wasi:http, for any context. false with err. */
 bool whttp_app_prepare(serve_app *app, const char *file, app_error *err);
 
-/* Run the request and append the answer to out (as replica.c's handle). */
-void whttp_answer(const serve_app *app, const wire_request *wr, wagi_slot *slot, wire_buf *out);
+/* Run the request and append the answer to out (as replica.c's handle).
+ * With fd >= 0 (the socket to the front) the response streams: when the
+ * guest flushes or waits, what out holds is written to fd with the head
+ * and the body so far (wire.h's parts), and so on; the whole
+ * response message that ends it is appended to out as usual. */
+/* With body non-NULL the request's body comes from it (wr->body_follows).
+ * true when it wrote to fd (out was emptied on the way). */
+bool whttp_answer(const serve_app *app, const wire_request *wr, const qv_http_body_source *body, wagi_slot *slot,
+                  wire_buf *out, int fd);
 
 #endif

@@ -1,8 +1,10 @@
 /*
  * wire.c — see wire.h.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "serve/wire.h"
 
@@ -178,7 +180,7 @@ bool wire_request_encode(wire_buf *b, const wire_request *r)
     reserve(b, need);
     size_t at = begin(b);
     put_u64(b, r->timeout_ms);
-    put_u32(b, r->health);
+    put_u32(b, (uint32_t)r->health | (uint32_t)r->body_follows << 1);
     put_str(b, r->id);
     put_str(b, q->method);
     put_str(b, q->path);
@@ -199,7 +201,9 @@ bool wire_request_decode(const uint8_t *msg, size_t len, wire_request *r)
     memset(r, 0, sizeof *r);
     wagi_request *q = &r->rq;
     r->timeout_ms = get_u64(&rd);
-    r->health = get_u32(&rd) != 0;
+    uint32_t flags = get_u32(&rd);
+    r->health = flags & 1;
+    r->body_follows = flags & 2;
     r->id = get_str(&rd);
     q->method = get_str(&rd);
     q->path = get_str(&rd);
@@ -224,7 +228,7 @@ bool wire_response_encode(wire_buf *b, const wire_response *r)
     size_t at = begin(b);
     put_u32(b, (uint32_t)r->status);
     put_str(b, r->why);
-    put_u32(b, r->started);
+    put_u32(b, (uint32_t)r->started | (uint32_t)r->aborted << 1);
     put_u32(b, r->trap);
     put_f64(b, r->instantiate_s);
     put_f64(b, r->run_s);
@@ -240,7 +244,9 @@ bool wire_response_decode(const uint8_t *msg, size_t len, wire_response *r)
     memset(r, 0, sizeof *r);
     r->status = (int)get_u32(&rd);
     r->why = get_str(&rd);
-    r->started = get_u32(&rd) != 0;
+    uint32_t flags = get_u32(&rd);
+    r->started = flags & 1;
+    r->aborted = flags & 2;
     r->trap = get_u32(&rd);
     r->instantiate_s = get_f64(&rd);
     r->run_s = get_f64(&rd);
@@ -252,6 +258,79 @@ bool wire_response_decode(const uint8_t *msg, size_t len, wire_response *r)
         r->headers = NULL;
         return false;
     }
+    return true;
+}
+
+bool wire_part_head_encode(wire_buf *b, int status, const wagi_header *headers, size_t n)
+{
+    size_t at = begin(b);
+    put_u32(b, WIRE_PART_HEAD);
+    put_u32(b, (uint32_t)status);
+    put_headers(b, headers, n);
+    return end(b, at);
+}
+
+bool wire_part_body_encode(wire_buf *b, const void *data, size_t len)
+{
+    size_t at = begin(b);
+    put_u32(b, WIRE_PART_BODY);
+    put_bytes(b, data, len);
+    return end(b, at);
+}
+
+bool wire_part_end_encode(wire_buf *b, bool ok)
+{
+    size_t at = begin(b);
+    put_u32(b, WIRE_PART_END);
+    put_u32(b, ok);
+    return end(b, at);
+}
+
+bool wire_buf_append(wire_buf *b, const void *data, size_t len)
+{
+    put_raw(b, data, len);
+    return !b->oom;
+}
+
+int wire_part_kind(const uint8_t *msg, size_t len)
+{
+    uint32_t kind = len >= 4 ? wire_length(msg) : 0;
+    return kind >= WIRE_PART_HEAD && kind <= WIRE_PART_END ? (int)kind : WIRE_PART_NONE;
+}
+
+bool wire_part_decode(const uint8_t *msg, size_t len, wire_part *p)
+{
+    wire_reader rd = {msg, msg + len, false};
+    memset(p, 0, sizeof *p);
+    p->kind = (int)get_u32(&rd);
+    if (p->kind == WIRE_PART_HEAD) {
+        p->status = (int)get_u32(&rd);
+        p->headers = get_headers(&rd, &p->nheaders);
+    } else if (p->kind == WIRE_PART_END) {
+        p->ok = get_u32(&rd) != 0;
+    } else {
+        p->data = get_bytes(&rd, &p->len);
+    }
+    if (rd.bad || rd.p != rd.end || (p->kind == WIRE_PART_HEAD && (p->status < 100 || p->status > 999))) {
+        free((void *)p->headers);
+        p->headers = NULL;
+        return false;
+    }
+    return true;
+}
+
+bool wire_send(int fd, wire_buf *b)
+{
+    const uint8_t *p = b->data;
+    size_t n = b->len;
+    while (n) {
+        ssize_t put = write(fd, p, n);
+        if (put < 0 && errno == EINTR) continue;
+        if (put <= 0) return false;
+        p += put;
+        n -= (size_t)put;
+    }
+    b->len = 0;
     return true;
 }
 

@@ -404,24 +404,8 @@ tls_front *tls_front_new(struct event_base *base, http_server *http, const tls_f
 
 int tls_front_listen(tls_front *f, const char *address, uint16_t port, char *why, size_t whylen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
-    char service[8];
-    snprintf(service, sizeof service, "%u", port);
-    int rc = getaddrinfo(address, service, &hints, &res);
-    if (rc) {
-        snprintf(why, whylen, "cannot listen on %s:%u: %s", address, port, gai_strerror(rc));
-        return -1;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 1024)) {
-        snprintf(why, whylen, "cannot listen on %s:%u: %s", address, port, strerror(errno));
-        if (fd >= 0) close(fd);
-        freeaddrinfo(res);
-        return -1;
-    }
-    freeaddrinfo(res);
+    int fd = http_listen_socket(address, port, why, whylen);
+    if (fd < 0) return -1;
     f->listen_fd = fd;
     f->accept_ev = event_new(f->base, fd, EV_READ | EV_PERSIST, on_accept, f);
     if (!f->accept_ev || event_add(f->accept_ev, NULL)) {

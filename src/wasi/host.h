@@ -76,6 +76,9 @@ struct qv_wasi {
     int stdio_flags[3];
     wasi_membuf mem[3];     /* stdio_in_memory: stdin, stdout, stderr */
     struct qv_http_exchange *http; /* wasi:http's (qv_wasi_http_attach), or NULL */
+    /* Called with http before the guest waits (p2_before_wait): set with
+     * it, so that WASI alone does not depend on wasi:http. */
+    void (*before_wait)(struct qv_http_exchange *http);
 };
 
 /* FD_MEMORY reads and writes (a pipe-like stream). */
@@ -155,6 +158,11 @@ size_t wasi_iovecs_limit(struct iovec *v, int *count, size_t max);
 #define WASI_WAIT_INTERRUPTED (-2)
 struct pollfd;
 int wasi_wait(qv_caller *c, struct pollfd *fds, size_t nfds, int64_t timeout_ns);
+/* The same for a store (WASI 0.2's host functions have no qv_caller). */
+int wasi_wait_store(const qv_store *store, struct pollfd *fds, size_t nfds, int64_t timeout_ns);
+/* Wait until a read (or a write) on fd would not block: 0, W_EINTR when
+ * the store is interrupted, or a WASI errno. */
+int wasi_wait_fd(const qv_store *store, int fd, bool for_write);
 /* Before a read or write that could block (pipes, terminals, sockets; not
  * regular files, in-memory stdio or non-blocking descriptors): wait until
  * it would not. 0 or a WASI errno (EINTR when interrupted). */

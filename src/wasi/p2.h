@@ -22,6 +22,15 @@ typedef struct p2_stream {
     /* Called when the guest drops the stream: what owns mem (an HTTP
      * body) lets go of it. NULL: nothing to do. */
     void (*on_drop)(void *owner);
+    /* Called after bytes were added to mem: what owns it (a response body
+     * being streamed) passes them on. 0 or a WASI errno for the write. */
+    int (*after_write)(void *owner);
+    /* Called before a read finds mem empty: what owns it (a request body
+     * arriving in pieces) refills it. 0 or a WASI errno for the read. */
+    int (*before_read)(void *owner);
+    /* Called when the guest flushes the stream (flush, blocking-flush,
+     * blocking-write-and-flush): what owns mem passes on what it holds. */
+    int (*on_flush)(void *owner);
     void *owner;
 } p2_stream;
 
@@ -75,7 +84,7 @@ void p2_drop_plain(void *env, void *rep);
 
 /* Stream I/O shared by streams and descriptors. Return a WASI errno.
  * Writes to an in-memory stream are charged to `store` (wasi_mem_write). */
-int p2_stream_read(p2_stream *s, void *buf, size_t len, size_t *done);
+int p2_stream_read(p2_stream *s, const qv_store *store, void *buf, size_t len, size_t *done);
 int p2_stream_write(p2_stream *s, qv_store *store, const void *buf, size_t len);
 p2_stream *p2_stream_new(int host, wasi_membuf *mem);
 
@@ -95,6 +104,13 @@ typedef struct p2_fn {
 bool p2_define_all(p2_host *p, qv_chost *h, const char *iface, const p2_fn *fns, size_t n);
 
 /* The context of a call: the host's, or the calling instance's. */
+/* Before the guest waits (a sleep, a poll): what a streamed HTTP response
+ * holds goes out, so that the client does not wait with it. */
+static inline void p2_before_wait(qv_wasi *w)
+{
+    if (w && w->before_wait) w->before_wait(w->http);
+}
+
 static inline qv_wasi *p2_wasi(qv_ccall *c, const p2_host *p) { return p->w ? p->w : (qv_wasi *)qv_ccall_data(c); }
 
 bool p2_define_io(p2_host *p, qv_chost *h);

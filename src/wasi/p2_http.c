@@ -36,6 +36,76 @@ void http_body_release(void *body)
 
 static void body_dtor(void *env, void *rep) { http_body_release(rep); }
 
+/* A streamed response body: what the guest wrote goes on to the sink,
+ * the buffer is emptied for the next write. */
+static int body_pass_on(void *owner)
+{
+    http_body *b = owner;
+    qv_http_exchange *x = b->streaming_to;
+    if (!x || !b->buf.len) return 0;
+    if (x->sink_gone) return W_EPIPE;
+    if (b->buf.len > x->policy.max_body - x->body_streamed) {
+        b->buf.full = true;
+        return W_EFBIG;
+    }
+    if (!x->sink.body(x->sink.ctx, b->buf.data, b->buf.len)) {
+        x->sink_gone = true;
+        return W_EPIPE;
+    }
+    x->body_streamed += b->buf.len;
+    b->buf.len = b->buf.pos = 0;
+    return 0;
+}
+
+/* A request body arriving in pieces: the next one, once the guest has
+ * read the last. */
+static int body_pull(void *owner)
+{
+    http_body *b = owner;
+    qv_http_exchange *x = b->pulling_from;
+    while (x && !b->source_done) {
+        const char *data;
+        size_t len;
+        int got = x->source.next(x->source.ctx, &data, &len);
+        if (got <= 0) {
+            b->source_done = true;
+            return got < 0 ? W_EIO : 0;
+        }
+        if (!len) continue;
+        if (len > b->buf.cap) {
+            char *grown = realloc(b->buf.data, len);
+            if (!grown) return W_ENOMEM;
+            b->buf.data = grown;
+            b->buf.cap = len;
+        }
+        memcpy(b->buf.data, data, len);
+        b->buf.len = len;
+        b->buf.pos = 0;
+        return 0;
+    }
+    return 0;
+}
+
+/* What the sink gathered goes out now (the guest flushed, or waits). */
+static int sink_flush(qv_http_exchange *x)
+{
+    if (!x->head_streamed || !x->sink.flush || x->sink_gone) return x->sink_gone ? W_EPIPE : 0;
+    if (x->sink.flush(x->sink.ctx)) return 0;
+    x->sink_gone = true;
+    return W_EPIPE;
+}
+
+static int body_flush(void *owner)
+{
+    http_body *b = owner;
+    return b->streaming_to ? sink_flush(b->streaming_to) : 0;
+}
+
+void http_flush_response(qv_http_exchange *x)
+{
+    if (x) sink_flush(x);
+}
+
 p2_stream *http_body_stream(http_body *b)
 {
     p2_stream *s = p2_stream_new(-1, &b->buf);
@@ -43,6 +113,9 @@ p2_stream *http_body_stream(http_body *b)
     b->refs++;
     b->stream_taken = true;
     s->on_drop = http_body_release;
+    s->after_write = body_pass_on;
+    s->before_read = body_pull;
+    s->on_flush = body_flush;
     s->owner = b;
     return s;
 }
@@ -206,10 +279,14 @@ static qv_trap *in_request_consume(qv_ccall *c, void *env, const qv_cval *a, qv_
     qv_http_exchange *x = a[0].of.rep;
     http_body *b = NULL;
     if (!x->body_consumed && (b = http_body_new())) {
-        /* The request's bytes, read in place: the exchange outlives the instance. */
-        b->owns_data = false;
-        b->buf.data = (char *)x->body;
-        b->buf.len = b->buf.cap = x->body_len;
+        if (x->source.next) {
+            b->pulling_from = x; /* read as it arrives (body_pull) */
+        } else {
+            /* The request's bytes, read in place: the exchange outlives the instance. */
+            b->owns_data = false;
+            b->buf.data = (char *)x->body;
+            b->buf.len = b->buf.cap = x->body_len;
+        }
         x->body_consumed = true;
     } else if (!x->body_consumed) {
         return p2_trap_oom();
@@ -345,6 +422,33 @@ static qv_trap *out_response_body(qv_ccall *c, void *env, const qv_cval *a, qv_c
     return http_give_body(c, &resp->body, x ? x->policy.max_body : 0, r);
 }
 
+/* The response's headers as fields (in x->out_headers); false when out of memory. */
+static bool list_headers(qv_http_exchange *x)
+{
+    const http_fields *h = x->response->headers;
+    free(x->out_headers);
+    x->out_headers = calloc(h->n + 1, sizeof *x->out_headers);
+    if (!x->out_headers) return false;
+    for (size_t i = 0; i < h->n; i++) x->out_headers[i] = (qv_http_field){h->at[i].name, h->at[i].value};
+    return true;
+}
+
+/* The guest set its response: the head goes to the sink, and the body
+ * follows it from now on (what was written already first). */
+static void stream_head(qv_http_exchange *x)
+{
+    if (!list_headers(x) || !x->sink.head(x->sink.ctx, x->response->status, x->out_headers, x->response->headers->n)) {
+        x->sink_gone = true;
+        return;
+    }
+    x->head_streamed = true;
+    http_body *b = x->response->body;
+    if (b) {
+        b->streaming_to = x;
+        body_pass_on(b); /* gathered by the sink, sent at the guest's next flush or wait, or at the end */
+    }
+}
+
 static qv_trap *outparam_set(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
     qv_http_exchange *x = a[0].of.rep;
@@ -359,6 +463,7 @@ static qv_trap *outparam_set(qv_ccall *c, void *env, const qv_cval *a, qv_cval *
         x->error = resp->of.var.payload ? resp->of.var.payload->of.var.disc : EC_INTERNAL_ERROR;
     } else {
         x->response = resp->of.var.payload->of.rep;
+        if (x->sink.head) stream_head(x);
     }
     return NULL;
 }
@@ -486,7 +591,11 @@ bool qv_wasi_http_define(qv_wasi *wasi, qv_chost *host)
     return p2_define_http(p, host);
 }
 
-void qv_wasi_http_attach(qv_wasi *wasi, qv_http_exchange *x) { wasi->http = x; }
+void qv_wasi_http_attach(qv_wasi *wasi, qv_http_exchange *x)
+{
+    wasi->http = x;
+    wasi->before_wait = x ? http_flush_response : NULL;
+}
 
 qv_http_exchange *qv_http_exchange_new(const qv_http_request *rq, const qv_http_policy *policy)
 {
@@ -517,6 +626,7 @@ qv_http_exchange *qv_http_exchange_new(const qv_http_request *rq, const qv_http_
         x->request_headers->immutable = true;
         x->body = rq->body;
         x->body_len = rq->body_len;
+        if (rq->body_source) x->source = *rq->body_source;
     }
     if (!ok) {
         qv_http_exchange_free(x);
@@ -540,6 +650,8 @@ void qv_http_exchange_free(qv_http_exchange *x)
     free(x);
 }
 
+void qv_http_exchange_stream(qv_http_exchange *x, const qv_http_sink *sink) { x->sink = *sink; }
+
 const char *qv_http_exchange_notes(const qv_http_exchange *x) { return x->notes; }
 
 qv_trap *qv_http_handle(qv_cinstance *ci, qv_http_exchange *x)
@@ -558,6 +670,7 @@ void qv_http_exchange_response(qv_http_exchange *x, qv_http_response *out)
 {
     memset(out, 0, sizeof *out);
     out->why = "";
+    out->streamed = x->head_streamed;
     if (!x->answered) {
         out->why = "the app returned without setting a response (response-outparam.set)";
         return;
@@ -577,14 +690,10 @@ void qv_http_exchange_response(qv_http_exchange *x, qv_http_response *out)
         out->why = "the app did not finish the response body (outgoing-body.finish)";
         return;
     }
-    free(x->out_headers);
-    x->out_headers = calloc(resp->headers->n + 1, sizeof *x->out_headers);
-    if (!x->out_headers) {
+    if (!x->head_streamed && !list_headers(x)) {
         out->why = "out of memory";
         return;
     }
-    for (size_t i = 0; i < resp->headers->n; i++)
-        x->out_headers[i] = (qv_http_field){resp->headers->at[i].name, resp->headers->at[i].value};
     out->status = resp->status;
     out->headers = x->out_headers;
     out->nheaders = resp->headers->n;

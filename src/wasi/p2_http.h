@@ -56,6 +56,13 @@ typedef struct http_body {
     wasi_membuf buf;
     bool owns_data;         /* buf.data is this body's to free */
     bool stream_taken, finished;
+    /* The incoming request's response body once its head was streamed:
+     * every write goes on to the exchange's sink. */
+    struct qv_http_exchange *streaming_to;
+    /* The incoming request's body when it arrives in pieces: reads refill
+     * buf from the exchange's source until it ends. */
+    struct qv_http_exchange *pulling_from;
+    bool source_done;
 } http_body;
 http_body *http_body_new(void);
 void http_body_release(void *body);
@@ -116,12 +123,16 @@ struct qv_http_exchange {
     http_fields *request_headers;
     const void *body;
     size_t body_len;
+    qv_http_body_source source; /* next NULL: the body is body/body_len */
     bool body_consumed;
     /* The answer, from response-outparam.set. */
     bool answered, answered_error;
     uint32_t error;
     http_out_response *response;
     qv_http_field *out_headers; /* for qv_http_exchange_response */
+    qv_http_sink sink;      /* head NULL: the response is held whole */
+    bool head_streamed, sink_gone;
+    uint64_t body_streamed; /* bytes given to the sink */
     char notes[1024];
     size_t notes_len;
 };
@@ -152,6 +163,8 @@ qv_trap *http_subscribe_ready(qv_ccall *c, void *env, const qv_cval *a, qv_cval 
 /* Definitions (p2_http_fields.c, p2_http_out.c). */
 bool http_define_fields(p2_host *p, qv_chost *h);
 bool http_define_outgoing(p2_host *p, qv_chost *h);
+/* A streamed response's gathered parts go out (before a wait). */
+void http_flush_response(qv_http_exchange *x);
 /* Send the future's request (blocking) and fill in its outcome. */
 void http_send(qv_http_exchange *x, http_future_response *f, qv_store *store);
 

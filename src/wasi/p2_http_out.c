@@ -403,6 +403,7 @@ void http_send(qv_http_exchange *x, http_future_response *f, qv_store *store)
 {
     (void)store;
     f->done = true;
+    http_flush_response(x); /* the client need not wait with it while this one is out */
     http_out_request *rq = f->request;
     bool https = !rq->has_scheme || rq->scheme == 1;
     char host[256], addr[INET6_ADDRSTRLEN + 3], pin[600], url[8192];

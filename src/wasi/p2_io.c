@@ -73,14 +73,26 @@ p2_stream *p2_stream_new(int host, wasi_membuf *mem)
     return s;
 }
 
-int p2_stream_read(p2_stream *s, void *buf, size_t len, size_t *done)
+/* A stream on a pipe, a terminal or a socket may block: wait until it
+ * would not, in slices that end when the store is interrupted (its
+ * deadline), as preview 1's reads and writes do (wasi_wait.c). Files
+ * (positional streams) never wait. 0, or W_EINTR when interrupted. */
+static int wait_host(const p2_stream *s, const qv_store *store, bool for_write)
+{
+    return s->positional || !store ? 0 : wasi_wait_fd(store, s->host, for_write);
+}
+
+int p2_stream_read(p2_stream *s, const qv_store *store, void *buf, size_t len, size_t *done)
 {
     *done = 0;
     if (s->mem) {
         struct iovec v = {buf, len};
-        return wasi_mem_read(s->mem, &v, 1, done);
+        int err = s->before_read && s->mem->pos == s->mem->len ? s->before_read(s->owner) : 0;
+        return err ? err : wasi_mem_read(s->mem, &v, 1, done);
     }
     if (s->host < 0) return W_EBADF;
+    int err = wait_host(s, store, false);
+    if (err) return err;
     ssize_t n;
     do n = s->positional ? pread(s->host, buf, len, (off_t)s->offset) : read(s->host, buf, len);
     while (n < 0 && errno == EINTR);
@@ -95,7 +107,8 @@ int p2_stream_write(p2_stream *s, qv_store *store, const void *buf, size_t len)
     if (s->mem) {
         size_t done;
         struct iovec v = {(void *)buf, len};
-        return wasi_mem_write(s->mem, store, &v, 1, &done);
+        int err = wasi_mem_write(s->mem, store, &v, 1, &done);
+        return !err && s->after_write ? s->after_write(s->owner) : err;
     }
     if (s->host < 0) return W_EBADF;
     const char *p = buf;
@@ -108,6 +121,8 @@ int p2_stream_write(p2_stream *s, qv_store *store, const void *buf, size_t len)
             if (fstat(s->host, &st) != 0) return wasi_errno(errno);
             s->offset = (uint64_t)st.st_size;
         }
+        int err = wait_host(s, store, true);
+        if (err) return err;
         ssize_t n = s->positional || s->append ? pwrite(s->host, p, len, (off_t)s->offset) : write(s->host, p, len);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return wasi_errno(errno);
@@ -148,10 +163,15 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void sleep_until(uint64_t deadline)
+/* Sleep until deadline, or until the store is interrupted (its own
+ * deadline passed): a guest waiting on a clock must not outlive its
+ * timeout. The interpreter traps right after the host call returns. */
+static void sleep_until(qv_ccall *c, uint64_t deadline)
 {
-    struct timespec ts = {(time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+    uint64_t now = now_ns();
+    if (deadline <= now) return;
+    uint64_t left = deadline - now;
+    wasi_wait_store(qv_ccall_store(c), NULL, 0, left > INT64_MAX ? -1 : (int64_t)left);
 }
 
 static bool ready(const p2_pollable *p) { return !p->deadline_ns || now_ns() >= p->deadline_ns; }
@@ -165,7 +185,10 @@ static qv_trap *pollable_ready(qv_ccall *c, void *env, const qv_cval *a, qv_cval
 static qv_trap *pollable_block(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
     const p2_pollable *p = a[0].of.rep;
-    if (!ready(p)) sleep_until(p->deadline_ns);
+    if (!ready(p)) {
+        p2_before_wait(p2_wasi(c, env));
+        sleep_until(c, p->deadline_ns);
+    }
     return NULL;
 }
 
@@ -179,7 +202,10 @@ static qv_trap *poll(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
         if (ready(p)) soonest = 0;
         else if (p->deadline_ns < soonest) soonest = p->deadline_ns;
     }
-    if (soonest) sleep_until(soonest);
+    if (soonest) {
+        p2_before_wait(p2_wasi(c, env));
+        sleep_until(c, soonest);
+    }
     uint32_t *out = qv_ccall_alloc(c, n * sizeof *out);
     if (!out) return p2_trap_oom();
     size_t k = 0;
@@ -207,7 +233,7 @@ static qv_trap *input_read(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
     uint8_t *buf = qv_ccall_alloc(c, len ? len : 1);
     if (!buf) return p2_trap_oom();
     size_t done;
-    int err = p2_stream_read(s, buf, len, &done);
+    int err = p2_stream_read(s, qv_ccall_store(c), buf, len, &done);
     if (err) r[0] = p2_stream_failed(c, err);
     else if (!done && len) r[0] = p2_stream_closed(c);
     else {
@@ -224,7 +250,7 @@ static qv_trap *input_skip(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
     char buf[4096];
     while (total < want) {
         size_t done;
-        int err = p2_stream_read(s, buf, want - total < sizeof buf ? (size_t)(want - total) : sizeof buf, &done);
+        int err = p2_stream_read(s, qv_ccall_store(c), buf, want - total < sizeof buf ? (size_t)(want - total) : sizeof buf, &done);
         if (err) {
             r[0] = p2_stream_failed(c, err);
             return NULL;
@@ -283,11 +309,27 @@ static qv_trap *output_write_zeroes(qv_ccall *c, void *env, const qv_cval *a, qv
     return NULL;
 }
 
+/* The stream's owner passes on what it holds (p2_stream.on_flush). */
+static int flush_owner(p2_stream *s)
+{
+    int err = s->on_flush ? s->on_flush(s->owner) : 0;
+    if (err == W_EPIPE) s->closed = true;
+    return err;
+}
+
 static qv_trap *output_flush(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
 {
     p2_stream *s = a[0].of.rep;
-    r[0] = s->closed ? p2_stream_closed(c) : p2_ok(c, NULL);
+    int err = s->closed ? W_EPIPE : flush_owner(s);
+    r[0] = err == W_EPIPE ? p2_stream_closed(c) : err ? p2_stream_failed(c, err) : p2_ok(c, NULL);
     return NULL;
+}
+
+static qv_trap *output_write_and_flush(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
+{
+    qv_trap *t = output_write(c, env, a, r);
+    if (t || r[0].of.var.disc) return t; /* the write failed: that is the answer */
+    return output_flush(c, env, a, r);
 }
 
 static qv_trap *output_splice(qv_ccall *c, void *env, const qv_cval *a, qv_cval *r)
@@ -297,7 +339,7 @@ static qv_trap *output_splice(qv_ccall *c, void *env, const qv_cval *a, qv_cval 
     uint8_t *buf = qv_ccall_alloc(c, want ? (size_t)want : 1);
     if (!buf) return p2_trap_oom();
     size_t done;
-    int err = p2_stream_read(src, buf, (size_t)want, &done);
+    int err = p2_stream_read(src, qv_ccall_store(c), buf, (size_t)want, &done);
     if (!err && !done && want) {
         r[0] = p2_stream_closed(c);
         return NULL;
@@ -336,7 +378,7 @@ bool p2_define_io(p2_host *p, qv_chost *h)
         {NULL, "[method]input-stream.subscribe", "func(self: borrow<input-stream>) -> own<pollable>", subscribe},
         {NULL, "[method]output-stream.check-write", "func(self: borrow<output-stream>) -> result<u64, stream-error>", output_check_write},
         {NULL, "[method]output-stream.write", "func(self: borrow<output-stream>, contents: list<u8>) -> result<_, stream-error>", output_write},
-        {NULL, "[method]output-stream.blocking-write-and-flush", "func(self: borrow<output-stream>, contents: list<u8>) -> result<_, stream-error>", output_write},
+        {NULL, "[method]output-stream.blocking-write-and-flush", "func(self: borrow<output-stream>, contents: list<u8>) -> result<_, stream-error>", output_write_and_flush},
         {NULL, "[method]output-stream.flush", "func(self: borrow<output-stream>) -> result<_, stream-error>", output_flush},
         {NULL, "[method]output-stream.blocking-flush", "func(self: borrow<output-stream>) -> result<_, stream-error>", output_flush},
         {NULL, "[method]output-stream.subscribe", "func(self: borrow<output-stream>) -> own<pollable>", subscribe},

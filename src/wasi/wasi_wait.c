@@ -25,7 +25,11 @@ static uint64_t monotonic_ns(void)
 
 int wasi_wait(qv_caller *c, struct pollfd *fds, size_t nfds, int64_t timeout_ns)
 {
-    const qv_store *store = qv_caller_store(c);
+    return wasi_wait_store(qv_caller_store(c), fds, nfds, timeout_ns);
+}
+
+int wasi_wait_store(const qv_store *store, struct pollfd *fds, size_t nfds, int64_t timeout_ns)
+{
     uint64_t end = timeout_ns < 0 ? UINT64_MAX : monotonic_ns() + (uint64_t)timeout_ns;
     for (;;) {
         if (qv_store_interrupted(store)) return WASI_WAIT_INTERRUPTED;
@@ -38,17 +42,22 @@ int wasi_wait(qv_caller *c, struct pollfd *fds, size_t nfds, int64_t timeout_ns)
     }
 }
 
+int wasi_wait_fd(const qv_store *store, int fd, bool for_write)
+{
+    struct pollfd p = {.fd = fd, .events = for_write ? POLLOUT : POLLIN};
+    int n = wasi_wait_store(store, &p, 1, -1);
+    if (n == WASI_WAIT_INTERRUPTED) return W_EINTR;
+    if (n < 0) return wasi_errno(errno);
+    /* Ready, or an error or hang-up the transfer itself will report. */
+    return 0;
+}
+
 int wasi_wait_ready(qv_caller *c, const wasi_fd *e, bool for_write)
 {
     if (e->kind == FD_MEMORY || e->filetype == W_FT_REGULAR_FILE || e->filetype == W_FT_DIRECTORY ||
         (e->fdflags & W_FDFLAG_NONBLOCK))
         return 0;
-    struct pollfd p = {.fd = e->host, .events = for_write ? POLLOUT : POLLIN};
-    int n = wasi_wait(c, &p, 1, -1);
-    if (n == WASI_WAIT_INTERRUPTED) return W_EINTR;
-    if (n < 0) return wasi_errno(errno);
-    /* Ready, or an error or hang-up the transfer itself will report. */
-    return 0;
+    return wasi_wait_fd(qv_caller_store(c), e->host, for_write);
 }
 
 size_t wasi_iovecs_limit(struct iovec *v, int *count, size_t max)

@@ -47,6 +47,12 @@ expect_timeout() {
 for m in $modes; do
     expect_timeout "$m" 1200 "$guest" -- "$m"
 done
+# The same guest as a WASI 0.2 component (jco's adapter): its sleeps,
+# polls, pipe reads and random bytes go through wasi:io, wasi:clocks and
+# wasi:random, which must hear the deadline as preview 1 does.
+for m in $modes; do
+    expect_timeout "$m, as a component" 1200 "${guest%.wasm}.component.wasm" -- "$m"
+done
 RUN_STDOUT=$tmp/out expect_timeout "stdout to a pipe nobody reads" 1200 "$guest" -- stdout
 expect_timeout "a FIFO nobody writes" 1200 --dir "$tmp/data::/data" "$guest" -- fifo /data/fifo
 exec 3>&- 4>&- 5>&-

@@ -2,7 +2,8 @@
  * test_fusions.c — the instruction shapes the translator fuses into one
  * internal instruction (address additions in loads and stores, increments
  * before compare-and-branch and branches back, stores of computed values,
- * byte scans, f64 read-modify-write, zeros stored to locals): each must
+ * byte scans and scaled bytes, f64 read-modify-write, a call's increment of its argument
+ * and a returned sum, zeros stored to locals): each must
  * compute exactly what the WebAssembly instructions it replaces compute,
  * out-of-bounds traps included. Module: wat/fusions.wat.
  */
@@ -139,6 +140,11 @@ static void byte_scans(void **state)
     p = qv_i32(65535);
     qv_val r;
     assert_int_equal(call(fx, "byte_at", &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
+    p = qv_i32(497);
+    assert_int_equal(call_i32(fx, "byte_scaled", &p, 1), 255 << 2);
+    assert_int_equal(call_i32(fx, "byte_scaled_kept", &p, 1), 800 * 1000 + 200);
+    p = qv_i32(65533);
+    assert_int_equal(call(fx, "byte_scaled", &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
 }
 
 static void increments_feeding_locals_and_loads(void **state)
@@ -167,6 +173,19 @@ static void post_increments_and_hashing(void **state)
     assert_int_equal(call_i32(fx, "xor_kept", ab, 2), 24);
 }
 
+static void calls_and_returns(void **state)
+{
+    fixture *fx = *state;
+    qv_val n = qv_i32(20);
+    assert_int_equal(call_i32(fx, "fib", &n, 1), 6765);
+    n = qv_i32(1);
+    assert_int_equal(call_i32(fx, "fib", &n, 1), 1);
+    qv_val ab[2] = {qv_i32(100), qv_i32(1)}; /* diff(100 - 1, 100 + 7) */
+    assert_int_equal(call_i32(fx, "call_second_arg", ab, 2), -8);
+    ab[0] = qv_i32(INT32_MAX), ab[1] = qv_i32(-3); /* both wrap */
+    assert_int_equal(call_i32(fx, "call_second_arg", ab, 2), -4);
+}
+
 static void zeros_stored_to_locals(void **state)
 {
     fixture *fx = *state;
@@ -185,6 +204,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(byte_scans, setup, teardown),
         cmocka_unit_test_setup_teardown(increments_feeding_locals_and_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(post_increments_and_hashing, setup, teardown),
+        cmocka_unit_test_setup_teardown(calls_and_returns, setup, teardown),
         cmocka_unit_test_setup_teardown(zeros_stored_to_locals, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

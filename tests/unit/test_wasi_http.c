@@ -64,9 +64,10 @@ typedef struct served {
     char body[4096];
 } served;
 
-/* Serve one request with a fresh store, context and instance. */
-static void serve(const qv_component *c, const qv_chost *h, const qv_http_request *rq, const qv_http_policy *policy,
-                  served *out)
+/* Serve one request with a fresh store, context and instance; the
+ * response streams to sink when there is one. */
+static void serve_to(const qv_component *c, const qv_chost *h, const qv_http_request *rq, const qv_http_policy *policy,
+                     const qv_http_sink *sink, served *out)
 {
     memset(out, 0, sizeof *out);
     qv_store *store = qv_store_new(NULL);
@@ -76,6 +77,7 @@ static void serve(const qv_component *c, const qv_chost *h, const qv_http_reques
     qv_http_exchange *x = qv_http_exchange_new(rq, policy);
     assert_true(store && wasi && x);
     qv_wasi_http_attach(wasi, x);
+    if (sink) qv_http_exchange_stream(x, sink);
     qv_trap *trap = NULL;
     qv_error e = {0};
     qv_cinstance *ci = qv_cinstance_new(store, c, h, &trap, &e);
@@ -100,7 +102,41 @@ static void serve(const qv_component *c, const qv_chost *h, const qv_http_reques
     qv_store_delete(store);
 }
 
+static void serve(const qv_component *c, const qv_chost *h, const qv_http_request *rq, const qv_http_policy *policy,
+                  served *out)
+{
+    serve_to(c, h, rq, policy, NULL, out);
+}
+
 static const qv_http_policy no_net = {.net = QV_HTTP_NET_NONE};
+
+/* What a sink was given; it refuses the body from write `refuse_at` on
+ * (1-based; 0: never), as when the client went away. */
+typedef struct collected {
+    int heads, status, writes, refuse_at;
+    char body[4096];
+    size_t len, total;
+} collected;
+
+static bool collect_head(void *ctx, int status, const qv_http_field *headers, size_t n)
+{
+    (void)headers, (void)n;
+    collected *k = ctx;
+    k->heads++;
+    k->status = status;
+    return true;
+}
+
+static bool collect_body(void *ctx, const void *data, size_t len)
+{
+    collected *k = ctx;
+    if (k->refuse_at && ++k->writes >= k->refuse_at) return false;
+    size_t room = sizeof k->body - 1 - k->len, n = len < room ? len : room;
+    memcpy(k->body + k->len, data, n);
+    k->len += n;
+    k->total += len;
+    return true;
+}
 
 static qv_http_request get(const char *path)
 {
@@ -125,6 +161,43 @@ static void hand_written_handler_answers(void **state)
     }
     qv_chost_delete(h);
     qv_component_delete(c);
+}
+
+static void a_response_streams_to_the_sink(void **state)
+{
+    (void)state;
+    qv_chost *h = host();
+    served s;
+    /* hello sets its response after writing its body: both go at the set. */
+    qv_component *c = load_handler("hello");
+    collected k = {0};
+    qv_http_request rq = get("/x");
+    serve_to(c, h, &rq, &no_net, &(qv_http_sink){&k, collect_head, collect_body, NULL}, &s);
+    assert_int_equal(s.trap, 0);
+    assert_true(s.resp.streamed);
+    assert_int_equal(s.resp.status, 200);
+    assert_int_equal(s.resp.body_len, 0); /* all of it went to the sink */
+    assert_int_equal(k.heads, 1);
+    assert_string_equal(k.body, "Hello from a hand-written wasi:http component\n");
+    qv_component_delete(c);
+    /* stream sets it first, writes, then traps: the head and the part are out. */
+    c = load_handler("stream");
+    k = (collected){0};
+    rq = get("/x/trap");
+    serve_to(c, h, &rq, &no_net, &(qv_http_sink){&k, collect_head, collect_body, NULL}, &s);
+    assert_int_equal(s.trap, QV_TRAP_UNREACHABLE);
+    assert_int_equal(k.heads, 1);
+    assert_int_equal(k.status, 200);
+    assert_string_equal(k.body, "first part\n");
+    /* The client goes away during 50 MiB: the guest's next write fails (it traps on that). */
+    k = (collected){.refuse_at = 3};
+    rq = get("/x/big");
+    serve_to(c, h, &rq, &no_net, &(qv_http_sink){&k, collect_head, collect_body, NULL}, &s);
+    assert_int_equal(s.trap, QV_TRAP_UNREACHABLE);
+    assert_int_equal(k.writes, 3);
+    assert_int_equal(k.total, 2 * 65536);
+    qv_component_delete(c);
+    qv_chost_delete(h);
 }
 
 static void traps_reach_the_caller(void **state)
@@ -244,6 +317,7 @@ int main(int argc, char **argv)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hand_written_handler_answers),
+        cmocka_unit_test(a_response_streams_to_the_sink),
         cmocka_unit_test(traps_reach_the_caller),
         cmocka_unit_test(a_command_is_not_a_handler),
         cmocka_unit_test(javascript_handler_answers),

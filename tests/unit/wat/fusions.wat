@@ -71,6 +71,27 @@
         (br_if $out (i32.ge_u (local.get $i) (local.get $n)))
         (br $l)))
     (local.get $s))
+  ;; fib(n - 1) + fib(n - 2): increments that are call arguments
+  ;; (i32_add_imm_call) and a returned sum (i32_add_return1)
+  (func $fib (export "fib") (param $n i32) (result i32)
+    (if (i32.lt_u (local.get $n) (i32.const 2)) (then (return (local.get $n))))
+    (i32.add (call $fib (i32.add (local.get $n) (i32.const -1)))
+             (call $fib (i32.add (local.get $n) (i32.const -2)))))
+  ;; two arguments, the increment computing the second one
+  (func $diff (param $a i32) (param $b i32) (result i32)
+    (i32.sub (local.get $a) (local.get $b)))
+  (func (export "call_second_arg") (param $a i32) (param $b i32) (result i32)
+    (call $diff (i32.sub (local.get $a) (local.get $b)) (i32.add (local.get $a) (i32.const 7))))
+  ;; a byte loaded and scaled, r[i->a] (i32_load8_u_shl_imm; the shift
+  ;; count is taken modulo 32); then one also kept in a local
+  (func (export "byte_scaled") (param $p i32) (result i32)
+    (i32.store8 (i32.const 500) (i32.const 255))
+    (i32.shl (i32.load8_u offset=3 (local.get $p)) (i32.const 34)))
+  (func (export "byte_scaled_kept") (param $p i32) (result i32) (local $x i32)
+    (i32.store8 (i32.const 500) (i32.const 200))
+    (i32.add (i32.mul (i32.shl (local.tee $x (i32.load8_u offset=3 (local.get $p))) (i32.const 2))
+                      (i32.const 1000))
+             (local.get $x)))
   ;; p = q = p + 4 (i32_add_imm_copy), then x = *(p += 4) (i32_add_imm_load)
   (func (export "two_locals") (param $p i32) (result i32) (local $q i32)
     (local.set $p (local.tee $q (i32.add (local.get $p) (i32.const 4))))
