@@ -1105,7 +1105,7 @@ static void on_backoff(evutil_socket_t fd, short what, void *arg)
     accept_resume(arg);
 }
 
-static void peer_text(const struct sockaddr_storage *ss, char *out, size_t n)
+void http_peer_text(const struct sockaddr_storage *ss, char *out, size_t n)
 {
     if (ss->ss_family == AF_INET) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)n);
@@ -1174,7 +1174,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
             return;
         }
         char peer[64];
-        peer_text(&ss, peer, sizeof peer);
+        http_peer_text(&ss, peer, sizeof peer);
         http_server_adopt(s, fd, peer);
     }
     accept_pause(s); /* at the cap: accept_resume when one closes */

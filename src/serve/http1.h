@@ -66,6 +66,10 @@ int http_server_listen(http_server *s, const char *address, uint16_t port, char 
  * backlog 1024), for servers that accept connections themselves (the TLS
  * front); -1 with why said otherwise. */
 int http_listen_socket(const char *address, uint16_t port, char *why, size_t whylen);
+/* An accepted peer's address as text ("127.0.0.1", "::1"; IPv4-mapped
+ * IPv6 addresses as IPv4), as logs and X-Forwarded-For show it. */
+struct sockaddr_storage;
+void http_peer_text(const struct sockaddr_storage *ss, char *out, size_t n);
 
 /* Serve a connected, non-blocking socket (it is closed on failure, -1).
  * peer: the client's address as text. */

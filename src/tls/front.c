@@ -333,19 +333,6 @@ static void on_first_byte(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void peer_text(const struct sockaddr_storage *ss, char *out, size_t n)
-{
-    if (ss->ss_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)n);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a)) inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)n);
-        else inet_ntop(AF_INET6, a, out, (socklen_t)n);
-    } else {
-        snprintf(out, n, "unknown");
-    }
-}
-
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
@@ -363,7 +350,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
         }
         w->f = f;
         w->fd = fd;
-        peer_text(&ss, w->peer, sizeof w->peer);
+        http_peer_text(&ss, w->peer, sizeof w->peer);
         LINK(f->waitings, w);
         struct timeval t = {HANDSHAKE_TIMEOUT_S, 0};
         event_add(w->ev, &t);
