@@ -132,14 +132,6 @@ double metrics_app_cpu_seconds(app_metrics *m)
     return seconds;
 }
 
-bool metrics_app_healthy(app_metrics *m)
-{
-    pthread_mutex_lock(&m->mu);
-    bool ok = !m->unhealthy;
-    pthread_mutex_unlock(&m->mu);
-    return ok;
-}
-
 void metrics_request_started(app_metrics *m)
 {
     pthread_mutex_lock(&m->mu);

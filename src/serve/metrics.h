@@ -29,7 +29,6 @@ void metrics_request_done(app_metrics *m, int status, double seconds, double ins
 /* Kept here, not with the replicas, so that they go on across reloads. */
 void metrics_health_check(app_metrics *m, bool ok);           /* one check's result */
 void metrics_set_healthy(app_metrics *m, bool healthy);       /* the app as a whole */
-bool metrics_app_healthy(app_metrics *m);
 void metrics_replicas(app_metrics *m, int ready, int desired);
 void metrics_replica_restarted(app_metrics *m);
 /* The replicas' memory now, and the CPU time they used since the last call. */

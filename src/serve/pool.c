@@ -1011,9 +1011,7 @@ pool *pool_start(const pool_options *opt, serve_app *app, char *why, size_t whyl
     p->opt = *opt;
     if (p->opt.channels < 1) p->opt.channels = 1;
     p->app = app;
-    /* An app failing its checks before a reload stays out until its new
-     * replicas pass one. */
-    p->unhealthy = !metrics_app_healthy(app->metrics);
+    p->unhealthy = opt->start_unhealthy;
     snprintf(p->port, sizeof p->port, "%u", opt->port);
     snprintf(p->host, sizeof p->host, "%s:%u", opt->address, opt->port);
     bool throttled = app->rc.cpu_millicores && !strcmp(limits_mode(), "none");

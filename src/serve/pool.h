@@ -62,6 +62,8 @@ typedef struct pool_options {
     uint16_t port;             /*   SERVER_NAME, SERVER_PORT and Host */
     uint32_t serial;           /* unique per pool of this process: names the */
                                /*   replicas' limits while two pools of an app overlap */
+    bool start_unhealthy;      /* it replaces a pool failing its checks: it stays */
+                               /*   out until one of its replicas passes one */
 } pool_options;
 
 /* Start the app's replicas (app must outlive the pool). NULL with the

@@ -282,6 +282,14 @@ bool runtime_commit(serve_runtime *rt, runtime_plan *plan, bool exact, app_error
         plan_entry *e = &plan->entries[started];
         if (!e->fresh) continue;
         po.serial = ++rt->next_serial;
+        /* A reload of an app failing its checks keeps it out until its new
+         * replicas pass one; a new revision beside it (another instance)
+         * starts with a clean slate. */
+        pthread_mutex_lock(&rt->lock);
+        runtime_app *replaced = running_locked(rt, e->app->instance);
+        pthread_mutex_unlock(&rt->lock);
+        po.start_unhealthy = replaced && !runtime_app_healthy(replaced);
+        runtime_app_release(replaced);
         e->app->pool = pool_start(&po, &e->app->app, err->text, sizeof err->text);
         if (!e->app->pool) goto out;
     }
