@@ -130,6 +130,8 @@ run_wasi_suites() {
     run_counted "runtime reloads$label" tests/e2e/runtime.sh "$build"
     step "qyv node end to end$label"
     run_counted "qyv node$label" tests/e2e/node.sh "$build"
+    step "a node's bundle cache corrupted on disk$label"
+    run_counted "bundle cache$label" tests/e2e/bundle_cache.sh "$build"
     step "a cluster: a master and three nodes end to end$label"
     run_counted "cluster$label" tests/e2e/cluster.sh "$build"
     step "the cluster's TLS: join tokens, mutual TLS, revocation, ingress HTTPS, rotation$label"

@@ -11,7 +11,7 @@
 # [BUILD_DIR]. Every process it starts is stopped.
 source "$(dirname "$0")/lib.sh"
 pids=()
-trap 'kill "$loader" 2>/dev/null; stop_all; rm -rf "$tmp"' EXIT
+trap 'kill "$loader" 2>/dev/null; stop_all; [ -n "${KEEP:-}" ] && cp -r "$tmp" "$KEEP"; rm -rf "$tmp"' EXIT
 loader=
 source "$(dirname "$0")/cluster_lib.sh"
 
@@ -38,9 +38,10 @@ cache=$tmp/node1/bundles
 # restarts); never anything else.
 (
     while :; do
-        body=$(curl -s -m 2 "http://127.0.0.1:${iport[2]}/web?/app/page.txt")
-        if grep -qx "$page" <<<"$body"; then echo ok
-        elif [ -z "$body" ] || grep -qiE '^(the app|no app|bad gateway|service)|5[0-9][0-9]' <<<"$body"; then echo failed
+        body=$(curl -s -m 2 -w '\n%{http_code}' "http://127.0.0.1:${iport[2]}/web?/app/page.txt")
+        code=${body##*$'\n'} body=${body%$'\n'*}
+        if [ "$code" = 200 ] && grep -qx "$page" <<<"$body"; then echo ok
+        elif [ "$code" != 200 ]; then echo "failed $code"
         else echo "wrong: $(head -c 200 <<<"$body" | tr '\n' ' ')"; fi
         sleep 0.02
     done >"$tmp/loop"
@@ -66,7 +67,7 @@ fetched='"bundle fetched"'
 # (a new revision: loaded from the cache).
 before=$(grep -c "$fetched" "$tmp/node1.log")
 printf 'XXXX' | dd of="$cache/$digest.tar" bs=1 seek=700 conv=notrunc status=none
-expect "a deploy restarts the app" 0 'deployed web revision 2' \
+expect "a deploy restarts the app" 0 "revision 1 -> 2" \
     "$QYV" cluster deploy "$tmp/app/app.qyv" --nodes node-1 --replicas 1 --env ROUND=2
 until_true 15 logged 0 "$corrupted.*hash to" && ok "flipped bytes: the log names the corrupted bundle" ||
     bad "flipped bytes logged" "$(tail -5 "$tmp/node1.log")"
@@ -81,7 +82,7 @@ until_true 15 status_rev && until_true 10 serves "${iport[1]}" && ok "flipped by
 # 2. The tar truncated; node-1 restarts.
 truncate -s 1000 "$cache/$digest.tar"
 restart_node1
-until_true 15 logged 1 "$corrupted.*1000 bytes hash to" && ok "truncated: the log names it" ||
+until_true 15 logged 0 "$corrupted.*its 1000 bytes hash to" && ok "truncated: the log names it" ||
     bad "truncated logged" "$(tail -5 "$tmp/node1.log")"
 until_true 20 serves "${iport[1]}" && ok "truncated: node-1 serves the page after its restart" ||
     bad "truncated: serves" "$(tail -5 "$tmp/node1.log")"
@@ -101,7 +102,7 @@ tamper() {
 }
 before=$(grep -c "$fetched" "$tmp/node1.log")
 restart_node1 tamper
-until_true 15 logged 0 '"an unpacked bundle was changed on disk; unpacking it again".*page.txt' &&
+until_true 15 logged 0 '"an unpacked bundle was changed on disk; unpacking it again".*reason":"(cat.wasm|page.txt): ' &&
     ok "tampered tree: the log names the changed file" || bad "tampered logged" "$(tail -5 "$tmp/node1.log")"
 until_true 20 serves "${iport[1]}" && ok "tampered tree: unpacked again from the checked tar, node-1 serves the page" ||
     bad "tampered: serves" "$(tail -5 "$tmp/node1.log")"
@@ -115,6 +116,6 @@ wait "$loader" 2>/dev/null
 loader=
 total=$(wc -l <"$tmp/loop") good=$(grep -c '^ok$' "$tmp/loop") wrong=$(grep -c '^wrong' "$tmp/loop")
 echo "REPORT bundle-cache-requests ok=$good failed=$((total - good - wrong)) wrong=$wrong"
-[ "$wrong" -eq 0 ] && [ "$good" -gt 20 ] && ok "under load: $good answers all the app's page, none anything else" ||
+[ "$wrong" -eq 0 ] && [ "$good" -gt 10 ] && ok "under load: $good answers all the app's page, none anything else" ||
     bad "under load" "$(grep '^wrong' "$tmp/loop" | head -3)"
 finish
