@@ -142,6 +142,8 @@ run_wasi_suites() {
     run_counted "rollouts$label" tests/e2e/rollout.sh "$build"
     step "several masters on etcd, under faults$label"
     run_counted "several masters on etcd$label" tests/e2e/ha.sh "$build"
+    step "the master on etcd over TLS$label"
+    run_counted "etcd over TLS$label" tests/e2e/etcd_tls.sh "$build"
     step "the master's disk full$label"
     run_counted "disk full$label" tests/e2e/disk_full.sh "$build"
     step "scaling in place (drained) and on requests in flight$label"
