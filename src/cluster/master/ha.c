@@ -228,9 +228,13 @@ void master_forward(master *m, http_exchange *x, const http_request *r)
                                 m->store_ok ? "an election is under way" : "this master cannot reach etcd");
         return;
     }
+    const char *auth = header(r, "Authorization");
     if (strstr(r->query, "follow=1")) {
-        /* A stream is not forwarded: ask the leader directly. */
-        http_respond_json_error(x, 503, "follow logs at the leading master, %s", m->leader_address);
+        /* A stream: passed on as the leader sends it (follow.c). */
+        char target[700];
+        snprintf(target, sizeof target, "%s?%s", r->path, r->query);
+        if (!master_forward_follow(m, x, target, auth && !strncasecmp(auth, "Bearer ", 7) ? auth + 7 : ""))
+            http_respond_json_error(x, 500, "out of memory");
         return;
     }
     forward_job *job = calloc(1, sizeof *job);
@@ -250,7 +254,6 @@ void master_forward(master *m, http_exchange *x, const http_request *r)
     snprintf(job->target, tlen, "%s%s%s", r->path, *r->query ? "?" : "", r->query);
     /* The caller's token, not this master's: the leader decides what it
      * may do (a read-only token stays read-only). */
-    const char *auth = header(r, "Authorization");
     snprintf(job->token, sizeof job->token, "%s",
              auth && !strncasecmp(auth, "Bearer ", 7) ? auth + 7 : "");
     const char *type = header(r, "Content-Type");
