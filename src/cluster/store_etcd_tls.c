@@ -42,6 +42,9 @@ void etcd_tls_apply(void *curl)
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    /* As over plain HTTP: etcd would offer HTTP/2 through ALPN, whose
+     * framing errors would hide a refused certificate. */
+    curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 }
 
 bool etcd_tls_failure(int curl_code)
@@ -62,7 +65,10 @@ bool etcd_tls_failure(int curl_code)
 void etcd_explain(bool tls, int curl_code, const char *detail, char *out, size_t n)
 {
     CURLcode rc = (CURLcode)curl_code;
-    bool broken = rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING;
+    /* Cut in or right after the handshake: how etcd refuses a client
+     * certificate, unless it sends an alert first. */
+    bool broken = rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING ||
+                  rc == CURLE_SSL_CONNECT_ERROR;
     const char *hint = "";
     if (!tls) {
         if (rc == CURLE_GOT_NOTHING) hint = "no answer: if etcd serves TLS there, use --store etcds://... with --etcd-cacert";
@@ -75,10 +81,11 @@ void etcd_explain(bool tls, int curl_code, const char *detail, char *out, size_t
     } else if (rc == CURLE_SSL_CERTPROBLEM) {
         hint = "--etcd-cert or --etcd-key cannot be used";
     } else if (strstr(detail, "certificate required") || strstr(detail, "bad certificate") || strstr(detail, "unknown ca") ||
-               (broken && !*cert)) {
-        hint = *cert ? "etcd refused this master's client certificate: is --etcd-cert signed by a CA etcd trusts?"
-                     : "etcd refused this master's client certificate: it asks for one (--client-cert-auth); give "
-                       "--etcd-cert and --etcd-key";
+               broken) {
+        hint = *cert ? "etcd likely refused this master's client certificate: is --etcd-cert signed by a CA etcd "
+                       "trusts?"
+                     : "etcd likely refused this master's client certificate: it asks for one (--client-cert-auth); "
+                       "give --etcd-cert and --etcd-key";
     }
     if (*hint) snprintf(out, n, "%s (%s%s)", hint, tls ? "TLS: " : "", detail);
     else snprintf(out, n, "%s", detail);
