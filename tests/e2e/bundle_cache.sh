@@ -118,4 +118,9 @@ total=$(wc -l <"$tmp/loop") good=$(grep -c '^ok$' "$tmp/loop") wrong=$(grep -c '
 echo "REPORT bundle-cache-requests ok=$good failed=$((total - good - wrong)) wrong=$wrong"
 [ "$wrong" -eq 0 ] && [ "$good" -gt 10 ] && ok "under load: $good answers all the app's page, none anything else" ||
     bad "under load" "$(grep '^wrong' "$tmp/loop" | head -3)"
+# Every process stopped: none left a sanitizer report (the ASan build).
+stop_all
+if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/master.log "$tmp"/node*.log; then
+    bad "no sanitizer report" "$(grep -h -m1 -A30 -E 'Sanitizer|runtime error' "$tmp"/master.log "$tmp"/node*.log | head -40)"
+fi
 finish

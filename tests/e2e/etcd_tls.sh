@@ -72,6 +72,7 @@ master_fails() {
     shift 2
     timeout 15 "$QYV" master --plain-http --listen 127.0.0.1:"$(free_port)" --data "$tmp/refused" "$@" >"$tmp/out" 2>&1
     rc=$?
+    cat "$tmp/out" >>"$tmp/refused.log"
     if [ $rc -ne 1 ] && [ $rc -ne 2 ]; then bad "$name" "status $rc: $(head -c 400 "$tmp/out")"
     elif ! grep -qE -e "$pattern" "$tmp/out"; then bad "$name" "output does not match /$pattern/: $(head -c 600 "$tmp/out")"
     else ok "$name: $(grep -oE -e "$pattern" "$tmp/out" | head -1)"; fi
@@ -110,4 +111,9 @@ keys_in_etcd() {
         python3 -c 'import json,sys,base64; print("\n".join(base64.b64decode(k["key"]).decode() for k in json.load(sys.stdin).get("kvs",[])))'
 }
 expect "the state is in etcd, under the prefix" 0 "^/etcd-tls-test/(tokens|leader)" keys_in_etcd
+# Every process stopped: none left a sanitizer report (the ASan build).
+stop_all
+if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/master.log "$tmp"/refused.log; then
+    bad "no sanitizer report" "$(grep -h -m1 -A30 -E 'Sanitizer|runtime error' "$tmp"/master.log "$tmp"/refused.log | head -40)"
+fi
 finish
