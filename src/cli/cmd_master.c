@@ -164,7 +164,7 @@ int cmd_master(int argc, char **argv)
         {"ca-dir", required_argument, NULL, 'C'}, {"advertise", required_argument, NULL, 'a'},
         {"lease-ttl", required_argument, NULL, 'E'}, {"node-cert-ttl", required_argument, NULL, 'T'},
         {"plain-http", no_argument, NULL, 'P'},
-        {"secret-key-file", required_argument, NULL, 'K'},
+        {"secret-key-file", required_argument, NULL, 'K'}, {"old-secret-key-file", required_argument, NULL, 'O'},
         {"etcd-cacert", required_argument, NULL, 'R'}, {"etcd-cert", required_argument, NULL, 'c'},
         {"etcd-key", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
@@ -207,6 +207,12 @@ int cmd_master(int argc, char **argv)
         case 'R': etcd_tls.cacert = optarg; break;
         case 'c': etcd_tls.cert = optarg; break;
         case 'k': etcd_tls.key = optarg; break;
+        case 'O':
+            _Static_assert(SECRETS_MAX_OLD_KEYS == 4, "the message below says 4");
+            if (mo.n_old_secret_key_files == SECRETS_MAX_OLD_KEYS)
+                return usage_error("at most 4 --old-secret-key-file at once (not also %s)", optarg);
+            mo.old_secret_key_files[mo.n_old_secret_key_files++] = optarg;
+            break;
         case 'b':
         case 'D':
             if (!qv_parse_duration(optarg, &ms, why, sizeof why)) {
