@@ -207,12 +207,13 @@ int cmd_master(int argc, char **argv)
         case 'R': etcd_tls.cacert = optarg; break;
         case 'c': etcd_tls.cert = optarg; break;
         case 'k': etcd_tls.key = optarg; break;
-        case 'O':
+        case 'O': { /* a block: clang-19 refuses a declaration right after a label before C23 */
             _Static_assert(SECRETS_MAX_OLD_KEYS == 4, "the message below says 4");
             if (mo.n_old_secret_key_files == SECRETS_MAX_OLD_KEYS)
                 return usage_error("at most 4 --old-secret-key-file at once (not also %s)", optarg);
             mo.old_secret_key_files[mo.n_old_secret_key_files++] = optarg;
             break;
+        }
         case 'b':
         case 'D':
             if (!qv_parse_duration(optarg, &ms, why, sizeof why)) {
