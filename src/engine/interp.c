@@ -963,6 +963,26 @@ L_i32_load8_u_shl_imm: {
     R(4).i32 = (uint32_t)mem[ea] << W(3);
     NEXT(5);
 }
+L_i32_shr_u_and_imm:
+    R(4).i32 = (R(1).i32 >> W(2)) & W(3);
+    NEXT(5);
+L_select_and_imm:
+    R(5) = (R(1).i32 & W(2)) ? R(3) : R(4);
+    NEXT(6);
+#define LOAD_TEST(name, T, size, cond)                                                      \
+    L_##name: {                                                                             \
+        EA(R(1).i32, 3, size);                                                              \
+        T v;                                                                                \
+        load_u(&v, mem + ea, size);                                                         \
+        R(2).i32 = v;                                                                       \
+        if (cond) JUMP(4);                                                                  \
+        NEXT(5);                                                                            \
+    }
+    LOAD_TEST(i32_load_br_if, uint32_t, 4, v != 0)
+    LOAD_TEST(i32_load_br_unless, uint32_t, 4, v == 0)
+    LOAD_TEST(i32_load8_u_br_if, uint8_t, 1, v != 0)
+    LOAD_TEST(i32_load8_u_br_unless, uint8_t, 1, v == 0)
+#undef LOAD_TEST
 #undef OP1
 #undef OP2
 #undef D1
