@@ -983,6 +983,24 @@ L_select_and_imm:
     LOAD_TEST(i32_load8_u_br_if, uint8_t, 1, v != 0)
     LOAD_TEST(i32_load8_u_br_unless, uint8_t, 1, v == 0)
 #undef LOAD_TEST
+L_i32_and_br_if_eq_imm: {
+    uint32_t v = R(1).i32 & W(5);
+    R(4).i32 = v;
+    if (v == W(2)) JUMP(3);
+    NEXT(6);
+}
+L_i32_and_br_if_ne_imm: {
+    uint32_t v = R(1).i32 & W(5);
+    R(4).i32 = v;
+    if (v != W(2)) JUMP(3);
+    NEXT(6);
+}
+L_i32_add3:
+    R(4).i32 = R(1).i32 + R(2).i32 + R(3).i32;
+    NEXT(5);
+L_i32_mul_add:
+    R(4).i32 = R(1).i32 * R(2).i32 + R(3).i32;
+    NEXT(5);
 #undef OP1
 #undef OP2
 #undef D1

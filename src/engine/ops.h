@@ -155,7 +155,11 @@
     X(i32_load_br_if)    /* S(address) D I(offset) T: D = i32_load; jump if D != 0 */     \
     X(i32_load_br_unless) /* the same, jump if D == 0 */                                  \
     X(i32_load8_u_br_if) /* the same with a byte load */                                  \
-    X(i32_load8_u_br_unless) /* the same, jump if the byte is 0 */
+    X(i32_load8_u_br_unless) /* the same, jump if the byte is 0 */                       \
+    X(i32_and_br_if_eq_imm) /* S I(c) T D I(mask): D = S & mask; jump if D == c */        \
+    X(i32_and_br_if_ne_imm) /* the same, jump if D != c */                               \
+    X(i32_add3)          /* S S S D: fp[D] = fp[S] + fp[S] + fp[S] (i32) */               \
+    X(i32_mul_add)       /* S(x) S(y) S(c) D: fp[D] = x * y + c (i32) */
 
 /* Every instruction, in the order of enum qe_opcode, for the lists built
  * from it (the enum, the interpreter's labels, the counting build's names):

@@ -544,27 +544,36 @@ static int add_then_branch(int op)
     return op;
 }
 
-/* A byte load, then a comparison of the byte with a constant for
- * (in)equality, then the branch: `if (*p == '"')`, the heart of scanners
- * and parsers. When the compare-and-branch `op` (on slot a and immediate
- * b) follows such a load into slot a, emit one instruction for all three:
- * load8u_br_if_eq_imm S(address) I(b) T D I(offset), which still writes
- * the byte to D. Returns false if it does not apply. */
-static bool fuse_load_byte_branch(tr *t, int op, uint32_t a, uint32_t b, uint32_t *operand)
+/* A byte load or an i32.and with a constant, then a comparison of its
+ * result with a constant for (in)equality, then the branch: `if (*p ==
+ * '"')`, the heart of scanners and parsers, and `if ((c & 0xff) == ',')`.
+ * When the compare-and-branch `op` (on slot a and immediate b) follows
+ * such an instruction writing slot a, emit one instruction for all three,
+ * which still writes a: load8u_br_if_eq_imm S(address) I(b) T D
+ * I(offset), i32_and_br_if_eq_imm S I(b) T D I(mask), and their _ne_
+ * forms. Returns false if it does not apply. */
+static bool fuse_test_of_last(tr *t, int op, uint32_t a, uint32_t b, uint32_t *operand)
 {
+    static const struct { int first, dst, imm, eq, ne; } forms[] = {
+        {QE_I_i32_load8_u, 2, 3, QE_I_load8u_br_if_eq_imm, QE_I_load8u_br_if_ne_imm},
+        {QE_I_i32_and_imm, 3, 2, QE_I_i32_and_br_if_eq_imm, QE_I_i32_and_br_if_ne_imm},
+    };
     if (op != QE_I_br_if_eq_imm && op != QE_I_br_if_ne_imm) return false;
-    uint32_t load = t->prev_start;
-    if (load == NO_SLOT || load + 4 != t->last_start ||
-        t->code[load] != (uint32_t)qe_op_handlers[QE_I_i32_load8_u] || t->code[load + 2] != a)
-        return false;
-    uint32_t address = t->code[load + 1], offset = t->code[load + 3];
-    t->len = load;
-    uint32_t at = emit_op(t, op == QE_I_br_if_eq_imm ? QE_I_load8u_br_if_eq_imm : QE_I_load8u_br_if_ne_imm);
-    emit_word(t, address);
+    uint32_t first = t->prev_start;
+    if (first == NO_SLOT || first + 4 != t->last_start) return false;
+    size_t i = 0;
+    while (i < 2 && (t->code[first] != (uint32_t)qe_op_handlers[forms[i].first] ||
+                     t->code[first + forms[i].dst] != a))
+        i++;
+    if (i == 2) return false;
+    uint32_t source = t->code[first + 1], imm = t->code[first + forms[i].imm];
+    t->len = first;
+    uint32_t at = emit_op(t, op == QE_I_br_if_eq_imm ? forms[i].eq : forms[i].ne);
+    emit_word(t, source);
     emit_word(t, b);
     emit_word(t, 0);
     emit_word(t, a);
-    emit_word(t, offset);
+    emit_word(t, imm);
     *operand = at + 3;
     return true;
 }
@@ -619,7 +628,7 @@ static uint32_t emit_cond_jump(tr *t, vsent cond, bool negate, uint32_t *operand
         int fused = fused_cmp(op, negate);
         if (fused >= 0) {
             uint32_t a = t->code[t->last_start + 1], b = t->code[t->last_start + 2];
-            if (fuse_load_byte_branch(t, fused, a, b, operand)) return t->len - 6;
+            if (fuse_test_of_last(t, fused, a, b, operand)) return t->len - 6;
             t->len = t->last_start;
             /* An increment just before (a loop's i += k): one instruction
              * does both, the increment first; its operands go last so the
@@ -910,9 +919,28 @@ static bool take_last(tr *t, uint32_t pos, int op, uint32_t w[3])
     return true;
 }
 
+/* An i32.add of a sum or a product just computed (unrolled dot products
+ * and index arithmetic: `s += a[k] * b[k]`, `base + i * n + j`): one
+ * instruction, i32_add3 S S S D or i32_mul_add S(x) S(y) S(c) D (x*y + c). */
+static bool fuse_i32_sum(tr *t, int op, uint8_t rtype)
+{
+    static const int parts[][2] = {{QE_I_i32_add, QE_I_i32_add3}, {QE_I_i32_mul, QE_I_i32_mul_add}};
+    if (op != QE_I_i32_add) return false;
+    for (size_t i = 0; i < 2; i++)
+        for (uint32_t k = 0; k < 2; k++) {
+            uint32_t w[3];
+            if (!take_last(t, t->vlen - 2 + k, parts[i][0], w)) continue;
+            vsent other = t->vs[t->vlen - 1 - k];
+            t->vlen -= 2;
+            emit_fused3(t, parts[i][1], w[0], w[1], use(t, other), rtype);
+            return true;
+        }
+    return false;
+}
+
 static void emit_binary(tr *t, int op, uint8_t rtype)
 {
-    if (fuse_f64_product(t, op)) return;
+    if (fuse_f64_product(t, op) || fuse_i32_sum(t, op, rtype)) return;
     vsent b = pop(t), a = pop(t);
     int swapped = -1, imm = imm_form(op, &swapped);
     if (imm >= 0 && (b.is_const || (a.is_const && swapped >= 0))) {

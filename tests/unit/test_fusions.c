@@ -4,7 +4,8 @@
  * before compare-and-branch and branches back, stores of computed values,
  * byte scans and scaled bytes, f64 read-modify-write, a call's increment of its argument
  * and a returned sum, zeros stored to locals, bit fields and selects on a
- * bit, branches on a value just loaded): each must
+ * bit, branches on a value just loaded, sums of sums and products, tests of
+ * a masked value): each must
  * compute exactly what the WebAssembly instructions it replaces compute,
  * out-of-bounds traps included. Module: wat/fusions.wat.
  */
@@ -238,6 +239,21 @@ static void branches_on_loaded_values(void **state)
     assert_int_equal(call(fx, "nonzero", &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
 }
 
+static void sums_and_masked_tests(void **state)
+{
+    fixture *fx = *state;
+    qv_val abc[3] = {qv_i32(INT32_MAX), qv_i32(5), qv_i32(-7)};
+    assert_int_equal(call_i32(fx, "sum3", abc, 3), (int32_t)((uint32_t)INT32_MAX + 5u - 7u));
+    assert_int_equal(call_i32(fx, "sum3_right", abc, 3), (int32_t)((uint32_t)INT32_MAX + 5u - 7u));
+    abc[0] = qv_i32(65537), abc[1] = qv_i32(65539), abc[2] = qv_i32(11); /* the product wraps */
+    assert_int_equal(call_i32(fx, "mul_add", abc, 3), (int32_t)(65537u * 65539u + 11u));
+    static const int32_t masked[][2] = {{44, 1044}, {0x12C, 1044}, {0x2D, 0x2D}, {0x13, 2019}, {0x1FF, 0xFF}};
+    for (size_t i = 0; i < sizeof masked / sizeof *masked; i++) {
+        qv_val c = qv_i32(masked[i][0]);
+        assert_int_equal(call_i32(fx, "masked_test", &c, 1), masked[i][1]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -253,6 +269,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(zeros_stored_to_locals, setup, teardown),
         cmocka_unit_test_setup_teardown(bit_fields_and_selects, setup, teardown),
         cmocka_unit_test_setup_teardown(branches_on_loaded_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(sums_and_masked_tests, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

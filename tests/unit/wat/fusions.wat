@@ -175,4 +175,21 @@
   (func (export "nonzero") (param $p i32) (result i32) (local $w i32) (local $b i32) (local $r i32)
     (if (local.tee $w (i32.load (local.get $p))) (then (local.set $r (i32.const 1))))
     (if (i32.eqz (local.tee $b (i32.load8_u (local.get $p)))) (then) (else (local.set $r (i32.add (local.get $r) (i32.const 10)))))
-    (i32.add (i32.mul (local.get $r) (i32.const 1000)) (i32.add (local.get $w) (local.get $b)))))
+    (i32.add (i32.mul (local.get $r) (i32.const 1000)) (i32.add (local.get $w) (local.get $b))))
+  ;; sums of a sum or a product just computed (i32_add3, i32_mul_add), either
+  ;; operand, wrapping at 32 bits
+  (func (export "sum3") (param $a i32) (param $b i32) (param $c i32) (result i32)
+    (i32.add (i32.add (local.get $a) (local.get $b)) (local.get $c)))
+  (func (export "sum3_right") (param $a i32) (param $b i32) (param $c i32) (result i32)
+    (i32.add (local.get $c) (i32.add (local.get $a) (local.get $b))))
+  (func (export "mul_add") (param $a i32) (param $b i32) (param $c i32) (result i32)
+    (i32.add (local.get $c) (i32.mul (local.get $a) (local.get $b))))
+  ;; (c & 255) == ',' and (c & 15) != 3 branched on (i32_and_br_if_eq_imm,
+  ;; i32_and_br_if_ne_imm), the masked byte kept in a local
+  (func (export "masked_test") (param $c i32) (result i32) (local $m i32)
+    (block $comma
+      (br_if $comma (i32.eq (local.tee $m (i32.and (local.get $c) (i32.const 255))) (i32.const 44)))
+      (if (i32.eq (i32.and (local.get $c) (i32.const 15)) (i32.const 3))
+        (then (return (i32.add (i32.const 2000) (local.get $m)))))
+      (return (local.get $m)))
+    (i32.add (i32.const 1000) (local.get $m))))
