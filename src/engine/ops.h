@@ -159,7 +159,11 @@
     X(i32_and_br_if_eq_imm) /* S I(c) T D I(mask): D = S & mask; jump if D == c */        \
     X(i32_and_br_if_ne_imm) /* the same, jump if D != c */                               \
     X(i32_add3)          /* S S S D: fp[D] = fp[S] + fp[S] + fp[S] (i32) */               \
-    X(i32_mul_add)       /* S(x) S(y) S(c) D: fp[D] = x * y + c (i32) */
+    X(i32_mul_add)       /* S(x) S(y) S(c) D: fp[D] = x * y + c (i32) */               \
+    X(i32_load_i32_load) /* S D I(offset) D2 I(offset2): D = i32_load S; D2 = i32_load D */ \
+    X(i32_load_load8_u)  /* the same, D2 = i32_load8_u D */                                 \
+    X(i32_load_load16_u) /* the same, D2 = i32_load16_u D */                                \
+    X(i32_load_load16_s) /* the same, D2 = i32_load16_s D */
 
 /* Every instruction, in the order of enum qe_opcode, for the lists built
  * from it (the enum, the interpreter's labels, the counting build's names):

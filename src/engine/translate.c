@@ -1064,6 +1064,23 @@ static int store_aa(int op)
     return op;
 }
 
+/* A load `iop` from an address that an i32.load just wrote into `slot`
+ * (no label since): a pointer followed, then a field read (`p->rec->key`,
+ * `p->next->next`). The fused instruction to emit, i32_load_load16_u S D
+ * I(offset) D2 I(offset2) and its relatives (still writing the pointer to
+ * D), or -1. */
+static int load_through_pointer(const tr *t, int iop, uint32_t slot)
+{
+    static const int chained[][2] = {
+        {QE_I_i32_load, QE_I_i32_load_i32_load},     {QE_I_i32_load8_u, QE_I_i32_load_load8_u},
+        {QE_I_i32_load16_u, QE_I_i32_load_load16_u}, {QE_I_i32_load16_s, QE_I_i32_load_load16_s},
+    };
+    if (!last_instr_is(t, QE_I_i32_load, 4) || t->code[t->cur_start + 2] != slot) return -1;
+    for (size_t i = 0; i < sizeof chained / sizeof *chained; i++)
+        if (chained[i][0] == iop) return chained[i][1];
+    return -1;
+}
+
 /* How an access's address was computed by the instruction just before. */
 enum { ADDRESS_PLAIN, ADDRESS_ADD_IMM, ADDRESS_ADD };
 
@@ -1243,6 +1260,20 @@ static bool translate_instr(tr *t, const qe_instr *in)
             emit_word(t, k);
             emit_word(t, a.slot);
             produced(t, at, at + 2, QE_I_i32_add_imm_load);
+            return true;
+        }
+        /* `p->next->key`: a load from an address just loaded. */
+        int chained = how == ADDRESS_PLAIN && !a.is_const ? load_through_pointer(t, iop, a.slot) : -1;
+        if (chained >= 0) {
+            uint32_t at = t->cur_start, from[3];
+            memcpy(from, t->code + at + 1, sizeof from);
+            t->len = at;
+            uint32_t d = push_home(t, ltype);
+            emit_op(t, chained);
+            for (int i = 0; i < 3; i++) emit_word(t, from[i]);
+            emit_word(t, d);
+            emit_word(t, in->u.mem.offset);
+            produced(t, at, at + 4, chained);
             return true;
         }
         uint32_t d = push_home(t, ltype);

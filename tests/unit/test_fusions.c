@@ -5,7 +5,7 @@
  * byte scans and scaled bytes, f64 read-modify-write, a call's increment of its argument
  * and a returned sum, zeros stored to locals, bit fields and selects on a
  * bit, branches on a value just loaded, sums of sums and products, tests of
- * a masked value): each must
+ * a masked value, loads through a pointer just loaded): each must
  * compute exactly what the WebAssembly instructions it replaces compute,
  * out-of-bounds traps included. Module: wat/fusions.wat.
  */
@@ -254,6 +254,30 @@ static void sums_and_masked_tests(void **state)
     }
 }
 
+static void loads_through_pointers(void **state)
+{
+    fixture *fx = *state;
+    static const struct { const char *name; int32_t arg, result; } cases[] = {
+        {"through_word", 160, 0x0080fffe},
+        {"through_byte", 160, 0xff},
+        {"through_half", 160, 65534 * 1000 + 168},
+        {"through_half_s", 160, -2},
+        {"next_next", 128, 144},
+        {"through_word", 65532, 0},     /* a pointer to 0 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        qv_val p = qv_i32(cases[i].arg);
+        assert_int_equal(call_i32(fx, cases[i].name, &p, 1), cases[i].result);
+    }
+    const char *names[] = {"through_word", "through_byte", "through_half", "through_half_s"};
+    for (size_t i = 0; i < 4; i++) {
+        qv_val p = qv_i32(176), r;                       /* it points past the memory */
+        assert_int_equal(call(fx, names[i], &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
+        p = qv_i32(65533);                               /* the pointer itself is out */
+        assert_int_equal(call(fx, names[i], &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
+    }
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -270,6 +294,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(bit_fields_and_selects, setup, teardown),
         cmocka_unit_test_setup_teardown(branches_on_loaded_values, setup, teardown),
         cmocka_unit_test_setup_teardown(sums_and_masked_tests, setup, teardown),
+        cmocka_unit_test_setup_teardown(loads_through_pointers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,8 @@
   (data (i32.const 64) "\01\00\00\00\02\00\00\00\03\00\00\00\04\00\00\00\05\00\00\00")
   ;; a linked list: nodes of (next, value) at 128, 136, 144
   (data (i32.const 128) "\88\00\00\00\07\00\00\00\90\00\00\00\08\00\00\00\00\00\00\00\09\00\00\00")
+  ;; pointers: at 160 to 168 (a word 0x0080fffe), at 176 past the memory
+  (data (i32.const 160) "\a8\00\00\00\00\00\00\00\fe\ff\80\00\00\00\00\00\f0\ff\ff\ff")
   ;; i32.load / i32.store of base + index (_aa forms); the sum wraps at 32 bits
   (func (export "load_sum") (param $b i32) (param $i i32) (result i32)
     (i32.load (i32.add (local.get $b) (local.get $i))))
@@ -192,4 +194,15 @@
       (if (i32.eq (i32.and (local.get $c) (i32.const 15)) (i32.const 3))
         (then (return (i32.add (i32.const 2000) (local.get $m)))))
       (return (local.get $m)))
-    (i32.add (i32.const 1000) (local.get $m))))
+    (i32.add (i32.const 1000) (local.get $m)))
+  ;; loads through a pointer just loaded (i32_load_i32_load, i32_load_load8_u,
+  ;; i32_load_load16_u, i32_load_load16_s); the pointer kept in a local, or
+  ;; overwritten by what it points to (`p = p->next->next`)
+  (func (export "through_word") (param $p i32) (result i32) (i32.load (i32.load (local.get $p))))
+  (func (export "through_byte") (param $p i32) (result i32) (i32.load8_u offset=1 (i32.load (local.get $p))))
+  (func (export "through_half") (param $p i32) (result i32) (local $q i32)
+    (i32.add (i32.mul (i32.load16_u (local.tee $q (i32.load (local.get $p)))) (i32.const 1000)) (local.get $q)))
+  (func (export "through_half_s") (param $p i32) (result i32) (i32.load16_s (i32.load (local.get $p))))
+  (func (export "next_next") (param $p i32) (result i32)
+    (local.set $p (i32.load (i32.load (local.get $p))))
+    (local.get $p)))
