@@ -17,10 +17,10 @@
 set -u
 export LC_ALL=C
 cd "$(dirname "$0")/.." || exit 1
-[ $# -ge 1 ] && [ -f "$1/core_main.c" ] || {
+if [ $# -lt 1 ] || [ ! -f "$1/core_main.c" ]; then
     echo "usage: $0 COREMARK_DIR [QYV...]  (COREMARK_DIR: a checkout of github:eembc/coremark)" >&2
     exit 2
-}
+fi
 SRC=$(cd "$1" && pwd)
 shift
 QYVS=("$@")
