@@ -58,6 +58,7 @@ PROGRAMS=(
     "regex 200"
     "sortnet 400"
     "pagecache 80000"
+    "embedded 3000"
 )
 # WASI commands written in Rust with its standard library (bench/rust/):
 # run as commands (`wasm3 FILE N`, `iwasm FILE N`, `qyv run FILE -- N`,

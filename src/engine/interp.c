@@ -577,13 +577,17 @@ L_i32_store_add_imm: {
     F64_STORE(f64_sub_store, -)
     F64_STORE(f64_mul_store, *)
 #undef F64_STORE
+/* The first of two accesses in one handler: var = the `size` bytes at
+ * R(1) + W(3), in a scope of its own (each access has its own ea). */
+#define LOAD_FIRST(var, size)                                                               \
+    {                                                                                       \
+        EA(R(1).i32, 3, size);                                                              \
+        load_u(&var, mem + ea, size);                                                       \
+    }
 #define F64_LOAD_ADD_STORE(name, sum)                                                       \
     L_##name: {                                                                             \
         double v;                                                                           \
-        {                                                                                   \
-            EA(R(1).i32, 3, 8);                                                             \
-            load_u(&v, mem + ea, 8);                                                        \
-        }                                                                                   \
+        LOAD_FIRST(v, 8)                                                                    \
         R(2).f64 = v;                                                                       \
         double y = R(4).f64, r = (sum);                                                     \
         EA(R(5).i32, 6, 8);                                                                 \
@@ -608,20 +612,19 @@ L_i32_add_imm_load: {
     R(2).i32 = v;
     NEXT(6);
 }
-L_load8u_br_if_eq_imm: {
-    EA(R(1).i32, 5, 1);
-    uint32_t v = mem[ea];
-    R(4).i32 = v;
-    if (v == W(2)) JUMP(3);
-    NEXT(6);
-}
-L_load8u_br_if_ne_imm: {
-    EA(R(1).i32, 5, 1);
-    uint32_t v = mem[ea];
-    R(4).i32 = v;
-    if (v != W(2)) JUMP(3);
-    NEXT(6);
-}
+/* A value computed from S and W(5) (a byte loaded, a mask applied), kept in
+ * D, then compared with the immediate W(2) and branched on. */
+#define VALUE_BR_IF(name, fetch, op)                                                        \
+    L_##name: {                                                                             \
+        fetch;                                                                              \
+        R(4).i32 = v;                                                                       \
+        if (v op W(2)) JUMP(3);                                                             \
+        NEXT(6);                                                                            \
+    }
+#define LOAD_BYTE EA(R(1).i32, 5, 1); uint32_t v = mem[ea]
+    VALUE_BR_IF(load8u_br_if_eq_imm, LOAD_BYTE, ==)
+    VALUE_BR_IF(load8u_br_if_ne_imm, LOAD_BYTE, !=)
+#undef LOAD_BYTE
 L_memory_size:
     R(1).i32 = inst->mem0->pages;
     NEXT(2);
@@ -963,6 +966,54 @@ L_i32_load8_u_shl_imm: {
     R(4).i32 = (uint32_t)mem[ea] << W(3);
     NEXT(5);
 }
+L_i32_shr_u_and_imm:
+    R(4).i32 = (R(1).i32 >> W(2)) & W(3);
+    NEXT(5);
+L_select_and_imm:
+    R(5) = (R(1).i32 & W(2)) ? R(3) : R(4);
+    NEXT(6);
+#define LOAD_TEST(name, T, size, cond)                                                      \
+    L_##name: {                                                                             \
+        EA(R(1).i32, 3, size);                                                              \
+        T v;                                                                                \
+        load_u(&v, mem + ea, size);                                                         \
+        R(2).i32 = v;                                                                       \
+        if (cond) JUMP(4);                                                                  \
+        NEXT(5);                                                                            \
+    }
+    LOAD_TEST(i32_load_br_if, uint32_t, 4, v != 0)
+    LOAD_TEST(i32_load_br_unless, uint32_t, 4, v == 0)
+    LOAD_TEST(i32_load8_u_br_if, uint8_t, 1, v != 0)
+    LOAD_TEST(i32_load8_u_br_unless, uint8_t, 1, v == 0)
+#undef LOAD_TEST
+#define MASK uint32_t v = R(1).i32 & W(5)
+    VALUE_BR_IF(i32_and_br_if_eq_imm, MASK, ==)
+    VALUE_BR_IF(i32_and_br_if_ne_imm, MASK, !=)
+#undef MASK
+#undef VALUE_BR_IF
+#define LOAD_THROUGH(name, T, size, conv)                                                   \
+    L_##name: {                                                                             \
+        uint32_t p;                                                                         \
+        LOAD_FIRST(p, 4)                                                                    \
+        R(2).i32 = p;                                                                       \
+        EA(p, 5, size);                                                                     \
+        T v;                                                                                \
+        load_u(&v, mem + ea, size);                                                         \
+        R(4).i32 = conv v;                                                                  \
+        NEXT(6);                                                                            \
+    }
+    LOAD_THROUGH(i32_load_i32_load, uint32_t, 4, )
+    LOAD_THROUGH(i32_load_load8_u, uint8_t, 1, (uint32_t))
+    LOAD_THROUGH(i32_load_load16_u, uint16_t, 2, (uint32_t))
+    LOAD_THROUGH(i32_load_load16_s, int16_t, 2, (uint32_t)(int32_t))
+#undef LOAD_THROUGH
+#undef LOAD_FIRST
+L_i32_add3:
+    R(4).i32 = R(1).i32 + R(2).i32 + R(3).i32;
+    NEXT(5);
+L_i32_mul_add:
+    R(4).i32 = R(1).i32 * R(2).i32 + R(3).i32;
+    NEXT(5);
 #undef OP1
 #undef OP2
 #undef D1

@@ -149,7 +149,21 @@
     X(load8u_br_if_eq_imm) /* S(address) I(c) T D I(offset): D = byte; jump if D == c */    \
     X(load8u_br_if_ne_imm) /* the same, jump if D != c */                                  \
     X(i32_copy_add_imm)  /* S I D C: fp[C] = fp[S], then fp[D] = fp[S] + I (`q = p++`) */   \
-    X(i32_xor_mul_imm)   /* S S I D: fp[D] = (fp[S] ^ fp[S]) * I (FNV hashing) */
+    X(i32_xor_mul_imm)   /* S S I D: fp[D] = (fp[S] ^ fp[S]) * I (FNV hashing) */       \
+    X(i32_shr_u_and_imm) /* S I(shift) I(mask) D: fp[D] = (fp[S] >> shift) & mask */      \
+    X(select_and_imm)    /* S(x) I(mask) S(if true) S(if false) D: select on x & mask */   \
+    X(i32_load_br_if)    /* S(address) D I(offset) T: D = i32_load; jump if D != 0 */     \
+    X(i32_load_br_unless) /* the same, jump if D == 0 */                                  \
+    X(i32_load8_u_br_if) /* the same with a byte load */                                  \
+    X(i32_load8_u_br_unless) /* the same, jump if the byte is 0 */                       \
+    X(i32_and_br_if_eq_imm) /* S I(c) T D I(mask): D = S & mask; jump if D == c */        \
+    X(i32_and_br_if_ne_imm) /* the same, jump if D != c */                               \
+    X(i32_add3)          /* S S S D: fp[D] = fp[S] + fp[S] + fp[S] (i32) */               \
+    X(i32_mul_add)       /* S(x) S(y) S(c) D: fp[D] = x * y + c (i32) */               \
+    X(i32_load_i32_load) /* S D I(offset) D2 I(offset2): D = i32_load S; D2 = i32_load D */ \
+    X(i32_load_load8_u)  /* the same, D2 = i32_load8_u D */                                 \
+    X(i32_load_load16_u) /* the same, D2 = i32_load16_u D */                                \
+    X(i32_load_load16_s) /* the same, D2 = i32_load16_s D */
 
 /* Every instruction, in the order of enum qe_opcode, for the lists built
  * from it (the enum, the interpreter's labels, the counting build's names):

@@ -544,29 +544,66 @@ static int add_then_branch(int op)
     return op;
 }
 
-/* A byte load, then a comparison of the byte with a constant for
- * (in)equality, then the branch: `if (*p == '"')`, the heart of scanners
- * and parsers. When the compare-and-branch `op` (on slot a and immediate
- * b) follows such a load into slot a, emit one instruction for all three:
- * load8u_br_if_eq_imm S(address) I(b) T D I(offset), which still writes
- * the byte to D. Returns false if it does not apply. */
-static bool fuse_load_byte_branch(tr *t, int op, uint32_t a, uint32_t b, uint32_t *operand)
+/* A byte load or an i32.and with a constant, then a comparison of its
+ * result with a constant for (in)equality, then the branch: `if (*p ==
+ * '"')`, the heart of scanners and parsers, and `if ((c & 0xff) == ',')`.
+ * When the compare-and-branch `op` (on slot a and immediate b) follows
+ * such an instruction writing slot a, emit one instruction for all three,
+ * which still writes a: load8u_br_if_eq_imm S(address) I(b) T D
+ * I(offset), i32_and_br_if_eq_imm S I(b) T D I(mask), and their _ne_
+ * forms. Returns false if it does not apply. */
+static bool fuse_test_of_last(tr *t, int op, uint32_t a, uint32_t b, uint32_t *operand)
 {
+    static const struct { int first, dst, imm, eq, ne; } forms[] = {
+        {QE_I_i32_load8_u, 2, 3, QE_I_load8u_br_if_eq_imm, QE_I_load8u_br_if_ne_imm},
+        {QE_I_i32_and_imm, 3, 2, QE_I_i32_and_br_if_eq_imm, QE_I_i32_and_br_if_ne_imm},
+    };
     if (op != QE_I_br_if_eq_imm && op != QE_I_br_if_ne_imm) return false;
-    uint32_t load = t->prev_start;
-    if (load == NO_SLOT || load + 4 != t->last_start ||
-        t->code[load] != (uint32_t)qe_op_handlers[QE_I_i32_load8_u] || t->code[load + 2] != a)
-        return false;
-    uint32_t address = t->code[load + 1], offset = t->code[load + 3];
-    t->len = load;
-    uint32_t at = emit_op(t, op == QE_I_br_if_eq_imm ? QE_I_load8u_br_if_eq_imm : QE_I_load8u_br_if_ne_imm);
-    emit_word(t, address);
+    uint32_t first = t->prev_start;
+    if (first == NO_SLOT || first + 4 != t->last_start) return false;
+    size_t i = 0;
+    while (i < 2 && (t->code[first] != (uint32_t)qe_op_handlers[forms[i].first] ||
+                     t->code[first + forms[i].dst] != a))
+        i++;
+    if (i == 2) return false;
+    uint32_t source = t->code[first + 1], imm = t->code[first + forms[i].imm];
+    t->len = first;
+    uint32_t at = emit_op(t, op == QE_I_br_if_eq_imm ? forms[i].eq : forms[i].ne);
+    emit_word(t, source);
     emit_word(t, b);
     emit_word(t, 0);
     emit_word(t, a);
-    emit_word(t, offset);
+    emit_word(t, imm);
     *operand = at + 3;
     return true;
+}
+
+/* A value loaded by the instruction at `at` (an i32.load or a byte load
+ * into `slot`, nothing between it and the end of the code), then a branch
+ * on it being zero or not: `while ((p = p->next))`, `if (!*s)`. One
+ * instruction does both, still writing the loaded value: i32_load_br_if S
+ * D I(offset) T and its relatives. Returns the instruction's start, or
+ * NO_SLOT if it does not apply; *operand gets the target operand. */
+static uint32_t fuse_load_test(tr *t, uint32_t at, uint32_t slot, bool if_zero, uint32_t *operand)
+{
+    if (at == NO_SLOT || at + 4 != t->len || t->oom || t->code[at + 2] != slot) return NO_SLOT;
+    int op;
+    if (t->code[at] == (uint32_t)qe_op_handlers[QE_I_i32_load])
+        op = if_zero ? QE_I_i32_load_br_unless : QE_I_i32_load_br_if;
+    else if (t->code[at] == (uint32_t)qe_op_handlers[QE_I_i32_load8_u])
+        op = if_zero ? QE_I_i32_load8_u_br_unless : QE_I_i32_load8_u_br_if;
+    else
+        return NO_SLOT;
+    uint32_t address = t->code[at + 1], offset = t->code[at + 3];
+    t->len = at;
+    t->cur_start = NO_SLOT;
+    uint32_t start = emit_op(t, op);
+    emit_word(t, address);
+    emit_word(t, slot);
+    emit_word(t, offset);
+    emit_word(t, 0);
+    *operand = start + 4;
+    return start;
 }
 
 /* Emit "jump if cond (or if !cond when `negate`)" with a target operand to
@@ -580,7 +617,9 @@ static uint32_t emit_cond_jump(tr *t, vsent cond, bool negate, uint32_t *operand
         if (op == QE_I_i32_eqz) {
             uint32_t a = t->code[t->last_start + 1];
             t->len = t->last_start;
-            uint32_t at = emit_op(t, negate ? QE_I_br_if : QE_I_br_unless);
+            uint32_t at = fuse_load_test(t, t->prev_start, a, !negate, operand);
+            if (at != NO_SLOT) return at;
+            at = emit_op(t, negate ? QE_I_br_if : QE_I_br_unless);
             emit_word(t, a);
             emit_word(t, 0);
             *operand = at + 2;
@@ -589,7 +628,7 @@ static uint32_t emit_cond_jump(tr *t, vsent cond, bool negate, uint32_t *operand
         int fused = fused_cmp(op, negate);
         if (fused >= 0) {
             uint32_t a = t->code[t->last_start + 1], b = t->code[t->last_start + 2];
-            if (fuse_load_byte_branch(t, fused, a, b, operand)) return t->len - 6;
+            if (fuse_test_of_last(t, fused, a, b, operand)) return t->len - 6;
             t->len = t->last_start;
             /* An increment just before (a loop's i += k): one instruction
              * does both, the increment first; its operands go last so the
@@ -611,6 +650,10 @@ static uint32_t emit_cond_jump(tr *t, vsent cond, bool negate, uint32_t *operand
             *operand = at + 3;
             return at;
         }
+    }
+    if (!cond.is_const) {
+        uint32_t at = fuse_load_test(t, t->cur_start, cond.slot, negate, operand);
+        if (at != NO_SLOT) return at;
     }
     uint32_t at = emit_op(t, negate ? QE_I_br_unless : QE_I_br_if);
     emit_word(t, use(t, cond));
@@ -792,6 +835,18 @@ static int imm_form(int op, int *swapped)
     return -1;
 }
 
+/* Emit op X Y Z D (operands: slots or immediates) writing a new stack top, from fused parts. */
+static void emit_fused3(tr *t, int op, uint32_t x, uint32_t y, uint32_t z, uint8_t rtype)
+{
+    uint32_t d = push_home(t, rtype);
+    uint32_t at = emit_op(t, op);
+    emit_word(t, x);
+    emit_word(t, y);
+    emit_word(t, z);
+    emit_word(t, d);
+    produced(t, at, at + 4, op);
+}
+
 /* Whether the value at stack position `pos` is the product that the last
  * instruction, an f64.mul, just wrote to its home slot. */
 static bool is_last_product(const tr *t, uint32_t pos)
@@ -816,13 +871,7 @@ static bool fuse_f64_product(tr *t, int op)
     int fused = op == QE_I_f64_add ? QE_I_f64_mul_add
                 : op == QE_I_f64_mul ? QE_I_f64_mul_mul
                 : first ? QE_I_f64_mul_sub : QE_I_f64_sub_mul;
-    uint32_t d = push_home(t, QE_F64);
-    uint32_t at = emit_op(t, fused);
-    emit_word(t, x);
-    emit_word(t, y);
-    emit_word(t, other);
-    emit_word(t, d);
-    produced(t, at, at + 4, fused);
+    emit_fused3(t, fused, x, y, other, QE_F64);
     return true;
 }
 
@@ -844,40 +893,54 @@ static bool take_copy_before(tr *t, uint32_t src, uint32_t *from, uint32_t *to)
     return true;
 }
 
-/* An i32.mul by an immediate of an i32.xor just computed into its home
- * slot (FNV hashing: `h = (h ^ c) * 16777619`): one instruction,
- * i32_xor_mul_imm S S I D; *x and *y get the xor's operands. */
-static bool take_xor_before(tr *t, const vsent *a, uint32_t *x, uint32_t *y)
+/* If the last instruction is `op` (three operands), with no label since,
+ * and wrote the value at stack position `pos` into its home slot, take it
+ * back so that the next instruction does its work too: the result in the
+ * home slot is dead once that instruction consumed it. *w receives its
+ * operands. Used for:
+ *   i32.xor, then i32.mul by an immediate (FNV hashing, `h = (h ^ c) *
+ *   16777619`): i32_xor_mul_imm S S I D;
+ *   a byte load, then i32.shl by an immediate (a bytecode VM's register
+ *   number scaled to an offset, `r[i->a]`): i32_load8_u_shl_imm S O K D;
+ *   i32.shr_u by an immediate, then i32.and with one (a bit field, `(x >>
+ *   k) & m`): i32_shr_u_and_imm S K M D;
+ *   i32.and with an immediate as a select's condition (`x & 1 ? a : b`,
+ *   bit-serial CRCs): select_and_imm S M S S D. */
+static bool take_last(tr *t, uint32_t pos, int op, uint32_t w[3])
 {
-    if (!t->last_valid || t->last_op != QE_I_i32_xor || a->is_const || a->slot != home(t, t->vlen) ||
+    const vsent *a = &t->vs[pos];
+    if (!t->last_valid || t->last_op != op || a->is_const || a->slot != home(t, pos) ||
         t->code[t->last_dst] != a->slot || t->last_start + 4 != t->len)
         return false;
-    *x = t->code[t->last_start + 1];
-    *y = t->code[t->last_start + 2];
+    memcpy(w, t->code + t->last_start + 1, 3 * sizeof *w);
     t->len = t->last_start;
     t->last_valid = false;
+    t->cur_start = t->prev_start;
     return true;
 }
 
-/* An i32.shl by an immediate of a byte just loaded into its home slot (a
- * bytecode VM's register number scaled to an offset, `r[i->a]`): one
- * instruction, i32_load8_u_shl_imm S O K D; *from and *offset get the
- * load's address slot and offset. */
-static bool take_byte_load_before(tr *t, const vsent *a, uint32_t *from, uint32_t *offset)
+/* An i32.add of a sum or a product just computed (unrolled dot products
+ * and index arithmetic: `s += a[k] * b[k]`, `base + i * n + j`): one
+ * instruction, i32_add3 S S S D or i32_mul_add S(x) S(y) S(c) D (x*y + c). */
+static bool fuse_i32_sum(tr *t, int op, uint8_t rtype)
 {
-    if (!t->last_valid || t->last_op != QE_I_i32_load8_u || a->is_const || a->slot != home(t, t->vlen) ||
-        t->code[t->last_dst] != a->slot || t->last_start + 4 != t->len)
-        return false;
-    *from = t->code[t->last_start + 1];
-    *offset = t->code[t->last_start + 3];
-    t->len = t->last_start;
-    t->last_valid = false;
-    return true;
+    static const int parts[][2] = {{QE_I_i32_add, QE_I_i32_add3}, {QE_I_i32_mul, QE_I_i32_mul_add}};
+    if (op != QE_I_i32_add) return false;
+    for (size_t i = 0; i < 2; i++)
+        for (uint32_t k = 0; k < 2; k++) {
+            uint32_t w[3];
+            if (!take_last(t, t->vlen - 2 + k, parts[i][0], w)) continue;
+            vsent other = t->vs[t->vlen - 1 - k];
+            t->vlen -= 2;
+            emit_fused3(t, parts[i][1], w[0], w[1], use(t, other), rtype);
+            return true;
+        }
+    return false;
 }
 
 static void emit_binary(tr *t, int op, uint8_t rtype)
 {
-    if (fuse_f64_product(t, op)) return;
+    if (fuse_f64_product(t, op) || fuse_i32_sum(t, op, rtype)) return;
     vsent b = pop(t), a = pop(t);
     int swapped = -1, imm = imm_form(op, &swapped);
     if (imm >= 0 && (b.is_const || (a.is_const && swapped >= 0))) {
@@ -887,27 +950,20 @@ static void emit_binary(tr *t, int op, uint8_t rtype)
             b = tmp;
             imm = swapped;
         }
+        uint32_t w[3], k = (uint32_t)b.bits;
+        if (imm == QE_I_i32_mul_imm && take_last(t, t->vlen, QE_I_i32_xor, w)) {
+            emit_fused3(t, QE_I_i32_xor_mul_imm, w[0], w[1], k, rtype);
+            return;
+        }
+        if (imm == QE_I_i32_shl_imm && take_last(t, t->vlen, QE_I_i32_load8_u, w)) {
+            emit_fused3(t, QE_I_i32_load8_u_shl_imm, w[0], w[2], k & 31, rtype);
+            return;
+        }
+        if (imm == QE_I_i32_and_imm && take_last(t, t->vlen, QE_I_i32_shr_u_imm, w)) {
+            emit_fused3(t, QE_I_i32_shr_u_and_imm, w[0], w[1] & 31, k, rtype);
+            return;
+        }
         uint32_t x, y;
-        if (imm == QE_I_i32_mul_imm && take_xor_before(t, &a, &x, &y)) {
-            uint32_t d = push_home(t, rtype);
-            uint32_t at = emit_op(t, QE_I_i32_xor_mul_imm);
-            emit_word(t, x);
-            emit_word(t, y);
-            emit_word(t, (uint32_t)b.bits);
-            emit_word(t, d);
-            produced(t, at, at + 4, QE_I_i32_xor_mul_imm);
-            return;
-        }
-        if (imm == QE_I_i32_shl_imm && take_byte_load_before(t, &a, &x, &y)) {
-            uint32_t d = push_home(t, rtype);
-            uint32_t at = emit_op(t, QE_I_i32_load8_u_shl_imm);
-            emit_word(t, x);
-            emit_word(t, y);
-            emit_word(t, (uint32_t)b.bits & 31);
-            emit_word(t, d);
-            produced(t, at, at + 4, QE_I_i32_load8_u_shl_imm);
-            return;
-        }
         uint32_t src = use(t, a);
         if (imm == QE_I_i32_add_imm && take_copy_before(t, src, &x, &y)) {
             uint32_t d = push_home(t, rtype);
@@ -1006,6 +1062,23 @@ static int store_aa(int op)
 #undef CASE
     }
     return op;
+}
+
+/* A load `iop` from an address that an i32.load just wrote into `slot`
+ * (no label since): a pointer followed, then a field read (`p->rec->key`,
+ * `p->next->next`). The fused instruction to emit, i32_load_load16_u S D
+ * I(offset) D2 I(offset2) and its relatives (still writing the pointer to
+ * D), or -1. */
+static int load_through_pointer(const tr *t, int iop, uint32_t slot)
+{
+    static const int chained[][2] = {
+        {QE_I_i32_load, QE_I_i32_load_i32_load},     {QE_I_i32_load8_u, QE_I_i32_load_load8_u},
+        {QE_I_i32_load16_u, QE_I_i32_load_load16_u}, {QE_I_i32_load16_s, QE_I_i32_load_load16_s},
+    };
+    if (!last_instr_is(t, QE_I_i32_load, 4) || t->code[t->cur_start + 2] != slot) return -1;
+    for (size_t i = 0; i < sizeof chained / sizeof *chained; i++)
+        if (chained[i][0] == iop) return chained[i][1];
+    return -1;
 }
 
 /* How an access's address was computed by the instruction just before. */
@@ -1189,6 +1262,20 @@ static bool translate_instr(tr *t, const qe_instr *in)
             produced(t, at, at + 2, QE_I_i32_add_imm_load);
             return true;
         }
+        /* `p->next->key`: a load from an address just loaded. */
+        int chained = how == ADDRESS_PLAIN && !a.is_const ? load_through_pointer(t, iop, a.slot) : -1;
+        if (chained >= 0) {
+            uint32_t at = t->cur_start, from[3];
+            memcpy(from, t->code + at + 1, sizeof from);
+            t->len = at;
+            uint32_t d = push_home(t, ltype);
+            emit_op(t, chained);
+            for (int i = 0; i < 3; i++) emit_word(t, from[i]);
+            emit_word(t, d);
+            emit_word(t, in->u.mem.offset);
+            produced(t, at, at + 4, chained);
+            return true;
+        }
         uint32_t d = push_home(t, ltype);
         int lop = how == ADDRESS_ADD ? load_aa(iop) : fused ? load_ai(iop) : iop;
         uint32_t at = emit_op(t, lop);
@@ -1287,6 +1374,18 @@ static bool translate_instr(tr *t, const qe_instr *in)
     case QE_OP_SELECT:
     case QE_OP_SELECT_T: {
         vsent c = pop(t), b = pop(t), a = pop(t);
+        uint32_t w[3];
+        if (take_last(t, t->vlen + 2, QE_I_i32_and_imm, w)) {
+            uint32_t d = push_home(t, a.type);
+            uint32_t at = emit_op(t, QE_I_select_and_imm);
+            emit_word(t, w[0]);
+            emit_word(t, w[1]);
+            emit_word(t, use(t, a));
+            emit_word(t, use(t, b));
+            emit_word(t, d);
+            produced(t, at, at + 5, QE_I_select_and_imm);
+            break;
+        }
         uint32_t d = push_home(t, a.type);
         uint32_t at = emit_op(t, QE_I_select);
         emit_word(t, use(t, c));

@@ -3,7 +3,9 @@
  * internal instruction (address additions in loads and stores, increments
  * before compare-and-branch and branches back, stores of computed values,
  * byte scans and scaled bytes, f64 read-modify-write, a call's increment of its argument
- * and a returned sum, zeros stored to locals): each must
+ * and a returned sum, zeros stored to locals, bit fields and selects on a
+ * bit, branches on a value just loaded, sums of sums and products, tests of
+ * a masked value, loads through a pointer just loaded): each must
  * compute exactly what the WebAssembly instructions it replaces compute,
  * out-of-bounds traps included. Module: wat/fusions.wat.
  */
@@ -193,6 +195,89 @@ static void zeros_stored_to_locals(void **state)
     assert_int_equal(call_i32(fx, "zeros", &n, 1), 0);
 }
 
+/* The bit-serial CRC-16 step crc_byte computes, in C. */
+static int32_t crc16_byte(uint32_t crc, uint32_t data)
+{
+    crc &= 0xffff;
+    for (int i = 0; i < 8; i++) crc = ((crc ^ (data >> i)) & 1) ? (crc >> 1) ^ 0xA001 : crc >> 1;
+    return (int32_t)crc;
+}
+
+static void bit_fields_and_selects(void **state)
+{
+    fixture *fx = *state;
+    qv_val x = qv_i32((int32_t)0xF00DBEEFu);
+    assert_int_equal(call_i32(fx, "bit_field", &x, 1), 0xEE * 1000 + ((0xF00DBEEFu >> 3) & 7));
+    uint32_t cases[][2] = {{0xffff, 'a'}, {0, 0}, {0x1234, 0xff}, {0xBEEF, 0x80}, {0x8001, 0x01}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        qv_val cd[2] = {qv_i32((int32_t)cases[i][0]), qv_i32((int32_t)cases[i][1])};
+        assert_int_equal(call_i32(fx, "crc_byte", cd, 2), crc16_byte(cases[i][0], cases[i][1]));
+    }
+}
+
+static void branches_on_loaded_values(void **state)
+{
+    fixture *fx = *state;
+    static const struct { const char *name; int32_t arg, result; } cases[] = {
+        {"list_sum", 128, 24 * 100 + 3},
+        {"list_sum", 144, 9 * 100 + 1},
+        {"length", 16, 15},
+        {"length", 30, 1},
+        {"length", 31, 0},
+        {"nonzero", 128, 11 * 1000 + 272},              /* word 136, byte 136 */
+        {"nonzero", 132, 11 * 1000 + 14},               /* word 7, byte 7 */
+        {"nonzero", 129, 1 * 1000 + 0x07000000},        /* word 0x07000000, byte 0 */
+        {"nonzero", 1000, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        qv_val p = qv_i32(cases[i].arg);
+        assert_int_equal(call_i32(fx, cases[i].name, &p, 1), cases[i].result);
+    }
+    qv_val p = qv_i32(65534), r;
+    assert_int_equal(call(fx, "list_sum", &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
+    p = qv_i32(65535);
+    assert_int_equal(call(fx, "nonzero", &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
+}
+
+static void sums_and_masked_tests(void **state)
+{
+    fixture *fx = *state;
+    qv_val abc[3] = {qv_i32(INT32_MAX), qv_i32(5), qv_i32(-7)};
+    assert_int_equal(call_i32(fx, "sum3", abc, 3), (int32_t)((uint32_t)INT32_MAX + 5u - 7u));
+    assert_int_equal(call_i32(fx, "sum3_right", abc, 3), (int32_t)((uint32_t)INT32_MAX + 5u - 7u));
+    abc[0] = qv_i32(65537), abc[1] = qv_i32(65539), abc[2] = qv_i32(11); /* the product wraps */
+    assert_int_equal(call_i32(fx, "mul_add", abc, 3), (int32_t)(65537u * 65539u + 11u));
+    static const int32_t masked[][2] = {{44, 1044}, {0x12C, 1044}, {0x2D, 0x2D}, {0x13, 2019}, {0x1FF, 0xFF}};
+    for (size_t i = 0; i < sizeof masked / sizeof *masked; i++) {
+        qv_val c = qv_i32(masked[i][0]);
+        assert_int_equal(call_i32(fx, "masked_test", &c, 1), masked[i][1]);
+    }
+}
+
+static void loads_through_pointers(void **state)
+{
+    fixture *fx = *state;
+    static const struct { const char *name; int32_t arg, result; } cases[] = {
+        {"through_word", 160, 0x0080fffe},
+        {"through_byte", 160, 0xff},
+        {"through_half", 160, 65534 * 1000 + 168},
+        {"through_half_s", 160, -2},
+        {"next_next", 128, 144},
+        {"through_word", 65532, 0},     /* a pointer to 0 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        qv_val p = qv_i32(cases[i].arg);
+        assert_int_equal(call_i32(fx, cases[i].name, &p, 1), cases[i].result);
+    }
+    const char *names[] = {"through_word", "through_byte", "through_half", "through_half_s"};
+    for (size_t i = 0; i < 4; i++) {
+        qv_val p = qv_i32(176), r;                       /* it points past the memory */
+        assert_int_equal(call(fx, names[i], &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
+        p = qv_i32(65533);                               /* the pointer itself is out */
+        assert_int_equal(call(fx, names[i], &p, 1, &r), QV_TRAP_MEMORY_OUT_OF_BOUNDS);
+    }
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -206,6 +291,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(post_increments_and_hashing, setup, teardown),
         cmocka_unit_test_setup_teardown(calls_and_returns, setup, teardown),
         cmocka_unit_test_setup_teardown(zeros_stored_to_locals, setup, teardown),
+        cmocka_unit_test_setup_teardown(bit_fields_and_selects, setup, teardown),
+        cmocka_unit_test_setup_teardown(branches_on_loaded_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(sums_and_masked_tests, setup, teardown),
+        cmocka_unit_test_setup_teardown(loads_through_pointers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
