@@ -73,6 +73,8 @@ bool secrets_open(master *m, const char *key_file, char *why, size_t whylen)
     return true;
 }
 
+const secret_key *secrets_key(void) { return have_key ? &key : NULL; }
+
 void secrets_close(void)
 {
     secret_key_wipe(&key);

@@ -29,6 +29,10 @@
  * sealed with another key. False with why when the key is unusable. */
 bool secrets_open(master *m, const char *key_file, char *why, size_t whylen);
 void secrets_close(void);
+/* The key secrets are sealed with (the TLS state seals the ingress key
+ * with it too), NULL before secrets_open. */
+struct secret_key;
+const struct secret_key *secrets_key(void);
 
 /* GET /v1/secrets, PUT and DELETE /v1/secrets/NAME. False when r is none
  * of them. */

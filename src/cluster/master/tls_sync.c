@@ -1,0 +1,211 @@
+/*
+ * tls_sync.c — a master following the cluster's TLS state in the store
+ * (master_tls_impl.h, tls_state.h): at start it checks that its CA is the
+ * cluster's, moves an older master's DATA/tls/state.json into the store
+ * (once), and makes sure a signed revocation list is there; then, about
+ * once a second, it takes what any master changed: the revocation list
+ * (crl.pem, which its TLS servers and clients load within a second), the
+ * rotation generation (it issues itself a new certificate) and the
+ * ingress certificate (ingress.pem).
+ */
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster/master/internal.h"
+#include "cluster/master/master_tls_impl.h"
+#include "cluster/master/secrets.h"
+#include "cluster/master/tls_state.h"
+#include "serve/log.h"
+
+#define SYNC_EVERY_NS 1000000000ull
+#define FULL_SYNC_EVERY_NS 60000000000ull
+
+/* DATA/tls/generation, 0 when missing. */
+static int64_t applied_generation(const master_tls *t)
+{
+    char path[600];
+    mtls_path(t, "generation", path, sizeof path);
+    FILE *f = fopen(path, "r");
+    long long g = 0;
+    if (f && fscanf(f, "%lld", &g) != 1) g = 0;
+    if (f) fclose(f);
+    return g;
+}
+
+/* The PEM text of a file (malloc'ed), NULL when missing. */
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char *buf = malloc(65537);
+    size_t n = buf ? fread(buf, 1, 65536, f) : 0;
+    fclose(f);
+    if (buf) buf[n] = 0;
+    return buf;
+}
+
+/* The first start of this master on a data folder from before the TLS
+ * state was shared: its state.json and ingress.pem go into the store.
+ * Done once (DATA/tls/migrated marks it); done again after a crash
+ * half-way, it adds only what is missing. */
+static bool migrate(master_tls *t, char *why, size_t whylen)
+{
+    char marker[600], state[600], done[620];
+    mtls_path(t, "migrated", marker, sizeof marker);
+    if (access(marker, F_OK) == 0) return true;
+    mtls_path(t, "state.json", state, sizeof state);
+    json_error_t e;
+    json_t *old = access(state, F_OK) == 0 ? json_load_file(state, 0, &e) : NULL;
+    if (access(state, F_OK) == 0 && !json_is_object(old)) {
+        snprintf(why, whylen, "%s: %s", state, old ? "not an object" : e.text);
+        json_decref(old);
+        return false;
+    }
+    if (old && !tls_state_migrate(t->st, old, t->ca, t->ca_key, why, whylen)) {
+        json_decref(old);
+        return false;
+    }
+    if (old) {
+        log_json(LOG_INFO, "TLS state moved into the store", json_pack("{s:s,s:i,s:i,s:i}", "from", state, "join_tokens",
+                                                                     (int)json_array_size(json_object_get(old, "join_tokens")),
+                                                                     "nodes", (int)json_object_size(json_object_get(old, "issued")),
+                                                                     "revoked", (int)json_array_size(json_object_get(old, "revoked"))));
+        snprintf(done, sizeof done, "%s.migrated", state);
+        rename(state, done);
+    }
+    json_decref(old);
+    /* The ingress certificate set before, when the store has none. */
+    char version[65];
+    char *pem = NULL;
+    int64_t mod = 0;
+    char *file = read_text(t->ingress_files.cert);
+    if (file && tls_state_get_ingress(t->st, secrets_key(), &pem, version, &mod, why, whylen) && !mod) {
+        if (!tls_state_set_ingress(t->st, secrets_key(), file, "", why, whylen)) {
+            OPENSSL_cleanse(file, strlen(file));
+            free(file);
+            return false;
+        }
+        log_json(LOG_INFO, "ingress certificate moved into the store (sealed)", NULL);
+    }
+    if (pem) OPENSSL_cleanse(pem, strlen(pem));
+    free(pem);
+    if (file) OPENSSL_cleanse(file, strlen(file));
+    free(file);
+    return pki_write(marker, "1\n", why, whylen);
+}
+
+bool mtls_store_open(master_tls *t, const master *m, char *why, size_t whylen)
+{
+    store_status st;
+    t->st = store_open(m->store_url, &st);
+    if (!t->st) {
+        snprintf(why, whylen, "cannot open the state store for TLS: %s", st.message);
+        return false;
+    }
+    size_t added;
+    json_t *crl = NULL;
+    bool ok = tls_state_check_ca(t->st, t->ca, why, whylen) && migrate(t, why, whylen) &&
+              tls_state_revoke(t->st, t->ca, t->ca_key, NULL, 0, NULL, &added, &crl, why, whylen) &&
+              mtls_write_crl(t, crl, why, whylen) && tls_state_generation(t->st, &t->generation, why, whylen);
+    json_decref(crl);
+    if (!ok) return false;
+    /* A master started for the first time is of the current generation. */
+    t->generation_applied = applied_generation(t);
+    return t->generation_applied || mtls_set_applied(t, t->generation, why, whylen);
+}
+
+static void problem(master_tls *t, const char *what, const char *why)
+{
+    char text[sizeof t->sync_problem];
+    snprintf(text, sizeof text, "%s: %s", what, why);
+    if (!strcmp(text, t->sync_problem)) return;
+    snprintf(t->sync_problem, sizeof t->sync_problem, "%s", text);
+    log_json(LOG_WARN, "cannot follow the TLS state in the store", json_pack("{s:s,s:s}", "what", what, "reason", why));
+}
+
+static bool sync_crl(master_tls *t, bool leading)
+{
+    char why[300];
+    json_t *crl;
+    int64_t mod;
+    if (!tls_state_get(t->st, TLS_KEY_CRL, &crl, &mod, why, sizeof why)) return problem(t, "revocation list", why), false;
+    int64_t left = json_integer_value(json_object_get(crl, "next_update")) - (int64_t)time(NULL);
+    if (!crl || (leading && left < TLS_CRL_RESIGN_DAYS * 86400L)) {
+        /* Signed again before it expires (a CRL past its next update
+         * would make every handshake fail): by the leader. */
+        json_decref(crl);
+        size_t added;
+        if (!tls_state_revoke(t->st, t->ca, t->ca_key, NULL, 0, NULL, &added, &crl, why, sizeof why))
+            return problem(t, "revocation list", why), false;
+    }
+    char before[65];
+    snprintf(before, sizeof before, "%s", t->crl_version);
+    bool ok = mtls_write_crl(t, crl, why, sizeof why);
+    if (!ok) problem(t, "revocation list", why);
+    else if (strcmp(before, t->crl_version))
+        log_json(LOG_INFO, "revocation list updated from the store",
+                 json_pack("{s:i}", "revoked", (int)json_array_size(json_object_get(crl, "revoked"))));
+    json_decref(crl);
+    return ok;
+}
+
+static bool sync_generation(master_tls *t, const master *m)
+{
+    char why[300];
+    if (!tls_state_generation(t->st, &t->generation, why, sizeof why)) return problem(t, "generation", why), false;
+    if (t->generation <= t->generation_applied) return true;
+    if (!mtls_reissue_master(t, m, why, sizeof why) || !mtls_set_applied(t, t->generation, why, sizeof why))
+        return problem(t, "rotation", why), false;
+    log_json(LOG_INFO, "rotated: a new master certificate", json_pack("{s:I}", "generation", (json_int_t)t->generation));
+    return true;
+}
+
+static bool sync_ingress(master_tls *t)
+{
+    char why[300], version[65];
+    char *pem = NULL;
+    int64_t mod;
+    bool ok = tls_state_get_ingress(t->st, secrets_key(), &pem, version, &mod, why, sizeof why);
+    char before[65];
+    snprintf(before, sizeof before, "%s", t->ingress_version);
+    ok = ok && mtls_write_ingress(t, pem, version, why, sizeof why);
+    if (!ok) problem(t, "ingress certificate", why);
+    else if (strcmp(before, t->ingress_version))
+        log_json(LOG_INFO, pem ? "ingress certificate updated from the store" : "ingress certificate removed", NULL);
+    if (pem) OPENSSL_cleanse(pem, strlen(pem));
+    free(pem);
+    return ok;
+}
+
+void mtls_sync(master_tls *t, const master *m, bool force)
+{
+    uint64_t now = now_ns();
+    bool leading = m->leading;
+    if (!force && leading == t->was_leading && now - t->synced_ns < SYNC_EVERY_NS) return;
+    t->synced_ns = now;
+    t->was_leading = leading;
+    /* Nothing written since the last look: nothing to take (but once a
+     * minute, for the CRL's expiry). */
+    bool full = force || now - t->full_sync_ns >= FULL_SYNC_EVERY_NS;
+    int64_t revision = 0;
+    store_status st;
+    if (!store_revision(t->st, &revision, &st)) {
+        problem(t, "store", st.message);
+        return;
+    }
+    if (!full && revision == t->synced_revision) return;
+    if (full) t->full_sync_ns = now;
+    bool ok = sync_crl(t, leading);
+    ok = sync_generation(t, m) && ok;
+    ok = sync_ingress(t) && ok;
+    if (ok) {
+        t->synced_revision = revision;
+        if (t->sync_problem[0]) log_json(LOG_INFO, "following the TLS state in the store again", NULL);
+        t->sync_problem[0] = 0;
+    }
+}
