@@ -148,10 +148,10 @@ static bool master_certificate(master_tls *t, const master *m, char *why, size_t
     X509_free(cert);
     EVP_PKEY_free(key);
     if (good) return true;
-    return mtls_issue_master(t, sans, nsans, why, whylen);
+    return mtls_issue_master(t, t->st, sans, nsans, why, whylen);
 }
 
-bool mtls_issue_master(master_tls *t, char sans[][256], size_t nsans, char *why, size_t whylen)
+bool mtls_issue_master(master_tls *t, store *record, char sans[][256], size_t nsans, char *why, size_t whylen)
 {
     const char *list[40];
     for (size_t i = 0; i < nsans && i < 40; i++) list[i] = sans[i];
@@ -163,7 +163,7 @@ bool mtls_issue_master(master_tls *t, char sans[][256], size_t nsans, char *why,
         cert = pki_issue(t->ca, t->ca_key, key, "master", PKI_ROLE_MASTER, list, nsans, MASTER_CERT_TTL_S, why, whylen);
         char serial[PKI_SERIAL_MAX];
         if (cert) pki_cert_serial(cert, serial);
-        tls_issue_outcome o = cert ? tls_state_record_serial(t->st, serial, "master", pki_cert_not_after(cert), why, whylen)
+        tls_issue_outcome o = cert ? tls_state_record_serial(record, serial, "master", pki_cert_not_after(cert), why, whylen)
                                    : TLS_ISSUE_FAILED;
         if (o == TLS_ISSUED) break;
         X509_free(cert);
@@ -182,11 +182,11 @@ bool mtls_issue_master(master_tls *t, char sans[][256], size_t nsans, char *why,
     return ok;
 }
 
-bool mtls_reissue_master(master_tls *t, const master *m, char *why, size_t whylen)
+bool mtls_reissue_master(master_tls *t, const master *m, store *record, char *why, size_t whylen)
 {
     char sans[40][256];
     size_t nsans = master_sans(m, sans, 40);
-    return mtls_issue_master(t, sans, nsans, why, whylen);
+    return mtls_issue_master(t, record, sans, nsans, why, whylen);
 }
 
 static bool load_ca(master_tls *t, const master *m, char *why, size_t whylen)
@@ -263,13 +263,13 @@ master_tls *master_tls_open(const master *m, char *why, size_t whylen)
      * generation). */
     bool ok = load_ca(t, m, why, whylen) && mtls_store_open(t, m, why, whylen) && master_certificate(t, m, why, whylen);
     if (ok && t->generation_applied < t->generation) {
-        ok = mtls_reissue_master(t, m, why, whylen) && mtls_set_applied(t, t->generation, why, whylen);
+        ok = mtls_reissue_master(t, m, t->st, why, whylen) && mtls_set_applied(t, t->generation, why, whylen);
     }
     if (!ok) {
         master_tls_free(t);
         return NULL;
     }
-    mtls_sync(t, m, true);
+    mtls_sync_now(t, m);
     api_tls calls;
     calls_as(t, PKI_ROLE_NODE, &calls); /* the master's own calls go to nodes; ha.c calls masters */
     api_set_tls(&calls);
@@ -334,7 +334,7 @@ json_t *master_tls_state(master *m)
 
 void master_tls_sync(master *m)
 {
-    if (m->tls) mtls_sync(m->tls, m, false);
+    if (m->tls) mtls_sync(m->tls, m);
 }
 
 char *master_tls_forward_body(const http_request *r, size_t *len)

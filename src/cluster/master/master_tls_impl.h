@@ -35,6 +35,7 @@ struct master_tls {
     int64_t synced_revision;    /* the store's revision at the last sync */
     uint64_t synced_ns, full_sync_ns;
     bool was_leading;
+    bool syncing;               /* a sync job runs (it alone uses st meanwhile) */
     char sync_problem[300];     /* the last failure, logged once */
     tls_front *api_front, *ingress_front;
 };
@@ -51,9 +52,15 @@ bool mtls_set_applied(master_tls *t, int64_t generation, char *why, size_t whyle
 /* tls_sync.c: follow the store at start (check the CA, migrate
  * state.json, the CRL, the generation) and as it changes. */
 bool mtls_store_open(master_tls *t, const struct master *m, char *why, size_t whylen);
-void mtls_sync(master_tls *t, const struct master *m, bool force);
-bool mtls_issue_master(master_tls *t, char sans[][256], size_t nsans, char *why, size_t whylen);
+/* Now, on this thread (at start). */
+void mtls_sync_now(master_tls *t, const struct master *m);
+/* From the tick: about once a second, on a thread of its own (the store
+ * may be slow to answer), its findings applied on the loop. */
+void mtls_sync(master_tls *t, struct master *m);
+/* A new key and certificate for the master, its serial recorded through
+ * record (the master's own handle, or the fenced one of the leader). */
+bool mtls_issue_master(master_tls *t, struct store *record, char sans[][256], size_t nsans, char *why, size_t whylen);
 /* A new key and certificate for the master (rotation). */
-bool mtls_reissue_master(master_tls *t, const struct master *m, char *why, size_t whylen);
+bool mtls_reissue_master(master_tls *t, const struct master *m, struct store *record, char *why, size_t whylen);
 
 #endif

@@ -351,7 +351,7 @@ static void post_rotate(master *m, http_exchange *x)
     /* The store holds the new generation: this master takes it now, the
      * others within a second (tls_sync.c). */
     t->generation = generation;
-    if (!mtls_reissue_master(t, m, why, sizeof why) || !mtls_set_applied(t, generation, why, sizeof why)) {
+    if (!mtls_reissue_master(t, m, m->st, why, sizeof why) || !mtls_set_applied(t, generation, why, sizeof why)) {
         http_respond_json_error(x, 500, "%s", why);
         return;
     }
@@ -503,7 +503,14 @@ bool master_tls_handle(master *m, http_exchange *x, const http_request *r, bool 
     return true;
 }
 
-bool master_tls_by_node(const http_request *r) { return node_of(r) && !http_request_header(r, "Authorization"); }
+/* A node's own call by its certificate, or any /v1/tls/ call of a node
+ * (renewing, fetching the CRL or the ingress certificate: the leader
+ * must see the node's certificate, even when the node holds the cluster
+ * token too). */
+bool master_tls_by_node(const http_request *r)
+{
+    return node_of(r) && (!http_request_header(r, "Authorization") || !strncmp(r->path, "/v1/tls/", 8));
+}
 
 bool master_tls_node_may(master *m, const http_request *r)
 {

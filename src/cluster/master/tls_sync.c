@@ -128,84 +128,138 @@ static void problem(master_tls *t, const char *what, const char *why)
     log_json(LOG_WARN, "cannot follow the TLS state in the store", json_pack("{s:s,s:s}", "what", what, "reason", why));
 }
 
-static bool sync_crl(master_tls *t, bool leading)
-{
-    char why[300];
+/* What a sync read from the store (on its thread), to apply on the loop. */
+typedef struct sync_job {
+    master_tls *t;
+    bool leading, full;
+    int64_t since;             /* the revision synced last */
+    int64_t revision;
+    bool unchanged;            /* nothing written since */
+    bool read;                 /* everything below was read */
     json_t *crl;
-    int64_t mod;
-    if (!tls_state_get(t->st, TLS_KEY_CRL, &crl, &mod, why, sizeof why)) return problem(t, "revocation list", why), false;
-    int64_t left = json_integer_value(json_object_get(crl, "next_update")) - (int64_t)time(NULL);
-    if (!crl || (leading && left < TLS_CRL_RESIGN_DAYS * 86400L)) {
-        /* Signed again before it expires (a CRL past its next update
-         * would make every handshake fail): by the leader. */
-        json_decref(crl);
-        size_t added;
-        if (!tls_state_revoke(t->st, t->ca, t->ca_key, NULL, 0, NULL, &added, &crl, why, sizeof why))
-            return problem(t, "revocation list", why), false;
+    int64_t generation;
+    char *ingress;             /* PEM, NULL when none */
+    char ingress_version[65];
+    char what[40], why[300];   /* the failure, when not read */
+} sync_job;
+
+static void fail_job(sync_job *job, const char *what)
+{
+    snprintf(job->what, sizeof job->what, "%s", what);
+}
+
+/* Uses only t->st and what never changes after start (the CA). */
+static void sync_work(void *arg)
+{
+    sync_job *job = arg;
+    master_tls *t = job->t;
+    store_status st;
+    if (!store_revision(t->st, &job->revision, &st)) {
+        snprintf(job->why, sizeof job->why, "%s", st.message);
+        return fail_job(job, "store");
     }
-    char before[65];
-    snprintf(before, sizeof before, "%s", t->crl_version);
-    bool ok = mtls_write_crl(t, crl, why, sizeof why);
-    if (!ok) problem(t, "revocation list", why);
-    else if (strcmp(before, t->crl_version))
-        log_json(LOG_INFO, "revocation list updated from the store",
-                 json_pack("{s:i}", "revoked", (int)json_array_size(json_object_get(crl, "revoked"))));
-    json_decref(crl);
-    return ok;
-}
-
-static bool sync_generation(master_tls *t, const master *m)
-{
-    char why[300];
-    if (!tls_state_generation(t->st, &t->generation, why, sizeof why)) return problem(t, "generation", why), false;
-    if (t->generation <= t->generation_applied) return true;
-    if (!mtls_reissue_master(t, m, why, sizeof why) || !mtls_set_applied(t, t->generation, why, sizeof why))
-        return problem(t, "rotation", why), false;
-    log_json(LOG_INFO, "rotated: a new master certificate", json_pack("{s:I}", "generation", (json_int_t)t->generation));
-    return true;
-}
-
-static bool sync_ingress(master_tls *t)
-{
-    char why[300], version[65];
-    char *pem = NULL;
-    int64_t mod;
-    bool ok = tls_state_get_ingress(t->st, secrets_key(), &pem, version, &mod, why, sizeof why);
-    char before[65];
-    snprintf(before, sizeof before, "%s", t->ingress_version);
-    ok = ok && mtls_write_ingress(t, pem, version, why, sizeof why);
-    if (!ok) problem(t, "ingress certificate", why);
-    else if (strcmp(before, t->ingress_version))
-        log_json(LOG_INFO, pem ? "ingress certificate updated from the store" : "ingress certificate removed", NULL);
-    if (pem) OPENSSL_cleanse(pem, strlen(pem));
-    free(pem);
-    return ok;
-}
-
-void mtls_sync(master_tls *t, const master *m, bool force)
-{
-    uint64_t now = now_ns();
-    bool leading = m->leading;
-    if (!force && leading == t->was_leading && now - t->synced_ns < SYNC_EVERY_NS) return;
-    t->synced_ns = now;
-    t->was_leading = leading;
     /* Nothing written since the last look: nothing to take (but once a
      * minute, for the CRL's expiry). */
-    bool full = force || now - t->full_sync_ns >= FULL_SYNC_EVERY_NS;
-    int64_t revision = 0;
-    store_status st;
-    if (!store_revision(t->st, &revision, &st)) {
-        problem(t, "store", st.message);
+    if (!job->full && job->revision == job->since) {
+        job->unchanged = true;
         return;
     }
-    if (!full && revision == t->synced_revision) return;
-    if (full) t->full_sync_ns = now;
-    bool ok = sync_crl(t, leading);
-    ok = sync_generation(t, m) && ok;
-    ok = sync_ingress(t) && ok;
+    int64_t mod;
+    if (!tls_state_get(t->st, TLS_KEY_CRL, &job->crl, &mod, job->why, sizeof job->why))
+        return fail_job(job, "revocation list");
+    int64_t left = json_integer_value(json_object_get(job->crl, "next_update")) - (int64_t)time(NULL);
+    if (!job->crl || (job->leading && left < TLS_CRL_RESIGN_DAYS * 86400L)) {
+        /* Signed again before it expires (a CRL past its next update
+         * would make every handshake fail), by the leader. */
+        json_decref(job->crl);
+        job->crl = NULL;
+        size_t added;
+        if (!tls_state_revoke(t->st, t->ca, t->ca_key, NULL, 0, NULL, &added, &job->crl, job->why, sizeof job->why))
+            return fail_job(job, "revocation list");
+    }
+    if (!tls_state_generation(t->st, &job->generation, job->why, sizeof job->why)) return fail_job(job, "generation");
+    if (!tls_state_get_ingress(t->st, secrets_key(), &job->ingress, job->ingress_version, &mod, job->why,
+                               sizeof job->why))
+        return fail_job(job, "ingress certificate");
+    job->read = true;
+}
+
+static void sync_apply(master_tls *t, const master *m, sync_job *job)
+{
+    t->syncing = false;
+    char why[300];
+    bool ok = job->read;
+    if (!job->read && !job->unchanged) problem(t, job->what, job->why);
+    if (job->read) {
+        char before[65];
+        snprintf(before, sizeof before, "%s", t->crl_version);
+        if (!mtls_write_crl(t, job->crl, why, sizeof why)) ok = false, problem(t, "revocation list", why);
+        else if (strcmp(before, t->crl_version))
+            log_json(LOG_INFO, "revocation list updated from the store",
+                     json_pack("{s:i}", "revoked", (int)json_array_size(json_object_get(job->crl, "revoked"))));
+        t->generation = job->generation;
+        if (t->generation > t->generation_applied) {
+            /* A rotation made at another master: this one's certificate
+             * anew (no sync job runs now: st is free). */
+            if (!mtls_reissue_master(t, m, t->st, why, sizeof why) || !mtls_set_applied(t, t->generation, why, sizeof why))
+                ok = false, problem(t, "rotation", why);
+            else log_json(LOG_INFO, "rotated: a new master certificate", json_pack("{s:I}", "generation", (json_int_t)t->generation));
+        }
+        snprintf(before, sizeof before, "%s", t->ingress_version);
+        if (!mtls_write_ingress(t, job->ingress, job->ingress_version, why, sizeof why))
+            ok = false, problem(t, "ingress certificate", why);
+        else if (strcmp(before, t->ingress_version))
+            log_json(LOG_INFO, job->ingress ? "ingress certificate updated from the store" : "ingress certificate removed", NULL);
+    }
     if (ok) {
-        t->synced_revision = revision;
+        t->synced_revision = job->revision;
         if (t->sync_problem[0]) log_json(LOG_INFO, "following the TLS state in the store again", NULL);
         t->sync_problem[0] = 0;
     }
+    json_decref(job->crl);
+    if (job->ingress) OPENSSL_cleanse(job->ingress, strlen(job->ingress));
+    free(job->ingress);
+    free(job);
+}
+
+static void sync_done(master *m, void *arg)
+{
+    sync_job *job = arg;
+    sync_apply(job->t, m, job);
+}
+
+static sync_job *new_job(master_tls *t, bool leading, bool full)
+{
+    sync_job *job = calloc(1, sizeof *job);
+    if (!job) return NULL;
+    job->t = t;
+    job->leading = leading;
+    job->full = full;
+    job->since = t->synced_revision;
+    return job;
+}
+
+void mtls_sync_now(master_tls *t, const master *m)
+{
+    sync_job *job = new_job(t, m->leading, true);
+    if (!job) return;
+    t->full_sync_ns = t->synced_ns = now_ns();
+    sync_work(job);
+    sync_apply(t, m, job);
+}
+
+void mtls_sync(master_tls *t, master *m)
+{
+    uint64_t now = now_ns();
+    bool leading = m->leading;
+    if (t->syncing || (leading == t->was_leading && now - t->synced_ns < SYNC_EVERY_NS)) return;
+    t->synced_ns = now;
+    t->was_leading = leading;
+    bool full = now - t->full_sync_ns >= FULL_SYNC_EVERY_NS;
+    if (full) t->full_sync_ns = now;
+    sync_job *job = new_job(t, leading, full);
+    /* On a thread: while etcd elects or cannot be reached its calls wait,
+     * and the loop must not. */
+    if (job && bg_start(m, sync_work, sync_done, job)) t->syncing = true;
+    else free(job);
 }
