@@ -11,6 +11,11 @@
 #   - kill -9 of a node: its replicas are placed on the other (the load
 #     then goes to the survivor only), and it comes back;
 # and the app serves throughout: no failed request, every answer its own.
+# With HA_TLS=1 (as make check runs it) over the cluster's TLS, and also:
+# `auth --rotate` under the load gives every master a new certificate; a
+# join token made at the leader works after it is killed (sent to a
+# follower); one token sent to two masters at once is accepted once; a
+# revocation made at a follower is refused by every master.
 # With CHAOS=N (make chaos), then N rounds that each restart every process
 # (etcd members, masters, nodes) in random order, checking after each that
 # one master leads, the state is intact and the app serves.
@@ -102,8 +107,8 @@ endpoints="127.0.0.1:${eclient[1]},127.0.0.1:${eclient[2]},127.0.0.1:${eclient[3
 
 # ---------------------------------------------------------------- three masters
 export XDG_CONFIG_HOME=$tmp/config
-# Plain HTTP by default; HA_TLS=1 runs the same scenarios over the
-# cluster's TLS (followers forward to the leader with their certificate).
+# Plain HTTP by default (`make chaos`); HA_TLS=1 (make check) runs the
+# same scenarios over the cluster's TLS (followers forward to the leader with their certificate).
 if [ "${HA_TLS:-0}" = 1 ]; then
     plain=() api=https cacert=(--cacert "$XDG_CONFIG_HOME/qyvol/ca.crt")
 else

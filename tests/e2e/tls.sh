@@ -110,7 +110,7 @@ code=$(curl -s -m 5 --cacert "$CA" --cert "$tmp/node-1/tls/node.pem" -o /dev/nul
 # and the request); short-lived, then revoked.
 hand_join() { # NAME CERT_TTL [OPENSSL REQ ARGS] -> $tmp/NAME.pem (certificate and key)
     local out
-    out=$("$QYV" cluster token create --cert-ttl "$2") || return 1
+    out=$("$QYV" cluster token create --cert-ttl "$2" "${token_args[@]}") || return 1
     local t=${out#join token: }
     t=${t%% *}
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/$1.key" -out "$tmp/$1.csr" \
@@ -119,10 +119,12 @@ hand_join() { # NAME CERT_TTL [OPENSSL REQ ARGS] -> $tmp/NAME.pem (certificate a
 import json, sys
 print(json.dumps({"name": sys.argv[1], "token": sys.argv[2], "csr": open(sys.argv[3]).read()}))
 EOF
-    curl -sf --cacert "$CA" -H 'Content-Type: application/json' --data-binary @"$tmp/$1.json" "https://$master/v1/tls/join" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["certificate"], end="")' >"$tmp/$1.pem" 2>/dev/null || return 1
+    curl -s --cacert "$CA" -H 'Content-Type: application/json' --data-binary @"$tmp/$1.json" "https://$master/v1/tls/join" \
+        >"$tmp/$1.reply"
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["certificate"], end="")' <"$tmp/$1.reply" >"$tmp/$1.pem" 2>/dev/null || return 1
     cat "$tmp/$1.key" >>"$tmp/$1.pem"
 }
+token_args=()
 with_cert() { curl -s -m 5 --cacert "$CA" --cert "$1" -o /dev/null -w '%{http_code}' "${@:2}"; }
 hand_join node-x 3s && ok "a join by hand (openssl CSR) gets a certificate" || bad "hand join" "$(cat "$tmp/node-x.pem" 2>&1 | head -3)"
 code=$(with_cert "$tmp/node-x.pem" "https://$master/v1/tls/crl")
@@ -134,6 +136,17 @@ grep -q "certificate has expired" "$tmp/master.log" && ok "the refusal says it e
 
 hand_join node-z 1h -addext "subjectAltName=DNS:node-1" && bad "a request for another node's name" "signed" ||
     ok "a certificate request naming another node is refused"
+# A node gets only the addresses it can prove: the one it joins from,
+# and those the token lists.
+hand_join node-w 1h -addext "subjectAltName=DNS:node-w,IP:127.0.0.1,IP:10.9.9.9" && bad "an address not proven" "signed" ||
+    { grep -q "names 10.9.9.9, which this node cannot prove" "$tmp/node-w.reply" &&
+        ok "a join asking for an address it does not call from is refused, naming it" ||
+        bad "unproven address refused" "$(cat "$tmp/node-w.reply")"; }
+token_args=(--node-address 10.9.9.9,10.9.9.10)
+hand_join node-v 1h -addext "subjectAltName=DNS:node-v,IP:127.0.0.1,IP:10.9.9.9" &&
+    openssl x509 -in "$tmp/node-v.pem" -noout -ext subjectAltName | grep -q "IP Address:10.9.9.9" &&
+    ok "...and allowed when the token lists it (token create --node-address)" || bad "listed address" "$(cat "$tmp/node-v.reply")"
+token_args=()
 expect "a node's certificate does not make it the master" 1 "verification|certificate" \
     "$QYV" cluster health --master "https://127.0.0.1:${nport[1]}"
 hand_join node-y 1h || bad "hand join node-y" "failed"

@@ -94,7 +94,7 @@ static void post_token(master *m, http_exchange *x, const http_request *r)
         return;
     }
     if (addresses && (!json_is_array(addresses) || json_array_size(addresses) > TOKEN_ADDRESSES_MAX)) {
-        http_respond_json_error(x, 400, "\"addresses\" must be a list of at most %d addresses or names",
+        http_respond_json_error(x, 400, "\"addresses\" must be a list of at most %d IP addresses",
                                 TOKEN_ADDRESSES_MAX);
         json_decref(body);
         return;
@@ -104,7 +104,7 @@ static void post_token(master *m, http_exchange *x, const http_request *r)
     json_array_foreach(addresses, i, a)
     {
         if (json_is_string(a) && tls_san_valid(json_string_value(a))) continue;
-        http_respond_json_error(x, 400, "\"addresses\": '%s' is neither an IP address nor a DNS name",
+        http_respond_json_error(x, 400, "\"addresses\": '%s' is not an IP address",
                                 json_is_string(a) ? json_string_value(a) : "(not a string)");
         json_decref(body);
         return;

@@ -75,11 +75,17 @@ bool tls_sans_allowed(char names[][TLS_SAN_LEN], size_t n, const char *node, con
             const char *a = json_string_value(e);
             ok = a && same_name(name, a);
         }
+        unsigned char b[16];
+        if (!ok && !address_bytes(name, b)) {
+            snprintf(why, whylen, "the certificate request names the host %s: a node's certificate names no host "
+                                  "but the node's own name (%s) and addresses", name, node);
+            return false;
+        }
         if (!ok) {
             snprintf(why, whylen,
                      "the certificate request names %s, which this node cannot prove: it called from %s; a node "
-                     "gets its name, the address it joins from, and what the join token lists (make one with "
-                     "`qyv cluster token create --node-address %s`)",
+                     "gets its name, the address it joins from, and the addresses its join token lists (make one "
+                     "with `qyv cluster token create --node-address %s`)",
                      name, peer && *peer ? peer : "an unknown address", name);
             return false;
         }
@@ -90,10 +96,7 @@ bool tls_sans_allowed(char names[][TLS_SAN_LEN], size_t n, const char *node, con
 bool tls_san_valid(const char *name)
 {
     unsigned char b[16];
-    if (address_bytes(name, b)) return true;
-    size_t len = strlen(name);
-    return len > 0 && len < TLS_SAN_LEN && strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == len &&
-           name[0] != '.' && name[0] != '-';
+    return address_bytes(name, b);
 }
 
 json_t *tls_sans_json(char names[][TLS_SAN_LEN], size_t n)

@@ -2,7 +2,7 @@
  * tls_sans.h — which names and addresses a node's certificate may carry
  * (docs/security.md, "Joining"). A node that joins with a join token gets
  * only what it can prove: its own name, the address its join call came
- * from, and the addresses and names the operator listed when making the
+ * from, and the addresses the operator listed when making the
  * token (`qyv cluster token create --node-address ...`). A renewal may
  * keep what the node was given at its join, plus the address it renews
  * from. Anything else is refused, naming it.
@@ -30,7 +30,8 @@ bool tls_csr_sans(X509_REQ *req, char out[][TLS_SAN_LEN], size_t max, size_t *n)
 bool tls_sans_allowed(char names[][TLS_SAN_LEN], size_t n, const char *node, const char *peer, const json_t *allowed,
                       char *why, size_t whylen);
 
-/* An --node-address entry is an IP address or a DNS name. */
+/* An --node-address entry is an IP address (the only host name a node's
+ * certificate carries is its own name, pki_sign_csr). */
 bool tls_san_valid(const char *name);
 
 /* What a node's certificate may name from now on (a new JSON array): the
