@@ -51,16 +51,15 @@ void mtls_sha256_hex(const void *data, size_t len, char out[65])
     for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* The SHA-256 of a file's bytes, "" when it is not there. */
-void mtls_file_version(const char *path, char out[65])
+char *mtls_file_text(const char *path)
 {
-    out[0] = 0;
     FILE *f = fopen(path, "r");
-    if (!f) return;
-    char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf, f);
+    if (!f) return NULL;
+    char *buf = malloc(65537);
+    size_t n = buf ? fread(buf, 1, 65536, f) : 0;
     fclose(f);
-    mtls_sha256_hex(buf, n, out);
+    if (buf) buf[n] = 0;
+    return buf;
 }
 
 bool mtls_write_crl(master_tls *t, const json_t *crl, char *why, size_t whylen)

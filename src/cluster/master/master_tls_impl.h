@@ -42,7 +42,8 @@ struct master_tls {
 
 bool mtls_path(const master_tls *t, const char *name, char *out, size_t size);
 void mtls_sha256_hex(const void *data, size_t len, char out[65]);
-void mtls_file_version(const char *path, char out[65]);
+/* A file's text (at most 64 KiB, malloc'ed), NULL when it cannot be read. */
+char *mtls_file_text(const char *path);
 /* crl.pem from the list's object (tls_state.h), when its version is new. */
 bool mtls_write_crl(master_tls *t, const json_t *crl, char *why, size_t whylen);
 /* ingress.pem from the PEM (NULL: removed), when its version is new. */

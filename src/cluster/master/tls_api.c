@@ -64,17 +64,6 @@ static bool random_hex(char *out, size_t bytes)
     return true;
 }
 
-static char *file_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    char *buf = malloc(65537);
-    size_t n = buf ? fread(buf, 1, 65536, f) : 0;
-    fclose(f);
-    if (buf) buf[n] = 0;
-    return buf;
-}
-
 /* ------------------------------------------------------------ tokens */
 
 #define TOKEN_ADDRESSES_MAX 16
@@ -150,7 +139,7 @@ static void answer_issued(master *m, http_exchange *x, X509 *cert, const issue_a
     master_tls *t = m->tls;
     char serial[PKI_SERIAL_MAX];
     pki_cert_serial(cert, serial);
-    char *pem = pki_cert_pem(cert), *crl = file_text(t->api_files.crl), *ca = file_text(t->api_files.ca);
+    char *pem = pki_cert_pem(cert), *crl = mtls_file_text(t->api_files.crl), *ca = mtls_file_text(t->api_files.ca);
     if (!pem || !crl || !ca) {
         http_respond_json_error(x, 500, "cannot issue the certificate");
     } else {
@@ -451,7 +440,7 @@ static void delete_ingress(master *m, http_exchange *x)
 static void get_ingress(master *m, http_exchange *x)
 {
     master_tls *t = m->tls;
-    char *pem = file_text(t->ingress_files.cert);
+    char *pem = mtls_file_text(t->ingress_files.cert);
     if (pem) http_respond_json(x, 200, json_pack("{s:s,s:s}", "pem", pem, "version", t->ingress_version));
     else http_respond_json(x, 200, json_pack("{s:n,s:s}", "pem", "version", ""));
     if (pem) OPENSSL_cleanse(pem, strlen(pem));
@@ -460,7 +449,7 @@ static void get_ingress(master *m, http_exchange *x)
 
 static void get_file(http_exchange *x, const char *path, const char *type)
 {
-    char *text = file_text(path);
+    char *text = mtls_file_text(path);
     if (!text) {
         http_respond_json_error(x, 500, "cannot read %s", path);
         return;

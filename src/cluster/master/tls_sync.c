@@ -37,18 +37,6 @@ static int64_t applied_generation(const master_tls *t)
     return g;
 }
 
-/* The PEM text of a file (malloc'ed), NULL when missing. */
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    char *buf = malloc(65537);
-    size_t n = buf ? fread(buf, 1, 65536, f) : 0;
-    fclose(f);
-    if (buf) buf[n] = 0;
-    return buf;
-}
-
 /* The first start of this master on a data folder from before the TLS
  * state was shared: its state.json and ingress.pem go into the store.
  * Done once (DATA/tls/migrated marks it); done again after a crash
@@ -83,7 +71,7 @@ static bool migrate(master_tls *t, char *why, size_t whylen)
     char version[65];
     char *pem = NULL;
     int64_t mod = 0;
-    char *file = read_text(t->ingress_files.cert);
+    char *file = mtls_file_text(t->ingress_files.cert);
     if (file && tls_state_get_ingress(t->st, secrets_key(), &pem, version, &mod, why, whylen) && !mod) {
         if (!tls_state_set_ingress(t->st, secrets_key(), file, "", why, whylen)) {
             OPENSSL_cleanse(file, strlen(file));
