@@ -112,10 +112,10 @@ static void post_token(master *m, http_exchange *x, const http_request *r)
         json_decref(body);
         return;
     }
-    log_json(LOG_INFO, "join token made", json_pack("{s:s,s:I,s:O}", "id", id, "expires", expires, "addresses",
-                                                    addresses ? addresses : json_array()));
-    http_respond_json(x, 201, json_pack("{s:s,s:I,s:s,s:O}", "token", token, "expires", expires, "ca_pin", t->ca_pin,
-                                        "addresses", addresses ? addresses : json_array()));
+    log_json(LOG_INFO, "join token made", json_pack("{s:s,s:I,s:o}", "id", id, "expires", expires, "addresses",
+                                                    addresses ? json_incref(addresses) : json_array()));
+    http_respond_json(x, 201, json_pack("{s:s,s:I,s:s,s:o}", "token", token, "expires", expires, "ca_pin", t->ca_pin,
+                                        "addresses", addresses ? json_incref(addresses) : json_array()));
     json_decref(body);
 }
 
