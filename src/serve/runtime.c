@@ -277,7 +277,7 @@ bool runtime_commit(serve_runtime *rt, runtime_plan *plan, bool exact, app_error
                      plan->entries[i].app->app.name);
             goto out;
         }
-    pool_options po = {rt->opt.base, rt->opt.channels, rt->opt.address, rt->opt.port, 0};
+    pool_options po = {.base = rt->opt.base, .channels = rt->opt.channels, .address = rt->opt.address, .port = rt->opt.port};
     for (; started < plan->n; started++) {
         plan_entry *e = &plan->entries[started];
         if (!e->fresh) continue;
