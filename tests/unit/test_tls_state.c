@@ -5,8 +5,8 @@
  * then a one-member etcd when /usr/bin/etcd is there). A join token is
  * spent once however many masters race for it (threads, each with its
  * handle); a serial is issued once; a revocation made through one handle
- * is in the list every other reads; rotations add up; the ingress key is
- * sealed; an old state.json migrates once. And what a node's certificate
+ * is in the list every other reads; expired records go; rotations add
+ * up; the ingress key is sealed; an old state.json migrates once. And what a node's certificate
  * may name (tls_sans.h).
  */
 #include <setjmp.h>
@@ -212,6 +212,31 @@ static void serial_issued_once(void **state)
     json_decref(rec);
     store_close(a);
     store_close(b);
+}
+
+/* Making a token drops expired tokens and the serials of certificates
+ * expired for a day; live ones stay. */
+static void expired_records_dropped(void **state)
+{
+    (void)state;
+    char url[160], why[300], hash[65];
+    fresh_url(url, sizeof url);
+    store *s = open_url(url);
+    int64_t now = (int64_t)time(NULL), mod;
+    assert_int_equal(tls_state_record_serial(s, "0D01", "n-1", now - 2 * 86400, why, sizeof why), TLS_ISSUED);
+    assert_int_equal(tls_state_record_serial(s, "0D02", "n-1", now + 86400, why, sizeof why), TLS_ISSUED);
+    secret_sha256_hex("old.x", 5, hash);
+    assert_true(tls_state_add_token(s, "0e01", hash, now - 1, 0, NULL, why, sizeof why));
+    add_token(s, NULL);
+    json_t *j;
+    assert_true(tls_state_get(s, TLS_PREFIX_SERIAL "0D01", &j, &mod, why, sizeof why));
+    assert_null(j);
+    assert_true(tls_state_get(s, TLS_PREFIX_JOIN "0e01", &j, &mod, why, sizeof why));
+    assert_null(j);
+    assert_true(tls_state_get(s, TLS_PREFIX_SERIAL "0D02", &j, &mod, why, sizeof why));
+    assert_non_null(j);
+    json_decref(j);
+    store_close(s);
 }
 
 static bool crl_lists(const char *pem, const char *serial_hex)
@@ -445,7 +470,8 @@ int main(void)
 {
 #define SHARED_STATE                                                                                               \
     cmocka_unit_test(token_spent_once_by_two_masters), cmocka_unit_test(token_race_has_one_winner),               \
-        cmocka_unit_test(serial_issued_once), cmocka_unit_test(revocation_shared),                                \
+        cmocka_unit_test(serial_issued_once), cmocka_unit_test(expired_records_dropped),                          \
+        cmocka_unit_test(revocation_shared),                                \
         cmocka_unit_test(rotations_add_up), cmocka_unit_test(ingress_sealed), cmocka_unit_test(one_ca),          \
         cmocka_unit_test(migration_once)
     const struct CMUnitTest on_sqlite[] = {

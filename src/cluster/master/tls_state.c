@@ -99,28 +99,37 @@ bool tls_state_check_ca(store *s, X509 *ca, char *why, size_t whylen)
 
 /* ------------------------------------------------------------ join tokens */
 
-/* Delete the join tokens that expired (each conditional on its revision:
- * one used meanwhile stays until the next round). Best effort. */
-static void drop_expired_tokens(store *s)
+/* Delete the keys under prefix whose field (seconds) is before
+ * deadline, each conditional on its revision (one changed meanwhile stays
+ * until the next round). Best effort. */
+static void drop_before(store *s, const char *prefix, const char *field, int64_t deadline)
 {
     store_range r;
     store_status st;
-    if (!store_range_prefix(s, TLS_PREFIX_JOIN, 0, &r, &st)) return;
-    int64_t now = now_s();
+    if (!store_range_prefix(s, prefix, 0, &r, &st)) return;
     for (size_t i = 0; i < r.count; i++) {
         json_t *j = json_loadb((const char *)r.kvs[i].value, r.kvs[i].value_len, 0, NULL);
-        bool expired = json_integer_value(json_object_get(j, "expires")) < now;
+        json_t *when = json_object_get(j, field);
+        bool old = json_is_integer(when) && json_integer_value(when) < deadline;
         json_decref(j);
         store_txn_result res;
-        if (expired) store_delete_if(s, r.kvs[i].key, r.kvs[i].mod_revision, &res, &st);
+        if (old) store_delete_if(s, r.kvs[i].key, r.kvs[i].mod_revision, &res, &st);
     }
     store_range_free(&r);
+}
+
+/* Expired join tokens go, and the serials of certificates expired a day
+ * ago (no certificate carries them any more: their uniqueness is moot). */
+static void drop_expired(store *s)
+{
+    drop_before(s, TLS_PREFIX_JOIN, "expires", now_s());
+    drop_before(s, TLS_PREFIX_SERIAL, "not_after", now_s() - 86400);
 }
 
 bool tls_state_add_token(store *s, const char *id, const char *hash, int64_t expires, long cert_ttl_s,
                          json_t *addresses, char *why, size_t whylen)
 {
-    drop_expired_tokens(s);
+    drop_expired(s);
     char key[96];
     snprintf(key, sizeof key, TLS_PREFIX_JOIN "%s", id);
     json_t *list = json_is_array(addresses) ? json_incref(addresses) : json_array();

@@ -70,7 +70,8 @@ bool tls_state_check_ca(store *s, X509 *ca, char *why, size_t whylen);
 /* Store a new token: id, the SHA-256 hex of the whole token, when it
  * expires, the first certificate's ttl (0: the master's), and the
  * addresses the node may name (a JSON array of strings, borrowed; may be
- * NULL). Expired tokens are deleted on the way. */
+ * NULL). Expired tokens are deleted on the way, and the records of
+ * serials whose certificate expired more than a day ago. */
 bool tls_state_add_token(store *s, const char *id, const char *hash, int64_t expires, long cert_ttl_s,
                          json_t *addresses, char *why, size_t whylen);
 
