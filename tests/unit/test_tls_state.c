@@ -336,13 +336,21 @@ static void ingress_sealed(void **state)
     store_kv_free(&kv);
     char *pem;
     int64_t mod;
-    assert_true(tls_state_get_ingress(b, &key, &pem, version, &mod, why, sizeof why));
+    bool stale;
+    const secret_key *current[] = {&key}, *wrong[] = {&other}, *rotating[] = {&other, &key};
+    assert_true(tls_state_get_ingress(b, current, 1, &pem, version, &mod, &stale, why, sizeof why));
     assert_string_equal(pem, INGRESS);
+    assert_false(stale);
     free(pem);
-    assert_false(tls_state_get_ingress(b, &other, &pem, version, &mod, why, sizeof why));
+    assert_false(tls_state_get_ingress(b, wrong, 1, &pem, version, &mod, &stale, why, sizeof why));
+    assert_non_null(strstr(why, key.id));
     assert_non_null(strstr(why, other.id));
+    /* Being rotated out (--old-secret-key-file), the old key still opens it. */
+    assert_true(tls_state_get_ingress(b, rotating, 2, &pem, version, &mod, &stale, why, sizeof why));
+    assert_true(stale);
+    free(pem);
     assert_true(tls_state_set_ingress(b, &key, NULL, NULL, why, sizeof why));
-    assert_true(tls_state_get_ingress(a, &key, &pem, version, &mod, why, sizeof why));
+    assert_true(tls_state_get_ingress(a, current, 1, &pem, version, &mod, NULL, why, sizeof why));
     assert_null(pem);
     assert_string_equal(version, "");
     store_close(a);

@@ -39,6 +39,9 @@ void secrets_close(void);
  * with it too), NULL before secrets_open. */
 struct secret_key;
 const struct secret_key *secrets_key(void);
+/* The current key then the old ones (--old-secret-key-file), at most max:
+ * how many. */
+size_t secrets_keys(const struct secret_key **out, size_t max);
 
 /* GET /v1/secrets, PUT and DELETE /v1/secrets/NAME. False when r is none
  * of them. */

@@ -437,11 +437,12 @@ bool tls_state_set_ingress(store *s, const secret_key *key, const char *pem, con
     return res.succeeded;
 }
 
-bool tls_state_get_ingress(store *s, const secret_key *key, char **pem, char version[65], int64_t *mod, char *why,
-                           size_t whylen)
+bool tls_state_get_ingress(store *s, const secret_key *const *keys, size_t nkeys, char **pem, char version[65],
+                           int64_t *mod, bool *stale, char *why, size_t whylen)
 {
     *pem = NULL;
     version[0] = 0;
+    if (stale) *stale = false;
     json_t *j;
     if (!tls_state_get(s, TLS_KEY_INGRESS, &j, mod, why, whylen)) return false;
     if (!j) return true;
@@ -450,21 +451,24 @@ bool tls_state_get_ingress(store *s, const secret_key *key, char **pem, char ver
     size_t box_len = 0;
     uint8_t *box = b64 ? secret_base64_decode(b64, &box_len) : NULL;
     uint8_t *plain = NULL;
-    size_t len = 0;
+    size_t len = 0, opened = nkeys;
+    if (!box) snprintf(why, whylen, "the stored state is damaged at key '%s'", TLS_KEY_INGRESS);
+    for (size_t i = 0; box && i < nkeys && opened == nkeys; i++) {
+        char ignored[200];
+        if (secret_box_open(keys[i], INGRESS_CONTEXT, box, box_len, &plain, &len, ignored, sizeof ignored)) opened = i;
+    }
+    if (box && opened == nkeys)
+        snprintf(why, whylen, "the ingress certificate was sealed with secret key %s, which this master does not have "
+                              "(its key is %s; give every master the same --secret-key-file)",
+                 id ? id : "?", nkeys ? keys[0]->id : "none");
     bool ok = false;
-    if (!key) {
-        snprintf(why, whylen, "the ingress certificate is sealed and this master has no secret key");
-    } else if (!box) {
-        snprintf(why, whylen, "the stored state is damaged at key '%s'", TLS_KEY_INGRESS);
-    } else if (id && strcmp(id, key->id)) {
-        snprintf(why, whylen, "the ingress certificate was sealed with secret key %s; this master's is %s "
-                              "(give every master the same --secret-key-file)", id, key->id);
-    } else if (secret_box_open(key, INGRESS_CONTEXT, box, box_len, &plain, &len, why, whylen)) {
+    if (opened < nkeys) {
         *pem = malloc(len + 1);
         if (*pem) {
             memcpy(*pem, plain, len);
             (*pem)[len] = 0;
             secret_sha256_hex(*pem, len, version);
+            if (stale) *stale = opened > 0;
             ok = true;
         }
         secret_plain_free(plain, len);

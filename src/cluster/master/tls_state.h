@@ -138,10 +138,11 @@ bool tls_state_rotate(store *s, int64_t *generation, char *why, size_t whylen);
 bool tls_state_set_ingress(store *s, const secret_key *key, const char *pem, const char *subject, char *why,
                            size_t whylen);
 /* The ingress PEM (malloc'ed; wipe and free it) and its version; *pem
- * NULL when none is set. False with why when it cannot be opened (another
- * secret key) or the store fails. */
-bool tls_state_get_ingress(store *s, const secret_key *key, char **pem, char version[65], int64_t *mod, char *why,
-                           size_t whylen);
+ * NULL when none is set. keys: the current secret key first, then keys
+ * being rotated out; *stale (may be NULL) says an old one opened it (seal
+ * it again). False with why when none opens it or the store fails. */
+bool tls_state_get_ingress(store *s, const secret_key *const *keys, size_t nkeys, char **pem, char version[65],
+                           int64_t *mod, bool *stale, char *why, size_t whylen);
 
 /* ---- migration */
 

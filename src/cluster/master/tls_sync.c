@@ -68,23 +68,39 @@ static bool migrate(master_tls *t, char *why, size_t whylen)
     }
     json_decref(old);
     /* The ingress certificate set before, when the store has none. */
-    char version[65];
-    char *pem = NULL;
+    json_t *stored = NULL;
     int64_t mod = 0;
     char *file = mtls_file_text(t->ingress_files.cert);
-    if (file && tls_state_get_ingress(t->st, secrets_key(), &pem, version, &mod, why, whylen) && !mod) {
-        if (!tls_state_set_ingress(t->st, secrets_key(), file, "", why, whylen)) {
-            OPENSSL_cleanse(file, strlen(file));
-            free(file);
-            return false;
-        }
-        log_json(LOG_INFO, "ingress certificate moved into the store (sealed)", NULL);
+    bool ok = !file || tls_state_get(t->st, TLS_KEY_INGRESS, &stored, &mod, why, whylen);
+    if (file && ok && !stored) {
+        ok = tls_state_set_ingress(t->st, secrets_key(), file, "", why, whylen);
+        if (ok) log_json(LOG_INFO, "ingress certificate moved into the store (sealed)", NULL);
+    }
+    json_decref(stored);
+    if (file) OPENSSL_cleanse(file, strlen(file));
+    free(file);
+    return ok && pki_write(marker, "1\n", why, whylen);
+}
+
+/* The secret key being rotated (--old-secret-key-file): an ingress key
+ * sealed with an old one is sealed again with the current one, as the
+ * secrets are. Not fatal: the sync says what it cannot open. */
+static void reseal_ingress(master_tls *t)
+{
+    const secret_key *keys[8];
+    size_t n = secrets_keys(keys, 8);
+    char *pem = NULL, version[65], why[300];
+    int64_t mod;
+    bool stale = false;
+    if (tls_state_get_ingress(t->st, keys, n, &pem, version, &mod, &stale, why, sizeof why) && pem && stale) {
+        if (tls_state_set_ingress(t->st, keys[0], pem, "", why, sizeof why))
+            log_json(LOG_INFO, "ingress certificate resealed with the current key", NULL);
+        else
+            log_json(LOG_WARN, "cannot reseal the ingress certificate now (it stays readable with the old key)",
+                     json_pack("{s:s}", "reason", why));
     }
     if (pem) OPENSSL_cleanse(pem, strlen(pem));
     free(pem);
-    if (file) OPENSSL_cleanse(file, strlen(file));
-    free(file);
-    return pki_write(marker, "1\n", why, whylen);
 }
 
 bool mtls_store_open(master_tls *t, const master *m, char *why, size_t whylen)
@@ -102,6 +118,7 @@ bool mtls_store_open(master_tls *t, const master *m, char *why, size_t whylen)
               mtls_write_crl(t, crl, why, whylen) && tls_state_generation(t->st, &t->generation, why, whylen);
     json_decref(crl);
     if (!ok) return false;
+    reseal_ingress(t);
     /* A master started for the first time is of the current generation. */
     t->generation_applied = applied_generation(t);
     return t->generation_applied || mtls_set_applied(t, t->generation, why, whylen);
@@ -166,7 +183,9 @@ static void sync_work(void *arg)
             return fail_job(job, "revocation list");
     }
     if (!tls_state_generation(t->st, &job->generation, job->why, sizeof job->why)) return fail_job(job, "generation");
-    if (!tls_state_get_ingress(t->st, secrets_key(), &job->ingress, job->ingress_version, &mod, job->why,
+    const secret_key *keys[8];
+    size_t nkeys = secrets_keys(keys, 8);
+    if (!tls_state_get_ingress(t->st, keys, nkeys, &job->ingress, job->ingress_version, &mod, NULL, job->why,
                                sizeof job->why))
         return fail_job(job, "ingress certificate");
     job->read = true;
