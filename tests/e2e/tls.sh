@@ -7,7 +7,9 @@
 # node-to-node forwarding over mutual TLS; the ingress serving HTTPS with
 # the user's certificate (`qyv cluster auth --cert --key`, checked with
 # curl --cacert); and `qyv cluster auth --rotate` under a request loop
-# with no request failed. Usage: tests/e2e/tls.sh [BUILD_DIR]. Every
+# with no request failed; a node's certificate naming only what it can
+# prove; and an old master's state.json moved into the store, once.
+# Usage: tests/e2e/tls.sh [BUILD_DIR]. Every
 # process it starts is stopped.
 source "$(dirname "$0")/lib.sh"
 QYV=$(cd "$(dirname "$QYV")" && pwd)/qyv
@@ -108,11 +110,13 @@ code=$(curl -s -m 5 --cacert "$CA" --cert "$tmp/node-1/tls/node.pem" -o /dev/nul
 
 # A certificate of the CA, through a join by hand (openssl makes the key
 # and the request); short-lived, then revoked.
-hand_join() { # NAME CERT_TTL [OPENSSL REQ ARGS] -> $tmp/NAME.pem (certificate and key)
-    local out
-    out=$("$QYV" cluster token create --cert-ttl "$2" "${token_args[@]}") || return 1
-    local t=${out#join token: }
-    t=${t%% *}
+hand_join() { # NAME CERT_TTL [OPENSSL REQ ARGS] -> $tmp/NAME.pem (certificate and key); $given_token, when set, instead of a new one
+    local out t=${given_token:-}
+    if [ -z "$t" ]; then
+        out=$("$QYV" cluster token create --cert-ttl "$2" "${token_args[@]}") || return 1
+        t=${out#join token: }
+        t=${t%% *}
+    fi
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/$1.key" -out "$tmp/$1.csr" \
         -subj "/O=qyvol/OU=node/CN=$1" "${@:3}" 2>/dev/null || return 1
     python3 - "$1" "$t" "$tmp/$1.csr" >"$tmp/$1.json" <<'EOF'
@@ -204,6 +208,40 @@ echo "REPORT rotation-failed-requests $((total - good))"
 until_true 5 serves && ok "forwarding goes on after rotation" || bad "forwarding after rotation" "$(tail -3 "$tmp/node-1.log")"
 expect "the CLI after rotation" 0 "healthy: 2 of 2 nodes ready" "$QYV" cluster health
 
+stop_all
+
+# ---------------------------------------------------------------- upgrading: state.json into the store
+# A master from before kept its TLS state in DATA/tls/state.json (a join
+# token, a node's serial, that serial revoked, generation 5): at its first
+# start on the new version it moves it into the store, once.
+old_token=00aa00aa00aa.11111111111111111111111111111111
+python3 - "$tmp/master/tls" "$old_token" <<'EOF'
+import hashlib, json, sys, time
+now = int(time.time())
+state = {"join_tokens": [{"id": sys.argv[2].split(".")[0], "hash": hashlib.sha256(sys.argv[2].encode()).hexdigest(),
+                          "expires": now + 600, "cert_ttl_s": 0, "used": False}],
+         "issued": {"old-node": {"serials": ["7E57AB01"], "generation": 1, "not_after": now + 600}},
+         "revoked": [{"serial": "7E57AB01", "node": "old-node", "at": now}], "generation": 5}
+open(sys.argv[1] + "/state.json", "w").write(json.dumps(state))
+EOF
+rm -f "$tmp/master/tls/migrated"
+start_master_again() {
+    "$QYV" master --listen "$master" --ingress 127.0.0.1:"$miport" --data "$tmp/master" >>"$tmp/master.log" 2>&1 &
+    pids+=($!)
+    until_true 10 health
+}
+start_master_again && grep -q '"TLS state moved into the store"' "$tmp/master.log" && [ -f "$tmp/master/tls/state.json.migrated" ] &&
+    ok "an old master's state.json moves into the store at start" || bad "migration" "$(tail -3 "$tmp/master.log")"
+openssl crl -in "$tmp/master/tls/crl.pem" -noout -text | grep -q "7E57AB01" && ok "...its revoked serial is in the CRL" ||
+    bad "migrated revocation" "$(openssl crl -in "$tmp/master/tls/crl.pem" -noout -text 2>&1 | head -20)"
+gen=$(curl -s --cacert "$CA" -H "Authorization: Bearer $token" "https://$master/v1/tls/status" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])' 2>/dev/null)
+[ "$gen" = 5 ] && ok "...its generation (5) is the cluster's" || bad "migrated generation" "$gen"
+given_token=$old_token hand_join node-old 1h && ok "...and its join token works" || bad "migrated token" "$(cat "$tmp/node-old.reply")"
+stop_all
+start_master_again && [ "$(grep -c '"TLS state moved into the store"' "$tmp/master.log")" = 1 ] &&
+    ! given_token=$old_token hand_join node-old2 1h && grep -q "used already" "$tmp/node-old2.reply" &&
+    ok "restarted, nothing is migrated again (the token stays used)" || bad "migration once" "$(cat "$tmp/node-old2.reply")"
 stop_all
 
 # ---------------------------------------------------------------- qyv serve --tls-cert
