@@ -133,6 +133,13 @@ $(BUILD)/tests/test_secret_box: $(BUILD)/obj/tests/unit/test_secret_box.o $(CLUS
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcrypto -lcmocka $(LDLIBS)
 
+# The TLS state several masters share in the store, and what a node's
+# certificate may name (on SQLite, then etcd when it is installed).
+$(BUILD)/tests/test_tls_state: $(BUILD)/obj/tests/unit/test_tls_state.o \
+    $(call obj,src/cluster/master/tls_state.c src/cluster/master/tls_sans.c src/tls/pki.c) $(CLUSTER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lsqlite3 -lcurl -ljansson -lssl -lcrypto -lcmocka $(LDLIBS)
+
 # A node's routing choices and capacity, tested without sockets.
 $(BUILD)/tests/test_route_table: $(BUILD)/obj/tests/unit/test_route_table.o $(CLUSTER_LIB)
 	@mkdir -p $(dir $@)

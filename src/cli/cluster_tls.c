@@ -70,17 +70,24 @@ bool cluster_tls_init(cluster_ctx *ctx, const char *listen_host, const char *adv
 /* ------------------------------------------------------------ join tokens */
 
 static const char token_usage[] =
-    "usage: qyv cluster token create [--ttl DURATION] [--cert-ttl DURATION]\n"
+    "usage: qyv cluster token create [--ttl DURATION] [--cert-ttl DURATION] [--node-address ADDR,...]\n"
     "\n"
     "Make a one-time join token on the master and print the command that\n"
     "starts a node with it: the node makes its key, sends the master a\n"
     "certificate request with the token, and gets its certificate. The\n"
     "command pins the cluster CA by its hash, so the node trusts no other.\n"
+    "The node's certificate may name the node, the address it joins from,\n"
+    "and the IP addresses given with --node-address; a request\n"
+    "for any other is refused.\n"
     "\n"
     "options:\n"
     "  --ttl DURATION       how long the token may be used (default 1h, at most 168h)\n"
     "  --cert-ttl DURATION  how long the node's first certificate is good\n"
-    "                       (default: the master's --node-cert-ttl)\n";
+    "                       (default: the master's --node-cert-ttl)\n"
+    "  --node-address ADDR  an IP address the node may have in its\n"
+    "                       certificate besides the one it joins from\n"
+    "                       (comma-separated, or given again; e.g. the address\n"
+    "                       it listens on when it joins through NAT)\n";
 
 static bool duration_s(const char *arg, long *out, long min, long max)
 {
@@ -93,15 +100,18 @@ static bool duration_s(const char *arg, long *out, long min, long max)
 }
 
 /* POST /v1/tls/tokens; prints the join command. */
-static int make_join_token(cluster_ctx *ctx, long ttl, long cert_ttl)
+static int make_join_token(cluster_ctx *ctx, long ttl, long cert_ttl, json_t *addresses)
 {
     if (!ctx->tls) {
         cluster_say(ctx, "the master at %s speaks plain HTTP: nodes join it with the cluster token "
                     "(qyv node --master %s --token-file FILE --plain-http)", ctx->master, ctx->master);
+        json_decref(addresses);
         return QYV_EXIT_FAILURE;
     }
     json_t *body = json_pack("{s:I}", "ttl_s", (json_int_t)ttl);
     if (cert_ttl) json_object_set_new(body, "cert_ttl_s", json_integer(cert_ttl));
+    if (json_array_size(addresses)) json_object_set(body, "addresses", addresses);
+    json_decref(addresses);
     api_reply reply;
     if (!cluster_call_json(ctx, "POST", "/v1/tls/tokens", body, &reply)) return QYV_EXIT_FAILURE;
     json_t *root = cluster_answer(ctx, &reply, 0);
@@ -127,10 +137,12 @@ int cluster_token(cluster_ctx *ctx, int argc, char **argv)
     static const struct option options[] = {
         {"ttl", required_argument, NULL, 't'},
         {"cert-ttl", required_argument, NULL, 'c'},
+        {"node-address", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long ttl = 3600, cert_ttl = 0;
+    json_t *addresses = json_array();
     int opt;
     optind = 1;
     opterr = 0;
@@ -139,28 +151,38 @@ int cluster_token(cluster_ctx *ctx, int argc, char **argv)
         case 't':
             if (!duration_s(optarg, &ttl, 1, 7L * 86400)) {
                 cluster_say(ctx, "--ttl takes a duration from 1s to 168h, not '%s'", optarg);
+                json_decref(addresses);
                 return QYV_EXIT_USAGE;
             }
             break;
         case 'c':
             if (!duration_s(optarg, &cert_ttl, 1, 10L * 365 * 86400)) {
                 cluster_say(ctx, "--cert-ttl takes a duration from 1s to 87600h, not '%s'", optarg);
+                json_decref(addresses);
                 return QYV_EXIT_USAGE;
             }
             break;
-        case 'h': fputs(token_usage, stdout); return QYV_EXIT_OK;
-        default: return cluster_usage_error(ctx, token_usage, opt, argv);
+        case 'a':
+            for (const char *p = optarg; *p;) {
+                size_t len = strcspn(p, ",");
+                if (len) json_array_append_new(addresses, json_stringn(p, len));
+                p += len + (p[len] == ',');
+            }
+            break;
+        case 'h': json_decref(addresses); fputs(token_usage, stdout); return QYV_EXIT_OK;
+        default: json_decref(addresses); return cluster_usage_error(ctx, token_usage, opt, argv);
         }
     }
     if (optind + 1 != argc || strcmp(argv[optind], "create")) {
         cluster_say(ctx, "the one subcommand is `create`");
         fputs(token_usage, stderr);
+        json_decref(addresses);
         return QYV_EXIT_USAGE;
     }
-    return make_join_token(ctx, ttl, cert_ttl);
+    return make_join_token(ctx, ttl, cert_ttl, addresses);
 }
 
-int cluster_join_command(cluster_ctx *ctx) { return make_join_token(ctx, 3600, 0); }
+int cluster_join_command(cluster_ctx *ctx) { return make_join_token(ctx, 3600, 0, json_array()); }
 
 /* ------------------------------------------------------------ auth */
 

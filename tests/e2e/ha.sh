@@ -11,6 +11,11 @@
 #   - kill -9 of a node: its replicas are placed on the other (the load
 #     then goes to the survivor only), and it comes back;
 # and the app serves throughout: no failed request, every answer its own.
+# With HA_TLS=1 (as make check runs it) over the cluster's TLS, and also:
+# `auth --rotate` under the load gives every master a new certificate; a
+# join token made at the leader works after it is killed (sent to a
+# follower); one token sent to two masters at once is accepted once; a
+# revocation made at a follower is refused by every master.
 # With CHAOS=N (make chaos), then N rounds that each restart every process
 # (etcd members, masters, nodes) in random order, checking after each that
 # one master leads, the state is intact and the app serves.
@@ -102,8 +107,8 @@ endpoints="127.0.0.1:${eclient[1]},127.0.0.1:${eclient[2]},127.0.0.1:${eclient[3
 
 # ---------------------------------------------------------------- three masters
 export XDG_CONFIG_HOME=$tmp/config
-# Plain HTTP by default; HA_TLS=1 runs the same scenarios over the
-# cluster's TLS (followers forward to the leader with their certificate).
+# Plain HTTP by default (`make chaos`); HA_TLS=1 (make check) runs the
+# same scenarios over the cluster's TLS (followers forward to the leader with their certificate).
 if [ "${HA_TLS:-0}" = 1 ]; then
     plain=() api=https cacert=(--cacert "$XDG_CONFIG_HOME/qyvol/ca.crt")
 else
@@ -222,6 +227,44 @@ print(okc, fail, first)
 PY
 lpid=$!
 
+# ---------------------------------------------------------------- TLS: rotation, a join token
+# (HA_TLS=1) The cluster's TLS state is in etcd, shared by the masters: a
+# rotation at the leader gives every master a new certificate while the
+# nodes serve; a join token made at the leader works after it dies.
+tls_on() { [ "${HA_TLS:-0}" = 1 ]; }
+served_serial() { # the serial of the certificate master I serves
+    openssl s_client -connect "127.0.0.1:${mport[$1]}" -CAfile "$XDG_CONFIG_HOME/qyvol/ca.crt" </dev/null 2>/dev/null |
+        openssl x509 -noout -serial 2>/dev/null
+}
+# hand_join NAME TOKEN MASTER_INDEX [OPENSSL REQ ARGS]: the node's join
+# call by hand (openssl makes the key and the request) at one master;
+# HTTP status in $tmp/NAME.code, certificate and key in $tmp/NAME.pem.
+hand_join() {
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/$1.key" -out "$tmp/$1.csr" \
+        -subj "/O=qyvol/OU=node/CN=$1" "${@:4}" 2>/dev/null || return 1
+    python3 - "$1" "$2" "$tmp/$1.csr" >"$tmp/$1.json" <<'PY'
+import json, sys
+print(json.dumps({"name": sys.argv[1], "token": sys.argv[2], "csr": open(sys.argv[3]).read()}))
+PY
+    curl -s -m 10 "${cacert[@]}" -H 'Content-Type: application/json' --data-binary @"$tmp/$1.json" -o "$tmp/$1.reply" \
+        -w '%{http_code}' "$api://127.0.0.1:${mport[$3]}/v1/tls/join" >"$tmp/$1.code"
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["certificate"], end="")' "$tmp/$1.reply" \
+        >"$tmp/$1.pem" 2>/dev/null && cat "$tmp/$1.key" >>"$tmp/$1.pem"
+    [ "$(cat "$tmp/$1.code")" = 200 ]
+}
+join_token() { "$QYV" cluster token create "$@" 2>/dev/null | grep -o 'join token: [^ ]*' | cut -d' ' -f3; }
+if tls_on; then
+    declare -a before_serial
+    for i in 1 2 3; do before_serial[$i]=$(served_serial $i); done
+    expect "auth --rotate at the leader, under load" 0 "rotated: .*2 nodes have new certificates \(generation 2\)" \
+        "$QYV" cluster auth --rotate
+    all_rotated() { for i in 1 2 3; do s=$(served_serial $i); [ -n "$s" ] && [ "$s" != "${before_serial[$i]}" ] || return 1; done; }
+    until_true 5 all_rotated && ok "every master serves a new certificate after the rotation" ||
+        bad "masters rotated" "$(for i in 1 2 3; do echo "$i: ${before_serial[$i]} -> $(served_serial $i)"; done)"
+    jt_before_kill=$(join_token)
+    [ -n "$jt_before_kill" ] && ok "a join token made at the leader" || bad "join token" "none"
+fi
+
 # ---------------------------------------------------------------- kill -9 the leader
 L=$(leader)
 kill -KILL "${procs[master$L]}"
@@ -250,9 +293,47 @@ expect "deploy acknowledged after the failover" 0 "revision (1 -> )?2" "$QYV" cl
 expect "the same deploy again changes nothing" 0 "unchanged|revision 2" "$QYV" cluster deploy "$app/app.qyv" --replicas 6 --memory 16MB --cpu 0.1 --env V=2
 until_true 20 ready_is 6 && ok "6 replicas ready under the new leader" || bad "scale" "$("$QYV" cluster status web 2>&1)"
 [ "$(status_field 'd["revision"]')" = 2 ] && ok "revision 2 exactly: the deploy applied once" || bad "revision" "$(status_field 'd["revision"]')"
+if tls_on; then
+    # Sent to a follower of the new leader, which forwards it (with the
+    # node's own address).
+    NL=$(leader)
+    F=$(( NL % 3 + 1 )); [ "$F" = "$L" ] && F=$(( F % 3 + 1 ))
+    hand_join node-x "$jt_before_kill" "$F" -addext "subjectAltName=IP:127.0.0.1" &&
+        ok "the join token made at the killed leader works at the new one (through a follower)" ||
+        bad "join token after failover" "HTTP $(cat "$tmp/node-x.code"): $(cat "$tmp/node-x.reply")"
+    # One token at two masters at once: one certificate.
+    jt2=$(join_token)
+    hand_join node-y "$jt2" "$NL" & p1=$!
+    hand_join node-z "$jt2" "$F" & p2=$!
+    wait $p1 $p2
+    codes="$(cat "$tmp/node-y.code") $(cat "$tmp/node-z.code")"
+    [ "$(echo "$codes" | tr ' ' '\n' | grep -c '^200$')" = 1 ] && [ "$(echo "$codes" | tr ' ' '\n' | grep -c '^401$')" = 1 ] &&
+        grep -q "used already" "$tmp/node-y.reply" "$tmp/node-z.reply" &&
+        ok "one join token sent to two masters at once is accepted once ($codes)" ||
+        bad "token used twice" "$codes: $(cat "$tmp/node-y.reply" "$tmp/node-z.reply")"
+fi
 start_master "$L"
 rejoined() { [ "$(role "$L")" = follower ]; }
 until_true 10 rejoined && ok "the killed master, restarted, follows" || bad "restart" "$(health "$L")"
+if tls_on; then
+    # A revocation at one master (a follower: the leader writes it to
+    # etcd) is enforced by every master within the sync bound (2 s).
+    with_cert() { curl -s -m 5 "${cacert[@]}" --cert "$1" -o /dev/null -w '%{http_code}' "$api://127.0.0.1:${mport[$2]}/v1/tls/crl"; }
+    taken_by_all() { for i in 1 2 3; do [ "$(with_cert "$tmp/node-x.pem" $i)" != 000 ] || return 1; done; }
+    refused_by_all() { for i in 1 2 3; do [ "$(with_cert "$tmp/node-x.pem" $i)" = 000 ] || return 1; done; }
+    taken_by_all && ok "node-x's certificate is taken by every master" || bad "node-x before revocation" "refused"
+    F=$(( $(leader) % 3 + 1 ))
+    t0=$(date +%s%N)
+    code=$(curl -s -m 10 "${cacert[@]}" -H "Authorization: Bearer $token" -d '{"node":"node-x"}' -o /dev/null \
+        -w '%{http_code}' "$api://127.0.0.1:${mport[$F]}/v1/tls/revoke")
+    if [ "$code" = 200 ] && until_true 5 refused_by_all; then
+        ms=$(ms_since "$t0")
+        echo "REPORT revocation-everywhere-ms $ms"
+        ok "a revocation at master $F is refused by every master after $ms ms"
+    else
+        bad "revocation at every master" "HTTP $code; $(for i in 1 2 3; do echo "$i: $(with_cert "$tmp/node-x.pem" $i)"; done)"
+    fi
+fi
 
 # ---------------------------------------------------------------- kill -9 a follower
 L=$(leader)

@@ -7,7 +7,9 @@
 # node-to-node forwarding over mutual TLS; the ingress serving HTTPS with
 # the user's certificate (`qyv cluster auth --cert --key`, checked with
 # curl --cacert); and `qyv cluster auth --rotate` under a request loop
-# with no request failed. Usage: tests/e2e/tls.sh [BUILD_DIR]. Every
+# with no request failed; a node's certificate naming only what it can
+# prove; and an old master's state.json moved into the store, once.
+# Usage: tests/e2e/tls.sh [BUILD_DIR]. Every
 # process it starts is stopped.
 source "$(dirname "$0")/lib.sh"
 QYV=$(cd "$(dirname "$QYV")" && pwd)/qyv
@@ -108,21 +110,25 @@ code=$(curl -s -m 5 --cacert "$CA" --cert "$tmp/node-1/tls/node.pem" -o /dev/nul
 
 # A certificate of the CA, through a join by hand (openssl makes the key
 # and the request); short-lived, then revoked.
-hand_join() { # NAME CERT_TTL [OPENSSL REQ ARGS] -> $tmp/NAME.pem (certificate and key)
-    local out
-    out=$("$QYV" cluster token create --cert-ttl "$2") || return 1
-    local t=${out#join token: }
-    t=${t%% *}
+hand_join() { # NAME CERT_TTL [OPENSSL REQ ARGS] -> $tmp/NAME.pem (certificate and key); $given_token, when set, instead of a new one
+    local out t=${given_token:-}
+    if [ -z "$t" ]; then
+        out=$("$QYV" cluster token create --cert-ttl "$2" "${token_args[@]}") || return 1
+        t=${out#join token: }
+        t=${t%% *}
+    fi
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/$1.key" -out "$tmp/$1.csr" \
         -subj "/O=qyvol/OU=node/CN=$1" "${@:3}" 2>/dev/null || return 1
     python3 - "$1" "$t" "$tmp/$1.csr" >"$tmp/$1.json" <<'EOF'
 import json, sys
 print(json.dumps({"name": sys.argv[1], "token": sys.argv[2], "csr": open(sys.argv[3]).read()}))
 EOF
-    curl -sf --cacert "$CA" -H 'Content-Type: application/json' --data-binary @"$tmp/$1.json" "https://$master/v1/tls/join" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["certificate"], end="")' >"$tmp/$1.pem" 2>/dev/null || return 1
+    curl -s --cacert "$CA" -H 'Content-Type: application/json' --data-binary @"$tmp/$1.json" "https://$master/v1/tls/join" \
+        >"$tmp/$1.reply"
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["certificate"], end="")' <"$tmp/$1.reply" >"$tmp/$1.pem" 2>/dev/null || return 1
     cat "$tmp/$1.key" >>"$tmp/$1.pem"
 }
+token_args=()
 with_cert() { curl -s -m 5 --cacert "$CA" --cert "$1" -o /dev/null -w '%{http_code}' "${@:2}"; }
 hand_join node-x 3s && ok "a join by hand (openssl CSR) gets a certificate" || bad "hand join" "$(cat "$tmp/node-x.pem" 2>&1 | head -3)"
 code=$(with_cert "$tmp/node-x.pem" "https://$master/v1/tls/crl")
@@ -134,6 +140,17 @@ grep -q "certificate has expired" "$tmp/master.log" && ok "the refusal says it e
 
 hand_join node-z 1h -addext "subjectAltName=DNS:node-1" && bad "a request for another node's name" "signed" ||
     ok "a certificate request naming another node is refused"
+# A node gets only the addresses it can prove: the one it joins from,
+# and those the token lists.
+hand_join node-w 1h -addext "subjectAltName=DNS:node-w,IP:127.0.0.1,IP:10.9.9.9" && bad "an address not proven" "signed" ||
+    { grep -q "names 10.9.9.9, which this node cannot prove" "$tmp/node-w.reply" &&
+        ok "a join asking for an address it does not call from is refused, naming it" ||
+        bad "unproven address refused" "$(cat "$tmp/node-w.reply")"; }
+token_args=(--node-address 10.9.9.9,10.9.9.10)
+hand_join node-v 1h -addext "subjectAltName=DNS:node-v,IP:127.0.0.1,IP:10.9.9.9" &&
+    openssl x509 -in "$tmp/node-v.pem" -noout -ext subjectAltName | grep -q "IP Address:10.9.9.9" &&
+    ok "...and allowed when the token lists it (token create --node-address)" || bad "listed address" "$(cat "$tmp/node-v.reply")"
+token_args=()
 expect "a node's certificate does not make it the master" 1 "verification|certificate" \
     "$QYV" cluster health --master "https://127.0.0.1:${nport[1]}"
 hand_join node-y 1h || bad "hand join node-y" "failed"
@@ -191,6 +208,40 @@ echo "REPORT rotation-failed-requests $((total - good))"
 until_true 5 serves && ok "forwarding goes on after rotation" || bad "forwarding after rotation" "$(tail -3 "$tmp/node-1.log")"
 expect "the CLI after rotation" 0 "healthy: 2 of 2 nodes ready" "$QYV" cluster health
 
+stop_all
+
+# ---------------------------------------------------------------- upgrading: state.json into the store
+# A master from before kept its TLS state in DATA/tls/state.json (a join
+# token, a node's serial, that serial revoked, generation 5): at its first
+# start on the new version it moves it into the store, once.
+old_token=00aa00aa00aa.11111111111111111111111111111111
+python3 - "$tmp/master/tls" "$old_token" <<'EOF'
+import hashlib, json, sys, time
+now = int(time.time())
+state = {"join_tokens": [{"id": sys.argv[2].split(".")[0], "hash": hashlib.sha256(sys.argv[2].encode()).hexdigest(),
+                          "expires": now + 600, "cert_ttl_s": 0, "used": False}],
+         "issued": {"old-node": {"serials": ["7E57AB01"], "generation": 1, "not_after": now + 600}},
+         "revoked": [{"serial": "7E57AB01", "node": "old-node", "at": now}], "generation": 5}
+open(sys.argv[1] + "/state.json", "w").write(json.dumps(state))
+EOF
+rm -f "$tmp/master/tls/migrated"
+start_master_again() {
+    "$QYV" master --listen "$master" --ingress 127.0.0.1:"$miport" --data "$tmp/master" >>"$tmp/master.log" 2>&1 &
+    pids+=($!)
+    until_true 10 health
+}
+start_master_again && grep -q '"TLS state moved into the store"' "$tmp/master.log" && [ -f "$tmp/master/tls/state.json.migrated" ] &&
+    ok "an old master's state.json moves into the store at start" || bad "migration" "$(tail -3 "$tmp/master.log")"
+openssl crl -in "$tmp/master/tls/crl.pem" -noout -text | grep -q "7E57AB01" && ok "...its revoked serial is in the CRL" ||
+    bad "migrated revocation" "$(openssl crl -in "$tmp/master/tls/crl.pem" -noout -text 2>&1 | head -20)"
+gen=$(curl -s --cacert "$CA" -H "Authorization: Bearer $token" "https://$master/v1/tls/status" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])' 2>/dev/null)
+[ "$gen" = 5 ] && ok "...its generation (5) is the cluster's" || bad "migrated generation" "$gen"
+given_token=$old_token hand_join node-old 1h && ok "...and its join token works" || bad "migrated token" "$(cat "$tmp/node-old.reply")"
+stop_all
+start_master_again && [ "$(grep -c '"TLS state moved into the store"' "$tmp/master.log")" = 1 ] &&
+    ! given_token=$old_token hand_join node-old2 1h && grep -q "used already" "$tmp/node-old2.reply" &&
+    ok "restarted, nothing is migrated again (the token stays used)" || bad "migration once" "$(cat "$tmp/node-old2.reply")"
 stop_all
 
 # ---------------------------------------------------------------- qyv serve --tls-cert

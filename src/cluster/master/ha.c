@@ -260,6 +260,9 @@ void master_forward(master *m, http_exchange *x, const http_request *r)
     snprintf(job->content_type, sizeof job->content_type, "%s", type ? type : "");
     if (r->body_len) memcpy(job->body, r->body, r->body_len);
     job->body_len = r->body_len;
+    size_t told_len = 0;
+    char *told = master_tls_forward_body(r, &told_len); /* a join: with the node's own address */
+    if (told) free(job->body), job->body = told, job->body_len = told_len;
     job->timeout_ms = strncmp(r->path, "/v1/bundles", 11) ? FORWARD_MS : FORWARD_BUNDLE_MS;
     if (!bg_start(m, forward_work, forward_done, job)) {
         free(job->target);

@@ -190,6 +190,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     master *m = arg;
     /* Only the leader watches nodes, scales and places (ha.h). */
     master_ha_tick(m);
+    master_tls_sync(m); /* every master: revocations, rotation, ingress certificate */
     uint64_t now = now_ns();
     /* A loop that stalled (a store call waiting out an etcd election)
      * could not take heartbeats meanwhile: the stall does not count

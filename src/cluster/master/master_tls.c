@@ -17,6 +17,7 @@
 #include "cluster/client.h"
 #include "cluster/master/internal.h"
 #include "cluster/master/master_tls_impl.h"
+#include "cluster/master/tls_state.h"
 #include "serve/log.h"
 
 #define MASTER_CERT_TTL_S (365L * 86400)
@@ -50,43 +51,54 @@ void mtls_sha256_hex(const void *data, size_t len, char out[65])
     for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* The SHA-256 of a file's bytes, "" when it is not there. */
-void mtls_file_version(const char *path, char out[65])
+char *mtls_file_text(const char *path)
 {
-    out[0] = 0;
     FILE *f = fopen(path, "r");
-    if (!f) return;
-    char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf, f);
+    if (!f) return NULL;
+    char *buf = malloc(65537);
+    size_t n = buf ? fread(buf, 1, 65536, f) : 0;
     fclose(f);
-    mtls_sha256_hex(buf, n, out);
+    if (buf) buf[n] = 0;
+    return buf;
 }
 
-bool mtls_save_state(master_tls *t, char *why, size_t whylen)
+bool mtls_write_crl(master_tls *t, const json_t *crl, char *why, size_t whylen)
 {
-    char path[600];
-    mtls_path(t, "state.json", path, sizeof path);
-    char *text = json_dumps(t->state, JSON_INDENT(1) | JSON_SORT_KEYS);
-    bool ok = text && pki_write(path, text, why, whylen);
-    free(text);
-    return ok;
+    const char *pem = json_string_value(json_object_get(crl, "pem"));
+    const char *version = json_string_value(json_object_get(crl, "version"));
+    if (!pem || !version || strlen(version) != 64) {
+        snprintf(why, whylen, "the stored revocation list is damaged");
+        return false;
+    }
+    if (!strcmp(version, t->crl_version)) return true;
+    if (!pki_write(t->api_files.crl, pem, why, whylen)) return false;
+    snprintf(t->crl_version, sizeof t->crl_version, "%s", version);
+    return true;
 }
 
-bool mtls_write_crl(master_tls *t, char *why, size_t whylen)
+bool mtls_write_ingress(master_tls *t, const char *pem, const char *version, char *why, size_t whylen)
 {
-    json_t *revoked = json_object_get(t->state, "revoked");
-    size_t n = json_array_size(revoked);
-    const char **serials = calloc(n + 1, sizeof *serials);
-    if (!serials) return false;
-    for (size_t i = 0; i < n; i++) serials[i] = json_string_value(json_object_get(json_array_get(revoked, i), "serial"));
-    char *pem = pki_crl_pem(t->ca, t->ca_key, serials, n, 30, why, whylen);
-    free(serials);
-    char path[600];
-    mtls_path(t, "crl.pem", path, sizeof path);
-    bool ok = pem && pki_write(path, pem, why, whylen);
-    if (ok) mtls_sha256_hex(pem, strlen(pem), t->crl_version);
-    free(pem);
-    return ok;
+    if (!strcmp(version, t->ingress_version)) return true;
+    if (!pem) {
+        if (unlink(t->ingress_files.cert) != 0 && errno != ENOENT) {
+            snprintf(why, whylen, "cannot remove %s: %s", t->ingress_files.cert, strerror(errno));
+            return false;
+        }
+    } else if (!pki_write(t->ingress_files.cert, pem, why, whylen)) {
+        return false;
+    }
+    snprintf(t->ingress_version, sizeof t->ingress_version, "%s", version);
+    return true;
+}
+
+bool mtls_set_applied(master_tls *t, int64_t generation, char *why, size_t whylen)
+{
+    char path[600], text[32];
+    mtls_path(t, "generation", path, sizeof path);
+    snprintf(text, sizeof text, "%lld\n", (long long)generation);
+    if (!pki_write(path, text, why, whylen)) return false;
+    t->generation_applied = generation;
+    return true;
 }
 
 /* The master's host names and addresses its certificate names: its
@@ -135,17 +147,29 @@ static bool master_certificate(master_tls *t, const master *m, char *why, size_t
     X509_free(cert);
     EVP_PKEY_free(key);
     if (good) return true;
-    return mtls_issue_master(t, sans, nsans, why, whylen);
+    return mtls_issue_master(t, t->st, sans, nsans, why, whylen);
 }
 
-bool mtls_issue_master(master_tls *t, char sans[][256], size_t nsans, char *why, size_t whylen)
+bool mtls_issue_master(master_tls *t, store *record, char sans[][256], size_t nsans, char *why, size_t whylen)
 {
     const char *list[40];
     for (size_t i = 0; i < nsans && i < 40; i++) list[i] = sans[i];
     EVP_PKEY *key = pki_key_new(why, whylen);
-    X509 *cert = key ? pki_issue(t->ca, t->ca_key, key, "master", PKI_ROLE_MASTER, list, nsans, MASTER_CERT_TTL_S, why,
-                                 whylen)
-                     : NULL;
+    X509 *cert = NULL;
+    /* Its serial is recorded in the store, which takes each serial once
+     * across every master (a clash means: another serial). */
+    for (int tries = 0; key && tries < 3; tries++) {
+        cert = pki_issue(t->ca, t->ca_key, key, "master", PKI_ROLE_MASTER, list, nsans, MASTER_CERT_TTL_S, why, whylen);
+        char serial[PKI_SERIAL_MAX];
+        if (cert) pki_cert_serial(cert, serial);
+        tls_issue_outcome o = cert ? tls_state_record_serial(record, serial, "master", pki_cert_not_after(cert), why, whylen)
+                                   : TLS_ISSUE_FAILED;
+        if (o == TLS_ISSUED) break;
+        X509_free(cert);
+        cert = NULL;
+        if (o == TLS_ISSUE_FAILED) break;
+        snprintf(why, whylen, "serial clash");
+    }
     char *pem = cert && key ? pki_identity_pem(cert, key) : NULL;
     /* The certificate and its key in one file, replaced at once: a reader
      * never pairs a new certificate with an old key. */
@@ -157,11 +181,11 @@ bool mtls_issue_master(master_tls *t, char sans[][256], size_t nsans, char *why,
     return ok;
 }
 
-bool mtls_reissue_master(master_tls *t, const master *m, char *why, size_t whylen)
+bool mtls_reissue_master(master_tls *t, const master *m, store *record, char *why, size_t whylen)
 {
     char sans[40][256];
     size_t nsans = master_sans(m, sans, 40);
-    return mtls_issue_master(t, sans, nsans, why, whylen);
+    return mtls_issue_master(t, record, sans, nsans, why, whylen);
 }
 
 static bool load_ca(master_tls *t, const master *m, char *why, size_t whylen)
@@ -199,25 +223,6 @@ static bool load_ca(master_tls *t, const master *m, char *why, size_t whylen)
     return pki_ca_pin(t->ca, t->ca_pin);
 }
 
-static bool load_state(master_tls *t, char *why, size_t whylen)
-{
-    char path[600];
-    mtls_path(t, "state.json", path, sizeof path);
-    json_error_t e;
-    t->state = access(path, F_OK) == 0 ? json_load_file(path, 0, &e) : json_object();
-    if (!json_is_object(t->state)) {
-        snprintf(why, whylen, "%s: %s", path, t->state ? "not an object" : e.text);
-        return false;
-    }
-    static const char *arrays[] = {"revoked", "join_tokens"};
-    for (size_t i = 0; i < 2; i++)
-        if (!json_is_array(json_object_get(t->state, arrays[i]))) json_object_set_new(t->state, arrays[i], json_array());
-    if (!json_is_object(json_object_get(t->state, "issued"))) json_object_set_new(t->state, "issued", json_object());
-    if (!json_is_integer(json_object_get(t->state, "generation")))
-        json_object_set_new(t->state, "generation", json_integer(1));
-    return true;
-}
-
 /* Calls with the master's certificate, to servers of role. */
 static void calls_as(const master_tls *t, const char *role, api_tls *out)
 {
@@ -252,12 +257,18 @@ master_tls *master_tls_open(const master *m, char *why, size_t whylen)
     mtls_path(t, "ingress.pem", t->ingress_files.cert, sizeof t->ingress_files.cert);
     mtls_path(t, "ingress.pem", t->ingress_files.key, sizeof t->ingress_files.key);
     t->client.files = *f;
-    if (!load_ca(t, m, why, whylen) || !master_certificate(t, m, why, whylen) || !load_state(t, why, whylen) ||
-        !mtls_write_crl(t, why, whylen)) {
+    /* The CA first (the store is checked against it), then the state
+     * the store holds, then this master's certificate (of the store's
+     * generation). */
+    bool ok = load_ca(t, m, why, whylen) && mtls_store_open(t, m, why, whylen) && master_certificate(t, m, why, whylen);
+    if (ok && t->generation_applied < t->generation) {
+        ok = mtls_reissue_master(t, m, t->st, why, whylen) && mtls_set_applied(t, t->generation, why, whylen);
+    }
+    if (!ok) {
         master_tls_free(t);
         return NULL;
     }
-    mtls_file_version(t->ingress_files.cert, t->ingress_version);
+    mtls_sync_now(t, m);
     api_tls calls;
     calls_as(t, PKI_ROLE_NODE, &calls); /* the master's own calls go to nodes; ha.c calls masters */
     api_set_tls(&calls);
@@ -279,7 +290,7 @@ void master_tls_free(master_tls *t)
     tls_client_source_free(&t->client);
     X509_free(t->ca);
     EVP_PKEY_free(t->ca_key);
-    json_decref(t->state);
+    store_close(t->st);
     free(t);
 }
 
@@ -316,6 +327,27 @@ json_t *master_tls_state(master *m)
 {
     master_tls *t = m->tls;
     if (!t) return NULL;
-    return json_pack("{s:O,s:s,s:s}", "generation", json_object_get(t->state, "generation"), "crl", t->crl_version,
-                     "ingress", t->ingress_version);
+    return json_pack("{s:I,s:s,s:s}", "generation", (json_int_t)t->generation, "crl", t->crl_version, "ingress",
+                     t->ingress_version);
+}
+
+void master_tls_sync(master *m)
+{
+    if (m->tls) mtls_sync(m->tls, m);
+}
+
+char *master_tls_forward_body(const http_request *r, size_t *len)
+{
+    if (strcmp(r->method, "POST") || strcmp(r->path, "/v1/tls/join")) return NULL;
+    json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+    char *text = NULL;
+    if (json_is_object(j)) {
+        /* The leader sees this master as the caller: it is told who called
+         * here (and believes it only of a master's certificate). */
+        json_object_set_new(j, "peer", json_string(r->peer ? r->peer : ""));
+        text = json_dumps(j, JSON_COMPACT);
+    }
+    json_decref(j);
+    if (text) *len = strlen(text);
+    return text;
 }

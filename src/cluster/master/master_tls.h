@@ -7,11 +7,13 @@
  *
  * Its files live in DATA/tls/ (all 0600): ca.crt and ca.key (copied from
  * the folder `qyv cluster init` wrote them to, --ca-dir), master.pem (the
- * master's certificate and key; issued here when missing, expiring, or
- * not naming the master's addresses), crl.pem, ingress.pem (the user's
- * HTTPS certificate chain and key), and
- * state.json (join tokens as SHA-256 hashes, certificates issued per
- * node, revoked serials, the rotation generation).
+ * master's certificate and key; issued here when missing, expiring, not
+ * naming the master's addresses, or of an older rotation), generation
+ * (the rotation master.pem is of), and copies of what the store holds:
+ * crl.pem and ingress.pem (the user's HTTPS certificate chain and key).
+ * Join tokens, certificates issued, revoked serials and the rotation
+ * generation are in the cluster's store, shared by every master
+ * (tls_state.h); an older master's state.json is moved there at start.
  */
 #ifndef QYVOL_CLUSTER_MASTER_TLS_H
 #define QYVOL_CLUSTER_MASTER_TLS_H
@@ -60,6 +62,17 @@ bool master_tls_node_may(struct master *m, const http_request *r);
  * alone (no token): a follower cannot forward those, since the leader
  * would see the follower's certificate, not the node's. */
 bool master_tls_by_node(const http_request *r);
+
+/* From the tick: follow the TLS state in the store (tls_state.h) about
+ * once a second: a new revocation list, rotation generation or ingress
+ * certificate written by any master is taken within that time (and the
+ * TLS servers load the files within a second more). */
+void master_tls_sync(struct master *m);
+
+/* A follower forwarding a node's join: the body with the node's own
+ * address added ("peer"), malloc'ed (*len bytes), or NULL to forward it
+ * as it is. */
+char *master_tls_forward_body(const http_request *r, size_t *len);
 
 /* What nodes follow in the heartbeat answer ("tls": generation, CRL and
  * ingress certificate versions), or NULL in plain HTTP. */

@@ -23,19 +23,45 @@ struct master_tls {
     EVP_PKEY *ca_key;
     char ca_pin[80];
     long node_cert_ttl_s;
-    json_t *state;              /* state.json: revoked, join_tokens, issued, generation */
-    char crl_version[65];       /* SHA-256 of crl.pem */
-    char ingress_version[65];   /* of ingress.crt, "" when none */
+    /* The TLS state lives in the store (tls_state.h); this handle of its
+     * own (not fenced: it reads, and writes only what any master may,
+     * each conditional) follows it. The API's changes go through the
+     * master's fenced handle. */
+    struct store *st;
+    int64_t generation;         /* the store's, as last read */
+    int64_t generation_applied; /* the one this master's certificate is of (DATA/tls/generation) */
+    char crl_version[65];       /* SHA-256 of crl.pem (the store's CRL) */
+    char ingress_version[65];   /* of ingress.pem, "" when none */
+    int64_t synced_revision;    /* the store's revision at the last sync */
+    uint64_t synced_ns, full_sync_ns;
+    bool was_leading;
+    bool syncing;               /* a sync job runs (it alone uses st meanwhile) */
+    char sync_problem[300];     /* the last failure, logged once */
     tls_front *api_front, *ingress_front;
 };
 
 bool mtls_path(const master_tls *t, const char *name, char *out, size_t size);
 void mtls_sha256_hex(const void *data, size_t len, char out[65]);
-void mtls_file_version(const char *path, char out[65]);
-bool mtls_save_state(master_tls *t, char *why, size_t whylen);
-bool mtls_write_crl(master_tls *t, char *why, size_t whylen);
-bool mtls_issue_master(master_tls *t, char sans[][256], size_t nsans, char *why, size_t whylen);
+/* A file's text (at most 64 KiB, malloc'ed), NULL when it cannot be read. */
+char *mtls_file_text(const char *path);
+/* crl.pem from the list's object (tls_state.h), when its version is new. */
+bool mtls_write_crl(master_tls *t, const json_t *crl, char *why, size_t whylen);
+/* ingress.pem from the PEM (NULL: removed), when its version is new. */
+bool mtls_write_ingress(master_tls *t, const char *pem, const char *version, char *why, size_t whylen);
+/* DATA/tls/generation: the generation this master's certificate is of. */
+bool mtls_set_applied(master_tls *t, int64_t generation, char *why, size_t whylen);
+/* tls_sync.c: follow the store at start (check the CA, migrate
+ * state.json, the CRL, the generation) and as it changes. */
+bool mtls_store_open(master_tls *t, const struct master *m, char *why, size_t whylen);
+/* Now, on this thread (at start). */
+void mtls_sync_now(master_tls *t, const struct master *m);
+/* From the tick: about once a second, on a thread of its own (the store
+ * may be slow to answer), its findings applied on the loop. */
+void mtls_sync(master_tls *t, struct master *m);
+/* A new key and certificate for the master, its serial recorded through
+ * record (the master's own handle, or the fenced one of the leader). */
+bool mtls_issue_master(master_tls *t, struct store *record, char sans[][256], size_t nsans, char *why, size_t whylen);
 /* A new key and certificate for the master (rotation). */
-bool mtls_reissue_master(master_tls *t, const struct master *m, char *why, size_t whylen);
+bool mtls_reissue_master(master_tls *t, const struct master *m, struct store *record, char *why, size_t whylen);
 
 #endif

@@ -156,6 +156,16 @@ bool secrets_open(master *m, const char *key_file, const char *const *old_files,
     return true;
 }
 
+const secret_key *secrets_key(void) { return have_key ? &key : NULL; }
+
+size_t secrets_keys(const secret_key **out, size_t max)
+{
+    size_t n = 0;
+    if (have_key && n < max) out[n++] = &key;
+    for (size_t i = 0; have_key && i < nold && n < max; i++) out[n++] = &old_keys[i];
+    return n;
+}
+
 void secrets_close(void)
 {
     secret_key_wipe(&key);

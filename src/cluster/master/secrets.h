@@ -35,6 +35,13 @@
 bool secrets_open(master *m, const char *key_file, const char *const *old_files, size_t nold, char *why,
                   size_t whylen);
 void secrets_close(void);
+/* The key secrets are sealed with (the TLS state seals the ingress key
+ * with it too), NULL before secrets_open. */
+struct secret_key;
+const struct secret_key *secrets_key(void);
+/* The current key then the old ones (--old-secret-key-file), at most max:
+ * how many. */
+size_t secrets_keys(const struct secret_key **out, size_t max);
 
 /* GET /v1/secrets, PUT and DELETE /v1/secrets/NAME. False when r is none
  * of them. */

@@ -3,7 +3,8 @@
  *
  *   GET    /v1/tls/ca          the CA certificate (anyone: a joining node
  *                              checks it against the pin it was given)
- *   POST   /v1/tls/tokens      a one-time join token (admin)
+ *   POST   /v1/tls/tokens      a one-time join token (admin), with the
+ *                              addresses the node may name
  *   POST   /v1/tls/join        a node's first certificate, for a join token
  *                              (or the cluster token) and a CSR
  *   POST   /v1/tls/renew       a node's new certificate, for its current one
@@ -26,13 +27,15 @@
 
 #include "cluster/master/internal.h"
 #include "cluster/master/master_tls_impl.h"
+#include "cluster/master/secrets.h"
+#include "cluster/master/tls_sans.h"
+#include "cluster/master/tls_state.h"
 #include "cluster/names.h"
 #include "serve/http_json.h"
 #include "serve/log.h"
 
 #define JOIN_TOKEN_TTL_S 3600
 #define JOIN_TOKEN_TTL_MAX_S (7L * 86400)
-#define ISSUED_KEEP 8 /* serials remembered per node (to revoke them) */
 
 /* The node a verified client certificate names, or NULL. */
 static const char *node_of(const http_request *r)
@@ -61,18 +64,9 @@ static bool random_hex(char *out, size_t bytes)
     return true;
 }
 
-static char *file_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    char *buf = malloc(65537);
-    size_t n = buf ? fread(buf, 1, 65536, f) : 0;
-    fclose(f);
-    if (buf) buf[n] = 0;
-    return buf;
-}
-
 /* ------------------------------------------------------------ tokens */
+
+#define TOKEN_ADDRESSES_MAX 16
 
 static void post_token(master *m, http_exchange *x, const http_request *r)
 {
@@ -82,123 +76,191 @@ static void post_token(master *m, http_exchange *x, const http_request *r)
     json_int_t ttl = json_is_integer(json_object_get(body, "ttl_s")) ? json_integer_value(json_object_get(body, "ttl_s"))
                                                                       : JOIN_TOKEN_TTL_S;
     json_int_t cert_ttl = json_integer_value(json_object_get(body, "cert_ttl_s"));
-    json_decref(body);
+    json_t *addresses = json_object_get(body, "addresses");
     if (ttl < 1 || ttl > JOIN_TOKEN_TTL_MAX_S || cert_ttl < 0 || cert_ttl > 10L * 365 * 86400) {
         http_respond_json_error(x, 400, "ttl_s goes from 1 s to 7 days, cert_ttl_s from 1 s to 10 years");
+        json_decref(body);
         return;
     }
-    char id[13], secret[33], token[48], hash[65];
+    if (addresses && (!json_is_array(addresses) || json_array_size(addresses) > TOKEN_ADDRESSES_MAX)) {
+        http_respond_json_error(x, 400, "\"addresses\" must be a list of at most %d IP addresses",
+                                TOKEN_ADDRESSES_MAX);
+        json_decref(body);
+        return;
+    }
+    size_t i;
+    json_t *a;
+    json_array_foreach(addresses, i, a)
+    {
+        if (json_is_string(a) && tls_san_valid(json_string_value(a))) continue;
+        http_respond_json_error(x, 400, "\"addresses\": '%s' is not an IP address",
+                                json_is_string(a) ? json_string_value(a) : "(not a string)");
+        json_decref(body);
+        return;
+    }
+    char id[13], secret[33], token[48], hash[65], why[300];
     if (!random_hex(id, 6) || !random_hex(secret, 16)) {
         http_respond_json_error(x, 500, "no random bytes");
+        json_decref(body);
         return;
     }
     snprintf(token, sizeof token, "%s.%s", id, secret);
     mtls_sha256_hex(token, strlen(token), hash);
     json_int_t expires = (json_int_t)time(NULL) + ttl;
-    json_array_append_new(json_object_get(t->state, "join_tokens"),
-                          json_pack("{s:s,s:s,s:I,s:I,s:b}", "id", id, "hash", hash, "expires", expires, "cert_ttl_s",
-                                    cert_ttl, "used", 0));
-    char why[300];
-    if (!mtls_save_state(t, why, sizeof why)) {
+    if (!tls_state_add_token(m->st, id, hash, expires, (long)cert_ttl, addresses, why, sizeof why)) {
         http_respond_json_error(x, 500, "%s", why);
+        json_decref(body);
         return;
     }
-    log_json(LOG_INFO, "join token made", json_pack("{s:s,s:I}", "id", id, "expires", expires));
-    http_respond_json(x, 201, json_pack("{s:s,s:I,s:s}", "token", token, "expires", expires, "ca_pin", t->ca_pin));
-}
-
-/* The join token's entry, when token is one that may still be used.
- * Its refusal in why otherwise. */
-static json_t *find_token(master_tls *t, const char *token, char *why, size_t whylen)
-{
-    char hash[65];
-    mtls_sha256_hex(token, strlen(token), hash);
-    json_t *list = json_object_get(t->state, "join_tokens"), *e;
-    size_t i;
-    json_array_foreach(list, i, e)
-    {
-        const char *h = json_string_value(json_object_get(e, "hash"));
-        if (!h || CRYPTO_memcmp(h, hash, 64)) continue;
-        if (json_is_true(json_object_get(e, "used"))) {
-            snprintf(why, whylen, "this join token was used already: make another (qyv cluster token create)");
-            return NULL;
-        }
-        if (json_integer_value(json_object_get(e, "expires")) < (json_int_t)time(NULL)) {
-            snprintf(why, whylen, "this join token has expired: make another (qyv cluster token create)");
-            return NULL;
-        }
-        return e;
-    }
-    snprintf(why, whylen, "not a join token of this cluster");
-    return NULL;
+    log_json(LOG_INFO, "join token made", json_pack("{s:s,s:I,s:o}", "id", id, "expires", expires, "addresses",
+                                                    addresses ? json_incref(addresses) : json_array()));
+    http_respond_json(x, 201, json_pack("{s:s,s:I,s:s,s:o}", "token", token, "expires", expires, "ca_pin", t->ca_pin,
+                                        "addresses", addresses ? json_incref(addresses) : json_array()));
+    json_decref(body);
 }
 
 /* ------------------------------------------------------------ certificates */
 
-/* Sign the CSR in body for node name; answer the certificate, the CA and
- * the CRL. */
-static void issue_node(master *m, http_exchange *x, const char *name, const char *csr_pem, long ttl_s, json_t *token)
+#define ISSUE_TRIES 4
+
+/* What a node asks for: its name, its request, how it proves itself. */
+typedef struct issue_ask {
+    const char *name;
+    const char *csr;
+    const char *token;         /* a join token, or NULL */
+    const char *peer;          /* the address the node called from */
+    bool admin;                /* the cluster token: any address */
+    bool renew;                /* with its current certificate */
+} issue_ask;
+
+/* The answer to a certificate issued: it, the CA, the CRL. */
+static void answer_issued(master *m, http_exchange *x, X509 *cert, const issue_ask *ask, long ttl_s, int64_t generation)
 {
     master_tls *t = m->tls;
-    char why[400];
-    X509_REQ *req = csr_pem ? pki_csr_parse(csr_pem, strlen(csr_pem)) : NULL;
-    if (!req) {
-        http_respond_json_error(x, 400, "\"csr\" must be a PEM certificate request");
-        return;
-    }
-    X509 *cert = pki_sign_csr(t->ca, t->ca_key, req, name, PKI_ROLE_NODE, ttl_s, why, sizeof why);
-    X509_REQ_free(req);
-    if (!cert) {
-        http_respond_json_error(x, 400, "%s", why);
-        return;
-    }
     char serial[PKI_SERIAL_MAX];
     pki_cert_serial(cert, serial);
-    char *pem = pki_cert_pem(cert);
-    X509_free(cert);
-    json_t *issued = json_object_get(t->state, "issued");
-    json_t *entry = json_object_get(issued, name);
-    if (!json_is_object(entry)) json_object_set_new(issued, name, entry = json_pack("{s:[]}", "serials"));
-    json_t *serials = json_object_get(entry, "serials");
-    if (!json_is_array(serials)) json_object_set_new(entry, "serials", serials = json_array());
-    json_array_append_new(serials, json_string(serial));
-    while (json_array_size(serials) > ISSUED_KEEP) json_array_remove(serials, 0);
-    json_object_set(entry, "generation", json_object_get(t->state, "generation"));
-    json_object_set_new(entry, "not_after", json_integer((json_int_t)time(NULL) + ttl_s));
-    if (token) json_object_set_new(token, "used", json_true());
-    char *crl = file_text(t->api_files.crl), *ca = file_text(t->api_files.ca);
-    if (!pem || !crl || !ca || !mtls_save_state(t, why, sizeof why)) {
+    char *pem = pki_cert_pem(cert), *crl = mtls_file_text(t->api_files.crl), *ca = mtls_file_text(t->api_files.ca);
+    if (!pem || !crl || !ca) {
         http_respond_json_error(x, 500, "cannot issue the certificate");
     } else {
-        log_json(LOG_INFO, token ? "node certificate issued (join)" : "node certificate issued",
-                 json_pack("{s:s,s:s,s:I}", "node", name, "serial", serial, "ttl_s", (json_int_t)ttl_s));
-        http_respond_json(x, 200, json_pack("{s:s,s:s,s:s,s:s,s:O}", "certificate", pem, "ca", ca, "crl", crl, "serial",
-                                            serial, "generation", json_object_get(t->state, "generation")));
+        log_json(LOG_INFO, ask->token ? "node certificate issued (join)" : "node certificate issued",
+                 json_pack("{s:s,s:s,s:I,s:s}", "node", ask->name, "serial", serial, "ttl_s", (json_int_t)ttl_s, "peer",
+                           ask->peer ? ask->peer : ""));
+        http_respond_json(x, 200, json_pack("{s:s,s:s,s:s,s:s,s:I}", "certificate", pem, "ca", ca, "crl", crl, "serial",
+                                            serial, "generation", (json_int_t)generation));
     }
     free(pem);
     free(crl);
     free(ca);
 }
 
-static void post_join(master *m, http_exchange *x, const http_request *r, bool admin)
+/* One try: read the token and the node's record, check the names, sign,
+ * and record it all in one transaction. Answers x unless it raced
+ * (another master or call changed what was read): then false. */
+static bool issue_once(master *m, http_exchange *x, X509_REQ *req, char names[][TLS_SAN_LEN], size_t nnames,
+                       const issue_ask *ask)
 {
     master_tls *t = m->tls;
+    char why[600], id[32] = "", issued_key[128];
+    json_t *token = NULL, *issued = NULL, *keep = NULL;
+    int64_t token_mod = 0, issued_mod = 0, generation = 1;
+    bool failed = false, done = true;
+    X509 *cert = NULL;
+    snprintf(issued_key, sizeof issued_key, TLS_PREFIX_ISSUED "%s", ask->name);
+    if (ask->token && !(token = tls_state_find_token(m->st, ask->token, &token_mod, id, &failed, why, sizeof why))) {
+        if (!failed)
+            log_json(LOG_WARN, "join refused", json_pack("{s:s,s:s,s:s}", "node", ask->name, "peer", ask->peer, "reason", why));
+        http_respond_json_error(x, failed ? 500 : 401, "%s", why);
+        goto out;
+    }
+    if (!tls_state_get(m->st, issued_key, &issued, &issued_mod, why, sizeof why) ||
+        !tls_state_generation(m->st, &generation, why, sizeof why)) {
+        http_respond_json_error(x, 500, "%s", why);
+        goto out;
+    }
+    /* What it may name: with the cluster token anything; with a join
+     * token what the token lists; renewing, what it was given before
+     * (a node from before addresses were kept: what it asks, once). */
+    json_t *allowed = token ? json_object_get(token, "addresses") : json_object_get(issued, "addresses");
+    bool check = !ask->admin && (token || json_is_array(allowed));
+    if (check && !tls_sans_allowed(names, nnames, ask->name, ask->peer, allowed, why, sizeof why)) {
+        log_json(LOG_WARN, "certificate refused", json_pack("{s:s,s:s,s:s}", "node", ask->name, "peer", ask->peer, "reason", why));
+        http_respond_json_error(x, 403, "%s", why);
+        goto out;
+    }
+    keep = ask->renew && json_is_array(allowed) ? json_incref(allowed) : tls_sans_json(names, nnames);
+    json_int_t token_ttl = token ? json_integer_value(json_object_get(token, "cert_ttl_s")) : 0;
+    long ttl_s = token_ttl > 0 ? (long)token_ttl : t->node_cert_ttl_s;
+    cert = pki_sign_csr(t->ca, t->ca_key, req, ask->name, PKI_ROLE_NODE, ttl_s, why, sizeof why);
+    if (!cert) {
+        http_respond_json_error(x, 400, "%s", why);
+        goto out;
+    }
+    char serial[PKI_SERIAL_MAX];
+    pki_cert_serial(cert, serial);
+    tls_issue in = {.node = ask->name, .serial = serial, .not_after = pki_cert_not_after(cert), .generation = generation,
+                    .addresses = keep, .token_id = token ? id : NULL, .token = token, .token_mod = token_mod,
+                    .issued = issued, .issued_mod = issued_mod};
+    switch (tls_state_record_issue(m->st, &in, why, sizeof why)) {
+    case TLS_ISSUED: answer_issued(m, x, cert, ask, ttl_s, generation); break;
+    case TLS_ISSUE_RACED: done = false; break;
+    case TLS_ISSUE_FAILED: http_respond_json_error(x, 500, "%s", why); break;
+    }
+out:
+    X509_free(cert);
+    json_decref(token);
+    json_decref(issued);
+    json_decref(keep);
+    return done;
+}
+
+static void issue_node(master *m, http_exchange *x, const issue_ask *ask)
+{
+    X509_REQ *req = ask->csr ? pki_csr_parse(ask->csr, strlen(ask->csr)) : NULL;
+    char names[TLS_SANS_MAX][TLS_SAN_LEN];
+    size_t nnames = 0;
+    if (!req) {
+        http_respond_json_error(x, 400, "\"csr\" must be a PEM certificate request");
+    } else if (!tls_csr_sans(req, names, TLS_SANS_MAX, &nnames)) {
+        http_respond_json_error(x, 400, "the certificate request asks for more than %d names, or for one that is "
+                                        "neither an address nor a DNS name", TLS_SANS_MAX);
+    } else {
+        int tries = 0;
+        while (!issue_once(m, x, req, names, nnames, ask))
+            if (++tries == ISSUE_TRIES) {
+                http_respond_json_error(x, 503, "the cluster's TLS state keeps changing (or this master no longer "
+                                                "leads); try again");
+                break;
+            }
+    }
+    X509_REQ_free(req);
+}
+
+/* The address a join came from: the caller's, or, when the caller is a
+ * master forwarding it (its certificate says so), the one it names. */
+static const char *join_peer(const http_request *r, json_t *body)
+{
+    const char *id = r->peer_identity;
+    const char *told = json_string_value(json_object_get(body, "peer"));
+    if (told && id && !strcmp(id, PKI_ROLE_MASTER "/master")) return told;
+    return r->peer ? r->peer : "";
+}
+
+static void post_join(master *m, http_exchange *x, const http_request *r, bool admin)
+{
     json_t *body = body_object(r, x);
     if (!body) return;
     const char *name = json_string_value(json_object_get(body, "name"));
     const char *token = json_string_value(json_object_get(body, "token"));
-    const char *csr = json_string_value(json_object_get(body, "csr"));
-    char why[300];
-    json_t *entry = NULL;
+    issue_ask ask = {.name = name, .csr = json_string_value(json_object_get(body, "csr")), .token = admin ? NULL : token,
+                     .peer = join_peer(r, body), .admin = admin};
     if (!name || !cluster_name_valid(name)) {
         http_respond_json_error(x, 400, "\"name\" must be a node name ([a-z0-9-], at most 63 characters)");
-    } else if (!admin && (!token || !(entry = find_token(t, token, why, sizeof why)))) {
-        log_json(LOG_WARN, "join refused", json_pack("{s:s,s:s,s:s}", "node", name, "peer", r->peer, "reason",
-                                                     token ? why : "no join token"));
-        http_respond_json_error(x, 401, "%s", token ? why : "a join token is needed (\"token\")");
+    } else if (!admin && !token) {
+        log_json(LOG_WARN, "join refused", json_pack("{s:s,s:s,s:s}", "node", name, "peer", ask.peer, "reason", "no join token"));
+        http_respond_json_error(x, 401, "a join token is needed (\"token\")");
     } else {
-        json_int_t ttl = entry ? json_integer_value(json_object_get(entry, "cert_ttl_s")) : 0;
-        issue_node(m, x, name, csr, ttl > 0 ? (long)ttl : t->node_cert_ttl_s, entry);
+        issue_node(m, x, &ask);
     }
     json_decref(body);
 }
@@ -212,18 +274,10 @@ static void post_renew(master *m, http_exchange *x, const http_request *r)
     }
     json_t *body = body_object(r, x);
     if (!body) return;
-    issue_node(m, x, name, json_string_value(json_object_get(body, "csr")), m->tls->node_cert_ttl_s, NULL);
+    issue_ask ask = {.name = name, .csr = json_string_value(json_object_get(body, "csr")), .peer = r->peer ? r->peer : "",
+                     .renew = true};
+    issue_node(m, x, &ask);
     json_decref(body);
-}
-
-static bool revoke_serial(master_tls *t, const char *serial, const char *node)
-{
-    json_t *revoked = json_object_get(t->state, "revoked"), *e;
-    size_t i;
-    json_array_foreach(revoked, i, e) if (!strcasecmp(json_string_value(json_object_get(e, "serial")), serial)) return false;
-    json_array_append_new(revoked, json_pack("{s:s,s:s,s:I}", "serial", serial, "node", node ? node : "", "at",
-                                             (json_int_t)time(NULL)));
-    return true;
 }
 
 static void post_revoke(master *m, http_exchange *x, const http_request *r)
@@ -233,32 +287,44 @@ static void post_revoke(master *m, http_exchange *x, const http_request *r)
     if (!body) return;
     const char *node = json_string_value(json_object_get(body, "node"));
     const char *serial = json_string_value(json_object_get(body, "serial"));
+    const char *serials[TLS_ISSUED_KEEP];
     size_t n = 0;
+    char why[400];
+    json_t *issued = NULL, *crl = NULL;
     if (node) {
-        json_t *serials = json_object_get(json_object_get(json_object_get(t->state, "issued"), node), "serials"), *s;
+        char key[128];
+        int64_t mod;
+        snprintf(key, sizeof key, TLS_PREFIX_ISSUED "%.100s", node);
+        if (!tls_state_get(m->st, key, &issued, &mod, why, sizeof why)) {
+            http_respond_json_error(x, 500, "%s", why);
+            goto out;
+        }
         size_t i;
-        json_array_foreach(serials, i, s) n += revoke_serial(t, json_string_value(s), node);
-        if (!json_array_size(serials)) {
+        json_t *s;
+        json_array_foreach(json_object_get(issued, "serials"), i, s) if (json_is_string(s) && n < TLS_ISSUED_KEEP)
+            serials[n++] = json_string_value(s);
+        if (!n) {
             http_respond_json_error(x, 404, "no certificate was issued to a node '%s'", node);
-            json_decref(body);
-            return;
+            goto out;
         }
     } else if (serial && strspn(serial, "0123456789abcdefABCDEF") == strlen(serial) && *serial &&
                strlen(serial) < PKI_SERIAL_MAX) {
-        n += revoke_serial(t, serial, NULL);
+        serials[n++] = serial;
     } else {
-        json_decref(body);
         http_respond_json_error(x, 400, "give \"node\" (a node's name) or \"serial\" (hex)");
-        return;
+        goto out;
     }
-    char why[300];
-    if (!mtls_write_crl(t, why, sizeof why) || !mtls_save_state(t, why, sizeof why)) {
-        json_decref(body);
+    size_t added = 0;
+    if (!tls_state_revoke(m->st, t->ca, t->ca_key, serials, n, node, &added, &crl, why, sizeof why) ||
+        !mtls_write_crl(t, crl, why, sizeof why)) {
         http_respond_json_error(x, 500, "%s", why);
-        return;
+        goto out;
     }
-    log_json(LOG_WARN, "certificates revoked", json_pack("{s:s,s:i}", "what", node ? node : serial, "revoked", (int)n));
-    http_respond_json(x, 200, json_pack("{s:i,s:s}", "revoked", (int)n, "crl", t->crl_version));
+    log_json(LOG_WARN, "certificates revoked", json_pack("{s:s,s:i}", "what", node ? node : serial, "revoked", (int)added));
+    http_respond_json(x, 200, json_pack("{s:i,s:s}", "revoked", (int)added, "crl", t->crl_version));
+out:
+    json_decref(issued);
+    json_decref(crl);
     json_decref(body);
 }
 
@@ -266,51 +332,61 @@ static void post_rotate(master *m, http_exchange *x)
 {
     master_tls *t = m->tls;
     char why[300];
-    if (!mtls_reissue_master(t, m, why, sizeof why)) {
+    int64_t generation;
+    if (!tls_state_rotate(m->st, &generation, why, sizeof why)) {
         http_respond_json_error(x, 500, "%s", why);
         return;
     }
-    json_int_t generation = json_integer_value(json_object_get(t->state, "generation")) + 1;
-    json_object_set_new(t->state, "generation", json_integer(generation));
-    if (!mtls_save_state(t, why, sizeof why)) {
+    /* The store holds the new generation: this master takes it now, the
+     * others within a second (tls_sync.c). */
+    t->generation = generation;
+    if (!mtls_reissue_master(t, m, m->st, why, sizeof why) || !mtls_set_applied(t, generation, why, sizeof why)) {
         http_respond_json_error(x, 500, "%s", why);
         return;
     }
-    log_json(LOG_INFO, "certificates rotated", json_pack("{s:I}", "generation", generation));
+    log_json(LOG_INFO, "certificates rotated", json_pack("{s:I}", "generation", (json_int_t)generation));
     master_wake_nodes(m);
-    http_respond_json(x, 200, json_pack("{s:I}", "generation", generation));
+    http_respond_json(x, 200, json_pack("{s:I}", "generation", (json_int_t)generation));
 }
 
 static void get_status(master *m, http_exchange *x)
 {
     master_tls *t = m->tls;
+    char why[300];
+    json_t *crl;
+    int64_t mod, generation;
+    if (!tls_state_get(m->st, TLS_KEY_CRL, &crl, &mod, why, sizeof why) ||
+        !tls_state_generation(m->st, &generation, why, sizeof why)) {
+        http_respond_json_error(x, 500, "%s", why);
+        return;
+    }
     json_t *nodes = json_object();
     for (size_t i = 0; i < m->state.nnodes; i++) {
         const m_node *n = &m->state.nodes[i];
-        json_t *e = json_object_get(json_object_get(t->state, "issued"), n->name);
-        json_object_set_new(nodes, n->name,
-                            json_pack("{s:b,s:O,s:O}", "ready", n->ready, "generation",
-                                      e ? json_object_get(e, "generation") : json_null(), "not_after",
-                                      e ? json_object_get(e, "not_after") : json_null()));
+        char key[128];
+        json_t *e = NULL;
+        snprintf(key, sizeof key, TLS_PREFIX_ISSUED "%s", n->name);
+        if (!tls_state_get(m->st, key, &e, &mod, why, sizeof why)) e = NULL;
+        json_t *g = json_object_get(e, "generation"), *na = json_object_get(e, "not_after");
+        json_object_set_new(nodes, n->name, json_pack("{s:b,s:O,s:O}", "ready", n->ready, "generation", g ? g : json_null(),
+                                                      "not_after", na ? na : json_null()));
+        json_decref(e);
     }
-    http_respond_json(x, 200, json_pack("{s:O,s:s,s:b,s:o,s:I}", "generation", json_object_get(t->state, "generation"),
-                                        "ca_pin", t->ca_pin, "ingress_https", t->ingress_version[0] != 0, "nodes", nodes,
-                                        "revoked", (json_int_t)json_array_size(json_object_get(t->state, "revoked"))));
+    http_respond_json(x, 200, json_pack("{s:I,s:s,s:b,s:o,s:I}", "generation", (json_int_t)generation, "ca_pin",
+                                        t->ca_pin, "ingress_https", t->ingress_version[0] != 0, "nodes", nodes, "revoked",
+                                        (json_int_t)json_array_size(json_object_get(crl, "revoked"))));
+    json_decref(crl);
 }
 
 /* ------------------------------------------------------------ ingress */
 
-/* ingress.pem: the chain as given, then the key, replaced at once. */
-static bool write_ingress(master_tls *t, const char *cert_pem, const char *key_pem, char *why, size_t whylen)
+/* The chain as given, then the key: one PEM text (malloc'ed). */
+static char *ingress_text(const char *cert_pem, const char *key_pem)
 {
     size_t a = strlen(cert_pem), b = strlen(key_pem);
     char *both = malloc(a + b + 2);
-    if (!both) return false;
-    snprintf(both, a + b + 2, "%s%s%s", cert_pem, a && cert_pem[a - 1] != '\n' ? "\n" : "", key_pem);
-    bool ok = pki_write(t->ingress_files.cert, both, why, whylen);
-    OPENSSL_cleanse(both, a + b);
-    free(both);
-    return ok;
+    if (both) snprintf(both, a + b + 2, "%s%s%s", cert_pem, a && cert_pem[a - 1] != '\n' ? "\n" : "", key_pem);
+    return both;
 }
 
 static void post_ingress(master *m, http_exchange *x, const http_request *r)
@@ -322,23 +398,27 @@ static void post_ingress(master *m, http_exchange *x, const http_request *r)
     const char *key_pem = json_string_value(json_object_get(body, "key"));
     X509 *cert = cert_pem ? pki_cert_parse(cert_pem, strlen(cert_pem)) : NULL;
     EVP_PKEY *key = key_pem ? pki_key_parse(key_pem, strlen(key_pem)) : NULL;
-    char why[300];
+    char why[300], cn[PKI_NAME_MAX] = "", role[PKI_NAME_MAX];
+    char *both = cert && key ? ingress_text(cert_pem, key_pem) : NULL;
+    char version[65] = "";
+    if (cert) pki_cert_names(cert, cn, role);
+    if (both) mtls_sha256_hex(both, strlen(both), version);
     if (!cert || !key) {
         http_respond_json_error(x, 400, "\"cert\" must be a PEM certificate and \"key\" a PEM private key");
     } else if (!pki_cert_matches_key(cert, key)) {
         http_respond_json_error(x, 400, "the key is not the certificate's");
     } else if (pki_cert_not_after(cert) < (int64_t)time(NULL)) {
         http_respond_json_error(x, 400, "the certificate has expired");
-    } else if (!write_ingress(t, cert_pem, key_pem, why, sizeof why)) {
-        http_respond_json_error(x, 500, "%s", why);
+    } else if (!both || !tls_state_set_ingress(m->st, secrets_key(), both, cn, why, sizeof why) ||
+               !mtls_write_ingress(t, both, version, why, sizeof why)) {
+        http_respond_json_error(x, 500, "%s", both ? why : "out of memory");
     } else {
-        mtls_file_version(t->ingress_files.cert, t->ingress_version);
-        char cn[PKI_NAME_MAX], role[PKI_NAME_MAX];
-        pki_cert_names(cert, cn, role);
         log_json(LOG_INFO, "ingress certificate set", json_pack("{s:s}", "subject", cn));
         master_wake_nodes(m);
         http_respond_json(x, 200, json_pack("{s:s,s:I}", "subject", cn, "not_after", (json_int_t)pki_cert_not_after(cert)));
     }
+    if (both) OPENSSL_cleanse(both, strlen(both));
+    free(both);
     X509_free(cert);
     EVP_PKEY_free(key);
     json_decref(body);
@@ -347,8 +427,12 @@ static void post_ingress(master *m, http_exchange *x, const http_request *r)
 static void delete_ingress(master *m, http_exchange *x)
 {
     master_tls *t = m->tls;
-    unlink(t->ingress_files.cert);
-    t->ingress_version[0] = 0;
+    char why[300];
+    if (!tls_state_set_ingress(m->st, secrets_key(), NULL, NULL, why, sizeof why) ||
+        !mtls_write_ingress(t, NULL, "", why, sizeof why)) {
+        http_respond_json_error(x, 500, "%s", why);
+        return;
+    }
     master_wake_nodes(m);
     http_respond_json(x, 200, json_pack("{s:b}", "ingress_https", 0));
 }
@@ -356,7 +440,7 @@ static void delete_ingress(master *m, http_exchange *x)
 static void get_ingress(master *m, http_exchange *x)
 {
     master_tls *t = m->tls;
-    char *pem = file_text(t->ingress_files.cert);
+    char *pem = mtls_file_text(t->ingress_files.cert);
     if (pem) http_respond_json(x, 200, json_pack("{s:s,s:s}", "pem", pem, "version", t->ingress_version));
     else http_respond_json(x, 200, json_pack("{s:n,s:s}", "pem", "version", ""));
     if (pem) OPENSSL_cleanse(pem, strlen(pem));
@@ -365,7 +449,7 @@ static void get_ingress(master *m, http_exchange *x)
 
 static void get_file(http_exchange *x, const char *path, const char *type)
 {
-    char *text = file_text(path);
+    char *text = mtls_file_text(path);
     if (!text) {
         http_respond_json_error(x, 500, "cannot read %s", path);
         return;
@@ -408,7 +492,14 @@ bool master_tls_handle(master *m, http_exchange *x, const http_request *r, bool 
     return true;
 }
 
-bool master_tls_by_node(const http_request *r) { return node_of(r) && !http_request_header(r, "Authorization"); }
+/* A node's own call by its certificate, or any /v1/tls/ call of a node
+ * (renewing, fetching the CRL or the ingress certificate: the leader
+ * must see the node's certificate, even when the node holds the cluster
+ * token too). */
+bool master_tls_by_node(const http_request *r)
+{
+    return node_of(r) && (!http_request_header(r, "Authorization") || !strncmp(r->path, "/v1/tls/", 8));
+}
 
 bool master_tls_node_may(master *m, const http_request *r)
 {
