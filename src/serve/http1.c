@@ -113,9 +113,12 @@ struct http_server {
     http_handler handler;
     void *ctx;
     http_body_filter stream_bodies;
+    http_divert_filter divert_wants; /* http_server_divert */
+    http_divert_taker divert_take;
     int listen_fd;
     struct event *accept_ev, *tick_ev, *backoff_ev;
     bool accepting;          /* the accept event is on */
+    bool accept_paused;      /* http_server_accept */
     bool draining;
     size_t nconns;           /* open sockets (max_connections bounds it) */
     struct http_conn *conns; /* every connection, closed ones a handler still holds too */
@@ -937,6 +940,33 @@ void http_body_pause(http_exchange *c, bool paused)
     process_input(c);
 }
 
+/* A request whose head was just read, from start on: handed over with
+ * its connection when the divert filter wants it (true: c is gone). */
+static bool divert(struct http_conn *c, size_t start)
+{
+    http_server *s = c->srv;
+    if (!prepare(c)) return true; /* refused (the answer closes c) */
+    if (!s->divert_wants(s->ctx, &c->req)) return false;
+    int fd = c->fd;
+    event_free(c->rev);
+    event_free(c->wev);
+    c->rev = c->wev = NULL;
+    c->fd = -1;
+    c->dead = true;
+    s->nconns--;
+    c->state = CONN_WRITING; /* nothing to answer: freed below */
+    s->divert_take(s->ctx, fd, c->peer, c->in.data + start, c->in.len - start);
+    accept_resume(s);
+    conn_free(c); /* once process_input is done with it */
+    return true;
+}
+
+void http_server_divert(http_server *s, http_divert_filter wants, http_divert_taker take)
+{
+    s->divert_wants = wants;
+    s->divert_take = take;
+}
+
 /* Where the head starting at from ends (just past its empty line), or 0
  * when it has not all come. A bare LF ends lines as CRLF does. */
 static size_t head_end(struct http_conn *c)
@@ -1003,7 +1033,9 @@ static void process_input(struct http_conn *c)
             reset_request(c);
             c->target_len = 0;
             c->head_started = false;
+            size_t start = c->consumed;
             if (!feed(c, end - c->consumed)) break;
+            if (c->srv->divert_wants && divert(c, start)) break;
             if (c->message_done) {
                 dispatch(c);
                 continue;
@@ -1093,7 +1125,9 @@ static void accept_pause(http_server *s)
 
 static void accept_resume(http_server *s)
 {
-    if (s->accepting || s->draining || s->listen_fd < 0 || s->nconns >= s->limits.max_connections) return;
+    if (s->accepting || s->draining || s->accept_paused || s->listen_fd < 0 ||
+        s->nconns >= s->limits.max_connections)
+        return;
     if (event_pending(s->backoff_ev, EV_TIMEOUT, NULL)) return;
     event_add(s->accept_ev, NULL);
     s->accepting = true;
@@ -1116,6 +1150,18 @@ void http_peer_text(const struct sockaddr_storage *ss, char *out, size_t n)
     } else {
         snprintf(out, n, "unknown");
     }
+}
+
+int http_server_adopt_input(http_server *s, int fd, const char *peer, const void *bytes, size_t len)
+{
+    if (http_server_adopt(s, fd, peer) != 0) return -1;
+    struct http_conn *c = s->conns;
+    if (len && !append(&c->in, bytes, len)) {
+        conn_close(c);
+        return -1;
+    }
+    process_input(c);
+    return 0;
 }
 
 int http_server_adopt(http_server *s, int fd, const char *peer)
@@ -1255,11 +1301,28 @@ int http_server_listen(http_server *s, const char *address, uint16_t port, char 
     return 0;
 }
 
+void http_server_accept(http_server *s, bool on)
+{
+    s->accept_paused = !on;
+    if (on) accept_resume(s);
+    else accept_pause(s);
+}
+
+int http_server_listening_fd(const http_server *s)
+{
+    return s->listen_fd;
+}
+
 void http_server_drain(http_server *s)
 {
     s->draining = true;
     accept_pause(s);
     if (s->listen_fd >= 0) close(s->listen_fd), s->listen_fd = -1;
+    http_server_close_idle(s);
+}
+
+void http_server_close_idle(http_server *s)
+{
     struct http_conn *next;
     for (struct http_conn *c = s->conns; c; c = next) {
         next = c->next;

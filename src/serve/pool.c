@@ -30,6 +30,7 @@
 #include "serve/metrics.h"
 #include "serve/pool.h"
 #include "serve/replica.h"
+#include "serve/replica_direct.h"
 
 /* How long past its timeout a replica may take before it is killed: the
  * replica's own watchdog normally stops the instance well before. */
@@ -104,6 +105,11 @@ struct replica {
     replica_limits *limits;
     double cpu_seen;           /* CPU seconds already added to the metrics */
     int current_weight;        /* smooth weighted round robin */
+    /* Taking connections itself (pool_options.direct): */
+    direct_shared *shared;     /* NULL: not */
+    int back_fd;               /* its connections handed back, its log lines */
+    struct event *back_ev;
+    bool let_go;               /* its sockets were closed (let_go) */
 };
 
 struct pool {
@@ -127,6 +133,9 @@ struct pool {
     double load_seconds;       /* requests running or queued, integrated over time */
     uint64_t load_at_ns;       /*   up to then */
     char host[300], port[8];
+    bool direct_on;            /* pool_set_direct */
+    char *back_buf;            /* a message from a replica's back socket */
+    char id_prefix[24];
 };
 
 static void replica_spawn(replica *r);
@@ -164,9 +173,121 @@ static int ready_count(const pool *p)
     return n;
 }
 
+/* ------------------------------------------------------------ direct replicas */
+
+/* Which replicas may take connections: those in rotation, while the
+ * pool is told to (the replica acts on it within its tick). */
+static void sync_direct(pool *p)
+{
+    for (int i = 0; i < p->nreplicas; i++) {
+        replica *r = p->replicas[i];
+        if (!r->shared) continue;
+        bool on = p->direct_on && !p->retiring && !r->leaving && r->state == REPLICA_READY && r->pid;
+        atomic_store(&r->shared->serve, on);
+    }
+}
+
+/* It holds no client connection, and will take none. */
+static bool direct_done_with(const replica *r)
+{
+    return !r->shared || !r->pid || direct_drained(r->shared);
+}
+
+/* The answers its threads recorded, into the metrics. */
+static void read_records(pool *p, replica *r)
+{
+    direct_record rec;
+    for (int i = 0; r->shared && i < r->shared->nslots; i++)
+        while (direct_pop(&r->shared->slots[i], &rec))
+            if (p->opt.direct_done) p->opt.direct_done(p->opt.direct_ctx, &rec);
+}
+
+/* Messages on a replica's back socket: connections it handed back, log lines. */
+static void back_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    replica *r = arg;
+    pool *p = r->pool;
+    for (;;) {
+        union {
+            struct cmsghdr h;
+            char space[CMSG_SPACE(sizeof(int))];
+        } control;
+        struct iovec iov = {p->back_buf, DIRECT_MSG_MAX};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space,
+                            .msg_controllen = sizeof control.space};
+        ssize_t n = recvmsg(r->back_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (r->back_ev && (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))) event_del(r->back_ev);
+            return;
+        }
+        int passed = -1;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int)))
+                memcpy(&passed, CMSG_DATA(c), sizeof passed);
+        const char *m = p->back_buf, *end = m + n;
+        if (*m == DIRECT_MSG_CONN && passed >= 0 && n >= 1 + DIRECT_PEER_LEN) {
+            char peer[DIRECT_PEER_LEN];
+            memcpy(peer, m + 1, DIRECT_PEER_LEN);
+            peer[DIRECT_PEER_LEN - 1] = '\0';
+            fcntl(passed, F_SETFL, fcntl(passed, F_GETFL) | O_NONBLOCK);
+            p->opt.direct->handoff(p->opt.direct->ctx, passed, peer, m + 1 + DIRECT_PEER_LEN,
+                                   (size_t)n - 1 - DIRECT_PEER_LEN);
+            continue;
+        }
+        if (passed >= 0) close(passed);
+        if (*m != DIRECT_MSG_LOG) continue;
+        for (m++; m < end;) {
+            log_level level = (log_level)*m++;
+            const char *app = m, *app_end = memchr(m, '\0', (size_t)(end - m));
+            const char *text = app_end ? app_end + 1 : end, *text_end = text < end ? memchr(text, '\0', (size_t)(end - text)) : NULL;
+            if (!text_end || level > LOG_ERROR) break;
+            char *copy = strdup(text);
+            if (copy) log_line_in(level, app, copy);
+            m = text_end + 1;
+        }
+    }
+}
+
+/* Close the back socket, once what the replica sent on it is read. */
+static void close_back(replica *r)
+{
+    if (r->back_fd < 0) return;
+    back_readable(r->back_fd, EV_READ, r);
+    if (r->back_ev) event_free(r->back_ev);
+    r->back_ev = NULL;
+    close(r->back_fd);
+    r->back_fd = -1;
+}
+
+void pool_set_direct(pool *p, bool on)
+{
+    p->direct_on = on;
+    sync_direct(p);
+}
+
+bool pool_direct_serving(const pool *p)
+{
+    for (int i = 0; i < p->nreplicas; i++) {
+        const replica *r = p->replicas[i];
+        if (r->shared && r->pid && atomic_load(&r->shared->serve) && direct_serving(r->shared)) return true;
+    }
+    return false;
+}
+
+int pool_direct_conns(const pool *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->nreplicas; i++)
+        if (p->replicas[i]->shared && p->replicas[i]->pid) n += direct_conns(p->replicas[i]->shared);
+    return n;
+}
+
 static void update_health(pool *p)
 {
     int ready = ready_count(p);
+    sync_direct(p);
     if (ready) p->unhealthy = false;
     if (p->retiring) return;
     metrics_set_healthy(p->app->metrics, !p->unhealthy);
@@ -475,7 +596,7 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
         evbuffer_drain(in, 4 + (size_t)len);
         if (r->state == REPLICA_DOWN) return; /* health_result replaced it */
         drain_queue(p);
-        if (r->leaving && !r->in_flight) {
+        if (r->leaving && !r->in_flight && direct_done_with(r)) {
             let_go(r); /* its last request answered */
             return;
         }
@@ -684,6 +805,8 @@ static void replica_exited(evutil_socket_t fd, short what, void *arg)
     char why[300];
     snprintf(why, sizeof why, "the replica %s%s", r->last_exit, oom ? " (out of memory)" : "");
     replica_down(r, 502, why);
+    close_back(r);
+    read_records(p, r);
     event_free(r->exited);
     r->exited = NULL;
     close(r->pidfd);
@@ -715,7 +838,10 @@ static void close_fds(int lo, int hi)
 }
 
 /* In the child: become the replica. Never returns. */
-static _Noreturn void become_replica(const pool *p, const int *fds, int nfds, pid_t parent)
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+static _Noreturn void become_replica(const pool *p, const replica *r, int *fds, int nfds, int back_fd,
+                                     pid_t parent)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(0);
@@ -730,25 +856,39 @@ static _Noreturn void become_replica(const pool *p, const int *fds, int nfds, pi
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    /* Keep stdio and our sockets only: not the listener, not the other
-     * replicas' sockets, not the front's event loop. fds is ascending. */
+    /* Keep stdio and our sockets only: not the other replicas' sockets,
+     * not the front's event loop; the listener only when taking
+     * connections from it. */
+    int *keep = calloc((size_t)nfds + 2, sizeof *keep), nkeep = 0;
+    if (!keep) _exit(70);
+    for (int i = 0; i < nfds; i++) keep[nkeep++] = fds[i];
+    replica_direct direct = {0};
+    if (r->shared) {
+        direct = (replica_direct){.listen_fd = p->opt.direct->listen_fd, .back_fd = back_fd, .shared = r->shared,
+                                  .limits = p->opt.direct->limits, .address = p->opt.address, .port = p->opt.port,
+                                  .index = r->index};
+        snprintf(direct.id_prefix, sizeof direct.id_prefix, "%s", p->id_prefix);
+        keep[nkeep++] = direct.listen_fd;
+        keep[nkeep++] = back_fd;
+    }
+    qsort(keep, (size_t)nkeep, sizeof *keep, cmp_int);
     int from = 3;
-    for (int i = 0; i < nfds; i++) {
-        if (fds[i] > from) close_fds(from, fds[i] - 1);
-        from = fds[i] + 1;
+    for (int i = 0; i < nkeep; i++) {
+        if (keep[i] > from) close_fds(from, keep[i] - 1);
+        from = keep[i] + 1;
     }
     close_fds(from, INT_MAX);
-    replica_main(p->app, fds, nfds);
+    free(keep);
+    qsort(fds, (size_t)nfds, sizeof *fds, cmp_int);
+    replica_main(p->app, fds, nfds, r->shared ? &direct : NULL);
 }
-
-static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
 static void replica_spawn(replica *r)
 {
     pool *p = r->pool;
     int n = p->opt.channels;
     int *mine = calloc((size_t)n, sizeof *mine), *theirs = calloc((size_t)n, sizeof *theirs);
-    int made = 0;
+    int made = 0, back[2] = {-1, -1};
     char why[300] = "";
     if (!mine || !theirs) {
         snprintf(why, sizeof why, "out of memory");
@@ -763,25 +903,42 @@ static void replica_spawn(replica *r)
         mine[made] = sv[0];
         theirs[made] = sv[1];
     }
+    if (r->shared) {
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, back) != 0) {
+            snprintf(why, sizeof why, "cannot make a socket pair: %s", strerror(errno));
+            goto fail;
+        }
+        read_records(p, r); /* the last process's, before they are cleared */
+        direct_shared_reset(r->shared);
+        r->let_go = false;
+    }
     r->generation++;
     char name[200];
     snprintf(name, sizeof name, "%s-%u-%d-%u", p->app->name, p->opt.serial, r->index, r->generation);
     r->limits = limits_new(name, p->app->rc.memory_bytes ? p->app->rc.memory_bytes * (uint64_t)n + (64u << 20) : 0,
                            p->app->rc.cpu_millicores / 1000.0, why, sizeof why);
     if (!r->limits) goto fail;
+    if (!limits_weigh(r->limits, n, why, sizeof why))
+        log_replica(LOG_WARN, r, "the replica weighs as one process for the CPU", json_pack("{s:s}", "reason", why));
     fflush(stdout);
     fflush(stderr);
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid == 0) {
-        qsort(theirs, (size_t)n, sizeof *theirs, cmp_int);
-        become_replica(p, theirs, n, parent);
-    }
+    if (pid == 0) become_replica(p, r, theirs, n, back[1], parent);
     if (pid < 0) {
         snprintf(why, sizeof why, "cannot fork: %s", strerror(errno));
         goto fail;
     }
     for (int i = 0; i < n; i++) close(theirs[i]);
+    if (back[1] >= 0) close(back[1]);
+    back[1] = -1;
+    if (back[0] >= 0) {
+        r->back_fd = back[0];
+        back[0] = -1;
+        r->back_ev = event_new(p->opt.base, r->back_fd, EV_READ | EV_PERSIST, back_readable, r);
+        if (!r->back_ev || event_add(r->back_ev, NULL) != 0)
+            log_replica(LOG_WARN, r, "cannot read what the replica hands back", NULL);
+    }
     made = 0;
     r->pid = pid;
     r->started_ns = wagi_now_ns();
@@ -801,6 +958,7 @@ static void replica_spawn(replica *r)
         if (r->pidfd >= 0) close(r->pidfd);
         r->pid = 0;
         for (int i = 0; i < n; i++) close(mine[i]);
+        close_back(r);
         goto fail_quiet;
     }
     for (int c = 0; c < n; c++) {
@@ -827,6 +985,8 @@ static void replica_spawn(replica *r)
     return;
 fail:
     for (int i = 0; i < made; i++) close(mine[i]), close(theirs[i]);
+    for (int i = 0; i < 2; i++)
+        if (back[i] >= 0) close(back[i]);
 fail_quiet:
     free(mine);
     free(theirs);
@@ -842,6 +1002,23 @@ fail_quiet:
 
 /* ------------------------------------------------------------ the tick */
 
+/* A request a replica runs itself that is well past its timeout: its
+ * watchdog did not stop it, so only killing the replica can (its client
+ * connections close with it). True when it was killed. */
+static bool direct_runaway(replica *r, uint64_t now)
+{
+    for (int i = 0; r->pid && r->state != REPLICA_DOWN && i < r->shared->nslots; i++) {
+        direct_slot *s = &r->shared->slots[i];
+        uint64_t since = atomic_load(&s->busy_since_ns), timeout = atomic_load(&s->timeout_ms);
+        if (!since || !timeout || now < since + (timeout + GRACE_MS) * 1000000u) continue;
+        r->replacing = true;
+        log_replica(LOG_WARN, r, "the replica did not stop a request at its timeout: replacing it", NULL);
+        replica_down(r, 502, "the replica was replaced: another request on it ran away");
+        return true;
+    }
+    return false;
+}
+
 /* Deadlines, expired waits, usage, and (without cgroups) the CPU throttle. */
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -851,9 +1028,18 @@ static void tick(evutil_socket_t fd, short what, void *arg)
     /* Sampled each tick: the load times the time it held, about. */
     if (p->load_at_ns) p->load_seconds += pool_load(p) * ((double)(now - p->load_at_ns) / 1e9);
     p->load_at_ns = now;
+    sync_direct(p);
     for (int i = 0; i < p->nreplicas; i++) {
         replica *r = p->replicas[i];
         if (r->limits) limits_tick(r->limits);
+        if (r->shared) {
+            read_records(p, r);
+            if (direct_runaway(r, now)) continue;
+            if (r->leaving && r->pid && !r->let_go && !r->in_flight && direct_done_with(r)) {
+                let_go(r);
+                continue;
+            }
+        }
         for (int c = 0; r->state != REPLICA_DOWN && c < p->opt.channels; c++) {
             channel *ch = &r->channels[c];
             pool_request *req = ch->head;
@@ -908,6 +1094,8 @@ static void replica_free_parts(replica *r)
     if (r->health_timer) event_free(r->health_timer);
     if (r->restart_timer) event_free(r->restart_timer);
     if (r->limits) limits_delete(r->limits);
+    close_back(r);
+    direct_shared_free(r->shared);
     wire_buf_free(&r->check.msg);
     for (int c = 0; r->channels && c < p->opt.channels; c++) {
         channel *ch = &r->channels[c];
@@ -938,6 +1126,7 @@ static void replica_forget(replica *r)
  * it), and kill it if it has not exited a second later. */
 static void let_go(replica *r)
 {
+    r->let_go = true;
     for (int c = 0; c < r->pool->opt.channels; c++) close_channel(&r->channels[c]);
     kill(r->pid, SIGCONT); /* the CPU throttle may have stopped it */
     struct timeval second = {1, 0};
@@ -955,10 +1144,12 @@ static replica *replica_new(pool *p)
     r->pool = p;
     r->index = p->next_index++;
     r->pidfd = -1;
+    r->back_fd = -1;
     r->channels = calloc((size_t)p->opt.channels, sizeof *r->channels);
     r->restart_timer = evtimer_new(p->opt.base, restart_now, r);
     r->health_timer = event_new(p->opt.base, -1, EV_PERSIST, health_check, r);
     bool made = r->channels && r->restart_timer && r->health_timer;
+    if (made && p->opt.direct && !p->app->component) made = (r->shared = direct_shared_new(p->opt.channels)) != NULL;
     for (int c = 0; made && c < p->opt.channels; c++) {
         channel *ch = &r->channels[c];
         *ch = (channel){.r = r, .fd = -1, .in = evbuffer_new(), .out = evbuffer_new()};
@@ -1019,7 +1210,9 @@ pool *pool_start(const pool_options *opt, serve_app *app, char *why, size_t whyl
     p->tick = event_new(opt->base, -1, EV_PERSIST, tick, p);
     if (p->tick) event_add(p->tick, &every);
     p->flush = event_new(opt->base, -1, 0, flush_channels, p);
+    snprintf(p->id_prefix, sizeof p->id_prefix, "%llx", (unsigned long long)(wagi_now_ns() / 1000000 % 0xffffff));
     bool made = p->tick && p->flush && make_room(p, n);
+    if (made && opt->direct && !app->component) made = (p->back_buf = malloc(DIRECT_MSG_MAX)) != NULL;
     for (int i = 0; made && i < n; i++) {
         replica *r = replica_new(p);
         if (r) p->replicas[p->nreplicas++] = r;
@@ -1063,8 +1256,9 @@ static void remove_replica(pool *p)
     event_del(r->health_timer);
     event_del(r->restart_timer);
     log_replica(LOG_DEBUG, r, "replica leaving", json_pack("{s:i}", "in_flight", r->in_flight));
+    sync_direct(p); /* it stops taking connections */
     if (!r->pid) replica_forget(r);
-    else if (!r->in_flight) let_go(r);
+    else if (!r->in_flight && direct_done_with(r)) let_go(r); /* else when they are done (tick) */
 }
 
 bool pool_resize(pool *p, int replicas, char *why, size_t whylen)
@@ -1106,9 +1300,20 @@ int pool_ready(const pool *p) { return ready_count(p); }
 
 int pool_size(const pool *p) { return p->nserving; }
 
-bool pool_idle(const pool *p) { return !p->in_flight && !p->queue_head; }
+bool pool_idle(const pool *p)
+{
+    for (int i = 0; i < p->nreplicas; i++)
+        if (!direct_done_with(p->replicas[i])) return false;
+    return !p->in_flight && !p->queue_head;
+}
 
-int pool_load(const pool *p) { return p->in_flight + (int)p->queued; }
+int pool_load(const pool *p)
+{
+    int direct = 0;
+    for (int i = 0; i < p->nreplicas; i++)
+        if (p->replicas[i]->shared && p->replicas[i]->pid) direct += direct_busy(p->replicas[i]->shared);
+    return p->in_flight + (int)p->queued + direct;
+}
 
 double pool_load_seconds(const pool *p) { return p->load_seconds; }
 
@@ -1129,6 +1334,7 @@ json_t *pool_describe(const pool *p)
 void pool_retire(pool *p)
 {
     p->retiring = true;
+    sync_direct(p); /* its replicas stop taking connections */
     for (int i = 0; i < p->nreplicas; i++) {
         event_del(p->replicas[i]->health_timer);
         event_del(p->replicas[i]->restart_timer);
@@ -1138,6 +1344,7 @@ void pool_retire(pool *p)
 void pool_free(pool *p)
 {
     if (!p) return;
+    for (int i = 0; i < p->nreplicas; i++) read_records(p, p->replicas[i]); /* their last answers count */
     p->retiring = true;
     /* Close every socket: a replica's threads see end of file and exit. */
     for (int i = 0; i < p->nreplicas; i++) {
@@ -1169,6 +1376,7 @@ void pool_free(pool *p)
     for (int i = 0; i < p->nreplicas; i++) replica_free_parts(p->replicas[i]);
     if (p->tick) event_free(p->tick);
     if (p->flush) event_free(p->flush);
+    free(p->back_buf);
     free(p->replicas);
     free(p);
 }

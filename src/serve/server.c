@@ -19,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "serve/control.h"
+#include "serve/direct.h"
 #include "serve/drain.h"
 #include "serve/http1.h"
 #include "serve/limits.h"
@@ -59,7 +61,32 @@ typedef struct server {
     runtime_plan *reload_plan; /* the thread's result */
     app_error reload_why;
     reload_waiter *reload_waiting, *reload_asked;
+    /* --direct: the replicas take connections themselves while one app
+     * is served (direct.h); the front takes them when no replica does. */
+    bool direct_wanted;
+    serve_direct direct;
 } server;
+
+/* ------------------------------------------------------------ direct replicas */
+
+/* Whether replicas take connections now, and so whether the front does:
+ * only while one app is served (a replica knows only its own route) and
+ * the server is not stopping. */
+static void update_direct(server *srv)
+{
+    if (!srv->direct_wanted) return;
+    bool on = !srv->draining && runtime_app_count(srv->rt) == 1;
+    runtime_set_direct(srv->rt, on);
+    if (!srv->draining) http_server_accept(srv->http, !(on && runtime_direct_serving(srv->rt)));
+}
+
+/* A connection a replica handed back (another route, /_qyvol/, or it
+ * stopped taking them): served here from now on. */
+static void on_handoff(void *ctx, int fd, const char *peer, const void *bytes, size_t len)
+{
+    server *srv = ctx;
+    http_server_adopt_input(srv->http, fd, peer, bytes, len);
+}
 
 /* ------------------------------------------------------------ reloads */
 
@@ -141,6 +168,7 @@ static void on_reload_done(evutil_socket_t fd, short what, void *arg)
     if (plan && srv->draining) runtime_plan_free(plan);
     else if (plan) ok = runtime_commit(srv->rt, plan, true, &srv->reload_why);
     size_t napps = runtime_app_count(srv->rt);
+    if (ok) update_direct(srv);
     if (ok) log_json(LOG_INFO, "reloaded", json_pack("{s:I}", "apps", (json_int_t)napps));
     else log_json(LOG_ERROR, "reload failed; still serving the previous apps", json_pack("{s:s}", "reason", why));
     json_t *body = ok ? json_pack("{s:b,s:I}", "reloaded", 1, "apps", (json_int_t)napps)
@@ -165,6 +193,7 @@ static void housekeeping(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     server *srv = arg;
     runtime_housekeeping(srv->rt);
+    update_direct(srv);
 }
 
 static void serve_metrics(server *srv, http_exchange *x)
@@ -277,7 +306,7 @@ static bool streams_body(void *ctx, const http_request *r)
 static long requests_in_flight(void *ctx)
 {
     server *srv = ctx;
-    return runtime_in_flight(srv->rt);
+    return runtime_in_flight(srv->rt) + runtime_direct_conns(srv->rt);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -287,7 +316,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (srv->draining) return;
     srv->draining = true;
     log_followers_end(&srv->followers);
-    /* No new connections; idle ones close, busy ones after their answer. */
+    /* No new connections; idle ones close, busy ones after their answer.
+     * The replicas hold the listening socket too: it is shut for all. */
+    if (srv->direct_wanted && http_server_listening_fd(srv->http) >= 0)
+        shutdown(http_server_listening_fd(srv->http), SHUT_RD);
+    update_direct(srv);
     tls_front_drain(srv->tls);
     http_server_drain(srv->http);
     drain_start(&srv->drain, srv->base, (int)sig, srv->opt.drain_timeout_s, requests_in_flight, srv);
@@ -323,8 +356,9 @@ static void log_listening(server *srv, int channels)
                                                 "replicas", json_object_get(a, "replicas")));
     }
     json_decref(apps);
-    json_t *fields = json_pack("{s:s,s:i,s:i,s:s,s:o}", "address", srv->opt.address, "port", srv->opt.port,
-                               "threads_per_replica", channels, "limits", limits_mode(), "apps", routes);
+    json_t *fields = json_pack("{s:s,s:i,s:i,s:s,s:o,s:b}", "address", srv->opt.address, "port", srv->opt.port,
+                               "threads_per_replica", channels, "limits", limits_mode(), "apps", routes, "direct",
+                               srv->direct_wanted);
     if (*limits_mode_reason()) json_object_set_new(fields, "limits_reason", json_string(limits_mode_reason()));
     log_json(LOG_INFO, "listening", fields);
 }
@@ -345,8 +379,10 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     srv->base = new_base();
     int channels = srv->opt.workers > 0 ? srv->opt.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (channels < 1) channels = 1;
+    srv->direct_wanted = srv->opt.direct && !srv->opt.tls_cert;
     runtime_options ro = {srv->base, channels, srv->opt.address, srv->opt.port};
     srv->rt = srv->base ? runtime_new(&ro) : NULL;
+    if (srv->rt && srv->direct_wanted) runtime_allow_direct(srv->rt, &srv->direct);
     if (!srv->rt) {
         fprintf(stderr, "qyv serve: out of memory\n");
         goto out;
@@ -396,6 +432,7 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
         fprintf(stderr, "qyv serve: %s\n", why);
         goto out;
     }
+    srv->direct = (serve_direct){http_server_listening_fd(srv->http), limits, on_handoff, srv};
     if (control_auth_init(&srv->auth, srv->opt.port, why, sizeof why) != 0)
         log_json(LOG_WARN, "no control token: qyv logs and qyv serve --reload will be refused",
                  json_pack("{s:s}", "reason", why));
@@ -415,6 +452,7 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     srv->housekeeping = event_new(srv->base, -1, EV_PERSIST, housekeeping, srv);
     struct timeval every = {0, 200000};
     if (!srv->housekeeping || event_add(srv->housekeeping, &every) != 0) goto out;
+    update_direct(srv);
     log_listening(srv, channels);
     event_base_dispatch(srv->base);
     log_json(LOG_INFO, "stopped", NULL);

@@ -1,0 +1,94 @@
+/*
+ * direct.h — replicas that take client connections themselves (`qyv
+ * serve --direct`): what the front and such a replica share.
+ *
+ * The front's listening socket is inherited by the replicas of an app
+ * served this way; each replica thread takes connections from it (as
+ * nginx's workers do) and answers their requests itself, so that a
+ * request never crosses a process. What the front still needs to know
+ * comes through memory shared with each replica (one page set per
+ * replica, mapped before it forks): whether it may take connections
+ * (set by the front: ready, in rotation, one app on the port), how many
+ * it holds, the request each thread runs and since when (for the
+ * front's kill of a runaway), and a record of each answer for the
+ * metrics. Requests a replica must not answer (the server's /_qyvol/
+ * endpoints, another app's route, or any once it is told to stop) go
+ * back to the front with their connection, over a socket that also
+ * carries the replica's log lines.
+ */
+#ifndef QYVOL_SERVE_DIRECT_H
+#define QYVOL_SERVE_DIRECT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "serve/http1.h"
+
+/* One answer, for the app's metrics. */
+typedef struct direct_record {
+    uint16_t status;
+    uint8_t trap;              /* qv_trap_kind */
+    uint8_t started;           /* an instance ran */
+    float seconds, instantiate_s;
+} direct_record;
+
+/* Answers kept between two reads of the front (its tick, every 100 ms). */
+#define DIRECT_RING 8192
+
+/* One replica thread's. */
+typedef struct direct_slot {
+    _Atomic uint64_t busy_since_ns; /* a request runs since then (0: none) */
+    _Atomic uint64_t timeout_ms;    /* ... with this timeout */
+    atomic_int conns;          /* connections it holds (as of seen_serve) */
+    atomic_int seen_serve;     /* the value of `serve` it acted on last */
+    _Atomic uint32_t head;     /* records written (the replica's) */
+    _Atomic uint32_t tail;     /* records read (the front's) */
+    direct_record ring[DIRECT_RING];
+} direct_slot;
+
+typedef struct direct_shared {
+    atomic_int serve;          /* the front's: take connections and answer them */
+    _Atomic uint64_t lost;     /* records dropped, the ring being full */
+    int nslots;
+    direct_slot slots[];
+} direct_shared;
+
+/* What a pool needs to serve an app this way (NULL in pool_options: not). */
+typedef struct serve_direct {
+    int listen_fd;             /* the front's listening socket */
+    http_limits limits;        /* as the front's */
+    /* A connection handed back, with the bytes read from it (the front
+     * serves it from then on). */
+    void (*handoff)(void *ctx, int fd, const char *peer, const void *bytes, size_t len);
+    void *ctx;
+} serve_direct;
+
+/* Shared memory for a replica of nslots threads; NULL when it cannot be mapped. */
+direct_shared *direct_shared_new(int nslots);
+/* All cleared, as for a new process. */
+void direct_shared_reset(direct_shared *d);
+void direct_shared_free(direct_shared *d);
+
+/* The replica's side of the ring: false when full (the record is lost). */
+bool direct_push(direct_slot *s, const direct_record *r);
+/* The front's: false when empty. */
+bool direct_pop(direct_slot *s, direct_record *r);
+
+/* The front's view: every thread saw serve off and holds no connection. */
+bool direct_drained(const direct_shared *d);
+/* Every thread takes connections. */
+bool direct_serving(const direct_shared *d);
+/* Requests running now. */
+int direct_busy(const direct_shared *d);
+/* Connections held now. */
+int direct_conns(const direct_shared *d);
+
+/* Messages on the back socket (SOCK_SEQPACKET, replica -> front). */
+#define DIRECT_MSG_CONN 'C'    /* + peer (64 bytes) + bytes read; the socket as SCM_RIGHTS */
+#define DIRECT_MSG_LOG 'L'     /* + lines: level byte, app, NUL, text, NUL; ... */
+#define DIRECT_PEER_LEN 64
+#define DIRECT_MSG_MAX ((size_t)200 << 10)
+
+#endif

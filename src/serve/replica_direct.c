@@ -1,0 +1,337 @@
+/*
+ * replica_direct.c — see replica_direct.h.
+ */
+#include "serve/replica_direct.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "serve/answer.h"
+#include "serve/apps.h"
+#include "serve/log.h"
+
+/* How often a thread looks at what the front decided (serve or not). */
+#define TICK_MS 50
+/* Log lines are sent in batches of at most this much. */
+#define LOG_BATCH ((size_t)32 << 10)
+
+typedef struct direct_thread {
+    replica_thread *t;
+    const replica_direct *d;
+    direct_slot *slot;
+    int number;
+    struct event_base *base;
+    http_server *http;
+    struct event *channel_ev, *tick_ev, *flush_ev;
+    struct event *accept_ev, *retry_ev;
+    bool accepting;            /* accept_ev is on */
+    inbox in;
+    wire_buf out;
+    bool serving;              /* taking connections */
+    uint64_t next_id;
+    unsigned pid;              /* for request ids (getpid is a system call) */
+} direct_thread;
+
+static const replica_direct *config; /* the process's (replica_direct_begin) */
+
+/* ------------------------------------------------------------ log lines */
+
+/* Each thread's lines, sent after the callbacks of a turn of its loop. */
+static _Thread_local struct {
+    direct_thread *dt;
+    char *data;
+    size_t len, cap;
+} logs;
+
+static void send_logs(void)
+{
+    if (!logs.len) return;
+    ssize_t n;
+    do n = send(config->back_fd, logs.data, logs.len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    logs.len = 0;
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    send_logs();
+}
+
+static void log_to_front(log_level level, const char *app, const char *text)
+{
+    size_t app_len = strlen(app), text_len = strlen(text), need = 1 + app_len + 1 + text_len + 1;
+    if (1 + need > DIRECT_MSG_MAX) return;
+    if (logs.len && logs.len + need > LOG_BATCH) send_logs();
+    if (logs.cap < 1 + logs.len + need) {
+        size_t cap = 1 + logs.len + need > LOG_BATCH ? 1 + logs.len + need : LOG_BATCH + 1;
+        char *grown = realloc(logs.data, cap);
+        if (!grown) return;
+        logs.data = grown, logs.cap = cap;
+    }
+    if (!logs.len) logs.data[logs.len++] = DIRECT_MSG_LOG;
+    logs.data[logs.len++] = (char)level;
+    memcpy(logs.data + logs.len, app, app_len + 1);
+    logs.len += app_len + 1;
+    memcpy(logs.data + logs.len, text, text_len + 1);
+    logs.len += text_len + 1;
+    if (logs.dt) event_active(logs.dt->flush_ev, EV_TIMEOUT, 0);
+    else send_logs();
+}
+
+void replica_direct_begin(const replica_direct *d)
+{
+    config = d;
+    log_set_sink(log_to_front);
+}
+
+/* ------------------------------------------------------------ handing back */
+
+static bool is_control(const char *path)
+{
+    return !strncmp(path, "/_qyvol", 7) && (path[7] == '\0' || path[7] == '/');
+}
+
+/* Requests this replica does not answer go back to the front. */
+static bool wants_back(void *ctx, const http_request *r)
+{
+    direct_thread *dt = ctx;
+    return !atomic_load_explicit(&dt->d->shared->serve, memory_order_relaxed) || is_control(r->path) ||
+           !serve_route_matches(dt->t->app->route, r->path);
+}
+
+static void take_back(void *ctx, int fd, const char *peer, const void *bytes, size_t len)
+{
+    direct_thread *dt = ctx;
+    size_t n = 1 + DIRECT_PEER_LEN + len;
+    char *msg = n <= DIRECT_MSG_MAX ? calloc(1, n) : NULL;
+    if (!msg) {
+        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        ssize_t w = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL);
+        (void)w;
+        close(fd);
+        return;
+    }
+    msg[0] = DIRECT_MSG_CONN;
+    snprintf(msg + 1, DIRECT_PEER_LEN, "%s", peer);
+    memcpy(msg + 1 + DIRECT_PEER_LEN, bytes, len);
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct iovec iov = {msg, n};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space,
+                        .msg_controllen = sizeof control.space};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    ssize_t w;
+    do w = sendmsg(dt->d->back_fd, &mh, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    free(msg);
+    close(fd); /* the front has its own now (or the client sees a close) */
+}
+
+/* ------------------------------------------------------------ requests */
+
+static void on_request(void *ctx, http_exchange *x, const http_request *r)
+{
+    direct_thread *dt = ctx;
+    const serve_app *app = dt->t->app;
+    uint64_t start = wagi_now_ns();
+    char id[64];
+    snprintf(id, sizeof id, "%s-%x.%x.%llx", dt->d->id_prefix, dt->pid, (unsigned)dt->number,
+             (unsigned long long)++dt->next_id);
+    guest_request g;
+    if (!guest_request_make(&g, r, dt->d->address, dt->d->port)) {
+        http_respond_text(x, 503, "out of memory");
+        return;
+    }
+    atomic_store(&dt->slot->timeout_ms, app->rc.timeout_ms);
+    atomic_store(&dt->slot->busy_since_ns, start);
+    wagi_result res;
+    wagi_run(app, &g.rq, app->rc.timeout_ms, &dt->t->slot, &res);
+    cgi_response cgi = {0};
+    char why[600];
+    wire_response resp;
+    answer_of_run(&res, app->rc.timeout_ms, &cgi, &resp, why, sizeof why);
+    /* The request's strings go with its answer: kept for the log. */
+    bool logging = log_enabled(resp.status >= 500 || *why ? LOG_WARN : LOG_INFO) || resp.err_len;
+    char *path = logging ? strdup(r->path) : NULL;
+    const char *method = r->method;
+    size_t bytes = answer_client(x, &resp, id);
+    atomic_store(&dt->slot->busy_since_ns, 0);
+    double seconds = (double)(wagi_now_ns() - start) / 1e9;
+    direct_record rec = {(uint16_t)resp.status, (uint8_t)resp.trap, resp.started, (float)seconds,
+                         (float)(resp.started ? resp.instantiate_s : 0)};
+    if (!direct_push(dt->slot, &rec)) atomic_fetch_add(&dt->d->shared->lost, 1);
+    if (path) {
+        char replica[24];
+        answer_format_u64(replica, (unsigned long long)dt->d->index, 10);
+        answer_log l = {app->name, replica, id, method, path, start};
+        answer_log_lines(&l, &resp, bytes);
+        free(path);
+    }
+    free((void *)resp.headers);
+    cgi_response_free(&cgi);
+    wagi_result_free(&res);
+    guest_request_free(&g);
+}
+
+/* ------------------------------------------------------------ accepting */
+
+/* Connections spread over the threads by count: every thread is woken by
+ * a connection waiting, and the first to run would take it; one that
+ * holds more than a sibling leaves it to that sibling, unless the sibling
+ * is stuck in a request (or does not take any). */
+#define SIBLING_STUCK_NS (1000 * 1000u)
+#define RETRY_US 1000
+
+static bool may_accept(const direct_thread *dt)
+{
+    int mine = (int)http_server_connections(dt->http);
+    if ((unsigned)mine >= dt->d->limits.max_connections) return false;
+    uint64_t now = 0;
+    const direct_shared *sh = dt->d->shared;
+    for (int i = 0; i < sh->nslots; i++) {
+        const direct_slot *s = &sh->slots[i];
+        if (i == dt->number || !atomic_load(&s->seen_serve) || atomic_load(&s->conns) >= mine) continue;
+        uint64_t since = atomic_load(&s->busy_since_ns);
+        if (since && (now ? now : (now = wagi_now_ns())) - since > SIBLING_STUCK_NS) continue;
+        return false;
+    }
+    return true;
+}
+
+static void set_accepting(direct_thread *dt, bool on)
+{
+    if (dt->accepting == on) return;
+    dt->accepting = on;
+    if (on) event_add(dt->accept_ev, NULL);
+    else event_del(dt->accept_ev);
+}
+
+static void on_accept(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    direct_thread *dt = arg;
+    if (!may_accept(dt)) {
+        /* Look again soon: the sibling may not take it after all. */
+        set_accepting(dt, false);
+        struct timeval t = {0, RETRY_US};
+        evtimer_add(dt->retry_ev, &t);
+        return;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) return;
+        /* Out of descriptors, or the listener was shut: wait a moment. */
+        set_accepting(dt, false);
+        struct timeval t = {0, 100 * 1000};
+        evtimer_add(dt->retry_ev, &t);
+        return;
+    }
+    char peer[64];
+    http_peer_text(&ss, peer, sizeof peer);
+    http_server_adopt(dt->http, c, peer);
+    atomic_store(&dt->slot->conns, (int)http_server_connections(dt->http));
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    direct_thread *dt = arg;
+    if (dt->serving) set_accepting(dt, true);
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static void on_channel(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    direct_thread *dt = arg;
+    if (!replica_channel_turn(dt->t, &dt->in, &dt->out)) event_base_loopbreak(dt->base);
+}
+
+/* Act on what the front decided, and tell it what this thread holds. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    direct_thread *dt = arg;
+    int serve = atomic_load(&dt->d->shared->serve);
+    if (serve != dt->serving) {
+        dt->serving = serve;
+        set_accepting(dt, serve);
+    }
+    if (!serve) http_server_close_idle(dt->http);
+    atomic_store(&dt->slot->conns, (int)http_server_connections(dt->http));
+    atomic_store(&dt->slot->seen_serve, serve);
+}
+
+void *replica_direct_arg(replica_thread *t, int number, const replica_direct *d)
+{
+    direct_thread *dt = calloc(1, sizeof *dt);
+    if (!dt) return NULL;
+    dt->t = t;
+    dt->d = d;
+    dt->number = number;
+    dt->slot = &d->shared->slots[number];
+    dt->pid = (unsigned)getpid();
+    return dt;
+}
+
+void *replica_direct_thread(void *arg)
+{
+    direct_thread *dt = arg;
+    struct event_config *cfg = event_config_new();
+    if (cfg) event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    dt->base = cfg ? event_base_new_with_config(cfg) : NULL;
+    if (cfg) event_config_free(cfg);
+    if (dt->base) dt->http = http_server_new(dt->base, &dt->d->limits, on_request, dt);
+    if (dt->http) http_server_divert(dt->http, wants_back, take_back);
+    struct timeval every = {0, TICK_MS * 1000};
+    bool ok = dt->http != NULL;
+    if (ok) {
+        dt->channel_ev = event_new(dt->base, dt->t->fd, EV_READ | EV_PERSIST, on_channel, dt);
+        dt->tick_ev = event_new(dt->base, -1, EV_PERSIST, on_tick, dt);
+        dt->flush_ev = event_new(dt->base, -1, 0, on_flush, dt);
+        dt->accept_ev = event_new(dt->base, dt->d->listen_fd, EV_READ | EV_PERSIST, on_accept, dt);
+        dt->retry_ev = evtimer_new(dt->base, on_retry, dt);
+        ok = dt->channel_ev && dt->tick_ev && dt->flush_ev && dt->accept_ev && dt->retry_ev &&
+             !event_add(dt->channel_ev, NULL) && !event_add(dt->tick_ev, &every);
+    }
+    if (ok) {
+        logs.dt = dt;
+        event_base_dispatch(dt->base);
+        logs.dt = NULL;
+        send_logs();
+    } else {
+        fprintf(stderr, "qyv replica: cannot take connections: out of memory\n");
+    }
+    http_server_free(dt->http); /* its connections close: this replica is stopping */
+    atomic_store(&dt->slot->conns, 0);
+    atomic_store(&dt->slot->seen_serve, 0);
+    if (dt->channel_ev) event_free(dt->channel_ev);
+    if (dt->tick_ev) event_free(dt->tick_ev);
+    if (dt->flush_ev) event_free(dt->flush_ev);
+    if (dt->accept_ev) event_free(dt->accept_ev);
+    if (dt->retry_ev) event_free(dt->retry_ev);
+    if (dt->base) event_base_free(dt->base);
+    free(dt->in.data);
+    wire_buf_free(&dt->out);
+    free(logs.data);
+    logs.data = NULL;
+    close(dt->t->fd);
+    free(dt);
+    return NULL;
+}

@@ -1,0 +1,35 @@
+/*
+ * runtime_direct.c — the runtime's apps whose replicas take connections
+ * themselves (runtime.h, direct.h).
+ */
+#include "serve/runtime_impl.h"
+
+void runtime_allow_direct(serve_runtime *rt, const struct serve_direct *d)
+{
+    rt->direct = d;
+}
+
+void runtime_set_direct(serve_runtime *rt, bool on)
+{
+    for (size_t i = 0; i < rt->napps; i++)
+        if (rt->apps[i]->pool) pool_set_direct(rt->apps[i]->pool, on);
+    for (size_t i = 0; i < rt->nretired; i++)
+        if (rt->retired[i]->pool) pool_set_direct(rt->retired[i]->pool, false);
+}
+
+bool runtime_direct_serving(const serve_runtime *rt)
+{
+    for (size_t i = 0; i < rt->napps; i++)
+        if (rt->apps[i]->pool && pool_direct_serving(rt->apps[i]->pool)) return true;
+    return false;
+}
+
+int runtime_direct_conns(const serve_runtime *rt)
+{
+    int n = 0;
+    for (size_t i = 0; i < rt->napps; i++)
+        if (rt->apps[i]->pool) n += pool_direct_conns(rt->apps[i]->pool);
+    for (size_t i = 0; i < rt->nretired; i++)
+        if (rt->retired[i]->pool) n += pool_direct_conns(rt->retired[i]->pool);
+    return n;
+}
