@@ -1322,8 +1322,14 @@ json_t *pool_describe(const pool *p)
     json_t *list = json_array();
     for (int i = 0; i < p->nreplicas; i++) {
         const replica *r = p->replicas[i];
+        int direct = r->shared && r->pid ? direct_busy(r->shared) : 0;
         json_t *o = json_pack("{s:i,s:s,s:i,s:i}", "replica", r->index, "state", state_names[r->state], "in_flight",
-                              r->in_flight, "restarts", (int)r->restarts);
+                              r->in_flight + direct, "restarts", (int)r->restarts);
+        if (r->shared && r->pid) {
+            json_object_set_new(o, "connections", json_integer(direct_conns(r->shared)));
+            json_object_set_new(o, "takes_connections",
+                                json_boolean(atomic_load(&r->shared->serve) && direct_serving(r->shared)));
+        }
         if (r->pid) json_object_set_new(o, "pid", json_integer(r->pid));
         if (r->last_exit[0]) json_object_set_new(o, "last_exit", json_string(r->last_exit));
         json_array_append_new(list, o);
