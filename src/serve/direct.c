@@ -11,15 +11,30 @@ static size_t shared_size(int nslots)
     return sizeof(direct_shared) + (size_t)nslots * sizeof(direct_slot);
 }
 
-direct_shared *direct_shared_new(int nslots)
+direct_area *direct_area_new(int nslots)
 {
-    /* MAP_SHARED before the fork: the replica's writes are the front's to
-     * read, without a system call. Pages are touched only as used. */
-    void *m = mmap(NULL, shared_size(nslots), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    /* MAP_SHARED before the forks: a replica's writes are the front's and
+     * the other replicas' to read, without a system call. Pages are
+     * touched only as used. */
+    size_t stride = (shared_size(nslots) + 4095) & ~(size_t)4095;
+    size_t size = 4096 + stride * DIRECT_AREA_REPLICAS;
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return NULL;
-    direct_shared *d = m;
-    d->nslots = nslots;
-    return d;
+    direct_area *a = m;
+    a->nslots = nslots;
+    a->stride = stride;
+    for (int i = 0; i < DIRECT_AREA_REPLICAS; i++) direct_area_at(a, i)->nslots = nslots;
+    return a;
+}
+
+void direct_area_free(direct_area *a)
+{
+    if (a) munmap(a, 4096 + a->stride * DIRECT_AREA_REPLICAS);
+}
+
+direct_shared *direct_area_at(const direct_area *a, int i)
+{
+    return (direct_shared *)((char *)a + 4096 + a->stride * (size_t)i);
 }
 
 void direct_shared_reset(direct_shared *d)
@@ -32,14 +47,10 @@ void direct_shared_reset(direct_shared *d)
         atomic_store(&s->timeout_ms, 0);
         atomic_store(&s->conns, 0);
         atomic_store(&s->seen_serve, 0);
+        atomic_store(&s->slow, 0);
         atomic_store(&s->head, 0);
         atomic_store(&s->tail, 0);
     }
-}
-
-void direct_shared_free(direct_shared *d)
-{
-    if (d) munmap(d, shared_size(d->nslots));
 }
 
 bool direct_push(direct_slot *s, const direct_record *r)
@@ -74,6 +85,17 @@ bool direct_serving(const direct_shared *d)
     return d->nslots > 0;
 }
 
+bool direct_free_thread(const direct_shared *d, uint64_t now_ns)
+{
+    for (int i = 0; i < d->nslots; i++) {
+        const direct_slot *s = &d->slots[i];
+        uint64_t since = atomic_load(&s->busy_since_ns);
+        if (atomic_load(&s->seen_serve) && !atomic_load(&s->slow) && (!since || now_ns - since < DIRECT_SLOW_NS))
+            return true;
+    }
+    return false;
+}
+
 int direct_busy(const direct_shared *d)
 {
     int n = 0;
@@ -86,4 +108,48 @@ int direct_conns(const direct_shared *d)
     int n = 0;
     for (int i = 0; i < d->nslots; i++) n += atomic_load(&d->slots[i].conns);
     return n;
+}
+
+direct_routes *direct_routes_new(void)
+{
+    void *m = mmap(NULL, sizeof(direct_routes), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+void direct_routes_free(direct_routes *r)
+{
+    if (r) munmap(r, sizeof *r);
+}
+
+bool direct_routes_set(direct_routes *r, const char *text, size_t len)
+{
+    if (len > DIRECT_ROUTES_BYTES) return false;
+    uint32_t seq = atomic_load(&r->seq);
+    bool same = atomic_load(&r->len) == len;
+    for (size_t i = 0; same && i < len; i++) same = atomic_load_explicit(&r->text[i], memory_order_relaxed) == text[i];
+    if (same) return true;
+    atomic_store(&r->seq, seq + 1); /* odd: being written */
+    atomic_thread_fence(memory_order_release);
+    for (size_t i = 0; i < len; i++) atomic_store_explicit(&r->text[i], text[i], memory_order_relaxed);
+    atomic_store_explicit(&r->len, (uint32_t)len, memory_order_relaxed);
+    atomic_store_explicit(&r->seq, seq + 2, memory_order_release);
+    return true;
+}
+
+void direct_routes_read(const direct_routes *r, direct_routes_copy *copy)
+{
+    uint32_t seq = atomic_load_explicit(&r->seq, memory_order_acquire);
+    if (seq == copy->seq && seq) return;
+    for (;;) {
+        seq = atomic_load_explicit(&r->seq, memory_order_acquire);
+        if (seq & 1) continue;
+        size_t len = atomic_load_explicit(&r->len, memory_order_relaxed);
+        if (len > DIRECT_ROUTES_BYTES) len = 0;
+        for (size_t i = 0; i < len; i++) copy->text[i] = atomic_load_explicit(&r->text[i], memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&r->seq, memory_order_relaxed) != seq) continue;
+        copy->len = len;
+        copy->seq = seq;
+        return;
+    }
 }

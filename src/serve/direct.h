@@ -34,6 +34,11 @@ typedef struct direct_record {
     float seconds, instantiate_s;
 } direct_record;
 
+/* A thread whose last request took longer takes no new connections:
+ * they would wait behind its slow requests (and behind those of the
+ * connections it holds); the front takes them instead. */
+#define DIRECT_SLOW_NS (20 * 1000000ull)
+
 /* Answers kept between two reads of the front (its tick, every 100 ms). */
 #define DIRECT_RING 8192
 
@@ -43,6 +48,8 @@ typedef struct direct_slot {
     _Atomic uint64_t timeout_ms;    /* ... with this timeout */
     atomic_int conns;          /* connections it holds (as of seen_serve) */
     atomic_int seen_serve;     /* the value of `serve` it acted on last */
+    atomic_int slow;           /* its last request took more than DIRECT_SLOW_NS:
+                                * it takes no connections (the front does) */
     _Atomic uint32_t head;     /* records written (the replica's) */
     _Atomic uint32_t tail;     /* records read (the front's) */
     direct_record ring[DIRECT_RING];
@@ -55,9 +62,34 @@ typedef struct direct_shared {
     direct_slot slots[];
 } direct_shared;
 
+/* The routes of every app the server runs, shared with all replicas (one
+ * mapping, made before any fork): a replica hands back a request whose
+ * longest matching route is another app's. Written by the front under a
+ * sequence count (odd while it writes); a replica copies it when the
+ * count moved. */
+#define DIRECT_ROUTES_BYTES 8192
+typedef struct direct_routes {
+    _Atomic uint32_t seq;
+    _Atomic uint32_t len;
+    _Atomic char text[DIRECT_ROUTES_BYTES]; /* routes, each NUL-terminated ("" for "/") */
+} direct_routes;
+
+direct_routes *direct_routes_new(void);
+void direct_routes_free(direct_routes *r);
+/* Publish len bytes of routes (false when they do not fit). */
+bool direct_routes_set(direct_routes *r, const char *text, size_t len);
+/* A reader's copy, renewed when the table changed. */
+typedef struct direct_routes_copy {
+    uint32_t seq;
+    size_t len;
+    char text[DIRECT_ROUTES_BYTES];
+} direct_routes_copy;
+void direct_routes_read(const direct_routes *r, direct_routes_copy *copy);
+
 /* What a pool needs to serve an app this way (NULL in pool_options: not). */
 typedef struct serve_direct {
     int listen_fd;             /* the front's listening socket */
+    direct_routes *routes;     /* every app's route */
     http_limits limits;        /* as the front's */
     /* A connection handed back, with the bytes read from it (the front
      * serves it from then on). */
@@ -65,11 +97,22 @@ typedef struct serve_direct {
     void *ctx;
 } serve_direct;
 
-/* Shared memory for a replica of nslots threads; NULL when it cannot be mapped. */
-direct_shared *direct_shared_new(int nslots);
-/* All cleared, as for a new process. */
+/* The shared memory of a pool's replicas, in one mapping, so that each
+ * replica sees how many connections the others hold (connections spread
+ * by count over every replica thread of the app). Made before the
+ * replicas fork; slots are given out to replicas and taken back. */
+#define DIRECT_AREA_REPLICAS 64
+typedef struct direct_area {
+    int nslots;                /* threads per replica */
+    size_t stride;             /* bytes per replica */
+} direct_area;
+/* NULL when it cannot be mapped. */
+direct_area *direct_area_new(int nslots);
+void direct_area_free(direct_area *a);
+/* Replica i's memory (0 <= i < DIRECT_AREA_REPLICAS). */
+direct_shared *direct_area_at(const direct_area *a, int i);
+/* All cleared, as for a new process (or none). */
 void direct_shared_reset(direct_shared *d);
-void direct_shared_free(direct_shared *d);
 
 /* The replica's side of the ring: false when full (the record is lost). */
 bool direct_push(direct_slot *s, const direct_record *r);
@@ -80,6 +123,9 @@ bool direct_pop(direct_slot *s, direct_record *r);
 bool direct_drained(const direct_shared *d);
 /* Every thread takes connections. */
 bool direct_serving(const direct_shared *d);
+/* Some thread could take a connection now: it takes them, its last
+ * request was quick, and it is not in one that has run DIRECT_SLOW_NS. */
+bool direct_free_thread(const direct_shared *d, uint64_t now_ns);
 /* Requests running now. */
 int direct_busy(const direct_shared *d);
 /* Connections held now. */

@@ -106,7 +106,7 @@ struct replica {
     double cpu_seen;           /* CPU seconds already added to the metrics */
     int current_weight;        /* smooth weighted round robin */
     /* Taking connections itself (pool_options.direct): */
-    direct_shared *shared;     /* NULL: not */
+    direct_shared *shared;     /* NULL: not; in the pool's area */
     int back_fd;               /* its connections handed back, its log lines */
     struct event *back_ev;
     bool let_go;               /* its sockets were closed (let_go) */
@@ -135,6 +135,8 @@ struct pool {
     char host[300], port[8];
     bool direct_on;            /* pool_set_direct */
     char *back_buf;            /* a message from a replica's back socket */
+    direct_area *area;         /* the replicas' shared memory (direct.h) */
+    bool area_used[DIRECT_AREA_REPLICAS];
     char id_prefix[24];
 };
 
@@ -269,9 +271,11 @@ void pool_set_direct(pool *p, bool on)
 
 bool pool_direct_serving(const pool *p)
 {
+    uint64_t now = wagi_now_ns();
     for (int i = 0; i < p->nreplicas; i++) {
         const replica *r = p->replicas[i];
-        if (r->shared && r->pid && atomic_load(&r->shared->serve) && direct_serving(r->shared)) return true;
+        if (r->shared && r->pid && atomic_load(&r->shared->serve) && direct_free_thread(r->shared, now))
+            return true;
     }
     return false;
 }
@@ -807,6 +811,7 @@ static void replica_exited(evutil_socket_t fd, short what, void *arg)
     replica_down(r, 502, why);
     close_back(r);
     read_records(p, r);
+    if (r->shared) direct_shared_reset(r->shared); /* what it held went with it */
     event_free(r->exited);
     r->exited = NULL;
     close(r->pidfd);
@@ -865,6 +870,7 @@ static _Noreturn void become_replica(const pool *p, const replica *r, int *fds, 
     replica_direct direct = {0};
     if (r->shared) {
         direct = (replica_direct){.listen_fd = p->opt.direct->listen_fd, .back_fd = back_fd, .shared = r->shared,
+                                  .area = p->area, .routes = p->opt.direct->routes,
                                   .limits = p->opt.direct->limits, .address = p->opt.address, .port = p->opt.port,
                                   .index = r->index};
         snprintf(direct.id_prefix, sizeof direct.id_prefix, "%s", p->id_prefix);
@@ -1088,14 +1094,17 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 /* Free a replica whose process is gone (or never was), and r itself. */
 static void replica_free_parts(replica *r)
 {
-    const pool *p = r->pool;
+    pool *p = r->pool;
     if (r->exited) event_free(r->exited);
     if (r->pidfd >= 0) close(r->pidfd);
     if (r->health_timer) event_free(r->health_timer);
     if (r->restart_timer) event_free(r->restart_timer);
     if (r->limits) limits_delete(r->limits);
     close_back(r);
-    direct_shared_free(r->shared);
+    if (r->shared) {
+        direct_shared_reset(r->shared);
+        p->area_used[(size_t)((char *)r->shared - (char *)direct_area_at(p->area, 0)) / p->area->stride] = false;
+    }
     wire_buf_free(&r->check.msg);
     for (int c = 0; r->channels && c < p->opt.channels; c++) {
         channel *ch = &r->channels[c];
@@ -1149,7 +1158,9 @@ static replica *replica_new(pool *p)
     r->restart_timer = evtimer_new(p->opt.base, restart_now, r);
     r->health_timer = event_new(p->opt.base, -1, EV_PERSIST, health_check, r);
     bool made = r->channels && r->restart_timer && r->health_timer;
-    if (made && p->opt.direct && !p->app->component) made = (r->shared = direct_shared_new(p->opt.channels)) != NULL;
+    /* Past DIRECT_AREA_REPLICAS replicas, the others are served by the front. */
+    for (int i = 0; made && p->area && !r->shared && i < DIRECT_AREA_REPLICAS; i++)
+        if (!p->area_used[i]) p->area_used[i] = true, r->shared = direct_area_at(p->area, i);
     for (int c = 0; made && c < p->opt.channels; c++) {
         channel *ch = &r->channels[c];
         *ch = (channel){.r = r, .fd = -1, .in = evbuffer_new(), .out = evbuffer_new()};
@@ -1212,7 +1223,8 @@ pool *pool_start(const pool_options *opt, serve_app *app, char *why, size_t whyl
     p->flush = event_new(opt->base, -1, 0, flush_channels, p);
     snprintf(p->id_prefix, sizeof p->id_prefix, "%llx", (unsigned long long)(wagi_now_ns() / 1000000 % 0xffffff));
     bool made = p->tick && p->flush && make_room(p, n);
-    if (made && opt->direct && !app->component) made = (p->back_buf = malloc(DIRECT_MSG_MAX)) != NULL;
+    if (made && opt->direct && !app->component)
+        made = (p->back_buf = malloc(DIRECT_MSG_MAX)) && (p->area = direct_area_new(p->opt.channels));
     for (int i = 0; made && i < n; i++) {
         replica *r = replica_new(p);
         if (r) p->replicas[p->nreplicas++] = r;
@@ -1383,6 +1395,7 @@ void pool_free(pool *p)
     if (p->tick) event_free(p->tick);
     if (p->flush) event_free(p->flush);
     free(p->back_buf);
+    direct_area_free(p->area);
     free(p->replicas);
     free(p);
 }

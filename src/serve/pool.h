@@ -107,7 +107,8 @@ void pool_resume(pool_request *req);
  * connections, answer the requests they are reading and hand those that
  * follow back to the front (opt.direct). */
 void pool_set_direct(pool *p, bool on);
-/* Some replica takes connections now. */
+/* Some replica takes connections now, with a thread that is free or
+ * has run its request for less than a few milliseconds. */
 bool pool_direct_serving(const pool *p);
 /* Client connections its replicas hold. */
 int pool_direct_conns(const pool *p);

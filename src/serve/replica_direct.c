@@ -35,6 +35,7 @@ typedef struct direct_thread {
     bool serving;              /* taking connections */
     uint64_t next_id;
     unsigned pid;              /* for request ids (getpid is a system call) */
+    direct_routes_copy routes;
 } direct_thread;
 
 static const replica_direct *config; /* the process's (replica_direct_begin) */
@@ -97,12 +98,27 @@ static bool is_control(const char *path)
     return !strncmp(path, "/_qyvol", 7) && (path[7] == '\0' || path[7] == '/');
 }
 
+/* Whether another app's route is a longer match for path than ours. */
+static bool routed_elsewhere(direct_thread *dt, const char *path)
+{
+    const char *mine = dt->t->app->route;
+    size_t mine_len = strlen(mine);
+    direct_routes_read(dt->d->routes, &dt->routes);
+    for (size_t at = 0; at < dt->routes.len;) {
+        const char *route = dt->routes.text + at;
+        size_t n = strnlen(route, dt->routes.len - at);
+        if (n > mine_len && serve_route_matches(route, path)) return true;
+        at += n + 1;
+    }
+    return false;
+}
+
 /* Requests this replica does not answer go back to the front. */
 static bool wants_back(void *ctx, const http_request *r)
 {
     direct_thread *dt = ctx;
     return !atomic_load_explicit(&dt->d->shared->serve, memory_order_relaxed) || is_control(r->path) ||
-           !serve_route_matches(dt->t->app->route, r->path);
+           !serve_route_matches(dt->t->app->route, r->path) || routed_elsewhere(dt, r->path);
 }
 
 static void take_back(void *ctx, int fd, const char *peer, const void *bytes, size_t len)
@@ -169,7 +185,9 @@ static void on_request(void *ctx, http_exchange *x, const http_request *r)
     const char *method = r->method;
     size_t bytes = answer_client(x, &resp, id);
     atomic_store(&dt->slot->busy_since_ns, 0);
-    double seconds = (double)(wagi_now_ns() - start) / 1e9;
+    uint64_t took = wagi_now_ns() - start;
+    atomic_store(&dt->slot->slow, took > DIRECT_SLOW_NS);
+    double seconds = (double)took / 1e9;
     direct_record rec = {(uint16_t)resp.status, (uint8_t)resp.trap, resp.started, (float)seconds,
                          (float)(resp.started ? resp.instantiate_s : 0)};
     if (!direct_push(dt->slot, &rec)) atomic_fetch_add(&dt->d->shared->lost, 1);
@@ -188,25 +206,30 @@ static void on_request(void *ctx, http_exchange *x, const http_request *r)
 
 /* ------------------------------------------------------------ accepting */
 
-/* Connections spread over the threads by count: every thread is woken by
- * a connection waiting, and the first to run would take it; one that
- * holds more than a sibling leaves it to that sibling, unless the sibling
- * is stuck in a request (or does not take any). */
+/* Connections spread over the app's replica threads by count: every
+ * thread is woken by a connection waiting, and the first to run would
+ * take it; one that holds more than another leaves it to that one,
+ * unless it is stuck in a request (or takes none). A thread whose last
+ * request was slow takes none (direct.h). */
 #define SIBLING_STUCK_NS (1000 * 1000u)
 #define RETRY_US 1000
 
 static bool may_accept(const direct_thread *dt)
 {
     int mine = (int)http_server_connections(dt->http);
-    if ((unsigned)mine >= dt->d->limits.max_connections) return false;
+    if ((unsigned)mine >= dt->d->limits.max_connections || atomic_load(&dt->slot->slow)) return false;
     uint64_t now = 0;
-    const direct_shared *sh = dt->d->shared;
-    for (int i = 0; i < sh->nslots; i++) {
-        const direct_slot *s = &sh->slots[i];
-        if (i == dt->number || !atomic_load(&s->seen_serve) || atomic_load(&s->conns) >= mine) continue;
-        uint64_t since = atomic_load(&s->busy_since_ns);
-        if (since && (now ? now : (now = wagi_now_ns())) - since > SIBLING_STUCK_NS) continue;
-        return false;
+    for (int k = 0; k < DIRECT_AREA_REPLICAS; k++) {
+        const direct_shared *sh = direct_area_at(dt->d->area, k);
+        if (!atomic_load_explicit(&sh->serve, memory_order_relaxed)) continue;
+        for (int i = 0; i < sh->nslots; i++) {
+            const direct_slot *s = &sh->slots[i];
+            if (s == dt->slot || !atomic_load(&s->seen_serve) || atomic_load(&s->slow) || atomic_load(&s->conns) >= mine)
+                continue;
+            uint64_t since = atomic_load(&s->busy_since_ns);
+            if (since && (now ? now : (now = wagi_now_ns())) - since > SIBLING_STUCK_NS) continue;
+            return false;
+        }
     }
     return true;
 }

@@ -16,7 +16,9 @@
 typedef struct replica_direct {
     int listen_fd;             /* the front's listening socket */
     int back_fd;               /* to the front: connections handed back, log lines */
-    direct_shared *shared;
+    direct_shared *shared;     /* its own */
+    const direct_area *area;   /* every replica's of its app */
+    const direct_routes *routes; /* every app's route */
     http_limits limits;
     const char *address;       /* where the server listens, for a request */
     uint16_t port;             /*   without Host */

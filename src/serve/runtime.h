@@ -121,10 +121,14 @@ void runtime_allow_direct(serve_runtime *rt, const struct serve_direct *d);
  * from the listening socket (on), or have them stop and give back what
  * they hold (off; retired apps' replicas always do). */
 void runtime_set_direct(serve_runtime *rt, bool on);
-/* Some replica takes connections now: the front need not. */
+/* Some replica takes connections now and has a thread free for one
+ * (not in a request for more than a few milliseconds): the front need not. */
 bool runtime_direct_serving(const serve_runtime *rt);
 /* Client connections the replicas of every app, retired ones too, hold. */
 int runtime_direct_conns(const serve_runtime *rt);
+/* Every app's route ("" for "/"), each NUL-terminated, at out (room for
+ * cap bytes); the bytes they take, which may be more than cap. */
+size_t runtime_routes(const serve_runtime *rt, char *out, size_t cap);
 /* Free the retired pools that finished their requests (call every few
  * hundred ms; runtime_new does not make timers of its own). */
 void runtime_housekeeping(serve_runtime *rt);

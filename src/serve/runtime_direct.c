@@ -2,6 +2,8 @@
  * runtime_direct.c — the runtime's apps whose replicas take connections
  * themselves (runtime.h, direct.h).
  */
+#include <string.h>
+
 #include "serve/runtime_impl.h"
 
 void runtime_allow_direct(serve_runtime *rt, const struct serve_direct *d)
@@ -32,4 +34,15 @@ int runtime_direct_conns(const serve_runtime *rt)
     for (size_t i = 0; i < rt->nretired; i++)
         if (rt->retired[i]->pool) n += pool_direct_conns(rt->retired[i]->pool);
     return n;
+}
+
+size_t runtime_routes(const serve_runtime *rt, char *out, size_t cap)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < rt->napps; i++) {
+        size_t n = strlen(rt->apps[i]->app.route) + 1;
+        if (len + n <= cap) memcpy(out + len, rt->apps[i]->app.route, n);
+        len += n;
+    }
+    return len;
 }

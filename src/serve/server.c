@@ -49,6 +49,7 @@ typedef struct server {
     serve_options opt;
     bool draining;
     struct event *housekeeping, *sigterm, *sigint, *sighup;
+    struct event *direct_watch;   /* --direct: whether the front takes connections */
     drain drain;
     log_followers followers;   /* open `qyv logs --follow` streams */
     control_auth auth;         /* who may use the control endpoints */
@@ -64,20 +65,35 @@ typedef struct server {
     /* --direct: the replicas take connections themselves while one app
      * is served (direct.h); the front takes them when no replica does. */
     bool direct_wanted;
+    bool direct_on;            /* replicas take connections now */
     serve_direct direct;
 } server;
 
 /* ------------------------------------------------------------ direct replicas */
 
-/* Whether replicas take connections now, and so whether the front does:
- * only while one app is served (a replica knows only its own route) and
- * the server is not stopping. */
+/* Whether replicas take connections now (not while stopping, nor with
+ * more routes than the replicas' table holds), and so whether the front
+ * does. */
 static void update_direct(server *srv)
 {
     if (!srv->direct_wanted) return;
-    bool on = !srv->draining && runtime_app_count(srv->rt) == 1;
-    runtime_set_direct(srv->rt, on);
-    if (!srv->draining) http_server_accept(srv->http, !(on && runtime_direct_serving(srv->rt)));
+    /* The routes first: a replica must not answer a request that is now
+     * another app's. */
+    char routes[DIRECT_ROUTES_BYTES];
+    size_t len = runtime_routes(srv->rt, routes, sizeof routes);
+    srv->direct_on = !srv->draining && direct_routes_set(srv->direct.routes, routes, len);
+    runtime_set_direct(srv->rt, srv->direct_on);
+    if (!srv->draining) http_server_accept(srv->http, !(srv->direct_on && runtime_direct_serving(srv->rt)));
+}
+
+/* Every few milliseconds: the front takes connections too while no
+ * replica thread is free to (all in slow requests: the server's own
+ * endpoints must still answer, new clients must not wait on them). */
+static void watch_direct(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    server *srv = arg;
+    if (!srv->draining) http_server_accept(srv->http, !(srv->direct_on && runtime_direct_serving(srv->rt)));
 }
 
 /* A connection a replica handed back (another route, /_qyvol/, or it
@@ -382,6 +398,8 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     srv->direct_wanted = srv->opt.direct && !srv->opt.tls_cert;
     runtime_options ro = {srv->base, channels, srv->opt.address, srv->opt.port};
     srv->rt = srv->base ? runtime_new(&ro) : NULL;
+    /* Mapped before any replica forks: they all read it. */
+    if (srv->direct_wanted && !(srv->direct.routes = direct_routes_new())) srv->direct_wanted = false;
     if (srv->rt && srv->direct_wanted) runtime_allow_direct(srv->rt, &srv->direct);
     if (!srv->rt) {
         fprintf(stderr, "qyv serve: out of memory\n");
@@ -432,7 +450,7 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
         fprintf(stderr, "qyv serve: %s\n", why);
         goto out;
     }
-    srv->direct = (serve_direct){http_server_listening_fd(srv->http), limits, on_handoff, srv};
+    srv->direct = (serve_direct){http_server_listening_fd(srv->http), srv->direct.routes, limits, on_handoff, srv};
     if (control_auth_init(&srv->auth, srv->opt.port, why, sizeof why) != 0)
         log_json(LOG_WARN, "no control token: qyv logs and qyv serve --reload will be refused",
                  json_pack("{s:s}", "reason", why));
@@ -452,6 +470,10 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     srv->housekeeping = event_new(srv->base, -1, EV_PERSIST, housekeeping, srv);
     struct timeval every = {0, 200000};
     if (!srv->housekeeping || event_add(srv->housekeeping, &every) != 0) goto out;
+    struct timeval often = {0, 10000};
+    if (srv->direct_wanted && (!(srv->direct_watch = event_new(srv->base, -1, EV_PERSIST, watch_direct, srv)) ||
+                               event_add(srv->direct_watch, &often) != 0))
+        goto out;
     update_direct(srv);
     log_listening(srv, channels);
     event_base_dispatch(srv->base);
@@ -472,10 +494,12 @@ out:
             free(w);
         }
     runtime_free(srv->rt);
+    direct_routes_free(srv->direct.routes);
     limits_cleanup();
     control_auth_remove(&srv->auth);
     drain_free(&srv->drain);
     if (srv->housekeeping) event_free(srv->housekeeping);
+    if (srv->direct_watch) event_free(srv->direct_watch);
     if (srv->sigterm) event_free(srv->sigterm);
     if (srv->sigint) event_free(srv->sigint);
     if (srv->sighup) event_free(srv->sighup);

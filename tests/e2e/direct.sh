@@ -77,8 +77,9 @@ sorted=$(printf '%s\n' $order | sort -n | tr '\n' ' ')
     ok "pipelined on one connection, in order, with /_qyvol/ and another path handed to the front" ||
     bad "pipelining on one connection" "$(cat "$tmp/pipe")"
 check "metrics on a direct server" 200 '^qyvol_http_requests_total\{app="echo",route="/e",code="200"\} [0-9]+$' "$url/_qyvol/metrics"
-n=$(curl -s "$url/_qyvol/metrics" | sed -n 's/^qyvol_http_requests_total{app="echo",route="\/e",code="200"} //p')
-[ "${n:-0}" -ge 6 ] && ok "the replicas' answers are counted ($n)" || bad "the replicas' answers are counted" "$n"
+answered() { curl -s "$url/_qyvol/metrics" | sed -n 's/^qyvol_http_requests_total{app="echo",route="\/e",code="200"} //p'; }
+at_least_6() { test "$(answered)" -ge 6; }
+wait_for "the replicas' answers are counted (read every 100 ms)" at_least_6 && ok "the replicas' answers are counted"
 grep -q '"message":"request","app":"echo","replica":"[01]","request_id":"[0-9a-f]*-[0-9a-f]*\.[0-9a-f]*\.[0-9a-f]*","method":"POST","path":"/e/p2","status":200' "$tmp/log" &&
     ok "access line from the replica" || bad "access line from the replica" "$(grep '/e/p2' "$tmp/log")"
 
