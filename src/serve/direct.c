@@ -3,8 +3,12 @@
  */
 #include "serve/direct.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static size_t shared_size(int nslots)
 {
@@ -152,4 +156,70 @@ void direct_routes_read(const direct_routes *r, direct_routes_copy *copy)
         copy->seq = seq;
         return;
     }
+}
+
+bool direct_send_conn(int sock, int fd, const char *peer, const char *path, const void *bytes, size_t len)
+{
+    size_t path_len = strlen(path), n = 1 + DIRECT_PEER_LEN + path_len + 1 + len;
+    char *msg = n <= DIRECT_MSG_MAX ? calloc(1, n) : NULL;
+    if (!msg) return false;
+    msg[0] = DIRECT_MSG_CONN;
+    strncpy(msg + 1, peer, DIRECT_PEER_LEN - 1);
+    memcpy(msg + 1 + DIRECT_PEER_LEN, path, path_len + 1);
+    memcpy(msg + 1 + DIRECT_PEER_LEN + path_len + 1, bytes, len);
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct iovec iov = {msg, n};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space,
+                        .msg_controllen = sizeof control.space};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    ssize_t w;
+    do w = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    free(msg);
+    if (w < 0) return false;
+    close(fd);
+    return true;
+}
+
+ssize_t direct_recv(int sock, char *buf, int *fd)
+{
+    *fd = -1;
+    for (;;) {
+        union {
+            struct cmsghdr h;
+            char space[CMSG_SPACE(sizeof(int))];
+        } control;
+        struct iovec iov = {buf, DIRECT_MSG_MAX};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space,
+                            .msg_controllen = sizeof control.space};
+        ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int)))
+                memcpy(fd, CMSG_DATA(c), sizeof *fd);
+        return n ? n : -1;
+    }
+}
+
+bool direct_parse_conn(const char *msg, size_t n, direct_conn_msg *out)
+{
+    if (n < 1 + DIRECT_PEER_LEN + 1 || msg[0] != DIRECT_MSG_CONN) return false;
+    memcpy(out->peer, msg + 1, DIRECT_PEER_LEN);
+    out->peer[DIRECT_PEER_LEN - 1] = '\0';
+    const char *path = msg + 1 + DIRECT_PEER_LEN, *end = msg + n;
+    const char *nul = memchr(path, '\0', (size_t)(end - path));
+    if (!nul) return false;
+    out->path = path;
+    out->bytes = nul + 1;
+    out->len = (size_t)(end - nul - 1);
+    return true;
 }

@@ -69,6 +69,10 @@ typedef struct direct_shared {
  * count moved. */
 #define DIRECT_ROUTES_BYTES 8192
 typedef struct direct_routes {
+    /* Also the server's count of client connections, for its cap
+     * (--max-connections): the front's own and every replica's. */
+    atomic_int front_conns;
+    atomic_int replica_conns;
     _Atomic uint32_t seq;
     _Atomic uint32_t len;
     _Atomic char text[DIRECT_ROUTES_BYTES]; /* routes, each NUL-terminated ("" for "/") */
@@ -91,9 +95,9 @@ typedef struct serve_direct {
     int listen_fd;             /* the front's listening socket */
     direct_routes *routes;     /* every app's route */
     http_limits limits;        /* as the front's */
-    /* A connection handed back, with the bytes read from it (the front
-     * serves it from then on). */
-    void (*handoff)(void *ctx, int fd, const char *peer, const void *bytes, size_t len);
+    /* A connection handed back, with the path of the request it stopped
+     * at and the bytes read from it from that request on. */
+    void (*handoff)(void *ctx, int fd, const char *peer, const char *path, const void *bytes, size_t len);
     void *ctx;
 } serve_direct;
 
@@ -131,10 +135,30 @@ int direct_busy(const direct_shared *d);
 /* Connections held now. */
 int direct_conns(const direct_shared *d);
 
-/* Messages on the back socket (SOCK_SEQPACKET, replica -> front). */
-#define DIRECT_MSG_CONN 'C'    /* + peer (64 bytes) + bytes read; the socket as SCM_RIGHTS */
+/* Messages on a replica's back socket (SOCK_SEQPACKET): connections both
+ * ways (a replica hands back one it must not answer; the front gives it
+ * one for its app that another app's replica took), log lines to the
+ * front. */
+#define DIRECT_MSG_CONN 'C'    /* + peer (64 bytes), path, NUL, bytes read; the socket as SCM_RIGHTS */
 #define DIRECT_MSG_LOG 'L'     /* + lines: level byte, app, NUL, text, NUL; ... */
 #define DIRECT_PEER_LEN 64
 #define DIRECT_MSG_MAX ((size_t)200 << 10)
+
+/* Pass connection fd on over sock with what was read of it, and close
+ * fd (the receiver has its own). false when it could not be sent (too
+ * large, or sock broke): the caller still has to close fd. */
+bool direct_send_conn(int sock, int fd, const char *peer, const char *path, const void *bytes, size_t len);
+/* One message from sock, without waiting: its length (0: none now, -1:
+ * closed or broken) into buf (DIRECT_MSG_MAX bytes); *fd the socket it
+ * carried, or -1. */
+ssize_t direct_recv(int sock, char *buf, int *fd);
+/* A DIRECT_MSG_CONN message's parts; false when malformed. */
+typedef struct direct_conn_msg {
+    char peer[DIRECT_PEER_LEN];
+    const char *path;
+    const char *bytes;
+    size_t len;
+} direct_conn_msg;
+bool direct_parse_conn(const char *msg, size_t n, direct_conn_msg *out);
 
 #endif

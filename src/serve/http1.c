@@ -115,6 +115,7 @@ struct http_server {
     http_body_filter stream_bodies;
     http_divert_filter divert_wants; /* http_server_divert */
     http_divert_taker divert_take;
+    void (*counted)(void *ctx, size_t nconns); /* http_server_on_count */
     int listen_fd;
     struct event *accept_ev, *tick_ev, *backoff_ev;
     bool accepting;          /* the accept event is on */
@@ -227,6 +228,7 @@ static void conn_close(struct http_conn *c)
         close(c->fd);
         c->fd = -1;
         c->srv->nconns--;
+        if (c->srv->counted) c->srv->counted(c->srv->ctx, c->srv->nconns);
         accept_resume(c->srv);
     }
     if (c->state == CONN_HANDLING || c->state == CONN_STREAMING) {
@@ -954,11 +956,17 @@ static bool divert(struct http_conn *c, size_t start)
     c->fd = -1;
     c->dead = true;
     s->nconns--;
+    if (s->counted) s->counted(s->ctx, s->nconns);
     c->state = CONN_WRITING; /* nothing to answer: freed below */
     s->divert_take(s->ctx, fd, c->peer, c->in.data + start, c->in.len - start);
     accept_resume(s);
     conn_free(c); /* once process_input is done with it */
     return true;
+}
+
+void http_server_on_count(http_server *s, void (*counted)(void *ctx, size_t nconns))
+{
+    s->counted = counted;
 }
 
 void http_server_divert(http_server *s, http_divert_filter wants, http_divert_taker take)
@@ -1198,6 +1206,7 @@ int http_server_adopt_as(http_server *s, int fd, const char *peer, const char *i
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     s->nconns++;
+    if (s->counted) s->counted(s->ctx, s->nconns);
     return 0;
 }
 

@@ -110,6 +110,8 @@ int http_server_adopt_input(http_server *s, int fd, const char *peer, const void
 void http_server_free(http_server *s);
 
 size_t http_server_connections(const http_server *s);
+/* counted(ctx, n) whenever the number of open connections changes. */
+void http_server_on_count(http_server *s, void (*counted)(void *ctx, size_t nconns));
 
 /* The value of r's header name (case-insensitive), or NULL. */
 const char *http_request_header(const http_request *r, const char *name);

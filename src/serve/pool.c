@@ -211,31 +211,17 @@ static void back_readable(evutil_socket_t fd, short what, void *arg)
     replica *r = arg;
     pool *p = r->pool;
     for (;;) {
-        union {
-            struct cmsghdr h;
-            char space[CMSG_SPACE(sizeof(int))];
-        } control;
-        struct iovec iov = {p->back_buf, DIRECT_MSG_MAX};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space,
-                            .msg_controllen = sizeof control.space};
-        ssize_t n = recvmsg(r->back_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == EINTR) continue;
+        int passed;
+        ssize_t n = direct_recv(r->back_fd, p->back_buf, &passed);
         if (n <= 0) {
-            if (r->back_ev && (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))) event_del(r->back_ev);
+            if (n < 0 && r->back_ev) event_del(r->back_ev);
             return;
         }
-        int passed = -1;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int)))
-                memcpy(&passed, CMSG_DATA(c), sizeof passed);
         const char *m = p->back_buf, *end = m + n;
-        if (*m == DIRECT_MSG_CONN && passed >= 0 && n >= 1 + DIRECT_PEER_LEN) {
-            char peer[DIRECT_PEER_LEN];
-            memcpy(peer, m + 1, DIRECT_PEER_LEN);
-            peer[DIRECT_PEER_LEN - 1] = '\0';
+        direct_conn_msg conn;
+        if (passed >= 0 && direct_parse_conn(m, (size_t)n, &conn)) {
             fcntl(passed, F_SETFL, fcntl(passed, F_GETFL) | O_NONBLOCK);
-            p->opt.direct->handoff(p->opt.direct->ctx, passed, peer, m + 1 + DIRECT_PEER_LEN,
-                                   (size_t)n - 1 - DIRECT_PEER_LEN);
+            p->opt.direct->handoff(p->opt.direct->ctx, passed, conn.peer, conn.path, conn.bytes, conn.len);
             continue;
         }
         if (passed >= 0) close(passed);
@@ -250,6 +236,28 @@ static void back_readable(evutil_socket_t fd, short what, void *arg)
             m = text_end + 1;
         }
     }
+}
+
+void pool_direct_collect(pool *p)
+{
+    for (int i = 0; i < p->nreplicas; i++) read_records(p, p->replicas[i]);
+}
+
+bool pool_direct_give(pool *p, int fd, const char *peer, const void *bytes, size_t len)
+{
+    /* The replica with a free thread that holds the fewest connections. */
+    uint64_t now = wagi_now_ns();
+    replica *best = NULL;
+    int best_conns = 0;
+    for (int i = 0; i < p->nserving; i++) {
+        replica *r = p->replicas[i];
+        if (!r->shared || !r->pid || r->back_fd < 0 || !atomic_load(&r->shared->serve) ||
+            !direct_free_thread(r->shared, now))
+            continue;
+        int conns = direct_conns(r->shared);
+        if (!best || conns < best_conns) best = r, best_conns = conns;
+    }
+    return best && direct_send_conn(best->back_fd, fd, peer, "", bytes, len);
 }
 
 /* Close the back socket, once what the replica sent on it is read. */
@@ -811,7 +819,10 @@ static void replica_exited(evutil_socket_t fd, short what, void *arg)
     replica_down(r, 502, why);
     close_back(r);
     read_records(p, r);
-    if (r->shared) direct_shared_reset(r->shared); /* what it held went with it */
+    if (r->shared) { /* what it held went with it */
+        atomic_fetch_sub(&p->opt.direct->routes->replica_conns, direct_conns(r->shared));
+        direct_shared_reset(r->shared);
+    }
     event_free(r->exited);
     r->exited = NULL;
     close(r->pidfd);

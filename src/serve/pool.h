@@ -112,6 +112,13 @@ void pool_set_direct(pool *p, bool on);
 bool pool_direct_serving(const pool *p);
 /* Client connections its replicas hold. */
 int pool_direct_conns(const pool *p);
+/* Count the answers its replicas gave themselves now (else on the tick). */
+void pool_direct_collect(pool *p);
+/* Give a connection that another app's replica took (with the bytes it
+ * read, from the request on that is for this app) to one of this app's
+ * replicas that take connections; false when none can (fd is still the
+ * caller's). */
+bool pool_direct_give(pool *p, int fd, const char *peer, const void *bytes, size_t len);
 
 /* Whether the app counts as healthy (for /_qyvol/health). */
 bool pool_healthy(const pool *p);

@@ -36,6 +36,9 @@ typedef struct direct_thread {
     uint64_t next_id;
     unsigned pid;              /* for request ids (getpid is a system call) */
     direct_routes_copy routes;
+    const char *back_path;     /* the path of the request being handed back */
+    char *back_buf;            /* a message from the front */
+    struct event *back_ev;
 } direct_thread;
 
 static const replica_direct *config; /* the process's (replica_direct_begin) */
@@ -117,6 +120,7 @@ static bool routed_elsewhere(direct_thread *dt, const char *path)
 static bool wants_back(void *ctx, const http_request *r)
 {
     direct_thread *dt = ctx;
+    dt->back_path = r->path;
     return !atomic_load_explicit(&dt->d->shared->serve, memory_order_relaxed) || is_control(r->path) ||
            !serve_route_matches(dt->t->app->route, r->path) || routed_elsewhere(dt, r->path);
 }
@@ -124,36 +128,30 @@ static bool wants_back(void *ctx, const http_request *r)
 static void take_back(void *ctx, int fd, const char *peer, const void *bytes, size_t len)
 {
     direct_thread *dt = ctx;
-    size_t n = 1 + DIRECT_PEER_LEN + len;
-    char *msg = n <= DIRECT_MSG_MAX ? calloc(1, n) : NULL;
-    if (!msg) {
+    if (!direct_send_conn(dt->d->back_fd, fd, peer, dt->back_path, bytes, len)) {
         static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         ssize_t w = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL);
         (void)w;
         close(fd);
-        return;
     }
-    msg[0] = DIRECT_MSG_CONN;
-    snprintf(msg + 1, DIRECT_PEER_LEN, "%s", peer);
-    memcpy(msg + 1 + DIRECT_PEER_LEN, bytes, len);
-    union {
-        struct cmsghdr h;
-        char space[CMSG_SPACE(sizeof(int))];
-    } control;
-    memset(&control, 0, sizeof control);
-    struct iovec iov = {msg, n};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space,
-                        .msg_controllen = sizeof control.space};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    ssize_t w;
-    do w = sendmsg(dt->d->back_fd, &mh, MSG_NOSIGNAL);
-    while (w < 0 && errno == EINTR);
-    free(msg);
-    close(fd); /* the front has its own now (or the client sees a close) */
+}
+
+/* Connections the front gives this replica (its app's, taken by another
+ * app's replica): whichever thread reads one serves it. */
+static void on_back(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    direct_thread *dt = arg;
+    if (!dt->back_buf && !(dt->back_buf = malloc(DIRECT_MSG_MAX))) return;
+    int passed;
+    ssize_t n = direct_recv(dt->d->back_fd, dt->back_buf, &passed);
+    if (n < 0) event_del(dt->back_ev);
+    direct_conn_msg conn;
+    if (passed >= 0 && n > 0 && direct_parse_conn(dt->back_buf, (size_t)n, &conn)) {
+        http_server_adopt_input(dt->http, passed, conn.peer, conn.bytes, conn.len);
+    } else if (passed >= 0) {
+        close(passed);
+    }
 }
 
 /* ------------------------------------------------------------ requests */
@@ -183,14 +181,15 @@ static void on_request(void *ctx, http_exchange *x, const http_request *r)
     bool logging = log_enabled(resp.status >= 500 || *why ? LOG_WARN : LOG_INFO) || resp.err_len;
     char *path = logging ? strdup(r->path) : NULL;
     const char *method = r->method;
-    size_t bytes = answer_client(x, &resp, id);
-    atomic_store(&dt->slot->busy_since_ns, 0);
+    /* Counted before the client has it: a client that then reads the
+     * metrics finds its request there. */
     uint64_t took = wagi_now_ns() - start;
-    atomic_store(&dt->slot->slow, took > DIRECT_SLOW_NS);
-    double seconds = (double)took / 1e9;
-    direct_record rec = {(uint16_t)resp.status, (uint8_t)resp.trap, resp.started, (float)seconds,
+    direct_record rec = {(uint16_t)resp.status, (uint8_t)resp.trap, resp.started, (float)((double)took / 1e9),
                          (float)(resp.started ? resp.instantiate_s : 0)};
     if (!direct_push(dt->slot, &rec)) atomic_fetch_add(&dt->d->shared->lost, 1);
+    size_t bytes = answer_client(x, &resp, id);
+    atomic_store(&dt->slot->busy_since_ns, 0);
+    atomic_store(&dt->slot->slow, took > DIRECT_SLOW_NS);
     if (path) {
         char replica[24];
         answer_format_u64(replica, (unsigned long long)dt->d->index, 10);
@@ -217,7 +216,9 @@ static void on_request(void *ctx, http_exchange *x, const http_request *r)
 static bool may_accept(const direct_thread *dt)
 {
     int mine = (int)http_server_connections(dt->http);
-    if ((unsigned)mine >= dt->d->limits.max_connections || atomic_load(&dt->slot->slow)) return false;
+    const direct_routes *all = dt->d->routes;
+    int total = atomic_load(&all->front_conns) + atomic_load(&all->replica_conns);
+    if ((unsigned)total >= dt->d->limits.max_connections || atomic_load(&dt->slot->slow)) return false;
     uint64_t now = 0;
     for (int k = 0; k < DIRECT_AREA_REPLICAS; k++) {
         const direct_shared *sh = direct_area_at(dt->d->area, k);
@@ -267,7 +268,14 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
     char peer[64];
     http_peer_text(&ss, peer, sizeof peer);
     http_server_adopt(dt->http, c, peer);
-    atomic_store(&dt->slot->conns, (int)http_server_connections(dt->http));
+}
+
+/* The thread's connections, as the front and the other threads see them. */
+static void on_count(void *ctx, size_t n)
+{
+    direct_thread *dt = ctx;
+    int before = atomic_exchange(&dt->slot->conns, (int)n);
+    atomic_fetch_add(&dt->d->routes->replica_conns, (int)n - before);
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
@@ -297,7 +305,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         set_accepting(dt, serve);
     }
     if (!serve) http_server_close_idle(dt->http);
-    atomic_store(&dt->slot->conns, (int)http_server_connections(dt->http));
     atomic_store(&dt->slot->seen_serve, serve);
 }
 
@@ -322,6 +329,7 @@ void *replica_direct_thread(void *arg)
     if (cfg) event_config_free(cfg);
     if (dt->base) dt->http = http_server_new(dt->base, &dt->d->limits, on_request, dt);
     if (dt->http) http_server_divert(dt->http, wants_back, take_back);
+    if (dt->http) http_server_on_count(dt->http, on_count);
     struct timeval every = {0, TICK_MS * 1000};
     bool ok = dt->http != NULL;
     if (ok) {
@@ -330,8 +338,9 @@ void *replica_direct_thread(void *arg)
         dt->flush_ev = event_new(dt->base, -1, 0, on_flush, dt);
         dt->accept_ev = event_new(dt->base, dt->d->listen_fd, EV_READ | EV_PERSIST, on_accept, dt);
         dt->retry_ev = evtimer_new(dt->base, on_retry, dt);
-        ok = dt->channel_ev && dt->tick_ev && dt->flush_ev && dt->accept_ev && dt->retry_ev &&
-             !event_add(dt->channel_ev, NULL) && !event_add(dt->tick_ev, &every);
+        dt->back_ev = event_new(dt->base, dt->d->back_fd, EV_READ | EV_PERSIST, on_back, dt);
+        ok = dt->channel_ev && dt->tick_ev && dt->flush_ev && dt->accept_ev && dt->retry_ev && dt->back_ev &&
+             !event_add(dt->channel_ev, NULL) && !event_add(dt->tick_ev, &every) && !event_add(dt->back_ev, NULL);
     }
     if (ok) {
         logs.dt = dt;
@@ -341,14 +350,15 @@ void *replica_direct_thread(void *arg)
     } else {
         fprintf(stderr, "qyv replica: cannot take connections: out of memory\n");
     }
-    http_server_free(dt->http); /* its connections close: this replica is stopping */
-    atomic_store(&dt->slot->conns, 0);
+    http_server_free(dt->http); /* its connections close (counted): this replica is stopping */
     atomic_store(&dt->slot->seen_serve, 0);
     if (dt->channel_ev) event_free(dt->channel_ev);
     if (dt->tick_ev) event_free(dt->tick_ev);
     if (dt->flush_ev) event_free(dt->flush_ev);
     if (dt->accept_ev) event_free(dt->accept_ev);
     if (dt->retry_ev) event_free(dt->retry_ev);
+    if (dt->back_ev) event_free(dt->back_ev);
+    free(dt->back_buf);
     if (dt->base) event_base_free(dt->base);
     free(dt->in.data);
     wire_buf_free(&dt->out);

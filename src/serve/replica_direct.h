@@ -18,7 +18,7 @@ typedef struct replica_direct {
     int back_fd;               /* to the front: connections handed back, log lines */
     direct_shared *shared;     /* its own */
     const direct_area *area;   /* every replica's of its app */
-    const direct_routes *routes; /* every app's route */
+    direct_routes *routes;     /* every app's route; the server's connection count */
     http_limits limits;
     const char *address;       /* where the server listens, for a request */
     uint16_t port;             /*   without Host */

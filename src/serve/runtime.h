@@ -124,6 +124,11 @@ void runtime_set_direct(serve_runtime *rt, bool on);
 /* Some replica takes connections now and has a thread free for one
  * (not in a request for more than a few milliseconds): the front need not. */
 bool runtime_direct_serving(const serve_runtime *rt);
+/* Give a connection to one of app's replicas that take connections
+ * (pool_direct_give); false when none can. */
+bool runtime_direct_give(runtime_app *app, int fd, const char *peer, const void *bytes, size_t len);
+/* Count the answers replicas gave themselves now, for the metrics. */
+void runtime_direct_collect(serve_runtime *rt);
 /* Client connections the replicas of every app, retired ones too, hold. */
 int runtime_direct_conns(const serve_runtime *rt);
 /* Every app's route ("" for "/"), each NUL-terminated, at out (room for

@@ -46,3 +46,16 @@ size_t runtime_routes(const serve_runtime *rt, char *out, size_t cap)
     }
     return len;
 }
+
+bool runtime_direct_give(runtime_app *app, int fd, const char *peer, const void *bytes, size_t len)
+{
+    return app->pool && !app->retired && pool_direct_give(app->pool, fd, peer, bytes, len);
+}
+
+void runtime_direct_collect(serve_runtime *rt)
+{
+    for (size_t i = 0; i < rt->napps; i++)
+        if (rt->apps[i]->pool) pool_direct_collect(rt->apps[i]->pool);
+    for (size_t i = 0; i < rt->nretired; i++)
+        if (rt->retired[i]->pool) pool_direct_collect(rt->retired[i]->pool);
+}

@@ -93,14 +93,26 @@ static void watch_direct(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     server *srv = arg;
-    if (!srv->draining) http_server_accept(srv->http, !(srv->direct_on && runtime_direct_serving(srv->rt)));
+    direct_routes *all = srv->direct.routes;
+    bool full = (unsigned)(atomic_load(&all->front_conns) + atomic_load(&all->replica_conns)) >= srv->opt.max_connections;
+    if (!srv->draining) http_server_accept(srv->http, !full && !(srv->direct_on && runtime_direct_serving(srv->rt)));
 }
 
-/* A connection a replica handed back (another route, /_qyvol/, or it
- * stopped taking them): served here from now on. */
-static void on_handoff(void *ctx, int fd, const char *peer, const void *bytes, size_t len)
+/* The front's connections, in the server's count (direct_routes). */
+static void on_count(void *ctx, size_t n)
 {
     server *srv = ctx;
+    if (srv->direct.routes) atomic_store(&srv->direct.routes->front_conns, (int)n);
+}
+
+/* A connection a replica handed back (its request is another app's or
+ * the server's own, or the replica stopped taking connections): on to
+ * a replica of the app the request is for, or served here from now on. */
+static void on_handoff(void *ctx, int fd, const char *peer, const char *path, const void *bytes, size_t len)
+{
+    server *srv = ctx;
+    runtime_app *app = srv->direct_on && strncmp(path, "/_qyvol", 7) ? runtime_route(srv->rt, path) : NULL;
+    if (app && runtime_direct_give(app, fd, peer, bytes, len)) return;
     http_server_adopt_input(srv->http, fd, peer, bytes, len);
 }
 
@@ -215,6 +227,7 @@ static void housekeeping(evutil_socket_t fd, short what, void *arg)
 static void serve_metrics(server *srv, http_exchange *x)
 {
     size_t len;
+    runtime_direct_collect(srv->rt);
     char *text = runtime_metrics(srv->rt, &len);
     if (!text) {
         http_respond_text(x, 500, "out of memory");
@@ -422,6 +435,7 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     };
     srv->http = http_server_new(srv->base, &limits, on_request, srv);
     if (srv->http) http_server_stream_bodies(srv->http, streams_body);
+    if (srv->http && srv->direct_wanted) http_server_on_count(srv->http, on_count);
     if (!srv->http || pipe2(srv->reload_pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
         !(srv->reload_done = event_new(srv->base, srv->reload_pipe[0], EV_READ | EV_PERSIST, on_reload_done, srv)) ||
         event_add(srv->reload_done, NULL)) {
