@@ -124,6 +124,8 @@ run_wasi_suites() {
     run_counted "qyv serve hardening$label" tests/e2e/http_hardening.sh "$build"
     step "qyv serve --direct: replicas take the connections$label"
     run_counted "qyv serve --direct$label" tests/e2e/direct.sh "$build"
+    step "qyv serve end to end, with --direct$label"
+    run_counted "qyv serve with --direct$label" env QYV_SERVE_FLAGS=--direct tests/e2e/serve.sh "$build"
     step "qyv serve --direct against hostile clients$label"
     run_counted "qyv serve --direct hardening$label" env QYV_SERVE_FLAGS=--direct tests/e2e/http_hardening.sh "$build"
     step "hardening: hostile manifests, guests and files$label"

@@ -952,6 +952,7 @@ static void replica_spawn(replica *r)
     if (back[0] >= 0) {
         r->back_fd = back[0];
         back[0] = -1;
+        evutil_make_socket_nonblocking(r->back_fd); /* giving a replica a connection must not block the loop */
         r->back_ev = event_new(p->opt.base, r->back_fd, EV_READ | EV_PERSIST, back_readable, r);
         if (!r->back_ev || event_add(r->back_ev, NULL) != 0)
             log_replica(LOG_WARN, r, "cannot read what the replica hands back", NULL);
