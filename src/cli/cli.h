@@ -46,6 +46,12 @@ uint8_t *cli_read_file(const char *path, size_t *len);
  * and return QYV_EXIT_USAGE. */
 int cli_option_error(const char *command, int opt, char **argv, int optind_after);
 
+/* The arguments of a command that takes only --help and one or more
+ * files ("no WHAT given" when none): the index of the first file, or
+ * -1 with *status set (0 after --help, QYV_EXIT_USAGE). */
+int cli_files_only(const char *command, const char *usage_text, const char *what, int argc, char **argv,
+                   int *status);
+
 /* "qyv COMMAND: " and fmt with arg, then "usage: SYNOPSIS  (qyv COMMAND
  * --help for more)" on stderr; returns status. */
 int cli_usage_error(const char *command, const char *synopsis, int status, const char *fmt, const char *arg);

@@ -141,9 +141,8 @@ int cluster_status(cluster_ctx *ctx, int argc, char **argv)
         printf("no apps yet: qyv cluster deploy FILE.qyv\n");
     } else {
         cluster_table t;
-        cluster_table_init(&t, 7);
-        const char *head[] = {"APP", "REVISION", "ROUTE", "PORT", "READY", "PLACEMENT", "PENDING"};
-        for (size_t i = 0; i < 7; i++) cluster_table_cell(&t, "%s", head[i]);
+        static const char *const head[] = {"APP", "REVISION", "ROUTE", "PORT", "READY", "PLACEMENT", "PENDING"};
+        cluster_table_init(&t, head, 7);
         for (size_t i = 0; i < json_array_size(apps); i++) app_row(&t, json_array_get(apps, i));
         cluster_table_print(&t);
         printf("(READY is wanted/running/ready replicas; PLACEMENT ready/wanted per node)\n");

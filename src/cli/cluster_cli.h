@@ -131,7 +131,8 @@ typedef struct cluster_table {
     size_t cap;
 } cluster_table;
 
-void cluster_table_init(cluster_table *t, size_t columns);
+/* A table of `columns` columns whose first row is head's names. */
+void cluster_table_init(cluster_table *t, const char *const *head, size_t columns);
 /* Append one cell; rows fill left to right. */
 void cluster_table_cell(cluster_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print aligned, the first row as the header; frees the table. */

@@ -36,8 +36,7 @@ int cluster_list_table(cluster_ctx *ctx, const char *path, const char *key, cons
         cluster_print_json(root);
     } else {
         cluster_table t;
-        cluster_table_init(&t, columns);
-        for (size_t i = 0; i < columns; i++) cluster_table_cell(&t, "%s", headers[i]);
+        cluster_table_init(&t, headers, columns);
         size_t i;
         json_t *item;
         json_array_foreach(json_object_get(root, key), i, item) row(&t, item);

@@ -102,9 +102,8 @@ int cluster_list_nodes(cluster_ctx *ctx, int argc, char **argv)
                ctx->master);
     } else {
         cluster_table t;
-        cluster_table_init(&t, 7);
-        const char *head[] = {"NAME", "ADDRESS", "STATUS", "REPLICAS", "MEMORY", "CPU", "HEARTBEAT"};
-        for (size_t i = 0; i < 7; i++) cluster_table_cell(&t, "%s", head[i]);
+        static const char *const head[] = {"NAME", "ADDRESS", "STATUS", "REPLICAS", "MEMORY", "CPU", "HEARTBEAT"};
+        cluster_table_init(&t, head, 7);
         for (size_t i = 0; i < json_array_size(nodes); i++) node_row(&t, json_array_get(nodes, i));
         cluster_table_print(&t);
     }
@@ -259,9 +258,8 @@ int cluster_metrics(cluster_ctx *ctx, int argc, char **argv)
         return QYV_EXIT_OK;
     }
     cluster_table t;
-    cluster_table_init(&t, 5);
-    const char *head[] = {"METRIC", "NODE", "APP", "LABELS", "VALUE"};
-    for (size_t i = 0; i < 5; i++) cluster_table_cell(&t, "%s", head[i]);
+    static const char *const head[] = {"METRIC", "NODE", "APP", "LABELS", "VALUE"};
+    cluster_table_init(&t, head, 5);
     /* {"metrics":[{"name","labels","value"}...]}, or {"NAME":[{"labels","value"}...]} */
     json_t *list = json_object_get(root, "metrics");
     if (json_is_array(list)) {

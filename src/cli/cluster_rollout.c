@@ -211,9 +211,8 @@ static int history(cluster_ctx *ctx, const char *app)
         return QYV_EXIT_OK;
     }
     cluster_table t;
-    cluster_table_init(&t, 7);
-    for (const char *h = "REVISION\0DIGEST\0DEPLOYED\0STRATEGY\0CHANGE\0OUTCOME\0 \0"; *h; h += strlen(h) + 1)
-        cluster_table_cell(&t, "%s", h);
+    static const char *const head[] = {"REVISION", "DIGEST", "DEPLOYED", "STRATEGY", "CHANGE", "OUTCOME", " "};
+    cluster_table_init(&t, head, 7);
     size_t i;
     json_t *rec;
     json_array_foreach(json_object_get(answer, "revisions"), i, rec) {

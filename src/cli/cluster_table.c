@@ -10,9 +10,10 @@
 
 #include "cli/cluster_cli.h"
 
-void cluster_table_init(cluster_table *t, size_t columns)
+void cluster_table_init(cluster_table *t, const char *const *head, size_t columns)
 {
     *t = (cluster_table){.columns = columns};
+    for (size_t i = 0; i < columns; i++) cluster_table_cell(t, "%s", head[i]);
 }
 
 void cluster_table_cell(cluster_table *t, const char *fmt, ...)

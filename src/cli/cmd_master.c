@@ -139,7 +139,7 @@ int cmd_master(int argc, char **argv)
         {"ca-dir", required_argument, NULL, 'C'}, {"advertise", required_argument, NULL, 'a'},
         {"lease-ttl", required_argument, NULL, 'E'}, {"node-cert-ttl", required_argument, NULL, 'T'},
         {"plain-http", no_argument, NULL, 'P'},
-        {"secret-key-file", required_argument, NULL, 'K'},
+        {"secret-key-file", required_argument, NULL, 'K'}, {"old-secret-key-file", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     char address[256] = "127.0.0.1", ingress[256] = "", token_file[1024] = "", token[1024], key_file[1024] = "";
@@ -176,6 +176,12 @@ int cmd_master(int argc, char **argv)
             break;
         }
         case 'K': snprintf(key_file, sizeof key_file, "%s", optarg); break;
+        case 'O':
+            _Static_assert(SECRETS_MAX_OLD_KEYS == 4, "the message below says 4");
+            if (mo.n_old_secret_key_files == SECRETS_MAX_OLD_KEYS)
+                return usage_error("at most 4 --old-secret-key-file at once (not also %s)", optarg);
+            mo.old_secret_key_files[mo.n_old_secret_key_files++] = optarg;
+            break;
         case 'b':
         case 'D':
             if (!qv_parse_duration(optarg, &ms, why, sizeof why)) {

@@ -3,7 +3,6 @@
  * compile each module or component, reporting the first error with its
  * offset.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,29 +13,11 @@ static const char usage_text[] = "usage: qyv validate-wasm FILE.wasm...  (core m
 
 int cmd_validate_wasm(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
-        if (opt == 'h') {
-            fputs(usage_text, stdout);
-            return QYV_EXIT_OK;
-        }
-        cli_option_error("validate-wasm", opt, argv, optind);
-        fputs(usage_text, stderr);
-        return QYV_EXIT_USAGE;
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "qyv validate-wasm: no files given\n");
-        fputs(usage_text, stderr);
-        return QYV_EXIT_USAGE;
-    }
-    int status = QYV_EXIT_OK;
-    for (int i = optind; i < argc; i++) {
+    int status;
+    int first = cli_files_only("validate-wasm", usage_text, "files", argc, argv, &status);
+    if (first < 0) return status;
+    status = QYV_EXIT_OK;
+    for (int i = first; i < argc; i++) {
         size_t len;
         uint8_t *bytes = cli_read_file(argv[i], &len);
         if (!bytes) {

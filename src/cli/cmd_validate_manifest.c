@@ -5,7 +5,6 @@
  * FILE:LINE:COLUMN: message. Warnings (FILE:LINE:COLUMN: warning: ...) go
  * to stderr too, and the manifest is still ok.
  */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "app/app.h"
@@ -16,29 +15,11 @@ static const char usage_text[] = "usage: qyv validate FILE.qyv...\n";
 
 int cmd_validate_manifest(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
-        if (opt == 'h') {
-            fputs(usage_text, stdout);
-            return QYV_EXIT_OK;
-        }
-        cli_option_error("validate", opt, argv, optind);
-        fputs(usage_text, stderr);
-        return QYV_EXIT_USAGE;
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "qyv validate: no manifests given\n");
-        fputs(usage_text, stderr);
-        return QYV_EXIT_USAGE;
-    }
-    int status = QYV_EXIT_OK;
-    for (int i = optind; i < argc; i++) {
+    int status;
+    int first = cli_files_only("validate", usage_text, "manifests", argc, argv, &status);
+    if (first < 0) return status;
+    status = QYV_EXIT_OK;
+    for (int i = first; i < argc; i++) {
         qv_manifest_error err;
         qv_manifest *m = qv_manifest_load(argv[i], &err);
         app_error why;

@@ -1,9 +1,11 @@
 /*
  * options.c — getopt_long error reporting shared by the commands, so every
  * bad flag is reported as "qyv COMMAND: ..." rather than with getopt's own
- * prefix (which would be the command name alone).
+ * prefix (which would be the command name alone), and the argument loop
+ * of the commands that take only files.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,35 @@ int cli_option_error(const char *command, int opt, char **argv, int optind_after
     else
         fprintf(stderr, "qyv %s: unknown option '%s'\n", command, arg);
     return QYV_EXIT_USAGE;
+}
+
+int cli_files_only(const char *command, const char *usage_text, const char *what, int argc, char **argv,
+                   int *status)
+{
+    static const struct option options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(usage_text, stdout);
+            *status = QYV_EXIT_OK;
+            return -1;
+        }
+        *status = cli_option_error(command, opt, argv, optind);
+        fputs(usage_text, stderr);
+        return -1;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "qyv %s: no %s given\n", command, what);
+        fputs(usage_text, stderr);
+        *status = QYV_EXIT_USAGE;
+        return -1;
+    }
+    return optind;
 }
 
 int cli_usage_error(const char *command, const char *synopsis, int status, const char *fmt, const char *arg)

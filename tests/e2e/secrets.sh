@@ -184,6 +184,35 @@ pids[0]=$!
 until_true 10 curl -sf -H "Authorization: Bearer $admin" "https://$master/v1/health" ||
     bad "master restarts with its key" "$(tail -5 "$tmp/master.log")"
 
+# ---------------------------------------------------------------- rotating the key
+# A new key, the old one given as --old-secret-key-file: what the old key
+# sealed is sealed again with the new one at start, so that the old key
+# can go.
+restart_master() {
+    kill -TERM "${pids[0]}"
+    wait "${pids[0]}" 2>/dev/null
+    "$QYV" master --listen "$master" --data "$tmp/master" "$@" >"$tmp/master-rot.log" 2>&1 &
+    pids[0]=$!
+    until_true 10 curl -sf -H "Authorization: Bearer $admin" "https://$master/v1/health"
+}
+expect "a missing old key file is refused at start" 1 "old-secret-key-file $tmp/keys/gone.key" \
+    timeout 10 "$QYV" master --listen 127.0.0.1:"$(free_port)" --data "$tmp/master-x" \
+    --secret-key-file "$tmp/keys/new.key" --old-secret-key-file "$tmp/keys/gone.key"
+restart_master --secret-key-file "$tmp/keys/new.key" --old-secret-key-file "$tmp/keys/secret.key" ||
+    bad "master restarts with a new key" "$(tail -5 "$tmp/master-rot.log")"
+cat "$tmp/master-rot.log" >>"$tmp/master.log"
+grep -q '"message":"secret keys rotated".*"resealed":2' "$tmp/master-rot.log" &&
+    ok "a new key with the old one as --old-secret-key-file: both secrets resealed" ||
+    bad "resealed" "$(grep -i secret "$tmp/master-rot.log" | head -5)"
+restart_master --secret-key-file "$tmp/keys/new.key" || bad "master restarts with the new key alone" "$(tail -5 "$tmp/master-rot.log")"
+cat "$tmp/master-rot.log" >>"$tmp/master.log"
+grep -q 'cannot be opened' "$tmp/master-rot.log" && bad "the new key alone opens everything" "$(head -5 "$tmp/master-rot.log")" ||
+    ok "then the new key alone opens every secret"
+V3="db-pw-$RANDOM$RANDOM-third"
+expect "secret set under the new key" 0 "secret db: version 3" "$QYV" cluster secret set db --from-literal "$V3"
+expect "redeploy under the new key" 0 "rolling out sec: revision 2 -> 3" "$QYV" cluster deploy "$app/app.qyv"
+until_true 15 serves "$V3" && ok "the node gets the values the new key opens" || bad "value under the new key" "$(answer)"
+
 # ---------------------------------------------------------------- values nowhere
 api=$tmp/api-answers
 for p in /v1/apps /v1/apps/sec /v1/secrets /v1/audit /v1/tokens /v1/nodes /v1/health; do
@@ -193,7 +222,7 @@ done
 "$QYV" cluster secret list --output json >>"$api" 2>&1
 "$QYV" cluster audit --output json >>"$api" 2>&1
 b64() { printf '%s' "$1" | base64 -w0; }
-for v in "$V1" "$V2" "$F1"; do
+for v in "$V1" "$V2" "$V3" "$F1"; do
     for form in "$v" "$(b64 "$v")"; do
         hits=$(grep -alF -- "$form" "$tmp/master/state.db"* "$tmp/master.log" "$tmp/master2.log" "$tmp/node.log" "$api" "$tmp/audit" 2>/dev/null)
         [ -z "$hits" ] && ok "a secret value is in no store file, log, API answer or audit (${form:0:12}...)" ||

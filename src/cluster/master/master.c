@@ -286,7 +286,8 @@ int master_run(const master_options *options)
         fprintf(stderr, "qyv master: %s\n", why);
         goto out;
     }
-    if (options->secret_key_file && !secrets_open(m, options->secret_key_file, why, sizeof why)) {
+    if (options->secret_key_file && !secrets_open(m, options->secret_key_file, options->old_secret_key_files,
+                                                  options->n_old_secret_key_files, why, sizeof why)) {
         fprintf(stderr, "qyv master: --secret-key-file: %s\n", why);
         goto out;
     }

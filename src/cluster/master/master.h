@@ -10,7 +10,11 @@
 #define QYVOL_CLUSTER_MASTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* How many keys being rotated out a master takes at once. */
+#define SECRETS_MAX_OLD_KEYS 4
 
 typedef struct master_options {
     const char *address;       /* API: where to listen */
@@ -24,6 +28,8 @@ typedef struct master_options {
     uint16_t ingress_port;
     const char *token;         /* the cluster token */
     const char *secret_key_file; /* the key secrets are sealed with (secrets.h) */
+    const char *old_secret_key_files[SECRETS_MAX_OLD_KEYS]; /* keys being rotated out: open and reseal */
+    size_t n_old_secret_key_files;
     unsigned heartbeat_ms;     /* asked of nodes (1000) */
     unsigned down_after_ms;    /* a node silent this long is down (3000) */
     unsigned autoscale_interval_ms; /* how often autoscaled apps are measured (5000) */

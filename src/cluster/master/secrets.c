@@ -18,8 +18,10 @@
 #include "serve/http_json.h"
 #include "serve/log.h"
 
-/* One master per process: its key. */
-static secret_key key;
+/* One master per process: its key, and the keys being rotated out (they
+ * only open). */
+static secret_key key, old_keys[SECRETS_MAX_OLD_KEYS];
+static size_t nold;
 static bool have_key;
 
 static void context_of(const char *name, json_int_t version, char *out, size_t size)
@@ -49,33 +51,116 @@ static json_t *load(master *m, const char *name, int64_t *mod, char *why, size_t
     return j;
 }
 
-bool secrets_open(master *m, const char *key_file, char *why, size_t whylen)
+static bool save(master *m, const char *name, json_t *j, int64_t mod, char *why, size_t whylen);
+
+/* Open a box with the key that sealed it: the current key, else one being
+ * rotated out (GCM makes a wrong key fail, never give wrong bytes). */
+static bool open_box(const char *context, const uint8_t *box, size_t box_len, uint8_t **plain, size_t *len, char *why,
+                     size_t whylen)
+{
+    if (secret_box_open(&key, context, box, box_len, plain, len, why, whylen)) return true;
+    char ignored[200];
+    for (size_t i = 0; i < nold; i++)
+        if (secret_box_open(&old_keys[i], context, box, box_len, plain, len, ignored, sizeof ignored)) return true;
+    return false;
+}
+
+/* Reseal every version of the record j (secret name) with the current key.
+ * False with why when one does not open with any key this master has. */
+static bool reseal(json_t *j, const char *name, char *why, size_t whylen)
+{
+    const char *vkey;
+    json_t *v;
+    json_object_foreach(json_object_get(j, "versions"), vkey, v) {
+        char context[M_NAME_MAX + 24];
+        context_of(name, strtoll(vkey, NULL, 10), context, sizeof context);
+        size_t box_len = 0, len = 0, sealed_len = 0;
+        uint8_t *box = secret_base64_decode(json_string_value(v) ? json_string_value(v) : "", &box_len);
+        uint8_t *plain = NULL, *sealed = NULL;
+        char *b64 = NULL;
+        bool opened = box && open_box(context, box, box_len, &plain, &len, why, whylen);
+        if (!box) snprintf(why, whylen, "version %s is not base64", vkey);
+        bool ok = opened && secret_box_seal(&key, context, plain, len, &sealed, &sealed_len) &&
+                  (b64 = secret_base64_encode(sealed, sealed_len));
+        if (opened && !ok) snprintf(why, whylen, "cannot seal it again (out of memory?)");
+        if (ok) json_string_set(v, b64);
+        secret_plain_free(plain, len);
+        free(box), free(sealed), free(b64);
+        if (!ok) return false;
+    }
+    json_object_set_new(j, "key_id", json_string(key.id));
+    return true;
+}
+
+/* At start: what an old key sealed is sealed again with the current one;
+ * what no key opens is logged by name. */
+static void reseal_all(master *m, const char *key_file)
+{
+    store_range range;
+    store_status st;
+    if (!store_range_prefix(m->st, "secrets/", 0, &range, &st)) {
+        log_json(LOG_ERROR, "cannot read the secrets to check their key", json_pack("{s:s}", "reason", st.message));
+        return;
+    }
+    unsigned resealed = 0;
+    for (size_t i = 0; i < range.count; i++) {
+        const char *name = range.kvs[i].key + 8;
+        json_t *j = json_loadb((const char *)range.kvs[i].value, range.kvs[i].value_len, 0, NULL);
+        const char *id = json_string_value(json_object_get(j, "key_id"));
+        if (!id || !strcmp(id, key.id)) {
+            json_decref(j);
+            continue;
+        }
+        char sealed_with[SECRET_KEY_ID_CHARS + 1], why[400];
+        snprintf(sealed_with, sizeof sealed_with, "%s", id);
+        if (!reseal(j, name, why, sizeof why))
+            log_json(LOG_ERROR, "a secret was sealed with another key; it cannot be opened with this one",
+                     json_pack("{s:s,s:s,s:s,s:s,s:s}", "secret", name, "sealed_with", sealed_with, "key_id", key.id,
+                               "key_file", key_file, "hint", "give the key that sealed it with --old-secret-key-file"));
+        else if (save(m, name, j, range.kvs[i].mod_revision, why, sizeof why)) {
+            resealed++;
+            log_json(LOG_INFO, "secret resealed with the current key",
+                     json_pack("{s:s,s:s,s:s}", "secret", name, "sealed_with", sealed_with, "key_id", key.id));
+        } else {
+            log_json(LOG_WARN, "cannot reseal a secret now (it stays readable with the old key)",
+                     json_pack("{s:s,s:s}", "secret", name, "reason", why));
+        }
+        json_decref(j);
+    }
+    store_range_free(&range);
+    if (nold)
+        log_json(LOG_INFO, "secret keys rotated", json_pack("{s:s,s:I,s:I}", "key_id", key.id, "old_keys",
+                                                           (json_int_t)nold, "resealed", (json_int_t)resealed));
+}
+
+bool secrets_open(master *m, const char *key_file, const char *const *old_files, size_t nold_files, char *why,
+                  size_t whylen)
 {
     bool created;
+    if (nold_files > sizeof old_keys / sizeof *old_keys) {
+        snprintf(why, whylen, "at most %zu old keys at once", sizeof old_keys / sizeof *old_keys);
+        return false;
+    }
     if (!secret_key_load(key_file, true, &key, &created, why, whylen)) return false;
     have_key = true;
     if (created) log_json(LOG_INFO, "made a secret key", json_pack("{s:s,s:s}", "file", key_file, "key_id", key.id));
-    /* Secrets sealed with another key cannot be opened: say so now. */
-    store_range range;
-    store_status st;
-    if (store_range_prefix(m->st, "secrets/", 0, &range, &st)) {
-        for (size_t i = 0; i < range.count; i++) {
-            json_t *j = json_loadb((const char *)range.kvs[i].value, range.kvs[i].value_len, 0, NULL);
-            const char *id = json_string_value(json_object_get(j, "key_id"));
-            if (id && strcmp(id, key.id))
-                log_json(LOG_ERROR, "a secret was sealed with another key; it cannot be opened with this one",
-                         json_pack("{s:s,s:s,s:s,s:s}", "secret", range.kvs[i].key + 8, "sealed_with", id, "key_id",
-                                   key.id, "key_file", key_file));
-            json_decref(j);
+    for (nold = 0; nold < nold_files; nold++) {
+        char problem[400];
+        if (!secret_key_load(old_files[nold], false, &old_keys[nold], &created, problem, sizeof problem)) {
+            snprintf(why, whylen, "--old-secret-key-file %s: %s", old_files[nold], problem);
+            secrets_close();
+            return false;
         }
-        store_range_free(&range);
     }
+    reseal_all(m, key_file);
     return true;
 }
 
 void secrets_close(void)
 {
     secret_key_wipe(&key);
+    for (size_t i = 0; i < nold; i++) secret_key_wipe(&old_keys[i]);
+    nold = 0;
     have_key = false;
 }
 
@@ -123,6 +208,14 @@ static void put_secret(master *m, http_exchange *x, const http_request *r, const
     }
     bool is_new = !j;
     if (!j) j = json_pack("{s:I,s:{}}", "version", (json_int_t)0, "versions");
+    /* Every kept version under one key, the current one. */
+    const char *sealed_with = json_string_value(json_object_get(j, "key_id"));
+    if (sealed_with && strcmp(sealed_with, key.id) && !reseal(j, name, why, sizeof why)) {
+        json_decref(j);
+        http_respond_json_error(x, 500, "the secret '%s' was sealed with a key this master does not have (%s): start "
+                                "it with that key as --old-secret-key-file", name, why);
+        return;
+    }
     json_int_t version = json_integer_value(json_object_get(j, "version")) + 1;
     char context[M_NAME_MAX + 24], vkey[24];
     context_of(name, version, context, sizeof context);
@@ -295,7 +388,7 @@ void secrets_attach(master *m, json_t *assignment, const json_t *overrides)
         if (!have_key) snprintf(why, sizeof why, "the master has no secret key");
         else if (!b64) snprintf(why, sizeof why, "%s", why[0] ? why : "this version is not kept");
         else if (!box) snprintf(why, sizeof why, "the sealed value is not base64");
-        else secret_box_open(&key, context, box, box_len, &plain, &len, why, sizeof why);
+        else open_box(context, box, box_len, &plain, &len, why, sizeof why);
         if (plain) {
             char *value = secret_base64_encode(plain, len);
             if (value) json_object_set_new(out, name, json_pack("{s:O,s:s}", "version", v, "value", value));

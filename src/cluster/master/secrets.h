@@ -6,7 +6,9 @@
  * with versions: each `qyv cluster secret set` makes the next one. It is
  * kept in the store as secrets/NAME, sealed (secret_box.h) with the key
  * of --secret-key-file, a file apart from the store; the name and version
- * are authenticated with it. Values never go into logs, API answers or
+ * are authenticated with it. Keys are rotated by starting the masters with
+ * the new key and --old-secret-key-file for the old one: what the old key
+ * sealed is resealed at start. Values never go into logs, API answers or
  * the audit log: lists show names and versions.
  *
  * A deploy pins the current version of every secret its manifest names
@@ -25,9 +27,13 @@
 
 #define SECRETS_MAX_VALUE ((size_t)64 << 10)
 
-/* Read (or make, 0600) the key of path; warn when the store holds secrets
- * sealed with another key. False with why when the key is unusable. */
-bool secrets_open(master *m, const char *key_file, char *why, size_t whylen);
+/* Read (or make, 0600) the key of path, and the keys being rotated out
+ * (old_files: they must exist). Secrets sealed with an old key are
+ * resealed with the current one (each one transaction), so that the old
+ * key files can go; a secret no key opens is logged. False with why when
+ * a key is unusable. */
+bool secrets_open(master *m, const char *key_file, const char *const *old_files, size_t nold, char *why,
+                  size_t whylen);
 void secrets_close(void);
 
 /* GET /v1/secrets, PUT and DELETE /v1/secrets/NAME. False when r is none
