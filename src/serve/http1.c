@@ -942,13 +942,11 @@ void http_body_pause(http_exchange *c, bool paused)
     process_input(c);
 }
 
-/* A request whose head was just read, from start on: handed over with
- * its connection when the divert filter wants it (true: c is gone). */
-static bool divert(struct http_conn *c, size_t start)
+/* The connection, with bytes (what was read of it and is not answered)
+ * to the divert taker; c is freed (once process_input is done with it). */
+static void hand_off(struct http_conn *c, const char *bytes, size_t len)
 {
     http_server *s = c->srv;
-    if (!prepare(c)) return true; /* refused (the answer closes c) */
-    if (!s->divert_wants(s->ctx, &c->req)) return false;
     int fd = c->fd;
     event_free(c->rev);
     event_free(c->wev);
@@ -957,11 +955,31 @@ static bool divert(struct http_conn *c, size_t start)
     c->dead = true;
     s->nconns--;
     if (s->counted) s->counted(s->ctx, s->nconns);
-    c->state = CONN_WRITING; /* nothing to answer: freed below */
-    s->divert_take(s->ctx, fd, c->peer, c->in.data + start, c->in.len - start);
+    c->state = CONN_WRITING; /* nothing to answer */
+    s->divert_take(s->ctx, fd, c->peer, bytes, len);
     accept_resume(s);
-    conn_free(c); /* once process_input is done with it */
+    conn_free(c);
+}
+
+/* A request whose head was just read, from start on: handed over with
+ * its connection when the divert filter wants it (true: c is gone). */
+static bool divert(struct http_conn *c, size_t start)
+{
+    http_server *s = c->srv;
+    if (!prepare(c)) return true; /* refused (the answer closes c) */
+    if (!s->divert_wants(s->ctx, &c->req)) return false;
+    hand_off(c, c->in.data + start, c->in.len - start);
     return true;
+}
+
+void http_server_divert_idle(http_server *s)
+{
+    struct http_conn *next;
+    for (struct http_conn *c = s->conns; c; c = next) {
+        next = c->next;
+        if (!c->dead && c->state == CONN_HEAD && !c->head_started && c->consumed == c->in.len)
+            hand_off(c, "", 0);
+    }
 }
 
 void http_server_on_count(http_server *s, void (*counted)(void *ctx, size_t nconns))

@@ -102,6 +102,9 @@ int http_server_listening_fd(const http_server *s);
 typedef bool (*http_divert_filter)(void *ctx, const http_request *req);
 typedef void (*http_divert_taker)(void *ctx, int fd, const char *peer, const void *bytes, size_t len);
 void http_server_divert(http_server *s, http_divert_filter wants, http_divert_taker take);
+/* Hand every idle connection (between requests, nothing of the next one
+ * read) to the divert taker, with no bytes. */
+void http_server_divert_idle(http_server *s);
 /* Serve a connection whose first bytes were read elsewhere. */
 int http_server_adopt_input(http_server *s, int fd, const char *peer, const void *bytes, size_t len);
 

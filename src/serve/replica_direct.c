@@ -304,7 +304,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         dt->serving = serve;
         set_accepting(dt, serve);
     }
-    if (!serve) http_server_close_idle(dt->http);
+    /* Stopped: idle connections go back to the front, which serves them
+     * on (closing them would race with a request on its way, or one
+     * just accepted and not read yet). */
+    dt->back_path = "";
+    if (!serve) http_server_divert_idle(dt->http);
     atomic_store(&dt->slot->seen_serve, serve);
 }
 

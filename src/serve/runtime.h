@@ -127,6 +127,9 @@ bool runtime_direct_serving(const serve_runtime *rt);
 /* Give a connection to one of app's replicas that take connections
  * (pool_direct_give); false when none can. */
 bool runtime_direct_give(runtime_app *app, int fd, const char *peer, const void *bytes, size_t len);
+/* The same for an idle connection (its next request's app unknown):
+ * to any app's replica that takes connections. */
+bool runtime_direct_give_any(serve_runtime *rt, int fd, const char *peer);
 /* Count the answers replicas gave themselves now, for the metrics. */
 void runtime_direct_collect(serve_runtime *rt);
 /* Client connections the replicas of every app, retired ones too, hold. */

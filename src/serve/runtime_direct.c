@@ -59,3 +59,10 @@ void runtime_direct_collect(serve_runtime *rt)
     for (size_t i = 0; i < rt->nretired; i++)
         if (rt->retired[i]->pool) pool_direct_collect(rt->retired[i]->pool);
 }
+
+bool runtime_direct_give_any(serve_runtime *rt, int fd, const char *peer)
+{
+    for (size_t i = 0; i < rt->napps; i++)
+        if (runtime_direct_give(rt->apps[i], fd, peer, "", 0)) return true;
+    return false;
+}

@@ -111,7 +111,12 @@ static void on_count(void *ctx, size_t n)
 static void on_handoff(void *ctx, int fd, const char *peer, const char *path, const void *bytes, size_t len)
 {
     server *srv = ctx;
-    runtime_app *app = srv->direct_on && strncmp(path, "/_qyvol", 7) ? runtime_route(srv->rt, path) : NULL;
+    if (srv->draining && !len) { /* idle: a client that sends more sees the close */
+        close(fd);
+        return;
+    }
+    if (srv->direct_on && !len && runtime_direct_give_any(srv->rt, fd, peer)) return;
+    runtime_app *app = srv->direct_on && *path && strncmp(path, "/_qyvol", 7) ? runtime_route(srv->rt, path) : NULL;
     if (app && runtime_direct_give(app, fd, peer, bytes, len)) return;
     http_server_adopt_input(srv->http, fd, peer, bytes, len);
 }
