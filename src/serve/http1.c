@@ -1345,11 +1345,6 @@ void http_server_drain(http_server *s)
     s->draining = true;
     accept_pause(s);
     if (s->listen_fd >= 0) close(s->listen_fd), s->listen_fd = -1;
-    http_server_close_idle(s);
-}
-
-void http_server_close_idle(http_server *s)
-{
     struct http_conn *next;
     for (struct http_conn *c = s->conns; c; c = next) {
         next = c->next;

@@ -80,9 +80,6 @@ int http_server_adopt_as(http_server *s, int fd, const char *peer, const char *i
 /* Accept no more connections; close the idle ones, and the others once
  * their current answer is sent. */
 void http_server_drain(http_server *s);
-/* Close the idle connections, and the others once their current answer
- * is sent; new ones are still taken. */
-void http_server_close_idle(http_server *s);
 /* Stop taking connections from the listening socket for now (off), or
  * take them again (on; the default). */
 void http_server_accept(http_server *s, bool on);
