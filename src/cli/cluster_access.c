@@ -28,8 +28,9 @@ static const char audit_usage[] =
     "usage: qyv cluster audit [--tail N] [--output json]\n"
     "\n"
     "The master's audit log: every change (deploy, scale, remove, secrets,\n"
-    "tokens, nodes...) with who asked (the token's name), what and when;\n"
-    "the last 1000. Needs an admin token.\n";
+    "tokens, nodes...) with who asked (the token's name), what, when and how\n"
+    "it ended (done, refused or failed, with the HTTP status; '-' while it\n"
+    "runs); the last 1000. Needs an admin token.\n";
 
 static int token_create(cluster_ctx *ctx, int argc, char **argv)
 {
@@ -116,6 +117,11 @@ static void audit_row(cluster_table *t, const json_t *e)
         else used += snprintf(what + used, sizeof what - (size_t)used, " %s=%lld", k, (long long)json_integer_value(v));
     }
     cluster_table_cell(t, "%s", what);
+    /* "-": no answer recorded (in flight, or the master stopped first). */
+    const char *outcome = json_string_value(json_object_get(e, "outcome"));
+    json_int_t status = json_integer_value(json_object_get(e, "status"));
+    if (outcome && status) cluster_table_cell(t, "%s %lld", outcome, (long long)status);
+    else cluster_table_cell(t, "%s", outcome ? outcome : "-");
     cluster_table_cell(t, "%s", json_string_value(json_object_get(e, "peer")));
 }
 
@@ -152,6 +158,6 @@ int cluster_audit(cluster_ctx *ctx, int argc, char **argv)
     }
     char path[64];
     snprintf(path, sizeof path, "/v1/audit?tail=%ld", tail);
-    static const char *const headers[] = {"WHEN (UTC)", "WHO", "WHAT", "FROM"};
-    return cluster_list_table(ctx, path, "entries", headers, 4, audit_row);
+    static const char *const headers[] = {"WHEN (UTC)", "WHO", "WHAT", "OUTCOME", "FROM"};
+    return cluster_list_table(ctx, path, "entries", headers, 5, audit_row);
 }

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "cluster/master/master.h"
+#include "cluster/store.h"
 #include "cli/cluster_cli.h"
 #include "manifest/read_file.h"
 #include "manifest/units.h"
@@ -34,7 +35,12 @@ static const char usage_text[] =
     "                       nodes that run it\n"
     "  --store URL          the state store: sqlite:FILE (default DIR/state.db), or\n"
     "                       etcd://HOST:PORT[,HOST:PORT...] shared by several\n"
-    "                       masters, one of which leads (docs/ha.md)\n"
+    "                       masters, one of which leads (docs/ha.md); etcds://...\n"
+    "                       for etcd over TLS, checked with:\n"
+    "  --etcd-cacert FILE   the CA that signed etcd's certificates (etcds://)\n"
+    "  --etcd-cert FILE, --etcd-key FILE\n"
+    "                       the client certificate and key etcd asks for (its\n"
+    "                       --client-cert-auth)\n"
     "  --advertise HOST[:PORT][,NAME...]\n"
     "                       where other masters and nodes reach this one (HOST:PORT;\n"
     "                       the port is --listen's when left out; default: the\n"
@@ -47,6 +53,10 @@ static const char usage_text[] =
     "                       made if missing; keep it apart from DIR, and give\n"
     "                       every master the same (default: secret.key beside the\n"
     "                       token, $XDG_CONFIG_HOME/qyvol/secret.key)\n"
+    "  --old-secret-key-file FILE\n"
+    "                       a key being rotated out (repeatable, up to 4): what it\n"
+    "                       sealed is sealed again with --secret-key-file's key\n"
+    "                       at start (docs/security.md, \"Rotating the key\")\n"
     "  --heartbeat DURATION how often nodes report (default 1s)\n"
     "  --down-after DURATION\n"
     "                       a node silent this long is down and its replicas\n"
@@ -123,6 +133,25 @@ static bool parse_advertise(const char *list, uint16_t listen_port, char *reach,
     }
 }
 
+/* What is wrong with the etcd TLS flags for this --store, or NULL. */
+static const char *etcd_tls_problem(const char *store_url, const store_etcd_tls *t)
+{
+    bool etcds = store_url && !strncmp(store_url, "etcds://", 8);
+    if ((t->cacert || t->cert || t->key) && !etcds)
+        return "--etcd-cacert, --etcd-cert and --etcd-key go with --store etcds://HOST:PORT[,...] (etcd over TLS)";
+    if (etcds && !t->cacert) return "--store etcds://... needs --etcd-cacert FILE: the CA that signed etcd's certificates";
+    if (!t->cert != !t->key) return "--etcd-cert and --etcd-key go together: the client certificate and its key";
+    const char *files[] = {t->cacert, t->cert, t->key};
+    static char why[1200];
+    for (size_t i = 0; i < 3; i++)
+        if (files[i] && access(files[i], R_OK) != 0) {
+            snprintf(why, sizeof why, "cannot read %s (%s): %s", files[i], i == 0 ? "--etcd-cacert" : i == 1 ? "--etcd-cert" : "--etcd-key",
+                     strerror(errno));
+            return why;
+        }
+    return NULL;
+}
+
 static int usage_error(const char *fmt, const char *arg)
 {
     return cli_usage_error("master", "qyv master --data DIR [OPTIONS]", QYV_EXIT_USAGE, fmt, arg);
@@ -140,10 +169,13 @@ int cmd_master(int argc, char **argv)
         {"lease-ttl", required_argument, NULL, 'E'}, {"node-cert-ttl", required_argument, NULL, 'T'},
         {"plain-http", no_argument, NULL, 'P'},
         {"secret-key-file", required_argument, NULL, 'K'}, {"old-secret-key-file", required_argument, NULL, 'O'},
+        {"etcd-cacert", required_argument, NULL, 'R'}, {"etcd-cert", required_argument, NULL, 'c'},
+        {"etcd-key", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     char address[256] = "127.0.0.1", ingress[256] = "", token_file[1024] = "", token[1024], key_file[1024] = "";
     const char *advertise = NULL;
+    store_etcd_tls etcd_tls = {0};
     char reach[300], names[1024];
     master_options mo = {.address = address, .port = 7000, .heartbeat_ms = 1000, .down_after_ms = 3000, .lease_ttl_s = 2,
                          .autoscale_interval_ms = 5000, .scale_down_window_ms = 300000};
@@ -176,12 +208,16 @@ int cmd_master(int argc, char **argv)
             break;
         }
         case 'K': snprintf(key_file, sizeof key_file, "%s", optarg); break;
-        case 'O':
+        case 'R': etcd_tls.cacert = optarg; break;
+        case 'c': etcd_tls.cert = optarg; break;
+        case 'k': etcd_tls.key = optarg; break;
+        case 'O': { /* a block: clang-19 refuses a declaration right after a label before C23 */
             _Static_assert(SECRETS_MAX_OLD_KEYS == 4, "the message below says 4");
             if (mo.n_old_secret_key_files == SECRETS_MAX_OLD_KEYS)
                 return usage_error("at most 4 --old-secret-key-file at once (not also %s)", optarg);
             mo.old_secret_key_files[mo.n_old_secret_key_files++] = optarg;
             break;
+        }
         case 'b':
         case 'D':
             if (!qv_parse_duration(optarg, &ms, why, sizeof why)) {
@@ -227,6 +263,9 @@ int cmd_master(int argc, char **argv)
     if (!mo.data_dir) return usage_error("%s", "--data DIR is needed: where the cluster's state is kept");
     if (mo.down_after_ms <= mo.heartbeat_ms)
         return usage_error("%s", "--down-after must be longer than --heartbeat");
+    const char *bad_tls = etcd_tls_problem(mo.store_url, &etcd_tls);
+    if (bad_tls) return usage_error("%s", bad_tls);
+    store_etcd_set_tls(&etcd_tls);
     if (advertise) {
         if (!parse_advertise(advertise, mo.port, reach, sizeof reach, names, sizeof names))
             return usage_error("--advertise takes HOST[:PORT][,NAME...] (e.g. 10.0.0.1:7000,master.example), not '%s'",

@@ -373,6 +373,13 @@ bool api_stream(const char *address, const char *method, const char *path, const
                    arg, out, why, whylen);
 }
 
+bool api_stream_tls(const api_tls *tls, const char *address, const char *method, const char *path, const char *token,
+                    long connect_timeout_ms, api_piece_fn piece, void *arg, api_reply *out, char *why, size_t whylen)
+{
+    return perform(tls, address, method, path, token, NULL, NULL, 0, 0, connect_timeout_ms > 0 ? connect_timeout_ms : 10000,
+                   piece, arg, out, why, whylen);
+}
+
 const char *api_error(const api_reply *reply, char *buf, size_t size)
 {
     if (reply->body && reply->len) {

@@ -84,6 +84,9 @@ typedef bool (*api_piece_fn)(const char *data, size_t len, void *arg);
  * answers. */
 bool api_stream(const char *address, const char *method, const char *path, const char *token,
                 long connect_timeout_ms, api_piece_fn piece, void *arg, api_reply *out, char *why, size_t whylen);
+/* api_stream to one address with its own TLS settings (NULL: plain HTTP). */
+bool api_stream_tls(const api_tls *tls, const char *address, const char *method, const char *path, const char *token,
+                    long connect_timeout_ms, api_piece_fn piece, void *arg, api_reply *out, char *why, size_t whylen);
 
 /* What a non-2xx answer says is wrong, in buf: its JSON "error" field, or
  * else its first line, or else "HTTP STATUS". Returns buf. */

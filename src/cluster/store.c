@@ -67,7 +67,9 @@ store *store_open(const char *url, store_status *st)
         return store_sqlite_open(path, url, st);
     }
     if (strncmp(url, "etcd://", 7) == 0)
-        return store_etcd_open(url + 7, url, st);
+        return store_etcd_open(url + 7, url, false, st);
+    if (strncmp(url, "etcds://", 8) == 0)
+        return store_etcd_open(url + 8, url, true, st);
     store_fail(st, NULL, url, STORE_EINVAL, "unknown kind of store (expected sqlite:PATH or etcd://HOST:PORT[,...])");
     return NULL;
 }

@@ -88,11 +88,24 @@ typedef struct store_range {
  *                      missing; its folder must exist)
  *   sqlite::memory:    a private in-memory store (tests)
  *   etcd://HOST:PORT[,HOST:PORT...][/PREFIX]
+ *   etcds://HOST:PORT[,HOST:PORT...][/PREFIX]  (over TLS: store_etcd_set_tls)
  *                      etcd v3 (its JSON gateway); keys live under PREFIX
  *                      (default /qyvol/); calls fail over between the
  *                      endpoints. The first call is made at once.
  * NULL on failure, with st saying why. */
 store *store_open(const char *url, store_status *st);
+/* etcds://... is etcd over HTTPS, checked with these files (etcdctl's
+ * --cacert, --cert, --key): the CA that signed etcd's certificates, and
+ * the client certificate and key etcd asks for with --client-cert-auth
+ * (NULL: none). Process-wide, read at each connection; set it before
+ * store_open. */
+typedef struct store_etcd_tls {
+    const char *cacert, *cert, *key;
+} store_etcd_tls;
+void store_etcd_set_tls(const store_etcd_tls *tls);
+/* What was set (fields "" when not). */
+store_etcd_tls store_etcd_get_tls(void);
+
 /* Close it (NULL is fine). Everything committed stays committed. */
 void store_close(store *s);
 

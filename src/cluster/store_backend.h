@@ -34,8 +34,8 @@ struct store {
 };
 
 store *store_sqlite_open(const char *path, const char *url, store_status *st);
-/* rest: what follows "etcd://". */
-store *store_etcd_open(const char *rest, const char *url, store_status *st);
+/* rest: what follows "etcd://" (or "etcds://": tls). */
+store *store_etcd_open(const char *rest, const char *url, bool tls, store_status *st);
 
 /* Fill st (may be NULL) with code and a message "store URL: ..." and
  * return false. */

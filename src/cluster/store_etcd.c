@@ -3,7 +3,8 @@
  * (POST /v3/kv/range, /v3/kv/txn, the /v3/lease calls) with libcurl and jansson.
  * Several masters share one etcd cluster this way (docs/ha.md).
  *
- * URL: etcd://HOST:PORT[,HOST:PORT...][/PREFIX]. Every key is stored under
+ * URL: etcd://HOST:PORT[,HOST:PORT...][/PREFIX], or etcds:// for HTTPS
+ * with the files of store_etcd_set_tls (store_etcd_tls.h). Every key is stored under
  * PREFIX (default "/qyvol/"), so several clusters (or tests) can share one
  * etcd; ranges and deletes never leave it. Keys and values travel base64
  * (OpenSSL's EVP), int64 as strings; fields that are zero or false are
@@ -25,6 +26,7 @@
 #include <string.h>
 
 #include "cluster/store_backend.h"
+#include "cluster/store_etcd_tls.h"
 
 #define MAX_ENDPOINTS 8
 #define DEFAULT_PREFIX "/qyvol/"
@@ -46,6 +48,7 @@ typedef struct etcd_store {
     size_t current;          /* the endpoint that answered last */
     char prefix[256];
     size_t prefix_len;
+    bool tls;                /* etcds:// */
     CURL *curl;
 } etcd_store;
 
@@ -170,12 +173,12 @@ static bool request(etcd_store *e, const char *path, json_t *body, bool retry_se
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (!text) return store_fail(st, &e->base, NULL, STORE_ENOMEM, "out of memory");
-    char last[300] = "no endpoint";
+    char last[600] = "no endpoint";
     bool ok = false, unknown = false;
     for (size_t tries = 0; tries < e->nendpoints && !ok; tries++) {
         const char *endpoint = e->endpoints[e->current];
         char url[200];
-        snprintf(url, sizeof url, "http://%s%s", endpoint, path);
+        snprintf(url, sizeof url, "%s://%s%s", e->tls ? "https" : "http", endpoint, path);
         answer a = {0};
         char errbuf[CURL_ERROR_SIZE] = "";
         curl_easy_reset(e->curl);
@@ -191,6 +194,7 @@ static bool request(etcd_store *e, const char *path, json_t *body, bool retry_se
         curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
         curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)(retry_sent ? REQUEST_TIMEOUT_MS : WRITE_TIMEOUT_MS));
         curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, errbuf);
+        if (e->tls) etcd_tls_apply(e->curl);
         CURLcode rc = curl_easy_perform(e->curl);
         curl_slist_free_all(headers);
         long status = 0;
@@ -214,11 +218,13 @@ static bool request(etcd_store *e, const char *path, json_t *body, bool retry_se
                 const char *msg = json_string_value(json_object_get(j, "error"));
                 snprintf(last, sizeof last, "%s: %s", endpoint, msg ? msg : "cannot serve");
             } else {
-                snprintf(last, sizeof last, "%s: %s", endpoint, *errbuf ? errbuf : curl_easy_strerror(rc));
+                char detail[400];
+                etcd_explain(e->tls, rc, *errbuf ? errbuf : curl_easy_strerror(rc), detail, sizeof detail);
+                snprintf(last, sizeof last, "%s: %s", endpoint, detail);
             }
             json_decref(j);
             /* Sent and lost: whether a transaction applied is unknown. */
-            bool not_sent = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
+            bool not_sent = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || etcd_tls_failure(rc);
             if (!not_sent && !retry_sent) {
                 unknown = true;
                 free(a.data);
@@ -285,7 +291,7 @@ static bool parse_url(etcd_store *e, const char *rest, const char *url, store_st
     return true;
 }
 
-store *store_etcd_open(const char *rest, const char *url, store_status *st)
+store *store_etcd_open(const char *rest, const char *url, bool tls, store_status *st)
 {
     pthread_once(&curl_once, curl_setup);
     etcd_store *e = calloc(1, sizeof *e);
@@ -294,6 +300,7 @@ store *store_etcd_open(const char *rest, const char *url, store_status *st)
         return NULL;
     }
     e->base.backend = &ETCD_BACKEND;
+    e->tls = tls;
     snprintf(e->base.url, sizeof e->base.url, "%s", url);
     if (!parse_url(e, rest, url, st)) {
         free(e);

@@ -102,6 +102,8 @@ struct http_conn {
     /* The handler's. */
     void (*abandon)(void *arg);
     void *abandon_arg;
+    void (*answer_fn)(void *arg, int status); /* http_on_answer */
+    void *answer_arg;
     char peer[64];
     char peer_identity[280];
     struct http_conn *prev, *next;
@@ -270,6 +272,7 @@ static void reset_request(struct http_conn *c)
     free(c->target_buf);
     c->target_buf = NULL;
     c->abandon = NULL;
+    c->answer_fn = NULL;
     c->stream_sized = false;
     c->drained = NULL;
     c->body_streams = c->body_paused = false;
@@ -470,9 +473,18 @@ static void answered(struct http_conn *c, bool sent)
     answer_written(c);
 }
 
+/* Tell http_on_answer's fn the status, once. */
+static void answer_status(http_exchange *c, int status)
+{
+    void (*fn)(void *, int) = c->answer_fn;
+    c->answer_fn = NULL;
+    if (fn) fn(c->answer_arg, status);
+}
+
 void http_respond(http_exchange *c, int status, const http_field *headers, size_t n, const char *body, size_t len)
 {
     c->abandon = NULL;
+    answer_status(c, status);
     if (c->dead) {
         c->state = CONN_WRITING;
         conn_free(c);
@@ -504,6 +516,7 @@ static void stream_head(http_exchange *c, int status, const http_field *headers,
                         uint64_t length)
 {
     c->state = CONN_STREAMING;
+    answer_status(c, status);
     c->stream_sized = sized && !bodiless_status(status);
     c->stream_left = c->stream_sized && !c->req.head ? length : 0;
     if (c->dead) return;
@@ -599,6 +612,12 @@ void http_on_abandon(http_exchange *x, void (*fn)(void *arg), void *arg)
 {
     x->abandon = fn;
     x->abandon_arg = arg;
+}
+
+void http_on_answer(http_exchange *x, void (*fn)(void *arg, int status), void *arg)
+{
+    x->answer_fn = fn;
+    x->answer_arg = arg;
 }
 
 /* ------------------------------------------------------------ parsing */
@@ -1364,6 +1383,7 @@ void http_server_free(http_server *s)
     while (s->conns) {
         struct http_conn *c = s->conns;
         c->abandon = NULL;
+        answer_status(c, 0); /* never answered */
         c->processing = false;
         if (!c->dead) conn_close(c);
         if (s->conns == c) {

@@ -122,6 +122,11 @@ const http_request *http_request_of(const http_exchange *x);
 /* fn(arg) is called once if the client goes away before x is answered
  * (x must still be answered: that frees it). */
 void http_on_abandon(http_exchange *x, void (*fn)(void *arg), void *arg);
+/* fn(arg, status) is called once when x's answer is given its status
+ * (http_respond..., http_stream_start...), whether or not the client is
+ * still there; with status 0 if the server is freed before x is
+ * answered. For who wants to know how a request ended (the audit log). */
+void http_on_answer(http_exchange *x, void (*fn)(void *arg, int status), void *arg);
 
 /* Answer with a whole body. The framing headers (Content-Length,
  * Transfer-Encoding, Connection) are ours: such headers in `headers` are

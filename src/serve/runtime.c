@@ -106,6 +106,17 @@ static runtime_app *running_locked(serve_runtime *rt, const char *instance)
 
 static bool has_key(const char *key) { return key && *key; }
 
+bool runtime_runs_key(serve_runtime *rt, const char *instance, const char *key)
+{
+    if (!has_key(key)) return false;
+    pthread_mutex_lock(&rt->lock);
+    runtime_app *cur = running_locked(rt, instance);
+    bool same = cur && cur->key && !strcmp(cur->key, key);
+    pthread_mutex_unlock(&rt->lock);
+    runtime_app_release(cur);
+    return same;
+}
+
 void runtime_plan_free(runtime_plan *plan)
 {
     if (!plan) return;

@@ -70,6 +70,9 @@ typedef struct app_spec {
  * cannot be loaded (its manifest's FILE:LINE:COLUMN first), or two want
  * the same route or name. */
 runtime_plan *runtime_prepare(serve_runtime *rt, const app_spec *specs, size_t nspecs, app_error *err);
+/* Does `instance` run with this key (any thread)? Then runtime_prepare
+ * would leave it alone without reading anything. */
+bool runtime_runs_key(serve_runtime *rt, const char *instance, const char *key);
 /* How many apps the plan would start or replace. */
 size_t runtime_plan_changes(const runtime_plan *plan);
 void runtime_plan_free(runtime_plan *plan);

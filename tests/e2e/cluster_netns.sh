@@ -6,7 +6,10 @@
 # names its addresses, nodes get theirs when they join). Nodes join with
 # --master; an app with a NodePort is reached on every node's own address;
 # a node's ingress forwards to replicas on other nodes over mutual TLS; a
-# node cut off the network stops getting traffic.
+# node cut off from the master only (a partition) keeps serving, is marked
+# down, its replica is placed elsewhere, and once healed the nodes run no
+# more replicas than wanted; a node cut off the network stops getting
+# traffic.
 # Usage: tests/e2e/cluster_netns.sh [BUILD_DIR]. Needs root and `ip netns`:
 # without them it reports its checks as skipped. Ends with "N passed, N
 # failed, N skipped".
@@ -103,6 +106,61 @@ served=$(for n in 1 2 3; do grep -c '"path":"/web/cross"' "$tmp/node$n.log"; don
 if [[ " $served" =~ \ 0\  ]]; then bad "forwarded across namespaces" "requests per node: $served"
 else ok "one node's ingress balances over replicas on all three ($served)"; fi
 
+# ---------------------------------------------------------------- a partition
+# Node 3 cut off from the master only (blackhole routes both ways; the
+# nodes and clients still reach it): it keeps serving what it runs, the
+# master marks it down and places its replica elsewhere, and once healed
+# it is reconciled: the nodes run no more replicas than wanted.
+runs_on() { # runs_on N: the replicas of web node N runs, as it says itself (asked from node 1's side)
+    in_ns 1 curl -s --max-time 3 --cacert "$XDG_CONFIG_HOME/qyvol/ca.crt" --cert "$XDG_CONFIG_HOME/qyvol/master.pem" \
+        "https://${addr[$1]}:7001/v1/node" | python3 -c 'import json,sys; print(json.load(sys.stdin)["apps"].get("web",{}).get("replicas",0))' 2>/dev/null ||
+        echo "?"
+}
+total_runs() { echo $(($(runs_on 1) + $(runs_on 2) + $(runs_on 3))); }
+partition() { # partition add|del
+    ip -n "qvt-3-$tag" route "$1" blackhole "${addr[m]}/32" && ip -n "qvt-m-$tag" route "$1" blackhole "${addr[3]}/32"
+}
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+partition add || bad "partition" "cannot add the blackhole routes"
+t0=$(date +%s%N)
+in_ns m curl -s --max-time 2 -o /dev/null "http://${addr[3]}:9000/x" && bad "partition" "the master still reaches node 3" ||
+    ok "partition: node 3 and the master cannot reach each other"
+down() { cli cluster list-nodes | grep -q 'node-3 .* down'; }
+until_true 10 down && ok "partition: node 3 marked down" || bad "node 3 down" "$(cli cluster list-nodes 2>&1)"
+placed_elsewhere() {
+    cli cluster status web --output json | python3 -c '
+import json, sys
+d = json.load(sys.stdin); p = d["placement"]
+sys.exit(0 if "node-3" not in p and d["replicas"]["ready"] == 3 and sum(v["wanted"] for v in p.values()) == 3 else 1)'
+}
+until_true 10 placed_elsewhere && echo "REPORT partition-replaced-ms $(ms_since "$t0")" &&
+    ok "partition: its replica placed elsewhere, 3 ready on node-1 and node-2" ||
+    bad "placed elsewhere" "$(cli cluster status web 2>&1)"
+fails=0
+for _ in $(seq 20); do
+    code=$(in_ns 1 curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://${addr[3]}:9000/partitioned")
+    [ "$code" = 200 ] || fails=$((fails + 1))
+done
+[ $fails -eq 0 ] && grep -q '"path":"/web/partitioned"' "$tmp/node3.log" && [ "$(runs_on 3)" = 1 ] &&
+    ok "partition: node 3, cut off from the master, keeps serving with its own replica (20 of 20)" ||
+    bad "node 3 serves" "$fails of 20 failed; node 3 runs $(runs_on 3)"
+partition del || bad "heal" "cannot remove the blackhole routes"
+t0=$(date +%s%N)
+healed() { cli cluster list-nodes | grep -q 'node-3 .* ready' && [ "$(total_runs)" = 3 ] && [ "$(runs_on 3)" != "?" ]; }
+if until_true 15 healed; then
+    echo "REPORT partition-healed-ms $(ms_since "$t0")"
+    sleep 2 # and it stays so
+    [ "$(total_runs)" = 3 ] && ok "healed: node 3 ready again, the nodes run 3 replicas as wanted ($(runs_on 1)+$(runs_on 2)+$(runs_on 3))" ||
+        bad "healed stays" "$(runs_on 1)+$(runs_on 2)+$(runs_on 3)"
+else
+    bad "healed" "$(cli cluster list-nodes 2>&1); runs $(runs_on 1)+$(runs_on 2)+$(runs_on 3)"
+fi
+ready3() { [ "$(cli cluster status web --output json | python3 -c 'import json,sys; print(json.load(sys.stdin)["replicas"]["ready"])')" = 3 ]; }
+until_true 10 ready3 && ok "healed: 3 of 3 ready" || bad "ready after heal" "$(cli cluster status web 2>&1)"
+# Every node runs one again before the next check: node 1's balancing.
+spread() { [ "$(runs_on 1)" -ge 1 ] && [ "$(runs_on 2)" -ge 1 ]; }
+until_true 10 spread || true
+
 # Cut node 3 off: traffic through node 1 keeps being answered.
 ip -n "qvt-3-$tag" link set "qp3$tag" down
 fails=0
@@ -112,7 +170,6 @@ for _ in $(seq 60); do
     sleep 0.05
 done
 [ $fails -eq 0 ] && ok "node 3 cut off: every request through node 1 answered" || bad "cut off" "$fails of 60 failed"
-down() { cli cluster list-nodes | grep -q 'node-3 .* down'; }
 until_true 10 down && ok "node 3 marked down" || bad "node 3 down" "$(cli cluster list-nodes 2>&1)"
 
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done

@@ -175,6 +175,21 @@ code() { curl -s "${cacert[@]}" -o /dev/null -w '%{http_code}' -H "Authorization
 [ "$(code "$api://127.0.0.1:${mport[$F]}/v1/apps")" = 200 ] &&
     [ "$(code -X POST -d '{"replicas":9}' "$api://127.0.0.1:${mport[$F]}/v1/apps/web/scale")" = 403 ] &&
     ok "through a follower a read token reads, and may not scale (403)" || bad "read token via a follower" "$(cat "$tmp/viewer")"
+# logs --follow through a follower: the leader's stream, passed on as it
+# comes, asked with the caller's token (a read token may follow logs).
+QYVOL_MASTER=127.0.0.1:${mport[$F]} QYVOL_TOKEN_FILE=$tmp/viewer timeout 5 "$QYV" cluster logs web --follow >"$tmp/follow" 2>&1 &
+fpid=$!
+followed() {
+    curl -s "http://127.0.0.1:${iport[1]}/web/followed" >/dev/null
+    grep -q '"path":"/web/followed".*"node":"node-' "$tmp/follow"
+}
+until_true 4 followed && ok "logs --follow through a follower streams the nodes' new lines" ||
+    bad "follow through a follower" "$(head -c 400 "$tmp/follow")"
+kill "$fpid" 2>/dev/null
+wait "$fpid" 2>/dev/null
+[ "$(curl -s "${cacert[@]}" -o /dev/null -w '%{http_code}' -m 3 -H "Authorization: Bearer nope" \
+    "$api://127.0.0.1:${mport[$F]}/v1/apps/web/logs?follow=1")" = 401 ] &&
+    ok "a follow through a follower keeps the leader's refusal (401)" || bad "follow refusal" "not 401"
 
 # Steady load on the nodes' ingress until $tmp/stop appears; a request
 # fails when it errs or the answer is not the app's own.

@@ -141,12 +141,36 @@ grep -qF -- "${viewer#viewer.}" "$tmp/master.log" "$tmp/master/state.db"* &&
     bad "the token is kept only hashed" "found in the master's log or store" || ok "the token is kept only hashed"
 
 # ---------------------------------------------------------------- audit
+# A change that fails (5xx): adopting a node where none listens (502,
+# answered later, from a thread).
+nowhere=127.0.0.1:$(free_port)
+curl -s -o /dev/null -X POST -d "{\"address\":\"$nowhere\"}" -H "Authorization: Bearer $admin" "https://$master/v1/nodes"
 "$QYV" cluster audit >"$tmp/audit" 2>&1
+grep -qE "admin +POST /v1/nodes address=$nowhere +failed 502 " "$tmp/audit" &&
+    ok "audit: a change that failed, with its status (502)" || bad "audit failed" "$(grep 'v1/nodes' "$tmp/audit")"
 for what in "PUT /v1/secrets/db" "POST /v1/apps" "POST /v1/tokens" "DELETE /v1/tokens/viewer" "DELETE /v1/secrets/spare"; do
     grep -qE "admin +$what" "$tmp/audit" && ok "audit: $what by admin" || bad "audit: $what" "$(head -c 800 "$tmp/audit")"
 done
 grep -qE "admin +POST /v1/apps bundle=[0-9a-f]{64} manifest=app.qyv " "$tmp/audit" &&
     ok "audit: what a deploy asked for (bundle, manifest)" || bad "audit detail" "$(grep 'POST /v1/apps' "$tmp/audit")"
+# Each change's outcome: done, refused (4xx, a read token's 403 too) or failed (5xx), with its status.
+grep -qE "admin +POST /v1/apps bundle=[0-9a-f]{64} manifest=app.qyv +done 20[01] " "$tmp/audit" &&
+    ok "audit: a deploy that was done, with its status" || bad "audit done" "$(grep 'POST /v1/apps' "$tmp/audit")"
+grep -qE "admin +POST /v1/apps bundle=[0-9a-f]{64} manifest=miss.qyv +refused 4[0-9][0-9] " "$tmp/audit" &&
+    ok "audit: a deploy refused (a missing secret), with its status" || bad "audit refused" "$(grep 'miss.qyv' "$tmp/audit")"
+grep -qE "admin +DELETE /v1/secrets/db +refused 409 " "$tmp/audit" &&
+    ok "audit: removing a secret in use, refused 409" || bad "audit 409" "$(grep 'secrets/db' "$tmp/audit")"
+grep -qE "viewer +POST /v1/apps/sec/scale replicas=2 +refused 403 " "$tmp/audit" &&
+    ok "audit: a read token's change, refused 403" || bad "audit 403" "$(grep viewer "$tmp/audit")"
+"$QYV" cluster audit --output json | python3 -c '
+import json, sys
+entries = json.load(sys.stdin)["entries"]
+bad = [e for e in entries if e.get("outcome") not in ("done", "refused", "failed") or not isinstance(e.get("status"), int)]
+print(len(entries), len(bad))' >"$tmp/outcomes"
+read -r total missing <"$tmp/outcomes"
+# The one call still in flight is `audit` itself: not a change.
+[ "$total" -gt 10 ] && [ "$missing" = 0 ] && ok "audit: every one of $total entries has its outcome and status" ||
+    bad "outcomes" "$(cat "$tmp/outcomes")"
 grep -q "/heartbeat" "$tmp/audit" && bad "audit: no heartbeats" "$(grep heartbeat "$tmp/audit" | head -2)" ||
     ok "audit: the nodes' heartbeats are not changes"
 

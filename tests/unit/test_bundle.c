@@ -4,7 +4,8 @@
  * mtimes and creation order, what goes in (exclude, symbolic links
  * resolved), what packing refuses (links and paths leading out, FIFOs),
  * and hostile tars made here with libarchive that unpacking refuses
- * without writing anything outside its folder.
+ * without writing anything outside its folder; an unpacked folder
+ * compared with its bundle (bundle_compare.h) after each kind of change.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -24,6 +25,7 @@
 #include <cmocka.h>
 
 #include "cluster/bundle.h"
+#include "cluster/bundle_compare.h"
 
 static char base[64]; /* a fresh temporary folder per test */
 
@@ -362,6 +364,48 @@ static void test_unpack_inner_links(void **state)
     assert_string_equal(read_text("out/here"), "ok\n");
 }
 
+/* expect_differs NEEDLE: out/ no longer matches data, and why says NEEDLE. */
+static void expect_differs(const uint8_t *data, size_t len, const char *needle)
+{
+    char why[512];
+    assert_false(bundle_matches_folder(data, len, at("out"), why, sizeof why));
+    if (!strstr(why, needle)) fail_msg("'%s' does not say '%s'", why, needle);
+}
+
+static void test_compare_with_folder(void **state)
+{
+    (void)state;
+    make_app("app", MAP_FS);
+    size_t len;
+    char why[512];
+    uint8_t *data = pack("app/app.qyv", &len, why, sizeof why);
+    if (!data || !bundle_unpack(data, len, at("out"), why, sizeof why)) fail_msg("%s", why);
+    if (!bundle_matches_folder(data, len, at("out"), why, sizeof why)) fail_msg("a fresh unpack differs: %s", why);
+    /* Files the bundle does not name are not looked at. */
+    write_file("out/data/new.txt", "written by the app\n", 0644);
+    if (!bundle_matches_folder(data, len, at("out"), why, sizeof why)) fail_msg("an extra file counts: %s", why);
+    /* The same size, other bytes. */
+    write_file("out/data/a.txt", "ALPHA\n", 0644);
+    expect_differs(data, len, "data/a.txt: its bytes differ");
+    write_file("out/data/a.txt", "alpha\n", 0644);
+    write_file("out/bin/app.wasm", "asm", 0644);
+    expect_differs(data, len, "bin/app.wasm: 3 bytes, the bundle's are 14");
+    write_file("out/bin/app.wasm", "asm-not-really", 0644);
+    assert_int_equal(unlink(at("out/data/sub/b.txt")), 0);
+    expect_differs(data, len, "data/sub/b.txt: missing");
+    write_file("out/data/sub/b.txt", "beta\n", 0644);
+    /* A file made a link (even to the right bytes) is not the file. */
+    assert_int_equal(unlink(at("out/data/link.txt")), 0);
+    assert_int_equal(symlink("a.txt", at("out/data/link.txt")), 0);
+    expect_differs(data, len, "data/link.txt");
+    assert_int_equal(unlink(at("out/data/link.txt")), 0);
+    write_file("out/data/link.txt", "alpha\n", 0644);
+    if (!bundle_matches_folder(data, len, at("out"), why, sizeof why)) fail_msg("restored, it differs: %s", why);
+    nftw(at("out"), rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    expect_differs(data, len, "missing");
+    free(data);
+}
+
 static void test_unpack_into_used_folder(void **state)
 {
     (void)state;
@@ -390,6 +434,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unpack_refuses_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unpack_inner_links, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unpack_into_used_folder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compare_with_folder, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

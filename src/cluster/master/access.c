@@ -118,6 +118,7 @@ bool access_check(master *m, http_exchange *x, const http_request *r, access_cal
         log_json(LOG_WARN, "refused: read-only token",
                  json_pack("{s:s,s:s,s:s,s:s}", "token", who->name, "method", r->method, "path", r->path, "peer",
                            r->peer));
+        access_audit(m, x, r, who);
         http_respond_json_error(x, 403, "the token '%s' may only read (list, status, logs, metrics); %s %s needs an "
                                 "admin token", who->name, r->method, r->path);
         return false;
@@ -162,31 +163,75 @@ static json_t *audit_detail(const http_request *r)
     return detail;
 }
 
-void access_audit(master *m, const http_request *r, const access_caller *who)
+/* The entry's outcome from the answer's status. */
+static const char *outcome_of(int status)
+{
+    return status >= 200 && status < 400 ? "done" : status >= 400 && status < 500 ? "refused" : status ? "failed"
+                                                                                              : "unanswered";
+}
+
+/* Write entry at key (taken), and trim the log now and then. */
+static void audit_put(master *m, const char *key, json_t *entry)
 {
     static unsigned since_trim = AUDIT_TRIM_EVERY; /* trim at the first write */
-    if (is_read(r) || node_routine(r)) return;
-    uint64_t ms = now_ms();
-    uint32_t salt = 0;
-    RAND_bytes((unsigned char *)&salt, sizeof salt); /* two masters in one millisecond */
-    char key[64], what[600];
-    snprintf(key, sizeof key, "audit/%013llu-%08x", (unsigned long long)ms, salt);
-    snprintf(what, sizeof what, "%s %s", r->method, r->path);
-    json_t *entry = json_pack("{s:I,s:s,s:s,s:s}", "ts_ms", (json_int_t)ms, "who", who->name, "what", what, "peer",
-                              r->peer);
-    json_t *detail = audit_detail(r);
-    if (detail) json_object_set_new(entry, "detail", detail);
     char *text = json_dumps(entry, JSON_COMPACT);
     json_decref(entry);
     store_status st;
     if (!text || !store_put(m->st, key, text, strlen(text), NULL, &st))
-        log_json(LOG_ERROR, "cannot write the audit log", json_pack("{s:s,s:s}", "what", what, "reason",
+        log_json(LOG_ERROR, "cannot write the audit log", json_pack("{s:s,s:s}", "key", key, "reason",
                                                                     text ? st.message : "out of memory"));
     free(text);
     if (++since_trim >= AUDIT_TRIM_EVERY) {
         since_trim = 0;
         audit_trim(m);
     }
+}
+
+/* A new entry for r, its key in key. */
+static json_t *audit_entry(const http_request *r, const access_caller *who, char key[64])
+{
+    uint64_t ms = now_ms();
+    uint32_t salt = 0;
+    RAND_bytes((unsigned char *)&salt, sizeof salt); /* two masters in one millisecond */
+    char what[600];
+    snprintf(key, 64, "audit/%013llu-%08x", (unsigned long long)ms, salt);
+    snprintf(what, sizeof what, "%s %s", r->method, r->path);
+    json_t *entry = json_pack("{s:I,s:s,s:s,s:s}", "ts_ms", (json_int_t)ms, "who", who->name, "what", what, "peer",
+                              r->peer);
+    json_t *detail = audit_detail(r);
+    if (detail) json_object_set_new(entry, "detail", detail);
+    return entry;
+}
+
+static bool audited(const http_request *r) { return !is_read(r) && !node_routine(r); }
+
+/* An entry waiting for its answer's status. */
+typedef struct audit_pending {
+    master *m;
+    char key[64];
+    json_t *entry;
+} audit_pending;
+
+static void audit_answered(void *arg, int status)
+{
+    audit_pending *p = arg;
+    json_object_set_new(p->entry, "status", json_integer(status));
+    json_object_set_new(p->entry, "outcome", json_string(outcome_of(status)));
+    audit_put(p->m, p->key, p->entry);
+    free(p);
+}
+
+void access_audit(master *m, http_exchange *x, const http_request *r, const access_caller *who)
+{
+    if (!audited(r)) return;
+    audit_pending *p = calloc(1, sizeof *p);
+    if (!p) return;
+    p->m = m;
+    p->entry = audit_entry(r, who, p->key);
+    /* Written now, as asked (a master that dies before answering still
+     * leaves it), and again with its outcome once answered. */
+    audit_put(m, p->key, json_deep_copy(p->entry));
+    http_on_answer(x, audit_answered, p);
 }
 
 /* GET /v1/audit?tail=N: the last N entries (all kept: at most 1000), oldest first. */

@@ -12,7 +12,8 @@
  *
  * Audit: every change an admin token asks for (deploys, scales, removals,
  * secrets, tokens, nodes...; not the nodes' own register and heartbeat
- * calls) is kept in the store as audit/KEY {who, what, when, peer}, at
+ * calls) is kept in the store as audit/KEY {who, what, when, peer,
+ * status, outcome}, at
  * most ACCESS_AUDIT_MAX entries (the oldest go), for `qyv cluster audit`.
  */
 #ifndef QYVOL_CLUSTER_MASTER_ACCESS_H
@@ -37,9 +38,12 @@ typedef struct access_caller {
  * something) and logging the refusal; true with *who filled. */
 bool access_check(master *m, http_exchange *x, const http_request *r, access_caller *who);
 
-/* Record r in the audit log when it is a change (what access_check let
- * through that is not a read or a node's own call). */
-void access_audit(master *m, const http_request *r, const access_caller *who);
+/* Record r in the audit log when it is a change (not a read or a node's
+ * own call): at once, then again with its outcome when x is answered
+ * ("status": the HTTP status; "outcome": "done" for 2xx and 3xx,
+ * "refused" for 4xx, "failed" for 5xx, "unanswered" when the master
+ * stopped first). A read token's change, refused (403), is recorded too. */
+void access_audit(master *m, http_exchange *x, const http_request *r, const access_caller *who);
 
 /* The endpoints: GET/POST /v1/tokens, DELETE /v1/tokens/NAME, GET
  * /v1/audit. False when r is none of them. */

@@ -830,7 +830,7 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r)
     access_caller who = {0};
     if (!by_certificate) {
         if (!access_check(m, x, r, &who)) return;
-        access_audit(m, r, &who);
+        access_audit(m, x, r, &who);
     }
     if (master_tls_handle(m, x, r, who.role == ACCESS_ADMIN)) return;
     if (access_route(m, x, r, &who) || secrets_route(m, x, r)) return;

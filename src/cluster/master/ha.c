@@ -228,9 +228,13 @@ void master_forward(master *m, http_exchange *x, const http_request *r)
                                 m->store_ok ? "an election is under way" : "this master cannot reach etcd");
         return;
     }
+    const char *auth = header(r, "Authorization");
     if (strstr(r->query, "follow=1")) {
-        /* A stream is not forwarded: ask the leader directly. */
-        http_respond_json_error(x, 503, "follow logs at the leading master, %s", m->leader_address);
+        /* A stream: passed on as the leader sends it (follow.c). */
+        char target[700];
+        snprintf(target, sizeof target, "%s?%s", r->path, r->query);
+        if (!master_forward_follow(m, x, target, auth && !strncasecmp(auth, "Bearer ", 7) ? auth + 7 : ""))
+            http_respond_json_error(x, 500, "out of memory");
         return;
     }
     forward_job *job = calloc(1, sizeof *job);
@@ -250,7 +254,6 @@ void master_forward(master *m, http_exchange *x, const http_request *r)
     snprintf(job->target, tlen, "%s%s%s", r->path, *r->query ? "?" : "", r->query);
     /* The caller's token, not this master's: the leader decides what it
      * may do (a read-only token stays read-only). */
-    const char *auth = header(r, "Authorization");
     snprintf(job->token, sizeof job->token, "%s",
              auth && !strncasecmp(auth, "Bearer ", 7) ? auth + 7 : "");
     const char *type = header(r, "Content-Type");
@@ -274,12 +277,13 @@ typedef struct health_job {
     size_t n;
     char endpoints[8][128];
     json_t *etcd;
+    bool tls;                  /* etcds:// */
 } health_job;
 
-/* "etcd://a:1,b:2/prefix" -> its endpoints. */
+/* "etcd://a:1,b:2/prefix" (or etcds://) -> its endpoints. */
 static size_t etcd_endpoints(const char *url, char (*out)[128], size_t max)
 {
-    const char *p = url + strlen("etcd://");
+    const char *p = strstr(url, "://") ? strstr(url, "://") + 3 : url;
     size_t n = 0, hosts = strcspn(p, "/");
     while (hosts && n < max) {
         size_t len = strcspn(p, ",/");
@@ -296,11 +300,18 @@ static void health_work(void *arg)
 {
     health_job *job = arg;
     job->etcd = json_array();
+    /* etcd's own TLS (etcds://), not the cluster's. */
+    api_tls tls = {0};
+    store_etcd_tls files = store_etcd_get_tls();
+    if (job->tls) {
+        snprintf(tls.ca_file, sizeof tls.ca_file, "%s", files.cacert);
+        snprintf(tls.cert_file, sizeof tls.cert_file, "%s", files.cert);
+        snprintf(tls.key_file, sizeof tls.key_file, "%s", files.key);
+    }
     for (size_t i = 0; i < job->n; i++) {
         api_reply reply;
         char why[300];
-        /* etcd speaks plain HTTP here, whatever the cluster's API does. */
-        bool called = api_call_tls(NULL, job->endpoints[i], "GET", "/health", NULL, NULL, NULL, 0, ETCD_HEALTH_MS, &reply, why,
+        bool called = api_call_tls(job->tls ? &tls : NULL, job->endpoints[i], "GET", "/health", NULL, NULL, NULL, 0, ETCD_HEALTH_MS, &reply, why,
                                sizeof why);
         json_t *j = called ? json_loadb(reply.body, reply.len, 0, NULL) : NULL;
         const char *h = json_string_value(json_object_get(j, "health"));
@@ -352,6 +363,7 @@ void master_ha_health(master *m, http_exchange *x, json_t *base)
     job->x = x;
     job->base = base;
     job->n = etcd_endpoints(m->store_url, job->endpoints, 8);
+    job->tls = !strncmp(m->store_url, "etcds://", 8);
     if (!bg_start(m, health_work, health_done, job)) {
         free(job);
         http_respond_json(x, 200, base);

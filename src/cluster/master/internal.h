@@ -64,6 +64,9 @@ void api_handle(void *ctx, http_exchange *x, const http_request *r);
 /* Stream the log lines of path (GET /v1/logs?...&follow=1) from nodes to
  * x, each with its node (follow.c). */
 bool master_follow_logs(master *m, http_exchange *x, const char *path, const m_node *const *nodes, size_t n);
+/* A follower's: stream the leader's answer to GET target (a follow=1 logs
+ * call) to x as it comes, asked with the caller's token (follow.c). */
+bool master_forward_follow(master *m, http_exchange *x, const char *target, const char *token);
 
 /* Where every app is served (the heartbeat answer's "routes"). */
 json_t *master_routes(master *m);

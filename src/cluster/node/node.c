@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/node/bundle_cache.h"
 #include "cluster/node/node_impl.h"
 #include "cluster/node/node_secrets.h"
 #include "cluster/node/node_tls.h"
@@ -302,6 +303,7 @@ static bool make_dirs(node *n, char *why, size_t whylen)
         snprintf(why, whylen, "cannot make %.400s: %s", n->bundles, strerror(errno));
         return false;
     }
+    bundle_cache_sweep(n->bundles);
     return true;
 }
 

@@ -21,6 +21,7 @@
 #include "cluster/bundle.h"
 #include "cluster/client.h"
 #include "cluster/names.h"
+#include "cluster/node/bundle_cache.h"
 #include "cluster/node/node_impl.h"
 #include "cluster/node/node_secrets.h"
 #include "cluster/node/node_tls.h"
@@ -119,6 +120,7 @@ static bool post_json(session *s, const char *path, json_t *body, api_reply *out
 }
 
 static void problem(session *s, const char *message, const char *reason);
+static bool is_bad(const session *s, const char *key);
 
 static void register_here(session *s)
 {
@@ -152,48 +154,44 @@ static void register_here(session *s)
 
 /* ------------------------------------------------------------ bundles */
 
-/* DATA/bundles/HEX/, fetched, checked and unpacked unless cached. */
-static bool ensure_bundle(session *s, const char *digest, char *dir, size_t dirlen, char *why, size_t whylen)
+/* bundle_cache.h's fetch: GET /v1/bundles/HEX from the master. */
+static bool fetch_bundle(void *ctx, const char *digest, uint8_t **data, size_t *len, char *why, size_t whylen)
+{
+    session *s = ctx;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/bundles/%s", digest);
+    api_reply reply = {0};
+    if (!api_call(s->master, "GET", path, s->n->token, NULL, NULL, 0, BUNDLE_TIMEOUT_MS, &reply, why, whylen)) return false;
+    bool ok = reply.status == 200;
+    if (ok) {
+        *data = (uint8_t *)reply.body, *len = reply.len;
+        reply.body = NULL;
+    } else {
+        char err[400];
+        snprintf(why, whylen, "bundle %.12s: the master answered %ld: %s", digest, reply.status,
+                 api_error(&reply, err, sizeof err));
+    }
+    api_reply_free(&reply);
+    return ok;
+}
+
+static void cache_log(void *ctx, log_level level, const char *message, json_t *fields)
+{
+    session *s = ctx;
+    node_thread_log(s->n, level, message, fields);
+}
+
+/* DATA/bundles/HEX/ for an assignment: checked against its bundle
+ * (bundle_cache.h) when the app is about to be loaded from it; while the
+ * app runs unchanged, only there (its replicas hold what they loaded). */
+static bool ensure_bundle(session *s, const char *digest, bool loading, char *dir, size_t dirlen, char *why, size_t whylen)
 {
     node *n = s->n;
     snprintf(dir, dirlen, "%s/%s", n->bundles, digest);
     struct stat st;
-    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return true;
-    char path[128];
-    snprintf(path, sizeof path, "/v1/bundles/%s", digest);
-    api_reply reply = {0};
-    if (!api_call(s->master, "GET", path, n->token, NULL, NULL, 0, BUNDLE_TIMEOUT_MS, &reply, why, whylen)) return false;
-    bool ok = false;
-    if (reply.status != 200) {
-        char err[400];
-        snprintf(why, whylen, "bundle %.12s: the master answered %ld: %s", digest, reply.status,
-                 api_error(&reply, err, sizeof err));
-        goto out;
-    }
-    char got[65];
-    bundle_digest((const uint8_t *)reply.body, reply.len, got);
-    if (strcmp(got, digest)) {
-        snprintf(why, whylen, "bundle %.12s: its bytes hash to %.12s, not to its name", digest, got);
-        goto out;
-    }
-    /* Unpacked aside, then renamed: a cached folder is always whole. */
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s/.unpacking-%s-%d", n->bundles, digest, (int)getpid());
-    char unpack_why[600];
-    if (!bundle_unpack((const uint8_t *)reply.body, reply.len, tmp, unpack_why, sizeof unpack_why)) {
-        snprintf(why, whylen, "bundle %.12s: %s", digest, unpack_why);
-        rmdir(tmp);
-        goto out;
-    }
-    if (rename(tmp, dir) != 0 && errno != ENOTEMPTY && errno != EEXIST) {
-        snprintf(why, whylen, "bundle %.12s: cannot move it in place: %s", digest, strerror(errno));
-        goto out;
-    }
-    node_thread_log(n, LOG_INFO, "bundle fetched", json_pack("{s:s,s:I}", "digest", digest, "bytes", (json_int_t)reply.len));
-    ok = true;
-out:
-    api_reply_free(&reply);
-    return ok;
+    if (!loading && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return true;
+    bundle_cache cache = {n->bundles, fetch_bundle, cache_log, s};
+    return bundle_cache_load(&cache, digest, why, whylen);
 }
 
 /* ------------------------------------------------------------ assignments */
@@ -231,13 +229,27 @@ static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_
                               "replicas from 1 to 10000");
         return false;
     }
+    /* The assignment is the version, but for its replicas and its secrets'
+     * values: any other change replaces the app, a new number of replicas
+     * resizes its pool in place. The secrets' versions pinned in overrides
+     * say the same as their values, and a key is no place for a secret. */
+    json_t *bare = json_copy(j);
+    if (bare) json_object_del(bare, "secrets"), json_object_del(bare, "replicas");
+    a->key = bare ? json_dumps(bare, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(bare);
+    if (!a->key) {
+        snprintf(why, whylen, "out of memory");
+        return false;
+    }
+    a->spec.revision = json_integer_value(json_object_get(j, "revision"));
+    node_instance_name(a->instance, sizeof a->instance, app, a->spec.revision);
+    /* Loaded (from the cache) unless it runs as it is, or is left out. */
+    bool loading = !is_bad(s, a->key) && !runtime_runs_key(s->n->rt, a->instance, a->key);
     char dir[4200];
-    if (!ensure_bundle(s, digest, dir, sizeof dir, why, whylen)) return false;
+    if (!ensure_bundle(s, digest, loading, dir, sizeof dir, why, whylen)) return false;
     snprintf(a->manifest, sizeof a->manifest, "%s/%s", dir, manifest);
     a->spec.name = app;
     a->spec.manifest = a->manifest;
-    a->spec.revision = json_integer_value(json_object_get(j, "revision"));
-    node_instance_name(a->instance, sizeof a->instance, app, a->spec.revision);
     a->spec.instance = a->instance;
     a->spec.overrides.replicas = (uint32_t)replicas;
     json_int_t memory = json_integer_value(json_object_get(ov, "memory"));
@@ -267,14 +279,6 @@ static bool read_assignment(session *s, json_t *j, assigned *a, char *why, size_
     a->spec.overrides.mount_host = (const char *const *)a->secrets.host;
     a->spec.overrides.mount_guest = (const char *const *)a->secrets.guest;
     a->spec.overrides.nmounts = a->secrets.nmounts;
-    /* The assignment is the version, but for its replicas and its secrets'
-     * values: any other change replaces the app, a new number of replicas
-     * resizes its pool in place. The secrets' versions pinned in overrides
-     * say the same as their values, and a key is no place for a secret. */
-    json_t *bare = json_copy(j);
-    if (bare) json_object_del(bare, "secrets"), json_object_del(bare, "replicas");
-    a->key = bare ? json_dumps(bare, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(bare);
     a->spec.key = a->key;
     if (!a->env || !a->key) {
         snprintf(why, whylen, "out of memory");
