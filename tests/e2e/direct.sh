@@ -161,6 +161,38 @@ grep -q '^FAIL' "$tmp/strict" || [ "$n_ok" -lt 30 ] && bad "strict HTTP in the r
     ok "strict HTTP in the replicas: all $n_ok checks of http_strict.py"
 stop
 
+# Two apps on the port: a connection a replica of one took, carrying a
+# request for the other, goes on to the other's replica; every request
+# on it is answered by its own app's replica.
+QYV_SERVE_FLAGS="${QYV_SERVE_FLAGS:-} --direct" start examples/http-echo/app.qyv examples/http-hello/app.qyv || exit 1
+all_serving() {
+    health | python3 -c 'import json,sys; r=json.load(sys.stdin)["replicas"]; sys.exit(0 if all(x.get("takes_connections") for v in r.values() for x in v) else 1)'
+}
+wait_for "both apps' replicas take connections" all_serving
+pid_of() { health | python3 -c "import json,sys; print(json.load(sys.stdin)['replicas']['$1'][0]['pid'])"; }
+echo_pid=$(pid_of echo) hello_pid=$(pid_of hello)
+python3 - "$port" >"$tmp/two" <<'PY'
+import re, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(10)
+for path in (b"/echo/a", b"/hello/b", b"/echo/c", b"/hello/d"):
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data: data += s.recv(65536)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+    while len(rest) < n: rest += s.recv(65536)
+    rid = re.search(rb"X-Request-Id: [0-9a-f]+-([0-9a-f]+)\.", head)
+    print(path.decode(), int(rid.group(1), 16) if rid else 0, b"/b" in rest or b"/d" in rest or b"path: /" in rest)
+PY
+expect="/echo/a $echo_pid True
+/hello/b $hello_pid True
+/echo/c $echo_pid True
+/hello/d $hello_pid True"
+[ "$(cat "$tmp/two")" = "$expect" ] && ok "two apps on one connection: each request answered by its app's replica" ||
+    bad "two apps on one connection" "got: $(cat "$tmp/two" | tr '\n' ';') expected echo $echo_pid, hello $hello_pid"
+stop
+
 # resources.cpu holds: two runaways for a second may use a fifth of a CPU.
 manifest 1 '  resources: { cpu: "0.2" }
 '
