@@ -17,7 +17,9 @@
 # `bench/http/run.sh /tmp/before build`).
 #
 # Usage: bench/http/run.sh [BUILD_DIR [SECOND_BUILD_DIR]]
-#        (env: DURATION=4 ROUNDS=3 CONNECTIONS=32 THREADS=2 WORKERS=ncpu)
+#        (env: DURATION=4 ROUNDS=3 CONNECTIONS=32 THREADS=2 WORKERS=ncpu,
+#         QYV_FLAGS: more options for the first build's `qyv serve`, e.g.
+#         --direct; QYV2_FLAGS: for the second's)
 set -u
 BUILD=${1:-build}
 BUILD_B=${2:-}
@@ -73,18 +75,19 @@ pids+=($!)
 nginx_pid=$!
 wait_up "http://127.0.0.1:$nginx_port/hello/world"
 
-# start_qyv BUILD_DIR: a server of that build; its port in qyv_port.
+# start_qyv BUILD_DIR [FLAGS]: a server of that build; its port in qyv_port.
 start_qyv() {
     qyv_port=$(free_port)
-    "$1/qyv" serve --listen 127.0.0.1:"$qyv_port" --workers "$WORKERS" --log-level warn \
+    # shellcheck disable=SC2086
+    "$1/qyv" serve --listen 127.0.0.1:"$qyv_port" --workers "$WORKERS" --log-level warn ${2:-} \
         examples/http-hello/app.qyv >>"$tmp/qyv.log" 2>&1 &
     pids+=($!)
     wait_up "http://127.0.0.1:$qyv_port/hello/world"
 }
-start_qyv "$BUILD"
+start_qyv "$BUILD" "${QYV_FLAGS:-}"
 qyv_a_port=$qyv_port qyv_a_pid=${pids[-1]}
 if [ -n "$BUILD_B" ]; then
-    start_qyv "$BUILD_B"
+    start_qyv "$BUILD_B" "${QYV2_FLAGS:-}"
     qyv_b_port=$qyv_port qyv_b_pid=${pids[-1]}
 fi
 
@@ -123,7 +126,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 
 echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, keep-alive, $WORKERS workers each, $(nproc) CPUs, $ROUNDS rounds"
-[ -n "$BUILD_B" ] && echo "qyv: $BUILD; qyv2: $BUILD_B"
+[ -n "$BUILD_B" ] && echo "qyv: $BUILD ${QYV_FLAGS:-}; qyv2: $BUILD_B ${QYV2_FLAGS:-}"
 ratios=() ratios_b=() b_over_a=() cpu_nginx=() cpu_qyv=() cpu_qyv2=()
 for round in $(seq "$ROUNDS"); do
     echo "round $round"

@@ -46,6 +46,10 @@ static const char usage_text[] =
     "  --tls-cert FILE      serve HTTPS (TLS 1.3) too, on the same port, with this\n"
     "                       PEM certificate chain; --tls-key FILE its PEM key.\n"
     "                       Replaced files are used within a second\n"
+    "  --direct             replicas take connections from the port themselves\n"
+    "                       and answer them, without a hop through this process\n"
+    "                       (WAGI apps; not with --tls-cert; connections, not\n"
+    "                       requests, are balanced: see docs/http-apps.md)\n"
     "  --log-level LEVEL    debug, info (default), warn or error\n"
     "  --reload             tell the server at --listen to read its manifests\n"
     "                       and modules again (as SIGHUP does); requests in\n"
@@ -106,6 +110,7 @@ int cmd_serve(int argc, char **argv)
         {"header-timeout", required_argument, NULL, 'H'},
         {"max-connections", required_argument, NULL, 'C'},
         {"reload", no_argument, NULL, 'r'},
+        {"direct", no_argument, NULL, 'D'},
         {"tls-cert", required_argument, NULL, 'T'},
         {"tls-key", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
@@ -134,6 +139,9 @@ int cmd_serve(int argc, char **argv)
         case 'l':
             if (!cli_parse_listen(optarg, address, sizeof address, &so.port))
                 return usage_error("--listen takes ADDRESS:PORT (e.g. 127.0.0.1:8080), not '%s'", optarg);
+            break;
+        case 'D':
+            so.direct = true;
             break;
         case 'w':
             errno = 0;

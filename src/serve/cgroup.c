@@ -55,6 +55,7 @@ enum role { ROLE_MEM, ROLE_CPU, ROLE_ACCT, NROLES };
 
 struct cgroup_group {
     char *dir[MAX_H];
+    int threads;               /* its CPU weight in threads (cgroup_group_weigh) */
 };
 
 /* A group dir whose rmdir failed: retried later. */
@@ -72,6 +73,7 @@ static struct {
     int role[NROLES];          /* the hierarchy of each role, -1: none */
     char parent[40];           /* "qyvol-<pid>" */
     int live;                  /* groups made and not yet deleted */
+    int threads;               /* their weights, summed (the parent's) */
     unsigned made;             /* groups ever made: their names' numbers */
     grave *graves;
     /* v2 case b: this process's group before, the leaf it moved to, and
@@ -412,6 +414,41 @@ fail:
     return NULL;
 }
 
+/* cpu.shares (v1) or cpu.weight (v2) for as many threads as n: what n
+ * busy processes outside any group would weigh against each other. */
+static int put_weight(const char *dir, int n)
+{
+    if (!dir) return 0;
+    char value[24];
+    long long w = cg.version == CGROUP_V2 ? 100ll * n : 1024ll * n;
+    long long most = cg.version == CGROUP_V2 ? 10000 : 262144;
+    snprintf(value, sizeof value, "%lld", w < 1 ? 1 : w > most ? most : w);
+    return put(dir, cg.version == CGROUP_V2 ? "cpu.weight" : "cpu.shares", value);
+}
+
+/* The parent's weight: all its groups' (under lock). */
+static void weigh_parent(void)
+{
+    int h = cg.role[ROLE_CPU];
+    char *dir = h < 0 ? NULL : join(cg.base[h], cg.parent);
+    if (dir) put_weight(dir, cg.threads > 0 ? cg.threads : 1);
+    free(dir);
+}
+
+bool cgroup_group_weigh(cgroup_group *g, int threads, char *why, size_t whylen)
+{
+    pthread_mutex_lock(&lock);
+    int e = put_weight(dir_of(g, ROLE_CPU), threads);
+    if (!e) {
+        cg.threads += threads - g->threads;
+        g->threads = threads;
+        weigh_parent();
+    }
+    pthread_mutex_unlock(&lock);
+    if (e) snprintf(why, whylen, "cannot set the CPU weight of the replica's group: %s", strerror(e));
+    return !e;
+}
+
 bool cgroup_group_attach(cgroup_group *g, pid_t pid, char *why, size_t whylen)
 {
     char text[24];
@@ -447,6 +484,10 @@ void cgroup_group_delete(cgroup_group *g)
 {
     if (!g) return;
     pthread_mutex_lock(&lock);
+    if (g->threads) {
+        cg.threads -= g->threads;
+        weigh_parent();
+    }
     remove_dirs(g);
     if (cg.live > 0) cg.live--;
     sweep();

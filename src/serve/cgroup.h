@@ -30,6 +30,10 @@ typedef struct cgroup_group cgroup_group;
 /* Make the group `name` with its caps (0: none); cgroup_setup must have
  * returned a version. NULL with the reason. */
 cgroup_group *cgroup_group_new(const char *name, uint64_t memory_bytes, double cpu, char *why, size_t whylen);
+/* Weigh the group's CPU share as `threads` processes outside any group
+ * would weigh (a group competes for the CPU as one process does), and
+ * its parent's as all its groups' threads. */
+bool cgroup_group_weigh(cgroup_group *g, int threads, char *why, size_t whylen);
 /* Move process pid (all its threads) into the group. */
 bool cgroup_group_attach(cgroup_group *g, pid_t pid, char *why, size_t whylen);
 

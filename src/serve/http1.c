@@ -115,9 +115,13 @@ struct http_server {
     http_handler handler;
     void *ctx;
     http_body_filter stream_bodies;
+    http_divert_filter divert_wants; /* http_server_divert */
+    http_divert_taker divert_take;
+    void (*counted)(void *ctx, size_t nconns); /* http_server_on_count */
     int listen_fd;
     struct event *accept_ev, *tick_ev, *backoff_ev;
     bool accepting;          /* the accept event is on */
+    bool accept_paused;      /* http_server_accept */
     bool draining;
     size_t nconns;           /* open sockets (max_connections bounds it) */
     struct http_conn *conns; /* every connection, closed ones a handler still holds too */
@@ -226,6 +230,7 @@ static void conn_close(struct http_conn *c)
         close(c->fd);
         c->fd = -1;
         c->srv->nconns--;
+        if (c->srv->counted) c->srv->counted(c->srv->ctx, c->srv->nconns);
         accept_resume(c->srv);
     }
     if (c->state == CONN_HANDLING || c->state == CONN_STREAMING) {
@@ -956,6 +961,57 @@ void http_body_pause(http_exchange *c, bool paused)
     process_input(c);
 }
 
+/* The connection, with bytes (what was read of it and is not answered)
+ * to the divert taker; c is freed (once process_input is done with it). */
+static void hand_off(struct http_conn *c, const char *bytes, size_t len)
+{
+    http_server *s = c->srv;
+    int fd = c->fd;
+    event_free(c->rev);
+    event_free(c->wev);
+    c->rev = c->wev = NULL;
+    c->fd = -1;
+    c->dead = true;
+    s->nconns--;
+    if (s->counted) s->counted(s->ctx, s->nconns);
+    c->state = CONN_WRITING; /* nothing to answer */
+    s->divert_take(s->ctx, fd, c->peer, bytes, len);
+    accept_resume(s);
+    conn_free(c);
+}
+
+/* A request whose head was just read, from start on: handed over with
+ * its connection when the divert filter wants it (true: c is gone). */
+static bool divert(struct http_conn *c, size_t start)
+{
+    http_server *s = c->srv;
+    if (!prepare(c)) return true; /* refused (the answer closes c) */
+    if (!s->divert_wants(s->ctx, &c->req)) return false;
+    hand_off(c, c->in.data + start, c->in.len - start);
+    return true;
+}
+
+void http_server_divert_idle(http_server *s)
+{
+    struct http_conn *next;
+    for (struct http_conn *c = s->conns; c; c = next) {
+        next = c->next;
+        if (!c->dead && c->state == CONN_HEAD && !c->head_started && c->consumed == c->in.len)
+            hand_off(c, "", 0);
+    }
+}
+
+void http_server_on_count(http_server *s, void (*counted)(void *ctx, size_t nconns))
+{
+    s->counted = counted;
+}
+
+void http_server_divert(http_server *s, http_divert_filter wants, http_divert_taker take)
+{
+    s->divert_wants = wants;
+    s->divert_take = take;
+}
+
 /* Where the head starting at from ends (just past its empty line), or 0
  * when it has not all come. A bare LF ends lines as CRLF does. */
 static size_t head_end(struct http_conn *c)
@@ -1022,7 +1078,9 @@ static void process_input(struct http_conn *c)
             reset_request(c);
             c->target_len = 0;
             c->head_started = false;
+            size_t start = c->consumed;
             if (!feed(c, end - c->consumed)) break;
+            if (c->srv->divert_wants && divert(c, start)) break;
             if (c->message_done) {
                 dispatch(c);
                 continue;
@@ -1112,7 +1170,9 @@ static void accept_pause(http_server *s)
 
 static void accept_resume(http_server *s)
 {
-    if (s->accepting || s->draining || s->listen_fd < 0 || s->nconns >= s->limits.max_connections) return;
+    if (s->accepting || s->draining || s->accept_paused || s->listen_fd < 0 ||
+        s->nconns >= s->limits.max_connections)
+        return;
     if (event_pending(s->backoff_ev, EV_TIMEOUT, NULL)) return;
     event_add(s->accept_ev, NULL);
     s->accepting = true;
@@ -1135,6 +1195,18 @@ void http_peer_text(const struct sockaddr_storage *ss, char *out, size_t n)
     } else {
         snprintf(out, n, "unknown");
     }
+}
+
+int http_server_adopt_input(http_server *s, int fd, const char *peer, const void *bytes, size_t len)
+{
+    if (http_server_adopt(s, fd, peer) != 0) return -1;
+    struct http_conn *c = s->conns;
+    if (len && !append(&c->in, bytes, len)) {
+        conn_close(c);
+        return -1;
+    }
+    process_input(c);
+    return 0;
 }
 
 int http_server_adopt(http_server *s, int fd, const char *peer)
@@ -1171,6 +1243,7 @@ int http_server_adopt_as(http_server *s, int fd, const char *peer, const char *i
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     s->nconns++;
+    if (s->counted) s->counted(s->ctx, s->nconns);
     return 0;
 }
 
@@ -1272,6 +1345,18 @@ int http_server_listen(http_server *s, const char *address, uint16_t port, char 
     }
     accept_resume(s);
     return 0;
+}
+
+void http_server_accept(http_server *s, bool on)
+{
+    s->accept_paused = !on;
+    if (on) accept_resume(s);
+    else accept_pause(s);
+}
+
+int http_server_listening_fd(const http_server *s)
+{
+    return s->listen_fd;
 }
 
 void http_server_drain(http_server *s)

@@ -80,12 +80,38 @@ int http_server_adopt_as(http_server *s, int fd, const char *peer, const char *i
 /* Accept no more connections; close the idle ones, and the others once
  * their current answer is sent. */
 void http_server_drain(http_server *s);
+/* Stop taking connections from the listening socket for now (off), or
+ * take them again (on; the default). */
+void http_server_accept(http_server *s, bool on);
+/* The socket http_server_listen made (shared with the replicas that take
+ * connections themselves, replica_direct.h), -1 when none or drained. */
+int http_server_listening_fd(const http_server *s);
+
+/* ---- connections handed elsewhere
+ *
+ * With a divert filter set, every request's head is offered to it once
+ * read (path, query, headers set; no body); when it says yes, the
+ * connection is no longer this server's: take() gets its socket, the
+ * client's address and the bytes received from the request's first one
+ * on (its head, what came of its body, pipelined requests after it), and
+ * must close the socket or pass it on (another process's server takes it
+ * with http_server_adopt_input). */
+typedef bool (*http_divert_filter)(void *ctx, const http_request *req);
+typedef void (*http_divert_taker)(void *ctx, int fd, const char *peer, const void *bytes, size_t len);
+void http_server_divert(http_server *s, http_divert_filter wants, http_divert_taker take);
+/* Hand every idle connection (between requests, nothing of the next one
+ * read) to the divert taker, with no bytes. */
+void http_server_divert_idle(http_server *s);
+/* Serve a connection whose first bytes were read elsewhere. */
+int http_server_adopt_input(http_server *s, int fd, const char *peer, const void *bytes, size_t len);
 
 /* Close every connection (requests still unanswered are dropped) and
  * free the server. */
 void http_server_free(http_server *s);
 
 size_t http_server_connections(const http_server *s);
+/* counted(ctx, n) whenever the number of open connections changes. */
+void http_server_on_count(http_server *s, void (*counted)(void *ctx, size_t nconns));
 
 /* The value of r's header name (case-insensitive), or NULL. */
 const char *http_request_header(const http_request *r, const char *name);

@@ -76,6 +76,11 @@ replica_limits *limits_new(const char *name, uint64_t memory_bytes, double cpu, 
     return l;
 }
 
+bool limits_weigh(replica_limits *l, int threads, char *why, size_t whylen)
+{
+    return !l->group || cgroup_group_weigh(l->group, threads, why, whylen);
+}
+
 int limits_attach(replica_limits *l, pid_t pid, char *why, size_t whylen)
 {
     /* The watch first: with it the usage is readable even if the group

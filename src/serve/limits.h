@@ -42,6 +42,12 @@ const char *limits_mode_reason(void);
  * the group or writing a limit failed. */
 replica_limits *limits_new(const char *name, uint64_t memory_bytes, double cpu, char *why, size_t whylen);
 
+/* The replica runs `threads` busy threads at most: its share of the CPU
+ * (when CPUs are scarce) is that of as many processes, as it would be
+ * outside a cgroup. false with why when it cannot be set (the replica
+ * then weighs as one process). */
+bool limits_weigh(replica_limits *l, int threads, char *why, size_t whylen);
+
 /* Put process pid under the limits, once, from the supervisor (the
  * throttle runs where it was attached): right after fork, before the
  * child runs guest code. 0, or -1 with the reason in why: the process

@@ -12,6 +12,8 @@
 #include "serve/log.h"
 
 static log_level min_level = LOG_INFO;
+/* Set in a replica process: its lines go to the front (log_set_sink). */
+static void (*sink)(log_level level, const char *app, const char *text);
 
 static log_line ring[LOG_KEEP];
 static size_t ring_next, ring_count;
@@ -113,11 +115,26 @@ void log_json(log_level level, const char *message, json_t *fields)
         free(app_copy);
         return;
     }
+    if (sink) {
+        sink(level, app_copy ? app_copy : "", text);
+        free(text);
+    } else {
+        log_line_in(level, app_copy, text);
+    }
+    free(app_copy);
+}
+
+void log_line_in(log_level level, const char *app, char *text)
+{
     flockfile(stdout);
     fputs(text, stdout);
     fputc('\n', stdout);
     fflush(stdout);
     funlockfile(stdout);
-    keep(level, app_copy, text);
-    free(app_copy);
+    keep(level, app, text);
+}
+
+void log_set_sink(void (*fn)(log_level level, const char *app, const char *text))
+{
+    sink = fn;
 }

@@ -20,6 +20,13 @@ bool log_enabled(log_level level);
  * Called from the event loop's thread. */
 void log_json(log_level level, const char *message, json_t *fields);
 
+/* A line made elsewhere (a replica's, passed on): written and kept as
+ * log_json's own; takes text (malloc'ed, no newline). */
+void log_line_in(log_level level, const char *app, char *text);
+/* In a replica process: lines are made as usual but handed to fn (from
+ * any thread) instead of written. */
+void log_set_sink(void (*fn)(log_level level, const char *app, const char *text));
+
 /* The last LOG_KEEP lines are kept in memory for `qyv logs`. A line as
  * kept: its level, its app ("" for the server's own) and its JSON text. */
 #define LOG_KEEP 10000

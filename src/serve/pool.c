@@ -30,6 +30,7 @@
 #include "serve/metrics.h"
 #include "serve/pool.h"
 #include "serve/replica.h"
+#include "serve/replica_direct.h"
 
 /* How long past its timeout a replica may take before it is killed: the
  * replica's own watchdog normally stops the instance well before. */
@@ -104,6 +105,11 @@ struct replica {
     replica_limits *limits;
     double cpu_seen;           /* CPU seconds already added to the metrics */
     int current_weight;        /* smooth weighted round robin */
+    /* Taking connections itself (pool_options.direct): */
+    direct_shared *shared;     /* NULL: not; in the pool's area */
+    int back_fd;               /* its connections handed back, its log lines */
+    struct event *back_ev;
+    bool let_go;               /* its sockets were closed (let_go) */
 };
 
 struct pool {
@@ -127,6 +133,11 @@ struct pool {
     double load_seconds;       /* requests running or queued, integrated over time */
     uint64_t load_at_ns;       /*   up to then */
     char host[300], port[8];
+    bool direct_on;            /* pool_set_direct */
+    char *back_buf;            /* a message from a replica's back socket */
+    direct_area *area;         /* the replicas' shared memory (direct.h) */
+    bool area_used[DIRECT_AREA_REPLICAS];
+    char id_prefix[24];
 };
 
 static void replica_spawn(replica *r);
@@ -164,9 +175,131 @@ static int ready_count(const pool *p)
     return n;
 }
 
+/* ------------------------------------------------------------ direct replicas */
+
+/* Which replicas may take connections: those in rotation, while the
+ * pool is told to (the replica acts on it within its tick). */
+static void sync_direct(pool *p)
+{
+    for (int i = 0; i < p->nreplicas; i++) {
+        replica *r = p->replicas[i];
+        if (!r->shared) continue;
+        bool on = p->direct_on && !p->retiring && !r->leaving && r->state == REPLICA_READY && r->pid;
+        atomic_store(&r->shared->serve, on);
+    }
+}
+
+/* It holds no client connection, and will take none. */
+static bool direct_done_with(const replica *r)
+{
+    return !r->shared || !r->pid || direct_drained(r->shared);
+}
+
+/* The answers its threads recorded, into the metrics. */
+static void read_records(pool *p, replica *r)
+{
+    direct_record rec;
+    for (int i = 0; r->shared && i < r->shared->nslots; i++)
+        while (direct_pop(&r->shared->slots[i], &rec))
+            if (p->opt.direct_done) p->opt.direct_done(p->opt.direct_ctx, &rec);
+}
+
+/* Messages on a replica's back socket: connections it handed back, log lines. */
+static void back_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    replica *r = arg;
+    pool *p = r->pool;
+    for (;;) {
+        int passed;
+        ssize_t n = direct_recv(r->back_fd, p->back_buf, &passed);
+        if (n <= 0) {
+            if (n < 0 && r->back_ev) event_del(r->back_ev);
+            return;
+        }
+        const char *m = p->back_buf, *end = m + n;
+        direct_conn_msg conn;
+        if (passed >= 0 && direct_parse_conn(m, (size_t)n, &conn)) {
+            fcntl(passed, F_SETFL, fcntl(passed, F_GETFL) | O_NONBLOCK);
+            p->opt.direct->handoff(p->opt.direct->ctx, passed, conn.peer, conn.path, conn.bytes, conn.len);
+            continue;
+        }
+        if (passed >= 0) close(passed);
+        if (*m != DIRECT_MSG_LOG) continue;
+        for (m++; m < end;) {
+            log_level level = (log_level)*m++;
+            const char *app = m, *app_end = memchr(m, '\0', (size_t)(end - m));
+            const char *text = app_end ? app_end + 1 : end, *text_end = text < end ? memchr(text, '\0', (size_t)(end - text)) : NULL;
+            if (!text_end || level > LOG_ERROR) break;
+            char *copy = strdup(text);
+            if (copy) log_line_in(level, app, copy);
+            m = text_end + 1;
+        }
+    }
+}
+
+void pool_direct_collect(pool *p)
+{
+    for (int i = 0; i < p->nreplicas; i++) read_records(p, p->replicas[i]);
+}
+
+bool pool_direct_give(pool *p, int fd, const char *peer, const void *bytes, size_t len)
+{
+    /* The replica with a free thread that holds the fewest connections. */
+    uint64_t now = wagi_now_ns();
+    replica *best = NULL;
+    int best_conns = 0;
+    for (int i = 0; i < p->nserving; i++) {
+        replica *r = p->replicas[i];
+        if (!r->shared || !r->pid || r->back_fd < 0 || !atomic_load(&r->shared->serve) ||
+            !direct_free_thread(r->shared, now))
+            continue;
+        int conns = direct_conns(r->shared);
+        if (!best || conns < best_conns) best = r, best_conns = conns;
+    }
+    return best && direct_send_conn(best->back_fd, fd, peer, "", bytes, len);
+}
+
+/* Close the back socket, once what the replica sent on it is read. */
+static void close_back(replica *r)
+{
+    if (r->back_fd < 0) return;
+    back_readable(r->back_fd, EV_READ, r);
+    if (r->back_ev) event_free(r->back_ev);
+    r->back_ev = NULL;
+    close(r->back_fd);
+    r->back_fd = -1;
+}
+
+void pool_set_direct(pool *p, bool on)
+{
+    p->direct_on = on;
+    sync_direct(p);
+}
+
+bool pool_direct_serving(const pool *p)
+{
+    uint64_t now = wagi_now_ns();
+    for (int i = 0; i < p->nreplicas; i++) {
+        const replica *r = p->replicas[i];
+        if (r->shared && r->pid && atomic_load(&r->shared->serve) && direct_free_thread(r->shared, now))
+            return true;
+    }
+    return false;
+}
+
+int pool_direct_conns(const pool *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->nreplicas; i++)
+        if (p->replicas[i]->shared && p->replicas[i]->pid) n += direct_conns(p->replicas[i]->shared);
+    return n;
+}
+
 static void update_health(pool *p)
 {
     int ready = ready_count(p);
+    sync_direct(p);
     if (ready) p->unhealthy = false;
     if (p->retiring) return;
     metrics_set_healthy(p->app->metrics, !p->unhealthy);
@@ -475,7 +608,7 @@ static void channel_readable(evutil_socket_t fd, short what, void *arg)
         evbuffer_drain(in, 4 + (size_t)len);
         if (r->state == REPLICA_DOWN) return; /* health_result replaced it */
         drain_queue(p);
-        if (r->leaving && !r->in_flight) {
+        if (r->leaving && !r->in_flight && direct_done_with(r)) {
             let_go(r); /* its last request answered */
             return;
         }
@@ -684,6 +817,12 @@ static void replica_exited(evutil_socket_t fd, short what, void *arg)
     char why[300];
     snprintf(why, sizeof why, "the replica %s%s", r->last_exit, oom ? " (out of memory)" : "");
     replica_down(r, 502, why);
+    close_back(r);
+    read_records(p, r);
+    if (r->shared) { /* what it held went with it */
+        atomic_fetch_sub(&p->opt.direct->routes->replica_conns, direct_conns(r->shared));
+        direct_shared_reset(r->shared);
+    }
     event_free(r->exited);
     r->exited = NULL;
     close(r->pidfd);
@@ -715,7 +854,10 @@ static void close_fds(int lo, int hi)
 }
 
 /* In the child: become the replica. Never returns. */
-static _Noreturn void become_replica(const pool *p, const int *fds, int nfds, pid_t parent)
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+static _Noreturn void become_replica(const pool *p, const replica *r, int *fds, int nfds, int back_fd,
+                                     pid_t parent)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(0);
@@ -730,25 +872,40 @@ static _Noreturn void become_replica(const pool *p, const int *fds, int nfds, pi
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    /* Keep stdio and our sockets only: not the listener, not the other
-     * replicas' sockets, not the front's event loop. fds is ascending. */
+    /* Keep stdio and our sockets only: not the other replicas' sockets,
+     * not the front's event loop; the listener only when taking
+     * connections from it. */
+    int *keep = calloc((size_t)nfds + 2, sizeof *keep), nkeep = 0;
+    if (!keep) _exit(70);
+    for (int i = 0; i < nfds; i++) keep[nkeep++] = fds[i];
+    replica_direct direct = {0};
+    if (r->shared) {
+        direct = (replica_direct){.listen_fd = p->opt.direct->listen_fd, .back_fd = back_fd, .shared = r->shared,
+                                  .area = p->area, .routes = p->opt.direct->routes,
+                                  .limits = p->opt.direct->limits, .address = p->opt.address, .port = p->opt.port,
+                                  .index = r->index};
+        snprintf(direct.id_prefix, sizeof direct.id_prefix, "%s", p->id_prefix);
+        keep[nkeep++] = direct.listen_fd;
+        keep[nkeep++] = back_fd;
+    }
+    qsort(keep, (size_t)nkeep, sizeof *keep, cmp_int);
     int from = 3;
-    for (int i = 0; i < nfds; i++) {
-        if (fds[i] > from) close_fds(from, fds[i] - 1);
-        from = fds[i] + 1;
+    for (int i = 0; i < nkeep; i++) {
+        if (keep[i] > from) close_fds(from, keep[i] - 1);
+        from = keep[i] + 1;
     }
     close_fds(from, INT_MAX);
-    replica_main(p->app, fds, nfds);
+    free(keep);
+    qsort(fds, (size_t)nfds, sizeof *fds, cmp_int);
+    replica_main(p->app, fds, nfds, r->shared ? &direct : NULL);
 }
-
-static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
 static void replica_spawn(replica *r)
 {
     pool *p = r->pool;
     int n = p->opt.channels;
     int *mine = calloc((size_t)n, sizeof *mine), *theirs = calloc((size_t)n, sizeof *theirs);
-    int made = 0;
+    int made = 0, back[2] = {-1, -1};
     char why[300] = "";
     if (!mine || !theirs) {
         snprintf(why, sizeof why, "out of memory");
@@ -763,25 +920,43 @@ static void replica_spawn(replica *r)
         mine[made] = sv[0];
         theirs[made] = sv[1];
     }
+    if (r->shared) {
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, back) != 0) {
+            snprintf(why, sizeof why, "cannot make a socket pair: %s", strerror(errno));
+            goto fail;
+        }
+        read_records(p, r); /* the last process's, before they are cleared */
+        direct_shared_reset(r->shared);
+        r->let_go = false;
+    }
     r->generation++;
     char name[200];
     snprintf(name, sizeof name, "%s-%u-%d-%u", p->app->name, p->opt.serial, r->index, r->generation);
     r->limits = limits_new(name, p->app->rc.memory_bytes ? p->app->rc.memory_bytes * (uint64_t)n + (64u << 20) : 0,
                            p->app->rc.cpu_millicores / 1000.0, why, sizeof why);
     if (!r->limits) goto fail;
+    if (!limits_weigh(r->limits, n, why, sizeof why))
+        log_replica(LOG_WARN, r, "the replica weighs as one process for the CPU", json_pack("{s:s}", "reason", why));
     fflush(stdout);
     fflush(stderr);
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid == 0) {
-        qsort(theirs, (size_t)n, sizeof *theirs, cmp_int);
-        become_replica(p, theirs, n, parent);
-    }
+    if (pid == 0) become_replica(p, r, theirs, n, back[1], parent);
     if (pid < 0) {
         snprintf(why, sizeof why, "cannot fork: %s", strerror(errno));
         goto fail;
     }
     for (int i = 0; i < n; i++) close(theirs[i]);
+    if (back[1] >= 0) close(back[1]);
+    back[1] = -1;
+    if (back[0] >= 0) {
+        r->back_fd = back[0];
+        back[0] = -1;
+        evutil_make_socket_nonblocking(r->back_fd); /* giving a replica a connection must not block the loop */
+        r->back_ev = event_new(p->opt.base, r->back_fd, EV_READ | EV_PERSIST, back_readable, r);
+        if (!r->back_ev || event_add(r->back_ev, NULL) != 0)
+            log_replica(LOG_WARN, r, "cannot read what the replica hands back", NULL);
+    }
     made = 0;
     r->pid = pid;
     r->started_ns = wagi_now_ns();
@@ -801,6 +976,7 @@ static void replica_spawn(replica *r)
         if (r->pidfd >= 0) close(r->pidfd);
         r->pid = 0;
         for (int i = 0; i < n; i++) close(mine[i]);
+        close_back(r);
         goto fail_quiet;
     }
     for (int c = 0; c < n; c++) {
@@ -827,6 +1003,8 @@ static void replica_spawn(replica *r)
     return;
 fail:
     for (int i = 0; i < made; i++) close(mine[i]), close(theirs[i]);
+    for (int i = 0; i < 2; i++)
+        if (back[i] >= 0) close(back[i]);
 fail_quiet:
     free(mine);
     free(theirs);
@@ -842,6 +1020,23 @@ fail_quiet:
 
 /* ------------------------------------------------------------ the tick */
 
+/* A request a replica runs itself that is well past its timeout: its
+ * watchdog did not stop it, so only killing the replica can (its client
+ * connections close with it). True when it was killed. */
+static bool direct_runaway(replica *r, uint64_t now)
+{
+    for (int i = 0; r->pid && r->state != REPLICA_DOWN && i < r->shared->nslots; i++) {
+        direct_slot *s = &r->shared->slots[i];
+        uint64_t since = atomic_load(&s->busy_since_ns), timeout = atomic_load(&s->timeout_ms);
+        if (!since || !timeout || now < since + (timeout + GRACE_MS) * 1000000u) continue;
+        r->replacing = true;
+        log_replica(LOG_WARN, r, "the replica did not stop a request at its timeout: replacing it", NULL);
+        replica_down(r, 502, "the replica was replaced: another request on it ran away");
+        return true;
+    }
+    return false;
+}
+
 /* Deadlines, expired waits, usage, and (without cgroups) the CPU throttle. */
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -851,9 +1046,18 @@ static void tick(evutil_socket_t fd, short what, void *arg)
     /* Sampled each tick: the load times the time it held, about. */
     if (p->load_at_ns) p->load_seconds += pool_load(p) * ((double)(now - p->load_at_ns) / 1e9);
     p->load_at_ns = now;
+    sync_direct(p);
     for (int i = 0; i < p->nreplicas; i++) {
         replica *r = p->replicas[i];
         if (r->limits) limits_tick(r->limits);
+        if (r->shared) {
+            read_records(p, r);
+            if (direct_runaway(r, now)) continue;
+            if (r->leaving && r->pid && !r->let_go && !r->in_flight && direct_done_with(r)) {
+                let_go(r);
+                continue;
+            }
+        }
         for (int c = 0; r->state != REPLICA_DOWN && c < p->opt.channels; c++) {
             channel *ch = &r->channels[c];
             pool_request *req = ch->head;
@@ -902,12 +1106,17 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 /* Free a replica whose process is gone (or never was), and r itself. */
 static void replica_free_parts(replica *r)
 {
-    const pool *p = r->pool;
+    pool *p = r->pool;
     if (r->exited) event_free(r->exited);
     if (r->pidfd >= 0) close(r->pidfd);
     if (r->health_timer) event_free(r->health_timer);
     if (r->restart_timer) event_free(r->restart_timer);
     if (r->limits) limits_delete(r->limits);
+    close_back(r);
+    if (r->shared) {
+        direct_shared_reset(r->shared);
+        p->area_used[(size_t)((char *)r->shared - (char *)direct_area_at(p->area, 0)) / p->area->stride] = false;
+    }
     wire_buf_free(&r->check.msg);
     for (int c = 0; r->channels && c < p->opt.channels; c++) {
         channel *ch = &r->channels[c];
@@ -938,6 +1147,7 @@ static void replica_forget(replica *r)
  * it), and kill it if it has not exited a second later. */
 static void let_go(replica *r)
 {
+    r->let_go = true;
     for (int c = 0; c < r->pool->opt.channels; c++) close_channel(&r->channels[c]);
     kill(r->pid, SIGCONT); /* the CPU throttle may have stopped it */
     struct timeval second = {1, 0};
@@ -955,10 +1165,14 @@ static replica *replica_new(pool *p)
     r->pool = p;
     r->index = p->next_index++;
     r->pidfd = -1;
+    r->back_fd = -1;
     r->channels = calloc((size_t)p->opt.channels, sizeof *r->channels);
     r->restart_timer = evtimer_new(p->opt.base, restart_now, r);
     r->health_timer = event_new(p->opt.base, -1, EV_PERSIST, health_check, r);
     bool made = r->channels && r->restart_timer && r->health_timer;
+    /* Past DIRECT_AREA_REPLICAS replicas, the others are served by the front. */
+    for (int i = 0; made && p->area && !r->shared && i < DIRECT_AREA_REPLICAS; i++)
+        if (!p->area_used[i]) p->area_used[i] = true, r->shared = direct_area_at(p->area, i);
     for (int c = 0; made && c < p->opt.channels; c++) {
         channel *ch = &r->channels[c];
         *ch = (channel){.r = r, .fd = -1, .in = evbuffer_new(), .out = evbuffer_new()};
@@ -1019,7 +1233,10 @@ pool *pool_start(const pool_options *opt, serve_app *app, char *why, size_t whyl
     p->tick = event_new(opt->base, -1, EV_PERSIST, tick, p);
     if (p->tick) event_add(p->tick, &every);
     p->flush = event_new(opt->base, -1, 0, flush_channels, p);
+    snprintf(p->id_prefix, sizeof p->id_prefix, "%llx", (unsigned long long)(wagi_now_ns() / 1000000 % 0xffffff));
     bool made = p->tick && p->flush && make_room(p, n);
+    if (made && opt->direct && !app->component)
+        made = (p->back_buf = malloc(DIRECT_MSG_MAX)) && (p->area = direct_area_new(p->opt.channels));
     for (int i = 0; made && i < n; i++) {
         replica *r = replica_new(p);
         if (r) p->replicas[p->nreplicas++] = r;
@@ -1063,8 +1280,9 @@ static void remove_replica(pool *p)
     event_del(r->health_timer);
     event_del(r->restart_timer);
     log_replica(LOG_DEBUG, r, "replica leaving", json_pack("{s:i}", "in_flight", r->in_flight));
+    sync_direct(p); /* it stops taking connections */
     if (!r->pid) replica_forget(r);
-    else if (!r->in_flight) let_go(r);
+    else if (!r->in_flight && direct_done_with(r)) let_go(r); /* else when they are done (tick) */
 }
 
 bool pool_resize(pool *p, int replicas, char *why, size_t whylen)
@@ -1106,9 +1324,20 @@ int pool_ready(const pool *p) { return ready_count(p); }
 
 int pool_size(const pool *p) { return p->nserving; }
 
-bool pool_idle(const pool *p) { return !p->in_flight && !p->queue_head; }
+bool pool_idle(const pool *p)
+{
+    for (int i = 0; i < p->nreplicas; i++)
+        if (!direct_done_with(p->replicas[i])) return false;
+    return !p->in_flight && !p->queue_head;
+}
 
-int pool_load(const pool *p) { return p->in_flight + (int)p->queued; }
+int pool_load(const pool *p)
+{
+    int direct = 0;
+    for (int i = 0; i < p->nreplicas; i++)
+        if (p->replicas[i]->shared && p->replicas[i]->pid) direct += direct_busy(p->replicas[i]->shared);
+    return p->in_flight + (int)p->queued + direct;
+}
 
 double pool_load_seconds(const pool *p) { return p->load_seconds; }
 
@@ -1117,8 +1346,14 @@ json_t *pool_describe(const pool *p)
     json_t *list = json_array();
     for (int i = 0; i < p->nreplicas; i++) {
         const replica *r = p->replicas[i];
+        int direct = r->shared && r->pid ? direct_busy(r->shared) : 0;
         json_t *o = json_pack("{s:i,s:s,s:i,s:i}", "replica", r->index, "state", state_names[r->state], "in_flight",
-                              r->in_flight, "restarts", (int)r->restarts);
+                              r->in_flight + direct, "restarts", (int)r->restarts);
+        if (r->shared && r->pid) {
+            json_object_set_new(o, "connections", json_integer(direct_conns(r->shared)));
+            json_object_set_new(o, "takes_connections",
+                                json_boolean(atomic_load(&r->shared->serve) && direct_serving(r->shared)));
+        }
         if (r->pid) json_object_set_new(o, "pid", json_integer(r->pid));
         if (r->last_exit[0]) json_object_set_new(o, "last_exit", json_string(r->last_exit));
         json_array_append_new(list, o);
@@ -1129,6 +1364,7 @@ json_t *pool_describe(const pool *p)
 void pool_retire(pool *p)
 {
     p->retiring = true;
+    sync_direct(p); /* its replicas stop taking connections */
     for (int i = 0; i < p->nreplicas; i++) {
         event_del(p->replicas[i]->health_timer);
         event_del(p->replicas[i]->restart_timer);
@@ -1138,6 +1374,7 @@ void pool_retire(pool *p)
 void pool_free(pool *p)
 {
     if (!p) return;
+    for (int i = 0; i < p->nreplicas; i++) read_records(p, p->replicas[i]); /* their last answers count */
     p->retiring = true;
     /* Close every socket: a replica's threads see end of file and exit. */
     for (int i = 0; i < p->nreplicas; i++) {
@@ -1169,6 +1406,8 @@ void pool_free(pool *p)
     for (int i = 0; i < p->nreplicas; i++) replica_free_parts(p->replicas[i]);
     if (p->tick) event_free(p->tick);
     if (p->flush) event_free(p->flush);
+    free(p->back_buf);
+    direct_area_free(p->area);
     free(p->replicas);
     free(p);
 }

@@ -22,6 +22,9 @@
 #include "serve/wagi.h"
 #include "serve/wire.h"
 
+struct direct_record;
+struct serve_direct;
+
 typedef struct pool pool;
 typedef struct pool_request pool_request;
 
@@ -64,6 +67,12 @@ typedef struct pool_options {
                                /*   replicas' limits while two pools of an app overlap */
     bool start_unhealthy;      /* it replaces a pool failing its checks: it stays */
                                /*   out until one of its replicas passes one */
+    /* Replicas that take client connections themselves (direct.h; WAGI
+     * apps only), once pool_set_direct says so; NULL: never. */
+    const struct serve_direct *direct;
+    /* An answer such a replica gave (for the metrics), read on the tick. */
+    void (*direct_done)(void *ctx, const struct direct_record *r);
+    void *direct_ctx;
 } pool_options;
 
 /* Start the app's replicas (app must outlive the pool). NULL with the
@@ -92,6 +101,24 @@ size_t pool_unsent(const pool_request *req);
  * part(req, NULL) is called. */
 void pool_pause(pool_request *req);
 void pool_resume(pool_request *req);
+
+/* Let the replicas in rotation take connections from the listening
+ * socket themselves (on), or have them stop: they then close their idle
+ * connections, answer the requests they are reading and hand those that
+ * follow back to the front (opt.direct). */
+void pool_set_direct(pool *p, bool on);
+/* Some replica takes connections now, with a thread that is free or
+ * has run its request for less than a few milliseconds. */
+bool pool_direct_serving(const pool *p);
+/* Client connections its replicas hold. */
+int pool_direct_conns(const pool *p);
+/* Count the answers its replicas gave themselves now (else on the tick). */
+void pool_direct_collect(pool *p);
+/* Give a connection that another app's replica took (with the bytes it
+ * read, from the request on that is for this app) to one of this app's
+ * replicas that take connections; false when none can (fd is still the
+ * caller's). */
+bool pool_direct_give(pool *p, int fd, const char *peer, const void *bytes, size_t len);
 
 /* Whether the app counts as healthy (for /_qyvol/health). */
 bool pool_healthy(const pool *p);

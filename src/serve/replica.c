@@ -10,25 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "serve/answer.h"
 #include "serve/cgi.h"
 #include "serve/wagi.h"
 #include "serve/replica.h"
+#include "serve/replica_direct.h"
+#include "serve/replica_impl.h"
 #include "serve/whttp.h"
 #include "serve/wire.h"
-
-typedef struct replica_thread {
-    const serve_app *app;
-    int fd;
-    wagi_slot slot;
-} replica_thread;
-
-/* Requests from the front, as read: several may come in one read when the
- * front sends ahead (it does under load). `used` bytes at the start have
- * been handled. */
-typedef struct inbox {
-    uint8_t *data;
-    size_t len, cap, used;
-} inbox;
 
 /* The next whole message in the inbox, if there is one: its length in
  * *msg_len, its body at in->data + in->used + 4. false with *bad set when
@@ -146,53 +135,11 @@ static bool handle(replica_thread *t, const wire_request *wr, body_reader *body,
     wagi_result res;
     wagi_run(app, &wr->rq, wr->timeout_ms, &t->slot, &res);
     cgi_response cgi = {0};
-    char why[600] = "";
-    int status;
-    bool parsed = false;
-    if (res.timed_out) {
-        status = 504;
-        snprintf(why, sizeof why, "the app ran past its timeout of %llu ms", (unsigned long long)wr->timeout_ms);
-    } else if (!res.started && !res.trap) {
-        status = 500;
-        snprintf(why, sizeof why, "%s", res.message);
-    } else if (res.trap && res.trap != QV_TRAP_EXIT) {
-        status = 500;
-        snprintf(why, sizeof why, "the app trapped: %s", res.message);
-    } else if (res.out_full) {
-        status = 502;
-        snprintf(why, sizeof why, "the app wrote more on stdout than its limit allows (%zu bytes, or what "
-                 "resources.memory leaves)", WAGI_MAX_OUTPUT);
-    } else if (!cgi_parse(res.out, res.out_len, &cgi, why, sizeof why)) {
-        status = 502;
-    } else {
-        status = cgi.status;
-        parsed = true;
-    }
-    /* Errors carry no app headers: the front writes their text. */
-    wagi_header *headers = parsed ? calloc(cgi.nheaders + 1, sizeof *headers) : NULL;
-    if (parsed && !headers) {
-        status = 500;
-        snprintf(why, sizeof why, "out of memory");
-        parsed = false;
-    }
-    for (size_t i = 0; parsed && i < cgi.nheaders; i++)
-        headers[i] = (wagi_header){cgi.headers[i].name, cgi.headers[i].value};
-    wire_response resp = {
-        .status = status,
-        .why = why,
-        .started = res.started,
-        .trap = res.trap,
-        .instantiate_s = res.instantiate_s,
-        .run_s = res.run_s,
-        .headers = headers,
-        .nheaders = parsed ? cgi.nheaders : 0,
-        .body = parsed ? cgi.body : "",
-        .body_len = parsed ? cgi.body_len : 0,
-        .err = res.err ? res.err : "",
-        .err_len = res.err ? res.err_len : 0,
-    };
+    char why[600];
+    wire_response resp;
+    answer_of_run(&res, wr->timeout_ms, &cgi, &resp, why, sizeof why);
     wire_response_encode(out, &resp); /* appended: answers go out together */
-    free(headers);
+    free((void *)resp.headers);
     cgi_response_free(&cgi);
     wagi_result_free(&res);
     return false;
@@ -207,52 +154,44 @@ static bool handle(replica_thread *t, const wire_request *wr, body_reader *body,
 #define WRITE_AFTER ((size_t)256 << 10)
 #define WRITE_AFTER_NS 1000000u
 
-static void *serve_socket(void *arg)
+/* Run the whole requests in the inbox, their answers appended to out
+ * (and written when they add up, see above); false when the socket must
+ * be given up. */
+static bool run_messages(replica_thread *t, inbox *in, wire_buf *out)
 {
-    replica_thread *t = arg;
-    wire_buf out = {0};
-    inbox in = {0};
     for (;;) {
         uint32_t len;
         bool bad = false;
-        if (!next_message(&in, &len, &bad)) {
-            if (bad) {
-                fprintf(stderr, "qyv replica: a request from the front is too large\n");
-                break;
-            }
-            if (out.len && !wire_send(t->fd, &out)) break;
-            /* Do not keep huge buffers around for the next small message. */
-            if (out.cap > ((size_t)1 << 20)) wire_buf_free(&out);
-            if (in.cap > ((size_t)1 << 20) && in.used == in.len) free(in.data), in = (inbox){0};
-            if (!receive(t->fd, &in)) break;
-            continue;
+        if (!next_message(in, &len, &bad)) {
+            if (bad) fprintf(stderr, "qyv replica: a request from the front is too large\n");
+            return !bad;
         }
         wire_request wr;
-        if (!wire_request_decode(in.data + in.used + 4, len, &wr)) {
+        if (!wire_request_decode(in->data + in->used + 4, len, &wr)) {
             fprintf(stderr, "qyv replica: a malformed request from the front\n");
-            break;
+            return false;
         }
-        size_t mark = out.len;
+        size_t mark = out->len;
         uint64_t started = wagi_now_ns();
         /* A body that follows is read from the inbox past the request
          * (which the guest no longer needs once its exchange is made). */
-        body_reader body = {t->fd, &in, &out, wr.timeout_ms ? started + wr.timeout_ms * 1000000u : 0, false, false, false};
-        if (wr.body_follows) in.used += 4 + (size_t)len;
-        if (handle(t, &wr, wr.body_follows ? &body : NULL, &out) || body.sent) mark = 0; /* what was before it went */
+        body_reader body = {t->fd, in, out, wr.timeout_ms ? started + wr.timeout_ms * 1000000u : 0, false, false, false};
+        if (wr.body_follows) in->used += 4 + (size_t)len;
+        if (handle(t, &wr, wr.body_follows ? &body : NULL, out) || body.sent) mark = 0; /* what was before it went */
         bool slow = wagi_now_ns() - started > WRITE_AFTER_NS;
         free((void *)wr.rq.headers);
-        if (!wr.body_follows) in.used += 4 + (size_t)len;
-        if (out.oom) {
+        if (!wr.body_follows) in->used += 4 + (size_t)len;
+        if (out->oom) {
             /* Too large or no memory for the response: say so briefly
              * (what the buffer held before it is intact). */
-            out.len = mark;
-            out.oom = false;
+            out->len = mark;
+            out->oom = false;
             wire_response small = {.status = 500, .why = "the response could not be passed on: out of memory",
                                    .aborted = true, .body = "", .err = ""};
-            if (!wire_response_encode(&out, &small)) break;
+            if (!wire_response_encode(out, &small)) return false;
         }
-        if (out.len >= WRITE_AFTER || (slow && out.len) || (wr.body_follows && !body.ended)) {
-            if (!wire_send(t->fd, &out)) break;
+        if (out->len >= WRITE_AFTER || (slow && out->len) || (wr.body_follows && !body.ended)) {
+            if (!wire_send(t->fd, out)) return false;
         }
         /* The rest of a body the guest did not read: the front ends it
          * once it has the answer. */
@@ -262,9 +201,33 @@ static void *serve_socket(void *arg)
             body.deadline_ns = 0;
             body.broken = false;
             while (body_next(&body, &data, &n) > 0) continue;
-            if (!body.ended) break; /* the front closed, or sent something else */
+            if (!body.ended) return false; /* the front closed, or sent something else */
         }
     }
+}
+
+/* Answer what is there, then send it and keep the buffers small. */
+static bool answer_waiting(replica_thread *t, inbox *in, wire_buf *out)
+{
+    if (!run_messages(t, in, out)) return false;
+    if (out->len && !wire_send(t->fd, out)) return false;
+    /* Do not keep huge buffers around for the next small message. */
+    if (out->cap > ((size_t)1 << 20)) wire_buf_free(out);
+    if (in->cap > ((size_t)1 << 20) && in->used == in->len) free(in->data), *in = (inbox){0};
+    return true;
+}
+
+bool replica_channel_turn(replica_thread *t, inbox *in, wire_buf *out)
+{
+    return receive(t->fd, in) && answer_waiting(t, in, out);
+}
+
+static void *serve_socket(void *arg)
+{
+    replica_thread *t = arg;
+    wire_buf out = {0};
+    inbox in = {0};
+    while (answer_waiting(t, &in, &out) && receive(t->fd, &in)) continue;
     wire_buf_free(&out);
     free(in.data);
     close(t->fd);
@@ -295,7 +258,7 @@ static void *watchdog(void *arg)
     return NULL;
 }
 
-_Noreturn void replica_main(const serve_app *app, const int *fds, int nfds)
+_Noreturn void replica_main(const serve_app *app, const int *fds, int nfds, const replica_direct *direct)
 {
     /* The folders the app is granted, opened again beneath its folder and
      * checked as when it was loaded: the front's descriptors were closed
@@ -308,11 +271,13 @@ _Noreturn void replica_main(const serve_app *app, const int *fds, int nfds)
     replica_thread *threads = calloc((size_t)nfds, sizeof *threads);
     pthread_t *ids = calloc((size_t)nfds, sizeof *ids);
     if (!threads || !ids) _exit(70);
+    if (direct) replica_direct_begin(direct);
     watch w = {threads, nfds, false};
     int started = 0;
     for (; started < nfds; started++) {
         threads[started] = (replica_thread){.app = app, .fd = fds[started]};
-        if (pthread_create(&ids[started], NULL, serve_socket, &threads[started]) != 0) break;
+        void *arg = direct ? replica_direct_arg(&threads[started], started, direct) : &threads[started];
+        if (!arg || pthread_create(&ids[started], NULL, direct ? replica_direct_thread : serve_socket, arg) != 0) break;
     }
     if (started < nfds) {
         fprintf(stderr, "qyv replica: cannot start threads: %s\n", strerror(errno));

@@ -10,8 +10,11 @@
 
 #include "serve/wagi.h"
 
+struct replica_direct;
+
 /* Serve requests for app on fds (one thread each) until the front closes
- * them all, then end the process (_exit). Never returns. */
-_Noreturn void replica_main(const serve_app *app, const int *fds, int nfds);
+ * them all, then end the process (_exit). Never returns. With direct,
+ * each thread also takes client connections itself (replica_direct.h). */
+_Noreturn void replica_main(const serve_app *app, const int *fds, int nfds, const struct replica_direct *direct);
 
 #endif

@@ -288,7 +288,8 @@ bool runtime_commit(serve_runtime *rt, runtime_plan *plan, bool exact, app_error
                      plan->entries[i].app->app.name);
             goto out;
         }
-    pool_options po = {.base = rt->opt.base, .channels = rt->opt.channels, .address = rt->opt.address, .port = rt->opt.port};
+    pool_options po = {.base = rt->opt.base, .channels = rt->opt.channels, .address = rt->opt.address,
+                       .port = rt->opt.port, .direct = rt->direct, .direct_done = runtime_direct_done};
     for (; started < plan->n; started++) {
         plan_entry *e = &plan->entries[started];
         if (!e->fresh) continue;
@@ -300,6 +301,7 @@ bool runtime_commit(serve_runtime *rt, runtime_plan *plan, bool exact, app_error
         runtime_app *replaced = running_locked(rt, e->app->instance);
         pthread_mutex_unlock(&rt->lock);
         po.start_unhealthy = replaced && !runtime_app_healthy(replaced);
+        po.direct_ctx = e->app;
         runtime_app_release(replaced);
         e->app->pool = pool_start(&po, &e->app->app, err->text, sizeof err->text);
         if (!e->app->pool) goto out;

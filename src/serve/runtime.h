@@ -31,6 +31,8 @@
 #include "serve/apps.h"
 #include "serve/http1.h"
 
+struct serve_direct;
+
 typedef struct serve_runtime serve_runtime;
 typedef struct runtime_app runtime_app;
 typedef struct runtime_plan runtime_plan;
@@ -111,6 +113,33 @@ void runtime_serve(serve_runtime *rt, runtime_app *app, http_exchange *x, const 
 
 /* Requests being run. */
 long runtime_in_flight(const serve_runtime *rt);
+
+/* ---- replicas taking connections themselves (runtime_direct.c) */
+
+/* Pools started from now on may have their replicas take connections
+ * themselves (direct.h), once runtime_set_direct says so; without this
+ * (a cluster node), never. d must outlive the runtime. */
+void runtime_allow_direct(serve_runtime *rt, const struct serve_direct *d);
+/* Let the replicas of the apps that can (WAGI modules) take connections
+ * from the listening socket (on), or have them stop and give back what
+ * they hold (off; retired apps' replicas always do). */
+void runtime_set_direct(serve_runtime *rt, bool on);
+/* Some replica takes connections now and has a thread free for one
+ * (not in a request for more than a few milliseconds): the front need not. */
+bool runtime_direct_serving(const serve_runtime *rt);
+/* Give a connection to one of app's replicas that take connections
+ * (pool_direct_give); false when none can. */
+bool runtime_direct_give(runtime_app *app, int fd, const char *peer, const void *bytes, size_t len);
+/* The same for an idle connection (its next request's app unknown):
+ * to any app's replica that takes connections. */
+bool runtime_direct_give_any(serve_runtime *rt, int fd, const char *peer);
+/* Count the answers replicas gave themselves now, for the metrics. */
+void runtime_direct_collect(serve_runtime *rt);
+/* Client connections the replicas of every app, retired ones too, hold. */
+int runtime_direct_conns(const serve_runtime *rt);
+/* Every app's route ("" for "/"), each NUL-terminated, at out (room for
+ * cap bytes); the bytes they take, which may be more than cap. */
+size_t runtime_routes(const serve_runtime *rt, char *out, size_t cap);
 /* Free the retired pools that finished their requests (call every few
  * hundred ms; runtime_new does not make timers of its own). */
 void runtime_housekeeping(serve_runtime *rt);

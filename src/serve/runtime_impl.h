@@ -42,9 +42,14 @@ struct serve_runtime {
     uint64_t started_ns;
     long in_flight;
     uint64_t next_id;
+    const struct serve_direct *direct; /* runtime_allow_direct */
 };
 
 void runtime_app_retain(runtime_app *a);
+/* An answer a replica gave on its own connection (pool_options.direct_done;
+ * ctx: the runtime_app): counted as runtime_serve's are. */
+struct direct_record;
+void runtime_direct_done(void *ctx, const struct direct_record *r);
 void runtime_app_release(runtime_app *a);
 
 #endif

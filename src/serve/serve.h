@@ -8,6 +8,7 @@
 #ifndef QYVOL_SERVE_H
 #define QYVOL_SERVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,7 @@ typedef struct serve_options {
     int drain_timeout_s;      /* on SIGTERM, longest wait for requests in flight */
     const char *tls_cert;     /* HTTPS too with this PEM chain and key (tls/front.h); NULL: plain HTTP */
     const char *tls_key;
+    bool direct;              /* replicas take connections themselves (direct.h) */
 } serve_options;
 
 /* Load the manifests and serve their apps until SIGTERM or SIGINT (then

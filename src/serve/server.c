@@ -19,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "serve/control.h"
+#include "serve/direct.h"
 #include "serve/drain.h"
 #include "serve/http1.h"
 #include "serve/limits.h"
@@ -47,6 +49,7 @@ typedef struct server {
     serve_options opt;
     bool draining;
     struct event *housekeeping, *sigterm, *sigint, *sighup;
+    struct event *direct_watch;   /* --direct: whether the front takes connections */
     drain drain;
     log_followers followers;   /* open `qyv logs --follow` streams */
     control_auth auth;         /* who may use the control endpoints */
@@ -59,7 +62,64 @@ typedef struct server {
     runtime_plan *reload_plan; /* the thread's result */
     app_error reload_why;
     reload_waiter *reload_waiting, *reload_asked;
+    /* --direct: the replicas take connections themselves while one app
+     * is served (direct.h); the front takes them when no replica does. */
+    bool direct_wanted;
+    bool direct_on;            /* replicas take connections now */
+    serve_direct direct;
 } server;
+
+/* ------------------------------------------------------------ direct replicas */
+
+/* Whether replicas take connections now (not while stopping, nor with
+ * more routes than the replicas' table holds), and so whether the front
+ * does. */
+static void update_direct(server *srv)
+{
+    if (!srv->direct_wanted) return;
+    /* The routes first: a replica must not answer a request that is now
+     * another app's. */
+    char routes[DIRECT_ROUTES_BYTES];
+    size_t len = runtime_routes(srv->rt, routes, sizeof routes);
+    srv->direct_on = !srv->draining && direct_routes_set(srv->direct.routes, routes, len);
+    runtime_set_direct(srv->rt, srv->direct_on);
+    if (!srv->draining) http_server_accept(srv->http, !(srv->direct_on && runtime_direct_serving(srv->rt)));
+}
+
+/* Every few milliseconds: the front takes connections too while no
+ * replica thread is free to (all in slow requests: the server's own
+ * endpoints must still answer, new clients must not wait on them). */
+static void watch_direct(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    server *srv = arg;
+    direct_routes *all = srv->direct.routes;
+    bool full = (unsigned)(atomic_load(&all->front_conns) + atomic_load(&all->replica_conns)) >= srv->opt.max_connections;
+    if (!srv->draining) http_server_accept(srv->http, !full && !(srv->direct_on && runtime_direct_serving(srv->rt)));
+}
+
+/* The front's connections, in the server's count (direct_routes). */
+static void on_count(void *ctx, size_t n)
+{
+    server *srv = ctx;
+    if (srv->direct.routes) atomic_store(&srv->direct.routes->front_conns, (int)n);
+}
+
+/* A connection a replica handed back (its request is another app's or
+ * the server's own, or the replica stopped taking connections): on to
+ * a replica of the app the request is for, or served here from now on. */
+static void on_handoff(void *ctx, int fd, const char *peer, const char *path, const void *bytes, size_t len)
+{
+    server *srv = ctx;
+    if (srv->draining && !len) { /* idle: a client that sends more sees the close */
+        close(fd);
+        return;
+    }
+    if (srv->direct_on && !len && runtime_direct_give_any(srv->rt, fd, peer)) return;
+    runtime_app *app = srv->direct_on && *path && strncmp(path, "/_qyvol", 7) ? runtime_route(srv->rt, path) : NULL;
+    if (app && runtime_direct_give(app, fd, peer, bytes, len)) return;
+    http_server_adopt_input(srv->http, fd, peer, bytes, len);
+}
 
 /* ------------------------------------------------------------ reloads */
 
@@ -141,6 +201,7 @@ static void on_reload_done(evutil_socket_t fd, short what, void *arg)
     if (plan && srv->draining) runtime_plan_free(plan);
     else if (plan) ok = runtime_commit(srv->rt, plan, true, &srv->reload_why);
     size_t napps = runtime_app_count(srv->rt);
+    if (ok) update_direct(srv);
     if (ok) log_json(LOG_INFO, "reloaded", json_pack("{s:I}", "apps", (json_int_t)napps));
     else log_json(LOG_ERROR, "reload failed; still serving the previous apps", json_pack("{s:s}", "reason", why));
     json_t *body = ok ? json_pack("{s:b,s:I}", "reloaded", 1, "apps", (json_int_t)napps)
@@ -165,11 +226,13 @@ static void housekeeping(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     server *srv = arg;
     runtime_housekeeping(srv->rt);
+    update_direct(srv);
 }
 
 static void serve_metrics(server *srv, http_exchange *x)
 {
     size_t len;
+    runtime_direct_collect(srv->rt);
     char *text = runtime_metrics(srv->rt, &len);
     if (!text) {
         http_respond_text(x, 500, "out of memory");
@@ -277,7 +340,7 @@ static bool streams_body(void *ctx, const http_request *r)
 static long requests_in_flight(void *ctx)
 {
     server *srv = ctx;
-    return runtime_in_flight(srv->rt);
+    return runtime_in_flight(srv->rt) + runtime_direct_conns(srv->rt);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -287,7 +350,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (srv->draining) return;
     srv->draining = true;
     log_followers_end(&srv->followers);
-    /* No new connections; idle ones close, busy ones after their answer. */
+    /* No new connections; idle ones close, busy ones after their answer.
+     * The replicas hold the listening socket too: it is shut for all. */
+    if (srv->direct_wanted && http_server_listening_fd(srv->http) >= 0)
+        shutdown(http_server_listening_fd(srv->http), SHUT_RD);
+    update_direct(srv);
     tls_front_drain(srv->tls);
     http_server_drain(srv->http);
     drain_start(&srv->drain, srv->base, (int)sig, srv->opt.drain_timeout_s, requests_in_flight, srv);
@@ -323,8 +390,9 @@ static void log_listening(server *srv, int channels)
                                                 "replicas", json_object_get(a, "replicas")));
     }
     json_decref(apps);
-    json_t *fields = json_pack("{s:s,s:i,s:i,s:s,s:o}", "address", srv->opt.address, "port", srv->opt.port,
-                               "threads_per_replica", channels, "limits", limits_mode(), "apps", routes);
+    json_t *fields = json_pack("{s:s,s:i,s:i,s:s,s:o,s:b}", "address", srv->opt.address, "port", srv->opt.port,
+                               "threads_per_replica", channels, "limits", limits_mode(), "apps", routes, "direct",
+                               srv->direct_wanted);
     if (*limits_mode_reason()) json_object_set_new(fields, "limits_reason", json_string(limits_mode_reason()));
     log_json(LOG_INFO, "listening", fields);
 }
@@ -345,8 +413,12 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     srv->base = new_base();
     int channels = srv->opt.workers > 0 ? srv->opt.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (channels < 1) channels = 1;
+    srv->direct_wanted = srv->opt.direct && !srv->opt.tls_cert;
     runtime_options ro = {srv->base, channels, srv->opt.address, srv->opt.port};
     srv->rt = srv->base ? runtime_new(&ro) : NULL;
+    /* Mapped before any replica forks: they all read it. */
+    if (srv->direct_wanted && !(srv->direct.routes = direct_routes_new())) srv->direct_wanted = false;
+    if (srv->rt && srv->direct_wanted) runtime_allow_direct(srv->rt, &srv->direct);
     if (!srv->rt) {
         fprintf(stderr, "qyv serve: out of memory\n");
         goto out;
@@ -368,6 +440,7 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     };
     srv->http = http_server_new(srv->base, &limits, on_request, srv);
     if (srv->http) http_server_stream_bodies(srv->http, streams_body);
+    if (srv->http && srv->direct_wanted) http_server_on_count(srv->http, on_count);
     if (!srv->http || pipe2(srv->reload_pipe, O_NONBLOCK | O_CLOEXEC) != 0 ||
         !(srv->reload_done = event_new(srv->base, srv->reload_pipe[0], EV_READ | EV_PERSIST, on_reload_done, srv)) ||
         event_add(srv->reload_done, NULL)) {
@@ -396,6 +469,7 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
         fprintf(stderr, "qyv serve: %s\n", why);
         goto out;
     }
+    srv->direct = (serve_direct){http_server_listening_fd(srv->http), srv->direct.routes, limits, on_handoff, srv};
     if (control_auth_init(&srv->auth, srv->opt.port, why, sizeof why) != 0)
         log_json(LOG_WARN, "no control token: qyv logs and qyv serve --reload will be refused",
                  json_pack("{s:s}", "reason", why));
@@ -415,6 +489,11 @@ int serve_run(char *const *files, size_t nfiles, const serve_options *options)
     srv->housekeeping = event_new(srv->base, -1, EV_PERSIST, housekeeping, srv);
     struct timeval every = {0, 200000};
     if (!srv->housekeeping || event_add(srv->housekeeping, &every) != 0) goto out;
+    struct timeval often = {0, 10000};
+    if (srv->direct_wanted && (!(srv->direct_watch = event_new(srv->base, -1, EV_PERSIST, watch_direct, srv)) ||
+                               event_add(srv->direct_watch, &often) != 0))
+        goto out;
+    update_direct(srv);
     log_listening(srv, channels);
     event_base_dispatch(srv->base);
     log_json(LOG_INFO, "stopped", NULL);
@@ -434,10 +513,12 @@ out:
             free(w);
         }
     runtime_free(srv->rt);
+    direct_routes_free(srv->direct.routes);
     limits_cleanup();
     control_auth_remove(&srv->auth);
     drain_free(&srv->drain);
     if (srv->housekeeping) event_free(srv->housekeeping);
+    if (srv->direct_watch) event_free(srv->direct_watch);
     if (srv->sigterm) event_free(srv->sigterm);
     if (srv->sigint) event_free(srv->sigint);
     if (srv->sighup) event_free(srv->sighup);

@@ -22,10 +22,13 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 url=http://127.0.0.1:$port
 
 # start [--workers N] FILE...: the server on $port, logging to $tmp/log.
+# QYV_SERVE_FLAGS: more options for every server (e.g. --direct, to run a
+# suite with replicas taking connections themselves).
 start() {
     local workers=4
     if [ "$1" = --workers ]; then workers=$2; shift 2; fi
-    "$QYV" serve --listen 127.0.0.1:"$port" --workers "$workers" "$@" >"$tmp/log" 2>&1 &
+    # shellcheck disable=SC2086
+    "$QYV" serve --listen 127.0.0.1:"$port" --workers "$workers" ${QYV_SERVE_FLAGS:-} "$@" >"$tmp/log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do
         curl -s -o /dev/null "$url/_qyvol/health" && return 0
