@@ -157,6 +157,8 @@ run_wasi_suites() {
     run_counted "etcd over TLS$label" tests/e2e/etcd_tls.sh "$build"
     step "the master's disk full$label"
     run_counted "disk full$label" tests/e2e/disk_full.sh "$build"
+    step "etcd out of space$label"
+    run_counted "etcd out of space$label" tests/e2e/etcd_full.sh "$build"
     step "scaling in place (drained) and on requests in flight$label"
     run_counted "scaling$label" tests/e2e/scale.sh "$build"
     step "secrets and tokens end to end$label"
