@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +19,6 @@
 #include "cluster/bundle_compare.h"
 #include "cluster/node/bundle_cache.h"
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    remove(path);
-    return 0;
-}
-
-/* rm -rf path (no FTW_CHDIR: thread-safe). */
-static void remove_tree(const char *path) { nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
 void bundle_cache_sweep(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -39,7 +28,7 @@ void bundle_cache_sweep(const char *dir)
         if (de->d_name[0] != '.' || !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         char path[4400];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        remove_tree(path);
+        bundle_remove(path);
     }
     closedir(d);
 }
@@ -138,16 +127,16 @@ static bool unpack_in_place(const bundle_cache *c, const char *digest, const uin
     char tmp[4400], tree[4400], aside[4400], problem[600];
     snprintf(tree, sizeof tree, "%s/%s", c->dir, digest);
     snprintf(tmp, sizeof tmp, "%s/.unpacking-%s-%d", c->dir, digest, (int)getpid());
-    remove_tree(tmp);
+    bundle_remove(tmp);
     if (!bundle_unpack(data, len, tmp, problem, sizeof problem)) {
         snprintf(why, whylen, "bundle %.12s: %s", digest, problem);
-        remove_tree(tmp);
+        bundle_remove(tmp);
         return false;
     }
     snprintf(aside, sizeof aside, "%s/.stale-%s-%d-%u", c->dir, digest, (int)getpid(), stale++);
     if ((rename(tree, aside) != 0 && errno != ENOENT) || rename(tmp, tree) != 0) {
         snprintf(why, whylen, "bundle %.12s: cannot move it in place: %s", digest, strerror(errno));
-        remove_tree(tmp);
+        bundle_remove(tmp);
         return false;
     }
     return true;
