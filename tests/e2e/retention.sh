@@ -39,7 +39,7 @@ run_case() {
     shift
     rm -rf "$tmp/master" "$tmp"/node* "$tmp/config"
     pids=()
-    start_cluster 1 --revision-history 3 "$@"
+    NODE_FLAGS="--bundle-cache-keep 2s" start_cluster 1 --revision-history 3 "$@"
     mpid=${pids[0]}
     app=$tmp/app
     echo_app "$app"
@@ -69,6 +69,11 @@ run_case() {
         bad "$label: undo" "$("$QYV" cluster status web 2>&1)"
     curl -sf "http://127.0.0.1:${iport[1]}/web/x" | grep -q '^path: /x$' && ok "$label: and serves" ||
         bad "$label: serving" "$(curl -s "http://127.0.0.1:${iport[1]}/web/x")"
+    # The node (--bundle-cache-keep 2s) keeps only the bundle it runs.
+    node_tars() { (cd "$tmp/node1/bundles" && ls -- *.tar 2>/dev/null | sed 's/\.tar$//' | tr '\n' ' '); }
+    until_true 10 eval '[ "$(node_tars)" = "${digests[3]} " ]' &&
+        grep -q 'cached bundle removed' "$tmp/node1.log" && ok "$label: the node's cache keeps only the bundle it runs" ||
+        bad "$label: node cache" "has $(node_tars), runs ${digests[3]}"
     kill -TERM "$mpid"
     until_true 10 eval '! kill -0 '"$mpid"' 2>/dev/null' || bad "$label: master stops" "still running"
     "$QYV" master --plain-http --listen "$master" --data "$tmp/master" --token-file "$XDG_CONFIG_HOME/qyvol/token" \
