@@ -200,6 +200,18 @@ expect "history names each revision's outcome" 0 "rolled_back: the new revision 
     "$QYV" cluster rollout history web
 expect "history: the health-check failure" 0 "8 .*rolled_back: the new revision fails its health checks" \
     "$QYV" cluster rollout history web
+# For alerting: the last rollout's state and the revision, in the metrics.
+curl -s -H "Authorization: Bearer $token" "http://$master/v1/metrics" >"$tmp/metrics"
+grep -qE '^qyvol_cluster_rollout_state\{app="web",strategy="[a-z_]+",state="rolled_back"\} 1$' "$tmp/metrics" &&
+    grep -qE '^qyvol_cluster_rollout_state\{app="web",strategy="[a-z_]+",state="succeeded"\} 0$' "$tmp/metrics" &&
+    grep -qE '^qyvol_cluster_app_revision\{app="web"\} [0-9]+$' "$tmp/metrics" &&
+    ok "metrics: the rollout rolled back (qyvol_cluster_rollout_state), the revision" ||
+    bad "rollout metrics" "$(grep -E 'rollout|revision' "$tmp/metrics" | head -10)"
+pt=$(command -v promtool || echo /opt/qyvol-tools/promtool)
+if [ -x "$pt" ]; then
+    "$pt" check metrics <"$tmp/metrics" >"$tmp/promtool" 2>&1 && ok "the metrics pass promtool" ||
+        bad "promtool" "$(head -5 "$tmp/promtool")"
+fi
 
 # ---------------------------------------------------------------- undo after a rollout
 loop_start undo-to

@@ -277,6 +277,31 @@ void api_metrics(master *m, http_exchange *x, const http_request *r)
             if (a->autoscale.max && value >= 0) add(t, "%s{app=\"%s\"} %.2f\n", signals[k].name, a->name, value);
         }
     }
+    add(t, "# HELP qyvol_cluster_app_revision The revision the app runs, or moves to during a rollout.\n"
+           "# TYPE qyvol_cluster_app_revision gauge\n");
+    for (size_t i = 0; i < m->state.napps; i++)
+        add(t, "qyvol_cluster_app_revision{app=\"%s\"} %lld\n", m->state.apps[i].name,
+            (long long)m->state.apps[i].revision);
+    /* The app's last rollout: one sample per state, 1 for the one it is
+     * in (alert on state="failed" or "rolled_back"), with where it is. */
+    add(t, "# HELP qyvol_cluster_rollout_state The app's last rollout: 1 for the state it is in.\n"
+           "# TYPE qyvol_cluster_rollout_state gauge\n");
+    for (size_t i = 0; i < m->state.napps; i++) {
+        const m_rollout *r = m->state.apps[i].rollout;
+        for (rollout_state s = ROLLOUT_PROGRESSING; r && s <= ROLLOUT_FAILED; s++)
+            add(t, "qyvol_cluster_rollout_state{app=\"%s\",strategy=\"%s\",state=\"%s\"} %d\n", m->state.apps[i].name,
+                rollout_strategy_name(r->policy.strategy), rollout_state_name(s), r->g.state == s);
+    }
+    add(t, "# HELP qyvol_cluster_rollout_weight_percent Percent of the app's traffic its rollout sends to the new revision.\n"
+           "# TYPE qyvol_cluster_rollout_weight_percent gauge\n"
+           "# HELP qyvol_cluster_rollout_new_replicas_ready The new revision's replicas seen ready at most, during the rollout.\n"
+           "# TYPE qyvol_cluster_rollout_new_replicas_ready gauge\n");
+    for (size_t i = 0; i < m->state.napps; i++) {
+        const m_rollout *r = m->state.apps[i].rollout;
+        if (!r || !rollout_state_active(r->g.state)) continue;
+        add(t, "qyvol_cluster_rollout_weight_percent{app=\"%s\"} %u\n", m->state.apps[i].name, r->g.weight);
+        add(t, "qyvol_cluster_rollout_new_replicas_ready{app=\"%s\"} %u\n", m->state.apps[i].name, r->g.best_ready);
+    }
     add(t, "# HELP qyvol_cluster_replicas Replicas per app and node, placed or ready.\n"
            "# TYPE qyvol_cluster_replicas gauge\n");
     for (size_t i = 0; i < m->state.napps; i++) {
