@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,12 @@ typedef struct direct_thread {
     const char *back_path;     /* the path of the request being handed back */
     char *back_buf;            /* a message from the front */
     struct event *back_ev;
+    /* Held by the thread except while a guest runs: whoever holds it may
+     * use the thread's loop and server (replica_direct_watch does, while
+     * the thread is in a slow request). */
+    pthread_mutex_t loop_lock;
+    uint64_t moved_for;        /* the watchdog's: the request (its start)
+                                * whose thread's other connections it moved */
 } direct_thread;
 
 static const replica_direct *config; /* the process's (replica_direct_begin) */
@@ -172,7 +179,11 @@ static void on_request(void *ctx, http_exchange *x, const http_request *r)
     atomic_store(&dt->slot->timeout_ms, app->rc.timeout_ms);
     atomic_store(&dt->slot->busy_since_ns, start);
     wagi_result res;
+    /* The guest touches nothing of the loop: while it runs, the watchdog
+     * may move this thread's other connections (replica_direct_watch). */
+    pthread_mutex_unlock(&dt->loop_lock);
     wagi_run(app, &g.rq, app->rc.timeout_ms, &dt->t->slot, &res);
+    pthread_mutex_lock(&dt->loop_lock);
     cgi_response cgi = {0};
     char why[600];
     wire_response resp;
@@ -321,12 +332,49 @@ void *replica_direct_arg(replica_thread *t, int number, const replica_direct *d)
     dt->number = number;
     dt->slot = &d->shared->slots[number];
     dt->pid = (unsigned)getpid();
+    if (pthread_mutex_init(&dt->loop_lock, NULL)) {
+        free(dt);
+        return NULL;
+    }
     return dt;
+}
+
+void replica_direct_arg_free(void *arg)
+{
+    direct_thread *dt = arg;
+    if (!dt) return;
+    pthread_mutex_destroy(&dt->loop_lock);
+    free(dt);
+}
+
+/* ------------------------------------------------------------ slow requests */
+
+void replica_direct_watch(void *arg, uint64_t now_ns)
+{
+    direct_thread *dt = arg;
+    uint64_t since = atomic_load(&dt->slot->busy_since_ns);
+    if (!since || now_ns < since + DIRECT_SLOW_NS || since == dt->moved_for) return;
+    /* Taken only while the thread runs a guest (it holds the lock
+     * everywhere else): its loop and server are ours until it returns,
+     * as if it moved them itself from inside the request. */
+    if (pthread_mutex_trylock(&dt->loop_lock)) return;
+    if (dt->http && atomic_load(&dt->slot->busy_since_ns) == since) {
+        dt->moved_for = since;
+        /* Connections idle or with a request waiting in the kernel go
+         * back to the front, which gives them to a free thread (or
+         * serves them itself): their requests do not wait behind this
+         * one. The connection of the slow request stays (its answer
+         * comes from here); so does one in the middle of a head. */
+        dt->back_path = "";
+        http_server_divert_idle(dt->http);
+    }
+    pthread_mutex_unlock(&dt->loop_lock);
 }
 
 void *replica_direct_thread(void *arg)
 {
     direct_thread *dt = arg;
+    pthread_mutex_lock(&dt->loop_lock);
     struct event_config *cfg = event_config_new();
     if (cfg) event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     dt->base = cfg ? event_base_new_with_config(cfg) : NULL;
@@ -355,6 +403,7 @@ void *replica_direct_thread(void *arg)
         fprintf(stderr, "qyv replica: cannot take connections: out of memory\n");
     }
     http_server_free(dt->http); /* its connections close (counted): this replica is stopping */
+    dt->http = NULL;
     atomic_store(&dt->slot->seen_serve, 0);
     if (dt->channel_ev) event_free(dt->channel_ev);
     if (dt->tick_ev) event_free(dt->tick_ev);
@@ -369,6 +418,7 @@ void *replica_direct_thread(void *arg)
     free(logs.data);
     logs.data = NULL;
     close(dt->t->fd);
-    free(dt);
+    /* dt stays for the watchdog: replica_direct_arg_free, once it stopped. */
+    pthread_mutex_unlock(&dt->loop_lock);
     return NULL;
 }
