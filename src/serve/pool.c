@@ -1235,7 +1235,10 @@ pool *pool_start(const pool_options *opt, serve_app *app, char *why, size_t whyl
     p->flush = event_new(opt->base, -1, 0, flush_channels, p);
     snprintf(p->id_prefix, sizeof p->id_prefix, "%llx", (unsigned long long)(wagi_now_ns() / 1000000 % 0xffffff));
     bool made = p->tick && p->flush && make_room(p, n);
-    if (made && opt->direct && !app->component)
+    /* Replicas take connections themselves unless the app is a component
+     * (its streamed bodies go through the front) or its manifest names a
+     * balancing algorithm (which balances requests, not connections). */
+    if (made && opt->direct && !app->component && !app->rc.lb_named)
         made = (p->back_buf = malloc(DIRECT_MSG_MAX)) && (p->area = direct_area_new(p->opt.channels));
     for (int i = 0; made && i < n; i++) {
         replica *r = replica_new(p);
