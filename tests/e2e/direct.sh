@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `qyv serve --direct` end to end: replicas take the connections and
-# answer them themselves. Checks that they do (request ids name a replica
+# `qyv serve` end to end with replicas that take the connections and
+# answer them themselves (the default; --direct names it, --no-direct
+# turns it off). Checks that they do (request ids name a replica
 # process), keep-alive, pipelining and bodies, that the server's own
 # endpoints and other paths on the same connection still reach the front,
 # timeouts, limits, metrics and logs, a replica killed mid-request (only
@@ -31,6 +32,7 @@ id_pid() { sed -n 's/^X-Request-Id: [0-9a-f]*-\([0-9a-f]*\)\.[0-9a-f]*\.[0-9a-f]
 
 manifest 2 '  resources: { memory: 32MiB }
 '
+# --direct, the default, is still accepted.
 QYV_SERVE_FLAGS="${QYV_SERVE_FLAGS:-} --direct" start --workers 2 "$app/app.qyv" || exit 1
 wait_for "replicas take connections" serving
 grep -q '"message":"listening".*"direct":true' "$tmp/log" && ok "listening line says direct" ||
@@ -153,7 +155,7 @@ wait $last
 [ "$(cat "$tmp/last")" = 200 ] && ok "a request in flight at SIGTERM is answered" || bad "request in flight at SIGTERM" "$(cat "$tmp/last")"
 
 # The replica's HTTP parsing is as strict as the front's.
-QYV_SERVE_FLAGS="${QYV_SERVE_FLAGS:-} --direct" start --header-timeout 2s --client-timeout 5s examples/http-echo/app.qyv || exit 1
+start --header-timeout 2s --client-timeout 5s examples/http-echo/app.qyv || exit 1
 wait_for "replicas take connections" serving
 python3 "$(dirname "$0")/http_strict.py" "$port" only-echo >"$tmp/strict" 2>&1
 n_ok=$(grep -c '^ok ' "$tmp/strict")
@@ -164,7 +166,7 @@ stop
 # Two apps on the port: a connection a replica of one took, carrying a
 # request for the other, goes on to the other's replica; every request
 # on it is answered by its own app's replica.
-QYV_SERVE_FLAGS="${QYV_SERVE_FLAGS:-} --direct" start examples/http-echo/app.qyv examples/http-hello/app.qyv || exit 1
+start examples/http-echo/app.qyv examples/http-hello/app.qyv || exit 1
 all_serving() {
     health | python3 -c 'import json,sys; r=json.load(sys.stdin)["replicas"]; sys.exit(0 if all(x.get("takes_connections") for v in r.values() for x in v) else 1)'
 }
@@ -199,7 +201,7 @@ stop
 # it still runs.
 manifest 1
 sed -i 's/timeout: 1s/timeout: 5s/' "$app/app.qyv"
-QYV_SERVE_FLAGS="${QYV_SERVE_FLAGS:-} --direct" start --workers 2 "$app/app.qyv" || exit 1
+start --workers 2 "$app/app.qyv" || exit 1
 wait_for "replicas take connections" serving
 python3 - "$port" >"$tmp/hol" <<'PY'
 import re, socket, sys, time
@@ -248,10 +250,33 @@ sys.exit(0 if q and $slow_took > 1.4 and all(c == '200' and t < 0.5 for c, t in 
     bad "head-of-line blocking across connections" "$(cat "$tmp/hol")"
 stop
 
+# --no-direct: every connection goes through the front. An app whose
+# manifest names a balancing algorithm keeps it (requests, not
+# connections, are balanced): its replicas take no connections.
+no_replica_takes() {
+    health | python3 -c 'import json,sys; r=list(json.load(sys.stdin)["replicas"].values())[0]; sys.exit(0 if r and r[0].get("state")=="ready" and not any(x.get("takes_connections") for x in r) else 1)'
+}
+for how in --no-direct algorithm; do
+    manifest 2
+    flag=--no-direct
+    if [ $how = algorithm ]; then
+        printf 'cluster:\n  load_balancer: { algorithm: round_robin }\n' >>"$app/app.qyv"
+        flag=
+    fi
+    start $flag "$app/app.qyv" || exit 1
+    wait_for "replicas ready" no_replica_takes
+    curl -s -D "$tmp/h" -o "$tmp/body" "$url/e/front"
+    [ -z "$(id_pid "$tmp/h")" ] && grep -qx 'path: /front' "$tmp/body" && ok "$how: the front answers, no replica takes connections" ||
+        bad "$how: the front answers" "$(cat "$tmp/h")"
+    stop
+done
+grep -q '"message":"listening".*"direct":true' "$tmp/log" && ok "the default is direct (listening line)" ||
+    bad "the default is direct" "$(grep listening "$tmp/log")"
+
 # resources.cpu holds: two runaways for a second may use a fifth of a CPU.
 manifest 1 '  resources: { cpu: "0.2" }
 '
-QYV_SERVE_FLAGS="${QYV_SERVE_FLAGS:-} --direct" start --workers 2 "$app/app.qyv" || exit 1
+start --workers 2 "$app/app.qyv" || exit 1
 wait_for "replicas take connections" serving
 curl -s -o /dev/null "$url/e/spin?spin" &
 spin=$!
