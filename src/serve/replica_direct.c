@@ -4,6 +4,7 @@
 #include "serve/replica_direct.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -44,8 +45,13 @@ typedef struct direct_thread {
      * use the thread's loop and server (replica_direct_watch does, while
      * the thread is in a slow request). */
     pthread_mutex_t loop_lock;
-    uint64_t moved_for;        /* the watchdog's: the request (its start)
-                                * whose thread's other connections it moved */
+    /* The watchdog's (replica_direct_watch). */
+    uint64_t moved_for;        /* the request (its start) whose thread's
+                                * other connections it moved */
+    pid_t tid;                 /* the thread's, for its schedstat */
+    int schedstat_fd;          /* -1: not open (yet, or cannot be) */
+    uint64_t sampled_for;      /* the request its run-queue wait was read for */
+    uint64_t waited_at_sample; /*   that wait then (ns) */
 } direct_thread;
 
 static const replica_direct *config; /* the process's (replica_direct_begin) */
@@ -332,6 +338,7 @@ void *replica_direct_arg(replica_thread *t, int number, const replica_direct *d)
     dt->number = number;
     dt->slot = &d->shared->slots[number];
     dt->pid = (unsigned)getpid();
+    dt->schedstat_fd = -1;
     if (pthread_mutex_init(&dt->loop_lock, NULL)) {
         free(dt);
         return NULL;
@@ -344,16 +351,49 @@ void replica_direct_arg_free(void *arg)
     direct_thread *dt = arg;
     if (!dt) return;
     pthread_mutex_destroy(&dt->loop_lock);
+    if (dt->schedstat_fd >= 0) close(dt->schedstat_fd);
     free(dt);
 }
 
 /* ------------------------------------------------------------ slow requests */
 
+/* How long the thread has waited for a CPU in all (ns; 0 when unknown):
+ * a request that ran long because its thread was not given a CPU (the
+ * machine is busy) is not slow, and moving its connections would not
+ * help them. */
+static uint64_t run_queue_wait(direct_thread *dt)
+{
+    if (dt->schedstat_fd == -1 && dt->tid > 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)dt->tid);
+        dt->schedstat_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (dt->schedstat_fd < 0) dt->schedstat_fd = -2; /* not there: wall time only */
+    }
+    char text[96];
+    ssize_t n = dt->schedstat_fd >= 0 ? pread(dt->schedstat_fd, text, sizeof text - 1, 0) : -1;
+    if (n <= 0) return 0;
+    text[n] = '\0';
+    unsigned long long ran_ns, waited_ns;
+    return sscanf(text, "%llu %llu", &ran_ns, &waited_ns) == 2 ? waited_ns : 0;
+}
+
+/* A request seen running a millisecond or more (a quick one is seldom
+ * seen at all): from then on, its time waiting for a CPU is left out. */
+#define SAMPLE_AFTER_NS (1000 * 1000u)
+
 void replica_direct_watch(void *arg, uint64_t now_ns)
 {
     direct_thread *dt = arg;
     uint64_t since = atomic_load(&dt->slot->busy_since_ns);
-    if (!since || now_ns < since + DIRECT_SLOW_NS || since == dt->moved_for) return;
+    if (!since || now_ns < since + SAMPLE_AFTER_NS || since == dt->moved_for) return;
+    if (dt->sampled_for != since) {
+        dt->sampled_for = since;
+        dt->waited_at_sample = run_queue_wait(dt);
+        return;
+    }
+    if (now_ns < since + DIRECT_SLOW_NS) return;
+    uint64_t waited = run_queue_wait(dt) - dt->waited_at_sample;
+    if (waited > now_ns - since || now_ns - since - waited < DIRECT_SLOW_NS) return;
     /* Taken only while the thread runs a guest (it holds the lock
      * everywhere else): its loop and server are ours until it returns,
      * as if it moved them itself from inside the request. */
@@ -375,6 +415,7 @@ void *replica_direct_thread(void *arg)
 {
     direct_thread *dt = arg;
     pthread_mutex_lock(&dt->loop_lock);
+    dt->tid = gettid();
     struct event_config *cfg = event_config_new();
     if (cfg) event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     dt->base = cfg ? event_base_new_with_config(cfg) : NULL;
