@@ -315,12 +315,19 @@ static channel *free_channel(replica *r, int depth, uint64_t now)
 {
     if (r->state != REPLICA_READY) return NULL;
     channel *best = NULL;
+    int best_depth = 0;
     for (int c = 0; c < r->pool->opt.channels; c++) {
         channel *ch = &r->channels[c];
-        if (ch->fd < 0 || ch->depth >= depth) continue;
+        int here = ch->depth;
+        uint64_t since = here ? ch->head_since_ns : 0;
+        /* A thread that takes connections may be in a request of its
+         * own: one more ahead of ours, and perhaps a slow one. */
+        uint64_t own = r->shared && c < r->shared->nslots ? atomic_load(&r->shared->slots[c].busy_since_ns) : 0;
+        if (own) here++, since = since && since < own ? since : own;
+        if (ch->fd < 0 || here >= depth) continue;
         if (ch->tail && ch->tail->body_open) continue; /* its body is still being sent */
-        if (ch->depth && now - ch->head_since_ns > PIPELINE_MAX_AGE_NS) continue;
-        if (!best || ch->depth < best->depth) best = ch;
+        if (here && now > since && now - since > PIPELINE_MAX_AGE_NS) continue;
+        if (!best || here < best_depth) best = ch, best_depth = here;
     }
     return best;
 }
