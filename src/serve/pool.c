@@ -318,15 +318,14 @@ static channel *free_channel(replica *r, int depth, uint64_t now)
     int best_depth = 0;
     for (int c = 0; c < r->pool->opt.channels; c++) {
         channel *ch = &r->channels[c];
-        int here = ch->depth;
-        uint64_t since = here ? ch->head_since_ns : 0;
         /* A thread that takes connections may be in a request of its
-         * own: one more ahead of ours, and perhaps a slow one. */
-        uint64_t own = r->shared && c < r->shared->nslots ? atomic_load(&r->shared->slots[c].busy_since_ns) : 0;
-        if (own) here++, since = since && since < own ? since : own;
+         * own: one more ahead of ours. (Its age does not keep ours off:
+         * the front hears nothing when it ends, and the thread would go
+         * on with its own connections' requests while ours waited here.) */
+        int here = ch->depth + (r->shared && c < r->shared->nslots && atomic_load(&r->shared->slots[c].busy_since_ns));
         if (ch->fd < 0 || here >= depth) continue;
         if (ch->tail && ch->tail->body_open) continue; /* its body is still being sent */
-        if (here && now > since && now - since > PIPELINE_MAX_AGE_NS) continue;
+        if (ch->depth && now - ch->head_since_ns > PIPELINE_MAX_AGE_NS) continue;
         if (!best || here < best_depth) best = ch, best_depth = here;
     }
     return best;
