@@ -149,6 +149,8 @@ run_wasi_suites() {
     run_counted "autoscale$label" tests/e2e/autoscale.sh "$build"
     step "releases: rolling, blue-green, canary, rollback$label"
     run_counted "rollouts$label" tests/e2e/rollout.sh "$build"
+    step "what the master keeps: revision history and bundles$label"
+    run_counted "retention$label" tests/e2e/retention.sh "$build"
     local chaos=0
     [ -z "$label" ] && chaos=$CHAOS_ROUNDS
     step "several masters on etcd over TLS, under faults, then $chaos rounds of restarting everything$label"

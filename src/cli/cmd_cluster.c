@@ -158,6 +158,21 @@ int cmd_cluster(int argc, char **argv)
         int status = prepare(&ctx, command, &sub_argc, argv + 1, subcommands[i].sets_up);
         return status ? status : subcommands[i].run(&ctx, sub_argc, argv + 1);
     }
+    /* Commands the Qyvol guide shows that are not built yet: say so, and
+     * what serves meanwhile, rather than "unknown". */
+    static const struct {
+        const char *name, *instead;
+    } planned[] = {
+        {"dashboard", "qyv cluster status, qyv cluster health and qyv cluster metrics"},
+        {"monitor", "qyv cluster status APP, qyv cluster metrics --app APP and qyv cluster logs APP --follow"},
+        {"alerts", "the Prometheus metrics of qyv cluster metrics (GET /v1/metrics) with your alerting rules"},
+        {"webhook", "qyv cluster deploy from your CI (the guide's GitHub Actions step)"},
+    };
+    for (size_t i = 0; i < sizeof planned / sizeof planned[0]; i++) {
+        if (strcmp(name, planned[i].name)) continue;
+        fprintf(stderr, "qyv cluster: '%s' is not built yet; meanwhile use %s\n", name, planned[i].instead);
+        return QYV_EXIT_USAGE;
+    }
     fprintf(stderr, "qyv cluster: unknown subcommand '%s'\n%s", name, usage_text);
     return QYV_EXIT_USAGE;
 }

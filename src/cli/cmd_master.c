@@ -75,6 +75,9 @@ static const char usage_text[] =
     "  --node-cert-ttl DURATION\n"
     "                       how long node certificates are good (default 720h;\n"
     "                       nodes renew theirs when two thirds have passed)\n"
+    "  --revision-history N revision records kept per app for `rollout history`\n"
+    "                       and `undo` (default 10); older records, and bundles\n"
+    "                       nothing names any more, are deleted\n"
     "  --plain-http         no TLS: the API and nodes speak plain HTTP with the\n"
     "                       token only (for a closed test network)\n"
     "  --log-level LEVEL    debug, info (default), warn or error\n"
@@ -170,7 +173,7 @@ int cmd_master(int argc, char **argv)
         {"plain-http", no_argument, NULL, 'P'},
         {"secret-key-file", required_argument, NULL, 'K'}, {"old-secret-key-file", required_argument, NULL, 'O'},
         {"etcd-cacert", required_argument, NULL, 'R'}, {"etcd-cert", required_argument, NULL, 'c'},
-        {"etcd-key", required_argument, NULL, 'k'},
+        {"etcd-key", required_argument, NULL, 'k'}, {"revision-history", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     char address[256] = "127.0.0.1", ingress[256] = "", token_file[1024] = "", token[1024], key_file[1024] = "";
@@ -240,6 +243,15 @@ int cmd_master(int argc, char **argv)
                                    optarg);
             *(opt == 'A' ? &mo.autoscale_interval_ms : &mo.scale_down_window_ms) = (unsigned)ms;
             break;
+        case 'H': {
+            char *end;
+            errno = 0;
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || n < 1 || n > 1000)
+                return usage_error("--revision-history takes a number of revisions from 1 to 1000, not '%s'", optarg);
+            mo.revision_history = (unsigned)n;
+            break;
+        }
         case 'C': mo.ca_dir = optarg; break;
         case 'P': mo.plain_http = true; break;
         case 'T':

@@ -42,6 +42,9 @@ static const char usage_text[] =
     "  --drain-timeout DURATION\n"
     "                       on SIGTERM, the longest wait for requests in\n"
     "                       flight (default 30s)\n"
+    "  --bundle-cache-keep DURATION\n"
+    "                       how long a cached bundle no assigned app uses is\n"
+    "                       kept (default 10m)\n"
     "  --join TOKEN         a one-time join token (`qyv cluster token create`):\n"
     "                       the node makes its key and gets its certificate from\n"
     "                       the master; --token-file is then not needed\n"
@@ -69,7 +72,7 @@ int cmd_node(int argc, char **argv)
         {"ingress", required_argument, NULL, 'i'},  {"token-file", required_argument, NULL, 't'},
         {"capacity", required_argument, NULL, 'c'}, {"workers", required_argument, NULL, 'w'},
         {"drain-timeout", required_argument, NULL, 'D'}, {"log-level", required_argument, NULL, 'L'},
-        {"join", required_argument, NULL, 'J'},     {"ca-pin", required_argument, NULL, 'p'},
+        {"join", required_argument, NULL, 'J'},     {"bundle-cache-keep", required_argument, NULL, 'K'},     {"ca-pin", required_argument, NULL, 'p'},
         {"ca", required_argument, NULL, 'C'},       {"plain-http", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
@@ -133,6 +136,13 @@ int cmd_node(int argc, char **argv)
             if (errno || *end || o.workers < 1 || o.workers > 1024)
                 return usage_error("--workers takes a number from 1 to 1024, not '%s'", optarg);
             break;
+        case 'K': {
+            uint64_t ms;
+            if (!qv_parse_duration(optarg, &ms, why, sizeof why) || ms < 1000 || ms > 30ull * 86400000u)
+                return usage_error("--bundle-cache-keep takes from 1s to 720h, not '%s'", optarg);
+            o.bundle_keep_ms = ms;
+            break;
+        }
         case 'D': {
             uint64_t ms;
             if (!qv_parse_duration(optarg, &ms, why, sizeof why) || ms < 1000 || ms > 86400000u)

@@ -7,7 +7,7 @@
  * What this module offers:
  *   - bundle_pack(): the app folder of a manifest into tar bytes;
  *   - bundle_unpack(): tar bytes into a folder, refusing anything that
- *     could reach outside it;
+ *     could reach outside it; bundle_remove() removes such a folder;
  *   - bundle_digest(): the bundle's name, 64 lower-case hex digits;
  *     bundle_digest_valid() checks a name given from outside.
  *
@@ -62,6 +62,11 @@ bool bundle_pack(const char *manifest_path, uint8_t **out, size_t *len, char *ma
  * empty folder. On failure dir is left empty (or absent, if this call
  * created it). */
 bool bundle_unpack(const uint8_t *data, size_t len, const char *dir, char *why, size_t whylen);
+
+/* Remove dir and everything below it (rm -rf; symbolic links are
+ * removed, never followed): an unpacked bundle no longer wanted, or what
+ * a failed unpack left. */
+void bundle_remove(const char *dir);
 
 /* The bundle's name: SHA-256 of its bytes as 64 lower-case hex digits. */
 void bundle_digest(const uint8_t *data, size_t len, char hex[65]);

@@ -68,6 +68,12 @@ static void empty_out(const char *dir)
     nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void bundle_remove(const char *dir)
+{
+    empty_out(dir);
+    rmdir(dir);
+}
+
 static const char *type_name(mode_t type)
 {
     switch (type) {

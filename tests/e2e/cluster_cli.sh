@@ -117,6 +117,8 @@ expect "up --nodes 0" 2 "--nodes takes a number from 1 to 64" "$QYV" cluster up 
 expect "cluster --help" 0 "^usage: qyv cluster SUBCOMMAND" "$QYV" cluster --help
 expect "cluster alone" 2 "^usage: qyv cluster SUBCOMMAND" "$QYV" cluster
 expect "unknown subcommand" 2 "unknown subcommand 'frobnicate'" "$QYV" cluster frobnicate
+expect "the guide's dashboard: not built yet, and what serves meanwhile" 2 "'dashboard' is not built yet; meanwhile use qyv cluster status" \
+    "$QYV" cluster dashboard
 for sub in init up set-master auth token add-node list-nodes health metrics deploy scale status logs remove; do
     expect "cluster $sub --help" 0 "^usage: qyv cluster $sub" "$QYV" cluster "$sub" --help
 done

@@ -41,6 +41,7 @@ counts() { "$QYV" cluster status "$1" 2>/dev/null | awk -v app="$1" '$1 == app {
 # master with the flags and NODES nodes (node-1, ...; 2 CPUs and 1 GiB
 # each) on free loopback ports, all ready. Sets master, token, nport[i],
 # iport[i] (API and ingress ports), npid[i]; every pid goes in pids.
+# NODE_FLAGS: more options for every node.
 start_cluster() {
     local count=$1 i
     shift
@@ -58,7 +59,7 @@ start_cluster() {
         nport[$i]=$(free_port) iport[$i]=$(free_port)
         "$QYV" node --plain-http --listen 127.0.0.1:"${nport[$i]}" --ingress 127.0.0.1:"${iport[$i]}" --data "$tmp/node$i" \
             --name "node-$i" --master "$master" --token-file "$XDG_CONFIG_HOME/qyvol/token" \
-            --capacity memory=1GiB,cpu=2 >"$tmp/node$i.log" 2>&1 &
+            --capacity memory=1GiB,cpu=2 ${NODE_FLAGS:-} >"$tmp/node$i.log" 2>&1 &
         npid[$i]=$!
         pids+=($!)
     done

@@ -51,7 +51,9 @@ bool master_bundle_save(master *m, const void *data, size_t len, const char *hex
     snprintf(tar, sizeof tar, "%s/%s.tar", m->bundles_dir, hex);
     snprintf(dir, sizeof dir, "%s/%s", m->bundles_dir, hex);
     struct stat st;
-    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && stat(tar, &st) == 0) return true;
+    /* Had already: uploaded again, so kept a while even if no app names
+     * it yet (retention.h). */
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && utimensat(AT_FDCWD, tar, NULL, 0) == 0) return true;
     snprintf(tmpdir, sizeof tmpdir, "%s/.unpack-%s-%ld", m->bundles_dir, hex, (long)getpid());
     if (mkdir(tmpdir, 0700) != 0 && errno != EEXIST) {
         *status = 500;

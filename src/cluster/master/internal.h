@@ -36,6 +36,7 @@ typedef struct master {
     uint64_t started_ms;
     uint64_t autoscaled_ns;    /* the autoscaler's last round */
     uint64_t ticked_ns;        /* the last tick, to notice a stalled loop */
+    uint64_t retention_records_seen, retention_swept_ns; /* retention.h */
     /* Background jobs. */
     int bg_pipe[2];
     struct event *bg_event;

@@ -21,6 +21,7 @@
 #include "cluster/master/master_tls.h"
 #include "cluster/master/rollout.h"
 #include "cluster/master/reconcile.h"
+#include "cluster/master/retention.h"
 #include "cluster/master/secrets.h"
 #include "cluster/proxy.h"
 #include "serve/log.h"
@@ -218,6 +219,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                                                  (json_int_t)((now - n->last_heartbeat_ns) / 1000000u)));
     }
     rollout_tick(m);
+    retention_tick(m);
     if (now - m->autoscaled_ns >= (uint64_t)m->opt.autoscale_interval_ms * 1000000u) {
         m->autoscaled_ns = now;
         autoscaler_run(m);

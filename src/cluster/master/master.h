@@ -37,6 +37,7 @@ typedef struct master_options {
     bool plain_http;           /* no TLS (master_tls.h): asked for explicitly */
     const char *ca_dir;        /* where `qyv cluster init` put the CA (copied into DATA/tls once) */
     long node_cert_ttl_s;      /* how long node certificates are good (0: 30 days) */
+    unsigned revision_history; /* revision records kept per app (0: 10; retention.h) */
 } master_options;
 
 /* Run until SIGTERM or SIGINT: 0, or non-zero when it cannot start (the

@@ -394,6 +394,7 @@ bool state_save_app_and_records(m_state *s, m_app *a, const record_change *chang
     }
     a->mod_revision = res.revision;
     if (a->rollout) a->rollout->mod_revision = res.revision;
+    if (n) s->records_made++;
     ok = true;
 out:
     for (size_t i = 0; i < k; i++) free(texts[i]);
@@ -477,6 +478,7 @@ bool state_save_deploy(m_state *s, m_app *a, char *why, size_t whylen)
             snprintf(why, whylen, "%s was changed by another writer (or this master no longer leads)", app_key);
         } else {
             a->mod_revision = res.revision;
+            s->records_made++;
             ok = true;
         }
     }

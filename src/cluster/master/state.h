@@ -88,6 +88,7 @@ typedef struct m_state {
     size_t nnodes;
     m_app *apps;
     size_t napps;
+    uint64_t records_made;     /* revision records written (retention.h sweeps after) */
 } m_state;
 
 /* Load every app and node from the store. False with why. */

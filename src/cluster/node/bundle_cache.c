@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +19,6 @@
 #include "cluster/bundle_compare.h"
 #include "cluster/node/bundle_cache.h"
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    remove(path);
-    return 0;
-}
-
-/* rm -rf path (no FTW_CHDIR: thread-safe). */
-static void remove_tree(const char *path) { nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
 void bundle_cache_sweep(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -39,7 +28,7 @@ void bundle_cache_sweep(const char *dir)
         if (de->d_name[0] != '.' || !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         char path[4400];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        remove_tree(path);
+        bundle_remove(path);
     }
     closedir(d);
 }
@@ -138,16 +127,16 @@ static bool unpack_in_place(const bundle_cache *c, const char *digest, const uin
     char tmp[4400], tree[4400], aside[4400], problem[600];
     snprintf(tree, sizeof tree, "%s/%s", c->dir, digest);
     snprintf(tmp, sizeof tmp, "%s/.unpacking-%s-%d", c->dir, digest, (int)getpid());
-    remove_tree(tmp);
+    bundle_remove(tmp);
     if (!bundle_unpack(data, len, tmp, problem, sizeof problem)) {
         snprintf(why, whylen, "bundle %.12s: %s", digest, problem);
-        remove_tree(tmp);
+        bundle_remove(tmp);
         return false;
     }
     snprintf(aside, sizeof aside, "%s/.stale-%s-%d-%u", c->dir, digest, (int)getpid(), stale++);
     if ((rename(tree, aside) != 0 && errno != ENOENT) || rename(tmp, tree) != 0) {
         snprintf(why, whylen, "bundle %.12s: cannot move it in place: %s", digest, strerror(errno));
-        remove_tree(tmp);
+        bundle_remove(tmp);
         return false;
     }
     return true;
@@ -171,4 +160,45 @@ bool bundle_cache_load(const bundle_cache *c, const char *digest, char *why, siz
     }
     free(data);
     return ok;
+}
+
+void bundle_cache_prune(const bundle_cache *c, json_t *in_use, json_t *last_named, uint64_t keep_ms, uint64_t now_ms)
+{
+    const char *hex;
+    json_t *v;
+    json_object_foreach(in_use, hex, v) json_object_set_new(last_named, hex, json_integer((json_int_t)now_ms));
+    json_t *cached = json_object();
+    DIR *d = opendir(c->dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len != 64 + 4 || strcmp(de->d_name + 64, ".tar")) continue;
+        char name[65];
+        memcpy(name, de->d_name, 64), name[64] = 0;
+        if (bundle_digest_valid(name)) json_object_set_new(cached, name, json_true());
+    }
+    if (d) closedir(d);
+    void *tmp;
+    json_object_foreach_safe(cached, tmp, hex, v) {
+        json_t *seen = json_object_get(last_named, hex);
+        if (!seen) {
+            json_object_set_new(last_named, hex, json_integer((json_int_t)now_ms));
+            continue;
+        }
+        uint64_t idle = now_ms - (uint64_t)json_integer_value(seen);
+        if (idle < keep_ms) continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s.tar", c->dir, hex);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/%s", c->dir, hex);
+        bundle_remove(path);
+        c->log(c->ctx, LOG_INFO, "cached bundle removed: no assignment names it",
+               json_pack("{s:s,s:I}", "digest", hex, "idle_ms", (json_int_t)idle));
+        json_object_del(cached, hex); /* hex is freed with it */
+    }
+    /* Forget what is no longer cached (nor named). */
+    json_object_foreach_safe(last_named, tmp, hex, v) {
+        if (!json_object_get(cached, hex) && !json_object_get(in_use, hex)) json_object_del(last_named, hex);
+    }
+    json_decref(cached);
 }

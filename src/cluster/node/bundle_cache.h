@@ -14,6 +14,10 @@
  * bundle was changed on disk") and unpacked again. An app already running
  * is not disturbed: it keeps what it loaded, and its replaced tree is
  * moved aside (.stale-*) rather than deleted, until the node restarts.
+ *
+ * Bundles no assignment names any more are dropped after a while
+ * (bundle_cache_prune, `qyv node --bundle-cache-keep`), so the cache does
+ * not grow with every deploy.
  */
 #ifndef QYVOL_CLUSTER_NODE_BUNDLE_CACHE_H
 #define QYVOL_CLUSTER_NODE_BUNDLE_CACHE_H
@@ -43,5 +47,14 @@ void bundle_cache_sweep(const char *dir);
  * it (unpacked again when it differs). false with why when the bundle
  * cannot be had. */
 bool bundle_cache_load(const bundle_cache *c, const char *digest, char *why, size_t whylen);
+
+/* Drop the cached bundles no assignment has named for keep_ms: a tar and
+ * its tree go together. in_use is the set of digests ({"HEX": true})
+ * the node's assignments name now; last_named ({"HEX": ms}, kept by the
+ * caller between calls) remembers when each cached bundle was last named,
+ * starting the clock at the first call that sees it (so at node start
+ * everything cached counts as just named). Waiting keep_ms also lets a
+ * replaced app's draining replicas finish with the files they run from. */
+void bundle_cache_prune(const bundle_cache *c, json_t *in_use, json_t *last_named, uint64_t keep_ms, uint64_t now_ms);
 
 #endif

@@ -19,6 +19,9 @@
 
 #include "cluster/capacity.h"
 
+/* How long a cached bundle no assignment names stays (bundle_cache.h). */
+#define NODE_BUNDLE_KEEP_MS (10u * 60u * 1000u)
+
 typedef struct node_options {
     const char *listen_address;   /* the node API */
     uint16_t listen_port;
@@ -31,6 +34,7 @@ typedef struct node_options {
     node_capacity capacity;       /* 0s: detected */
     int workers;                  /* threads per replica; 0: one per CPU */
     int drain_timeout_s;
+    uint64_t bundle_keep_ms;      /* a cached bundle no assignment names is dropped after (0: NODE_BUNDLE_KEEP_MS) */
     bool plain_http;              /* no TLS (node_tls.h): asked for explicitly */
     const char *join_token;       /* a one-time join token (qyv cluster token create) */
     const char *ca_pin;           /* "sha256:HEX" of the CA to trust when joining */

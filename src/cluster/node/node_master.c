@@ -41,12 +41,20 @@ typedef struct session {
     char last_failure[1024];   /* the assignment problem last logged */
     char **bad;                /* keys of assignments that would not load: */
     size_t nbad;               /*   left out (not loaded again) until they change */
+    json_t *bundle_named;      /* {"HEX": ms}: when each cached bundle was last assigned */
 } session;
 
 /* After the apps changed, heartbeats come this often for a while, so
  * that replicas are reported (and routed to) once they are ready. */
 #define QUICK_HEARTBEATS 10
 #define QUICK_HEARTBEAT_MS 100
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /* Wait up to ms, or until stopped or woken (a new master, or the master
  * asking: POST /v1/node/wake). */
@@ -389,7 +397,22 @@ static void apply_answer(session *s, json_t *answer)
     /* Replicas are starting: report them ready soon, not a heartbeat
      * later (the master routes to them once they are). */
     if (plan && runtime_plan_changes(plan)) s->quick = QUICK_HEARTBEATS;
-    if (plan) hand_over(n, plan, json_incref(routes ? routes : json_array()));
+    if (plan) {
+        hand_over(n, plan, json_incref(routes ? routes : json_array()));
+        /* The runtime now runs exactly these: what no assignment names
+         * may leave the cache once it has been unnamed for a while. */
+        json_t *in_use = json_object();
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v) {
+            const char *digest = json_string_value(json_object_get(v, "digest"));
+            if (digest && bundle_digest_valid(digest)) json_object_set_new(in_use, digest, json_true());
+        }
+        bundle_cache cache = {n->bundles, fetch_bundle, cache_log, s};
+        uint64_t keep_ms = n->opt.bundle_keep_ms ? n->opt.bundle_keep_ms : NODE_BUNDLE_KEEP_MS;
+        bundle_cache_prune(&cache, in_use, s->bundle_named, keep_ms, monotonic_ms());
+        json_decref(in_use);
+    }
 out:
     free(bad);
     assigned_free(as, total);
@@ -430,7 +453,7 @@ static void heartbeat(session *s)
 
 static void *master_main(void *arg)
 {
-    session s = {.n = arg, .heartbeat_ms = 1000, .reachable = true};
+    session s = {.n = arg, .heartbeat_ms = 1000, .reachable = true, .bundle_named = json_object()};
     node *n = s.n;
     while (!stopping(n)) {
         pthread_mutex_lock(&n->mu);
@@ -448,6 +471,7 @@ static void *master_main(void *arg)
         nap(n, pause);
     }
     free_keys(s.bad, s.nbad);
+    json_decref(s.bundle_named);
     return NULL;
 }
 
