@@ -69,6 +69,9 @@ typedef struct run_config {
     qv_autoscale autoscale;    /* deploy.autoscale (the cluster's autoscaler) */
     uint32_t cpu_millicores;   /* per replica; 0: no quota */
     int lb_algorithm;          /* qv_lb_algorithm */
+    bool lb_named;             /* ... written in the manifest: requests, not
+                                * connections, are balanced (qyv serve
+                                * keeps the hop through the front) */
     char **owned;              /* strings the preopens point to */
     size_t nowned;
     /* A manifest's grants are opened beneath grant_base (the app folder,

@@ -239,6 +239,7 @@ int run_from_manifest(run_config *rc, const char *path, app_error *why)
     rc->autoscale = m->deploy.autoscale;
     rc->cpu_millicores = m->deploy.resources.cpu_millicores;
     rc->lb_algorithm = (int)m->cluster.algorithm;
+    rc->lb_named = m->cluster.algorithm_at.line != 0;
     /* Everything the manifest names is beneath its folder. */
     int folder = open(m->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (folder < 0) {

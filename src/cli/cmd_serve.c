@@ -46,10 +46,12 @@ static const char usage_text[] =
     "  --tls-cert FILE      serve HTTPS (TLS 1.3) too, on the same port, with this\n"
     "                       PEM certificate chain; --tls-key FILE its PEM key.\n"
     "                       Replaced files are used within a second\n"
-    "  --direct             replicas take connections from the port themselves\n"
-    "                       and answer them, without a hop through this process\n"
-    "                       (WAGI apps; not with --tls-cert; connections, not\n"
-    "                       requests, are balanced: see docs/http-apps.md)\n"
+    "  --no-direct          every connection goes through this process, which\n"
+    "                       hands each request to a replica; by default the\n"
+    "                       replicas of WAGI apps take connections from the port\n"
+    "                       themselves and answer them, without that hop (not\n"
+    "                       with --tls-cert; see docs/http-apps.md). --direct,\n"
+    "                       the default, is still accepted\n"
     "  --log-level LEVEL    debug, info (default), warn or error\n"
     "  --reload             tell the server at --listen to read its manifests\n"
     "                       and modules again (as SIGHUP does); requests in\n"
@@ -111,6 +113,7 @@ int cmd_serve(int argc, char **argv)
         {"max-connections", required_argument, NULL, 'C'},
         {"reload", no_argument, NULL, 'r'},
         {"direct", no_argument, NULL, 'D'},
+        {"no-direct", no_argument, NULL, 'N'},
         {"tls-cert", required_argument, NULL, 'T'},
         {"tls-key", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
@@ -126,6 +129,7 @@ int cmd_serve(int argc, char **argv)
         .header_timeout_s = 10,
         .max_connections = default_max_connections(),
         .drain_timeout_s = 60,
+        .direct = true,
     };
     int opt;
     bool reload = false;
@@ -140,8 +144,11 @@ int cmd_serve(int argc, char **argv)
             if (!cli_parse_listen(optarg, address, sizeof address, &so.port))
                 return usage_error("--listen takes ADDRESS:PORT (e.g. 127.0.0.1:8080), not '%s'", optarg);
             break;
-        case 'D':
+        case 'D': /* the default; kept for scripts that name it */
             so.direct = true;
+            break;
+        case 'N':
+            so.direct = false;
             break;
         case 'w':
             errno = 0;

@@ -13,6 +13,7 @@ static bool parse_algorithm(mf_ctx *ctx, yaml_node_t *value, const char *key, vo
     if (!mf_read_enum(ctx, value, key, mf_lb_algorithm_names, COUNT(mf_lb_algorithm_names), &algorithm))
         return false;
     cluster->algorithm = (qv_lb_algorithm)algorithm;
+    cluster->algorithm_at = mf_pos(value);
     return true;
 }
 

@@ -255,6 +255,7 @@ typedef enum qv_lb_algorithm {
 
 typedef struct qv_cluster {
     qv_lb_algorithm algorithm;
+    qv_manifest_pos algorithm_at; /* 0:0 when absent (the default) */
     /* cluster.load_balancer.health_check: how the balancer checks each
      * replica (docs/manifest.md, "Deploy and cluster"). When both are
      * present, deploy.health_check's unwritten interval, timeout and

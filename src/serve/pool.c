@@ -315,12 +315,18 @@ static channel *free_channel(replica *r, int depth, uint64_t now)
 {
     if (r->state != REPLICA_READY) return NULL;
     channel *best = NULL;
+    int best_depth = 0;
     for (int c = 0; c < r->pool->opt.channels; c++) {
         channel *ch = &r->channels[c];
-        if (ch->fd < 0 || ch->depth >= depth) continue;
+        /* A thread that takes connections may be in a request of its
+         * own: one more ahead of ours. (Its age does not keep ours off:
+         * the front hears nothing when it ends, and the thread would go
+         * on with its own connections' requests while ours waited here.) */
+        int here = ch->depth + (r->shared && c < r->shared->nslots && atomic_load(&r->shared->slots[c].busy_since_ns));
+        if (ch->fd < 0 || here >= depth) continue;
         if (ch->tail && ch->tail->body_open) continue; /* its body is still being sent */
         if (ch->depth && now - ch->head_since_ns > PIPELINE_MAX_AGE_NS) continue;
-        if (!best || ch->depth < best->depth) best = ch;
+        if (!best || here < best_depth) best = ch, best_depth = here;
     }
     return best;
 }
@@ -1235,7 +1241,10 @@ pool *pool_start(const pool_options *opt, serve_app *app, char *why, size_t whyl
     p->flush = event_new(opt->base, -1, 0, flush_channels, p);
     snprintf(p->id_prefix, sizeof p->id_prefix, "%llx", (unsigned long long)(wagi_now_ns() / 1000000 % 0xffffff));
     bool made = p->tick && p->flush && make_room(p, n);
-    if (made && opt->direct && !app->component)
+    /* Replicas take connections themselves unless the app is a component
+     * (its streamed bodies go through the front) or its manifest names a
+     * balancing algorithm (which balances requests, not connections). */
+    if (made && opt->direct && !app->component && !app->rc.lb_named)
         made = (p->back_buf = malloc(DIRECT_MSG_MAX)) && (p->area = direct_area_new(p->opt.channels));
     for (int i = 0; made && i < n; i++) {
         replica *r = replica_new(p);

@@ -236,6 +236,7 @@ static void *serve_socket(void *arg)
 
 typedef struct watch {
     replica_thread *threads;
+    void **direct;             /* each thread's replica_direct_arg, or NULL */
     int n;
     atomic_bool stop;
 } watch;
@@ -252,6 +253,7 @@ static void *watchdog(void *arg)
             /* The store stays valid while published: wagi_run clears the
              * slot before deleting it, and an interrupt is only a flag. */
             if (store && deadline && now > deadline) qv_store_interrupt(store);
+            if (w->direct && w->direct[i]) replica_direct_watch(w->direct[i], now);
         }
         usleep(5000);
     }
@@ -270,13 +272,15 @@ _Noreturn void replica_main(const serve_app *app, const int *fds, int nfds, cons
     }
     replica_thread *threads = calloc((size_t)nfds, sizeof *threads);
     pthread_t *ids = calloc((size_t)nfds, sizeof *ids);
-    if (!threads || !ids) _exit(70);
+    void **args = direct ? calloc((size_t)nfds, sizeof *args) : NULL;
+    if (!threads || !ids || (direct && !args)) _exit(70);
     if (direct) replica_direct_begin(direct);
-    watch w = {threads, nfds, false};
+    watch w = {threads, args, nfds, false};
     int started = 0;
     for (; started < nfds; started++) {
         threads[started] = (replica_thread){.app = app, .fd = fds[started]};
         void *arg = direct ? replica_direct_arg(&threads[started], started, direct) : &threads[started];
+        if (direct) args[started] = arg;
         if (!arg || pthread_create(&ids[started], NULL, direct ? replica_direct_thread : serve_socket, arg) != 0) break;
     }
     if (started < nfds) {
@@ -288,5 +292,6 @@ _Noreturn void replica_main(const serve_app *app, const int *fds, int nfds, cons
     for (int i = 0; i < started; i++) pthread_join(ids[i], NULL);
     atomic_store(&w.stop, true);
     if (watching) pthread_join(dog, NULL);
+    for (int i = 0; direct && i < started; i++) replica_direct_arg_free(args[i]);
     _exit(0);
 }

@@ -4,7 +4,9 @@
 #include "serve/replica_direct.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/event.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,17 @@ typedef struct direct_thread {
     const char *back_path;     /* the path of the request being handed back */
     char *back_buf;            /* a message from the front */
     struct event *back_ev;
+    /* Held by the thread except while a guest runs: whoever holds it may
+     * use the thread's loop and server (replica_direct_watch does, while
+     * the thread is in a slow request). */
+    pthread_mutex_t loop_lock;
+    /* The watchdog's (replica_direct_watch). */
+    uint64_t moved_for;        /* the request (its start) whose thread's
+                                * other connections it moved */
+    pid_t tid;                 /* the thread's, for its schedstat */
+    int schedstat_fd;          /* -1: not open (yet, or cannot be) */
+    uint64_t sampled_for;      /* the request its run-queue wait was read for */
+    uint64_t waited_at_sample; /*   that wait then (ns) */
 } direct_thread;
 
 static const replica_direct *config; /* the process's (replica_direct_begin) */
@@ -172,7 +185,11 @@ static void on_request(void *ctx, http_exchange *x, const http_request *r)
     atomic_store(&dt->slot->timeout_ms, app->rc.timeout_ms);
     atomic_store(&dt->slot->busy_since_ns, start);
     wagi_result res;
+    /* The guest touches nothing of the loop: while it runs, the watchdog
+     * may move this thread's other connections (replica_direct_watch). */
+    pthread_mutex_unlock(&dt->loop_lock);
     wagi_run(app, &g.rq, app->rc.timeout_ms, &dt->t->slot, &res);
+    pthread_mutex_lock(&dt->loop_lock);
     cgi_response cgi = {0};
     char why[600];
     wire_response resp;
@@ -321,12 +338,84 @@ void *replica_direct_arg(replica_thread *t, int number, const replica_direct *d)
     dt->number = number;
     dt->slot = &d->shared->slots[number];
     dt->pid = (unsigned)getpid();
+    dt->schedstat_fd = -1;
+    if (pthread_mutex_init(&dt->loop_lock, NULL)) {
+        free(dt);
+        return NULL;
+    }
     return dt;
+}
+
+void replica_direct_arg_free(void *arg)
+{
+    direct_thread *dt = arg;
+    if (!dt) return;
+    pthread_mutex_destroy(&dt->loop_lock);
+    if (dt->schedstat_fd >= 0) close(dt->schedstat_fd);
+    free(dt);
+}
+
+/* ------------------------------------------------------------ slow requests */
+
+/* How long the thread has waited for a CPU in all (ns; 0 when unknown):
+ * a request that ran long because its thread was not given a CPU (the
+ * machine is busy) is not slow, and moving its connections would not
+ * help them. */
+static uint64_t run_queue_wait(direct_thread *dt)
+{
+    if (dt->schedstat_fd == -1 && dt->tid > 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)dt->tid);
+        dt->schedstat_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (dt->schedstat_fd < 0) dt->schedstat_fd = -2; /* not there: wall time only */
+    }
+    char text[96];
+    ssize_t n = dt->schedstat_fd >= 0 ? pread(dt->schedstat_fd, text, sizeof text - 1, 0) : -1;
+    if (n <= 0) return 0;
+    text[n] = '\0';
+    unsigned long long ran_ns, waited_ns;
+    return sscanf(text, "%llu %llu", &ran_ns, &waited_ns) == 2 ? waited_ns : 0;
+}
+
+/* A request seen running a millisecond or more (a quick one is seldom
+ * seen at all): from then on, its time waiting for a CPU is left out. */
+#define SAMPLE_AFTER_NS (1000 * 1000u)
+
+void replica_direct_watch(void *arg, uint64_t now_ns)
+{
+    direct_thread *dt = arg;
+    uint64_t since = atomic_load(&dt->slot->busy_since_ns);
+    if (!since || now_ns < since + SAMPLE_AFTER_NS || since == dt->moved_for) return;
+    if (dt->sampled_for != since) {
+        dt->sampled_for = since;
+        dt->waited_at_sample = run_queue_wait(dt);
+        return;
+    }
+    if (now_ns < since + DIRECT_SLOW_NS) return;
+    uint64_t waited = run_queue_wait(dt) - dt->waited_at_sample;
+    if (waited > now_ns - since || now_ns - since - waited < DIRECT_SLOW_NS) return;
+    /* Taken only while the thread runs a guest (it holds the lock
+     * everywhere else): its loop and server are ours until it returns,
+     * as if it moved them itself from inside the request. */
+    if (pthread_mutex_trylock(&dt->loop_lock)) return;
+    if (dt->http && atomic_load(&dt->slot->busy_since_ns) == since) {
+        dt->moved_for = since;
+        /* Connections idle or with a request waiting in the kernel go
+         * back to the front, which gives them to a free thread (or
+         * serves them itself): their requests do not wait behind this
+         * one. The connection of the slow request stays (its answer
+         * comes from here); so does one in the middle of a head. */
+        dt->back_path = "";
+        http_server_divert_idle(dt->http);
+    }
+    pthread_mutex_unlock(&dt->loop_lock);
 }
 
 void *replica_direct_thread(void *arg)
 {
     direct_thread *dt = arg;
+    pthread_mutex_lock(&dt->loop_lock);
+    dt->tid = gettid();
     struct event_config *cfg = event_config_new();
     if (cfg) event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     dt->base = cfg ? event_base_new_with_config(cfg) : NULL;
@@ -355,6 +444,7 @@ void *replica_direct_thread(void *arg)
         fprintf(stderr, "qyv replica: cannot take connections: out of memory\n");
     }
     http_server_free(dt->http); /* its connections close (counted): this replica is stopping */
+    dt->http = NULL;
     atomic_store(&dt->slot->seen_serve, 0);
     if (dt->channel_ev) event_free(dt->channel_ev);
     if (dt->tick_ev) event_free(dt->tick_ev);
@@ -369,6 +459,7 @@ void *replica_direct_thread(void *arg)
     free(logs.data);
     logs.data = NULL;
     close(dt->t->fd);
-    free(dt);
+    /* dt stays for the watchdog: replica_direct_arg_free, once it stopped. */
+    pthread_mutex_unlock(&dt->loop_lock);
     return NULL;
 }

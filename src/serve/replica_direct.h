@@ -32,5 +32,15 @@ void replica_direct_begin(const replica_direct *d);
 void *replica_direct_arg(replica_thread *t, int number, const replica_direct *d);
 /* A thread's body: until the front closes t's socket. */
 void *replica_direct_thread(void *arg);
+/* The replica's watchdog, every few milliseconds, for each thread: when
+ * the thread's request has run DIRECT_SLOW_NS (not counting the time the
+ * thread waited for a CPU), the other connections it holds (idle, or
+ * with a request not read yet) go back to the front, which gives them to
+ * a free thread, so that their requests do not wait behind the slow one
+ * (once per request; the thread is in the guest, and its loop is the
+ * watchdog's meanwhile: see loop_lock in replica_direct.c). */
+void replica_direct_watch(void *arg, uint64_t now_ns);
+/* What replica_direct_arg made, once the thread and the watchdog ended. */
+void replica_direct_arg_free(void *arg);
 
 #endif

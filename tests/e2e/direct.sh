@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `qyv serve --direct` end to end: replicas take the connections and
-# answer them themselves. Checks that they do (request ids name a replica
+# `qyv serve` end to end with replicas that take the connections and
+# answer them themselves (the default; --direct names it, --no-direct
+# turns it off). Checks that they do (request ids name a replica
 # process), keep-alive, pipelining and bodies, that the server's own
 # endpoints and other paths on the same connection still reach the front,
 # timeouts, limits, metrics and logs, a replica killed mid-request (only
@@ -31,6 +32,7 @@ id_pid() { sed -n 's/^X-Request-Id: [0-9a-f]*-\([0-9a-f]*\)\.[0-9a-f]*\.[0-9a-f]
 
 manifest 2 '  resources: { memory: 32MiB }
 '
+# --direct, the default, is still accepted.
 QYV_SERVE_FLAGS="${QYV_SERVE_FLAGS:-} --direct" start --workers 2 "$app/app.qyv" || exit 1
 wait_for "replicas take connections" serving
 grep -q '"message":"listening".*"direct":true' "$tmp/log" && ok "listening line says direct" ||
@@ -153,7 +155,7 @@ wait $last
 [ "$(cat "$tmp/last")" = 200 ] && ok "a request in flight at SIGTERM is answered" || bad "request in flight at SIGTERM" "$(cat "$tmp/last")"
 
 # The replica's HTTP parsing is as strict as the front's.
-QYV_SERVE_FLAGS="${QYV_SERVE_FLAGS:-} --direct" start --header-timeout 2s --client-timeout 5s examples/http-echo/app.qyv || exit 1
+start --header-timeout 2s --client-timeout 5s examples/http-echo/app.qyv || exit 1
 wait_for "replicas take connections" serving
 python3 "$(dirname "$0")/http_strict.py" "$port" only-echo >"$tmp/strict" 2>&1
 n_ok=$(grep -c '^ok ' "$tmp/strict")
@@ -164,7 +166,7 @@ stop
 # Two apps on the port: a connection a replica of one took, carrying a
 # request for the other, goes on to the other's replica; every request
 # on it is answered by its own app's replica.
-QYV_SERVE_FLAGS="${QYV_SERVE_FLAGS:-} --direct" start examples/http-echo/app.qyv examples/http-hello/app.qyv || exit 1
+start examples/http-echo/app.qyv examples/http-hello/app.qyv || exit 1
 all_serving() {
     health | python3 -c 'import json,sys; r=json.load(sys.stdin)["replicas"]; sys.exit(0 if all(x.get("takes_connections") for v in r.values() for x in v) else 1)'
 }
@@ -193,10 +195,88 @@ expect="/echo/a $echo_pid True
     bad "two apps on one connection" "got: $(cat "$tmp/two" | tr '\n' ';') expected echo $echo_pid, hello $hello_pid"
 stop
 
+# A slow request holds up no other connection of its thread: once it has
+# run about 20 ms, the thread's other connections go to a free thread,
+# and quick requests on them (sent with it, or later) are answered while
+# it still runs.
+manifest 1
+sed -i 's/timeout: 1s/timeout: 5s/' "$app/app.qyv"
+start --workers 2 "$app/app.qyv" || exit 1
+wait_for "replicas take connections" serving
+python3 - "$port" >"$tmp/hol" <<'PY'
+import re, socket, sys, time
+port = int(sys.argv[1])
+def send(s, path):
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+def answer(s):
+    data = b""
+    while b"\r\n\r\n" not in data: data += s.recv(65536)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+    while len(rest) < n: rest += s.recv(65536)
+    rid = re.search(rb"X-Request-Id: [0-9a-f]+-([0-9a-f]+)\.([0-9a-f]+)\.", head)
+    return head.split(b" ")[1].decode(), rid.group(2).decode() if rid else "?"
+conns = []
+for i in range(6):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(10)
+    send(s, b"/e/warm")
+    conns.append((s, answer(s)[1]))
+# The slow request on a connection whose thread holds others.
+threads = [t for _, t in conns]
+slow_at = next((i for i, t in enumerate(threads) if threads.count(t) > 1 and t != "?"), None)
+if slow_at is None:
+    print("none", threads); sys.exit()
+slow, thread = conns[slow_at]
+began = time.monotonic()
+send(slow, b"/e/slow?sleep=1500")
+# Requests sent at once (waiting in the kernel when the thread's
+# connections move) and later ones (on connections already moved).
+others = [s for i, (s, t) in enumerate(conns) if i != slow_at and t == thread]
+late = []
+for when in (0, 0.2):
+    time.sleep(when)
+    t0 = time.monotonic()
+    for s in others: send(s, b"/e/quick")
+    for s in others: late.append((answer(s)[0], round(time.monotonic() - t0, 3)))
+code, _ = answer(slow)
+print("slow", code, round(time.monotonic() - began, 3), "quick", str(late).replace(" ", ""))
+PY
+read -r _ slow_code slow_took _ quick <"$tmp/hol"
+[ "$slow_code" = 200 ] && python3 -c "
+import sys; q = $quick
+sys.exit(0 if q and $slow_took > 1.4 and all(c == '200' and t < 0.5 for c, t in q) else 1)" 2>/dev/null &&
+    ok "quick requests on the other connections of a slow request's thread are answered at once ($quick)" ||
+    bad "head-of-line blocking across connections" "$(cat "$tmp/hol")"
+stop
+
+# --no-direct: every connection goes through the front. An app whose
+# manifest names a balancing algorithm keeps it (requests, not
+# connections, are balanced): its replicas take no connections.
+no_replica_takes() {
+    health | python3 -c 'import json,sys; r=list(json.load(sys.stdin)["replicas"].values())[0]; sys.exit(0 if r and r[0].get("state")=="ready" and not any(x.get("takes_connections") for x in r) else 1)'
+}
+for how in --no-direct algorithm; do
+    manifest 2
+    flag=--no-direct
+    if [ $how = algorithm ]; then
+        printf 'cluster:\n  load_balancer: { algorithm: round_robin }\n' >>"$app/app.qyv"
+        flag=
+    fi
+    start $flag "$app/app.qyv" || exit 1
+    wait_for "replicas ready" no_replica_takes
+    curl -s -D "$tmp/h" -o "$tmp/body" "$url/e/front"
+    [ -z "$(id_pid "$tmp/h")" ] && grep -qx 'path: /front' "$tmp/body" && ok "$how: the front answers, no replica takes connections" ||
+        bad "$how: the front answers" "$(cat "$tmp/h")"
+    stop
+done
+grep -q '"message":"listening".*"direct":true' "$tmp/log" && ok "the default is direct (listening line)" ||
+    bad "the default is direct" "$(grep listening "$tmp/log")"
+
 # resources.cpu holds: two runaways for a second may use a fifth of a CPU.
 manifest 1 '  resources: { cpu: "0.2" }
 '
-QYV_SERVE_FLAGS="${QYV_SERVE_FLAGS:-} --direct" start --workers 2 "$app/app.qyv" || exit 1
+start --workers 2 "$app/app.qyv" || exit 1
 wait_for "replicas take connections" serving
 curl -s -o /dev/null "$url/e/spin?spin" &
 spin=$!
