@@ -167,6 +167,8 @@ run_wasi_suites() {
     run_counted "secrets and tokens$label" tests/e2e/secrets.sh "$build"
     step "a cluster across network namespaces$label"
     run_counted "cluster in namespaces$label" tests/e2e/cluster_netns.sh "$build"
+    step "a master cut off from etcd (network namespaces)$label"
+    run_counted "master cut off from etcd$label" tests/e2e/etcd_netns.sh "$build"
     step "deadlines around host calls$label"
     run_counted "deadlines$label" tests/e2e/timeouts.sh "$build"
 }
