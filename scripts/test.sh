@@ -153,7 +153,9 @@ run_wasi_suites() {
     run_counted "retention$label" tests/e2e/retention.sh "$build"
     local chaos=0
     [ -z "$label" ] && chaos=$CHAOS_ROUNDS
-    step "several masters on etcd over TLS, under faults, then $chaos rounds of restarting everything$label"
+    local rounds=""
+    [ "$chaos" -gt 0 ] && rounds=", then $chaos rounds of restarting everything"
+    step "several masters on etcd over TLS, under faults$rounds$label"
     run_counted "several masters on etcd$label" env HA_TLS=1 CHAOS="$chaos" tests/e2e/ha.sh "$build"
     step "the master on etcd over TLS$label"
     run_counted "etcd over TLS$label" tests/e2e/etcd_tls.sh "$build"
