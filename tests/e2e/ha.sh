@@ -73,13 +73,26 @@ wait_gone() { until_true 10 gone "$1"; }
 # Processes here restart on the same ports: those are taken below the
 # ephemeral range (32768 and up), where an outgoing connection could grab
 # one while its process is down.
+# Each port is given once per run ($tmp/ports): two processes drawing the
+# same free port would leave one unable to start.
 free_port() {
-    python3 -c 'import random, socket
+    python3 - "$tmp/ports" <<'PY'
+import os, random, socket, sys
+used = set(open(sys.argv[1]).read().split()) if os.path.exists(sys.argv[1]) else set()
 while True:
-    p = random.randrange(20000, 32000); s = socket.socket()
-    try: s.bind(("127.0.0.1", p)); print(p); break
-    except OSError: pass
-    finally: s.close()'
+    p = random.randrange(20000, 32000)
+    if str(p) in used: continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    open(sys.argv[1], "a").write("%d\n" % p)
+    print(p)
+    break
+PY
 }
 
 # ---------------------------------------------------------------- etcd, 3 members
