@@ -3,6 +3,29 @@
 # checked, bounded polling, the echo app "web" and its status. The caller
 # defines ok, bad, $tmp (and $QYV for the app's status).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# steady_port: a free port below the ephemeral range (32768 and up), where
+# no outgoing connection can take it between now and its use (a server
+# started later, a process restarted on it); each given once per run
+# ($tmp/ports), so two processes never draw the same one.
+steady_port() {
+    python3 - "$tmp/ports" <<'PY'
+import os, random, socket, sys
+used = set(open(sys.argv[1]).read().split()) if os.path.exists(sys.argv[1]) else set()
+while True:
+    p = random.randrange(20000, 32000)
+    if str(p) in used: continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    open(sys.argv[1], "a").write("%d\n" % p)
+    print(p)
+    break
+PY
+}
 # expect NAME STATUS REGEX CMD...: exit status and output.
 expect() {
     local name=$1 want=$2 pattern=$3 rc

@@ -70,30 +70,8 @@ PY
 gone() { ! kill -0 "$1" 2>/dev/null; }
 wait_gone() { until_true 10 gone "$1"; }
 
-# Processes here restart on the same ports: those are taken below the
-# ephemeral range (32768 and up), where an outgoing connection could grab
-# one while its process is down.
-# Each port is given once per run ($tmp/ports): two processes drawing the
-# same free port would leave one unable to start.
-free_port() {
-    python3 - "$tmp/ports" <<'PY'
-import os, random, socket, sys
-used = set(open(sys.argv[1]).read().split()) if os.path.exists(sys.argv[1]) else set()
-while True:
-    p = random.randrange(20000, 32000)
-    if str(p) in used: continue
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    open(sys.argv[1], "a").write("%d\n" % p)
-    print(p)
-    break
-PY
-}
+# Processes here restart on the same ports: below the ephemeral range.
+free_port() { steady_port; }
 
 # ---------------------------------------------------------------- etcd, 3 members
 # Fast elections (heartbeat 50 ms, election 500 ms) let the masters use a

@@ -17,7 +17,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/cluster_lib.sh"
+# Nodes start (and restart) long after their ports are drawn: below the
+# ephemeral range, where the nodes' own outgoing connections cannot take them.
+free_port() { steady_port; }
 mp=$(free_port) pa=$(free_port) ia=$(free_port) pb=$(free_port) ib=$(free_port) np=$(free_port) dead=$(free_port)
 token=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$token" >"$tmp/token"
