@@ -75,4 +75,9 @@ void bundle_digest(const uint8_t *data, size_t len, char hex[65]);
  * paths such as /v1/bundles/HEX and DATA/bundles/HEX.tar. */
 bool bundle_digest_valid(const char *hex);
 
+/* Is file_name a bundle's tar as kept in a bundles folder, HEX.tar? When
+ * it is, hex gets HEX. (The master's and the nodes' folders are swept by
+ * it.) */
+bool bundle_tar_name(const char *file_name, char hex[65]);
+
 #endif

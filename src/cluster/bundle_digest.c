@@ -4,6 +4,7 @@
  */
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cluster/bundle.h"
 
@@ -30,4 +31,11 @@ bool bundle_digest_valid(const char *hex)
     for (; hex[n]; n++)
         if (n == 64 || !((hex[n] >= '0' && hex[n] <= '9') || (hex[n] >= 'a' && hex[n] <= 'f'))) return false;
     return n == 64;
+}
+
+bool bundle_tar_name(const char *file_name, char hex[65])
+{
+    if (strlen(file_name) != 64 + 4 || strcmp(file_name + 64, ".tar")) return false;
+    memcpy(hex, file_name, 64), hex[64] = 0;
+    return bundle_digest_valid(hex);
 }

@@ -4,13 +4,10 @@
 #include "cluster/master/retention.h"
 
 #include <dirent.h>
-#include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cluster/bundle.h"
@@ -156,11 +153,8 @@ static void sweep(master *m)
     DIR *d = opendir(m->bundles_dir);
     struct dirent *de;
     while (d && (de = readdir(d))) {
-        size_t len = strlen(de->d_name);
-        if (len != 64 + 4 || strcmp(de->d_name + 64, ".tar")) continue;
         char hex[65];
-        memcpy(hex, de->d_name, 64), hex[64] = 0;
-        if (bundle_digest_valid(hex) && !json_object_get(candidates, hex)) add_candidate(candidates, hex, lately);
+        if (bundle_tar_name(de->d_name, hex) && !json_object_get(candidates, hex)) add_candidate(candidates, hex, lately);
     }
     if (d) closedir(d);
     json_t *named = json_object_size(candidates) ? named_bundles(m) : NULL;

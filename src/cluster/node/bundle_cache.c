@@ -171,11 +171,8 @@ void bundle_cache_prune(const bundle_cache *c, json_t *in_use, json_t *last_name
     DIR *d = opendir(c->dir);
     struct dirent *de;
     while (d && (de = readdir(d))) {
-        size_t len = strlen(de->d_name);
-        if (len != 64 + 4 || strcmp(de->d_name + 64, ".tar")) continue;
         char name[65];
-        memcpy(name, de->d_name, 64), name[64] = 0;
-        if (bundle_digest_valid(name)) json_object_set_new(cached, name, json_true());
+        if (bundle_tar_name(de->d_name, name)) json_object_set_new(cached, name, json_true());
     }
     if (d) closedir(d);
     void *tmp;
