@@ -19,48 +19,14 @@ QYV=$(cd "$(dirname "$BUILD/qyv")" && pwd)/qyv
 passed=0 failed=0 skipped=0
 ok() { echo "ok $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! ip netns add "qvt-probe-$$" 2>/dev/null; then
+source "$(dirname "$0")/netns_lib.sh"
+if ! netns_usable qvt; then
     echo "SKIP network namespaces: needs root and ip netns"
     echo "0 passed, 0 failed, 1 skipped"
     exit 0
 fi
-ip netns del "qvt-probe-$$"
-tag=$$
-lan=qvt-lan-$tag
-names=(m 1 2 3)
 declare -A addr=([m]=10.77.0.1 [1]=10.77.0.11 [2]=10.77.0.12 [3]=10.77.0.13)
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    # Anything still running in our namespaces (a replica) goes too.
-    for n in "${names[@]}"; do ip netns pids "qvt-$n-$tag" 2>/dev/null | xargs -r kill -KILL 2>/dev/null; done
-    sleep 0.2
-    for n in "${names[@]}"; do ip netns del "qvt-$n-$tag" 2>/dev/null; done
-    ip netns del "$lan" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-in_ns() { local n=$1; shift; ip netns exec "qvt-$n-$tag" "$@"; }
-until_true() {
-    local deadline=$(($(date +%s%N) + $1 * 1000000000))
-    shift
-    while [ "$(date +%s%N)" -lt $deadline ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-    return 1
-}
-
-# The network: a bridge in its own namespace, a veth pair per member.
-ip netns add "$lan" && ip -n "$lan" link add br0 type bridge && ip -n "$lan" link set br0 up &&
-    ip -n "$lan" link set lo up || { bad "network" "cannot make the bridge"; exit 1; }
-for n in "${names[@]}"; do
-    ns=qvt-$n-$tag
-    ip netns add "$ns" &&
-        ip link add "qv$n$tag" type veth peer name "qp$n$tag" &&
-        ip link set "qv$n$tag" netns "$lan" && ip -n "$lan" link set "qv$n$tag" master br0 up &&
-        ip link set "qp$n$tag" netns "$ns" && ip -n "$ns" addr add "${addr[$n]}/24" dev "qp$n$tag" &&
-        ip -n "$ns" link set "qp$n$tag" up && ip -n "$ns" link set lo up ||
-        { bad "network" "cannot make namespace $ns"; exit 1; }
-done
+netns_up qvt m 1 2 3 || exit 1
 until_true 5 in_ns 1 ping -c1 -W1 "${addr[2]}" && ok "nodes reach each other over the bridge" ||
     bad "network" "node 1 cannot ping node 2"
 
@@ -125,7 +91,6 @@ total_runs() { echo $(($(runs_on 1) + $(runs_on 2) + $(runs_on 3))); }
 partition() { # partition add|del
     ip -n "qvt-3-$tag" route "$1" blackhole "${addr[m]}/32" && ip -n "qvt-m-$tag" route "$1" blackhole "${addr[3]}/32"
 }
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 partition add || bad "partition" "cannot add the blackhole routes"
 t0=$(date +%s%N)
 in_ns m curl -s --max-time 2 -o /dev/null "http://${addr[3]}:9000/x" && bad "partition" "the master still reaches node 3" ||
@@ -167,7 +132,7 @@ spread() { [ "$(runs_on 1)" -ge 1 ] && [ "$(runs_on 2)" -ge 1 ]; }
 until_true 10 spread || true
 
 # Cut node 3 off: traffic through node 1 keeps being answered.
-ip -n "qvt-3-$tag" link set "qp3$tag" down
+ip -n "qvt-3-$tag" link set "qvtb3$tag" down
 fails=0
 for _ in $(seq 60); do
     code=$(in_ns m curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://${addr[1]}:8080/web/after")
@@ -183,7 +148,7 @@ for p in "${pids[@]}"; do
     for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$p" 2>/dev/null && stuck=$((stuck + 1))
 done
-left=$(for n in "${names[@]}"; do ip netns pids "qvt-$n-$tag" 2>/dev/null; done | wc -l)
+left=$(for n in "${netns_members[@]}"; do ip netns pids "qvt-$n-$tag" 2>/dev/null; done | wc -l)
 [ $stuck -eq 0 ] && [ "$left" -eq 0 ] && ok "master and nodes stop on SIGTERM, nothing left in the namespaces" ||
     bad "stop" "$stuck did not stop, $left processes left"
 grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/*.log &&

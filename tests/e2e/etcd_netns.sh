@@ -17,47 +17,14 @@ ETCD=${ETCD:-/usr/bin/etcd}
 passed=0 failed=0 skipped=0
 ok() { echo "ok $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || [ ! -x "$ETCD" ] || ! ip netns add "qve-probe-$$" 2>/dev/null; then
+source "$(dirname "$0")/netns_lib.sh"
+if ! netns_usable qve || [ ! -x "$ETCD" ]; then
     echo "SKIP a master cut off from etcd: needs root, ip netns and $ETCD"
     echo "0 passed, 0 failed, 1 skipped"
     exit 0
 fi
-ip netns del "qve-probe-$$"
-tag=$$
-lan=qve-lan-$tag
-names=(e a b n)
 declare -A addr=([e]=10.78.0.1 [a]=10.78.0.2 [b]=10.78.0.3 [n]=10.78.0.11)
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    for n in "${names[@]}"; do ip netns pids "qve-$n-$tag" 2>/dev/null | xargs -r kill -KILL 2>/dev/null; done
-    sleep 0.2
-    for n in "${names[@]}"; do ip netns del "qve-$n-$tag" 2>/dev/null; done
-    ip netns del "$lan" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-in_ns() { local n=$1; shift; ip netns exec "qve-$n-$tag" "$@"; }
-until_true() {
-    local deadline=$(($(date +%s%N) + $1 * 1000000000))
-    shift
-    while [ "$(date +%s%N)" -lt $deadline ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-    return 1
-}
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
-
-ip netns add "$lan" && ip -n "$lan" link add br0 type bridge && ip -n "$lan" link set br0 up &&
-    ip -n "$lan" link set lo up || { bad "network" "cannot make the bridge"; exit 1; }
-for n in "${names[@]}"; do
-    ns=qve-$n-$tag
-    ip netns add "$ns" &&
-        ip link add "qw$n$tag" type veth peer name "qx$n$tag" &&
-        ip link set "qw$n$tag" netns "$lan" && ip -n "$lan" link set "qw$n$tag" master br0 up &&
-        ip link set "qx$n$tag" netns "$ns" && ip -n "$ns" addr add "${addr[$n]}/24" dev "qx$n$tag" &&
-        ip -n "$ns" link set "qx$n$tag" up && ip -n "$ns" link set lo up ||
-        { bad "network" "cannot make namespace $ns"; exit 1; }
-done
+netns_up qve e a b n || exit 1
 
 # ---------------------------------------------------------------- etcd, two masters, a node
 e=${addr[e]}
