@@ -142,13 +142,7 @@ done
 [ $fails -eq 0 ] && ok "node 3 cut off: every request through node 1 answered" || bad "cut off" "$fails of 60 failed"
 until_true 10 down && ok "node 3 marked down" || bad "node 3 down" "$(cli cluster list-nodes 2>&1)"
 
-for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-stuck=0
-for p in "${pids[@]}"; do
-    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$p" 2>/dev/null && stuck=$((stuck + 1))
-done
-left=$(for n in "${netns_members[@]}"; do ip netns pids "qvt-$n-$tag" 2>/dev/null; done | wc -l)
+netns_stop
 [ $stuck -eq 0 ] && [ "$left" -eq 0 ] && ok "master and nodes stop on SIGTERM, nothing left in the namespaces" ||
     bad "stop" "$stuck did not stop, $left processes left"
 grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/*.log &&

@@ -121,7 +121,9 @@ until_true 15 three && ok "3 replicas ready, the node heartbeating to master b" 
 partition del || bad "heal" "cannot remove the blackhole routes"
 t0=$(date +%s%N)
 follows_b() { [ "$(health_of a 'd["ha_role"] + " " + str(d["leader"]) + " " + str("store_problem" in d)')" = "follower ${addr[b]}:7000 False" ]; }
-if until_true 15 follows_b && grep -q '"etcd answers again"' "$tmp/master-a.log"; then
+# Its health is the record (the log line "etcd answers again" is written
+# only if the loop's tick saw etcd fail, which a short cut can miss).
+if until_true 15 follows_b; then
     echo "REPORT etcd-partition-healed-ms $(ms_since "$t0")"
     ok "healed: master a reaches etcd again and follows master b"
 else
@@ -135,12 +137,7 @@ echo "REPORT etcd-partition-requests ok=$okc failed=$failc"
 [ "${failc:-1}" -eq 0 ] && [ "${okc:-0}" -gt 50 ] && ok "the app served throughout: $okc requests, 0 failed" ||
     bad "requests during the partition" "$failc failed, $okc served"
 
-for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-stuck=0
-for p in "${pids[@]}"; do
-    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$p" 2>/dev/null && stuck=$((stuck + 1))
-done
+netns_stop
 [ $stuck -eq 0 ] && ok "etcd, masters and node stop on SIGTERM" || bad "stop" "$stuck did not stop"
 grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/*.log &&
     bad "no sanitizer report" "$(grep -h -m1 -A30 -E 'Sanitizer|runtime error' "$tmp"/*.log | head -40)"

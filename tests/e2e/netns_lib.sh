@@ -9,6 +9,9 @@
 #   tmp and pids, and on exit kills every process in pids and in the
 #   namespaces, then removes them. False (having said why) on failure.
 # in_ns MEMBER CMD...: run CMD in the member's namespace.
+# netns_stop: SIGTERM to every process in pids, each given 10 s to exit;
+#   sets stuck (how many did not) and left (processes still running in
+#   the namespaces).
 # until_true SECONDS CMD...: poll every 0.1 s; ms_since T0_NS.
 # The caller defines ok and bad.
 
@@ -52,6 +55,17 @@ netns_cleanup() {
     for n in "${netns_members[@]}"; do ip netns del "$netns_prefix-$n-$tag" 2>/dev/null; done
     ip netns del "$netns_prefix-lan-$tag" 2>/dev/null
     rm -rf "$tmp"
+}
+
+netns_stop() {
+    local p n
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    stuck=0
+    for p in "${pids[@]}"; do
+        for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$p" 2>/dev/null && stuck=$((stuck + 1))
+    done
+    left=$(for n in "${netns_members[@]}"; do ip netns pids "$netns_prefix-$n-$tag" 2>/dev/null; done | wc -l)
 }
 
 in_ns() { local n=$1; shift; ip netns exec "$netns_prefix-$n-$tag" "$@"; }
